@@ -1,0 +1,12 @@
+//! Sans-IO protocol state machines: the node logic that the simulator
+//! (`sim-core`) and the real-process runtime (`sim node`) both drive.
+//!
+//! **Architecture invariant:** nothing in this crate does IO, reads a clock,
+//! starts a thread or owns entropy. Time comes in as a [`time::SimTime`],
+//! randomness as an injected RNG, and every effect goes out as an
+//! [`io::Output`] value.
+
+pub mod host;
+pub mod time;
+
+pub use host::HostId;

@@ -1,0 +1,9 @@
+//! The deterministic engine: virtual clock, event queue, seeded RNG streams,
+//! simulated network and filesystem, faults, and the driver that runs
+//! `node-logic` state machines.
+//!
+//! **Architecture invariant:** nothing here prints, reads the wall clock or
+//! iterates a hash map in a way that reaches event order or an output.
+
+pub mod scenario;
+pub mod units;
