@@ -4,9 +4,17 @@
 //! **Architecture invariant:** nothing in this crate does IO, reads a clock,
 //! starts a thread or owns entropy. Time comes in as a [`time::SimTime`],
 //! randomness as an injected RNG, and every effect goes out as an
-//! [`io::Output`] value.
+//! [`io::Output`] value. See [`io`] for the calling contract.
 
+pub mod codec;
 pub mod host;
+pub mod host_node;
+pub mod identity;
+pub mod io;
+pub mod outbox;
+pub mod peers;
 pub mod time;
+pub mod wire;
 
 pub use host::HostId;
+pub use io::{Input, Node, Output};

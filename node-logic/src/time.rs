@@ -285,7 +285,12 @@ impl Sub<SimTime> for SimTime {
 impl fmt::Display for SimTime {
     /// Seconds with nanosecond precision, e.g. `12.000250000 s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09} s", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "{}.{:09} s",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 
@@ -319,16 +324,31 @@ mod tests {
 
     #[test]
     fn rejects_bad_spellings() {
-        assert!(matches!("10".parse::<SimDuration>(), Err(UnitError::MissingUnit(_))));
+        assert!(matches!(
+            "10".parse::<SimDuration>(),
+            Err(UnitError::MissingUnit(_))
+        ));
         assert!(matches!("".parse::<SimDuration>(), Err(UnitError::Empty)));
         assert!(matches!(
             "10 parsecs".parse::<SimDuration>(),
             Err(UnitError::UnknownUnit { .. })
         ));
-        assert!(matches!("-1 s".parse::<SimDuration>(), Err(UnitError::BadNumber(_))));
-        assert!(matches!("s".parse::<SimDuration>(), Err(UnitError::BadNumber(_))));
-        assert!(matches!("1.2.3 s".parse::<SimDuration>(), Err(UnitError::OutOfRange(_))));
-        assert!(matches!("0.5 ns".parse::<SimDuration>(), Err(UnitError::OutOfRange(_))));
+        assert!(matches!(
+            "-1 s".parse::<SimDuration>(),
+            Err(UnitError::BadNumber(_))
+        ));
+        assert!(matches!(
+            "s".parse::<SimDuration>(),
+            Err(UnitError::BadNumber(_))
+        ));
+        assert!(matches!(
+            "1.2.3 s".parse::<SimDuration>(),
+            Err(UnitError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            "0.5 ns".parse::<SimDuration>(),
+            Err(UnitError::OutOfRange(_))
+        ));
         assert!(matches!(
             "99999999999999 h".parse::<SimDuration>(),
             Err(UnitError::OutOfRange(_))
@@ -339,7 +359,10 @@ mod tests {
     fn error_messages_say_how_to_fix() {
         let err = "10".parse::<SimDuration>().unwrap_err().to_string();
         assert!(err.contains("\"10 s\""), "{err}");
-        let err = "3 fortnights".parse::<SimDuration>().unwrap_err().to_string();
+        let err = "3 fortnights"
+            .parse::<SimDuration>()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("ms") && err.contains("fortnights"), "{err}");
     }
 
@@ -359,8 +382,17 @@ mod tests {
         let t = SimTime::from_nanos(5);
         assert_eq!(t + SimDuration::MAX, SimTime::NEVER);
         assert_eq!(SimTime::ZERO - t, SimDuration::ZERO);
-        assert_eq!((t + SimDuration::from_nanos(3)) - t, SimDuration::from_nanos(3));
-        assert_eq!(SimDuration::from_secs(2).mul_f64(1.5), SimDuration::from_secs(3));
-        assert_eq!(SimDuration::from_secs(2).mul_f64(f64::NAN), SimDuration::MAX);
+        assert_eq!(
+            (t + SimDuration::from_nanos(3)) - t,
+            SimDuration::from_nanos(3)
+        );
+        assert_eq!(
+            SimDuration::from_secs(2).mul_f64(1.5),
+            SimDuration::from_secs(3)
+        );
+        assert_eq!(
+            SimDuration::from_secs(2).mul_f64(f64::NAN),
+            SimDuration::MAX
+        );
     }
 }

@@ -73,7 +73,8 @@ impl FromStr for Bandwidth {
         }
         let bits = scale_decimal(number, scale)
             .ok_or_else(|| UnitError::OutOfRange(text.trim().to_string()))?;
-        Bandwidth::from_bits_per_sec(bits).ok_or_else(|| UnitError::OutOfRange(text.trim().to_string()))
+        Bandwidth::from_bits_per_sec(bits)
+            .ok_or_else(|| UnitError::OutOfRange(text.trim().to_string()))
     }
 }
 
@@ -155,10 +156,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_bandwidths() {
-        assert!(matches!("100".parse::<Bandwidth>(), Err(UnitError::MissingUnit(_))));
-        assert!(matches!("0 Mbit".parse::<Bandwidth>(), Err(UnitError::OutOfRange(_))));
-        assert!(matches!("5 furlongs".parse::<Bandwidth>(), Err(UnitError::UnknownUnit { .. })));
-        assert!(matches!("0.1 bit".parse::<Bandwidth>(), Err(UnitError::OutOfRange(_))));
+        assert!(matches!(
+            "100".parse::<Bandwidth>(),
+            Err(UnitError::MissingUnit(_))
+        ));
+        assert!(matches!(
+            "0 Mbit".parse::<Bandwidth>(),
+            Err(UnitError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            "5 furlongs".parse::<Bandwidth>(),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            "0.1 bit".parse::<Bandwidth>(),
+            Err(UnitError::OutOfRange(_))
+        ));
     }
 
     #[test]
@@ -171,7 +184,10 @@ mod tests {
     #[test]
     fn transmit_time_is_serialization_delay() {
         // 1250 bytes = 10,000 bits at 10 Mbit/s = 1 ms.
-        assert_eq!(bw("10 Mbit").transmit_time(1250), SimDuration::from_millis(1));
+        assert_eq!(
+            bw("10 Mbit").transmit_time(1250),
+            SimDuration::from_millis(1)
+        );
         // Never zero for a non-empty message; rounds up.
         assert_eq!(bw("1 Tbit").transmit_time(1), SimDuration::from_nanos(1));
         assert_eq!(bw("1 Gbit").transmit_time(0), SimDuration::ZERO);
@@ -182,7 +198,9 @@ mod tests {
         assert!(Probability::new(1.5).is_err());
         assert!(Probability::new(-0.1).is_err());
         assert!(Probability::new(f64::NAN).is_err());
-        let p = Probability::new(0.1).unwrap().compound(Probability::new(0.2).unwrap());
+        let p = Probability::new(0.1)
+            .unwrap()
+            .compound(Probability::new(0.2).unwrap());
         assert!((p.value() - 0.28).abs() < 1e-12);
         assert!(ProbabilityError(5.0).to_string().contains("0.05"));
     }

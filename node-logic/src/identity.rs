@@ -1,0 +1,144 @@
+//! Host identities: ed25519 keys (real signatures, `ed25519-dalek`), drawn
+//! deterministically from bytes the driver supplies, so a run's keys are a
+//! function of its seed and survive a host's crash and restart.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+/// Bytes in a public key.
+pub const PUBLIC_KEY_LEN: usize = 32;
+/// Bytes in a signature.
+pub const SIGNATURE_LEN: usize = 64;
+
+/// A host's signing key. Cloning is cheap enough for per-host ownership.
+#[derive(Clone)]
+pub struct Identity {
+    signing: SigningKey,
+    public: PublicKey,
+}
+
+impl Identity {
+    /// The identity whose secret key is `secret`; drivers draw `secret` from
+    /// the host's `identity` RNG stream.
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        let signing = SigningKey::from_bytes(&secret);
+        let public = PublicKey(signing.verifying_key().to_bytes());
+        Identity { signing, public }
+    }
+    /// The public half, to send to others.
+    pub fn public_key(&self) -> PublicKey {
+        self.public
+    }
+    /// Signs `message` under a protocol `domain` string, so a signature made
+    /// for one purpose can never be replayed as another.
+    pub fn sign(&self, domain: &[u8], message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        self.signing
+            .sign(&domain_separated(domain, message))
+            .to_bytes()
+    }
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret key.
+        f.debug_struct("Identity")
+            .field("public", &self.public)
+            .finish()
+    }
+}
+
+/// An ed25519 public key as sent on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PublicKey(pub [u8; PUBLIC_KEY_LEN]);
+
+/// Why a signature was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The public key bytes are not a valid curve point.
+    #[error("invalid public key")]
+    InvalidKey,
+    /// The signature does not verify for this key and message.
+    #[error("signature does not verify")]
+    Mismatch,
+}
+
+impl PublicKey {
+    /// Checks `signature` over `message` in `domain` (strict verification:
+    /// no malleable or small-order signatures).
+    pub fn verify(
+        &self,
+        domain: &[u8],
+        message: &[u8],
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> Result<(), SignatureError> {
+        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::InvalidKey)?;
+        let signature = Signature::from_bytes(signature);
+        key.verify_strict(&domain_separated(domain, message), &signature)
+            .map_err(|_| SignatureError::Mismatch)
+    }
+    /// Lowercase hex, for files and reports.
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+fn domain_separated(domain: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(domain.len() + 1 + message.len());
+    out.extend_from_slice(domain);
+    out.push(0);
+    out.extend_from_slice(message);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_only_for_their_key_domain_and_message() {
+        let a = Identity::from_secret([1; 32]);
+        let b = Identity::from_secret([2; 32]);
+        let sig = a.sign(b"hello", b"msg");
+        assert_eq!(a.public_key().verify(b"hello", b"msg", &sig), Ok(()));
+        assert_eq!(
+            b.public_key().verify(b"hello", b"msg", &sig),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            a.public_key().verify(b"other", b"msg", &sig),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            a.public_key().verify(b"hello", b"msh", &sig),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn same_secret_same_key() {
+        assert_eq!(
+            Identity::from_secret([9; 32]).public_key(),
+            Identity::from_secret([9; 32]).public_key()
+        );
+        assert_eq!(hex(&[0x0f, 0xa0]), "0fa0");
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let text = format!("{:?}", Identity::from_secret([7; 32]));
+        assert!(
+            text.contains("public") && !text.contains("signing"),
+            "{text}"
+        );
+    }
+}
