@@ -5,5 +5,9 @@
 //! **Architecture invariant:** nothing here prints, reads the wall clock or
 //! iterates a hash map in a way that reaches event order or an output.
 
+pub mod fs;
+pub mod queue;
+pub mod rng;
 pub mod scenario;
+pub mod trace;
 pub mod units;

@@ -1,0 +1,639 @@
+//! The simulated shared directory every host sees (as in the modelled
+//! deployment, where all processes share one real directory).
+//!
+//! Operations take simulated time. Their effects land as a real filesystem's
+//! would:
+//! - an **in-place** write truncates the file when it starts and fills it
+//!   linearly until it ends, so a read that completes meanwhile sees a prefix
+//!   of the new bytes (a torn write);
+//! - an **atomic** write fills a temporary file `<path>.tmp.<host>` the same
+//!   way, then renames it over the target when it ends, so readers of the
+//!   target see the old bytes or the new, never a mix;
+//! - reads and listings observe the directory at the moment they complete;
+//! - a crash freezes the host's unfinished writes where they are: a torn
+//!   file stays torn, a temporary file stays behind, the target is untouched.
+//!
+//! Watchers of a directory are told of every write start (in place), write
+//! end, rename and delete in it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use node_logic::HostId;
+use node_logic::io::{FileOp, FileResult, FsError, WriteMode};
+
+use crate::units::{SimDuration, SimTime};
+
+/// Costs of file operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsConfig {
+    /// A whole-file write.
+    pub write_time: SimDuration,
+    /// A whole-file read.
+    pub read_time: SimDuration,
+    /// A directory listing.
+    pub list_time: SimDuration,
+    /// A rename or delete (metadata only).
+    pub metadata_time: SimDuration,
+    /// From a change to the watchers being told.
+    pub notify_delay: SimDuration,
+}
+
+impl Default for FsConfig {
+    fn default() -> Self {
+        FsConfig {
+            write_time: SimDuration::from_millis(20),
+            read_time: SimDuration::from_millis(2),
+            list_time: SimDuration::from_millis(5),
+            metadata_time: SimDuration::from_millis(1),
+            notify_delay: SimDuration::from_millis(1),
+        }
+    }
+}
+
+/// Identifies an operation in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u64);
+
+#[derive(Clone, Debug)]
+struct File {
+    /// Bytes fully on disk.
+    content: Vec<u8>,
+    /// A write filling this file right now.
+    filling: Option<Filling>,
+}
+
+#[derive(Clone, Debug)]
+struct Filling {
+    op: OpId,
+    bytes: Vec<u8>,
+    start: SimTime,
+    end: SimTime,
+}
+
+impl Filling {
+    /// How many bytes are on disk at `now`.
+    fn written_at(&self, now: SimTime) -> usize {
+        let total = (self.end - self.start).as_nanos();
+        if total == 0 || now >= self.end {
+            return self.bytes.len();
+        }
+        let done = (now - self.start).as_nanos();
+        (u128::from(done) * self.bytes.len() as u128 / u128::from(total)) as usize
+    }
+}
+
+impl File {
+    fn visible(&self, now: SimTime) -> &[u8] {
+        match &self.filling {
+            Some(f) => &f.bytes[..f.written_at(now)],
+            None => &self.content,
+        }
+    }
+}
+
+/// An operation accepted by [`SimFs::begin`], to be finished at `done_at`
+/// with [`SimFs::finish`].
+#[derive(Clone, Debug)]
+struct Pending {
+    host: HostId,
+    op: FileOp,
+    /// For writes: the path being filled (the temp file for atomic writes).
+    filling_path: Option<String>,
+}
+
+/// What [`SimFs::begin`] decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Begun {
+    /// Call [`SimFs::finish`] with this id at this time.
+    Later(OpId, SimTime),
+    /// Finished already (invalid path, or a watch): deliver this now.
+    Now(FileResult),
+}
+
+/// A change that watchers should hear of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Who to tell.
+    pub watchers: Vec<HostId>,
+    /// What changed.
+    pub path: String,
+}
+
+/// What one host did to the directory, for the reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FsCounters {
+    /// Writes completed.
+    pub writes: u64,
+    /// Reads completed.
+    pub reads: u64,
+    /// Listings completed.
+    pub lists: u64,
+    /// Renames and deletes completed.
+    pub metadata: u64,
+}
+
+/// The shared directory.
+#[derive(Debug, Default)]
+pub struct SimFs {
+    config: FsConfig,
+    files: BTreeMap<String, File>,
+    watchers: BTreeMap<String, BTreeSet<HostId>>,
+    pending: BTreeMap<OpId, Pending>,
+    next_op: u64,
+    counters: BTreeMap<HostId, FsCounters>,
+}
+
+impl SimFs {
+    /// An empty directory with these costs.
+    pub fn new(config: FsConfig) -> Self {
+        SimFs {
+            config,
+            ..SimFs::default()
+        }
+    }
+
+    /// Starts `op` for `host` at `now`. Returns when to finish it and any
+    /// change watchers must hear of right away (an in-place write starting).
+    pub fn begin(&mut self, now: SimTime, host: HostId, op: FileOp) -> (Begun, Option<Change>) {
+        if let Some(result) = invalid_path_result(&op) {
+            return (Begun::Now(result), None);
+        }
+        let cost = match &op {
+            FileOp::Write { .. } => self.config.write_time,
+            FileOp::Read { .. } => self.config.read_time,
+            FileOp::List { .. } => self.config.list_time,
+            FileOp::Rename { .. } | FileOp::Delete { .. } => self.config.metadata_time,
+            FileOp::Watch { dir } => {
+                self.watchers.entry(dir.clone()).or_default().insert(host);
+                return (Begun::Now(FileResult::Watching { dir: dir.clone() }), None);
+            }
+            // FileOp is non-exhaustive for drivers outside node-logic; an
+            // operation this engine does not know fails cleanly.
+            #[allow(unreachable_patterns)]
+            _ => return (Begun::Now(unsupported(&op)), None),
+        };
+        let id = OpId(self.next_op);
+        self.next_op += 1;
+        let done_at = now + cost;
+        let mut change = None;
+        let mut filling_path = None;
+        if let FileOp::Write { path, bytes, mode } = &op {
+            let target = match mode {
+                WriteMode::Atomic => format!("{path}.tmp.{}", host.0),
+                WriteMode::InPlace => path.clone(),
+            };
+            let file = self.files.entry(target.clone()).or_insert(File {
+                content: Vec::new(),
+                filling: None,
+            });
+            // Truncate now; bytes appear as the write proceeds. A second
+            // writer of the same file takes over (last writer wins, as with
+            // O_TRUNC); the first one's completion finds it replaced.
+            file.content.clear();
+            file.filling = Some(Filling {
+                op: id,
+                bytes: bytes.clone(),
+                start: now,
+                end: done_at,
+            });
+            if *mode == WriteMode::InPlace {
+                change = self.change(&target);
+            }
+            filling_path = Some(target);
+        }
+        self.pending.insert(
+            id,
+            Pending {
+                host,
+                op,
+                filling_path,
+            },
+        );
+        (Begun::Later(id, done_at), change)
+    }
+
+    /// Completes operation `id` at `now` (its `done_at`). Returns the host to
+    /// tell, the result, and a change for watchers. `None` when the operation
+    /// was abandoned by a crash.
+    pub fn finish(
+        &mut self,
+        now: SimTime,
+        id: OpId,
+    ) -> Option<(HostId, FileResult, Option<Change>)> {
+        let pending = self.pending.remove(&id)?;
+        let counters = self.counters.entry(pending.host).or_default();
+        let (result, changed) = match pending.op {
+            FileOp::Write { path, mode, .. } => {
+                counters.writes += 1;
+                let filled = pending
+                    .filling_path
+                    .as_deref()
+                    .and_then(|p| self.files.get_mut(p));
+                let mut ours = false;
+                if let Some(file) = filled
+                    && file.filling.as_ref().is_some_and(|f| f.op == id)
+                {
+                    // Filling was checked just above.
+                    let filling = file.filling.take().expect("checked above");
+                    file.content = filling.bytes;
+                    ours = true;
+                }
+                if ours && mode == WriteMode::Atomic {
+                    let temp = pending.filling_path.unwrap_or_default();
+                    if let Some(file) = self.files.remove(&temp) {
+                        self.files.insert(path.clone(), file);
+                    }
+                }
+                let result = if ours {
+                    Ok(())
+                } else {
+                    Err(FsError::Io("overwritten by a concurrent write".into()))
+                };
+                (
+                    FileResult::Written {
+                        path: path.clone(),
+                        result,
+                    },
+                    Some(path),
+                )
+            }
+            FileOp::Read { path } => {
+                counters.reads += 1;
+                let result = self
+                    .files
+                    .get(&path)
+                    .map(|f| f.visible(now).to_vec())
+                    .ok_or(FsError::NotFound);
+                (FileResult::Read { path, result }, None)
+            }
+            FileOp::List { dir } => {
+                counters.lists += 1;
+                let result = Ok(self.list(&dir));
+                (FileResult::Listed { dir, result }, None)
+            }
+            FileOp::Rename { from, to } => {
+                counters.metadata += 1;
+                let result = match self.files.remove(&from) {
+                    Some(file) => {
+                        self.files.insert(to.clone(), file);
+                        Ok(())
+                    }
+                    None => Err(FsError::NotFound),
+                };
+                let changed = result.is_ok().then(|| to.clone());
+                (FileResult::Renamed { from, to, result }, changed)
+            }
+            FileOp::Delete { path } => {
+                counters.metadata += 1;
+                let result = self
+                    .files
+                    .remove(&path)
+                    .map(|_| ())
+                    .ok_or(FsError::NotFound);
+                let changed = result.is_ok().then(|| path.clone());
+                (FileResult::Deleted { path, result }, changed)
+            }
+            other => (unsupported(&other), None),
+        };
+        let change = changed.and_then(|p| self.change(&p));
+        Some((pending.host, result, change))
+    }
+
+    /// The host crashed at `now`: its unfinished writes stop where they are,
+    /// its other operations are abandoned, and its watches end.
+    pub fn crash(&mut self, now: SimTime, host: HostId) {
+        let ops: Vec<OpId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.host == host)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ops {
+            let Some(pending) = self.pending.remove(&id) else {
+                continue;
+            };
+            if let Some(file) = pending.filling_path.and_then(|p| self.files.get_mut(&p))
+                && file.filling.as_ref().is_some_and(|f| f.op == id)
+            {
+                let visible = file.visible(now).to_vec();
+                file.content = visible;
+                file.filling = None;
+            }
+        }
+        for set in self.watchers.values_mut() {
+            set.remove(&host);
+        }
+    }
+
+    /// The bytes of `path` as a reader would see them at `now`.
+    pub fn read_now(&self, now: SimTime, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(|f| f.visible(now))
+    }
+
+    /// Replaces `path` at once (fault injection, test setup).
+    pub fn put(&mut self, path: &str, bytes: Vec<u8>) {
+        self.files.insert(
+            path.to_string(),
+            File {
+                content: bytes,
+                filling: None,
+            },
+        );
+    }
+
+    /// Names directly inside `dir` (`""` = the shared directory), sorted.
+    pub fn list(&self, dir: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .files
+            .keys()
+            .filter_map(|path| {
+                let rest = if dir.is_empty() {
+                    Some(path.as_str())
+                } else {
+                    path.strip_prefix(dir)?.strip_prefix('/')
+                };
+                rest.map(|r| r.split('/').next().unwrap_or(r).to_string())
+            })
+            .collect();
+        names.dedup();
+        names
+    }
+
+    /// Per-host operation counts, in host order.
+    pub fn counters(&self) -> &BTreeMap<HostId, FsCounters> {
+        &self.counters
+    }
+
+    fn change(&self, path: &str) -> Option<Change> {
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        let watchers: Vec<HostId> = self.watchers.get(dir)?.iter().copied().collect();
+        (!watchers.is_empty()).then(|| Change {
+            watchers,
+            path: path.to_string(),
+        })
+    }
+}
+
+/// A path is valid when relative, non-empty, and free of `.`/`..`/empty
+/// components: nothing can leave the shared directory.
+pub fn valid_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+fn valid_dir(dir: &str) -> bool {
+    dir.is_empty() || valid_path(dir)
+}
+
+fn invalid_path_result(op: &FileOp) -> Option<FileResult> {
+    let bad = Err(FsError::InvalidPath);
+    match op {
+        FileOp::Write { path, .. } if !valid_path(path) => Some(FileResult::Written {
+            path: path.clone(),
+            result: bad,
+        }),
+        FileOp::Read { path } if !valid_path(path) => Some(FileResult::Read {
+            path: path.clone(),
+            result: Err(FsError::InvalidPath),
+        }),
+        FileOp::List { dir } | FileOp::Watch { dir } if !valid_dir(dir) => {
+            Some(FileResult::Listed {
+                dir: dir.clone(),
+                result: Err(FsError::InvalidPath),
+            })
+        }
+        FileOp::Rename { from, to } if !valid_path(from) || !valid_path(to) => {
+            Some(FileResult::Renamed {
+                from: from.clone(),
+                to: to.clone(),
+                result: bad,
+            })
+        }
+        FileOp::Delete { path } if !valid_path(path) => Some(FileResult::Deleted {
+            path: path.clone(),
+            result: bad,
+        }),
+        _ => None,
+    }
+}
+
+fn unsupported(op: &FileOp) -> FileResult {
+    FileResult::Read {
+        path: format!("{op:?}"),
+        result: Err(FsError::Io("operation not supported".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: HostId = HostId(0);
+    const B: HostId = HostId(1);
+
+    fn ms(n: u64) -> SimTime {
+        SimTime::from_duration(SimDuration::from_millis(n))
+    }
+
+    fn write(path: &str, bytes: &[u8], mode: WriteMode) -> FileOp {
+        FileOp::Write {
+            path: path.into(),
+            bytes: bytes.to_vec(),
+            mode,
+        }
+    }
+
+    fn later(begun: Begun) -> (OpId, SimTime) {
+        match begun {
+            Begun::Later(id, at) => (id, at),
+            Begun::Now(r) => panic!("finished at once: {r:?}"),
+        }
+    }
+
+    fn read_result(fs: &mut SimFs, at: SimTime, path: &str) -> Result<Vec<u8>, FsError> {
+        let (id, done) = later(fs.begin(at, B, FileOp::Read { path: path.into() }).0);
+        match fs.finish(done, id).unwrap().1 {
+            FileResult::Read { result, .. } => result,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn torn_write_is_visible_to_a_concurrent_reader() {
+        let mut fs = SimFs::new(FsConfig::default()); // write 20 ms, read 2 ms
+        fs.put("f.json", b"old old old".to_vec());
+        let bytes = b"0123456789abcdefghij"; // 20 bytes over 20 ms: one per ms
+        let (id, done) = later(
+            fs.begin(ms(0), A, write("f.json", bytes, WriteMode::InPlace))
+                .0,
+        );
+        // A read issued at 8 ms completes at 10 ms: half the new bytes.
+        assert_eq!(
+            read_result(&mut fs, ms(8), "f.json").unwrap(),
+            b"0123456789"
+        );
+        fs.finish(done, id).unwrap();
+        assert_eq!(read_result(&mut fs, ms(30), "f.json").unwrap(), bytes);
+    }
+
+    #[test]
+    fn atomic_write_is_never_seen_half_done() {
+        let mut fs = SimFs::new(FsConfig::default());
+        fs.put("f.json", b"old".to_vec());
+        let bytes = b"0123456789abcdefghij";
+        let (id, done) = later(
+            fs.begin(ms(0), A, write("f.json", bytes, WriteMode::Atomic))
+                .0,
+        );
+        for t in 0..19 {
+            assert_eq!(
+                read_result(&mut fs, ms(t), "f.json").unwrap(),
+                b"old",
+                "at {t} ms"
+            );
+        }
+        // The temporary file is there meanwhile, as with a real temp+rename.
+        assert_eq!(
+            fs.list(""),
+            vec!["f.json".to_string(), "f.json.tmp.0".to_string()]
+        );
+        fs.finish(done, id).unwrap();
+        assert_eq!(read_result(&mut fs, ms(21), "f.json").unwrap(), bytes);
+        assert_eq!(fs.list(""), vec!["f.json".to_string()]);
+    }
+
+    #[test]
+    fn crash_freezes_unfinished_writes() {
+        let mut fs = SimFs::new(FsConfig::default());
+        fs.put("a.json", b"before".to_vec());
+        let (torn, _) = later(
+            fs.begin(ms(0), A, write("t.json", b"0123456789", WriteMode::InPlace))
+                .0,
+        );
+        let (atomic, _) = later(
+            fs.begin(ms(0), A, write("a.json", b"0123456789", WriteMode::Atomic))
+                .0,
+        );
+        fs.crash(ms(10), A);
+        assert!(fs.finish(ms(20), torn).is_none(), "abandoned");
+        assert!(fs.finish(ms(20), atomic).is_none(), "abandoned");
+        assert_eq!(fs.read_now(ms(30), "t.json").unwrap(), b"01234");
+        assert_eq!(
+            fs.read_now(ms(30), "a.json").unwrap(),
+            b"before",
+            "target untouched"
+        );
+        assert_eq!(
+            fs.read_now(ms(30), "a.json.tmp.0").unwrap(),
+            b"01234",
+            "temp left behind"
+        );
+    }
+
+    #[test]
+    fn missing_files_and_bad_paths_fail_cleanly() {
+        let mut fs = SimFs::new(FsConfig::default());
+        assert_eq!(read_result(&mut fs, ms(0), "nope"), Err(FsError::NotFound));
+        for path in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a//b",
+            "./a",
+            "a\\b",
+        ] {
+            let (begun, _) = fs.begin(ms(0), A, FileOp::Read { path: path.into() });
+            assert_eq!(
+                begun,
+                Begun::Now(FileResult::Read {
+                    path: path.into(),
+                    result: Err(FsError::InvalidPath)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn watchers_hear_of_changes_in_their_directory_only() {
+        let mut fs = SimFs::new(FsConfig::default());
+        let (begun, _) = fs.begin(ms(0), B, FileOp::Watch { dir: "reg".into() });
+        assert_eq!(
+            begun,
+            Begun::Now(FileResult::Watching { dir: "reg".into() })
+        );
+        let (begun, change) = fs.begin(ms(0), A, write("reg/x.json", b"1", WriteMode::Atomic));
+        assert!(
+            change.is_none(),
+            "an atomic write is not visible until its rename"
+        );
+        let (id, done) = later(begun);
+        let (host, result, change) = fs.finish(done, id).unwrap();
+        assert_eq!(host, A);
+        assert_eq!(
+            result,
+            FileResult::Written {
+                path: "reg/x.json".into(),
+                result: Ok(())
+            }
+        );
+        assert_eq!(
+            change,
+            Some(Change {
+                watchers: vec![B],
+                path: "reg/x.json".into()
+            })
+        );
+        let (_, change) = fs.begin(ms(30), A, write("other.json", b"1", WriteMode::InPlace));
+        assert!(change.is_none(), "not a watched directory");
+        let (_, change) = fs.begin(ms(30), A, write("reg/y.json", b"1", WriteMode::InPlace));
+        assert_eq!(
+            change.map(|c| c.path),
+            Some("reg/y.json".into()),
+            "an in-place write is seen when it starts"
+        );
+        fs.crash(ms(40), B);
+        let (_, change) = fs.begin(ms(50), A, write("reg/z.json", b"1", WriteMode::InPlace));
+        assert!(change.is_none(), "a crash ends the watch");
+    }
+
+    #[test]
+    fn rename_delete_and_listing() {
+        let mut fs = SimFs::new(FsConfig::default());
+        fs.put("d/a", vec![1]);
+        fs.put("d/b", vec![2]);
+        fs.put("d/sub/c", vec![3]);
+        fs.put("top", vec![4]);
+        assert_eq!(fs.list("d"), vec!["a", "b", "sub"]);
+        assert_eq!(fs.list(""), vec!["d", "top"]);
+        let (id, done) = later(
+            fs.begin(
+                ms(0),
+                A,
+                FileOp::Rename {
+                    from: "d/a".into(),
+                    to: "d/a.corrupted.5".into(),
+                },
+            )
+            .0,
+        );
+        fs.finish(done, id).unwrap();
+        assert_eq!(fs.list("d"), vec!["a.corrupted.5", "b", "sub"]);
+        let (id, done) = later(fs.begin(ms(0), A, FileOp::Delete { path: "d/b".into() }).0);
+        fs.finish(done, id).unwrap();
+        let (id, done) = later(fs.begin(ms(0), A, FileOp::Delete { path: "d/b".into() }).0);
+        let (_, result, _) = fs.finish(done, id).unwrap();
+        assert_eq!(
+            result,
+            FileResult::Deleted {
+                path: "d/b".into(),
+                result: Err(FsError::NotFound)
+            }
+        );
+        assert_eq!(fs.counters()[&A].metadata, 3);
+    }
+}
