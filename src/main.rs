@@ -1,1 +1,24 @@
-fn main() {}
+//! `sim`: run deterministic network studies from scenario files.
+//!
+//! Exit codes (stable; scripts rely on them):
+//! - 0: success;
+//! - 1: a target was missed (`sim check`);
+//! - 2: invalid input (a scenario, a graph, a flag);
+//! - 3: results could not be written;
+//! - 4: a safety checker tripped; 5: a liveness checker tripped.
+
+mod cli;
+mod exit;
+mod progress;
+mod run_cmd;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let code = match cli.command {
+        cli::Command::Run(args) => run_cmd::run(&args),
+        cli::Command::Validate(args) => run_cmd::validate(&args),
+    };
+    code.into()
+}

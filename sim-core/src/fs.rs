@@ -359,6 +359,11 @@ impl SimFs {
         names
     }
 
+    /// The operation costs.
+    pub fn config(&self) -> &FsConfig {
+        &self.config
+    }
+
     /// Per-host operation counts, in host order.
     pub fn counters(&self) -> &BTreeMap<HostId, FsCounters> {
         &self.counters

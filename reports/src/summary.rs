@@ -1,0 +1,109 @@
+//! `summary.json`: one flat object of metrics, keys sorted, the names that
+//! targets, `sim check` and downstream scripts share (SCENARIO-FORMAT.md).
+//! A metric that does not apply to a run is absent, never zero.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sim_core::record::RunLog;
+use sim_core::scenario::Scenario;
+use sim_core::units::SimTime;
+
+use crate::ReportError;
+
+/// One metric value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Metric {
+    /// A count.
+    Count(u64),
+    /// A measurement (seconds, a ratio).
+    Real(f64),
+    /// A label (the trace hash, the scenario name).
+    Text(String),
+}
+
+impl Metric {
+    /// The value as a number, for targets; `None` for text.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Metric::Count(n) => Some(*n as f64),
+            Metric::Real(x) => Some(*x),
+            Metric::Text(_) => None,
+        }
+    }
+    fn to_json(&self) -> serde_json::Value {
+        match self {
+            Metric::Count(n) => serde_json::Value::from(*n),
+            Metric::Real(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Metric::Text(s) => serde_json::Value::from(s.as_str()),
+        }
+    }
+}
+
+/// The metrics of one run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    metrics: BTreeMap<String, Metric>,
+}
+
+/// What a finished run hands to [`Summary::from_run`].
+#[derive(Clone, Copy, Debug)]
+pub struct RunFacts<'a> {
+    /// The scenario that ran (with the seed actually used).
+    pub scenario: &'a Scenario,
+    /// What it recorded.
+    pub log: &'a RunLog,
+    /// The trace hash.
+    pub trace_hash: &'a str,
+    /// Simulated time at the end.
+    pub end: SimTime,
+}
+
+impl Summary {
+    /// The metrics of a finished run, computed from its log.
+    pub fn from_run(facts: RunFacts<'_>) -> Self {
+        let mut s = Summary::default();
+        let log = facts.log;
+        s.set("run.scenario", Metric::Text(facts.scenario.name.clone()));
+        s.set("run.seed", Metric::Count(facts.scenario.seed));
+        s.set("run.events", Metric::Count(log.events));
+        s.set("run.hosts", Metric::Count(facts.scenario.hosts.len() as u64));
+        s.set("run.sim_time_s", Metric::Real(facts.end.as_secs_f64()));
+        s.set("run.trace_hash", Metric::Text(facts.trace_hash.to_string()));
+        let total = log.net_total();
+        s.set("network.messages_sent", Metric::Count(total.messages_sent));
+        s.set("network.messages_delivered", Metric::Count(total.messages_received));
+        s.set("network.messages_dropped", Metric::Count(total.messages_dropped));
+        s.set("network.bytes_sent", Metric::Count(total.bytes_sent));
+        let crashes = log.lifecycle.iter().filter(|(_, _, l)| *l == sim_core::record::Lifecycle::Crashed).count();
+        s.set("faults.applied", Metric::Count(log.faults.iter().filter(|f| f.phase == sim_core::trace::FaultPhase::Apply).count() as u64));
+        s.set("faults.crashes", Metric::Count(crashes as u64));
+        s
+    }
+
+    /// Sets (or replaces) a metric.
+    pub fn set(&mut self, name: &str, value: Metric) {
+        self.metrics.insert(name.to_string(), value);
+    }
+    /// A metric by name.
+    pub fn get(&self, name: &str) -> Option<&Metric> {
+        self.metrics.get(name)
+    }
+    /// All metrics, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Metric)> {
+        self.metrics.iter().map(|(k, v)| (k.as_str(), v))
+    }
+    /// The JSON text: a flat object, keys sorted, two-space indent, newline at the end.
+    pub fn to_json(&self) -> String {
+        let object: serde_json::Map<String, serde_json::Value> =
+            self.metrics.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+        let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(object))
+            .unwrap_or_else(|_| "{}".to_string());
+        text.push('\n');
+        text
+    }
+    /// Writes `summary.json` to `path`.
+    pub fn write(&self, path: &Path) -> Result<(), ReportError> {
+        std::fs::write(path, self.to_json()).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
+    }
+}

@@ -1,0 +1,273 @@
+//! The engine with small hand-written nodes: what crosses the network, when,
+//! and what survives a crash.
+
+use node_logic::HostId;
+use node_logic::io::{FileOp, FileResult, Input, Node, Output, TimerId, WriteMode};
+use node_logic::outbox::Outbox;
+use node_logic::time::{SimDuration, SimTime};
+use rand_core::Rng;
+use sim_core::engine::{EngineConfig, FaultAction, Simulation};
+use sim_core::fs::FsConfig;
+use sim_core::network::{HostAttachment, Link, Network, Routes, Topology, VertexId};
+use sim_core::record::Lifecycle;
+use sim_core::trace::{DropReason, TraceEvent, TraceKind, TraceSink};
+use sim_core::units::{Bandwidth, Probability};
+
+/// Keeps a readable copy of every trace record.
+#[derive(Default)]
+struct Recorder {
+    events: Vec<(SimTime, Option<HostId>, String)>,
+}
+
+impl TraceSink for Recorder {
+    fn record(&mut self, e: &TraceEvent<'_>) {
+        let what = match e.kind {
+            TraceKind::Deliver { from, payload } => format!("deliver from {} {}", from.0, payload.len()),
+            TraceKind::Drop { from, reason } => format!("drop from {} {}", from.0, reason.as_str()),
+            TraceKind::Timer(t) => format!("timer {}", t.code()),
+            TraceKind::Start { restarted } => format!("start {restarted}"),
+            TraceKind::Crash => "crash".into(),
+            TraceKind::File { op, path, size, ok } => format!("file {op} {path} {size} {ok}"),
+            other => format!("{other:?}"),
+        };
+        self.events.push((e.time, e.host, what));
+    }
+}
+
+impl Recorder {
+    fn at(&self, host: u32, prefix: &str) -> Vec<SimTime> {
+        self.events
+            .iter()
+            .filter(|(_, h, w)| *h == Some(HostId(host)) && w.starts_with(prefix))
+            .map(|(t, _, _)| *t)
+            .collect()
+    }
+}
+
+/// Host 0 sends `size` bytes to every other host every `every`; all hosts
+/// count timer ticks (state that a crash must lose).
+struct Chatter {
+    id: HostId,
+    hosts: u32,
+    every: SimDuration,
+    size: usize,
+    ticks: u32,
+    out: Outbox,
+}
+
+impl Node for Chatter {
+    fn handle_input(&mut self, now: SimTime, input: Input, _rng: &mut dyn Rng) {
+        match input {
+            Input::Start { .. } => self.out.set_timer(TimerId::Workload(0), now + self.every),
+            Input::Timer(_) => {
+                self.ticks += 1;
+                if self.id == HostId(0) {
+                    for to in 1..self.hosts {
+                        self.out.send(HostId(to), vec![7; self.size]);
+                    }
+                }
+                self.out.set_timer(TimerId::Workload(0), now + self.every);
+            }
+            _ => {}
+        }
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop()
+    }
+}
+
+fn ms(n: u64) -> SimTime {
+    SimTime::from_duration(SimDuration::from_millis(n))
+}
+
+fn secs(n: u64) -> SimTime {
+    SimTime::from_duration(SimDuration::from_secs(n))
+}
+
+fn mesh(hosts: u32, latency: SimDuration, loss: f64, bandwidth: &str) -> Network {
+    let link = Link { latency, jitter: SimDuration::ZERO, loss: Probability::new(loss).unwrap() };
+    let topology = Topology::mesh(link);
+    let routes = Routes::new(&topology);
+    let bw: Bandwidth = bandwidth.parse().unwrap();
+    let hosts = (0..hosts).map(|_| HostAttachment { vertex: VertexId(0), up: bw, down: bw }).collect();
+    Network { topology, routes, hosts }
+}
+
+fn chatter_sim(hosts: u32, every: SimDuration, size: usize, network: Network, stop: SimTime) -> Simulation<Chatter> {
+    let config = EngineConfig { seed: 3, stop_at: stop, fs: FsConfig::default() };
+    let mut sim = Simulation::new(
+        config,
+        network,
+        Box::new(move |id| Chatter { id, hosts, every, size, ticks: 0, out: Outbox::default() }),
+    );
+    for h in 0..hosts {
+        sim.schedule_start(HostId(h), SimTime::ZERO);
+    }
+    sim
+}
+
+#[test]
+fn partition_drops_traffic_across_sides_and_heal_restores_it() {
+    let net = mesh(3, SimDuration::from_millis(10), 0.0, "1 Gbit");
+    let mut sim = chatter_sim(3, SimDuration::from_secs(1), 100, net, secs(30));
+    let sides = vec![vec![HostId(0)], vec![HostId(1)]];
+    sim.schedule_fault(0, secs(10), Some(secs(20)), FaultAction::Partition { sides, one_way: false });
+    let mut rec = Recorder::default();
+    sim.run(&mut rec);
+
+    let to_1 = rec.at(1, "deliver from 0");
+    assert!(to_1.iter().any(|&t| t < secs(10)), "before the partition");
+    assert!(to_1.iter().all(|&t| t < secs(10) || t > secs(20)), "nothing crosses while partitioned");
+    assert!(to_1.iter().any(|&t| t > secs(20)), "heal restores traffic");
+    let dropped = rec.at(1, "drop from 0 partition");
+    assert_eq!(dropped.len(), 10, "one message per second for 10 s: {dropped:?}");
+    // Host 2 is on no side: unaffected throughout.
+    assert_eq!(rec.at(2, "deliver from 0").len(), 30);
+    assert_eq!(sim.log().drops.get(&DropReason::Partition), Some(&10));
+    let phases: Vec<_> = sim.log().faults.iter().map(|f| (f.time, f.phase.as_str())).collect();
+    assert_eq!(phases, vec![(secs(10), "apply"), (secs(20), "heal")]);
+}
+
+#[test]
+fn one_way_partition_lets_replies_through() {
+    let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
+    let mut sim = chatter_sim(2, SimDuration::from_secs(1), 10, net, secs(5));
+    let sides = vec![vec![HostId(1)], vec![HostId(0)]];
+    sim.schedule_fault(0, SimTime::ZERO, None, FaultAction::Partition { sides, one_way: true });
+    let mut rec = Recorder::default();
+    sim.run(&mut rec);
+    // Only host 1 -> host 0 is cut; host 0's messages to host 1 arrive.
+    assert_eq!(rec.at(1, "deliver from 0").len(), 5);
+}
+
+#[test]
+fn crash_drops_state_and_stale_timers_and_restart_starts_anew() {
+    let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
+    let mut sim = chatter_sim(2, SimDuration::from_secs(1), 10, net, secs(20));
+    sim.schedule_fault(0, ms(5_500), Some(ms(8_200)), FaultAction::Crash { hosts: vec![HostId(1)] });
+    let mut rec = Recorder::default();
+    sim.run_until(secs(5), &mut rec);
+    assert_eq!(sim.node(HostId(1)).unwrap().ticks, 5);
+    sim.run(&mut rec);
+
+    let life: Vec<_> = sim.log().lifecycle.iter().filter(|(_, h, _)| *h == HostId(1)).map(|(t, _, l)| (*t, *l)).collect();
+    assert_eq!(
+        life,
+        vec![(SimTime::ZERO, Lifecycle::Started), (ms(5_500), Lifecycle::Crashed), (ms(8_200), Lifecycle::Restarted)]
+    );
+    // The timer armed for 6 s before the crash never fires; the new node's
+    // first timer is one period after its restart.
+    let ticks = rec.at(1, "timer");
+    assert!(ticks.iter().all(|&t| t < ms(5_500) || t >= ms(9_200)), "{ticks:?}");
+    assert!(ticks.contains(&ms(9_200)));
+    // State is new: 20 s - 8.2 s = 11 ticks since the restart, not 16.
+    assert_eq!(sim.node(HostId(1)).unwrap().ticks, 11);
+    // Messages sent to the crashed host are dropped as host-down.
+    assert_eq!(rec.at(1, "drop from 0 host-down").len(), 3, "at 6, 7 and 8 s");
+}
+
+#[test]
+fn crash_before_start_holds_the_host_until_restart() {
+    let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
+    let config = EngineConfig { seed: 1, stop_at: secs(10), fs: FsConfig::default() };
+    let mut sim = Simulation::new(
+        config,
+        net,
+        Box::new(|id| Chatter { id, hosts: 2, every: SimDuration::from_secs(1), size: 1, ticks: 0, out: Outbox::default() }),
+    );
+    sim.schedule_start(HostId(0), SimTime::ZERO);
+    sim.schedule_start(HostId(1), secs(2));
+    sim.schedule_fault(0, secs(1), Some(secs(4)), FaultAction::Crash { hosts: vec![HostId(1)] });
+    let mut rec = Recorder::default();
+    sim.run(&mut rec);
+    assert_eq!(rec.at(1, "start"), vec![secs(4)], "held down past its start time, boots at restart");
+    assert_eq!(rec.at(1, "start false").len(), 1, "never ran before: a first boot");
+}
+
+#[test]
+fn bandwidth_serializes_messages_through_up_and_down_queues() {
+    // 1250 bytes at 1 Mbit/s take 10 ms to serialize; latency 10 ms.
+    let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Mbit");
+    struct Burst(HostId, Outbox);
+    impl Node for Burst {
+        fn handle_input(&mut self, _now: SimTime, input: Input, _rng: &mut dyn Rng) {
+            if matches!(input, Input::Start { .. }) && self.0 == HostId(0) {
+                for _ in 0..3 {
+                    self.1.send(HostId(1), vec![0; 1250]);
+                }
+            }
+        }
+        fn poll_output(&mut self) -> Option<Output> {
+            self.1.pop()
+        }
+    }
+    let config = EngineConfig { seed: 1, stop_at: secs(1), fs: FsConfig::default() };
+    let mut sim = Simulation::new(config, net, Box::new(|id| Burst(id, Outbox::default())));
+    sim.schedule_start(HostId(0), SimTime::ZERO);
+    sim.schedule_start(HostId(1), SimTime::ZERO);
+    let mut rec = Recorder::default();
+    sim.run(&mut rec);
+    // Departures at 10, 20, 30 ms (up queue); arrivals at 20, 30, 40 ms;
+    // each then takes 10 ms on the down link.
+    assert_eq!(rec.at(1, "deliver from 0"), vec![ms(30), ms(40), ms(50)]);
+}
+
+#[test]
+fn loss_drops_about_its_share_and_is_reproducible() {
+    let run = |seed: u64| {
+        let net = mesh(2, SimDuration::from_millis(1), 0.25, "1 Gbit");
+        let config = EngineConfig { seed, stop_at: secs(1_000), fs: FsConfig::default() };
+        let mut sim = Simulation::new(
+            config,
+            net,
+            Box::new(|id| Chatter { id, hosts: 2, every: SimDuration::from_secs(1), size: 8, ticks: 0, out: Outbox::default() }),
+        );
+        sim.schedule_start(HostId(0), SimTime::ZERO);
+        sim.schedule_start(HostId(1), SimTime::ZERO);
+        sim.run(&mut sim_core::trace::NoTrace);
+        (sim.log().drops.get(&DropReason::Loss).copied().unwrap_or(0), sim.trace_hash())
+    };
+    let (lost, hash) = run(11);
+    assert!((200..=300).contains(&lost), "25 % of 1000 messages, got {lost}");
+    assert_eq!(run(11), (lost, hash.clone()), "same seed, same run");
+    assert_ne!(run(12).1, hash, "another seed, another run");
+}
+
+#[test]
+fn file_operations_take_their_time_and_report_results() {
+    struct Writer(Outbox, Vec<(SimTime, FileResult)>);
+    impl Node for Writer {
+        fn handle_input(&mut self, now: SimTime, input: Input, _rng: &mut dyn Rng) {
+            match input {
+                Input::Start { .. } => self.0.file(FileOp::Write {
+                    path: "w.json".into(),
+                    bytes: b"{}".to_vec(),
+                    mode: WriteMode::Atomic,
+                }),
+                Input::File(result) => {
+                    if matches!(result, FileResult::Written { .. }) {
+                        self.0.file(FileOp::Read { path: "w.json".into() });
+                    }
+                    self.1.push((now, result));
+                }
+                _ => {}
+            }
+        }
+        fn poll_output(&mut self) -> Option<Output> {
+            self.0.pop()
+        }
+    }
+    let net = mesh(1, SimDuration::from_millis(1), 0.0, "1 Gbit");
+    let config = EngineConfig { seed: 1, stop_at: secs(1), fs: FsConfig::default() };
+    let mut sim = Simulation::new(config, net, Box::new(|_| Writer(Outbox::default(), Vec::new())));
+    sim.schedule_start(HostId(0), SimTime::ZERO);
+    sim.run(&mut sim_core::trace::NoTrace);
+    let seen = &sim.node(HostId(0)).unwrap().1;
+    assert_eq!(
+        seen,
+        &vec![
+            (ms(20), FileResult::Written { path: "w.json".into(), result: Ok(()) }),
+            (ms(22), FileResult::Read { path: "w.json".into(), result: Ok(b"{}".to_vec()) }),
+        ]
+    );
+}

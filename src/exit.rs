@@ -1,0 +1,18 @@
+//! Exit codes of the `sim` binary (documented in README.md).
+
+/// How a `sim` command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything worked.
+    Ok = 0,
+    /// Invalid input: scenario, graph or flag.
+    InvalidInput = 2,
+    /// Results could not be written.
+    OutputFailed = 3,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit as u8)
+    }
+}

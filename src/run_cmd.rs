@@ -1,0 +1,168 @@
+//! `sim run` and `sim validate`.
+
+use std::path::{Path, PathBuf};
+
+use reports::summary::RunFacts;
+use reports::trace_csv::TraceCsv;
+use reports::{ResultDir, Summary, tables};
+use sim_core::runner;
+use sim_core::scenario::{self, Scenario};
+use sim_core::trace::{NoTrace, TraceSink};
+use sim_core::units::SimDuration;
+
+use crate::cli::{RunArgs, ScenarioArgs};
+use crate::exit::Exit;
+use crate::progress::Progress;
+
+/// `sim validate`: parse and check every file, run nothing.
+pub fn validate(args: &ScenarioArgs) -> Exit {
+    match load_all(args) {
+        Some(scenarios) => {
+            for (path, s) in &scenarios {
+                println!(
+                    "ok: {} ({}: {} hosts in {} groups, {} faults, {} simulated)",
+                    path.display(),
+                    s.name,
+                    s.hosts.len(),
+                    s.groups.len(),
+                    s.faults.len(),
+                    s.duration
+                );
+            }
+            Exit::Ok
+        }
+        None => Exit::InvalidInput,
+    }
+}
+
+/// `sim run`: check every file first (nothing runs if one is invalid), then
+/// run each and write its results.
+pub fn run(args: &RunArgs) -> Exit {
+    let Some(scenarios) = load_all(&args.scenarios) else { return Exit::InvalidInput };
+    for (path, scenario) in &scenarios {
+        let exit = run_one(path, scenario, args);
+        if exit != Exit::Ok {
+            return exit;
+        }
+    }
+    Exit::Ok
+}
+
+/// Loads every file, printing every error; `None` if any failed.
+fn load_all(args: &ScenarioArgs) -> Option<Vec<(PathBuf, Scenario)>> {
+    let mut loaded = Vec::new();
+    let mut failed = false;
+    for path in &args.files {
+        match scenario::load(path, &args.overrides) {
+            Ok(mut s) => {
+                if let Some(seed) = args.seed {
+                    s.seed = seed;
+                }
+                // Building the network also validates graph files.
+                match runner::prepare(&s) {
+                    Ok(_) => loaded.push((path.clone(), s)),
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", path.display());
+                        failed = true;
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+            }
+        }
+    }
+    (!failed).then_some(loaded)
+}
+
+fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
+    let mut sim = match runner::prepare(scenario) {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("error: {}: {e}", path.display());
+            return Exit::InvalidInput;
+        }
+    };
+    let result = match ResultDir::create(&args.out, &scenario.name, scenario.seed) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::OutputFailed;
+        }
+    };
+    let names: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
+    let mut trace = if args.no_trace {
+        None
+    } else {
+        match TraceCsv::create(&result.file("trace.csv"), names) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::OutputFailed;
+            }
+        }
+    };
+
+    if !args.quiet {
+        println!("{} ({}): seed {}", scenario.name, path.display(), scenario.seed);
+    }
+    let duration_ms = scenario.duration.as_nanos() / 1_000_000;
+    let progress = Progress::new(&scenario.name, duration_ms, args.quiet);
+    let step = SimDuration::from_nanos((scenario.duration.as_nanos() / 200).max(1));
+    {
+        let mut no_trace = NoTrace;
+        let sink: &mut dyn TraceSink = match trace.as_mut() {
+            Some(t) => t,
+            None => &mut no_trace,
+        };
+        while !sim.is_finished() {
+            let next = sim.now() + step;
+            sim.run_until(next, sink);
+            progress.update(sim.now().as_nanos() / 1_000_000, sim.log().events);
+        }
+        sim.run(sink);
+    }
+    let wall_s = progress.finish();
+
+    let trace_hash = sim.trace_hash();
+    let end = sim.now();
+    let log = sim.into_log();
+    let summary = Summary::from_run(RunFacts { scenario, log: &log, trace_hash: &trace_hash, end });
+    let written = (|| -> Result<PathBuf, reports::ReportError> {
+        if let Some(t) = trace {
+            t.finish()?;
+        }
+        summary.write(&result.file("summary.json"))?;
+        tables::write_network(&result.file("network.csv"), scenario, &log)?;
+        tables::write_faults(&result.file("faults.csv"), scenario, &log)?;
+        tables::write_lifecycle(&result.file("lifecycle.csv"), scenario, &log)?;
+        tables::write_observations(&result.file("observations.csv"), scenario, &log)?;
+        result.commit()
+    })();
+    let dir = match written {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::OutputFailed;
+        }
+    };
+    if !args.quiet {
+        let total = log.net_total();
+        println!("  seed {}  trace {}", scenario.seed, trace_hash);
+        println!(
+            "  {} hosts, {} simulated, {} events in {:.2} s wall ({:.0} events/s)",
+            scenario.hosts.len(),
+            scenario.duration,
+            log.events,
+            wall_s,
+            log.events as f64 / wall_s.max(1e-9)
+        );
+        println!(
+            "  network: {} messages sent, {} delivered, {} dropped, {} bytes",
+            total.messages_sent, total.messages_received, total.messages_dropped, total.bytes_sent
+        );
+        println!("  results: {}", dir.display());
+    }
+    Exit::Ok
+}
