@@ -5,5 +5,6 @@
 //! **Architecture invariant:** nothing here prints, reads the wall clock or
 //! iterates a hash map in a way that reaches event order or an output.
 
+pub mod network;
 pub mod scenario;
 pub mod units;
