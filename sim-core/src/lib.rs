@@ -5,9 +5,15 @@
 //! **Architecture invariant:** nothing here prints, reads the wall clock or
 //! iterates a hash map in a way that reaches event order or an output.
 
+pub mod engine;
+pub mod faults;
 pub mod fs;
+pub mod network;
 pub mod queue;
+pub mod record;
 pub mod rng;
+pub mod runner;
 pub mod scenario;
 pub mod trace;
+pub mod transport;
 pub mod units;
