@@ -110,7 +110,7 @@ impl fmt::Display for SimDuration {
             ("ns", 1),
         ];
         for (name, scale) in shown {
-            if self.0 % scale == 0 {
+            if self.0.is_multiple_of(*scale) {
                 return write!(f, "{} {}", self.0 / scale, name);
             }
         }
@@ -188,7 +188,7 @@ pub fn scale_decimal(number: &str, scale: u64) -> Option<u64> {
     let mut place = scale;
     for digit in frac.chars() {
         let d = u64::from(digit.to_digit(10)?);
-        if place % 10 != 0 {
+        if !place.is_multiple_of(10) {
             // A non-zero digit finer than the base unit cannot be represented.
             if d != 0 {
                 return None;

@@ -87,7 +87,7 @@ impl fmt::Display for Bandwidth {
             ("Mbit", 1_000_000),
             ("Kbit", 1_000),
         ] {
-            if self.0 % scale == 0 {
+            if self.0.is_multiple_of(scale) {
                 return write!(f, "{} {}", self.0 / scale, name);
             }
         }

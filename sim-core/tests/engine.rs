@@ -44,11 +44,12 @@ impl Recorder {
     }
 }
 
-/// Host 0 sends `size` bytes to every other host every `every`; all hosts
-/// count timer ticks (state that a crash must lose).
+/// Hosts below `senders` send `size` bytes to every other host every
+/// `every`; all hosts count timer ticks (state that a crash must lose).
 struct Chatter {
     id: HostId,
     hosts: u32,
+    senders: u32,
     every: SimDuration,
     size: usize,
     ticks: u32,
@@ -61,8 +62,8 @@ impl Node for Chatter {
             Input::Start { .. } => self.out.set_timer(TimerId::Workload(0), now + self.every),
             Input::Timer(_) => {
                 self.ticks += 1;
-                if self.id == HostId(0) {
-                    for to in 1..self.hosts {
+                if self.id.0 < self.senders {
+                    for to in (0..self.hosts).filter(|&to| to != self.id.0) {
                         self.out.send(HostId(to), vec![7; self.size]);
                     }
                 }
@@ -98,7 +99,7 @@ fn chatter_sim(hosts: u32, every: SimDuration, size: usize, network: Network, st
     let mut sim = Simulation::new(
         config,
         network,
-        Box::new(move |id| Chatter { id, hosts, every, size, ticks: 0, out: Outbox::default() }),
+        Box::new(move |id| Chatter { id, hosts, senders: 1, every, size, ticks: 0, out: Outbox::default() }),
     );
     for h in 0..hosts {
         sim.schedule_start(HostId(h), SimTime::ZERO);
@@ -121,8 +122,9 @@ fn partition_drops_traffic_across_sides_and_heal_restores_it() {
     assert!(to_1.iter().any(|&t| t > secs(20)), "heal restores traffic");
     let dropped = rec.at(1, "drop from 0 partition");
     assert_eq!(dropped.len(), 10, "one message per second for 10 s: {dropped:?}");
-    // Host 2 is on no side: unaffected throughout.
-    assert_eq!(rec.at(2, "deliver from 0").len(), 30);
+    // Host 2 is on no side: unaffected throughout (the message sent at the
+    // stop time, 30 s, has not arrived when the run ends).
+    assert_eq!(rec.at(2, "deliver from 0").len(), 29);
     assert_eq!(sim.log().drops.get(&DropReason::Partition), Some(&10));
     let phases: Vec<_> = sim.log().faults.iter().map(|f| (f.time, f.phase.as_str())).collect();
     assert_eq!(phases, vec![(secs(10), "apply"), (secs(20), "heal")]);
@@ -131,13 +133,26 @@ fn partition_drops_traffic_across_sides_and_heal_restores_it() {
 #[test]
 fn one_way_partition_lets_replies_through() {
     let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
-    let mut sim = chatter_sim(2, SimDuration::from_secs(1), 10, net, secs(5));
+    let config = EngineConfig { seed: 3, stop_at: secs(5), fs: FsConfig::default() };
+    let every = SimDuration::from_secs(1);
+    let mut sim = Simulation::new(
+        config,
+        net,
+        Box::new(move |id| Chatter { id, hosts: 2, senders: 2, every, size: 10, ticks: 0, out: Outbox::default() }),
+    );
+    sim.schedule_start(HostId(0), SimTime::ZERO);
+    sim.schedule_start(HostId(1), SimTime::ZERO);
     let sides = vec![vec![HostId(1)], vec![HostId(0)]];
     sim.schedule_fault(0, SimTime::ZERO, None, FaultAction::Partition { sides, one_way: true });
     let mut rec = Recorder::default();
     sim.run(&mut rec);
-    // Only host 1 -> host 0 is cut; host 0's messages to host 1 arrive.
-    assert_eq!(rec.at(1, "deliver from 0").len(), 5);
+    // Only host 1 -> host 0 is cut: all five of its messages are dropped,
+    // while host 0's reach host 1 (those sent at 1..4 s; the one sent at
+    // 5 s is in flight at the stop).
+    assert_eq!(rec.at(0, "drop from 1 partition").len(), 5);
+    assert!(rec.at(0, "deliver").is_empty());
+    assert_eq!(rec.at(1, "deliver from 0").len(), 4);
+    assert!(rec.at(1, "drop").is_empty());
 }
 
 #[test]
@@ -173,7 +188,7 @@ fn crash_before_start_holds_the_host_until_restart() {
     let mut sim = Simulation::new(
         config,
         net,
-        Box::new(|id| Chatter { id, hosts: 2, every: SimDuration::from_secs(1), size: 1, ticks: 0, out: Outbox::default() }),
+        Box::new(|id| Chatter { id, hosts: 2, senders: 1, every: SimDuration::from_secs(1), size: 1, ticks: 0, out: Outbox::default() }),
     );
     sim.schedule_start(HostId(0), SimTime::ZERO);
     sim.schedule_start(HostId(1), secs(2));
@@ -220,7 +235,7 @@ fn loss_drops_about_its_share_and_is_reproducible() {
         let mut sim = Simulation::new(
             config,
             net,
-            Box::new(|id| Chatter { id, hosts: 2, every: SimDuration::from_secs(1), size: 8, ticks: 0, out: Outbox::default() }),
+            Box::new(|id| Chatter { id, hosts: 2, senders: 1, every: SimDuration::from_secs(1), size: 8, ticks: 0, out: Outbox::default() }),
         );
         sim.schedule_start(HostId(0), SimTime::ZERO);
         sim.schedule_start(HostId(1), SimTime::ZERO);
