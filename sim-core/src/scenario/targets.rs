@@ -1,0 +1,166 @@
+//! `[targets]`: `"metric" = "<op> <number>"` checks against the metrics of
+//! `summary.json`.
+
+use toml::de::DeValue;
+
+use super::error::ErrorKind;
+use super::model::{Comparison, Target};
+use super::reader::{Field, Result, Table};
+use super::suggest::did_you_mean;
+
+/// Every metric a run can write to `summary.json` (SCENARIO-FORMAT.md's
+/// metric table); a target on any other name is an error.
+pub const KNOWN_METRICS: &[&str] = &[
+    "run.seed",
+    "run.events",
+    "run.sim_time_s",
+    "run.trace_hash",
+    "registration.expected",
+    "registration.registered",
+    "registration.success_rate",
+    "registration.p50_s",
+    "registration.p95_s",
+    "registration.max_s",
+    "registration.ready_s",
+    "registration.file_reads",
+    "registration.dir_lists",
+    "registration.corrupt_detected",
+    "registration.corrupt_accepted",
+    "registration.recovered",
+    "peers.converged_s",
+    "consensus.blocks_finalized",
+    "consensus.first_block_s",
+    "consensus.finality_p50_s",
+    "consensus.finality_p95_s",
+    "consensus.view_changes",
+    "consensus.safety_violations",
+    "network.messages_sent",
+    "network.messages_dropped",
+    "network.bytes_sent",
+];
+
+/// Metrics that are not numbers, so no target can compare them.
+const NOT_NUMBERS: &[&str] = &["run.trace_hash"];
+
+/// Operators, longest spelling first so `<=` is not read as `<`.
+const OPERATORS: &[(&str, Comparison)] = &[
+    ("<=", Comparison::LessOrEqual),
+    (">=", Comparison::GreaterOrEqual),
+    ("==", Comparison::Equal),
+    ("!=", Comparison::NotEqual),
+    ("<", Comparison::Less),
+    (">", Comparison::Greater),
+];
+
+/// The `[targets]` table in file order; `has_consensus` says whether the
+/// run produces `consensus.*` metrics.
+pub(crate) fn parse(root: &Table<'_>, has_consensus: bool) -> Result<Vec<Target>> {
+    let Some(field) = root.get("targets") else {
+        return Ok(Vec::new());
+    };
+    let table = field.open_table("[targets]")?;
+    table
+        .fields()
+        .iter()
+        .map(|f| target(f, has_consensus))
+        .collect()
+}
+
+/// One `"metric" = "<op> <number>"` entry.
+fn target(field: &Field<'_>, has_consensus: bool) -> Result<Target> {
+    let metric = field.name();
+    if !KNOWN_METRICS.contains(&metric) {
+        let family = metric.split_once('.').map_or("", |(family, _)| family);
+        let siblings: Vec<&str> = KNOWN_METRICS
+            .iter()
+            .copied()
+            .filter(|m| m.split_once('.').is_some_and(|(f, _)| f == family))
+            .collect();
+        let note = if siblings.is_empty() {
+            "metric names start with run., registration., peers., consensus. or network. \
+             (see docs/scenario-reference.md)"
+                .to_string()
+        } else {
+            format!("the {family} metrics are {}", siblings.join(", "))
+        };
+        return Err(field
+            .key_error(
+                ErrorKind::UnknownKey,
+                format!("unknown metric `{metric}` in [targets]"),
+            )
+            .with_note(note)
+            .with_help_opt(did_you_mean(metric, KNOWN_METRICS.iter().copied())));
+    }
+    if NOT_NUMBERS.contains(&metric) {
+        return Err(field.key_error(
+            ErrorKind::InvalidValue,
+            format!("`{metric}` is not a number, so it cannot be a target"),
+        ));
+    }
+    if metric.starts_with("consensus.") && !has_consensus {
+        return Err(field
+            .key_error(
+                ErrorKind::Conflict,
+                format!(
+                    "target on `{metric}`, but the scenario has no [consensus] table, \
+                     so the run does not produce it"
+                ),
+            )
+            .with_help("add a [consensus] table, or remove the target"));
+    }
+    let (op, value) = comparison(field)?;
+    Ok(Target {
+        metric: metric.to_string(),
+        op,
+        value,
+        location: field.sources().location(&field.key_span()),
+    })
+}
+
+/// `"< 60"` into its operator and number.
+fn comparison(field: &Field<'_>) -> Result<(Comparison, f64)> {
+    let example = format!("`\"{}\" = \"<= 60\"`", field.name());
+    let text = match field.value() {
+        DeValue::String(s) => s.trim(),
+        DeValue::Integer(_) | DeValue::Float(_) => {
+            return Err(field
+                .invalid("a target needs an operator and a number, found a bare number")
+                .with_help(format!(
+                    "write e.g. {example} (operators: <, <=, >, >=, ==, !=)"
+                )));
+        }
+        _ => {
+            return Err(field
+                .wrong_type("a comparison such as \"< 60\"")
+                .with_help(format!("write e.g. {example}")));
+        }
+    };
+    let Some((op, rest)) = OPERATORS
+        .iter()
+        .find_map(|(spelling, op)| text.strip_prefix(spelling).map(|rest| (*op, rest)))
+    else {
+        let hint = match text.get(..2) {
+            Some("=<") => "did you mean `<=`?",
+            Some("=>") => "did you mean `>=`?",
+            _ if text.starts_with('=') => "did you mean `==`?",
+            _ => "operators: <, <=, >, >=, ==, !=",
+        };
+        return Err(field
+            .invalid(format!(
+                "`{text}` does not start with a comparison operator"
+            ))
+            .with_help(format!("{hint} e.g. {example}")));
+    };
+    match rest.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() => Ok((op, value)),
+        _ => Err(field
+            .invalid(format!(
+                "expected a number after `{}`, found `{}`",
+                op.as_str(),
+                rest.trim()
+            ))
+            .with_help(format!(
+                "write a plain number (seconds for `_s` metrics, a fraction for rates), e.g. {example}"
+            ))),
+    }
+}
