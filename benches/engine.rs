@@ -13,14 +13,16 @@ use std::collections::BinaryHeap;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use node_logic::HostId;
 use node_logic::io::{Input, Node, Output, TimerId};
 use node_logic::outbox::Outbox;
 use node_logic::time::{SimDuration, SimTime};
-use node_logic::HostId;
 use rand_core::Rng;
 use sim_core::engine::{EngineConfig, Simulation};
 use sim_core::fs::FsConfig;
-use sim_core::network::{DEFAULT_BANDWIDTH, HostAttachment, Link, Network, Routes, Topology, VertexId};
+use sim_core::network::{
+    DEFAULT_BANDWIDTH, HostAttachment, Link, Network, Routes, Topology, VertexId,
+};
 use sim_core::trace::NoTrace;
 use sim_core::units::Probability;
 
@@ -50,18 +52,37 @@ fn period(host: u32) -> SimDuration {
 }
 
 fn null_simulation() -> Simulation<TimerNode> {
-    let link = Link { latency: SimDuration::from_millis(1), jitter: SimDuration::ZERO, loss: Probability::ZERO };
+    let link = Link {
+        latency: SimDuration::from_millis(1),
+        jitter: SimDuration::ZERO,
+        loss: Probability::ZERO,
+    };
     let topology = Topology::mesh(link);
     let routes = Routes::new(&topology);
     let hosts = (0..HOSTS)
-        .map(|_| HostAttachment { vertex: VertexId(0), up: DEFAULT_BANDWIDTH, down: DEFAULT_BANDWIDTH })
+        .map(|_| HostAttachment {
+            vertex: VertexId(0),
+            up: DEFAULT_BANDWIDTH,
+            down: DEFAULT_BANDWIDTH,
+        })
         .collect();
-    let network = Network { topology, routes, hosts };
-    let config = EngineConfig { seed: 1, stop_at: SimTime::NEVER, fs: FsConfig::default() };
+    let network = Network {
+        topology,
+        routes,
+        hosts,
+    };
+    let config = EngineConfig {
+        seed: 1,
+        stop_at: SimTime::NEVER,
+        fs: FsConfig::default(),
+    };
     let mut sim = Simulation::new(
         config,
         network,
-        Box::new(|id: HostId| TimerNode { period: period(id.0), out: Outbox::default() }),
+        Box::new(|id: HostId| TimerNode {
+            period: period(id.0),
+            out: Outbox::default(),
+        }),
     );
     for h in 0..HOSTS {
         sim.schedule_start(HostId(h), SimTime::ZERO);

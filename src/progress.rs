@@ -24,19 +24,27 @@ impl Progress {
                 ProgressDrawTarget::stderr()
             },
         );
-        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% sim {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% sim {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(label.to_string());
-        Progress { bar, started: Instant::now() }
+        Progress {
+            bar,
+            started: Instant::now(),
+        }
     }
 
     /// The run has reached `sim_ms` after `events` events.
     pub fn update(&self, sim_ms: u64, events: u64) {
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         self.bar.set_position(sim_ms);
-        self.bar.set_message(format!("{:.1} s, {:.0} events/s", sim_ms as f64 / 1e3, events as f64 / secs));
+        self.bar.set_message(format!(
+            "{:.1} s, {:.0} events/s",
+            sim_ms as f64 / 1e3,
+            events as f64 / secs
+        ));
     }
 
     /// Removes the bar; returns the wall time the run took, in seconds.

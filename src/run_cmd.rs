@@ -38,7 +38,9 @@ pub fn validate(args: &ScenarioArgs) -> Exit {
 /// `sim run`: check every file first (nothing runs if one is invalid), then
 /// run each and write its results.
 pub fn run(args: &RunArgs) -> Exit {
-    let Some(scenarios) = load_all(&args.scenarios) else { return Exit::InvalidInput };
+    let Some(scenarios) = load_all(&args.scenarios) else {
+        return Exit::InvalidInput;
+    };
     for (path, scenario) in &scenarios {
         let exit = run_one(path, scenario, args);
         if exit != Exit::Ok {
@@ -105,7 +107,12 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
     };
 
     if !args.quiet {
-        println!("{} ({}): seed {}", scenario.name, path.display(), scenario.seed);
+        println!(
+            "{} ({}): seed {}",
+            scenario.name,
+            path.display(),
+            scenario.seed
+        );
     }
     let duration_ms = scenario.duration.as_nanos() / 1_000_000;
     let progress = Progress::new(&scenario.name, duration_ms, args.quiet);
@@ -128,7 +135,12 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
     let trace_hash = sim.trace_hash();
     let end = sim.now();
     let log = sim.into_log();
-    let summary = Summary::from_run(RunFacts { scenario, log: &log, trace_hash: &trace_hash, end });
+    let summary = Summary::from_run(RunFacts {
+        scenario,
+        log: &log,
+        trace_hash: &trace_hash,
+        end,
+    });
     let written = (|| -> Result<PathBuf, reports::ReportError> {
         if let Some(t) = trace {
             t.finish()?;

@@ -31,7 +31,9 @@ pub enum ReportError {
     },
     /// The target folder exists and is not a result of ours: refusing to
     /// replace it keeps the user's files safe.
-    #[error("refusing to replace {path}: it exists and does not look like a sim result (no summary.json); choose another --out or move it away")]
+    #[error(
+        "refusing to replace {path}: it exists and does not look like a sim result (no summary.json); choose another --out or move it away"
+    )]
     NotOurs {
         /// The folder.
         path: PathBuf,

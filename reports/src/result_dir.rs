@@ -54,7 +54,10 @@ impl ResultDir {
         if self.target.exists() {
             let old = self.target.with_file_name(format!(
                 ".{}.old",
-                self.target.file_name().and_then(|n| n.to_str()).unwrap_or("result")
+                self.target
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("result")
             ));
             if old.exists() {
                 fs::remove_dir_all(&old).map_err(io(&old))?;
@@ -70,7 +73,9 @@ impl ResultDir {
 }
 
 fn is_empty_dir(path: &Path) -> bool {
-    fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false)
+    fs::read_dir(path)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -78,7 +83,8 @@ mod tests {
     use super::*;
 
     fn temp_root(name: &str) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("sim-result-dir-{name}-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("sim-result-dir-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         root
     }
@@ -93,8 +99,14 @@ mod tests {
         let second = ResultDir::create(&root, "demo", 7).unwrap();
         fs::write(second.file("summary.json"), "{\"new\":1}").unwrap();
         let target = second.commit().unwrap();
-        assert_eq!(fs::read_to_string(target.join("summary.json")).unwrap(), "{\"new\":1}");
-        assert!(!target.join("stale.csv").exists(), "nothing of the old result survives");
+        assert_eq!(
+            fs::read_to_string(target.join("summary.json")).unwrap(),
+            "{\"new\":1}"
+        );
+        assert!(
+            !target.join("stale.csv").exists(),
+            "nothing of the old result survives"
+        );
         fs::remove_dir_all(&root).unwrap();
     }
 
@@ -119,7 +131,10 @@ mod tests {
         fs::write(target.join("my-notes.txt"), "precious").unwrap();
         let err = ResultDir::create(&root, "demo", 3).unwrap_err();
         assert!(matches!(err, ReportError::NotOurs { .. }), "{err}");
-        assert_eq!(fs::read_to_string(target.join("my-notes.txt")).unwrap(), "precious");
+        assert_eq!(
+            fs::read_to_string(target.join("my-notes.txt")).unwrap(),
+            "precious"
+        );
         fs::remove_dir_all(&root).unwrap();
     }
 }

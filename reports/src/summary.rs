@@ -34,7 +34,8 @@ impl Metric {
     fn to_json(&self) -> serde_json::Value {
         match self {
             Metric::Count(n) => serde_json::Value::from(*n),
-            Metric::Real(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Metric::Real(x) => serde_json::Number::from_f64(*x)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Metric::Text(s) => serde_json::Value::from(s.as_str()),
         }
     }
@@ -67,16 +68,37 @@ impl Summary {
         s.set("run.scenario", Metric::Text(facts.scenario.name.clone()));
         s.set("run.seed", Metric::Count(facts.scenario.seed));
         s.set("run.events", Metric::Count(log.events));
-        s.set("run.hosts", Metric::Count(facts.scenario.hosts.len() as u64));
+        s.set(
+            "run.hosts",
+            Metric::Count(facts.scenario.hosts.len() as u64),
+        );
         s.set("run.sim_time_s", Metric::Real(facts.end.as_secs_f64()));
         s.set("run.trace_hash", Metric::Text(facts.trace_hash.to_string()));
         let total = log.net_total();
         s.set("network.messages_sent", Metric::Count(total.messages_sent));
-        s.set("network.messages_delivered", Metric::Count(total.messages_received));
-        s.set("network.messages_dropped", Metric::Count(total.messages_dropped));
+        s.set(
+            "network.messages_delivered",
+            Metric::Count(total.messages_received),
+        );
+        s.set(
+            "network.messages_dropped",
+            Metric::Count(total.messages_dropped),
+        );
         s.set("network.bytes_sent", Metric::Count(total.bytes_sent));
-        let crashes = log.lifecycle.iter().filter(|(_, _, l)| *l == sim_core::record::Lifecycle::Crashed).count();
-        s.set("faults.applied", Metric::Count(log.faults.iter().filter(|f| f.phase == sim_core::trace::FaultPhase::Apply).count() as u64));
+        let crashes = log
+            .lifecycle
+            .iter()
+            .filter(|(_, _, l)| *l == sim_core::record::Lifecycle::Crashed)
+            .count();
+        s.set(
+            "faults.applied",
+            Metric::Count(
+                log.faults
+                    .iter()
+                    .filter(|f| f.phase == sim_core::trace::FaultPhase::Apply)
+                    .count() as u64,
+            ),
+        );
         s.set("faults.crashes", Metric::Count(crashes as u64));
         s
     }
@@ -95,8 +117,11 @@ impl Summary {
     }
     /// The JSON text: a flat object, keys sorted, two-space indent, newline at the end.
     pub fn to_json(&self) -> String {
-        let object: serde_json::Map<String, serde_json::Value> =
-            self.metrics.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+        let object: serde_json::Map<String, serde_json::Value> = self
+            .metrics
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect();
         let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(object))
             .unwrap_or_else(|_| "{}".to_string());
         text.push('\n');
@@ -104,6 +129,9 @@ impl Summary {
     }
     /// Writes `summary.json` to `path`.
     pub fn write(&self, path: &Path) -> Result<(), ReportError> {
-        std::fs::write(path, self.to_json()).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
+        std::fs::write(path, self.to_json()).map_err(|source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }

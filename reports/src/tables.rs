@@ -11,7 +11,10 @@ use sim_core::scenario::Scenario;
 use crate::{ReportError, seconds};
 
 fn writer(path: &Path) -> Result<csv::Writer<std::fs::File>, ReportError> {
-    csv::Writer::from_path(path).map_err(|source| ReportError::Csv { path: path.to_path_buf(), source })
+    csv::Writer::from_path(path).map_err(|source| ReportError::Csv {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn rows<I, R>(path: &Path, header: &[&str], records: I) -> Result<(), ReportError>
@@ -20,18 +23,33 @@ where
     R: IntoIterator,
     R::Item: AsRef<[u8]>,
 {
-    let csv_err = |source| ReportError::Csv { path: path.to_path_buf(), source };
+    let csv_err = |source| ReportError::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut w = writer(path)?;
     w.write_record(header).map_err(csv_err)?;
     for record in records {
         w.write_record(record).map_err(csv_err)?;
     }
-    w.flush().map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
+    w.flush().map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// `network.csv`: one row per host with its traffic.
 pub fn write_network(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<(), ReportError> {
-    let header = ["host", "group", "role", "messages_sent", "bytes_sent", "messages_received", "bytes_received", "messages_dropped"];
+    let header = [
+        "host",
+        "group",
+        "role",
+        "messages_sent",
+        "bytes_sent",
+        "messages_received",
+        "bytes_received",
+        "messages_dropped",
+    ];
     let records = scenario.hosts.iter().map(|h| {
         let c = log.net.get(h.id.index()).copied().unwrap_or_default();
         vec![
@@ -53,7 +71,13 @@ pub fn write_faults(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<()
     let header = ["time_s", "fault", "kind", "phase", "hosts"];
     let records = log.faults.iter().map(|f| {
         let hosts: Vec<&str> = f.hosts.iter().map(|h| host_name(scenario, *h)).collect();
-        vec![seconds(f.time), f.index.to_string(), f.kind.to_string(), f.phase.as_str().to_string(), hosts.join(" ")]
+        vec![
+            seconds(f.time),
+            f.index.to_string(),
+            f.kind.to_string(),
+            f.phase.as_str().to_string(),
+            hosts.join(" "),
+        ]
     });
     rows(path, &header, records)
 }
@@ -61,16 +85,23 @@ pub fn write_faults(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<()
 /// `lifecycle.csv`: one row per host boot, restart or crash.
 pub fn write_lifecycle(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<(), ReportError> {
     let header = ["time_s", "host", "event"];
-    let records = log
-        .lifecycle
-        .iter()
-        .map(|(t, h, what)| vec![seconds(*t), host_name(scenario, *h).to_string(), what.as_str().to_string()]);
+    let records = log.lifecycle.iter().map(|(t, h, what)| {
+        vec![
+            seconds(*t),
+            host_name(scenario, *h).to_string(),
+            what.as_str().to_string(),
+        ]
+    });
     rows(path, &header, records)
 }
 
 /// `observations.csv`: one row per protocol observation (peer up/down,
 /// rejected message), with the other host involved.
-pub fn write_observations(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<(), ReportError> {
+pub fn write_observations(
+    path: &Path,
+    scenario: &Scenario,
+    log: &RunLog,
+) -> Result<(), ReportError> {
     let header = ["time_s", "host", "observation", "peer", "detail"];
     let records = log.observations.iter().map(|(t, h, o)| {
         let (kind, peer, detail) = describe(o);
@@ -86,11 +117,15 @@ pub fn write_observations(path: &Path, scenario: &Scenario, log: &RunLog) -> Res
 }
 
 /// A stable (kind, other host, detail) for an observation.
-pub fn describe(observation: &Observation) -> (&'static str, Option<node_logic::HostId>, &'static str) {
+pub fn describe(
+    observation: &Observation,
+) -> (&'static str, Option<node_logic::HostId>, &'static str) {
     match observation {
         Observation::PeerUp { peer } => ("peer-up", Some(*peer), ""),
         Observation::PeerDown { peer } => ("peer-down", Some(*peer), ""),
-        Observation::MessageRejected { from, reason } => ("message-rejected", Some(*from), reason.as_str()),
+        Observation::MessageRejected { from, reason } => {
+            ("message-rejected", Some(*from), reason.as_str())
+        }
         #[allow(unreachable_patterns)]
         _ => ("other", None, ""),
     }
@@ -98,5 +133,8 @@ pub fn describe(observation: &Observation) -> (&'static str, Option<node_logic::
 
 /// A host's name, or `host#<id>` for an id outside the scenario.
 pub fn host_name(scenario: &Scenario, host: node_logic::HostId) -> &str {
-    scenario.hosts.get(host.index()).map_or("?", |h| h.name.as_str())
+    scenario
+        .hosts
+        .get(host.index())
+        .map_or("?", |h| h.name.as_str())
 }

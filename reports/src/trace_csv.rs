@@ -22,20 +22,38 @@ pub struct TraceCsv {
 impl TraceCsv {
     /// Creates `path`; `names` are the host names by id.
     pub fn create(path: &Path, names: Vec<String>) -> Result<Self, ReportError> {
-        let file = File::create(path).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })?;
+        let file = File::create(path).map_err(|source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut writer = csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
         writer
             .write_record(["time_s", "host", "event", "peer", "size_bytes", "detail"])
-            .map_err(|source| ReportError::Csv { path: path.to_path_buf(), source })?;
-        Ok(TraceCsv { path: path.to_path_buf(), writer, names, error: None, rows: 0 })
+            .map_err(|source| ReportError::Csv {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(TraceCsv {
+            path: path.to_path_buf(),
+            writer,
+            names,
+            error: None,
+            rows: 0,
+        })
     }
 
     /// Flushes the file; reports the first write error of the run, if any.
     pub fn finish(mut self) -> Result<u64, ReportError> {
         if let Some(source) = self.error.take() {
-            return Err(ReportError::Csv { path: self.path, source });
+            return Err(ReportError::Csv {
+                path: self.path,
+                source,
+            });
         }
-        self.writer.flush().map_err(|source| ReportError::Io { path: self.path.clone(), source })?;
+        self.writer.flush().map_err(|source| ReportError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
         Ok(self.rows)
     }
 
@@ -51,18 +69,50 @@ impl TraceSink for TraceCsv {
         }
         let host = event.host.map_or("", |h| self.name(h)).to_string();
         let (what, peer, size, detail): (&str, String, String, String) = match event.kind {
-            TraceKind::Start { restarted: false } => ("start", String::new(), String::new(), String::new()),
-            TraceKind::Start { restarted: true } => ("restart", String::new(), String::new(), String::new()),
+            TraceKind::Start { restarted: false } => {
+                ("start", String::new(), String::new(), String::new())
+            }
+            TraceKind::Start { restarted: true } => {
+                ("restart", String::new(), String::new(), String::new())
+            }
             TraceKind::Crash => ("crash", String::new(), String::new(), String::new()),
             TraceKind::Timer(t) => ("timer", String::new(), String::new(), t.name().to_string()),
-            TraceKind::Send { to, bytes } => ("send", self.name(to).to_string(), bytes.to_string(), String::new()),
-            TraceKind::Deliver { from, payload } => ("deliver", self.name(from).to_string(), payload.len().to_string(), String::new()),
-            TraceKind::Drop { from, reason } => ("drop", self.name(from).to_string(), String::new(), reason.as_str().to_string()),
-            TraceKind::File { op, path, size, ok } => {
-                ("file", String::new(), size.to_string(), format!("{op} {path}{}", if ok { "" } else { " failed" }))
-            }
-            TraceKind::FileChanged { path } => ("file-changed", String::new(), String::new(), path.to_string()),
-            TraceKind::Fault { index, phase } => ("fault", String::new(), String::new(), format!("{} {index}", phase.as_str())),
+            TraceKind::Send { to, bytes } => (
+                "send",
+                self.name(to).to_string(),
+                bytes.to_string(),
+                String::new(),
+            ),
+            TraceKind::Deliver { from, payload } => (
+                "deliver",
+                self.name(from).to_string(),
+                payload.len().to_string(),
+                String::new(),
+            ),
+            TraceKind::Drop { from, reason } => (
+                "drop",
+                self.name(from).to_string(),
+                String::new(),
+                reason.as_str().to_string(),
+            ),
+            TraceKind::File { op, path, size, ok } => (
+                "file",
+                String::new(),
+                size.to_string(),
+                format!("{op} {path}{}", if ok { "" } else { " failed" }),
+            ),
+            TraceKind::FileChanged { path } => (
+                "file-changed",
+                String::new(),
+                String::new(),
+                path.to_string(),
+            ),
+            TraceKind::Fault { index, phase } => (
+                "fault",
+                String::new(),
+                String::new(),
+                format!("{} {index}", phase.as_str()),
+            ),
             TraceKind::Observation(o) => {
                 let (kind, peer, detail) = describe(o);
                 let peer = peer.map_or(String::new(), |p| self.name(p).to_string());
@@ -72,7 +122,14 @@ impl TraceSink for TraceCsv {
             _ => ("other", String::new(), String::new(), String::new()),
         };
         let time = crate::seconds(event.time);
-        if let Err(e) = self.writer.write_record([time.as_str(), host.as_str(), what, peer.as_str(), size.as_str(), detail.as_str()]) {
+        if let Err(e) = self.writer.write_record([
+            time.as_str(),
+            host.as_str(),
+            what,
+            peer.as_str(),
+            size.as_str(),
+            detail.as_str(),
+        ]) {
             self.error = Some(e);
         } else {
             self.rows += 1;

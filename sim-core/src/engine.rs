@@ -6,15 +6,15 @@
 //! Every event processed is hashed into the trace hash and offered to a
 //! [`TraceSink`].
 
-use node_logic::io::{FileResult, Input, Node, Output, TimerId};
 use node_logic::HostId;
+use node_logic::io::{FileResult, Input, Node, Output, TimerId};
 
 use crate::faults::FaultRules;
 use crate::fs::{Begun, Change, FsConfig, OpId, SimFs};
 use crate::network::Network;
 use crate::queue::EventQueue;
 use crate::record::{FaultRecord, Lifecycle, RunLog};
-use crate::rng::{names, RngStreams, StreamRng};
+use crate::rng::{RngStreams, StreamRng, names};
 use crate::trace::{DropReason, FaultPhase, TraceEvent, TraceHasher, TraceKind, TraceSink};
 use crate::transport::Transport;
 use crate::units::{Probability, SimDuration, SimTime};
@@ -83,14 +83,43 @@ impl FaultAction {
 
 #[derive(Debug)]
 enum Event {
-    Start { host: HostId },
-    Timer { host: HostId, slot: u32, generation: u32 },
-    Arrive { from: HostId, to: HostId, payload: Vec<u8> },
-    Deliver { from: HostId, to: HostId, payload: Vec<u8> },
-    FileDone { host: HostId, incarnation: u32, op: OpId },
-    FileResult { host: HostId, incarnation: u32, result: FileResult },
-    FileChanged { host: HostId, incarnation: u32, path: String },
-    Fault { index: usize, phase: FaultPhase },
+    Start {
+        host: HostId,
+    },
+    Timer {
+        host: HostId,
+        slot: u32,
+        generation: u32,
+    },
+    Arrive {
+        from: HostId,
+        to: HostId,
+        payload: Vec<u8>,
+    },
+    Deliver {
+        from: HostId,
+        to: HostId,
+        payload: Vec<u8>,
+    },
+    FileDone {
+        host: HostId,
+        incarnation: u32,
+        op: OpId,
+    },
+    FileResult {
+        host: HostId,
+        incarnation: u32,
+        result: FileResult,
+    },
+    FileChanged {
+        host: HostId,
+        incarnation: u32,
+        path: String,
+    },
+    Fault {
+        index: usize,
+        phase: FaultPhase,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,14 +213,34 @@ impl<N: Node> Simulation<N> {
 
     /// Applies `action` at `at` and undoes it at `heal` (if any). `index`
     /// names the fault in reports (its position in the scenario).
-    pub fn schedule_fault(&mut self, index: usize, at: SimTime, heal: Option<SimTime>, action: FaultAction) {
+    pub fn schedule_fault(
+        &mut self,
+        index: usize,
+        at: SimTime,
+        heal: Option<SimTime>,
+        action: FaultAction,
+    ) {
         while self.faults.len() <= index {
-            self.faults.push(ScheduledFault { action: FaultAction::Crash { hosts: Vec::new() } });
+            self.faults.push(ScheduledFault {
+                action: FaultAction::Crash { hosts: Vec::new() },
+            });
         }
         self.faults[index] = ScheduledFault { action };
-        self.queue.push(at, Event::Fault { index, phase: FaultPhase::Apply });
+        self.queue.push(
+            at,
+            Event::Fault {
+                index,
+                phase: FaultPhase::Apply,
+            },
+        );
         if let Some(heal) = heal {
-            self.queue.push(heal, Event::Fault { index, phase: FaultPhase::Heal });
+            self.queue.push(
+                heal,
+                Event::Fault {
+                    index,
+                    phase: FaultPhase::Heal,
+                },
+            );
         }
     }
 
@@ -217,7 +266,9 @@ impl<N: Node> Simulation<N> {
             Some(t) if t <= self.stop_at => {}
             _ => return false,
         }
-        let Some((time, event)) = self.queue.pop() else { return false };
+        let Some((time, event)) = self.queue.pop() else {
+            return false;
+        };
         self.now = time;
         self.log.events += 1;
         self.dispatch(event, sink);
@@ -273,9 +324,15 @@ impl<N: Node> Simulation<N> {
                     self.boot(host, sink);
                 }
             }
-            Event::Timer { host, slot, generation } => {
+            Event::Timer {
+                host,
+                slot,
+                generation,
+            } => {
                 let timers = &mut self.hosts[host.index()].timers;
-                let Some(timer) = timers.get_mut(slot as usize) else { return };
+                let Some(timer) = timers.get_mut(slot as usize) else {
+                    return;
+                };
                 if !timer.armed || timer.generation != generation {
                     return;
                 }
@@ -298,23 +355,44 @@ impl<N: Node> Simulation<N> {
                 let counters = &mut self.log.net[to.index()];
                 counters.messages_received += 1;
                 counters.bytes_received += payload.len() as u64;
-                self.emit(Some(to), TraceKind::Deliver { from, payload: &payload }, sink);
+                self.emit(
+                    Some(to),
+                    TraceKind::Deliver {
+                        from,
+                        payload: &payload,
+                    },
+                    sink,
+                );
                 self.feed(to, Input::Message { from, payload }, sink);
             }
-            Event::FileDone { host, incarnation, op } => {
-                let Some((owner, result, change)) = self.fs.finish(self.now, op) else { return };
+            Event::FileDone {
+                host,
+                incarnation,
+                op,
+            } => {
+                let Some((owner, result, change)) = self.fs.finish(self.now, op) else {
+                    return;
+                };
                 debug_assert_eq!(owner, host);
                 self.notify(change);
                 if self.current(host, incarnation) {
                     self.deliver_file_result(host, result, sink);
                 }
             }
-            Event::FileResult { host, incarnation, result } => {
+            Event::FileResult {
+                host,
+                incarnation,
+                result,
+            } => {
                 if self.current(host, incarnation) {
                     self.deliver_file_result(host, result, sink);
                 }
             }
-            Event::FileChanged { host, incarnation, path } => {
+            Event::FileChanged {
+                host,
+                incarnation,
+                path,
+            } => {
                 if self.current(host, incarnation) {
                     self.emit(Some(host), TraceKind::FileChanged { path: &path }, sink);
                     self.feed(host, Input::FileChanged { path }, sink);
@@ -346,7 +424,11 @@ impl<N: Node> Simulation<N> {
         slot.ever_started = true;
         slot.state = HostState::Up;
         slot.node = Some((self.factory)(host));
-        let what = if restarted { Lifecycle::Restarted } else { Lifecycle::Started };
+        let what = if restarted {
+            Lifecycle::Restarted
+        } else {
+            Lifecycle::Started
+        };
         self.log.lifecycle.push((self.now, host, what));
         self.emit(Some(host), TraceKind::Start { restarted }, sink);
         self.feed(host, Input::Start { restarted }, sink);
@@ -368,7 +450,9 @@ impl<N: Node> Simulation<N> {
         }
         self.fs.crash(self.now, host);
         self.transport.reset_host(host, self.now);
-        self.log.lifecycle.push((self.now, host, Lifecycle::Crashed));
+        self.log
+            .lifecycle
+            .push((self.now, host, Lifecycle::Crashed));
         self.emit(Some(host), TraceKind::Crash, sink);
     }
 
@@ -395,10 +479,20 @@ impl<N: Node> Simulation<N> {
             (FaultAction::Partition { sides, one_way }, FaultPhase::Apply) => {
                 self.rules.partition(index, &sides, one_way);
             }
-            (FaultAction::Link { a, b, latency, loss }, FaultPhase::Apply) => {
+            (
+                FaultAction::Link {
+                    a,
+                    b,
+                    latency,
+                    loss,
+                },
+                FaultPhase::Apply,
+            ) => {
                 self.rules.degrade(index, &a, &b, latency, loss);
             }
-            (FaultAction::Partition { .. } | FaultAction::Link { .. }, FaultPhase::Heal) => self.rules.heal(index),
+            (FaultAction::Partition { .. } | FaultAction::Link { .. }, FaultPhase::Heal) => {
+                self.rules.heal(index)
+            }
             (FaultAction::Crash { hosts }, FaultPhase::Apply) => {
                 for host in hosts {
                     self.crash(host, sink);
@@ -440,7 +534,11 @@ impl<N: Node> Simulation<N> {
                 let slot = match timers.iter().position(|t| t.id == timer) {
                     Some(i) => i,
                     None => {
-                        timers.push(TimerSlot { id: timer, generation: 0, armed: false });
+                        timers.push(TimerSlot {
+                            id: timer,
+                            generation: 0,
+                            armed: false,
+                        });
                         timers.len() - 1
                     }
                 };
@@ -450,7 +548,14 @@ impl<N: Node> Simulation<N> {
                 let generation = entry.generation;
                 // A host has few timer ids (one per protocol purpose).
                 let slot = slot as u32;
-                self.queue.push(at.max(self.now), Event::Timer { host, slot, generation });
+                self.queue.push(
+                    at.max(self.now),
+                    Event::Timer {
+                        host,
+                        slot,
+                        generation,
+                    },
+                );
             }
             Output::CancelTimer(timer) => {
                 let timers = &mut self.hosts[host.index()].timers;
@@ -464,8 +569,22 @@ impl<N: Node> Simulation<N> {
                 let (begun, change) = self.fs.begin(self.now, host, op);
                 self.notify(change);
                 match begun {
-                    Begun::Later(op, at) => self.queue.push(at, Event::FileDone { host, incarnation, op }),
-                    Begun::Now(result) => self.queue.push(self.now, Event::FileResult { host, incarnation, result }),
+                    Begun::Later(op, at) => self.queue.push(
+                        at,
+                        Event::FileDone {
+                            host,
+                            incarnation,
+                            op,
+                        },
+                    ),
+                    Begun::Now(result) => self.queue.push(
+                        self.now,
+                        Event::FileResult {
+                            host,
+                            incarnation,
+                            result,
+                        },
+                    ),
                 };
             }
             Output::Record(observation) => {
@@ -483,11 +602,21 @@ impl<N: Node> Simulation<N> {
         let counters = &mut self.log.net[from.index()];
         counters.messages_sent += 1;
         counters.bytes_sent += payload.len() as u64;
-        self.emit(Some(from), TraceKind::Send { to, bytes: payload.len() }, sink);
+        self.emit(
+            Some(from),
+            TraceKind::Send {
+                to,
+                bytes: payload.len(),
+            },
+            sink,
+        );
         if to.index() >= self.hosts.len() {
             return self.drop_message(from, to, DropReason::NoRoute, sink);
         }
-        match self.transport.send(self.now, from, to, payload.len(), &self.rules) {
+        match self
+            .transport
+            .send(self.now, from, to, payload.len(), &self.rules)
+        {
             Ok(at) => {
                 self.queue.push(at, Event::Arrive { from, to, payload });
             }
@@ -495,7 +624,13 @@ impl<N: Node> Simulation<N> {
         }
     }
 
-    fn drop_message(&mut self, from: HostId, to: HostId, reason: DropReason, sink: &mut dyn TraceSink) {
+    fn drop_message(
+        &mut self,
+        from: HostId,
+        to: HostId,
+        reason: DropReason,
+        sink: &mut dyn TraceSink,
+    ) {
         self.log.net[from.index()].messages_dropped += 1;
         *self.log.drops.entry(reason).or_default() += 1;
         let host = (to.index() < self.hosts.len()).then_some(to);
@@ -505,8 +640,18 @@ impl<N: Node> Simulation<N> {
     fn deliver_file_result(&mut self, host: HostId, result: FileResult, sink: &mut dyn TraceSink) {
         let (op, path, size, ok): (&'static str, &str, usize, bool) = match &result {
             FileResult::Written { path, result } => ("write", path, 0, result.is_ok()),
-            FileResult::Read { path, result } => ("read", path, result.as_ref().map_or(0, Vec::len), result.is_ok()),
-            FileResult::Listed { dir, result } => ("list", dir, result.as_ref().map_or(0, Vec::len), result.is_ok()),
+            FileResult::Read { path, result } => (
+                "read",
+                path,
+                result.as_ref().map_or(0, Vec::len),
+                result.is_ok(),
+            ),
+            FileResult::Listed { dir, result } => (
+                "list",
+                dir,
+                result.as_ref().map_or(0, Vec::len),
+                result.is_ok(),
+            ),
             FileResult::Renamed { to, result, .. } => ("rename", to, 0, result.is_ok()),
             FileResult::Deleted { path, result } => ("delete", path, 0, result.is_ok()),
             FileResult::Watching { dir } => ("watch", dir, 0, true),
@@ -522,7 +667,14 @@ impl<N: Node> Simulation<N> {
         let at = self.now + self.fs_notify_delay();
         for host in change.watchers {
             let incarnation = self.hosts[host.index()].incarnation;
-            self.queue.push(at, Event::FileChanged { host, incarnation, path: change.path.clone() });
+            self.queue.push(
+                at,
+                Event::FileChanged {
+                    host,
+                    incarnation,
+                    path: change.path.clone(),
+                },
+            );
         }
     }
 
@@ -532,7 +684,11 @@ impl<N: Node> Simulation<N> {
 
     #[inline]
     fn emit(&mut self, host: Option<HostId>, kind: TraceKind<'_>, sink: &mut dyn TraceSink) {
-        let event = TraceEvent { time: self.now, host, kind };
+        let event = TraceEvent {
+            time: self.now,
+            host,
+            kind,
+        };
         self.hash.event(&event);
         sink.record(&event);
     }

@@ -42,7 +42,9 @@ impl HostSet {
         HostSet { bits }
     }
     fn contains(&self, host: HostId) -> bool {
-        self.bits.get(host.index() / 64).is_some_and(|w| w & (1 << (host.index() % 64)) != 0)
+        self.bits
+            .get(host.index() / 64)
+            .is_some_and(|w| w & (1 << (host.index() % 64)) != 0)
     }
 }
 
@@ -74,7 +76,8 @@ struct Degradation {
 
 impl Degradation {
     fn applies(&self, from: HostId, to: HostId) -> bool {
-        (self.a.contains(from) && self.b.contains(to)) || (self.b.contains(from) && self.a.contains(to))
+        (self.a.contains(from) && self.b.contains(to))
+            || (self.b.contains(from) && self.a.contains(to))
     }
 }
 
@@ -94,8 +97,23 @@ impl FaultRules {
         self.partitions.insert(fault, Partition { sides, one_way });
     }
     /// Degrades every path between a host of `a` and a host of `b`, both ways.
-    pub fn degrade(&mut self, fault: usize, a: &[HostId], b: &[HostId], latency: SimDuration, loss: Probability) {
-        self.degradations.insert(fault, Degradation { a: HostSet::new(a), b: HostSet::new(b), latency, loss });
+    pub fn degrade(
+        &mut self,
+        fault: usize,
+        a: &[HostId],
+        b: &[HostId],
+        latency: SimDuration,
+        loss: Probability,
+    ) {
+        self.degradations.insert(
+            fault,
+            Degradation {
+                a: HostSet::new(a),
+                b: HostSet::new(b),
+                latency,
+                loss,
+            },
+        );
     }
     /// Removes whatever fault `fault` put in force.
     pub fn heal(&mut self, fault: usize) {
@@ -121,7 +139,10 @@ impl FaultRules {
             extra_latency = extra_latency + d.latency;
             extra_loss = extra_loss.compound(d.loss);
         }
-        Verdict::Pass { extra_latency, extra_loss }
+        Verdict::Pass {
+            extra_latency,
+            extra_loss,
+        }
     }
 }
 
@@ -133,7 +154,10 @@ mod tests {
         ids.iter().map(|&i| HostId(i)).collect()
     }
 
-    const CLEAR: Verdict = Verdict::Pass { extra_latency: SimDuration::ZERO, extra_loss: Probability::ZERO };
+    const CLEAR: Verdict = Verdict::Pass {
+        extra_latency: SimDuration::ZERO,
+        extra_loss: Probability::ZERO,
+    };
 
     #[test]
     fn partition_cuts_across_sides_only_and_heals() {
@@ -141,9 +165,17 @@ mod tests {
         rules.partition(0, &[h(&[0, 1]), h(&[2, 3]), h(&[100])], false);
         assert_eq!(rules.verdict(HostId(0), HostId(2)), Verdict::Drop);
         assert_eq!(rules.verdict(HostId(3), HostId(1)), Verdict::Drop);
-        assert_eq!(rules.verdict(HostId(100), HostId(1)), Verdict::Drop, "three sides");
+        assert_eq!(
+            rules.verdict(HostId(100), HostId(1)),
+            Verdict::Drop,
+            "three sides"
+        );
         assert_eq!(rules.verdict(HostId(0), HostId(1)), CLEAR, "same side");
-        assert_eq!(rules.verdict(HostId(0), HostId(7)), CLEAR, "host on no side");
+        assert_eq!(
+            rules.verdict(HostId(0), HostId(7)),
+            CLEAR,
+            "host on no side"
+        );
         rules.heal(0);
         assert!(rules.is_empty());
         assert_eq!(rules.verdict(HostId(0), HostId(2)), CLEAR);
@@ -162,9 +194,18 @@ mod tests {
         let mut rules = FaultRules::default();
         let p = |v| Probability::new(v).unwrap();
         rules.degrade(0, &h(&[1]), &h(&[2]), SimDuration::from_millis(500), p(0.1));
-        rules.degrade(1, &h(&[2]), &h(&[1, 3]), SimDuration::from_millis(100), p(0.2));
+        rules.degrade(
+            1,
+            &h(&[2]),
+            &h(&[1, 3]),
+            SimDuration::from_millis(100),
+            p(0.2),
+        );
         match rules.verdict(HostId(2), HostId(1)) {
-            Verdict::Pass { extra_latency, extra_loss } => {
+            Verdict::Pass {
+                extra_latency,
+                extra_loss,
+            } => {
                 assert_eq!(extra_latency, SimDuration::from_millis(600));
                 assert!((extra_loss.value() - 0.28).abs() < 1e-12);
             }

@@ -80,7 +80,10 @@ pub struct RunLog {
 impl RunLog {
     /// An empty log for `hosts` hosts.
     pub fn new(hosts: usize) -> Self {
-        RunLog { net: vec![NetCounters::default(); hosts], ..RunLog::default() }
+        RunLog {
+            net: vec![NetCounters::default(); hosts],
+            ..RunLog::default()
+        }
     }
     /// Network totals over all hosts.
     pub fn net_total(&self) -> NetCounters {

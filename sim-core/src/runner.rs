@@ -94,18 +94,46 @@ fn host_factory(scenario: &Scenario, streams: RngStreams) -> Box<dyn FnMut(HostI
             heartbeat,
             stale_after,
         });
-        HostNode::new(HostConfig { id, identity: identity(&streams, id), peers })
+        HostNode::new(HostConfig {
+            id,
+            identity: identity(&streams, id),
+            peers,
+        })
     })
 }
 
 fn fault_action(kind: &FaultKind) -> Option<(FaultAction, Option<SimTime>)> {
     match kind {
-        FaultKind::Partition { sides, one_way, until } => {
-            Some((FaultAction::Partition { sides: sides.clone(), one_way: *one_way }, *until))
-        }
-        FaultKind::Crash { hosts, restart } => Some((FaultAction::Crash { hosts: hosts.clone() }, *restart)),
-        FaultKind::Link { a, b, latency, loss, until } => Some((
-            FaultAction::Link { a: a.clone(), b: b.clone(), latency: *latency, loss: *loss },
+        FaultKind::Partition {
+            sides,
+            one_way,
+            until,
+        } => Some((
+            FaultAction::Partition {
+                sides: sides.clone(),
+                one_way: *one_way,
+            },
+            *until,
+        )),
+        FaultKind::Crash { hosts, restart } => Some((
+            FaultAction::Crash {
+                hosts: hosts.clone(),
+            },
+            *restart,
+        )),
+        FaultKind::Link {
+            a,
+            b,
+            latency,
+            loss,
+            until,
+        } => Some((
+            FaultAction::Link {
+                a: a.clone(),
+                b: b.clone(),
+                latency: *latency,
+                loss: *loss,
+            },
             *until,
         )),
         // Rejected by `check_supported` before we get here.
@@ -132,7 +160,11 @@ fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
             ),
             _ => continue,
         };
-        return Err(RunError::Unsupported { what: what.into(), location: Some(fault.location), help });
+        return Err(RunError::Unsupported {
+            what: what.into(),
+            location: Some(fault.location),
+            help,
+        });
     }
     if scenario.consensus.is_some() {
         return Err(RunError::Unsupported {
@@ -145,5 +177,7 @@ fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
 }
 
 fn at_line(location: &Option<Location>) -> String {
-    location.map_or_else(String::new, |l| format!(" (line {}, column {})", l.line, l.column))
+    location.map_or_else(String::new, |l| {
+        format!(" (line {}, column {})", l.line, l.column)
+    })
 }

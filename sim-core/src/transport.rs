@@ -37,7 +37,11 @@ impl Transport {
     /// A transport over `network`, drawing from `rng`.
     pub fn new(network: Network, rng: StreamRng) -> Self {
         let queues = vec![Queues::default(); network.hosts.len()];
-        Transport { network, rng, queues }
+        Transport {
+            network,
+            rng,
+            queues,
+        }
     }
 
     /// A message of `size` bytes leaves `from` for `to` at `now`: when it
@@ -58,10 +62,16 @@ impl Transport {
         } else {
             match rules.verdict(from, to) {
                 Verdict::Drop => return Err(DropReason::Partition),
-                Verdict::Pass { extra_latency, extra_loss } => (extra_latency, extra_loss),
+                Verdict::Pass {
+                    extra_latency,
+                    extra_loss,
+                } => (extra_latency, extra_loss),
             }
         };
-        let (src, dst) = (&self.network.hosts[from.index()], &self.network.hosts[to.index()]);
+        let (src, dst) = (
+            &self.network.hosts[from.index()],
+            &self.network.hosts[to.index()],
+        );
         let (up, src_vertex, dst_vertex) = (src.up, src.vertex, dst.vertex);
         let path = self
             .network
@@ -94,7 +104,10 @@ impl Transport {
 
     /// A crashed host's queues empty (its socket buffers are gone).
     pub fn reset_host(&mut self, host: HostId, now: SimTime) {
-        self.queues[host.index()] = Queues { up_free: now, down_free: now };
+        self.queues[host.index()] = Queues {
+            up_free: now,
+            down_free: now,
+        };
     }
 
     /// The network description.

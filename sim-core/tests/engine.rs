@@ -22,7 +22,9 @@ struct Recorder {
 impl TraceSink for Recorder {
     fn record(&mut self, e: &TraceEvent<'_>) {
         let what = match e.kind {
-            TraceKind::Deliver { from, payload } => format!("deliver from {} {}", from.0, payload.len()),
+            TraceKind::Deliver { from, payload } => {
+                format!("deliver from {} {}", from.0, payload.len())
+            }
             TraceKind::Drop { from, reason } => format!("drop from {} {}", from.0, reason.as_str()),
             TraceKind::Timer(t) => format!("timer {}", t.code()),
             TraceKind::Start { restarted } => format!("start {restarted}"),
@@ -86,20 +88,52 @@ fn secs(n: u64) -> SimTime {
 }
 
 fn mesh(hosts: u32, latency: SimDuration, loss: f64, bandwidth: &str) -> Network {
-    let link = Link { latency, jitter: SimDuration::ZERO, loss: Probability::new(loss).unwrap() };
+    let link = Link {
+        latency,
+        jitter: SimDuration::ZERO,
+        loss: Probability::new(loss).unwrap(),
+    };
     let topology = Topology::mesh(link);
     let routes = Routes::new(&topology);
     let bw: Bandwidth = bandwidth.parse().unwrap();
-    let hosts = (0..hosts).map(|_| HostAttachment { vertex: VertexId(0), up: bw, down: bw }).collect();
-    Network { topology, routes, hosts }
+    let hosts = (0..hosts)
+        .map(|_| HostAttachment {
+            vertex: VertexId(0),
+            up: bw,
+            down: bw,
+        })
+        .collect();
+    Network {
+        topology,
+        routes,
+        hosts,
+    }
 }
 
-fn chatter_sim(hosts: u32, every: SimDuration, size: usize, network: Network, stop: SimTime) -> Simulation<Chatter> {
-    let config = EngineConfig { seed: 3, stop_at: stop, fs: FsConfig::default() };
+fn chatter_sim(
+    hosts: u32,
+    every: SimDuration,
+    size: usize,
+    network: Network,
+    stop: SimTime,
+) -> Simulation<Chatter> {
+    let config = EngineConfig {
+        seed: 3,
+        stop_at: stop,
+        fs: FsConfig::default(),
+    };
     let mut sim = Simulation::new(
         config,
         network,
-        Box::new(move |id| Chatter { id, hosts, senders: 1, every, size, ticks: 0, out: Outbox::default() }),
+        Box::new(move |id| Chatter {
+            id,
+            hosts,
+            senders: 1,
+            every,
+            size,
+            ticks: 0,
+            out: Outbox::default(),
+        }),
     );
     for h in 0..hosts {
         sim.schedule_start(HostId(h), SimTime::ZERO);
@@ -112,38 +146,78 @@ fn partition_drops_traffic_across_sides_and_heal_restores_it() {
     let net = mesh(3, SimDuration::from_millis(10), 0.0, "1 Gbit");
     let mut sim = chatter_sim(3, SimDuration::from_secs(1), 100, net, secs(30));
     let sides = vec![vec![HostId(0)], vec![HostId(1)]];
-    sim.schedule_fault(0, secs(10), Some(secs(20)), FaultAction::Partition { sides, one_way: false });
+    sim.schedule_fault(
+        0,
+        secs(10),
+        Some(secs(20)),
+        FaultAction::Partition {
+            sides,
+            one_way: false,
+        },
+    );
     let mut rec = Recorder::default();
     sim.run(&mut rec);
 
     let to_1 = rec.at(1, "deliver from 0");
     assert!(to_1.iter().any(|&t| t < secs(10)), "before the partition");
-    assert!(to_1.iter().all(|&t| t < secs(10) || t > secs(20)), "nothing crosses while partitioned");
+    assert!(
+        to_1.iter().all(|&t| t < secs(10) || t > secs(20)),
+        "nothing crosses while partitioned"
+    );
     assert!(to_1.iter().any(|&t| t > secs(20)), "heal restores traffic");
     let dropped = rec.at(1, "drop from 0 partition");
-    assert_eq!(dropped.len(), 10, "one message per second for 10 s: {dropped:?}");
+    assert_eq!(
+        dropped.len(),
+        10,
+        "one message per second for 10 s: {dropped:?}"
+    );
     // Host 2 is on no side: unaffected throughout (the message sent at the
     // stop time, 30 s, has not arrived when the run ends).
     assert_eq!(rec.at(2, "deliver from 0").len(), 29);
     assert_eq!(sim.log().drops.get(&DropReason::Partition), Some(&10));
-    let phases: Vec<_> = sim.log().faults.iter().map(|f| (f.time, f.phase.as_str())).collect();
+    let phases: Vec<_> = sim
+        .log()
+        .faults
+        .iter()
+        .map(|f| (f.time, f.phase.as_str()))
+        .collect();
     assert_eq!(phases, vec![(secs(10), "apply"), (secs(20), "heal")]);
 }
 
 #[test]
 fn one_way_partition_lets_replies_through() {
     let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
-    let config = EngineConfig { seed: 3, stop_at: secs(5), fs: FsConfig::default() };
+    let config = EngineConfig {
+        seed: 3,
+        stop_at: secs(5),
+        fs: FsConfig::default(),
+    };
     let every = SimDuration::from_secs(1);
     let mut sim = Simulation::new(
         config,
         net,
-        Box::new(move |id| Chatter { id, hosts: 2, senders: 2, every, size: 10, ticks: 0, out: Outbox::default() }),
+        Box::new(move |id| Chatter {
+            id,
+            hosts: 2,
+            senders: 2,
+            every,
+            size: 10,
+            ticks: 0,
+            out: Outbox::default(),
+        }),
     );
     sim.schedule_start(HostId(0), SimTime::ZERO);
     sim.schedule_start(HostId(1), SimTime::ZERO);
     let sides = vec![vec![HostId(1)], vec![HostId(0)]];
-    sim.schedule_fault(0, SimTime::ZERO, None, FaultAction::Partition { sides, one_way: true });
+    sim.schedule_fault(
+        0,
+        SimTime::ZERO,
+        None,
+        FaultAction::Partition {
+            sides,
+            one_way: true,
+        },
+    );
     let mut rec = Recorder::default();
     sim.run(&mut rec);
     // Only host 1 -> host 0 is cut: all five of its messages are dropped,
@@ -159,44 +233,95 @@ fn one_way_partition_lets_replies_through() {
 fn crash_drops_state_and_stale_timers_and_restart_starts_anew() {
     let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
     let mut sim = chatter_sim(2, SimDuration::from_secs(1), 10, net, secs(20));
-    sim.schedule_fault(0, ms(5_500), Some(ms(8_200)), FaultAction::Crash { hosts: vec![HostId(1)] });
+    sim.schedule_fault(
+        0,
+        ms(5_500),
+        Some(ms(8_200)),
+        FaultAction::Crash {
+            hosts: vec![HostId(1)],
+        },
+    );
     let mut rec = Recorder::default();
     sim.run_until(secs(5), &mut rec);
     assert_eq!(sim.node(HostId(1)).unwrap().ticks, 5);
     sim.run(&mut rec);
 
-    let life: Vec<_> = sim.log().lifecycle.iter().filter(|(_, h, _)| *h == HostId(1)).map(|(t, _, l)| (*t, *l)).collect();
+    let life: Vec<_> = sim
+        .log()
+        .lifecycle
+        .iter()
+        .filter(|(_, h, _)| *h == HostId(1))
+        .map(|(t, _, l)| (*t, *l))
+        .collect();
     assert_eq!(
         life,
-        vec![(SimTime::ZERO, Lifecycle::Started), (ms(5_500), Lifecycle::Crashed), (ms(8_200), Lifecycle::Restarted)]
+        vec![
+            (SimTime::ZERO, Lifecycle::Started),
+            (ms(5_500), Lifecycle::Crashed),
+            (ms(8_200), Lifecycle::Restarted)
+        ]
     );
     // The timer armed for 6 s before the crash never fires; the new node's
     // first timer is one period after its restart.
     let ticks = rec.at(1, "timer");
-    assert!(ticks.iter().all(|&t| t < ms(5_500) || t >= ms(9_200)), "{ticks:?}");
+    assert!(
+        ticks.iter().all(|&t| t < ms(5_500) || t >= ms(9_200)),
+        "{ticks:?}"
+    );
     assert!(ticks.contains(&ms(9_200)));
     // State is new: 20 s - 8.2 s = 11 ticks since the restart, not 16.
     assert_eq!(sim.node(HostId(1)).unwrap().ticks, 11);
     // Messages sent to the crashed host are dropped as host-down.
-    assert_eq!(rec.at(1, "drop from 0 host-down").len(), 3, "at 6, 7 and 8 s");
+    assert_eq!(
+        rec.at(1, "drop from 0 host-down").len(),
+        3,
+        "at 6, 7 and 8 s"
+    );
 }
 
 #[test]
 fn crash_before_start_holds_the_host_until_restart() {
     let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
-    let config = EngineConfig { seed: 1, stop_at: secs(10), fs: FsConfig::default() };
+    let config = EngineConfig {
+        seed: 1,
+        stop_at: secs(10),
+        fs: FsConfig::default(),
+    };
     let mut sim = Simulation::new(
         config,
         net,
-        Box::new(|id| Chatter { id, hosts: 2, senders: 1, every: SimDuration::from_secs(1), size: 1, ticks: 0, out: Outbox::default() }),
+        Box::new(|id| Chatter {
+            id,
+            hosts: 2,
+            senders: 1,
+            every: SimDuration::from_secs(1),
+            size: 1,
+            ticks: 0,
+            out: Outbox::default(),
+        }),
     );
     sim.schedule_start(HostId(0), SimTime::ZERO);
     sim.schedule_start(HostId(1), secs(2));
-    sim.schedule_fault(0, secs(1), Some(secs(4)), FaultAction::Crash { hosts: vec![HostId(1)] });
+    sim.schedule_fault(
+        0,
+        secs(1),
+        Some(secs(4)),
+        FaultAction::Crash {
+            hosts: vec![HostId(1)],
+        },
+    );
     let mut rec = Recorder::default();
     sim.run(&mut rec);
-    assert_eq!(rec.at(1, "start"), vec![secs(4)], "held down past its start time, boots at restart");
-    assert_eq!(rec.at(1, "start false").len(), 1, "never ran before: a first boot");
+    assert_eq!(
+        rec.at(1, "start"),
+        vec![secs(4)],
+        "held down past its start time, boots at restart"
+    );
+    assert_eq!(
+        rec.at(1, "start false").len(),
+        1,
+        "never ran before: a first boot"
+    );
 }
 
 #[test]
@@ -216,7 +341,11 @@ fn bandwidth_serializes_messages_through_up_and_down_queues() {
             self.1.pop()
         }
     }
-    let config = EngineConfig { seed: 1, stop_at: secs(1), fs: FsConfig::default() };
+    let config = EngineConfig {
+        seed: 1,
+        stop_at: secs(1),
+        fs: FsConfig::default(),
+    };
     let mut sim = Simulation::new(config, net, Box::new(|id| Burst(id, Outbox::default())));
     sim.schedule_start(HostId(0), SimTime::ZERO);
     sim.schedule_start(HostId(1), SimTime::ZERO);
@@ -231,19 +360,37 @@ fn bandwidth_serializes_messages_through_up_and_down_queues() {
 fn loss_drops_about_its_share_and_is_reproducible() {
     let run = |seed: u64| {
         let net = mesh(2, SimDuration::from_millis(1), 0.25, "1 Gbit");
-        let config = EngineConfig { seed, stop_at: secs(1_000), fs: FsConfig::default() };
+        let config = EngineConfig {
+            seed,
+            stop_at: secs(1_000),
+            fs: FsConfig::default(),
+        };
         let mut sim = Simulation::new(
             config,
             net,
-            Box::new(|id| Chatter { id, hosts: 2, senders: 1, every: SimDuration::from_secs(1), size: 8, ticks: 0, out: Outbox::default() }),
+            Box::new(|id| Chatter {
+                id,
+                hosts: 2,
+                senders: 1,
+                every: SimDuration::from_secs(1),
+                size: 8,
+                ticks: 0,
+                out: Outbox::default(),
+            }),
         );
         sim.schedule_start(HostId(0), SimTime::ZERO);
         sim.schedule_start(HostId(1), SimTime::ZERO);
         sim.run(&mut sim_core::trace::NoTrace);
-        (sim.log().drops.get(&DropReason::Loss).copied().unwrap_or(0), sim.trace_hash())
+        (
+            sim.log().drops.get(&DropReason::Loss).copied().unwrap_or(0),
+            sim.trace_hash(),
+        )
     };
     let (lost, hash) = run(11);
-    assert!((200..=300).contains(&lost), "25 % of 1000 messages, got {lost}");
+    assert!(
+        (200..=300).contains(&lost),
+        "25 % of 1000 messages, got {lost}"
+    );
     assert_eq!(run(11), (lost, hash.clone()), "same seed, same run");
     assert_ne!(run(12).1, hash, "another seed, another run");
 }
@@ -261,7 +408,9 @@ fn file_operations_take_their_time_and_report_results() {
                 }),
                 Input::File(result) => {
                     if matches!(result, FileResult::Written { .. }) {
-                        self.0.file(FileOp::Read { path: "w.json".into() });
+                        self.0.file(FileOp::Read {
+                            path: "w.json".into(),
+                        });
                     }
                     self.1.push((now, result));
                 }
@@ -273,16 +422,36 @@ fn file_operations_take_their_time_and_report_results() {
         }
     }
     let net = mesh(1, SimDuration::from_millis(1), 0.0, "1 Gbit");
-    let config = EngineConfig { seed: 1, stop_at: secs(1), fs: FsConfig::default() };
-    let mut sim = Simulation::new(config, net, Box::new(|_| Writer(Outbox::default(), Vec::new())));
+    let config = EngineConfig {
+        seed: 1,
+        stop_at: secs(1),
+        fs: FsConfig::default(),
+    };
+    let mut sim = Simulation::new(
+        config,
+        net,
+        Box::new(|_| Writer(Outbox::default(), Vec::new())),
+    );
     sim.schedule_start(HostId(0), SimTime::ZERO);
     sim.run(&mut sim_core::trace::NoTrace);
     let seen = &sim.node(HostId(0)).unwrap().1;
     assert_eq!(
         seen,
         &vec![
-            (ms(20), FileResult::Written { path: "w.json".into(), result: Ok(()) }),
-            (ms(22), FileResult::Read { path: "w.json".into(), result: Ok(b"{}".to_vec()) }),
+            (
+                ms(20),
+                FileResult::Written {
+                    path: "w.json".into(),
+                    result: Ok(())
+                }
+            ),
+            (
+                ms(22),
+                FileResult::Read {
+                    path: "w.json".into(),
+                    result: Ok(b"{}".to_vec())
+                }
+            ),
         ]
     );
 }

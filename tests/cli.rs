@@ -1,0 +1,321 @@
+//! The `sim` binary end to end: outputs, determinism, exit codes, errors.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the sim binary runs")
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sim-cli-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every file under `dir`, relative path -> bytes.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.insert(rel, fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, body).unwrap();
+    path
+}
+
+const SMALL: &str = r#"
+duration = "2 min"
+seed = 5
+[network]
+latency = "20 ms"
+jitter = "5 ms"
+loss = 0.01
+[[hosts]]
+name = "peer"
+count = 5
+role = "peer"
+start = { uniform = ["0 s", "5 s"] }
+[[faults]]
+at = "30 s"
+partition = ["peer-0", ["peer-1", "peer-2"]]
+until = "70 s"
+[[faults]]
+at = "40 s"
+crash = "peer-4"
+restart = "80 s"
+"#;
+
+#[test]
+fn same_seed_gives_byte_identical_results_and_another_seed_differs() {
+    let dir = temp("determinism");
+    let file = write_scenario(&dir, "small.toml", SMALL);
+    let file = file.to_str().unwrap();
+    let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
+    for out in [&a, &b] {
+        let o = sim(&["run", file, "--out", out.to_str().unwrap(), "--quiet"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let first = snapshot(&a);
+    assert_eq!(
+        first.keys().cloned().collect::<Vec<_>>(),
+        [
+            "small/seed-5/faults.csv",
+            "small/seed-5/lifecycle.csv",
+            "small/seed-5/network.csv",
+            "small/seed-5/observations.csv",
+            "small/seed-5/summary.json",
+            "small/seed-5/trace.csv",
+        ]
+    );
+    assert_eq!(first, snapshot(&b), "same scenario, same seed: same bytes");
+
+    let o = sim(&[
+        "run",
+        file,
+        "--out",
+        c.to_str().unwrap(),
+        "--quiet",
+        "--seed",
+        "6",
+    ]);
+    assert!(o.status.success());
+    let other = snapshot(&c);
+    let summary = |s: &BTreeMap<String, Vec<u8>>, seed: u32| {
+        String::from_utf8(s[&format!("small/seed-{seed}/summary.json")].clone()).unwrap()
+    };
+    assert!(summary(&other, 6).contains("\"run.seed\": 6"));
+    let hash = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("trace_hash"))
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(
+        hash(&summary(&first, 5)),
+        hash(&summary(&other, 6)),
+        "another seed, another run"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_prints_seed_trace_hash_and_metrics_matching_the_summary() {
+    let dir = temp("digest");
+    let file = write_scenario(&dir, "small.toml", SMALL);
+    let o = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let summary = fs::read_to_string(dir.join("o/small/seed-5/summary.json")).unwrap();
+    let hash_line = summary
+        .lines()
+        .find(|l| l.contains("run.trace_hash"))
+        .unwrap();
+    let hash = hash_line.split('"').nth(3).unwrap();
+    assert_eq!(hash.len(), 32);
+    assert!(text.contains(&format!("seed 5  trace {hash}")), "{text}");
+    // The CSV agrees with the summary: per-host sends add up to the total.
+    let network = fs::read_to_string(dir.join("o/small/seed-5/network.csv")).unwrap();
+    let sent: u64 = network
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        summary.contains(&format!("\"network.messages_sent\": {sent}")),
+        "{summary}"
+    );
+    assert!(sent > 0);
+    let faults = fs::read_to_string(dir.join("o/small/seed-5/faults.csv")).unwrap();
+    assert_eq!(
+        faults.lines().count(),
+        5,
+        "header + apply/heal of two faults:\n{faults}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn overrides_change_the_run() {
+    let dir = temp("overrides");
+    let file = write_scenario(&dir, "small.toml", SMALL);
+    let out = dir.join("o");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--no-trace",
+        ];
+        args.extend_from_slice(extra);
+        let o = sim(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        fs::read_to_string(out.join("small/seed-5/summary.json")).unwrap()
+    };
+    let base = run(&[]);
+    let more = run(&["--set", "hosts.peer.count=7"]);
+    assert!(more.contains("\"run.hosts\": 7") && base.contains("\"run.hosts\": 5"));
+    assert!(
+        !out.join("small/seed-5/trace.csv").exists(),
+        "--no-trace, and the old result was replaced whole"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn invalid_scenario_exits_2_with_file_line_and_key_and_runs_nothing() {
+    let dir = temp("invalid");
+    let good = write_scenario(&dir, "good.toml", SMALL);
+    let bad = write_scenario(
+        &dir,
+        "bad.toml",
+        "duration = \"1 min\"\n[network]\nlateny = \"5 ms\"\n[[hosts]]\nname = \"p\"\nrole = \"peer\"\n",
+    );
+    let out = dir.join("o");
+    let o = sim(&[
+        "run",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("bad.toml:3:1"), "{err}");
+    assert!(
+        err.contains("network.lateny") && err.contains("did you mean `latency`"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing ran: every file is checked first");
+
+    let o = sim(&["validate", good.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("5 hosts"));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_graph_file_exits_2_naming_the_graph_line() {
+    let dir = temp("gml");
+    fs::write(
+        dir.join("g.gml"),
+        "graph [\n  node [ id 0 host_bandwidth_up \"1 Gbit\" host_bandwidth_down \"1 Gbit\" ]\n  edge [ source 0 target 0 latency \"5\" ]\n]\n",
+    )
+    .unwrap();
+    let file = write_scenario(
+        &dir,
+        "s.toml",
+        "duration = \"1 min\"\n[network]\ngraph = \"g.gml\"\n[[hosts]]\nname = \"p\"\nrole = \"peer\"\n",
+    );
+    let o = sim(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("g.gml:3:"), "{err}");
+    assert!(err.contains("\"5 ms\"") || err.contains("unit"), "{err}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn faults_of_later_protocols_are_refused_not_ignored() {
+    let dir = temp("unsupported");
+    let file = write_scenario(
+        &dir,
+        "s.toml",
+        "duration = \"1 min\"\n[[hosts]]\nname = \"miner\"\nrole = \"miner\"\n[[faults]]\nat = \"5 s\"\ncorrupt = \"miner-0\"\nmode = \"empty\"\n",
+    );
+    let o = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("corrupt") && stderr(&o).contains("line 5"),
+        "{}",
+        stderr(&o)
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_foreign_folder_in_the_way_is_never_overwritten() {
+    let dir = temp("foreign");
+    let file = write_scenario(&dir, "small.toml", SMALL);
+    let target = dir.join("o/small/seed-5");
+    fs::create_dir_all(&target).unwrap();
+    fs::write(target.join("thesis.tex"), "years of work").unwrap();
+    let o = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("refusing to replace"), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(target.join("thesis.tex")).unwrap(),
+        "years of work"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_flags_are_input_errors() {
+    let o = sim(&[
+        "run",
+        "scenarios/heartbeat-partition.toml",
+        "--set",
+        "no-equals-sign",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = sim(&[
+        "run",
+        "scenarios/heartbeat-partition.toml",
+        "--seed",
+        "minus-one",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = sim(&["run", "does/not/exist.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does/not/exist.toml"), "{}", stderr(&o));
+}
