@@ -9,6 +9,8 @@ pub enum Exit {
     InvalidInput = 2,
     /// Results could not be written.
     OutputFailed = 3,
+    /// The run stopped before its end (an engine limit was hit).
+    RunFailed = 6,
 }
 
 impl From<Exit> for std::process::ExitCode {

@@ -123,12 +123,17 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
             Some(t) => t,
             None => &mut no_trace,
         };
-        while !sim.is_finished() {
+        let mut outcome = Ok(());
+        while outcome.is_ok() && !sim.is_finished() {
             let next = sim.now() + step;
-            sim.run_until(next, sink);
+            outcome = sim.run_until(next, sink);
             progress.update(sim.now().as_nanos() / 1_000_000, sim.log().events);
         }
-        sim.run(sink);
+        if let Err(e) = outcome.and_then(|()| sim.run(sink)) {
+            progress.finish();
+            eprintln!("error: {}: {e} (seed {})", path.display(), scenario.seed);
+            return Exit::RunFailed;
+        }
     }
     let wall_s = progress.finish();
 

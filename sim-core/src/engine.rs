@@ -12,7 +12,7 @@ use node_logic::io::{FileResult, Input, Node, Output, TimerId};
 use crate::faults::FaultRules;
 use crate::fs::{Begun, Change, FsConfig, OpId, SimFs};
 use crate::network::Network;
-use crate::queue::EventQueue;
+use crate::queue::{EventQueue, QueueFull};
 use crate::record::{FaultRecord, Lifecycle, RunLog};
 use crate::rng::{RngStreams, StreamRng, names};
 use crate::trace::{DropReason, FaultPhase, TraceEvent, TraceHasher, TraceKind, TraceSink};
@@ -109,7 +109,7 @@ enum Event {
     FileResult {
         host: HostId,
         incarnation: u32,
-        result: FileResult,
+        result: Box<FileResult>,
     },
     FileChanged {
         host: HostId,
@@ -137,7 +137,7 @@ struct TimerSlot {
 }
 
 struct HostSlot<N> {
-    node: Option<N>,
+    node: Option<Box<N>>,
     rng: StreamRng,
     timers: Vec<TimerSlot>,
     incarnation: u32,
@@ -168,7 +168,21 @@ pub struct Simulation<N: Node> {
     faults: Vec<ScheduledFault>,
     log: RunLog,
     hash: TraceHasher,
-    outputs: Vec<Output>,
+    failure: Option<EngineError>,
+}
+
+/// Why a run stopped before its stop time.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The event queue hit one of its limits.
+    #[error("the run stopped at {at}: {source}")]
+    QueueFull {
+        /// When.
+        at: SimTime,
+        /// Which limit.
+        source: QueueFull,
+    },
 }
 
 impl<N: Node> Simulation<N> {
@@ -201,14 +215,14 @@ impl<N: Node> Simulation<N> {
             faults: Vec::new(),
             log: RunLog::new(count),
             hash: TraceHasher::default(),
-            outputs: Vec::new(),
+            failure: None,
         }
     }
 
     /// Boots `host` at `at` (unless a crash fault holds it down then).
     pub fn schedule_start(&mut self, host: HostId, at: SimTime) {
         self.hosts[host.index()].start_at = at;
-        self.queue.push(at, Event::Start { host });
+        self.schedule(at, Event::Start { host });
     }
 
     /// Applies `action` at `at` and undoes it at `heal` (if any). `index`
@@ -226,7 +240,7 @@ impl<N: Node> Simulation<N> {
             });
         }
         self.faults[index] = ScheduledFault { action };
-        self.queue.push(
+        self.schedule(
             at,
             Event::Fault {
                 index,
@@ -234,7 +248,7 @@ impl<N: Node> Simulation<N> {
             },
         );
         if let Some(heal) = heal {
-            self.queue.push(
+            self.schedule(
                 heal,
                 Event::Fault {
                     index,
@@ -246,33 +260,42 @@ impl<N: Node> Simulation<N> {
 
     /// Processes every event due up to `until` (and not after the stop
     /// time); the clock then reads `min(until, stop time)`.
-    pub fn run_until(&mut self, until: SimTime, sink: &mut dyn TraceSink) {
+    pub fn run_until(
+        &mut self,
+        until: SimTime,
+        sink: &mut dyn TraceSink,
+    ) -> Result<(), EngineError> {
         let limit = until.min(self.stop_at);
         while self.queue.peek_time().is_some_and(|t| t <= limit) {
-            self.step(sink);
+            self.step(sink)?;
         }
         self.now = self.now.max(limit);
+        Ok(())
     }
 
     /// Runs to the stop time.
-    pub fn run(&mut self, sink: &mut dyn TraceSink) {
-        self.run_until(self.stop_at, sink);
+    pub fn run(&mut self, sink: &mut dyn TraceSink) -> Result<(), EngineError> {
+        self.run_until(self.stop_at, sink)
     }
 
     /// Processes the next event if it is due by the stop time; returns
     /// whether one was processed.
-    pub fn step(&mut self, sink: &mut dyn TraceSink) -> bool {
+    #[inline]
+    pub fn step(&mut self, sink: &mut dyn TraceSink) -> Result<bool, EngineError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
         match self.queue.peek_time() {
             Some(t) if t <= self.stop_at => {}
-            _ => return false,
+            _ => return Ok(false),
         }
         let Some((time, event)) = self.queue.pop() else {
-            return false;
+            return Ok(false);
         };
         self.now = time;
         self.log.events += 1;
         self.dispatch(event, sink);
-        true
+        Ok(true)
     }
 
     /// The current simulated time.
@@ -283,9 +306,10 @@ impl<N: Node> Simulation<N> {
     pub fn stop_at(&self) -> SimTime {
         self.stop_at
     }
-    /// Whether anything is left to do before the stop time.
+    /// Whether anything is left to do before the stop time (a failed run
+    /// is finished).
     pub fn is_finished(&self) -> bool {
-        self.queue.peek_time().is_none_or(|t| t > self.stop_at)
+        self.failure.is_some() || self.queue.peek_time().is_none_or(|t| t > self.stop_at)
     }
     /// The trace hash so far (32 hex digits).
     pub fn trace_hash(&self) -> String {
@@ -309,7 +333,7 @@ impl<N: Node> Simulation<N> {
     }
     /// The node of a running host.
     pub fn node(&self, host: HostId) -> Option<&N> {
-        self.hosts.get(host.index())?.node.as_ref()
+        self.hosts.get(host.index())?.node.as_deref()
     }
     /// Ends the run and hands over what it recorded.
     pub fn into_log(self) -> RunLog {
@@ -346,7 +370,7 @@ impl<N: Node> Simulation<N> {
                     return self.drop_message(from, to, reason, sink);
                 }
                 let at = self.transport.arrive(self.now, to, payload.len());
-                self.queue.push(at, Event::Deliver { from, to, payload });
+                self.schedule(at, Event::Deliver { from, to, payload });
             }
             Event::Deliver { from, to, payload } => {
                 if let Some(reason) = self.refuse_delivery(from, to) {
@@ -385,7 +409,7 @@ impl<N: Node> Simulation<N> {
                 result,
             } => {
                 if self.current(host, incarnation) {
-                    self.deliver_file_result(host, result, sink);
+                    self.deliver_file_result(host, *result, sink);
                 }
             }
             Event::FileChanged {
@@ -423,7 +447,7 @@ impl<N: Node> Simulation<N> {
         let restarted = slot.ever_started;
         slot.ever_started = true;
         slot.state = HostState::Up;
-        slot.node = Some((self.factory)(host));
+        slot.node = Some(Box::new((self.factory)(host)));
         let what = if restarted {
             Lifecycle::Restarted
         } else {
@@ -508,22 +532,17 @@ impl<N: Node> Simulation<N> {
 
     /// Feeds `input` to `host`'s node and carries out everything it asks.
     fn feed(&mut self, host: HostId, input: Input, sink: &mut dyn TraceSink) {
-        let mut outputs = std::mem::take(&mut self.outputs);
-        {
-            let slot = &mut self.hosts[host.index()];
-            let Some(node) = slot.node.as_mut() else {
-                self.outputs = outputs;
-                return;
-            };
-            node.handle_input(self.now, input, &mut slot.rng);
-            while let Some(output) = node.poll_output() {
-                outputs.push(output);
-            }
-        }
-        for output in outputs.drain(..) {
+        // The node leaves its slot while it runs, so each output is carried
+        // out as it is polled (nothing a node asks for touches nodes).
+        let slot = &mut self.hosts[host.index()];
+        let Some(mut node) = slot.node.take() else {
+            return;
+        };
+        node.handle_input(self.now, input, &mut slot.rng);
+        while let Some(output) = node.poll_output() {
             self.carry_out(host, output, sink);
         }
-        self.outputs = outputs;
+        self.hosts[host.index()].node = Some(node);
     }
 
     fn carry_out(&mut self, host: HostId, output: Output, sink: &mut dyn TraceSink) {
@@ -548,7 +567,7 @@ impl<N: Node> Simulation<N> {
                 let generation = entry.generation;
                 // A host has few timer ids (one per protocol purpose).
                 let slot = slot as u32;
-                self.queue.push(
+                self.schedule(
                     at.max(self.now),
                     Event::Timer {
                         host,
@@ -569,7 +588,7 @@ impl<N: Node> Simulation<N> {
                 let (begun, change) = self.fs.begin(self.now, host, op);
                 self.notify(change);
                 match begun {
-                    Begun::Later(op, at) => self.queue.push(
+                    Begun::Later(op, at) => self.schedule(
                         at,
                         Event::FileDone {
                             host,
@@ -577,12 +596,12 @@ impl<N: Node> Simulation<N> {
                             op,
                         },
                     ),
-                    Begun::Now(result) => self.queue.push(
+                    Begun::Now(result) => self.schedule(
                         self.now,
                         Event::FileResult {
                             host,
                             incarnation,
-                            result,
+                            result: Box::new(result),
                         },
                     ),
                 };
@@ -618,7 +637,7 @@ impl<N: Node> Simulation<N> {
             .send(self.now, from, to, payload.len(), &self.rules)
         {
             Ok(at) => {
-                self.queue.push(at, Event::Arrive { from, to, payload });
+                self.schedule(at, Event::Arrive { from, to, payload });
             }
             Err(reason) => self.drop_message(from, to, reason, sink),
         }
@@ -667,7 +686,7 @@ impl<N: Node> Simulation<N> {
         let at = self.now + self.fs_notify_delay();
         for host in change.watchers {
             let incarnation = self.hosts[host.index()].incarnation;
-            self.queue.push(
+            self.schedule(
                 at,
                 Event::FileChanged {
                     host,
@@ -680,6 +699,20 @@ impl<N: Node> Simulation<N> {
 
     fn fs_notify_delay(&self) -> SimDuration {
         self.fs.config().notify_delay
+    }
+
+    /// Queues `event`; a full queue stops the run with an error (checked by
+    /// the next `step`) instead of losing the event.
+    #[inline]
+    fn schedule(&mut self, at: SimTime, event: Event) {
+        if let Err(source) = self.queue.push(at, event)
+            && self.failure.is_none()
+        {
+            self.failure = Some(EngineError::QueueFull {
+                at: self.now,
+                source,
+            });
+        }
     }
 
     #[inline]

@@ -1,31 +1,71 @@
 //! The event queue: events ordered by `(time, insertion sequence)`.
 //!
-//! Heap entries are 24 bytes (time, sequence, slot); payloads live apart in
-//! a slab whose slots are reused, so sifting the heap moves small values and
-//! events never allocate once the slab has grown to the peak queue depth.
-//! Ties in time are broken by insertion order, which makes the order of
-//! events a pure function of what was scheduled and when.
+//! Heap entries are 16 bytes: the time, and one word holding the insertion
+//! sequence (high 40 bits) and the payload's slot (low 24 bits), so one
+//! 128-bit comparison orders them and sifting the heap moves small values.
+//! Payloads live apart in a slab whose slots are reused: events never
+//! allocate once the slab has grown to the peak queue depth. Ties in time
+//! are broken by insertion order, which makes the order of events a pure
+//! function of what was scheduled and when.
+//!
+//! Limits (checked, never silently wrapped): at most [`MAX_PENDING`] events
+//! pending at once and [`MAX_SCHEDULED`] scheduled over a run.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::units::SimTime;
 
+const SLOT_BITS: u32 = 24;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+
+/// The most events that may be pending at once (about 16.7 million).
+pub const MAX_PENDING: usize = 1 << SLOT_BITS;
+/// The most events one run may schedule (about 1.1 trillion).
+pub const MAX_SCHEDULED: u64 = 1 << (64 - SLOT_BITS);
+
+/// Why an event could not be scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QueueFull {
+    /// Too many events pending at once.
+    #[error(
+        "more than {MAX_PENDING} events pending at once: a workload this large needs fewer hosts or less traffic per host"
+    )]
+    Pending,
+    /// Too many events over the run.
+    #[error("more than {MAX_SCHEDULED} events scheduled in one run: shorten the duration")]
+    Scheduled,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(8))]
 struct Entry {
     time: u64,
-    seq: u64,
-    slot: u32,
+    /// `seq << SLOT_BITS | slot`: unique, so the slot never decides order.
+    seq_slot: u64,
+}
+
+impl Entry {
+    #[inline]
+    fn key(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.seq_slot)
+    }
+    #[inline]
+    fn slot(&self) -> usize {
+        (self.seq_slot & SLOT_MASK) as usize
+    }
 }
 
 impl Ord for Entry {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         // BinaryHeap is a max-heap: reverse so the earliest (time, seq) is on top.
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.key().cmp(&self.key())
     }
 }
 
 impl PartialOrd for Entry {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
@@ -58,35 +98,42 @@ impl<E> EventQueue<E> {
     }
 
     /// Schedules `event` at `time`; returns its sequence number.
-    pub fn push(&mut self, time: SimTime, event: E) -> u64 {
+    #[inline]
+    pub fn push(&mut self, time: SimTime, event: E) -> Result<u64, QueueFull> {
+        let seq = self.next_seq;
+        if seq >= MAX_SCHEDULED {
+            return Err(QueueFull::Scheduled);
+        }
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot as usize] = Some(event);
                 slot
             }
             None => {
+                if self.slots.len() >= MAX_PENDING {
+                    return Err(QueueFull::Pending);
+                }
                 self.slots.push(Some(event));
-                // More than u32::MAX pending events would need > 100 GiB of
-                // memory; treat it as the invariant it is.
-                u32::try_from(self.slots.len() - 1)
-                    .expect("event queue exceeds u32::MAX pending events")
+                // Below MAX_PENDING (2^24), so it fits in u32.
+                (self.slots.len() - 1) as u32
             }
         };
-        let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Entry {
             time: time.as_nanos(),
-            seq,
-            slot,
+            seq_slot: (seq << SLOT_BITS) | u64::from(slot),
         });
-        seq
+        Ok(seq)
     }
 
     /// Removes and returns the earliest event.
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         let entry = self.heap.pop()?;
-        let event = self.slots[entry.slot as usize].take()?;
-        self.free.push(entry.slot);
+        let slot = entry.slot();
+        let event = self.slots[slot].take()?;
+        // Slots are below MAX_PENDING (2^24), so they fit in u32.
+        self.free.push(slot as u32);
         Some((SimTime::from_nanos(entry.time), event))
     }
 
@@ -122,11 +169,9 @@ mod tests {
     #[test]
     fn pops_in_time_order_then_insertion_order() {
         let mut q = EventQueue::new();
-        q.push(t(5), "c");
-        q.push(t(1), "a");
-        q.push(t(5), "d");
-        q.push(t(1), "b");
-        q.push(t(0), "first");
+        for (at, e) in [(5, "c"), (1, "a"), (5, "d"), (1, "b"), (0, "first")] {
+            q.push(t(at), e).unwrap();
+        }
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
         assert_eq!(order, vec!["first", "a", "b", "c", "d"]);
     }
@@ -135,8 +180,8 @@ mod tests {
     fn slots_are_reused() {
         let mut q = EventQueue::new();
         for round in 0..10u64 {
-            q.push(t(round), round);
-            q.push(t(round), round + 100);
+            q.push(t(round), round).unwrap();
+            q.push(t(round), round + 100).unwrap();
             q.pop();
             q.pop();
         }
@@ -146,7 +191,44 @@ mod tests {
     }
 
     #[test]
+    fn pops_in_key_order_for_any_insertion_order() {
+        use rand::RngExt;
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut q = EventQueue::new();
+        let mut expected = Vec::new();
+        for i in 0..2_000u64 {
+            // Many equal times, so insertion order decides often.
+            let at = rng.random_range(0..200u64);
+            q.push(t(at), i).unwrap();
+            expected.push((at, i));
+            if i % 7 == 0 {
+                let (time, e) = q.pop().unwrap();
+                expected.sort_unstable();
+                assert_eq!((time.as_nanos(), e), expected.remove(0));
+            }
+        }
+        expected.sort_unstable();
+        let rest: Vec<_> = std::iter::from_fn(|| q.pop())
+            .map(|(time, e)| (time.as_nanos(), e))
+            .collect();
+        assert_eq!(rest, expected);
+    }
+
+    #[test]
     fn entries_are_small() {
-        assert_eq!(std::mem::size_of::<Entry>(), 24);
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
+    }
+
+    #[test]
+    fn order_ignores_slots_and_survives_large_sequence_numbers() {
+        let mut q = EventQueue::new();
+        q.next_seq = MAX_SCHEDULED - 3;
+        q.push(t(1), "b").unwrap();
+        q.push(t(0), "a").unwrap();
+        q.push(t(1), "c").unwrap();
+        assert_eq!(q.push(t(0), "over"), Err(QueueFull::Scheduled));
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
+        assert_eq!(order, vec!["a", "b", "c"]);
     }
 }

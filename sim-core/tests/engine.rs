@@ -156,7 +156,7 @@ fn partition_drops_traffic_across_sides_and_heal_restores_it() {
         },
     );
     let mut rec = Recorder::default();
-    sim.run(&mut rec);
+    sim.run(&mut rec).unwrap();
 
     let to_1 = rec.at(1, "deliver from 0");
     assert!(to_1.iter().any(|&t| t < secs(10)), "before the partition");
@@ -219,7 +219,7 @@ fn one_way_partition_lets_replies_through() {
         },
     );
     let mut rec = Recorder::default();
-    sim.run(&mut rec);
+    sim.run(&mut rec).unwrap();
     // Only host 1 -> host 0 is cut: all five of its messages are dropped,
     // while host 0's reach host 1 (those sent at 1..4 s; the one sent at
     // 5 s is in flight at the stop).
@@ -242,9 +242,9 @@ fn crash_drops_state_and_stale_timers_and_restart_starts_anew() {
         },
     );
     let mut rec = Recorder::default();
-    sim.run_until(secs(5), &mut rec);
+    sim.run_until(secs(5), &mut rec).unwrap();
     assert_eq!(sim.node(HostId(1)).unwrap().ticks, 5);
-    sim.run(&mut rec);
+    sim.run(&mut rec).unwrap();
 
     let life: Vec<_> = sim
         .log()
@@ -311,7 +311,7 @@ fn crash_before_start_holds_the_host_until_restart() {
         },
     );
     let mut rec = Recorder::default();
-    sim.run(&mut rec);
+    sim.run(&mut rec).unwrap();
     assert_eq!(
         rec.at(1, "start"),
         vec![secs(4)],
@@ -350,7 +350,7 @@ fn bandwidth_serializes_messages_through_up_and_down_queues() {
     sim.schedule_start(HostId(0), SimTime::ZERO);
     sim.schedule_start(HostId(1), SimTime::ZERO);
     let mut rec = Recorder::default();
-    sim.run(&mut rec);
+    sim.run(&mut rec).unwrap();
     // Departures at 10, 20, 30 ms (up queue); arrivals at 20, 30, 40 ms;
     // each then takes 10 ms on the down link.
     assert_eq!(rec.at(1, "deliver from 0"), vec![ms(30), ms(40), ms(50)]);
@@ -380,7 +380,7 @@ fn loss_drops_about_its_share_and_is_reproducible() {
         );
         sim.schedule_start(HostId(0), SimTime::ZERO);
         sim.schedule_start(HostId(1), SimTime::ZERO);
-        sim.run(&mut sim_core::trace::NoTrace);
+        sim.run(&mut sim_core::trace::NoTrace).unwrap();
         (
             sim.log().drops.get(&DropReason::Loss).copied().unwrap_or(0),
             sim.trace_hash(),
@@ -433,7 +433,7 @@ fn file_operations_take_their_time_and_report_results() {
         Box::new(|_| Writer(Outbox::default(), Vec::new())),
     );
     sim.schedule_start(HostId(0), SimTime::ZERO);
-    sim.run(&mut sim_core::trace::NoTrace);
+    sim.run(&mut sim_core::trace::NoTrace).unwrap();
     let seen = &sim.node(HostId(0)).unwrap().1;
     assert_eq!(
         seen,
