@@ -7,7 +7,7 @@
 //! [`TraceSink`].
 
 use node_logic::HostId;
-use node_logic::io::{FileResult, Input, Node, Output, TimerId};
+use node_logic::io::{FileResult, Input, Node, Output};
 
 use crate::faults::FaultRules;
 use crate::fs::{Begun, Change, FsConfig, OpId, SimFs};
@@ -15,6 +15,7 @@ use crate::network::Network;
 use crate::queue::{EventQueue, QueueFull};
 use crate::record::{FaultRecord, Lifecycle, RunLog};
 use crate::rng::{RngStreams, StreamRng, names};
+use crate::timers::TimerTable;
 use crate::trace::{DropReason, FaultPhase, TraceEvent, TraceHasher, TraceKind, TraceSink};
 use crate::transport::Transport;
 use crate::units::{Probability, SimDuration, SimTime};
@@ -129,17 +130,11 @@ enum HostState {
     Down,
 }
 
-#[derive(Debug)]
-struct TimerSlot {
-    id: TimerId,
-    generation: u32,
-    armed: bool,
-}
-
+/// A host's state the event loop touches on every event (kept small; the
+/// RNG lives apart in `Simulation::rngs`).
 struct HostSlot<N> {
     node: Option<Box<N>>,
-    rng: StreamRng,
-    timers: Vec<TimerSlot>,
+    timers: TimerTable,
     incarnation: u32,
     state: HostState,
     start_at: SimTime,
@@ -161,6 +156,7 @@ pub struct Simulation<N: Node> {
     stop_at: SimTime,
     queue: EventQueue<Event>,
     hosts: Vec<HostSlot<N>>,
+    rngs: Vec<StreamRng>,
     factory: NodeFactory<N>,
     transport: Transport,
     fs: SimFs,
@@ -192,10 +188,9 @@ impl<N: Node> Simulation<N> {
         let streams = RngStreams::new(config.seed);
         let count = network.hosts.len();
         let hosts = (0..count)
-            .map(|i| HostSlot {
+            .map(|_| HostSlot {
                 node: None,
-                rng: streams.stream(names::HOST, i as u64),
-                timers: Vec::new(),
+                timers: TimerTable::default(),
                 incarnation: 0,
                 state: HostState::NotStarted,
                 start_at: SimTime::NEVER,
@@ -208,6 +203,9 @@ impl<N: Node> Simulation<N> {
             stop_at: config.stop_at,
             queue: EventQueue::new(),
             hosts,
+            rngs: (0..count)
+                .map(|i| streams.stream(names::HOST, i as u64))
+                .collect(),
             factory,
             transport: Transport::new(network, streams.stream(names::NETWORK, 0)),
             fs: SimFs::new(config.fs),
@@ -353,15 +351,9 @@ impl<N: Node> Simulation<N> {
                 slot,
                 generation,
             } => {
-                let timers = &mut self.hosts[host.index()].timers;
-                let Some(timer) = timers.get_mut(slot as usize) else {
+                let Some(id) = self.hosts[host.index()].timers.fire(slot, generation) else {
                     return;
                 };
-                if !timer.armed || timer.generation != generation {
-                    return;
-                }
-                timer.armed = false;
-                let id = timer.id;
                 self.emit(Some(host), TraceKind::Timer(id), sink);
                 self.feed(host, Input::Timer(id), sink);
             }
@@ -467,11 +459,7 @@ impl<N: Node> Simulation<N> {
         slot.state = HostState::Down;
         slot.node = None;
         slot.incarnation += 1;
-        for timer in &mut slot.timers {
-            // Bump, never reset: events already queued must stay stale.
-            timer.generation = timer.generation.wrapping_add(1);
-            timer.armed = false;
-        }
+        slot.timers.disarm_all();
         self.fs.crash(self.now, host);
         self.transport.reset_host(host, self.now);
         self.log
@@ -538,7 +526,7 @@ impl<N: Node> Simulation<N> {
         let Some(mut node) = slot.node.take() else {
             return;
         };
-        node.handle_input(self.now, input, &mut slot.rng);
+        node.handle_input(self.now, input, &mut self.rngs[host.index()]);
         while let Some(output) = node.poll_output() {
             self.carry_out(host, output, sink);
         }
@@ -549,24 +537,7 @@ impl<N: Node> Simulation<N> {
         match output {
             Output::Send { to, payload } => self.send(host, to, payload, sink),
             Output::SetTimer { timer, at } => {
-                let timers = &mut self.hosts[host.index()].timers;
-                let slot = match timers.iter().position(|t| t.id == timer) {
-                    Some(i) => i,
-                    None => {
-                        timers.push(TimerSlot {
-                            id: timer,
-                            generation: 0,
-                            armed: false,
-                        });
-                        timers.len() - 1
-                    }
-                };
-                let entry = &mut timers[slot];
-                entry.generation = entry.generation.wrapping_add(1);
-                entry.armed = true;
-                let generation = entry.generation;
-                // A host has few timer ids (one per protocol purpose).
-                let slot = slot as u32;
+                let (slot, generation) = self.hosts[host.index()].timers.arm(timer);
                 self.schedule(
                     at.max(self.now),
                     Event::Timer {
@@ -577,11 +548,7 @@ impl<N: Node> Simulation<N> {
                 );
             }
             Output::CancelTimer(timer) => {
-                let timers = &mut self.hosts[host.index()].timers;
-                if let Some(entry) = timers.iter_mut().find(|t| t.id == timer) {
-                    entry.generation = entry.generation.wrapping_add(1);
-                    entry.armed = false;
-                }
+                self.hosts[host.index()].timers.cancel(timer);
             }
             Output::File(op) => {
                 let incarnation = self.hosts[host.index()].incarnation;

@@ -14,6 +14,7 @@ pub mod record;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod timers;
 pub mod trace;
 pub mod transport;
 pub mod units;
