@@ -58,8 +58,9 @@ pub enum Input {
     },
     /// A timer the node set has expired.
     Timer(TimerId),
-    /// A file operation the node asked for has completed.
-    File(FileResult),
+    /// A file operation the node asked for has completed (boxed: file
+    /// results are rare and large; messages and timers stay small).
+    File(Box<FileResult>),
     /// A watched directory changed (see [`FileOp::Watch`]).
     FileChanged {
         /// The path that was created, modified, renamed to or deleted.
@@ -88,8 +89,9 @@ pub enum Output {
     },
     /// Cancel the timer if it is set.
     CancelTimer(TimerId),
-    /// Operate on the shared directory.
-    File(FileOp),
+    /// Operate on the shared directory (boxed: file operations are rare
+    /// and large; sends and timers stay small).
+    File(Box<FileOp>),
     /// Record an observation for the reports (no effect on the run).
     Record(Observation),
 }

@@ -132,8 +132,7 @@ enum HostState {
 
 /// A host's state the event loop touches on every event (kept small; the
 /// RNG lives apart in `Simulation::rngs`).
-struct HostSlot<N> {
-    node: Option<Box<N>>,
+struct HostSlot {
     timers: TimerTable,
     incarnation: u32,
     state: HostState,
@@ -152,12 +151,21 @@ pub type NodeFactory<N> = Box<dyn FnMut(HostId) -> N>;
 
 /// A deterministic simulation of hosts running `N`.
 pub struct Simulation<N: Node> {
+    /// Each host's node while it is up, indexed by host id.
+    nodes: Vec<Option<N>>,
+    /// Each host's RNG stream, indexed by host id.
+    rngs: Vec<StreamRng>,
+    factory: NodeFactory<N>,
+    core: Core,
+}
+
+/// Everything but the nodes: what carrying out a node's outputs touches.
+/// Kept apart so a node can stay in place while its outputs are handled.
+struct Core {
     now: SimTime,
     stop_at: SimTime,
     queue: EventQueue<Event>,
-    hosts: Vec<HostSlot<N>>,
-    rngs: Vec<StreamRng>,
-    factory: NodeFactory<N>,
+    hosts: Vec<HostSlot>,
     transport: Transport,
     fs: SimFs,
     rules: FaultRules,
@@ -189,7 +197,6 @@ impl<N: Node> Simulation<N> {
         let count = network.hosts.len();
         let hosts = (0..count)
             .map(|_| HostSlot {
-                node: None,
                 timers: TimerTable::default(),
                 incarnation: 0,
                 state: HostState::NotStarted,
@@ -198,15 +205,11 @@ impl<N: Node> Simulation<N> {
                 held_down: false,
             })
             .collect();
-        Simulation {
+        let core = Core {
             now: SimTime::ZERO,
             stop_at: config.stop_at,
             queue: EventQueue::new(),
             hosts,
-            rngs: (0..count)
-                .map(|i| streams.stream(names::HOST, i as u64))
-                .collect(),
-            factory,
             transport: Transport::new(network, streams.stream(names::NETWORK, 0)),
             fs: SimFs::new(config.fs),
             rules: FaultRules::default(),
@@ -214,13 +217,21 @@ impl<N: Node> Simulation<N> {
             log: RunLog::new(count),
             hash: TraceHasher::default(),
             failure: None,
+        };
+        Simulation {
+            nodes: (0..count).map(|_| None).collect(),
+            rngs: (0..count)
+                .map(|i| streams.stream(names::HOST, i as u64))
+                .collect(),
+            factory,
+            core,
         }
     }
 
     /// Boots `host` at `at` (unless a crash fault holds it down then).
     pub fn schedule_start(&mut self, host: HostId, at: SimTime) {
-        self.hosts[host.index()].start_at = at;
-        self.schedule(at, Event::Start { host });
+        self.core.hosts[host.index()].start_at = at;
+        self.core.schedule(at, Event::Start { host });
     }
 
     /// Applies `action` at `at` and undoes it at `heal` (if any). `index`
@@ -232,13 +243,13 @@ impl<N: Node> Simulation<N> {
         heal: Option<SimTime>,
         action: FaultAction,
     ) {
-        while self.faults.len() <= index {
-            self.faults.push(ScheduledFault {
+        while self.core.faults.len() <= index {
+            self.core.faults.push(ScheduledFault {
                 action: FaultAction::Crash { hosts: Vec::new() },
             });
         }
-        self.faults[index] = ScheduledFault { action };
-        self.schedule(
+        self.core.faults[index] = ScheduledFault { action };
+        self.core.schedule(
             at,
             Event::Fault {
                 index,
@@ -246,7 +257,7 @@ impl<N: Node> Simulation<N> {
             },
         );
         if let Some(heal) = heal {
-            self.schedule(
+            self.core.schedule(
                 heal,
                 Event::Fault {
                     index,
@@ -263,85 +274,99 @@ impl<N: Node> Simulation<N> {
         until: SimTime,
         sink: &mut dyn TraceSink,
     ) -> Result<(), EngineError> {
-        let limit = until.min(self.stop_at);
-        while self.queue.peek_time().is_some_and(|t| t <= limit) {
+        let limit = until.min(self.core.stop_at);
+        while self.core.queue.peek_time().is_some_and(|t| t <= limit) {
             self.step(sink)?;
         }
-        self.now = self.now.max(limit);
+        self.core.now = self.core.now.max(limit);
         Ok(())
     }
 
     /// Runs to the stop time.
     pub fn run(&mut self, sink: &mut dyn TraceSink) -> Result<(), EngineError> {
-        self.run_until(self.stop_at, sink)
+        self.run_until(self.core.stop_at, sink)
     }
 
     /// Processes the next event if it is due by the stop time; returns
     /// whether one was processed.
     #[inline]
     pub fn step(&mut self, sink: &mut dyn TraceSink) -> Result<bool, EngineError> {
-        if let Some(failure) = &self.failure {
+        if let Some(failure) = &self.core.failure {
             return Err(failure.clone());
         }
-        match self.queue.peek_time() {
-            Some(t) if t <= self.stop_at => {}
+        match self.core.queue.peek_time() {
+            Some(t) if t <= self.core.stop_at => {}
             _ => return Ok(false),
         }
-        let Some((time, event)) = self.queue.pop() else {
+        let Some((time, event)) = self.core.queue.pop() else {
             return Ok(false);
         };
-        self.now = time;
-        self.log.events += 1;
+        self.core.now = time;
+        self.core.log.events += 1;
         self.dispatch(event, sink);
         Ok(true)
     }
 
     /// The current simulated time.
     pub fn now(&self) -> SimTime {
-        self.now
+        self.core.now
     }
+
     /// When the run ends.
     pub fn stop_at(&self) -> SimTime {
-        self.stop_at
+        self.core.stop_at
     }
+
     /// Whether anything is left to do before the stop time (a failed run
     /// is finished).
     pub fn is_finished(&self) -> bool {
-        self.failure.is_some() || self.queue.peek_time().is_none_or(|t| t > self.stop_at)
+        self.core.failure.is_some()
+            || self
+                .core
+                .queue
+                .peek_time()
+                .is_none_or(|t| t > self.core.stop_at)
     }
+
     /// The trace hash so far (32 hex digits).
     pub fn trace_hash(&self) -> String {
-        self.hash.hex()
+        self.core.hash.hex()
     }
+
     /// What the run has recorded so far.
     pub fn log(&self) -> &RunLog {
-        &self.log
+        &self.core.log
     }
+
     /// The shared directory.
     pub fn fs(&self) -> &SimFs {
-        &self.fs
+        &self.core.fs
     }
+
     /// The shared directory, for setting it up before a run.
     pub fn fs_mut(&mut self) -> &mut SimFs {
-        &mut self.fs
+        &mut self.core.fs
     }
+
     /// The network.
     pub fn network(&self) -> &Network {
-        self.transport.network()
+        self.core.transport.network()
     }
+
     /// The node of a running host.
     pub fn node(&self, host: HostId) -> Option<&N> {
-        self.hosts.get(host.index())?.node.as_deref()
+        self.nodes.get(host.index())?.as_ref()
     }
+
     /// Ends the run and hands over what it recorded.
     pub fn into_log(self) -> RunLog {
-        self.log
+        self.core.log
     }
 
     fn dispatch(&mut self, event: Event, sink: &mut dyn TraceSink) {
         match event {
             Event::Start { host } => {
-                let slot = &self.hosts[host.index()];
+                let slot = &self.core.hosts[host.index()];
                 if slot.state == HostState::NotStarted && !slot.held_down {
                     self.boot(host, sink);
                 }
@@ -351,27 +376,27 @@ impl<N: Node> Simulation<N> {
                 slot,
                 generation,
             } => {
-                let Some(id) = self.hosts[host.index()].timers.fire(slot, generation) else {
+                let Some(id) = self.core.hosts[host.index()].timers.fire(slot, generation) else {
                     return;
                 };
-                self.emit(Some(host), TraceKind::Timer(id), sink);
+                self.core.emit(Some(host), TraceKind::Timer(id), sink);
                 self.feed(host, Input::Timer(id), sink);
             }
             Event::Arrive { from, to, payload } => {
-                if let Some(reason) = self.refuse_delivery(from, to) {
-                    return self.drop_message(from, to, reason, sink);
+                if let Some(reason) = self.core.refuse_delivery(from, to) {
+                    return self.core.drop_message(from, to, reason, sink);
                 }
-                let at = self.transport.arrive(self.now, to, payload.len());
-                self.schedule(at, Event::Deliver { from, to, payload });
+                let at = self.core.transport.arrive(self.core.now, to, payload.len());
+                self.core.schedule(at, Event::Deliver { from, to, payload });
             }
             Event::Deliver { from, to, payload } => {
-                if let Some(reason) = self.refuse_delivery(from, to) {
-                    return self.drop_message(from, to, reason, sink);
+                if let Some(reason) = self.core.refuse_delivery(from, to) {
+                    return self.core.drop_message(from, to, reason, sink);
                 }
-                let counters = &mut self.log.net[to.index()];
+                let counters = &mut self.core.log.net[to.index()];
                 counters.messages_received += 1;
                 counters.bytes_received += payload.len() as u64;
-                self.emit(
+                self.core.emit(
                     Some(to),
                     TraceKind::Deliver {
                         from,
@@ -386,13 +411,13 @@ impl<N: Node> Simulation<N> {
                 incarnation,
                 op,
             } => {
-                let Some((owner, result, change)) = self.fs.finish(self.now, op) else {
+                let Some((owner, result, change)) = self.core.fs.finish(self.core.now, op) else {
                     return;
                 };
                 debug_assert_eq!(owner, host);
-                self.notify(change);
-                if self.current(host, incarnation) {
-                    self.deliver_file_result(host, result, sink);
+                self.core.notify(change);
+                if self.core.current(host, incarnation) {
+                    self.deliver_file_result(host, Box::new(result), sink);
                 }
             }
             Event::FileResult {
@@ -400,8 +425,8 @@ impl<N: Node> Simulation<N> {
                 incarnation,
                 result,
             } => {
-                if self.current(host, incarnation) {
-                    self.deliver_file_result(host, *result, sink);
+                if self.core.current(host, incarnation) {
+                    self.deliver_file_result(host, result, sink);
                 }
             }
             Event::FileChanged {
@@ -409,8 +434,9 @@ impl<N: Node> Simulation<N> {
                 incarnation,
                 path,
             } => {
-                if self.current(host, incarnation) {
-                    self.emit(Some(host), TraceKind::FileChanged { path: &path }, sink);
+                if self.core.current(host, incarnation) {
+                    self.core
+                        .emit(Some(host), TraceKind::FileChanged { path: &path }, sink);
                     self.feed(host, Input::FileChanged { path }, sink);
                 }
             }
@@ -418,70 +444,57 @@ impl<N: Node> Simulation<N> {
         }
     }
 
-    /// Why a message from `from` cannot be taken in by `to` now, if it cannot.
-    fn refuse_delivery(&self, from: HostId, to: HostId) -> Option<DropReason> {
-        if self.hosts[to.index()].state != HostState::Up {
-            Some(DropReason::HostDown)
-        } else if self.rules.partitioned(from, to) {
-            Some(DropReason::Partition)
-        } else {
-            None
-        }
-    }
-
-    fn current(&self, host: HostId, incarnation: u32) -> bool {
-        let slot = &self.hosts[host.index()];
-        slot.state == HostState::Up && slot.incarnation == incarnation
-    }
-
     fn boot(&mut self, host: HostId, sink: &mut dyn TraceSink) {
-        let slot = &mut self.hosts[host.index()];
+        let slot = &mut self.core.hosts[host.index()];
         let restarted = slot.ever_started;
         slot.ever_started = true;
         slot.state = HostState::Up;
-        slot.node = Some(Box::new((self.factory)(host)));
+        self.nodes[host.index()] = Some((self.factory)(host));
         let what = if restarted {
             Lifecycle::Restarted
         } else {
             Lifecycle::Started
         };
-        self.log.lifecycle.push((self.now, host, what));
-        self.emit(Some(host), TraceKind::Start { restarted }, sink);
+        self.core.log.lifecycle.push((self.core.now, host, what));
+        self.core
+            .emit(Some(host), TraceKind::Start { restarted }, sink);
         self.feed(host, Input::Start { restarted }, sink);
     }
 
     fn crash(&mut self, host: HostId, sink: &mut dyn TraceSink) {
-        let slot = &mut self.hosts[host.index()];
+        let slot = &mut self.core.hosts[host.index()];
         slot.held_down = true;
         if slot.state != HostState::Up {
             return;
         }
         slot.state = HostState::Down;
-        slot.node = None;
         slot.incarnation += 1;
         slot.timers.disarm_all();
-        self.fs.crash(self.now, host);
-        self.transport.reset_host(host, self.now);
-        self.log
+        self.nodes[host.index()] = None;
+        self.core.fs.crash(self.core.now, host);
+        self.core.transport.reset_host(host, self.core.now);
+        self.core
+            .log
             .lifecycle
-            .push((self.now, host, Lifecycle::Crashed));
-        self.emit(Some(host), TraceKind::Crash, sink);
+            .push((self.core.now, host, Lifecycle::Crashed));
+        self.core.emit(Some(host), TraceKind::Crash, sink);
     }
 
     fn restart(&mut self, host: HostId, sink: &mut dyn TraceSink) {
-        let slot = &mut self.hosts[host.index()];
+        let slot = &mut self.core.hosts[host.index()];
         slot.held_down = false;
         // A host whose own start time has not come yet boots then, not now.
-        if slot.state != HostState::Up && self.now >= slot.start_at {
+        if slot.state != HostState::Up && self.core.now >= slot.start_at {
             self.boot(host, sink);
         }
     }
 
     fn fault(&mut self, index: usize, phase: FaultPhase, sink: &mut dyn TraceSink) {
-        let action = self.faults[index].action.clone();
-        self.emit(None, TraceKind::Fault { index, phase }, sink);
-        self.log.faults.push(FaultRecord {
-            time: self.now,
+        let action = self.core.faults[index].action.clone();
+        self.core
+            .emit(None, TraceKind::Fault { index, phase }, sink);
+        self.core.log.faults.push(FaultRecord {
+            time: self.core.now,
             index,
             kind: action.kind(),
             phase,
@@ -489,7 +502,7 @@ impl<N: Node> Simulation<N> {
         });
         match (action, phase) {
             (FaultAction::Partition { sides, one_way }, FaultPhase::Apply) => {
-                self.rules.partition(index, &sides, one_way);
+                self.core.rules.partition(index, &sides, one_way);
             }
             (
                 FaultAction::Link {
@@ -500,10 +513,10 @@ impl<N: Node> Simulation<N> {
                 },
                 FaultPhase::Apply,
             ) => {
-                self.rules.degrade(index, &a, &b, latency, loss);
+                self.core.rules.degrade(index, &a, &b, latency, loss);
             }
             (FaultAction::Partition { .. } | FaultAction::Link { .. }, FaultPhase::Heal) => {
-                self.rules.heal(index)
+                self.core.rules.heal(index)
             }
             (FaultAction::Crash { hosts }, FaultPhase::Apply) => {
                 for host in hosts {
@@ -520,17 +533,64 @@ impl<N: Node> Simulation<N> {
 
     /// Feeds `input` to `host`'s node and carries out everything it asks.
     fn feed(&mut self, host: HostId, input: Input, sink: &mut dyn TraceSink) {
-        // The node leaves its slot while it runs, so each output is carried
-        // out as it is polled (nothing a node asks for touches nodes).
-        let slot = &mut self.hosts[host.index()];
-        let Some(mut node) = slot.node.take() else {
+        // Nodes and the core are separate fields: the node stays in place
+        // while the core carries out each output as it is polled.
+        let Some(node) = self.nodes[host.index()].as_mut() else {
             return;
         };
-        node.handle_input(self.now, input, &mut self.rngs[host.index()]);
+        node.handle_input(self.core.now, input, &mut self.rngs[host.index()]);
         while let Some(output) = node.poll_output() {
-            self.carry_out(host, output, sink);
+            self.core.carry_out(host, output, sink);
         }
-        self.hosts[host.index()].node = Some(node);
+    }
+
+    fn deliver_file_result(
+        &mut self,
+        host: HostId,
+        result: Box<FileResult>,
+        sink: &mut dyn TraceSink,
+    ) {
+        let (op, path, size, ok): (&'static str, &str, usize, bool) = match result.as_ref() {
+            FileResult::Written { path, result } => ("write", path, 0, result.is_ok()),
+            FileResult::Read { path, result } => (
+                "read",
+                path,
+                result.as_ref().map_or(0, Vec::len),
+                result.is_ok(),
+            ),
+            FileResult::Listed { dir, result } => (
+                "list",
+                dir,
+                result.as_ref().map_or(0, Vec::len),
+                result.is_ok(),
+            ),
+            FileResult::Renamed { to, result, .. } => ("rename", to, 0, result.is_ok()),
+            FileResult::Deleted { path, result } => ("delete", path, 0, result.is_ok()),
+            FileResult::Watching { dir } => ("watch", dir, 0, true),
+            #[allow(unreachable_patterns)]
+            _ => ("other", "", 0, false),
+        };
+        self.core
+            .emit(Some(host), TraceKind::File { op, path, size, ok }, sink);
+        self.feed(host, Input::File(result), sink);
+    }
+}
+
+impl Core {
+    /// Why a message from `from` cannot be taken in by `to` now, if it cannot.
+    fn refuse_delivery(&self, from: HostId, to: HostId) -> Option<DropReason> {
+        if self.hosts[to.index()].state != HostState::Up {
+            Some(DropReason::HostDown)
+        } else if self.rules.partitioned(from, to) {
+            Some(DropReason::Partition)
+        } else {
+            None
+        }
+    }
+
+    fn current(&self, host: HostId, incarnation: u32) -> bool {
+        let slot = &self.hosts[host.index()];
+        slot.state == HostState::Up && slot.incarnation == incarnation
     }
 
     fn carry_out(&mut self, host: HostId, output: Output, sink: &mut dyn TraceSink) {
@@ -552,7 +612,7 @@ impl<N: Node> Simulation<N> {
             }
             Output::File(op) => {
                 let incarnation = self.hosts[host.index()].incarnation;
-                let (begun, change) = self.fs.begin(self.now, host, op);
+                let (begun, change) = self.fs.begin(self.now, host, *op);
                 self.notify(change);
                 match begun {
                     Begun::Later(op, at) => self.schedule(
@@ -621,31 +681,6 @@ impl<N: Node> Simulation<N> {
         *self.log.drops.entry(reason).or_default() += 1;
         let host = (to.index() < self.hosts.len()).then_some(to);
         self.emit(host, TraceKind::Drop { from, reason }, sink);
-    }
-
-    fn deliver_file_result(&mut self, host: HostId, result: FileResult, sink: &mut dyn TraceSink) {
-        let (op, path, size, ok): (&'static str, &str, usize, bool) = match &result {
-            FileResult::Written { path, result } => ("write", path, 0, result.is_ok()),
-            FileResult::Read { path, result } => (
-                "read",
-                path,
-                result.as_ref().map_or(0, Vec::len),
-                result.is_ok(),
-            ),
-            FileResult::Listed { dir, result } => (
-                "list",
-                dir,
-                result.as_ref().map_or(0, Vec::len),
-                result.is_ok(),
-            ),
-            FileResult::Renamed { to, result, .. } => ("rename", to, 0, result.is_ok()),
-            FileResult::Deleted { path, result } => ("delete", path, 0, result.is_ok()),
-            FileResult::Watching { dir } => ("watch", dir, 0, true),
-            #[allow(unreachable_patterns)]
-            _ => ("other", "", 0, false),
-        };
-        self.emit(Some(host), TraceKind::File { op, path, size, ok }, sink);
-        self.feed(host, Input::File(result), sink);
     }
 
     fn notify(&mut self, change: Option<Change>) {

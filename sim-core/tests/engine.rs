@@ -407,6 +407,7 @@ fn file_operations_take_their_time_and_report_results() {
                     mode: WriteMode::Atomic,
                 }),
                 Input::File(result) => {
+                    let result = *result;
                     if matches!(result, FileResult::Written { .. }) {
                         self.0.file(FileOp::Read {
                             path: "w.json".into(),
