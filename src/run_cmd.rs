@@ -107,12 +107,10 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
     };
 
     if !args.quiet {
-        println!(
-            "{} ({}): seed {}",
-            scenario.name,
-            path.display(),
-            scenario.seed
-        );
+        println!("{} ({})", scenario.name, path.display());
+        if !scenario.description.is_empty() {
+            println!("  {}", scenario.description);
+        }
     }
     let duration_ms = scenario.duration.as_nanos() / 1_000_000;
     let progress = Progress::new(&scenario.name, duration_ms, args.quiet);
