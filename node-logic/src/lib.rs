@@ -7,6 +7,7 @@
 //! [`io::Output`] value. See [`io`] for the calling contract.
 
 pub mod codec;
+pub mod envelope;
 pub mod host;
 pub mod host_node;
 pub mod identity;

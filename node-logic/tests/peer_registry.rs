@@ -2,6 +2,7 @@
 //! datagrams and firing timers itself, with `now` advanced explicitly.
 
 use node_logic::HostId;
+use node_logic::envelope::SignedEnvelope;
 use node_logic::host_node::{HostConfig, HostNode};
 use node_logic::identity::Identity;
 use node_logic::io::{Input, Node, Observation, Output, RejectReason, TimerId};
@@ -218,9 +219,13 @@ fn forged_misdirected_and_rekeyed_hellos_are_rejected() {
             .collect()
     };
 
-    // Signature made by host 2's key but claiming to be from host 1 with host 1's key bytes.
-    let mut forged = SignedHello::new(HostId(1), &identity(2), 1);
-    forged.key = identity(1).public_key();
+    // Signature made by host 2's key but presented with host 1's key bytes.
+    let signed_by_2 = SignedHello::new(HostId(1), &identity(2), 1);
+    let tampered = SignedEnvelope {
+        signer: identity(1).public_key(),
+        ..signed_by_2.envelope().clone()
+    };
+    let forged = SignedHello::from_envelope(tampered).unwrap();
     let out = deliver(
         &mut a,
         SimTime::ZERO,
@@ -284,7 +289,7 @@ fn random_datagrams_are_dropped_and_counted_never_a_panic() {
             .ok()
             .is_some_and(|m| match m {
                 PeerMessage::Hello(h) | PeerMessage::HelloAck(h) => {
-                    h.host == HostId(1) && h.verify().is_ok()
+                    h.host() == HostId(1) && h.verify().is_ok()
                 }
                 _ => true,
             });

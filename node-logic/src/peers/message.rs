@@ -5,8 +5,9 @@
 //! from peers already authenticated by a hello.
 
 use crate::HostId;
-use crate::codec::{DecodeError, Reader};
-use crate::identity::{Identity, PublicKey, SIGNATURE_LEN, SignatureError};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::envelope::SignedEnvelope;
+use crate::identity::{Identity, PublicKey, SignatureError};
 use crate::wire::{ProtocolTag, frame};
 
 /// Domain string for hello signatures.
@@ -36,45 +37,60 @@ pub enum PeerMessage {
     },
 }
 
-/// A hello and its signature over `(host, key, nonce)`.
+/// A hello: a [`SignedEnvelope`] whose body is `(host, nonce)`, signed by
+/// the key it introduces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedHello {
-    /// The host the sender claims to be.
-    pub host: HostId,
-    /// The sender's public key.
-    pub key: PublicKey,
-    /// Fresh per hello, so signatures differ between hellos.
-    pub nonce: u64,
-    /// Signature by `key`.
-    pub signature: [u8; SIGNATURE_LEN],
+    envelope: SignedEnvelope,
+    host: HostId,
+    nonce: u64,
 }
 
 impl SignedHello {
-    /// A hello from `host`, signed with `identity`.
+    /// A hello from `host`, signed with `identity`; `nonce` makes each
+    /// hello's signature different.
     pub fn new(host: HostId, identity: &Identity, nonce: u64) -> Self {
-        let key = identity.public_key();
-        let signature = identity.sign(HELLO_DOMAIN, &Self::signed_bytes(host, &key, nonce));
+        let mut body = Writer::with_capacity(12);
+        body.u32(host.0).u64(nonce);
+        let envelope = SignedEnvelope::seal(identity, HELLO_DOMAIN, body.finish());
         SignedHello {
+            envelope,
             host,
-            key,
             nonce,
-            signature,
         }
     }
-    /// Whether the signature is `key`'s over this hello.
-    pub fn verify(&self) -> Result<(), SignatureError> {
-        self.key.verify(
-            HELLO_DOMAIN,
-            &Self::signed_bytes(self.host, &self.key, self.nonce),
-            &self.signature,
-        )
+    /// Reads a hello out of an envelope (whose signature is not checked
+    /// here; see [`SignedHello::verify`]).
+    pub fn from_envelope(envelope: SignedEnvelope) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(&envelope.body)?;
+        let host = HostId(r.u32()?);
+        let nonce = r.u64()?;
+        r.finish()?;
+        Ok(SignedHello {
+            envelope,
+            host,
+            nonce,
+        })
     }
-    fn signed_bytes(host: HostId, key: &PublicKey, nonce: u64) -> [u8; 44] {
-        let mut out = [0u8; 44];
-        out[..4].copy_from_slice(&host.0.to_le_bytes());
-        out[4..36].copy_from_slice(&key.0);
-        out[36..].copy_from_slice(&nonce.to_le_bytes());
-        out
+    /// The host the sender claims to be.
+    pub fn host(&self) -> HostId {
+        self.host
+    }
+    /// The key the hello introduces (its signer).
+    pub fn key(&self) -> PublicKey {
+        self.envelope.signer
+    }
+    /// The hello's nonce.
+    pub fn nonce(&self) -> u64 {
+        self.nonce
+    }
+    /// The signed envelope, as sent.
+    pub fn envelope(&self) -> &SignedEnvelope {
+        &self.envelope
+    }
+    /// Whether the signature is the introduced key's over this hello.
+    pub fn verify(&self) -> Result<(), SignatureError> {
+        self.envelope.open(HELLO_DOMAIN).map(|_| ())
     }
 }
 
@@ -89,11 +105,8 @@ impl PeerMessage {
                 } else {
                     KIND_HELLO_ACK
                 };
-                w.u8(kind)
-                    .u32(h.host.0)
-                    .array(&h.key.0)
-                    .u64(h.nonce)
-                    .array(&h.signature);
+                w.u8(kind);
+                h.envelope.encode_into(&mut w);
             }
             PeerMessage::Ping { nonce } => {
                 w.u8(KIND_PING).u64(*nonce);
@@ -110,12 +123,7 @@ impl PeerMessage {
     pub fn decode(mut r: Reader<'_>) -> Result<Self, DecodeError> {
         let message = match r.u8()? {
             kind @ (KIND_HELLO | KIND_HELLO_ACK) => {
-                let hello = SignedHello {
-                    host: HostId(r.u32()?),
-                    key: PublicKey(r.array()?),
-                    nonce: r.u64()?,
-                    signature: r.array()?,
-                };
+                let hello = SignedHello::from_envelope(SignedEnvelope::decode(&mut r)?)?;
                 if kind == KIND_HELLO {
                     PeerMessage::Hello(hello)
                 } else {
@@ -161,12 +169,28 @@ mod tests {
         let id = Identity::from_secret([3; 32]);
         let hello = SignedHello::new(HostId(4), &id, 77);
         assert!(hello.verify().is_ok());
-        let mut forged = hello.clone();
-        forged.host = HostId(5);
-        assert!(forged.verify().is_err());
-        let mut replayed = hello;
-        replayed.nonce = 78;
-        assert!(replayed.verify().is_err());
+        assert_eq!(
+            (hello.host(), hello.nonce(), hello.key()),
+            (HostId(4), 77, id.public_key())
+        );
+        // The same signature on another (host, nonce) body does not verify.
+        for (host, nonce) in [(5, 77), (4, 78)] {
+            let mut body = Writer::default();
+            body.u32(host).u64(nonce);
+            let tampered = SignedEnvelope {
+                body: body.finish(),
+                ..hello.envelope().clone()
+            };
+            let forged = SignedHello::from_envelope(tampered).unwrap();
+            assert_eq!(forged.host(), HostId(host));
+            assert!(forged.verify().is_err());
+        }
+        // A body of the wrong length is not a hello.
+        let short = SignedEnvelope {
+            body: vec![1, 2, 3],
+            ..hello.envelope().clone()
+        };
+        assert!(SignedHello::from_envelope(short).is_err());
     }
 
     #[test]

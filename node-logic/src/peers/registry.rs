@@ -212,7 +212,7 @@ impl PeerRegistry {
         hello: &SignedHello,
         out: &mut Outbox,
     ) -> bool {
-        if hello.host != from {
+        if hello.host() != from {
             self.reject(from, RejectReason::Misdirected, out);
             return false;
         }
@@ -225,11 +225,11 @@ impl PeerRegistry {
             return false;
         };
         match state.key {
-            Some(known) if known != hello.key => {
+            Some(known) if known != hello.key() => {
                 self.reject(from, RejectReason::WrongKey, out);
                 return false;
             }
-            _ => state.key = Some(hello.key),
+            _ => state.key = Some(hello.key()),
         }
         state.last_heard = now;
         if state.status != PeerStatus::Up {
