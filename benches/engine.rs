@@ -20,9 +20,7 @@ use node_logic::time::{SimDuration, SimTime};
 use rand_core::Rng;
 use sim_core::engine::{EngineConfig, Simulation};
 use sim_core::fs::FsConfig;
-use sim_core::network::{
-    DEFAULT_BANDWIDTH, HostAttachment, Link, Network, Routes, Topology, VertexId,
-};
+use sim_core::network::{DEFAULT_BANDWIDTH, Link, Network};
 use sim_core::trace::NoTrace;
 use sim_core::units::Probability;
 
@@ -57,20 +55,7 @@ fn null_simulation() -> Simulation<TimerNode> {
         jitter: SimDuration::ZERO,
         loss: Probability::ZERO,
     };
-    let topology = Topology::mesh(link);
-    let routes = Routes::new(&topology);
-    let hosts = (0..HOSTS)
-        .map(|_| HostAttachment {
-            vertex: VertexId(0),
-            up: DEFAULT_BANDWIDTH,
-            down: DEFAULT_BANDWIDTH,
-        })
-        .collect();
-    let network = Network {
-        topology,
-        routes,
-        hosts,
-    };
+    let network = Network::mesh(HOSTS, link, DEFAULT_BANDWIDTH);
     let config = EngineConfig {
         seed: 1,
         stop_at: SimTime::NEVER,

@@ -8,10 +8,10 @@ use node_logic::time::{SimDuration, SimTime};
 use rand_core::Rng;
 use sim_core::engine::{EngineConfig, FaultAction, Simulation};
 use sim_core::fs::FsConfig;
-use sim_core::network::{HostAttachment, Link, Network, Routes, Topology, VertexId};
+use sim_core::network::{Link, Network};
 use sim_core::record::Lifecycle;
 use sim_core::trace::{DropReason, TraceEvent, TraceKind, TraceSink};
-use sim_core::units::{Bandwidth, Probability};
+use sim_core::units::Probability;
 
 /// Keeps a readable copy of every trace record.
 #[derive(Default)]
@@ -93,58 +93,51 @@ fn mesh(hosts: u32, latency: SimDuration, loss: f64, bandwidth: &str) -> Network
         jitter: SimDuration::ZERO,
         loss: Probability::new(loss).unwrap(),
     };
-    let topology = Topology::mesh(link);
-    let routes = Routes::new(&topology);
-    let bw: Bandwidth = bandwidth.parse().unwrap();
-    let hosts = (0..hosts)
-        .map(|_| HostAttachment {
-            vertex: VertexId(0),
-            up: bw,
-            down: bw,
-        })
-        .collect();
-    Network {
-        topology,
-        routes,
-        hosts,
-    }
+    Network::mesh(hosts, link, bandwidth.parse().unwrap())
 }
 
+/// A simulation of `hosts` [`Chatter`]s; hosts below `senders` send. No
+/// host is started: tests schedule starts themselves (see [`start_all`]).
 fn chatter_sim(
+    seed: u64,
     hosts: u32,
+    senders: u32,
     every: SimDuration,
     size: usize,
     network: Network,
     stop: SimTime,
 ) -> Simulation<Chatter> {
     let config = EngineConfig {
-        seed: 3,
+        seed,
         stop_at: stop,
         fs: FsConfig::default(),
     };
-    let mut sim = Simulation::new(
+    Simulation::new(
         config,
         network,
         Box::new(move |id| Chatter {
             id,
             hosts,
-            senders: 1,
+            senders,
             every,
             size,
             ticks: 0,
             out: Outbox::default(),
         }),
-    );
+    )
+}
+
+fn start_all<N: Node>(sim: &mut Simulation<N>, hosts: u32) {
     for h in 0..hosts {
         sim.schedule_start(HostId(h), SimTime::ZERO);
     }
-    sim
 }
 
 #[test]
 fn partition_drops_traffic_across_sides_and_heal_restores_it() {
     let net = mesh(3, SimDuration::from_millis(10), 0.0, "1 Gbit");
-    let mut sim = chatter_sim(3, SimDuration::from_secs(1), 100, net, secs(30));
+    let mut sim = chatter_sim(3, 3, 1, SimDuration::from_secs(1), 100, net, secs(30));
+    start_all(&mut sim, 3);
     let sides = vec![vec![HostId(0)], vec![HostId(1)]];
     sim.schedule_fault(
         0,
@@ -187,27 +180,8 @@ fn partition_drops_traffic_across_sides_and_heal_restores_it() {
 #[test]
 fn one_way_partition_lets_replies_through() {
     let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
-    let config = EngineConfig {
-        seed: 3,
-        stop_at: secs(5),
-        fs: FsConfig::default(),
-    };
-    let every = SimDuration::from_secs(1);
-    let mut sim = Simulation::new(
-        config,
-        net,
-        Box::new(move |id| Chatter {
-            id,
-            hosts: 2,
-            senders: 2,
-            every,
-            size: 10,
-            ticks: 0,
-            out: Outbox::default(),
-        }),
-    );
-    sim.schedule_start(HostId(0), SimTime::ZERO);
-    sim.schedule_start(HostId(1), SimTime::ZERO);
+    let mut sim = chatter_sim(3, 2, 2, SimDuration::from_secs(1), 10, net, secs(5));
+    start_all(&mut sim, 2);
     let sides = vec![vec![HostId(1)], vec![HostId(0)]];
     sim.schedule_fault(
         0,
@@ -232,7 +206,8 @@ fn one_way_partition_lets_replies_through() {
 #[test]
 fn crash_drops_state_and_stale_timers_and_restart_starts_anew() {
     let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
-    let mut sim = chatter_sim(2, SimDuration::from_secs(1), 10, net, secs(20));
+    let mut sim = chatter_sim(3, 2, 1, SimDuration::from_secs(1), 10, net, secs(20));
+    start_all(&mut sim, 2);
     sim.schedule_fault(
         0,
         ms(5_500),
@@ -282,24 +257,7 @@ fn crash_drops_state_and_stale_timers_and_restart_starts_anew() {
 #[test]
 fn crash_before_start_holds_the_host_until_restart() {
     let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
-    let config = EngineConfig {
-        seed: 1,
-        stop_at: secs(10),
-        fs: FsConfig::default(),
-    };
-    let mut sim = Simulation::new(
-        config,
-        net,
-        Box::new(|id| Chatter {
-            id,
-            hosts: 2,
-            senders: 1,
-            every: SimDuration::from_secs(1),
-            size: 1,
-            ticks: 0,
-            out: Outbox::default(),
-        }),
-    );
+    let mut sim = chatter_sim(1, 2, 1, SimDuration::from_secs(1), 1, net, secs(10));
     sim.schedule_start(HostId(0), SimTime::ZERO);
     sim.schedule_start(HostId(1), secs(2));
     sim.schedule_fault(
@@ -360,26 +318,8 @@ fn bandwidth_serializes_messages_through_up_and_down_queues() {
 fn loss_drops_about_its_share_and_is_reproducible() {
     let run = |seed: u64| {
         let net = mesh(2, SimDuration::from_millis(1), 0.25, "1 Gbit");
-        let config = EngineConfig {
-            seed,
-            stop_at: secs(1_000),
-            fs: FsConfig::default(),
-        };
-        let mut sim = Simulation::new(
-            config,
-            net,
-            Box::new(|id| Chatter {
-                id,
-                hosts: 2,
-                senders: 1,
-                every: SimDuration::from_secs(1),
-                size: 8,
-                ticks: 0,
-                out: Outbox::default(),
-            }),
-        );
-        sim.schedule_start(HostId(0), SimTime::ZERO);
-        sim.schedule_start(HostId(1), SimTime::ZERO);
+        let mut sim = chatter_sim(seed, 2, 1, SimDuration::from_secs(1), 8, net, secs(1_000));
+        start_all(&mut sim, 2);
         sim.run(&mut sim_core::trace::NoTrace).unwrap();
         (
             sim.log().drops.get(&DropReason::Loss).copied().unwrap_or(0),

@@ -120,6 +120,26 @@ pub enum NetworkError {
     },
 }
 
+impl Network {
+    /// `hosts` hosts on one mesh vertex (every pair one `link` apart), all
+    /// with `bandwidth` up and down: the network for engine tests,
+    /// benchmarks and programs that drive the engine without a scenario.
+    pub fn mesh(hosts: u32, link: Link, bandwidth: Bandwidth) -> Self {
+        let topology = Topology::mesh(link);
+        let routes = Routes::new(&topology);
+        let attachment = HostAttachment {
+            vertex: VertexId(0),
+            up: bandwidth,
+            down: bandwidth,
+        };
+        Network {
+            topology,
+            routes,
+            hosts: vec![attachment; hosts as usize],
+        }
+    }
+}
+
 /// Builds the network of `scenario`: its topology (built-in or read from
 /// its GML file), an empty route cache, and one [`HostAttachment`] per host.
 ///
