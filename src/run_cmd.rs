@@ -1,5 +1,6 @@
 //! `sim run` and `sim validate`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use reports::summary::RunFacts;
@@ -73,6 +74,20 @@ fn load_all(args: &ScenarioArgs) -> Option<Vec<(PathBuf, Scenario)>> {
                 eprintln!("{e}");
                 failed = true;
             }
+        }
+    }
+    // Two runs writing one result folder would replace each other's results.
+    let mut writers: BTreeMap<(&str, u64), &Path> = BTreeMap::new();
+    for (path, s) in &loaded {
+        if let Some(first) = writers.insert((s.name.as_str(), s.seed), path) {
+            eprintln!(
+                "error: {} and {} would both write results to {}/seed-{}: give one of them another `name`",
+                first.display(),
+                path.display(),
+                s.name,
+                s.seed
+            );
+            failed = true;
         }
     }
     (!failed).then_some(loaded)

@@ -234,6 +234,29 @@ fn invalid_scenario_exits_2_with_file_line_and_key_and_runs_nothing() {
 }
 
 #[test]
+fn two_files_that_would_write_one_result_folder_are_refused() {
+    let dir = temp("clash");
+    fs::create_dir_all(dir.join("x")).unwrap();
+    let a = write_scenario(&dir, "small.toml", SMALL);
+    let b = write_scenario(&dir.join("x"), "small.toml", SMALL);
+    let o = sim(&[
+        "run",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("would both write results to small/seed-5"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.join("o").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_graph_file_exits_2_naming_the_graph_line() {
     let dir = temp("gml");
     fs::write(

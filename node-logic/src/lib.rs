@@ -6,6 +6,8 @@
 //! randomness as an injected RNG, and every effect goes out as an
 //! [`io::Output`] value. See [`io`] for the calling contract.
 
+#![warn(missing_docs)]
+
 pub mod codec;
 pub mod envelope;
 pub mod host;

@@ -7,6 +7,8 @@
 //! place whole when complete ([`ResultDir`]), so a killed run never leaves
 //! a result folder that looks finished.
 
+#![warn(missing_docs)]
+
 pub mod result_dir;
 pub mod summary;
 pub mod tables;

@@ -6,6 +6,8 @@
 //! Every event processed is hashed into the trace hash and offered to a
 //! [`TraceSink`].
 
+use std::collections::BTreeMap;
+
 use node_logic::HostId;
 use node_logic::io::{FileResult, Input, Node, Output};
 
@@ -142,10 +144,6 @@ struct HostSlot {
     held_down: bool,
 }
 
-struct ScheduledFault {
-    action: FaultAction,
-}
-
 /// Builds a host's node (at first boot and at every restart).
 pub type NodeFactory<N> = Box<dyn FnMut(HostId) -> N>;
 
@@ -169,7 +167,8 @@ struct Core {
     transport: Transport,
     fs: SimFs,
     rules: FaultRules,
-    faults: Vec<ScheduledFault>,
+    /// What each scheduled fault does, by its index in the scenario.
+    faults: BTreeMap<usize, FaultAction>,
     log: RunLog,
     hash: TraceHasher,
     failure: Option<EngineError>,
@@ -213,7 +212,7 @@ impl<N: Node> Simulation<N> {
             transport: Transport::new(network, streams.stream(names::NETWORK, 0)),
             fs: SimFs::new(config.fs),
             rules: FaultRules::default(),
-            faults: Vec::new(),
+            faults: BTreeMap::new(),
             log: RunLog::new(count),
             hash: TraceHasher::default(),
             failure: None,
@@ -243,12 +242,7 @@ impl<N: Node> Simulation<N> {
         heal: Option<SimTime>,
         action: FaultAction,
     ) {
-        while self.core.faults.len() <= index {
-            self.core.faults.push(ScheduledFault {
-                action: FaultAction::Crash { hosts: Vec::new() },
-            });
-        }
-        self.core.faults[index] = ScheduledFault { action };
+        self.core.faults.insert(index, action);
         self.core.schedule(
             at,
             Event::Fault {
@@ -490,7 +484,10 @@ impl<N: Node> Simulation<N> {
     }
 
     fn fault(&mut self, index: usize, phase: FaultPhase, sink: &mut dyn TraceSink) {
-        let action = self.core.faults[index].action.clone();
+        // Fault events are only queued by `schedule_fault`, which inserts first.
+        let Some(action) = self.core.faults.get(&index).cloned() else {
+            return;
+        };
         self.core
             .emit(None, TraceKind::Fault { index, phase }, sink);
         self.core.log.faults.push(FaultRecord {

@@ -5,6 +5,8 @@
 //! **Architecture invariant:** nothing here prints, reads the wall clock or
 //! iterates a hash map in a way that reaches event order or an output.
 
+#![warn(missing_docs)]
+
 pub mod engine;
 pub mod faults;
 pub mod fs;

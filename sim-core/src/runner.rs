@@ -47,7 +47,8 @@ pub fn prepare(scenario: &Scenario) -> Result<Simulation<HostNode>, RunError> {
             write_time: registration.write_time,
             read_time: registration.read_time,
             list_time: registration.list_time,
-            ..FsConfig::default()
+            metadata_time: registration.metadata_time,
+            notify_delay: registration.notify_delay,
         },
     };
     let factory = host_factory(scenario, streams);

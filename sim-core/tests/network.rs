@@ -88,6 +88,8 @@ fn scenario(topology: TopologySpec, groups: Vec<HostGroup>) -> Scenario {
             write_time: SimDuration::from_millis(20),
             read_time: SimDuration::from_millis(2),
             list_time: SimDuration::from_millis(5),
+            metadata_time: SimDuration::from_millis(1),
+            notify_delay: SimDuration::from_millis(1),
             progress_interval: SimDuration::from_secs(10),
             safety_poll: SimDuration::from_secs(30),
             legacy_registry: None,

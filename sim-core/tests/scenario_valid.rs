@@ -110,6 +110,8 @@ fn full_example_of_the_format_parses() {
     assert_eq!(r.write_time, SimDuration::from_millis(20));
     assert_eq!(r.read_time, SimDuration::from_millis(2));
     assert_eq!(r.list_time, SimDuration::from_millis(5));
+    assert_eq!(r.metadata_time, SimDuration::from_millis(1));
+    assert_eq!(r.notify_delay, SimDuration::from_millis(1));
 
     assert_eq!(s.peers.members, ids(100..104));
     assert_eq!(s.peers.heartbeat, secs(5));

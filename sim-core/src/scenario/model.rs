@@ -214,6 +214,11 @@ pub struct RegistrationSpec {
     pub read_time: SimDuration,
     /// Simulated cost of a directory listing (default 5 ms).
     pub list_time: SimDuration,
+    /// Simulated cost of a rename or delete (default 1 ms).
+    pub metadata_time: SimDuration,
+    /// From a change in a watched directory to the watchers being told
+    /// (default 1 ms).
+    pub notify_delay: SimDuration,
     /// How often registrars report progress (default 10 s).
     pub progress_interval: SimDuration,
     /// `watch`: the slow safety poll (default 30 s).

@@ -69,6 +69,8 @@ pub(crate) fn registration(root: &Table<'_>, miners: u32) -> Result<Registration
         write_time: t.duration_or("write_time", SimDuration::from_millis(20))?,
         read_time: t.duration_or("read_time", SimDuration::from_millis(2))?,
         list_time: t.duration_or("list_time", SimDuration::from_millis(5))?,
+        metadata_time: t.duration_or("metadata_time", SimDuration::from_millis(1))?,
+        notify_delay: t.duration_or("notify_delay", SimDuration::from_millis(1))?,
         progress_interval: t
             .positive_duration_or("progress_interval", SimDuration::from_secs(10))?,
         safety_poll: t.positive_duration_or("safety_poll", SimDuration::from_secs(30))?,

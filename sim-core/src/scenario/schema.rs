@@ -59,6 +59,8 @@ pub(crate) const REGISTRATION: &[&str] = &[
     "write_time",
     "read_time",
     "list_time",
+    "metadata_time",
+    "notify_delay",
     "progress_interval",
     "safety_poll",
     "legacy_registry",
