@@ -64,6 +64,8 @@ impl HostNode {
                 Some(peers) => peers.handle_message(now, from, body, rng, &mut self.out),
                 None => self.reject(from, RejectReason::NotAMember),
             },
+            // No registration role is wired into hosts yet.
+            ProtocolTag::Registration => self.reject(from, RejectReason::NotAMember),
         }
     }
 

@@ -103,6 +103,15 @@ pub enum Output {
 pub enum TimerId {
     /// Peer registry: send heartbeats, retry hellos, drop stale peers.
     PeerHeartbeat,
+    /// Registrar: look at the shared directory again (poll, backoff or the
+    /// watch strategy's safety poll).
+    RegistrationCheck,
+    /// Registrar: stop waiting and carry on with the miners it has.
+    RegistrationTimeout,
+    /// Registrar: report progress.
+    RegistrationProgress,
+    /// Miner: write the registration file again (re-registration, with backoff).
+    MinerRewrite,
     /// A workload timer with an index, for tests and benchmarks of drivers.
     Workload(u32),
 }
@@ -112,6 +121,10 @@ impl TimerId {
     pub fn code(self) -> u64 {
         match self {
             TimerId::PeerHeartbeat => 1,
+            TimerId::RegistrationCheck => 2,
+            TimerId::RegistrationTimeout => 3,
+            TimerId::RegistrationProgress => 4,
+            TimerId::MinerRewrite => 5,
             TimerId::Workload(i) => (1 << 32) | u64::from(i),
         }
     }
@@ -119,6 +132,10 @@ impl TimerId {
     pub fn name(self) -> &'static str {
         match self {
             TimerId::PeerHeartbeat => "peer-heartbeat",
+            TimerId::RegistrationCheck => "registration-check",
+            TimerId::RegistrationTimeout => "registration-timeout",
+            TimerId::RegistrationProgress => "registration-progress",
+            TimerId::MinerRewrite => "miner-rewrite",
             TimerId::Workload(_) => "workload",
         }
     }
@@ -256,6 +273,8 @@ pub enum Observation {
         /// The peer.
         peer: HostId,
     },
+    /// Something the wallet-registration protocol did or saw.
+    Registration(crate::registration::RegistrationEvent),
     /// A datagram was dropped because it was malformed, forged or misdirected.
     MessageRejected {
         /// The transport-level sender.

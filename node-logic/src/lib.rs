@@ -16,6 +16,7 @@ pub mod identity;
 pub mod io;
 pub mod outbox;
 pub mod peers;
+pub mod registration;
 pub mod time;
 pub mod wire;
 

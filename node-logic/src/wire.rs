@@ -12,12 +12,15 @@ pub const WIRE_VERSION: u8 = 1;
 pub enum ProtocolTag {
     /// The peer registry (hello, ping, pong).
     Peers = 1,
+    /// Wallet registration (re-registration requests).
+    Registration = 2,
 }
 
 impl ProtocolTag {
     fn from_byte(byte: u8) -> Result<Self, DecodeError> {
         match byte {
             1 => Ok(ProtocolTag::Peers),
+            2 => Ok(ProtocolTag::Registration),
             other => Err(DecodeError::UnknownKind(other)),
         }
     }

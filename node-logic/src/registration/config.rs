@@ -1,0 +1,79 @@
+//! What a host's registration role is told by its driver (built from the
+//! scenario's `[registration]` table and host groups).
+
+use crate::HostId;
+use crate::io::WriteMode;
+use crate::time::SimDuration;
+
+/// The registration part a host plays.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RegistrationRole {
+    /// Writes its own registration file.
+    Miner(MinerConfig),
+    /// Waits for the miners' files.
+    Registrar(RegistrarConfig),
+}
+
+/// A miner's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MinerConfig {
+    /// Its agent id (the host name); the file is `<agent_id>_miner_info.json`.
+    pub agent_id: String,
+    /// Atomic (temp + rename) or in place (torn writes possible).
+    pub write_mode: WriteMode,
+    /// Hosts allowed to ask it to register again.
+    pub registrars: Vec<HostId>,
+    /// First delay before a requested re-registration is written again
+    /// after a recent write (its own backoff).
+    pub retry_initial: SimDuration,
+    /// Cap of that backoff.
+    pub retry_max: SimDuration,
+}
+
+/// How a registrar waits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Strategy {
+    /// Look every `interval`.
+    Poll {
+        /// The fixed interval.
+        interval: SimDuration,
+    },
+    /// Look after `initial`, then multiply by `multiplier` up to `max`,
+    /// adding a jitter drawn uniformly from `0..=jitter` to each interval.
+    Backoff {
+        /// First interval.
+        initial: SimDuration,
+        /// Growth factor (>= 1).
+        multiplier: f64,
+        /// Cap.
+        max: SimDuration,
+        /// Extra random delay per interval.
+        jitter: SimDuration,
+    },
+    /// React to change notifications; look anyway every `safety_poll`.
+    Watch {
+        /// The slow safety poll.
+        safety_poll: SimDuration,
+    },
+}
+
+/// A registrar's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistrarConfig {
+    /// How it waits.
+    pub strategy: Strategy,
+    /// Stop waiting after this long and carry on with the miners it has.
+    pub timeout: SimDuration,
+    /// How many miners it waits for.
+    pub expected: u32,
+    /// The miner hosts it knows, by agent id (to ask for re-registration).
+    pub miners: Vec<(String, HostId)>,
+    /// Quarantine and repair damaged files (true) or log and skip them.
+    pub recover: bool,
+    /// How often it reports progress.
+    pub progress_interval: SimDuration,
+    /// A legacy `agent_registry.json` in the shared directory to merge.
+    pub legacy_registry: Option<String>,
+    /// How it writes restored files.
+    pub write_mode: WriteMode,
+}
