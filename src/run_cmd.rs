@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use reports::registration::RegistrationReport;
 use reports::summary::RunFacts;
 use reports::trace_csv::TraceCsv;
 use reports::{ResultDir, Summary, tables};
@@ -94,8 +95,8 @@ fn load_all(args: &ScenarioArgs) -> Option<Vec<(PathBuf, Scenario)>> {
 }
 
 fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
-    let mut sim = match runner::prepare(scenario) {
-        Ok(sim) => sim,
+    let runner::Prepared { mut sim, plan } = match runner::prepare(scenario) {
+        Ok(prepared) => prepared,
         Err(e) => {
             eprintln!("error: {}: {e}", path.display());
             return Exit::InvalidInput;
@@ -153,12 +154,16 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
     let trace_hash = sim.trace_hash();
     let end = sim.now();
     let log = sim.into_log();
-    let summary = Summary::from_run(RunFacts {
+    let mut summary = Summary::from_run(RunFacts {
         scenario,
         log: &log,
         trace_hash: &trace_hash,
         end,
     });
+    let registration = plan.as_ref().map(|p| RegistrationReport::new(p, &log, end));
+    if let Some(report) = &registration {
+        report.add_metrics(&mut summary, &log);
+    }
     let written = (|| -> Result<PathBuf, reports::ReportError> {
         if let Some(t) = trace {
             t.finish()?;
@@ -168,6 +173,11 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
         tables::write_faults(&result.file("faults.csv"), scenario, &log)?;
         tables::write_lifecycle(&result.file("lifecycle.csv"), scenario, &log)?;
         tables::write_observations(&result.file("observations.csv"), scenario, &log)?;
+        if let Some(report) = &registration {
+            report.write_registration(&result.file("registration.csv"), scenario)?;
+            report.write_progress(&result.file("registration_progress.csv"), scenario)?;
+            report.write_errors(&result.file("registration_errors.csv"), scenario)?;
+        }
         result.commit()
     })();
     let dir = match written {
@@ -192,7 +202,38 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
             "  network: {} messages sent, {} delivered, {} dropped, {} bytes",
             total.messages_sent, total.messages_received, total.messages_dropped, total.bytes_sent
         );
+        if let Some(report) = summary_line(&summary) {
+            println!("  {report}");
+        }
+        let verdicts = reports::targets::verdicts(scenario, &summary);
+        if !verdicts.is_empty() {
+            let held = verdicts.iter().filter(|v| v.holds).count();
+            println!("  targets: {held} of {} hold", verdicts.len());
+            for v in &verdicts {
+                println!("    {}", v.line());
+            }
+        }
         println!("  results: {}", dir.display());
     }
     Exit::Ok
+}
+
+/// The registration digest line, when the run has registration.
+fn summary_line(summary: &Summary) -> Option<String> {
+    let get = |name: &str| summary.get(name).and_then(|m| m.as_f64());
+    let registered = get("registration.registered")?;
+    let expected = get("registration.expected")?;
+    let mut line = format!("registration: {registered}/{expected} registered");
+    if let Some(p95) = get("registration.p95_s") {
+        line.push_str(&format!(", p95 {p95:.1} s"));
+    }
+    if let Some(ready) = get("registration.ready_s") {
+        line.push_str(&format!(", ready at {ready:.1} s"));
+    }
+    if let (Some(detected), Some(accepted)) =
+        (get("registration.corrupt_detected"), get("registration.corrupt_accepted"))
+    {
+        line.push_str(&format!(", {detected} damaged reads, {accepted} wrongly accepted"));
+    }
+    Some(line)
 }

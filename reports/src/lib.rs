@@ -9,9 +9,11 @@
 
 #![warn(missing_docs)]
 
+pub mod registration;
 pub mod result_dir;
 pub mod summary;
 pub mod tables;
+pub mod targets;
 pub mod trace_csv;
 
 pub use result_dir::ResultDir;

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
+use node_logic::HostId;
 use node_logic::io::Observation;
+use node_logic::registration::RegistrationEvent;
 use sim_core::record::RunLog;
 use sim_core::scenario::Scenario;
 
@@ -17,7 +19,7 @@ fn writer(path: &Path) -> Result<csv::Writer<std::fs::File>, ReportError> {
     })
 }
 
-fn rows<I, R>(path: &Path, header: &[&str], records: I) -> Result<(), ReportError>
+pub(crate) fn rows<I, R>(path: &Path, header: &[&str], records: I) -> Result<(), ReportError>
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator,
@@ -104,30 +106,59 @@ pub fn write_observations(
 ) -> Result<(), ReportError> {
     let header = ["time_s", "host", "observation", "peer", "detail"];
     let records = log.observations.iter().map(|(t, h, o)| {
-        let (kind, peer, detail) = describe(o);
-        vec![
-            seconds(*t),
-            host_name(scenario, *h).to_string(),
-            kind.to_string(),
-            peer.map_or(String::new(), |p| host_name(scenario, p).to_string()),
-            detail.to_string(),
-        ]
+        let (kind, peer, detail) = describe(o, |p| host_name(scenario, p).to_string());
+        vec![seconds(*t), host_name(scenario, *h).to_string(), kind.to_string(), peer, detail]
     });
     rows(path, &header, records)
 }
 
-/// A stable (kind, other host, detail) for an observation.
-pub fn describe(
-    observation: &Observation,
-) -> (&'static str, Option<node_logic::HostId>, &'static str) {
+/// A stable `(observation, other party, detail)` for CSV output; `name`
+/// turns a host id into its name.
+pub fn describe(observation: &Observation, name: impl Fn(HostId) -> String) -> (&'static str, String, String) {
     match observation {
-        Observation::PeerUp { peer } => ("peer-up", Some(*peer), ""),
-        Observation::PeerDown { peer } => ("peer-down", Some(*peer), ""),
+        Observation::PeerUp { peer } => ("peer-up", name(*peer), String::new()),
+        Observation::PeerDown { peer } => ("peer-down", name(*peer), String::new()),
         Observation::MessageRejected { from, reason } => {
-            ("message-rejected", Some(*from), reason.as_str())
+            ("message-rejected", name(*from), reason.as_str().to_string())
         }
+        Observation::Registration(event) => describe_registration(event),
         #[allow(unreachable_patterns)]
-        _ => ("other", None, ""),
+        _ => ("other", String::new(), String::new()),
+    }
+}
+
+fn describe_registration(event: &RegistrationEvent) -> (&'static str, String, String) {
+    match event {
+        RegistrationEvent::FileWritten { agent, attempt } => {
+            ("registration-file-written", agent.clone(), format!("attempt {attempt}"))
+        }
+        RegistrationEvent::Accepted { agent, wallet, source, .. } => {
+            ("registration-accepted", agent.clone(), format!("{} {wallet}", source.as_str()))
+        }
+        RegistrationEvent::Invalid { agent, error } => {
+            ("registration-invalid", agent.clone(), error.as_str().to_string())
+        }
+        RegistrationEvent::Quarantined { agent, to } => ("registration-quarantined", agent.clone(), to.clone()),
+        RegistrationEvent::RestoredFromBackup { agent } => {
+            ("registration-restored", agent.clone(), String::new())
+        }
+        RegistrationEvent::ReRegistrationRequested { agent } => {
+            ("registration-reregister-requested", agent.clone(), String::new())
+        }
+        RegistrationEvent::Progress { registered, expected } => {
+            ("registration-progress", String::new(), format!("{registered}/{expected}"))
+        }
+        RegistrationEvent::Ready { registered, expected, timed_out, missing } => (
+            "registration-ready",
+            String::new(),
+            format!(
+                "{registered}/{expected}{}{}",
+                if *timed_out { " timed out" } else { "" },
+                if missing.is_empty() { String::new() } else { format!(" missing {}", missing.join(" ")) }
+            ),
+        ),
+        #[allow(unreachable_patterns)]
+        _ => ("registration-other", String::new(), String::new()),
     }
 }
 

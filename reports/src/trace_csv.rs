@@ -114,10 +114,10 @@ impl TraceSink for TraceCsv {
                 format!("{} {index}", phase.as_str()),
             ),
             TraceKind::Observation(o) => {
-                let (kind, peer, detail) = describe(o);
-                let peer = peer.map_or(String::new(), |p| self.name(p).to_string());
-                (kind, peer, String::new(), detail.to_string())
+                let (kind, peer, detail) = describe(o, |p| self.name(p).to_string());
+                (kind, peer, String::new(), detail)
             }
+            TraceKind::Damage { path, mode } => ("damage", String::new(), String::new(), format!("{mode} {path}")),
             #[allow(unreachable_patterns)]
             _ => ("other", String::new(), String::new(), String::new()),
         };

@@ -9,13 +9,14 @@
 use std::collections::BTreeMap;
 
 use node_logic::HostId;
+use node_logic::registration::damage::{DamageMode, damage};
 use node_logic::io::{FileResult, Input, Node, Output};
 
 use crate::faults::FaultRules;
 use crate::fs::{Begun, Change, FsConfig, OpId, SimFs};
 use crate::network::Network;
 use crate::queue::{EventQueue, QueueFull};
-use crate::record::{FaultRecord, Lifecycle, RunLog};
+use crate::record::{DamageRecord, FaultRecord, Lifecycle, RunLog};
 use crate::rng::{RngStreams, StreamRng, names};
 use crate::timers::TimerTable;
 use crate::trace::{DropReason, FaultPhase, TraceEvent, TraceHasher, TraceKind, TraceSink};
@@ -61,6 +62,26 @@ pub enum FaultAction {
         /// The hosts.
         hosts: Vec<HostId>,
     },
+    /// Damage registration files: at once if complete, else when their
+    /// next write completes (a miner that writes a bad file in the first
+    /// place). No heal.
+    Corrupt {
+        /// The files and how to damage each.
+        targets: Vec<CorruptTarget>,
+    },
+}
+
+/// A registration file a `corrupt` fault damages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorruptTarget {
+    /// The miner whose file it is.
+    pub host: HostId,
+    /// Its agent id (damage modes rewrite fields with it).
+    pub agent: String,
+    /// The file in the shared directory.
+    pub path: String,
+    /// How to damage it.
+    pub mode: DamageMode,
 }
 
 impl FaultAction {
@@ -70,6 +91,7 @@ impl FaultAction {
             FaultAction::Partition { .. } => "partition",
             FaultAction::Link { .. } => "link",
             FaultAction::Crash { .. } => "crash",
+            FaultAction::Corrupt { .. } => "corrupt",
         }
     }
     fn hosts(&self) -> Vec<HostId> {
@@ -77,6 +99,7 @@ impl FaultAction {
             FaultAction::Partition { sides, .. } => sides.concat(),
             FaultAction::Link { a, b, .. } => [a.as_slice(), b.as_slice()].concat(),
             FaultAction::Crash { hosts } => hosts.clone(),
+            FaultAction::Corrupt { targets } => targets.iter().map(|t| t.host).collect(),
         };
         hosts.sort_unstable();
         hosts.dedup();
@@ -169,6 +192,10 @@ struct Core {
     rules: FaultRules,
     /// What each scheduled fault does, by its index in the scenario.
     faults: BTreeMap<usize, FaultAction>,
+    /// Corruptions waiting for their file's next write, by path.
+    pending_damage: BTreeMap<String, (usize, usize, CorruptTarget)>,
+    /// The run's RNG streams (damage draws come from `fault-damage`).
+    streams: RngStreams,
     log: RunLog,
     hash: TraceHasher,
     failure: Option<EngineError>,
@@ -213,6 +240,8 @@ impl<N: Node> Simulation<N> {
             fs: SimFs::new(config.fs),
             rules: FaultRules::default(),
             faults: BTreeMap::new(),
+            pending_damage: BTreeMap::new(),
+            streams,
             log: RunLog::new(count),
             hash: TraceHasher::default(),
             failure: None,
@@ -353,7 +382,8 @@ impl<N: Node> Simulation<N> {
     }
 
     /// Ends the run and hands over what it recorded.
-    pub fn into_log(self) -> RunLog {
+    pub fn into_log(mut self) -> RunLog {
+        self.core.log.fs = self.core.fs.counters().clone();
         self.core.log
     }
 
@@ -409,6 +439,11 @@ impl<N: Node> Simulation<N> {
                     return;
                 };
                 debug_assert_eq!(owner, host);
+                if let FileResult::Written { path, result: Ok(()) } = &result
+                    && let Some((fault, target_index, target)) = self.core.pending_damage.remove(path)
+                {
+                    self.core.damage(fault, target_index, &target, sink);
+                }
                 self.core.notify(change);
                 if self.core.current(host, incarnation) {
                     self.deliver_file_result(host, Box::new(result), sink);
@@ -525,6 +560,16 @@ impl<N: Node> Simulation<N> {
                     self.restart(host, sink);
                 }
             }
+            (FaultAction::Corrupt { targets }, FaultPhase::Apply) => {
+                for (i, target) in targets.into_iter().enumerate() {
+                    if self.core.fs.complete(&target.path).is_some() {
+                        self.core.damage(index, i, &target, sink);
+                    } else {
+                        self.core.pending_damage.insert(target.path.clone(), (index, i, target));
+                    }
+                }
+            }
+            (FaultAction::Corrupt { .. }, FaultPhase::Heal) => {}
         }
     }
 
@@ -574,6 +619,24 @@ impl<N: Node> Simulation<N> {
 }
 
 impl Core {
+    /// Damages `target`'s file as it stands now, with draws from the
+    /// stream of (fault, target), and records it.
+    fn damage(&mut self, fault: usize, target_index: usize, target: &CorruptTarget, sink: &mut dyn TraceSink) {
+        let original = self.fs.complete(&target.path).map(<[u8]>::to_vec).unwrap_or_default();
+        let mut rng = self.streams.stream(names::FAULT_DAMAGE, ((fault as u64) << 32) | target_index as u64);
+        let damaged = damage(target.mode, &original, &target.agent, &mut rng);
+        self.fs.put(&target.path, damaged);
+        let mode = target.mode.as_str();
+        self.log.damaged.push(DamageRecord {
+            time: self.now,
+            fault,
+            host: target.host,
+            path: target.path.clone(),
+            mode,
+        });
+        self.emit(Some(target.host), TraceKind::Damage { path: &target.path, mode }, sink);
+    }
+
     /// Why a message from `from` cannot be taken in by `to` now, if it cannot.
     fn refuse_delivery(&self, from: HostId, to: HostId) -> Option<DropReason> {
         if self.hosts[to.index()].state != HostState::Up {

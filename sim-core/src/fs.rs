@@ -325,6 +325,11 @@ impl SimFs {
         }
     }
 
+    /// The bytes of `path` if it exists and no write is filling it.
+    pub fn complete(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).filter(|f| f.filling.is_none()).map(|f| f.content.as_slice())
+    }
+
     /// The bytes of `path` as a reader would see them at `now`.
     pub fn read_now(&self, now: SimTime, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(|f| f.visible(now))

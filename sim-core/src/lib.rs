@@ -11,6 +11,7 @@ pub mod engine;
 pub mod faults;
 pub mod fs;
 pub mod network;
+pub mod plan;
 pub mod queue;
 pub mod record;
 pub mod rng;

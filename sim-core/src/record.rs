@@ -75,6 +75,25 @@ pub struct RunLog {
     pub observations: Vec<(SimTime, HostId, Observation)>,
     /// Events processed.
     pub events: u64,
+    /// File operations completed per host (filled when the run ends).
+    pub fs: std::collections::BTreeMap<HostId, crate::fs::FsCounters>,
+    /// Registration files damaged by `corrupt` faults, in time order.
+    pub damaged: Vec<DamageRecord>,
+}
+
+/// A registration file damaged by a `corrupt` fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DamageRecord {
+    /// When the damage landed (the fault's time, or the write it waited for).
+    pub time: SimTime,
+    /// The fault's index in the scenario.
+    pub fault: usize,
+    /// The miner whose file it is.
+    pub host: HostId,
+    /// The file.
+    pub path: String,
+    /// How it was damaged (`empty`, `truncate`, ...).
+    pub mode: &'static str,
 }
 
 impl RunLog {

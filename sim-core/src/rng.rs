@@ -30,6 +30,8 @@ pub mod names {
     pub const TOPOLOGY: &str = "topology";
     /// Random fault choices (fractions of groups, modes): index = fault index.
     pub const FAULTS: &str = "faults";
+    /// Bytes drawn to damage a file: index = fault index << 32 | target index.
+    pub const FAULT_DAMAGE: &str = "fault-damage";
 }
 
 /// Derives independent streams from one master seed.

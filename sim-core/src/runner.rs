@@ -1,18 +1,29 @@
 //! Turns a validated [`Scenario`] into a ready-to-run [`Simulation`] of
 //! [`HostNode`]s: builds the network, derives identities and start times
-//! from the seed, and schedules the fault timeline.
+//! from the seed, gives hosts their protocol roles, places the legacy
+//! registry, and schedules the fault timeline.
 
 use node_logic::HostId;
 use node_logic::host_node::{HostConfig, HostNode};
 use node_logic::identity::Identity;
+use node_logic::io::WriteMode;
 use node_logic::peers::PeerConfig;
+use node_logic::registration::damage::DamageMode;
+use node_logic::registration::{
+    MinerConfig, RegistrarConfig, RegistrationRole, Strategy,
+};
 use rand::RngExt;
+use rand::seq::SliceRandom;
 
-use crate::engine::{EngineConfig, FaultAction, Simulation};
+use crate::engine::{CorruptTarget as EngineTarget, EngineConfig, FaultAction, Simulation};
 use crate::fs::FsConfig;
 use crate::network::{NetworkError, build_network};
+use crate::plan::{LEGACY_REGISTRY_FILE, PlanError, RegistrationPlan, file_name};
 use crate::rng::{RngStreams, names};
-use crate::scenario::{FaultKind, Location, Scenario, StartSpec};
+use crate::scenario::{
+    CorruptMode, CorruptTarget, FaultKind, Location, RegistrationSpec, RegistrationStrategy,
+    Role, Scenario, StartSpec,
+};
 use crate::units::{SimDuration, SimTime};
 
 /// Why a valid scenario cannot be run by this build.
@@ -22,6 +33,9 @@ pub enum RunError {
     /// The network could not be built (GML file, bandwidth, topology).
     #[error(transparent)]
     Network(#[from] NetworkError),
+    /// The registration plan could not be made (legacy registry file).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     /// The scenario uses a feature that later work adds.
     #[error("{what}{} is not supported by this version of sim yet: {help}", at_line(.location))]
     Unsupported {
@@ -34,11 +48,21 @@ pub enum RunError {
     },
 }
 
-/// Builds the simulation `scenario` describes, ready for `run`.
-pub fn prepare(scenario: &Scenario) -> Result<Simulation<HostNode>, RunError> {
+/// A scenario made ready to run.
+pub struct Prepared {
+    /// The simulation, ready for `run`.
+    pub sim: Simulation<HostNode>,
+    /// Who registers and the ground truth of every wallet, when the
+    /// scenario has registration (the reports need it).
+    pub plan: Option<RegistrationPlan>,
+}
+
+/// Builds the simulation `scenario` describes.
+pub fn prepare(scenario: &Scenario) -> Result<Prepared, RunError> {
     check_supported(scenario)?;
     let streams = RngStreams::new(scenario.seed);
     let network = build_network(scenario, &mut streams.stream(names::TOPOLOGY, 0))?;
+    let plan = RegistrationPlan::of(scenario)?;
     let registration = &scenario.registration;
     let config = EngineConfig {
         seed: scenario.seed,
@@ -51,18 +75,21 @@ pub fn prepare(scenario: &Scenario) -> Result<Simulation<HostNode>, RunError> {
             notify_delay: registration.notify_delay,
         },
     };
-    let factory = host_factory(scenario, streams);
+    let factory = host_factory(scenario, plan.as_ref(), streams);
     let mut sim = Simulation::new(config, network, factory);
+    if let Some(bytes) = plan.as_ref().and_then(|p| p.legacy_bytes.clone()) {
+        sim.fs_mut().put(LEGACY_REGISTRY_FILE, bytes);
+    }
     for host in &scenario.hosts {
         let start = start_time(scenario.groups[host.group].start, host.id, &streams);
         sim.schedule_start(host.id, start);
     }
     for (index, fault) in scenario.faults.iter().enumerate() {
-        if let Some((action, heal)) = fault_action(&fault.kind) {
+        if let Some((action, heal)) = fault_action(scenario, index, &fault.kind, &streams) {
             sim.schedule_fault(index, fault.at, heal, action);
         }
     }
-    Ok(sim)
+    Ok(Prepared { sim, plan })
 }
 
 /// When `host` boots: a fixed offset, or one drawn from its own stream.
@@ -82,12 +109,21 @@ pub fn identity(streams: &RngStreams, host: HostId) -> Identity {
     Identity::from_secret(streams.seed_bytes(names::IDENTITY, u64::from(host.0)))
 }
 
-fn host_factory(scenario: &Scenario, streams: RngStreams) -> Box<dyn FnMut(HostId) -> HostNode> {
+fn host_factory(
+    scenario: &Scenario,
+    plan: Option<&RegistrationPlan>,
+    streams: RngStreams,
+) -> Box<dyn FnMut(HostId) -> HostNode> {
     let mut members = scenario.peers.members.clone();
     members.sort_unstable();
     members.dedup();
     let heartbeat = scenario.peers.heartbeat;
     let stale_after = scenario.peers.stale_after;
+    let roles: Vec<Option<RegistrationRole>> = scenario
+        .hosts
+        .iter()
+        .map(|h| plan.and_then(|p| registration_role(&scenario.registration, p, h.role, &h.name)))
+        .collect();
     Box::new(move |id| {
         let peers = members.binary_search(&id).is_ok().then(|| PeerConfig {
             me: id,
@@ -99,47 +135,120 @@ fn host_factory(scenario: &Scenario, streams: RngStreams) -> Box<dyn FnMut(HostI
             id,
             identity: identity(&streams, id),
             peers,
+            registration: roles.get(id.index()).cloned().flatten(),
         })
     })
 }
 
-fn fault_action(kind: &FaultKind) -> Option<(FaultAction, Option<SimTime>)> {
+/// The registration part of a host with `role` named `name`.
+fn registration_role(
+    spec: &RegistrationSpec,
+    plan: &RegistrationPlan,
+    role: Role,
+    name: &str,
+) -> Option<RegistrationRole> {
+    let write_mode = if spec.atomic_writes { WriteMode::Atomic } else { WriteMode::InPlace };
+    match role {
+        Role::Miner => Some(RegistrationRole::Miner(MinerConfig {
+            agent_id: name.to_string(),
+            write_mode,
+            registrars: plan.registrars.clone(),
+            retry_initial: spec.initial_interval,
+            retry_max: spec.max_interval,
+        })),
+        Role::Registrar | Role::Validator => Some(RegistrationRole::Registrar(RegistrarConfig {
+            strategy: strategy(spec),
+            timeout: spec.timeout,
+            expected: plan.expected,
+            miners: plan.miners.clone(),
+            recover: spec.recover,
+            progress_interval: spec.progress_interval,
+            legacy_registry: plan.legacy_bytes.as_ref().map(|_| LEGACY_REGISTRY_FILE.to_string()),
+            write_mode,
+        })),
+        _ => None,
+    }
+}
+
+fn strategy(spec: &RegistrationSpec) -> Strategy {
+    match spec.strategy {
+        RegistrationStrategy::Poll => Strategy::Poll { interval: spec.poll_interval },
+        RegistrationStrategy::Watch => Strategy::Watch { safety_poll: spec.safety_poll },
+        _ => Strategy::Backoff {
+            initial: spec.initial_interval,
+            multiplier: spec.multiplier,
+            max: spec.max_interval,
+            jitter: spec.jitter,
+        },
+    }
+}
+
+fn fault_action(
+    scenario: &Scenario,
+    index: usize,
+    kind: &FaultKind,
+    streams: &RngStreams,
+) -> Option<(FaultAction, Option<SimTime>)> {
     match kind {
-        FaultKind::Partition {
-            sides,
-            one_way,
-            until,
-        } => Some((
-            FaultAction::Partition {
-                sides: sides.clone(),
-                one_way: *one_way,
-            },
+        FaultKind::Partition { sides, one_way, until } => Some((
+            FaultAction::Partition { sides: sides.clone(), one_way: *one_way },
             *until,
         )),
-        FaultKind::Crash { hosts, restart } => Some((
-            FaultAction::Crash {
-                hosts: hosts.clone(),
-            },
-            *restart,
-        )),
-        FaultKind::Link {
-            a,
-            b,
-            latency,
-            loss,
-            until,
-        } => Some((
-            FaultAction::Link {
-                a: a.clone(),
-                b: b.clone(),
-                latency: *latency,
-                loss: *loss,
-            },
+        FaultKind::Crash { hosts, restart } => {
+            Some((FaultAction::Crash { hosts: hosts.clone() }, *restart))
+        }
+        FaultKind::Link { a, b, latency, loss, until } => Some((
+            FaultAction::Link { a: a.clone(), b: b.clone(), latency: *latency, loss: *loss },
             *until,
         )),
+        FaultKind::Corrupt { target, mode } => {
+            Some((FaultAction::Corrupt { targets: corrupt_targets(scenario, index, target, *mode, streams) }, None))
+        }
         // Rejected by `check_supported` before we get here.
         _ => None,
     }
+}
+
+/// The files a `corrupt` fault damages and how: a random `fraction` of a
+/// group is drawn from the fault's own stream (`faults`, index), then for
+/// `mixed` each file's mode, in host order.
+fn corrupt_targets(
+    scenario: &Scenario,
+    index: usize,
+    target: &CorruptTarget,
+    mode: CorruptMode,
+    streams: &RngStreams,
+) -> Vec<EngineTarget> {
+    let mut rng = streams.stream(names::FAULTS, index as u64);
+    let mut hosts = match target {
+        CorruptTarget::Hosts(hosts) => hosts.clone(),
+        CorruptTarget::Fraction { fraction, of } => {
+            let count = (fraction.value() * of.len() as f64).round() as usize;
+            let mut pool = of.clone();
+            pool.shuffle(&mut rng);
+            pool.truncate(count.min(pool.len()));
+            pool
+        }
+    };
+    hosts.sort_unstable();
+    hosts.dedup();
+    hosts
+        .into_iter()
+        .map(|host| {
+            let agent = scenario.hosts[host.index()].name.clone();
+            let mode = match mode {
+                CorruptMode::Empty => DamageMode::Empty,
+                CorruptMode::Truncate => DamageMode::Truncate,
+                CorruptMode::Garbage => DamageMode::Garbage,
+                CorruptMode::InvalidJson => DamageMode::InvalidJson,
+                CorruptMode::MissingField => DamageMode::MissingField,
+                CorruptMode::BadSignature => DamageMode::BadSignature,
+                CorruptMode::Legacy => DamageMode::Legacy,
+                _ => DamageMode::ALL[rng.random_range(0..DamageMode::ALL.len())],
+            };
+            EngineTarget { host, path: file_name(&agent), agent, mode }
+        })
+        .collect()
 }
 
 /// The hooks later protocols fill: until then, say so instead of ignoring
@@ -147,10 +256,6 @@ fn fault_action(kind: &FaultKind) -> Option<(FaultAction, Option<SimTime>)> {
 fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
     for fault in &scenario.faults {
         let (what, help) = match fault.kind {
-            FaultKind::Corrupt { .. } => (
-                "fault `corrupt` (registration-file damage)",
-                "it arrives with the wallet-registration protocol; remove the fault for now",
-            ),
             FaultKind::Byzantine { .. } => (
                 "fault `byzantine` (equivocating validator)",
                 "it arrives with the consensus protocol; remove the fault for now",
@@ -161,11 +266,7 @@ fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
             ),
             _ => continue,
         };
-        return Err(RunError::Unsupported {
-            what: what.into(),
-            location: Some(fault.location),
-            help,
-        });
+        return Err(RunError::Unsupported { what: what.into(), location: Some(fault.location), help });
     }
     if scenario.consensus.is_some() {
         return Err(RunError::Unsupported {
@@ -178,7 +279,5 @@ fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
 }
 
 fn at_line(location: &Option<Location>) -> String {
-    location.map_or_else(String::new, |l| {
-        format!(" (line {}, column {})", l.line, l.column)
-    })
+    location.map_or_else(String::new, |l| format!(" (line {}, column {})", l.line, l.column))
 }

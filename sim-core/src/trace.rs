@@ -8,6 +8,7 @@
 
 use node_logic::HostId;
 use node_logic::io::{Observation, TimerId};
+use node_logic::registration::RegistrationEvent;
 
 use crate::units::SimTime;
 
@@ -118,6 +119,13 @@ pub enum TraceKind<'a> {
     },
     /// A protocol recorded an observation.
     Observation(&'a Observation),
+    /// A `corrupt` fault damaged a file.
+    Damage {
+        /// The file.
+        path: &'a str,
+        /// The damage mode.
+        mode: &'static str,
+    },
 }
 
 /// One record of the trace.
@@ -237,6 +245,11 @@ impl TraceHasher {
                 self.word(10);
                 self.observation(observation);
             }
+            TraceKind::Damage { path, mode } => {
+                self.word(11);
+                self.bytes(path.as_bytes());
+                self.bytes(mode.as_bytes());
+            }
         }
     }
     /// The hash so far, as 32 hex digits.
@@ -263,8 +276,68 @@ impl TraceHasher {
                 self.word(u64::from(from.0));
                 self.word(*reason as u64);
             }
+            Observation::Registration(event) => {
+                self.word(4);
+                self.registration(event);
+            }
             // Observation is non-exhaustive: new variants hash their Debug
             // form until they get a binary encoding here.
+            #[allow(unreachable_patterns)]
+            other => self.bytes(format!("{other:?}").as_bytes()),
+        }
+    }
+}
+
+impl TraceHasher {
+    fn registration(&mut self, event: &RegistrationEvent) {
+        match event {
+            RegistrationEvent::FileWritten { agent, attempt } => {
+                self.word(1);
+                self.bytes(agent.as_bytes());
+                self.word(u64::from(*attempt));
+            }
+            RegistrationEvent::Accepted { agent, wallet, public_key, source } => {
+                self.word(2);
+                self.bytes(agent.as_bytes());
+                self.bytes(wallet.as_bytes());
+                self.bytes(public_key.as_ref().map_or(&[][..], |k| &k.0[..]));
+                self.word(*source as u64);
+            }
+            RegistrationEvent::Invalid { agent, error } => {
+                self.word(3);
+                self.bytes(agent.as_bytes());
+                self.word(*error as u64);
+            }
+            RegistrationEvent::Quarantined { agent, to } => {
+                self.word(4);
+                self.bytes(agent.as_bytes());
+                self.bytes(to.as_bytes());
+            }
+            RegistrationEvent::RestoredFromBackup { agent } => {
+                self.word(5);
+                self.bytes(agent.as_bytes());
+            }
+            RegistrationEvent::ReRegistrationRequested { agent } => {
+                self.word(6);
+                self.bytes(agent.as_bytes());
+            }
+            RegistrationEvent::Progress { registered, expected } => {
+                self.word(7);
+                self.word(u64::from(*registered));
+                self.word(u64::from(*expected));
+            }
+            RegistrationEvent::Ready { registered, expected, timed_out, missing } => {
+                self.word(8);
+                self.word(u64::from(*registered));
+                self.word(u64::from(*expected));
+                self.word(u64::from(*timed_out));
+                self.word(missing.len() as u64);
+                for agent in missing {
+                    self.bytes(agent.as_bytes());
+                }
+            }
+            // Non-exhaustive: a new event hashes its Debug form until it
+            // gets a binary encoding here.
             #[allow(unreachable_patterns)]
             other => self.bytes(format!("{other:?}").as_bytes()),
         }

@@ -20,7 +20,7 @@ fn bundled(name: &str) -> Scenario {
 }
 
 fn run(scenario: &Scenario) -> (RunLog, String) {
-    let mut sim = runner::prepare(scenario).unwrap();
+    let mut sim = runner::prepare(scenario).unwrap().sim;
     sim.run(&mut NoTrace).unwrap();
     let hash = sim.trace_hash();
     (sim.into_log(), hash)

@@ -1,0 +1,119 @@
+//! The registration plan of a scenario: who mines, who waits, what they
+//! expect, the legacy registry to place in the shared directory, and the
+//! ground truth of every wallet — the yardstick the reports use to catch a
+//! damaged or forged registration that was wrongly accepted.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use node_logic::HostId;
+use node_logic::identity::PublicKey;
+use node_logic::registration::file::{parse_legacy_registry, wallet_address};
+pub use node_logic::registration::file::{LEGACY_REGISTRY_FILE, file_name};
+
+use crate::rng::RngStreams;
+use crate::runner::identity;
+use crate::scenario::{Expected, Role, Scenario};
+
+/// The wallet an agent really has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrueWallet {
+    /// Its address.
+    pub wallet: String,
+    /// The key that owns it (`None` for legacy-only agents).
+    pub key: Option<PublicKey>,
+}
+
+/// Who takes part in registration and what the right outcome is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistrationPlan {
+    /// Hosts that wait for wallets (role `registrar` or `validator`).
+    pub registrars: Vec<HostId>,
+    /// Miner hosts by agent id (the host name), in host order.
+    pub miners: Vec<(String, HostId)>,
+    /// The legacy registry's bytes, to place in the shared directory.
+    pub legacy_bytes: Option<Vec<u8>>,
+    /// How many miners registrars wait for.
+    pub expected: u32,
+    /// Every known agent (miners and legacy entries) and its real wallet.
+    pub truth: BTreeMap<String, TrueWallet>,
+}
+
+/// Why the registration plan cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The legacy registry file could not be read.
+    #[error("cannot read the legacy registry {path}: {source}")]
+    ReadLegacy {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The legacy registry file is not in the documented format.
+    #[error(
+        "the legacy registry {path} is not valid ({kind}): it must be {{\"agents\": [{{\"agent_id\": \"...\", \"wallet_address\": \"...\"}}, ...]}}"
+    )]
+    BadLegacy {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        kind: &'static str,
+    },
+}
+
+impl RegistrationPlan {
+    /// The plan of `scenario`, or `None` when nothing registers (no
+    /// registrar, or neither miners nor a legacy registry).
+    pub fn of(scenario: &Scenario) -> Result<Option<Self>, PlanError> {
+        let registrars: Vec<HostId> = scenario
+            .hosts
+            .iter()
+            .filter(|h| matches!(h.role, Role::Registrar | Role::Validator))
+            .map(|h| h.id)
+            .collect();
+        let miners: Vec<(String, HostId)> = scenario
+            .hosts
+            .iter()
+            .filter(|h| h.role == Role::Miner)
+            .map(|h| (h.name.clone(), h.id))
+            .collect();
+        let (legacy_bytes, legacy) = match &scenario.registration.legacy_registry {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|source| PlanError::ReadLegacy { path: path.clone(), source })?;
+                let entries = parse_legacy_registry(&bytes)
+                    .map_err(|kind| PlanError::BadLegacy { path: path.clone(), kind: kind.as_str() })?;
+                (Some(bytes), entries)
+            }
+            None => (None, Vec::new()),
+        };
+        if registrars.is_empty() || (miners.is_empty() && legacy.is_empty()) {
+            return Ok(None);
+        }
+        let streams = RngStreams::new(scenario.seed);
+        let mut truth = BTreeMap::new();
+        for (agent, wallet) in legacy {
+            truth.insert(agent, TrueWallet { wallet, key: None });
+        }
+        // A miner host's own signed wallet is the truth for its agent id,
+        // even if a legacy entry names it too.
+        for (agent, host) in &miners {
+            let key = identity(&streams, *host).public_key();
+            truth.insert(agent.clone(), TrueWallet { wallet: wallet_address(&key), key: Some(key) });
+        }
+        let expected = match scenario.registration.expected {
+            Expected::All => u32::try_from(truth.len()).unwrap_or(u32::MAX),
+            Expected::Count(n) => n,
+        };
+        Ok(Some(RegistrationPlan { registrars, miners, legacy_bytes, expected, truth }))
+    }
+
+    /// Whether an accepted `(wallet, key)` for `agent` is the real one.
+    pub fn is_true(&self, agent: &str, wallet: &str, key: Option<&PublicKey>) -> bool {
+        match self.truth.get(agent) {
+            Some(t) => t.wallet == wallet && (key.is_none() || t.key.as_ref() == key),
+            None => false,
+        }
+    }
+}
