@@ -99,6 +99,7 @@ fn host_factory(scenario: &Scenario, streams: RngStreams) -> Box<dyn FnMut(HostI
             id,
             identity: identity(&streams, id),
             peers,
+            registration: None,
         })
     })
 }
