@@ -11,6 +11,7 @@ use crate::identity::Identity;
 use crate::io::{Input, Node, Observation, Output, RejectReason, TimerId};
 use crate::outbox::Outbox;
 use crate::peers::{PeerConfig, PeerRegistry};
+use crate::registration::{Miner, Registrar, RegistrationRole};
 use crate::time::SimTime;
 use crate::wire::{self, ProtocolTag};
 
@@ -23,6 +24,8 @@ pub struct HostConfig {
     pub identity: Identity,
     /// Peer-registry membership, if the host is a member.
     pub peers: Option<PeerConfig>,
+    /// Its part in wallet registration, if any.
+    pub registration: Option<RegistrationRole>,
 }
 
 /// One host's protocols. Built anew on every (re)start: a crash loses it all.
@@ -30,7 +33,15 @@ pub struct HostConfig {
 pub struct HostNode {
     id: HostId,
     peers: Option<PeerRegistry>,
+    registration: Option<RegistrationNode>,
     out: Outbox,
+}
+
+/// The registration state machine a host runs.
+#[derive(Debug)]
+enum RegistrationNode {
+    Miner(Miner),
+    Registrar(Registrar),
 }
 
 impl HostNode {
@@ -39,9 +50,16 @@ impl HostNode {
         let peers = config
             .peers
             .map(|c| PeerRegistry::new(c, config.identity.clone()));
+        let registration = config.registration.map(|role| match role {
+            RegistrationRole::Miner(c) => {
+                RegistrationNode::Miner(Miner::new(c, config.identity.clone()))
+            }
+            RegistrationRole::Registrar(c) => RegistrationNode::Registrar(Registrar::new(c)),
+        });
         HostNode {
             id: config.id,
             peers,
+            registration,
             out: Outbox::default(),
         }
     }
@@ -52,6 +70,20 @@ impl HostNode {
     /// The peer registry, if this host is a member.
     pub fn peers(&self) -> Option<&PeerRegistry> {
         self.peers.as_ref()
+    }
+    /// The registrar, if this host is one.
+    pub fn registrar(&self) -> Option<&Registrar> {
+        match &self.registration {
+            Some(RegistrationNode::Registrar(r)) => Some(r),
+            _ => None,
+        }
+    }
+    /// The miner, if this host is one.
+    pub fn miner(&self) -> Option<&Miner> {
+        match &self.registration {
+            Some(RegistrationNode::Miner(m)) => Some(m),
+            _ => None,
+        }
     }
 
     fn handle_message(&mut self, now: SimTime, from: HostId, payload: &[u8], rng: &mut dyn Rng) {
@@ -64,8 +96,14 @@ impl HostNode {
                 Some(peers) => peers.handle_message(now, from, body, rng, &mut self.out),
                 None => self.reject(from, RejectReason::NotAMember),
             },
-            // No registration role is wired into hosts yet.
-            ProtocolTag::Registration => self.reject(from, RejectReason::NotAMember),
+            // Only miners take registration datagrams (re-registration
+            // requests); registrars and hosts without a role refuse them.
+            ProtocolTag::Registration => match self.registration.as_mut() {
+                Some(RegistrationNode::Miner(miner)) => {
+                    miner.handle_message(now, from, body, &mut self.out)
+                }
+                _ => self.reject(from, RejectReason::NotAMember),
+            },
         }
     }
 
@@ -78,9 +116,16 @@ impl HostNode {
 impl Node for HostNode {
     fn handle_input(&mut self, now: SimTime, input: Input, rng: &mut dyn Rng) {
         match input {
-            Input::Start { .. } => {
+            Input::Start { restarted } => {
                 if let Some(peers) = self.peers.as_mut() {
                     peers.handle_start(now, rng, &mut self.out);
+                }
+                match self.registration.as_mut() {
+                    Some(RegistrationNode::Miner(m)) => {
+                        m.handle_start(now, restarted, &mut self.out)
+                    }
+                    Some(RegistrationNode::Registrar(r)) => r.handle_start(now, rng, &mut self.out),
+                    None => {}
                 }
             }
             Input::Message { from, payload } => self.handle_message(now, from, &payload, rng),
@@ -89,9 +134,36 @@ impl Node for HostNode {
                     peers.handle_heartbeat(now, rng, &mut self.out);
                 }
             }
-            // Timers and file results no protocol of this host asked for:
-            // spurious inputs are no-ops by contract.
-            Input::Timer(_) | Input::File(_) | Input::FileChanged { .. } => {}
+            Input::Timer(
+                timer @ (TimerId::RegistrationCheck
+                | TimerId::RegistrationTimeout
+                | TimerId::RegistrationProgress),
+            ) => {
+                if let Some(RegistrationNode::Registrar(r)) = self.registration.as_mut() {
+                    r.handle_timer(now, timer, &mut self.out);
+                }
+            }
+            Input::Timer(TimerId::MinerRewrite) => {
+                if let Some(RegistrationNode::Miner(m)) = self.registration.as_mut() {
+                    m.handle_rewrite_timer(now, &mut self.out);
+                }
+            }
+            // Only the registration protocol uses files.
+            Input::File(result) => match self.registration.as_mut() {
+                Some(RegistrationNode::Miner(m)) => m.handle_file(now, &result, &mut self.out),
+                Some(RegistrationNode::Registrar(r)) => {
+                    r.handle_file(now, &result, rng, &mut self.out)
+                }
+                None => {}
+            },
+            Input::FileChanged { path } => {
+                if let Some(RegistrationNode::Registrar(r)) = self.registration.as_mut() {
+                    r.handle_file_changed(now, &path, rng, &mut self.out);
+                }
+            }
+            // Timers no protocol of this host asked for: spurious inputs are
+            // no-ops by contract.
+            Input::Timer(TimerId::Workload(_)) => {}
         }
     }
 

@@ -28,6 +28,7 @@ fn host(me: u32, members: &[u32]) -> HostNode {
             heartbeat: HEARTBEAT,
             stale_after: STALE,
         }),
+        registration: None,
     })
 }
 
