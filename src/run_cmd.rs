@@ -225,15 +225,18 @@ fn summary_line(summary: &Summary) -> Option<String> {
     let expected = get("registration.expected")?;
     let mut line = format!("registration: {registered}/{expected} registered");
     if let Some(p95) = get("registration.p95_s") {
-        line.push_str(&format!(", p95 {p95:.1} s"));
+        line.push_str(&format!(", p95 {p95:.3} s"));
     }
     if let Some(ready) = get("registration.ready_s") {
         line.push_str(&format!(", ready at {ready:.1} s"));
     }
-    if let (Some(detected), Some(accepted)) =
-        (get("registration.corrupt_detected"), get("registration.corrupt_accepted"))
-    {
-        line.push_str(&format!(", {detected} damaged reads, {accepted} wrongly accepted"));
+    if let (Some(detected), Some(accepted)) = (
+        get("registration.corrupt_detected"),
+        get("registration.corrupt_accepted"),
+    ) {
+        line.push_str(&format!(
+            ", {detected} damaged reads, {accepted} wrongly accepted"
+        ));
     }
     Some(line)
 }

@@ -283,7 +283,7 @@ fn faults_of_later_protocols_are_refused_not_ignored() {
     let file = write_scenario(
         &dir,
         "s.toml",
-        "duration = \"1 min\"\n[[hosts]]\nname = \"miner\"\nrole = \"miner\"\n[[faults]]\nat = \"5 s\"\ncorrupt = \"miner-0\"\nmode = \"empty\"\n",
+        "duration = \"1 min\"\n[[hosts]]\nname = \"validator\"\ncount = 4\nrole = \"validator\"\n[[faults]]\nat = \"5 s\"\nbyzantine = \"validator-3\"\n",
     );
     let o = sim(&[
         "run",
@@ -293,7 +293,7 @@ fn faults_of_later_protocols_are_refused_not_ignored() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("corrupt") && stderr(&o).contains("line 5"),
+        stderr(&o).contains("byzantine") && stderr(&o).contains("line 6"),
         "{}",
         stderr(&o)
     );

@@ -266,6 +266,10 @@ fn registrar_config(host: u32, miners: &[u32], strategy: Strategy, recover: bool
                 .map(|&m| (format!("miner-{m}"), HostId(m)))
                 .collect(),
             recover,
+            miner_keys: miners
+                .iter()
+                .map(|&m| (format!("miner-{m}"), identity(m).public_key()))
+                .collect(),
             progress_interval: SimDuration::from_secs(30),
             legacy_registry: None,
             write_mode: WriteMode::Atomic,

@@ -83,12 +83,19 @@ impl<'a> RegistrationReport<'a> {
             }
         }
         for (time, host, observation) in &log.observations {
-            let Observation::Registration(event) = observation else { continue };
+            let Observation::Registration(event) = observation else {
+                continue;
+            };
             match event {
                 RegistrationEvent::FileWritten { agent, .. } => {
                     *report.attempts.entry(agent.clone()).or_default() += 1;
                 }
-                RegistrationEvent::Accepted { agent, wallet, public_key, source } if registrars.contains(host) => {
+                RegistrationEvent::Accepted {
+                    agent,
+                    wallet,
+                    public_key,
+                    source,
+                } if registrars.contains(host) => {
                     if !plan.is_true(agent, wallet, public_key.as_ref()) {
                         report.corrupt_accepted += 1;
                     }
@@ -96,17 +103,31 @@ impl<'a> RegistrationReport<'a> {
                     pair.accepted.get_or_insert((*time, *source));
                 }
                 RegistrationEvent::Invalid { agent, error } if registrars.contains(host) => {
-                    report.pairs.entry((agent.clone(), *host)).or_default().errors += 1;
-                    report.errors.push((*time, *host, agent.clone(), error.as_str()));
+                    report
+                        .pairs
+                        .entry((agent.clone(), *host))
+                        .or_default()
+                        .errors += 1;
+                    report
+                        .errors
+                        .push((*time, *host, agent.clone(), error.as_str()));
                     if error.is_damage() {
                         report.corrupt_detected += 1;
                         report.damaged_agents.insert(agent.clone());
                     }
                 }
-                RegistrationEvent::Progress { registered, expected } => {
+                RegistrationEvent::Progress {
+                    registered,
+                    expected,
+                } => {
                     report.progress.push((*time, *host, *registered, *expected));
                 }
-                RegistrationEvent::Ready { registered, expected, timed_out, .. } => {
+                RegistrationEvent::Ready {
+                    registered,
+                    expected,
+                    timed_out,
+                    ..
+                } => {
                     report.progress.push((*time, *host, *registered, *expected));
                     report.ready.insert(*host, (*time, *timed_out));
                 }
@@ -159,9 +180,16 @@ impl<'a> RegistrationReport<'a> {
         summary.set("registration.expected", Metric::Count(expected));
         summary.set("registration.registered", Metric::Count(registered));
         if expected > 0 {
-            summary.set("registration.success_rate", Metric::Real(registered as f64 / expected as f64));
+            summary.set(
+                "registration.success_rate",
+                Metric::Real(registered as f64 / expected as f64),
+            );
         }
-        if let (Some(p50), Some(p95), Some(max)) = (percentile(&times, 0.5), percentile(&times, 0.95), times.last()) {
+        if let (Some(p50), Some(p95), Some(max)) = (
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+            times.last(),
+        ) {
             summary.set("registration.p50_s", Metric::Real(p50));
             summary.set("registration.p95_s", Metric::Real(p95));
             summary.set("registration.max_s", Metric::Real(*max));
@@ -176,7 +204,12 @@ impl<'a> RegistrationReport<'a> {
         summary.set("registration.ready_s", Metric::Real(ready.as_secs_f64()));
         summary.set(
             "registration.registrars_timed_out",
-            Metric::Count(self.ready.values().filter(|(_, timed_out)| *timed_out).count() as u64),
+            Metric::Count(
+                self.ready
+                    .values()
+                    .filter(|(_, timed_out)| *timed_out)
+                    .count() as u64,
+            ),
         );
         let (reads, lists) = self.plan.registrars.iter().fold((0, 0), |(r, l), host| {
             let c = log.fs.get(host).copied().unwrap_or_default();
@@ -184,11 +217,24 @@ impl<'a> RegistrationReport<'a> {
         });
         summary.set("registration.file_reads", Metric::Count(reads));
         summary.set("registration.dir_lists", Metric::Count(lists));
-        summary.set("registration.corrupt_detected", Metric::Count(self.corrupt_detected));
-        summary.set("registration.corrupt_accepted", Metric::Count(self.corrupt_accepted));
-        let recovered = self.damaged_agents.iter().filter(|a| self.registered_at(a).is_some()).count();
+        summary.set(
+            "registration.corrupt_detected",
+            Metric::Count(self.corrupt_detected),
+        );
+        summary.set(
+            "registration.corrupt_accepted",
+            Metric::Count(self.corrupt_accepted),
+        );
+        let recovered = self
+            .damaged_agents
+            .iter()
+            .filter(|a| self.registered_at(a).is_some())
+            .count();
         summary.set("registration.recovered", Metric::Count(recovered as u64));
-        summary.set("registration.files_damaged", Metric::Count(log.damaged.len() as u64));
+        summary.set(
+            "registration.files_damaged",
+            Metric::Count(log.damaged.len() as u64),
+        );
     }
 
     /// Writes `registration.csv`: one row per (miner, registrar).
@@ -207,9 +253,15 @@ impl<'a> RegistrationReport<'a> {
         for agent in self.plan.truth.keys() {
             let start = self.start_of(agent);
             for registrar in &self.plan.registrars {
-                let pair = self.pairs.get(&(agent.clone(), *registrar)).cloned().unwrap_or_default();
+                let pair = self
+                    .pairs
+                    .get(&(agent.clone(), *registrar))
+                    .cloned()
+                    .unwrap_or_default();
                 let (accepted, source, took) = match (pair.accepted, start) {
-                    (Some((t, s)), Some(start)) => (seconds(t), s.as_str().to_string(), secs(t - start)),
+                    (Some((t, s)), Some(start)) => {
+                        (seconds(t), s.as_str().to_string(), secs(t - start))
+                    }
                     (Some((t, s)), None) => (seconds(t), s.as_str().to_string(), String::new()),
                     (None, _) => (String::new(), String::new(), String::new()),
                 };
@@ -233,7 +285,11 @@ impl<'a> RegistrationReport<'a> {
     pub fn write_progress(&self, path: &Path, scenario: &Scenario) -> Result<(), ReportError> {
         let header = ["time_s", "registrar", "registered", "expected", "fraction"];
         let records = self.progress.iter().map(|(t, host, registered, expected)| {
-            let fraction = if *expected == 0 { 1.0 } else { f64::from(*registered) / f64::from(*expected) };
+            let fraction = if *expected == 0 {
+                1.0
+            } else {
+                f64::from(*registered) / f64::from(*expected)
+            };
             vec![
                 seconds(*t),
                 host_name(scenario, *host).to_string(),
@@ -249,7 +305,12 @@ impl<'a> RegistrationReport<'a> {
     pub fn write_errors(&self, path: &Path, scenario: &Scenario) -> Result<(), ReportError> {
         let header = ["time_s", "registrar", "miner", "kind"];
         let records = self.errors.iter().map(|(t, host, agent, kind)| {
-            vec![seconds(*t), host_name(scenario, *host).to_string(), agent.clone(), kind.to_string()]
+            vec![
+                seconds(*t),
+                host_name(scenario, *host).to_string(),
+                agent.clone(),
+                kind.to_string(),
+            ]
         });
         rows(path, &header, records)
     }

@@ -107,14 +107,23 @@ pub fn write_observations(
     let header = ["time_s", "host", "observation", "peer", "detail"];
     let records = log.observations.iter().map(|(t, h, o)| {
         let (kind, peer, detail) = describe(o, |p| host_name(scenario, p).to_string());
-        vec![seconds(*t), host_name(scenario, *h).to_string(), kind.to_string(), peer, detail]
+        vec![
+            seconds(*t),
+            host_name(scenario, *h).to_string(),
+            kind.to_string(),
+            peer,
+            detail,
+        ]
     });
     rows(path, &header, records)
 }
 
 /// A stable `(observation, other party, detail)` for CSV output; `name`
 /// turns a host id into its name.
-pub fn describe(observation: &Observation, name: impl Fn(HostId) -> String) -> (&'static str, String, String) {
+pub fn describe(
+    observation: &Observation,
+    name: impl Fn(HostId) -> String,
+) -> (&'static str, String, String) {
     match observation {
         Observation::PeerUp { peer } => ("peer-up", name(*peer), String::new()),
         Observation::PeerDown { peer } => ("peer-down", name(*peer), String::new()),
@@ -129,32 +138,61 @@ pub fn describe(observation: &Observation, name: impl Fn(HostId) -> String) -> (
 
 fn describe_registration(event: &RegistrationEvent) -> (&'static str, String, String) {
     match event {
-        RegistrationEvent::FileWritten { agent, attempt } => {
-            ("registration-file-written", agent.clone(), format!("attempt {attempt}"))
+        RegistrationEvent::FileWritten { agent, attempt } => (
+            "registration-file-written",
+            agent.clone(),
+            format!("attempt {attempt}"),
+        ),
+        RegistrationEvent::Accepted {
+            agent,
+            wallet,
+            source,
+            ..
+        } => (
+            "registration-accepted",
+            agent.clone(),
+            format!("{} {wallet}", source.as_str()),
+        ),
+        RegistrationEvent::Invalid { agent, error } => (
+            "registration-invalid",
+            agent.clone(),
+            error.as_str().to_string(),
+        ),
+        RegistrationEvent::Quarantined { agent, to } => {
+            ("registration-quarantined", agent.clone(), to.clone())
         }
-        RegistrationEvent::Accepted { agent, wallet, source, .. } => {
-            ("registration-accepted", agent.clone(), format!("{} {wallet}", source.as_str()))
-        }
-        RegistrationEvent::Invalid { agent, error } => {
-            ("registration-invalid", agent.clone(), error.as_str().to_string())
-        }
-        RegistrationEvent::Quarantined { agent, to } => ("registration-quarantined", agent.clone(), to.clone()),
         RegistrationEvent::RestoredFromBackup { agent } => {
             ("registration-restored", agent.clone(), String::new())
         }
-        RegistrationEvent::ReRegistrationRequested { agent } => {
-            ("registration-reregister-requested", agent.clone(), String::new())
-        }
-        RegistrationEvent::Progress { registered, expected } => {
-            ("registration-progress", String::new(), format!("{registered}/{expected}"))
-        }
-        RegistrationEvent::Ready { registered, expected, timed_out, missing } => (
+        RegistrationEvent::ReRegistrationRequested { agent } => (
+            "registration-reregister-requested",
+            agent.clone(),
+            String::new(),
+        ),
+        RegistrationEvent::Progress {
+            registered,
+            expected,
+        } => (
+            "registration-progress",
+            String::new(),
+            format!("{registered}/{expected}"),
+        ),
+        RegistrationEvent::Ready {
+            registered,
+            expected,
+            timed_out,
+            missing,
+        } => (
             "registration-ready",
             String::new(),
             format!(
                 "{registered}/{expected}{}{}",
                 if *timed_out { " timed out" } else { "" },
-                if missing.is_empty() { String::new() } else { format!(" missing {}", missing.join(" ")) }
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" missing {}", missing.join(" "))
+                }
             ),
         ),
         #[allow(unreachable_patterns)]

@@ -26,7 +26,11 @@ pub fn verdicts<'a>(scenario: &'a Scenario, summary: &Summary) -> Vec<Verdict<'a
         .map(|target| {
             let measured = summary.get(&target.metric).and_then(|m| m.as_f64());
             let holds = measured.is_some_and(|m| target.op.holds(m, target.value));
-            Verdict { target, measured, holds }
+            Verdict {
+                target,
+                measured,
+                holds,
+            }
         })
         .collect()
 }
@@ -40,6 +44,11 @@ impl Verdict<'_> {
             Some(m) => format!("measured {m}"),
             None => "not produced by this run".to_string(),
         };
-        format!("{status} {} {} {} ({measured})", t.metric, t.op.as_str(), t.value)
+        format!(
+            "{status} {} {} {} ({measured})",
+            t.metric,
+            t.op.as_str(),
+            t.value
+        )
     }
 }

@@ -117,7 +117,12 @@ impl TraceSink for TraceCsv {
                 let (kind, peer, detail) = describe(o, |p| self.name(p).to_string());
                 (kind, peer, String::new(), detail)
             }
-            TraceKind::Damage { path, mode } => ("damage", String::new(), String::new(), format!("{mode} {path}")),
+            TraceKind::Damage { path, mode } => (
+                "damage",
+                String::new(),
+                String::new(),
+                format!("{mode} {path}"),
+            ),
             #[allow(unreachable_patterns)]
             _ => ("other", String::new(), String::new(), String::new()),
         };

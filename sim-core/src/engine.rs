@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use node_logic::HostId;
-use node_logic::registration::damage::{DamageMode, damage};
 use node_logic::io::{FileResult, Input, Node, Output};
+use node_logic::registration::damage::{DamageMode, damage};
 
 use crate::faults::FaultRules;
 use crate::fs::{Begun, Change, FsConfig, OpId, SimFs};
@@ -439,8 +439,12 @@ impl<N: Node> Simulation<N> {
                     return;
                 };
                 debug_assert_eq!(owner, host);
-                if let FileResult::Written { path, result: Ok(()) } = &result
-                    && let Some((fault, target_index, target)) = self.core.pending_damage.remove(path)
+                if let FileResult::Written {
+                    path,
+                    result: Ok(()),
+                } = &result
+                    && let Some((fault, target_index, target)) =
+                        self.core.pending_damage.remove(path)
                 {
                     self.core.damage(fault, target_index, &target, sink);
                 }
@@ -565,7 +569,9 @@ impl<N: Node> Simulation<N> {
                     if self.core.fs.complete(&target.path).is_some() {
                         self.core.damage(index, i, &target, sink);
                     } else {
-                        self.core.pending_damage.insert(target.path.clone(), (index, i, target));
+                        self.core
+                            .pending_damage
+                            .insert(target.path.clone(), (index, i, target));
                     }
                 }
             }
@@ -621,9 +627,22 @@ impl<N: Node> Simulation<N> {
 impl Core {
     /// Damages `target`'s file as it stands now, with draws from the
     /// stream of (fault, target), and records it.
-    fn damage(&mut self, fault: usize, target_index: usize, target: &CorruptTarget, sink: &mut dyn TraceSink) {
-        let original = self.fs.complete(&target.path).map(<[u8]>::to_vec).unwrap_or_default();
-        let mut rng = self.streams.stream(names::FAULT_DAMAGE, ((fault as u64) << 32) | target_index as u64);
+    fn damage(
+        &mut self,
+        fault: usize,
+        target_index: usize,
+        target: &CorruptTarget,
+        sink: &mut dyn TraceSink,
+    ) {
+        let original = self
+            .fs
+            .complete(&target.path)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        let mut rng = self.streams.stream(
+            names::FAULT_DAMAGE,
+            ((fault as u64) << 32) | target_index as u64,
+        );
         let damaged = damage(target.mode, &original, &target.agent, &mut rng);
         self.fs.put(&target.path, damaged);
         let mode = target.mode.as_str();
@@ -634,7 +653,14 @@ impl Core {
             path: target.path.clone(),
             mode,
         });
-        self.emit(Some(target.host), TraceKind::Damage { path: &target.path, mode }, sink);
+        self.emit(
+            Some(target.host),
+            TraceKind::Damage {
+                path: &target.path,
+                mode,
+            },
+            sink,
+        );
     }
 
     /// Why a message from `from` cannot be taken in by `to` now, if it cannot.

@@ -327,7 +327,10 @@ impl SimFs {
 
     /// The bytes of `path` if it exists and no write is filling it.
     pub fn complete(&self, path: &str) -> Option<&[u8]> {
-        self.files.get(path).filter(|f| f.filling.is_none()).map(|f| f.content.as_slice())
+        self.files
+            .get(path)
+            .filter(|f| f.filling.is_none())
+            .map(|f| f.content.as_slice())
     }
 
     /// The bytes of `path` as a reader would see them at `now`.

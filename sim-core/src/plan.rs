@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use node_logic::HostId;
 use node_logic::identity::PublicKey;
-use node_logic::registration::file::{parse_legacy_registry, wallet_address};
 pub use node_logic::registration::file::{LEGACY_REGISTRY_FILE, file_name};
+use node_logic::registration::file::{parse_legacy_registry, wallet_address};
 
 use crate::rng::RngStreams;
 use crate::runner::identity;
@@ -81,9 +81,15 @@ impl RegistrationPlan {
             .collect();
         let (legacy_bytes, legacy) = match &scenario.registration.legacy_registry {
             Some(path) => {
-                let bytes = std::fs::read(path).map_err(|source| PlanError::ReadLegacy { path: path.clone(), source })?;
-                let entries = parse_legacy_registry(&bytes)
-                    .map_err(|kind| PlanError::BadLegacy { path: path.clone(), kind: kind.as_str() })?;
+                let bytes = std::fs::read(path).map_err(|source| PlanError::ReadLegacy {
+                    path: path.clone(),
+                    source,
+                })?;
+                let entries =
+                    parse_legacy_registry(&bytes).map_err(|kind| PlanError::BadLegacy {
+                        path: path.clone(),
+                        kind: kind.as_str(),
+                    })?;
                 (Some(bytes), entries)
             }
             None => (None, Vec::new()),
@@ -100,13 +106,25 @@ impl RegistrationPlan {
         // even if a legacy entry names it too.
         for (agent, host) in &miners {
             let key = identity(&streams, *host).public_key();
-            truth.insert(agent.clone(), TrueWallet { wallet: wallet_address(&key), key: Some(key) });
+            truth.insert(
+                agent.clone(),
+                TrueWallet {
+                    wallet: wallet_address(&key),
+                    key: Some(key),
+                },
+            );
         }
         let expected = match scenario.registration.expected {
             Expected::All => u32::try_from(truth.len()).unwrap_or(u32::MAX),
             Expected::Count(n) => n,
         };
-        Ok(Some(RegistrationPlan { registrars, miners, legacy_bytes, expected, truth }))
+        Ok(Some(RegistrationPlan {
+            registrars,
+            miners,
+            legacy_bytes,
+            expected,
+            truth,
+        }))
     }
 
     /// Whether an accepted `(wallet, key)` for `agent` is the real one.

@@ -9,9 +9,7 @@ use node_logic::identity::Identity;
 use node_logic::io::WriteMode;
 use node_logic::peers::PeerConfig;
 use node_logic::registration::damage::DamageMode;
-use node_logic::registration::{
-    MinerConfig, RegistrarConfig, RegistrationRole, Strategy,
-};
+use node_logic::registration::{MinerConfig, RegistrarConfig, RegistrationRole, Strategy};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 
@@ -21,8 +19,8 @@ use crate::network::{NetworkError, build_network};
 use crate::plan::{LEGACY_REGISTRY_FILE, PlanError, RegistrationPlan, file_name};
 use crate::rng::{RngStreams, names};
 use crate::scenario::{
-    CorruptMode, CorruptTarget, FaultKind, Location, RegistrationSpec, RegistrationStrategy,
-    Role, Scenario, StartSpec,
+    CorruptMode, CorruptTarget, FaultKind, Location, RegistrationSpec, RegistrationStrategy, Role,
+    Scenario, StartSpec,
 };
 use crate::units::{SimDuration, SimTime};
 
@@ -147,7 +145,11 @@ fn registration_role(
     role: Role,
     name: &str,
 ) -> Option<RegistrationRole> {
-    let write_mode = if spec.atomic_writes { WriteMode::Atomic } else { WriteMode::InPlace };
+    let write_mode = if spec.atomic_writes {
+        WriteMode::Atomic
+    } else {
+        WriteMode::InPlace
+    };
     match role {
         Role::Miner => Some(RegistrationRole::Miner(MinerConfig {
             agent_id: name.to_string(),
@@ -161,9 +163,17 @@ fn registration_role(
             timeout: spec.timeout,
             expected: plan.expected,
             miners: plan.miners.clone(),
+            miner_keys: plan
+                .truth
+                .iter()
+                .filter_map(|(agent, t)| Some((agent.clone(), t.key?)))
+                .collect(),
             recover: spec.recover,
             progress_interval: spec.progress_interval,
-            legacy_registry: plan.legacy_bytes.as_ref().map(|_| LEGACY_REGISTRY_FILE.to_string()),
+            legacy_registry: plan
+                .legacy_bytes
+                .as_ref()
+                .map(|_| LEGACY_REGISTRY_FILE.to_string()),
             write_mode,
         })),
         _ => None,
@@ -172,8 +182,12 @@ fn registration_role(
 
 fn strategy(spec: &RegistrationSpec) -> Strategy {
     match spec.strategy {
-        RegistrationStrategy::Poll => Strategy::Poll { interval: spec.poll_interval },
-        RegistrationStrategy::Watch => Strategy::Watch { safety_poll: spec.safety_poll },
+        RegistrationStrategy::Poll => Strategy::Poll {
+            interval: spec.poll_interval,
+        },
+        RegistrationStrategy::Watch => Strategy::Watch {
+            safety_poll: spec.safety_poll,
+        },
         _ => Strategy::Backoff {
             initial: spec.initial_interval,
             multiplier: spec.multiplier,
@@ -190,20 +204,44 @@ fn fault_action(
     streams: &RngStreams,
 ) -> Option<(FaultAction, Option<SimTime>)> {
     match kind {
-        FaultKind::Partition { sides, one_way, until } => Some((
-            FaultAction::Partition { sides: sides.clone(), one_way: *one_way },
+        FaultKind::Partition {
+            sides,
+            one_way,
+            until,
+        } => Some((
+            FaultAction::Partition {
+                sides: sides.clone(),
+                one_way: *one_way,
+            },
             *until,
         )),
-        FaultKind::Crash { hosts, restart } => {
-            Some((FaultAction::Crash { hosts: hosts.clone() }, *restart))
-        }
-        FaultKind::Link { a, b, latency, loss, until } => Some((
-            FaultAction::Link { a: a.clone(), b: b.clone(), latency: *latency, loss: *loss },
+        FaultKind::Crash { hosts, restart } => Some((
+            FaultAction::Crash {
+                hosts: hosts.clone(),
+            },
+            *restart,
+        )),
+        FaultKind::Link {
+            a,
+            b,
+            latency,
+            loss,
+            until,
+        } => Some((
+            FaultAction::Link {
+                a: a.clone(),
+                b: b.clone(),
+                latency: *latency,
+                loss: *loss,
+            },
             *until,
         )),
-        FaultKind::Corrupt { target, mode } => {
-            Some((FaultAction::Corrupt { targets: corrupt_targets(scenario, index, target, *mode, streams) }, None))
-        }
+        FaultKind::Corrupt { target, mode } => Some((
+            FaultAction::Corrupt {
+                targets: corrupt_targets(scenario, index, target, *mode, streams),
+            },
+            None,
+        )),
         // Rejected by `check_supported` before we get here.
         _ => None,
     }
@@ -246,7 +284,12 @@ fn corrupt_targets(
                 CorruptMode::Legacy => DamageMode::Legacy,
                 _ => DamageMode::ALL[rng.random_range(0..DamageMode::ALL.len())],
             };
-            EngineTarget { host, path: file_name(&agent), agent, mode }
+            EngineTarget {
+                host,
+                path: file_name(&agent),
+                agent,
+                mode,
+            }
         })
         .collect()
 }
@@ -266,7 +309,11 @@ fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
             ),
             _ => continue,
         };
-        return Err(RunError::Unsupported { what: what.into(), location: Some(fault.location), help });
+        return Err(RunError::Unsupported {
+            what: what.into(),
+            location: Some(fault.location),
+            help,
+        });
     }
     if scenario.consensus.is_some() {
         return Err(RunError::Unsupported {
@@ -279,5 +326,7 @@ fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
 }
 
 fn at_line(location: &Option<Location>) -> String {
-    location.map_or_else(String::new, |l| format!(" (line {}, column {})", l.line, l.column))
+    location.map_or_else(String::new, |l| {
+        format!(" (line {}, column {})", l.line, l.column)
+    })
 }

@@ -296,7 +296,12 @@ impl TraceHasher {
                 self.bytes(agent.as_bytes());
                 self.word(u64::from(*attempt));
             }
-            RegistrationEvent::Accepted { agent, wallet, public_key, source } => {
+            RegistrationEvent::Accepted {
+                agent,
+                wallet,
+                public_key,
+                source,
+            } => {
                 self.word(2);
                 self.bytes(agent.as_bytes());
                 self.bytes(wallet.as_bytes());
@@ -321,12 +326,20 @@ impl TraceHasher {
                 self.word(6);
                 self.bytes(agent.as_bytes());
             }
-            RegistrationEvent::Progress { registered, expected } => {
+            RegistrationEvent::Progress {
+                registered,
+                expected,
+            } => {
                 self.word(7);
                 self.word(u64::from(*registered));
                 self.word(u64::from(*expected));
             }
-            RegistrationEvent::Ready { registered, expected, timed_out, missing } => {
+            RegistrationEvent::Ready {
+                registered,
+                expected,
+                timed_out,
+                missing,
+            } => {
                 self.word(8);
                 self.word(u64::from(*registered));
                 self.word(u64::from(*expected));

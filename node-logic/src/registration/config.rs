@@ -2,6 +2,7 @@
 //! scenario's `[registration]` table and host groups).
 
 use crate::HostId;
+use crate::identity::PublicKey;
 use crate::io::WriteMode;
 use crate::time::SimDuration;
 
@@ -68,6 +69,11 @@ pub struct RegistrarConfig {
     pub expected: u32,
     /// The miner hosts it knows, by agent id (to ask for re-registration).
     pub miners: Vec<(String, HostId)>,
+    /// The public keys of known miners (a genesis list). A file for one of
+    /// these agents signed by any other key is refused as `BadSignature`,
+    /// so nobody can register a wallet in another miner's name. Empty:
+    /// files are only checked against the key they carry (self-certifying).
+    pub miner_keys: Vec<(String, PublicKey)>,
     /// Quarantine and repair damaged files (true) or log and skip them.
     pub recover: bool,
     /// How often it reports progress.

@@ -122,6 +122,10 @@ pub enum ValidationErrorKind {
     DuplicateWallet,
     /// The old (unsigned, centralized) format in a miner file.
     LegacyFormat,
+    /// A valid file for an agent this registrar does not expect (not one
+    /// of its known miners): refused, so self-made identities cannot stand
+    /// in for the expected miners.
+    UnknownAgent,
 }
 
 impl ValidationErrorKind {
@@ -139,10 +143,15 @@ impl ValidationErrorKind {
             ValidationErrorKind::WalletMismatch => "wallet-mismatch",
             ValidationErrorKind::DuplicateWallet => "duplicate-wallet",
             ValidationErrorKind::LegacyFormat => "legacy-format",
+            ValidationErrorKind::UnknownAgent => "unknown-agent",
         }
     }
-    /// Whether this kind means the file is damaged (rather than absent).
+    /// Whether this kind means the file is damaged (rather than absent, or
+    /// intact but from an agent nobody expects).
     pub fn is_damage(self) -> bool {
-        !matches!(self, ValidationErrorKind::Missing)
+        !matches!(
+            self,
+            ValidationErrorKind::Missing | ValidationErrorKind::UnknownAgent
+        )
     }
 }

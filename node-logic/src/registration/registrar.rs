@@ -42,6 +42,15 @@
 //! `config.miners` cannot be asked: nothing is sent and nothing more than
 //! the `Invalid`/`Quarantined` records is recorded.
 //!
+//! **Pinned keys:** with `config.miner_keys`, a file for a known agent that
+//! is validly signed by a different key is refused as `BadSignature` (an
+//! impersonation, not a re-keying).
+//!
+//! **Unknown agents:** when `config.miners` is not empty, a valid file of
+//! an agent not in it is refused once (`Invalid { UnknownAgent }`, not
+//! damage, not quarantined) and not read again: self-made identities cannot
+//! stand in for the expected miners.
+//!
 //! **Legacy registry:** every entry not yet accepted is accepted with
 //! `source: Legacy` and no key, unless another agent already has its
 //! wallet (`Invalid { agent, DuplicateWallet }`). Files are read before the
@@ -122,6 +131,8 @@ pub struct Acceptance {
 pub struct Registrar {
     config: RegistrarConfig,
     miners: BTreeMap<String, HostId>,
+    /// Pinned keys of known miners.
+    keys: BTreeMap<String, PublicKey>,
     phase: Phase,
     timeout_at: SimTime,
     progress_at: Option<SimTime>,
@@ -129,6 +140,8 @@ pub struct Registrar {
     /// The backoff strategy's current interval (`None` before the first check).
     backoff: Option<SimDuration>,
     accepted: BTreeMap<String, Acceptance>,
+    /// Agents refused as unknown: their files are not read again.
+    refused: BTreeSet<String>,
     /// Wallet → the agent that has it.
     wallets: BTreeMap<String, String>,
     legacy_merged: bool,
@@ -202,15 +215,18 @@ impl Registrar {
     /// A registrar configured by `config`.
     pub fn new(config: RegistrarConfig) -> Self {
         let miners = config.miners.iter().cloned().collect();
+        let keys = config.miner_keys.iter().cloned().collect();
         Registrar {
             config,
             miners,
+            keys,
             phase: Phase::NotStarted,
             timeout_at: SimTime::NEVER,
             progress_at: None,
             next_check: None,
             backoff: None,
             accepted: BTreeMap::new(),
+            refused: BTreeSet::new(),
             wallets: BTreeMap::new(),
             legacy_merged: false,
             in_flight: None,
@@ -369,7 +385,7 @@ impl Registrar {
             return;
         }
         let job = if let Some(agent) = agent_of_file(path) {
-            if self.accepted.contains_key(agent) {
+            if self.accepted.contains_key(agent) || self.refused.contains(agent) {
                 return;
             }
             Job::Miner(agent.to_string())
@@ -449,6 +465,7 @@ impl Registrar {
         for name in names {
             if let Some(agent) = agent_of_file(name)
                 && !self.accepted.contains_key(agent)
+                && !self.refused.contains(agent)
             {
                 self.queue.push(Job::Miner(agent.to_string()));
             }
@@ -545,6 +562,9 @@ impl Registrar {
                         error,
                     },
                 );
+                if error == ValidationErrorKind::UnknownAgent {
+                    self.refused.insert(agent.clone());
+                }
                 if self.config.recover && error.is_damage() {
                     let from = file_name(&agent);
                     let to = format!("{from}.corrupted.{}", now.as_nanos());
@@ -636,6 +656,14 @@ impl Registrar {
         bytes: &[u8],
     ) -> Result<ValidRegistration, ValidationErrorKind> {
         let valid = validate(agent, bytes)?;
+        if !self.miners.is_empty() && !self.miners.contains_key(agent) {
+            return Err(ValidationErrorKind::UnknownAgent);
+        }
+        if let Some(pinned) = self.keys.get(agent)
+            && *pinned != valid.public_key()
+        {
+            return Err(ValidationErrorKind::BadSignature);
+        }
         match self.wallets.get(valid.wallet_address()) {
             Some(owner) if owner != agent => Err(ValidationErrorKind::DuplicateWallet),
             _ => Ok(valid),
@@ -816,6 +844,7 @@ mod tests {
                 .map(|i| (format!("miner-{i}"), HostId(100 + i)))
                 .collect(),
             recover,
+            miner_keys: Vec::new(),
             progress_interval: SimDuration::ZERO,
             legacy_registry: None,
             write_mode: WriteMode::Atomic,
@@ -1416,6 +1445,56 @@ mod tests {
         let got = events(&outputs);
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(matches!(got[1], RegistrationEvent::Quarantined { .. }));
+    }
+
+    #[test]
+    fn a_validly_signed_file_in_another_miners_name_is_refused_when_keys_are_pinned() {
+        let mut cfg = config(backoff(0), 1, true);
+        cfg.miner_keys = vec![("miner-0".into(), identity(0).public_key())];
+        let mut h = Harness::new(cfg);
+        // Self-consistent (agent id, wallet of the signing key, signature),
+        // but signed by miner-5's key in miner-0's name.
+        let impostor = encode(&Registration::signed(&identity(5), "miner-0", t(0)));
+        assert!(
+            validate("miner-0", &impostor).is_ok(),
+            "self-certifying checks alone pass it"
+        );
+        h.put("miner-0_miner_info.json", impostor);
+        let got = events(&h.start(t(0)));
+        assert!(
+            got.contains(&invalid("miner-0", ValidationErrorKind::BadSignature)),
+            "{got:?}"
+        );
+        assert_eq!(h.reg.accepted_count(), 0);
+    }
+
+    #[test]
+    fn valid_files_of_unknown_agents_are_refused_once_and_not_reread() {
+        // Expects miner-0 and miner-1; miner-7 signs a perfectly valid file.
+        let mut h = Harness::new(config(backoff(0), 2, true));
+        h.put("miner-7_miner_info.json", valid(7, t(0)));
+        h.put("miner-0_miner_info.json", valid(0, t(0)));
+        let outputs = h.start(t(0));
+        let got = events(&outputs);
+        assert!(
+            got.contains(&invalid("miner-7", ValidationErrorKind::UnknownAgent)),
+            "{got:?}"
+        );
+        assert!(
+            !got.iter()
+                .any(|e| matches!(e, RegistrationEvent::Quarantined { .. })),
+            "not damage"
+        );
+        assert_eq!(h.reg.accepted_count(), 1, "only the expected miner-0");
+        assert!(sends(&outputs).is_empty());
+        // The next check does not read it again.
+        let later = h.timer(t(2_000), TimerId::RegistrationCheck);
+        assert!(
+            !later
+                .iter()
+                .any(|o| matches!(o, Output::File(op) if matches!(op.as_ref(), FileOp::Read { path } if path.starts_with("miner-7")))),
+            "{later:?}"
+        );
     }
 
     #[test]

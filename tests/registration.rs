@@ -1,0 +1,261 @@
+//! Wallet registration end to end: the bundled scenarios reproduce, the
+//! legacy registry merges, and tampering with registration files at random
+//! never gets a wrong wallet accepted.
+
+use std::path::Path;
+
+use node_logic::io::Observation;
+use node_logic::registration::file::{Registration, encode, file_name};
+use node_logic::registration::{RegistrationEvent, WalletSource};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use reports::registration::RegistrationReport;
+use reports::summary::{Metric, RunFacts, Summary};
+use sim_core::plan::RegistrationPlan;
+use sim_core::rng::RngStreams;
+use sim_core::runner::{self, identity};
+use sim_core::scenario::{self, Override, Scenario};
+use sim_core::trace::NoTrace;
+use sim_core::units::{SimDuration, SimTime};
+
+fn bundled(name: &str, overrides: &[&str]) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    let overrides: Vec<Override> = overrides.iter().map(|o| o.parse().unwrap()).collect();
+    scenario::load(&path, &overrides).unwrap()
+}
+
+/// Runs a scenario and returns its summary (with registration metrics).
+fn summarize(scenario: &Scenario) -> Summary {
+    let prepared = runner::prepare(scenario).unwrap();
+    let mut sim = prepared.sim;
+    sim.run(&mut NoTrace).unwrap();
+    finish(scenario, sim, prepared.plan.as_ref())
+}
+
+fn finish(
+    scenario: &Scenario,
+    sim: sim_core::engine::Simulation<node_logic::host_node::HostNode>,
+    plan: Option<&RegistrationPlan>,
+) -> Summary {
+    let hash = sim.trace_hash();
+    let end = sim.now();
+    let log = sim.into_log();
+    let mut summary = Summary::from_run(RunFacts {
+        scenario,
+        log: &log,
+        trace_hash: &hash,
+        end,
+    });
+    if let Some(plan) = plan {
+        RegistrationReport::new(plan, &log, end).add_metrics(&mut summary, &log);
+    }
+    summary
+}
+
+fn count(summary: &Summary, name: &str) -> u64 {
+    match summary.get(name) {
+        Some(Metric::Count(n)) => *n,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+fn real(summary: &Summary, name: &str) -> f64 {
+    summary
+        .get(name)
+        .and_then(Metric::as_f64)
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+#[test]
+fn every_registration_scenario_reproduces_byte_for_byte() {
+    for name in [
+        "registration-baseline.toml",
+        "registration-backoff.toml",
+        "registration-watch.toml",
+        "registration-corruption.toml",
+        "registration-legacy.toml",
+    ] {
+        let s = bundled(name, &[]);
+        let a = summarize(&s);
+        let b = summarize(&s);
+        assert_eq!(a.to_json(), b.to_json(), "{name}");
+        let mut other = s.clone();
+        other.seed += 1;
+        assert_ne!(
+            a.get("run.trace_hash"),
+            summarize(&other).get("run.trace_hash"),
+            "{name}: another seed, another run"
+        );
+    }
+}
+
+#[test]
+fn baseline_waits_out_its_timeout_and_recovery_registers_everyone() {
+    let baseline = summarize(&bundled("registration-baseline.toml", &[]));
+    assert!(real(&baseline, "registration.ready_s") >= 200.0);
+    assert!(real(&baseline, "registration.success_rate") < 1.0);
+    assert_eq!(count(&baseline, "registration.corrupt_accepted"), 0);
+    assert_eq!(
+        count(&baseline, "registration.recovered"),
+        0,
+        "nothing is repaired without recovery"
+    );
+    for name in ["registration-backoff.toml", "registration-watch.toml"] {
+        let improved = summarize(&bundled(name, &[]));
+        assert!(real(&improved, "registration.ready_s") < 60.0, "{name}");
+        assert_eq!(real(&improved, "registration.success_rate"), 1.0, "{name}");
+        assert_eq!(
+            count(&improved, "registration.recovered"),
+            5,
+            "{name}: the 5 damaged miners"
+        );
+        assert!(
+            count(&improved, "registration.corrupt_detected")
+                < count(&baseline, "registration.corrupt_detected") / 10,
+            "{name}: 90 % fewer corruption errors"
+        );
+    }
+}
+
+#[test]
+fn legacy_registry_entries_are_merged_with_signed_files() {
+    let s = bundled("registration-legacy.toml", &[]);
+    let prepared = runner::prepare(&s).unwrap();
+    let plan = prepared.plan.clone().unwrap();
+    let mut sim = prepared.sim;
+    sim.run(&mut NoTrace).unwrap();
+    let log = sim.log().clone();
+    let legacy_accepts: Vec<&str> = log
+        .observations
+        .iter()
+        .filter_map(|(_, _, o)| match o {
+            Observation::Registration(RegistrationEvent::Accepted {
+                agent,
+                source: WalletSource::Legacy,
+                ..
+            }) => Some(agent.as_str()),
+            _ => None,
+        })
+        .collect();
+    // 20 legacy agents, accepted once by each of the 4 validators.
+    assert_eq!(legacy_accepts.len(), 20 * 4);
+    assert!(legacy_accepts.iter().all(|a| a.starts_with("legacy-")));
+    let summary = finish(&s, sim, Some(&plan));
+    assert_eq!(count(&summary, "registration.expected"), 60);
+    assert_eq!(count(&summary, "registration.registered"), 60);
+}
+
+/// Tampers with a registration file the way an attacker or a broken disk
+/// might: bit flips, truncation, a swapped wallet, a foreign signature.
+fn tamper(bytes: &[u8], other_wallet: &str, rng: &mut ChaCha8Rng) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    match rng.random_range(0..4u8) {
+        0 => {
+            for _ in 0..rng.random_range(1..4) {
+                if !out.is_empty() {
+                    let i = rng.random_range(0..out.len());
+                    out[i] ^= 1 << rng.random_range(0..8);
+                }
+            }
+        }
+        1 => out.truncate(rng.random_range(0..out.len().max(1))),
+        2 => {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            if let Some(start) = text.find("\"wallet_address\"") {
+                let rest = &text[start..];
+                if let Some(open) = rest.find(": \"").or_else(|| rest.find(":\"")) {
+                    let value_start = start + open + rest[open..].find('"').unwrap_or(0) + 1;
+                    if let Some(len) = text[value_start..].find('"') {
+                        let mut edited = text.clone();
+                        edited.replace_range(value_start..value_start + len, other_wallet);
+                        out = edited.into_bytes();
+                    }
+                }
+            }
+        }
+        _ => {
+            // The same record, signed by someone else's key.
+            let mut secret = [0u8; 32];
+            rng.fill_bytes(&mut secret);
+            let foreign = node_logic::identity::Identity::from_secret(secret);
+            let mut record = Registration::signed(&foreign, "x", SimTime::ZERO);
+            if let Ok(text) = std::str::from_utf8(bytes)
+                && let Some(agent) = text
+                    .split("\"agent_id\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').nth(1))
+            {
+                record = Registration::signed(&foreign, agent, SimTime::ZERO);
+            }
+            out = encode(&record);
+        }
+    }
+    out
+}
+
+#[test]
+fn tampered_and_forged_files_are_never_accepted() {
+    for case in 0..12u64 {
+        let strategy = ["poll", "backoff", "watch"][case as usize % 3];
+        let recover = if case % 2 == 0 { "true" } else { "false" };
+        let mut s = bundled(
+            "registration-baseline.toml",
+            &[
+                &format!("registration.strategy={strategy}"),
+                &format!("registration.recover={recover}"),
+            ],
+        );
+        s.seed = 100 + case;
+        let prepared = runner::prepare(&s).unwrap();
+        let plan = prepared.plan.clone().unwrap();
+        let mut sim = prepared.sim;
+        let mut rng = ChaCha8Rng::seed_from_u64(case);
+        let streams = RngStreams::new(s.seed);
+        // Every few seconds, tamper with some miner files as they stand.
+        let mut now = SimTime::ZERO;
+        while now < SimTime::from_duration(SimDuration::from_secs(60)) {
+            now += SimDuration::from_millis(rng.random_range(500..3_000));
+            sim.run_until(now, &mut NoTrace).unwrap();
+            for _ in 0..3 {
+                let (agent, _) = &plan.miners[rng.random_range(0..plan.miners.len())];
+                let (other_agent, other_host) =
+                    &plan.miners[rng.random_range(0..plan.miners.len())];
+                if other_agent == agent {
+                    continue;
+                }
+                let other_wallet = node_logic::registration::file::wallet_address(
+                    &identity(&streams, *other_host).public_key(),
+                );
+                let path = file_name(agent);
+                if let Some(bytes) = sim.fs().complete(&path).map(<[u8]>::to_vec) {
+                    let damaged = tamper(&bytes, &other_wallet, &mut rng);
+                    sim.fs_mut().put(&path, damaged);
+                }
+            }
+            // A forged registration for an agent that does not exist.
+            let mut secret = [0u8; 32];
+            rng.fill_bytes(&mut secret);
+            let ghost = node_logic::identity::Identity::from_secret(secret);
+            let agent = format!("ghost-{}", rng.random_range(0..5u8));
+            sim.fs_mut().put(
+                &file_name(&agent),
+                encode(&Registration::signed(&ghost, &agent, now)),
+            );
+        }
+        sim.run(&mut NoTrace).unwrap();
+        let summary = finish(&s, sim, Some(&plan));
+        assert_eq!(
+            count(&summary, "registration.corrupt_accepted"),
+            0,
+            "case {case}: {}",
+            summary.to_json()
+        );
+        assert!(
+            count(&summary, "registration.corrupt_detected") > 0,
+            "case {case}: tampering was seen"
+        );
+    }
+}
