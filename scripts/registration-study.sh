@@ -79,7 +79,7 @@ mkdir -p "$(dirname "$output")"
         END {
           printf "| %s | %s | %.1f | %.1f | %s | %.4f | %.4f | %.1f | %.1f | %d |\n",
             s, r, pct(ready, n, 0.5), pct(ready, n, 0.95),
-            (p95[1] == "nan" ? "n/a" : sprintf("%.1f", pct(p95, n, 0.5))),
+            (p95[1] == "nan" ? "n/a" : sprintf("%.2f", pct(p95, n, 0.5))),
             succ / n, smin, io / n, det / n, acc
         }' "$results"
     done
