@@ -9,6 +9,12 @@ pub enum Exit {
     InvalidInput = 2,
     /// Results could not be written.
     OutputFailed = 3,
+    /// A safety checker tripped (e.g. two honest validators finalized
+    /// different blocks at one height).
+    SafetyViolation = 4,
+    /// A liveness checker tripped (no progress within the bound after
+    /// the faults healed).
+    LivenessViolation = 5,
     /// The run stopped before its end (an engine limit was hit).
     RunFailed = 6,
 }

@@ -3,10 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use reports::peers::PeersReport;
 use reports::registration::RegistrationReport;
 use reports::summary::RunFacts;
 use reports::trace_csv::TraceCsv;
 use reports::{ResultDir, Summary, tables};
+use sim_core::checkers::ViolationKind;
+use sim_core::engine::EngineError;
 use sim_core::runner;
 use sim_core::scenario::{self, Scenario};
 use sim_core::trace::{NoTrace, TraceSink};
@@ -131,6 +134,7 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
     let duration_ms = scenario.duration.as_nanos() / 1_000_000;
     let progress = Progress::new(&scenario.name, duration_ms, args.quiet);
     let step = SimDuration::from_nanos((scenario.duration.as_nanos() / 200).max(1));
+    let failure: Option<EngineError>;
     {
         let mut no_trace = NoTrace;
         let sink: &mut dyn TraceSink = match trace.as_mut() {
@@ -143,13 +147,22 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
             outcome = sim.run_until(next, sink);
             progress.update(sim.now().as_nanos() / 1_000_000, sim.log().events);
         }
-        if let Err(e) = outcome.and_then(|()| sim.run(sink)) {
-            progress.finish();
-            eprintln!("error: {}: {e} (seed {})", path.display(), scenario.seed);
-            return Exit::RunFailed;
-        }
+        failure = outcome.and_then(|()| sim.run(sink)).err();
     }
     let wall_s = progress.finish();
+    if let Some(EngineError::QueueFull { .. }) = &failure {
+        // Nothing a checker could explain: report and stop without results.
+        eprintln!(
+            "error: {}: {} (seed {})",
+            path.display(),
+            failure
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            scenario.seed
+        );
+        return Exit::RunFailed;
+    }
 
     let trace_hash = sim.trace_hash();
     let end = sim.now();
@@ -161,6 +174,10 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
         end,
     });
     let registration = plan.as_ref().map(|p| RegistrationReport::new(p, &log, end));
+    let peers = PeersReport::new(scenario, &log);
+    if let Some(report) = &peers {
+        report.add_metrics(&mut summary);
+    }
     if let Some(report) = &registration {
         report.add_metrics(&mut summary, &log);
     }
@@ -173,6 +190,9 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
         tables::write_faults(&result.file("faults.csv"), scenario, &log)?;
         tables::write_lifecycle(&result.file("lifecycle.csv"), scenario, &log)?;
         tables::write_observations(&result.file("observations.csv"), scenario, &log)?;
+        if let Some(report) = &peers {
+            report.write(&result.file("peers.csv"), scenario)?;
+        }
         if let Some(report) = &registration {
             report.write_registration(&result.file("registration.csv"), scenario)?;
             report.write_progress(&result.file("registration_progress.csv"), scenario)?;
@@ -215,7 +235,24 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
         }
         println!("  results: {}", dir.display());
     }
-    Exit::Ok
+    match failure {
+        Some(EngineError::Violation(v)) => {
+            eprintln!("error: {}: {v}", path.display());
+            eprintln!(
+                "  seed {}; reproduce with: sim run {} --seed {}",
+                scenario.seed,
+                path.display(),
+                scenario.seed
+            );
+            eprintln!("  (results up to the violation are in {})", dir.display());
+            match v.kind {
+                ViolationKind::Safety => Exit::SafetyViolation,
+                ViolationKind::Liveness => Exit::LivenessViolation,
+            }
+        }
+        Some(_) => Exit::RunFailed,
+        None => Exit::Ok,
+    }
 }
 
 /// The registration digest line, when the run has registration.

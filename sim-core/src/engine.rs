@@ -12,6 +12,7 @@ use node_logic::HostId;
 use node_logic::io::{FileResult, Input, Node, Output};
 use node_logic::registration::damage::{DamageMode, damage};
 
+use crate::checkers::{Checker, Violation};
 use crate::faults::FaultRules;
 use crate::fs::{Begun, Change, FsConfig, OpId, SimFs};
 use crate::network::Network;
@@ -62,6 +63,15 @@ pub enum FaultAction {
         /// The hosts.
         hosts: Vec<HostId>,
     },
+    /// Skew the hosts' clocks from now on (no heal).
+    ClockSkew {
+        /// The hosts.
+        hosts: Vec<HostId>,
+        /// Constant offset in nanoseconds.
+        offset_ns: i64,
+        /// Rate error.
+        drift: f64,
+    },
     /// Damage registration files: at once if complete, else when their
     /// next write completes (a miner that writes a bad file in the first
     /// place). No heal.
@@ -92,6 +102,7 @@ impl FaultAction {
             FaultAction::Link { .. } => "link",
             FaultAction::Crash { .. } => "crash",
             FaultAction::Corrupt { .. } => "corrupt",
+            FaultAction::ClockSkew { .. } => "clock-skew",
         }
     }
     fn hosts(&self) -> Vec<HostId> {
@@ -100,6 +111,7 @@ impl FaultAction {
             FaultAction::Link { a, b, .. } => [a.as_slice(), b.as_slice()].concat(),
             FaultAction::Crash { hosts } => hosts.clone(),
             FaultAction::Corrupt { targets } => targets.iter().map(|t| t.host).collect(),
+            FaultAction::ClockSkew { hosts, .. } => hosts.clone(),
         };
         hosts.sort_unstable();
         hosts.dedup();
@@ -146,6 +158,7 @@ enum Event {
         index: usize,
         phase: FaultPhase,
     },
+    Deadline,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,6 +178,36 @@ struct HostSlot {
     ever_started: bool,
     /// A crash fault holds the host down until its restart.
     held_down: bool,
+    /// The host's clock error, once a `clock_skew` fault applies.
+    skew: Option<ClockSkew>,
+}
+
+/// A host clock running off: local time = `t + offset + drift × (t − since)`
+/// for global time `t >= since`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClockSkew {
+    /// When the skew began (global time).
+    pub since: SimTime,
+    /// Constant offset in nanoseconds (may be negative).
+    pub offset_ns: i64,
+    /// Rate error (0.001: the clock gains 1 ms per second).
+    pub drift: f64,
+}
+
+impl ClockSkew {
+    /// The host's reading of global time `t`.
+    pub fn local(&self, t: SimTime) -> SimTime {
+        let elapsed = t.as_nanos().saturating_sub(self.since.as_nanos()) as f64;
+        let local = t.as_nanos() as f64 + self.offset_ns as f64 + self.drift * elapsed;
+        SimTime::from_nanos(local.clamp(0.0, u64::MAX as f64) as u64)
+    }
+    /// The global time at which the host's clock reads `local`.
+    pub fn global(&self, local: SimTime) -> SimTime {
+        let since = self.since.as_nanos() as f64;
+        let g =
+            since + (local.as_nanos() as f64 - self.offset_ns as f64 - since) / (1.0 + self.drift);
+        SimTime::from_nanos(g.clamp(0.0, u64::MAX as f64) as u64)
+    }
 }
 
 /// Builds a host's node (at first boot and at every restart).
@@ -196,6 +239,8 @@ struct Core {
     pending_damage: BTreeMap<String, (usize, usize, CorruptTarget)>,
     /// The run's RNG streams (damage draws come from `fault-damage`).
     streams: RngStreams,
+    /// Invariants watched during the run.
+    checkers: Vec<Box<dyn Checker>>,
     log: RunLog,
     hash: TraceHasher,
     failure: Option<EngineError>,
@@ -213,6 +258,9 @@ pub enum EngineError {
         /// Which limit.
         source: QueueFull,
     },
+    /// A checker found an invariant broken.
+    #[error("{0}")]
+    Violation(Violation),
 }
 
 impl<N: Node> Simulation<N> {
@@ -229,6 +277,7 @@ impl<N: Node> Simulation<N> {
                 start_at: SimTime::NEVER,
                 ever_started: false,
                 held_down: false,
+                skew: None,
             })
             .collect();
         let core = Core {
@@ -242,6 +291,7 @@ impl<N: Node> Simulation<N> {
             faults: BTreeMap::new(),
             pending_damage: BTreeMap::new(),
             streams,
+            checkers: Vec::new(),
             log: RunLog::new(count),
             hash: TraceHasher::default(),
             failure: None,
@@ -254,6 +304,16 @@ impl<N: Node> Simulation<N> {
             factory,
             core,
         }
+    }
+
+    /// Watches `checker` for the rest of the run.
+    pub fn add_checker(&mut self, checker: Box<dyn Checker>) {
+        self.core.checkers.push(checker);
+    }
+
+    /// Asks every checker's [`Checker::deadline`] at `at`.
+    pub fn schedule_deadline(&mut self, at: SimTime) {
+        self.core.schedule(at, Event::Deadline);
     }
 
     /// Boots `host` at `at` (unless a crash fault holds it down then).
@@ -474,6 +534,15 @@ impl<N: Node> Simulation<N> {
                 }
             }
             Event::Fault { index, phase } => self.fault(index, phase, sink),
+            Event::Deadline => {
+                let now = self.core.now;
+                for checker in &mut self.core.checkers {
+                    if let Err(v) = checker.deadline(now) {
+                        self.core.fail(v);
+                        break;
+                    }
+                }
+            }
         }
     }
 
@@ -489,6 +558,7 @@ impl<N: Node> Simulation<N> {
             Lifecycle::Started
         };
         self.core.log.lifecycle.push((self.core.now, host, what));
+        self.core.lifecycle_checks(host, what);
         self.core
             .emit(Some(host), TraceKind::Start { restarted }, sink);
         self.feed(host, Input::Start { restarted }, sink);
@@ -510,6 +580,7 @@ impl<N: Node> Simulation<N> {
             .log
             .lifecycle
             .push((self.core.now, host, Lifecycle::Crashed));
+        self.core.lifecycle_checks(host, Lifecycle::Crashed);
         self.core.emit(Some(host), TraceKind::Crash, sink);
     }
 
@@ -576,6 +647,24 @@ impl<N: Node> Simulation<N> {
                 }
             }
             (FaultAction::Corrupt { .. }, FaultPhase::Heal) => {}
+            (
+                FaultAction::ClockSkew {
+                    hosts,
+                    offset_ns,
+                    drift,
+                },
+                FaultPhase::Apply,
+            ) => {
+                let since = self.core.now;
+                for host in hosts {
+                    self.core.hosts[host.index()].skew = Some(ClockSkew {
+                        since,
+                        offset_ns,
+                        drift,
+                    });
+                }
+            }
+            (FaultAction::ClockSkew { .. }, FaultPhase::Heal) => {}
         }
     }
 
@@ -586,7 +675,11 @@ impl<N: Node> Simulation<N> {
         let Some(node) = self.nodes[host.index()].as_mut() else {
             return;
         };
-        node.handle_input(self.core.now, input, &mut self.rngs[host.index()]);
+        let now = match self.core.hosts[host.index()].skew {
+            Some(skew) => skew.local(self.core.now),
+            None => self.core.now,
+        };
+        node.handle_input(now, input, &mut self.rngs[host.index()]);
         while let Some(output) = node.poll_output() {
             self.core.carry_out(host, output, sink);
         }
@@ -683,7 +776,10 @@ impl Core {
         match output {
             Output::Send { to, payload } => self.send(host, to, payload, sink),
             Output::SetTimer { timer, at } => {
-                let (slot, generation) = self.hosts[host.index()].timers.arm(timer);
+                let host_slot = &mut self.hosts[host.index()];
+                let (slot, generation) = host_slot.timers.arm(timer);
+                // The node set the deadline on its own clock.
+                let at = host_slot.skew.map_or(at, |skew| skew.global(at));
                 self.schedule(
                     at.max(self.now),
                     Event::Timer {
@@ -721,6 +817,14 @@ impl Core {
             }
             Output::Record(observation) => {
                 self.emit(Some(host), TraceKind::Observation(&observation), sink);
+                for checker in &mut self.checkers {
+                    if let Err(v) = checker.observe(self.now, host, &observation) {
+                        if self.failure.is_none() {
+                            self.failure = Some(EngineError::Violation(v));
+                        }
+                        break;
+                    }
+                }
                 self.log.observations.push((self.now, host, observation));
             }
             // Output is non-exhaustive; a kind this engine does not know is
@@ -787,6 +891,20 @@ impl Core {
 
     fn fs_notify_delay(&self) -> SimDuration {
         self.fs.config().notify_delay
+    }
+
+    /// Stops the run with a checker's violation (the first one wins).
+    fn fail(&mut self, violation: Violation) {
+        if self.failure.is_none() {
+            self.failure = Some(EngineError::Violation(violation));
+        }
+    }
+
+    fn lifecycle_checks(&mut self, host: HostId, what: Lifecycle) {
+        let now = self.now;
+        for checker in &mut self.checkers {
+            checker.lifecycle(now, host, what);
+        }
     }
 
     /// Queues `event`; a full queue stops the run with an error (checked by

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checkers;
 pub mod engine;
 pub mod faults;
 pub mod fs;

@@ -242,6 +242,18 @@ fn fault_action(
             },
             None,
         )),
+        FaultKind::ClockSkew {
+            hosts,
+            offset_ns,
+            drift,
+        } => Some((
+            FaultAction::ClockSkew {
+                hosts: hosts.clone(),
+                offset_ns: *offset_ns,
+                drift: *drift,
+            },
+            None,
+        )),
         // Rejected by `check_supported` before we get here.
         _ => None,
     }
@@ -301,10 +313,6 @@ fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
         let (what, help) = match fault.kind {
             FaultKind::Byzantine { .. } => (
                 "fault `byzantine` (equivocating validator)",
-                "it arrives with the consensus protocol; remove the fault for now",
-            ),
-            FaultKind::ClockSkew { .. } => (
-                "fault `clock_skew`",
                 "it arrives with the consensus protocol; remove the fault for now",
             ),
             _ => continue,

@@ -396,3 +396,50 @@ fn file_operations_take_their_time_and_report_results() {
         ]
     );
 }
+
+#[test]
+fn clock_skew_shifts_what_a_node_reads_and_stretches_its_timers() {
+    use sim_core::engine::ClockSkew;
+    let skew = ClockSkew {
+        since: secs(10),
+        offset_ns: 2_000_000_000,
+        drift: 0.5,
+    };
+    assert_eq!(skew.local(secs(10)), secs(12));
+    assert_eq!(
+        skew.local(secs(12)),
+        secs(15),
+        "runs 1.5x fast after `since`"
+    );
+    assert_eq!(skew.global(secs(15)), secs(12), "inverse");
+
+    let run = |drift: f64, offset_ns: i64| {
+        let net = mesh(1, SimDuration::from_millis(1), 0.0, "1 Gbit");
+        let mut sim = chatter_sim(1, 1, 0, SimDuration::from_secs(1), 1, net, secs(30));
+        start_all(&mut sim, 1);
+        sim.schedule_fault(
+            0,
+            secs(10),
+            None,
+            FaultAction::ClockSkew {
+                hosts: vec![HostId(0)],
+                offset_ns,
+                drift,
+            },
+        );
+        let mut rec = Recorder::default();
+        sim.run(&mut rec).unwrap();
+        rec.at(0, "timer")
+    };
+    // No drift: one tick a second throughout, whatever the offset.
+    assert_eq!(run(0.0, 5_000_000_000).len(), 30);
+    // Drift 0.5 from 10 s: 1 s of local time is 2/3 s of global time, so
+    // the 20 s after the skew hold 30 ticks instead of 20.
+    let ticks = run(0.5, 0);
+    assert_eq!(ticks.iter().filter(|t| **t <= secs(10)).count(), 10);
+    let after = ticks.iter().filter(|t| **t > secs(10)).count();
+    assert!(
+        (29..=31).contains(&after),
+        "{after} ticks after the skew: {ticks:?}"
+    );
+}
