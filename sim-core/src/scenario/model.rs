@@ -260,6 +260,13 @@ pub struct ConsensusSpec {
     pub block_interval: SimDuration,
     /// Leader timeout before a view change (default 10 s).
     pub view_timeout: SimDuration,
+    /// After the last fault heals, a new block must finalize within this
+    /// (default: `block_interval` + 15 x `view_timeout`), else the run stops
+    /// with a liveness failure.
+    pub liveness_bound: SimDuration,
+    /// TEST ONLY: a quorum below 2f+1, to prove the agreement checker trips
+    /// on an unsafe protocol. Never set it in a study.
+    pub unsafe_quorum: Option<u32>,
 }
 
 /// Where in the scenario file something was written, for later messages

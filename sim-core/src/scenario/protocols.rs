@@ -164,11 +164,23 @@ pub(crate) fn consensus(
             ValidatorSource::Hosts(validators)
         }
     };
+    let block_interval = t.positive_duration_or("block_interval", SimDuration::from_secs(5))?;
+    let view_timeout = t.positive_duration_or("view_timeout", SimDuration::from_secs(10))?;
+    // Default: a block interval plus enough view timeouts for the doubling
+    // timeouts of views that failed during a fault to run out and a new
+    // leader to finish (1 + 2 + 4 + 8 view timeouts).
+    let default_bound = block_interval + view_timeout.saturating_mul(15);
+    let unsafe_quorum = match t.get("unsafe_quorum") {
+        Some(_) => Some(t.u32_or("unsafe_quorum", 0, 1, u32::MAX)?),
+        None => None,
+    };
     Ok(Some(ConsensusSpec {
         validators,
         min_validators: t.u32_or("min_validators", 3, 1, u32::MAX)?,
-        block_interval: t.positive_duration_or("block_interval", SimDuration::from_secs(5))?,
-        view_timeout: t.positive_duration_or("view_timeout", SimDuration::from_secs(10))?,
+        block_interval,
+        view_timeout,
+        liveness_bound: t.positive_duration_or("liveness_bound", default_bound)?,
+        unsafe_quorum,
     }))
 }
 

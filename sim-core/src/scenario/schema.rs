@@ -75,6 +75,8 @@ pub(crate) const CONSENSUS: &[&str] = &[
     "min_validators",
     "block_interval",
     "view_timeout",
+    "liveness_bound",
+    "unsafe_quorum",
 ];
 
 /// Keys of a `[[faults]]` entry: `at`, every kind and every kind's options.
