@@ -47,6 +47,11 @@ impl Writer {
         self.bytes.push(value);
         self
     }
+    /// Appends a little-endian `u16`.
+    pub fn u16(&mut self, value: u16) -> &mut Self {
+        self.bytes.extend_from_slice(&value.to_le_bytes());
+        self
+    }
     /// Appends a little-endian `u32`.
     pub fn u32(&mut self, value: u32) -> &mut Self {
         self.bytes.extend_from_slice(&value.to_le_bytes());
@@ -112,6 +117,10 @@ impl<'a> Reader<'a> {
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.array::<1>()?[0])
     }
+    /// Reads a little-endian `u16`.
+    pub fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
     /// Reads a little-endian `u32`.
     pub fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.array()?))
@@ -147,6 +156,7 @@ mod tests {
     fn round_trips_every_field() {
         let mut w = Writer::default();
         w.u8(7)
+            .u16(0xbeef)
             .u32(0xdead_beef)
             .u64(u64::MAX)
             .bytes(b"hello")
@@ -154,6 +164,7 @@ mod tests {
         let bytes = w.finish();
         let mut r = Reader::new(&bytes).unwrap();
         assert_eq!(r.u8().unwrap(), 7);
+        assert_eq!(r.u16().unwrap(), 0xbeef);
         assert_eq!(r.u32().unwrap(), 0xdead_beef);
         assert_eq!(r.u64().unwrap(), u64::MAX);
         assert_eq!(r.bytes().unwrap(), b"hello");

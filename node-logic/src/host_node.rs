@@ -71,6 +71,11 @@ impl HostNode {
     pub fn peers(&self) -> Option<&PeerRegistry> {
         self.peers.as_ref()
     }
+    /// The peer registry, mutably, if this host is a member: how in-host
+    /// modules register as observers and drain their events.
+    pub fn peers_mut(&mut self) -> Option<&mut PeerRegistry> {
+        self.peers.as_mut()
+    }
     /// The registrar, if this host is one.
     pub fn registrar(&self) -> Option<&Registrar> {
         match &self.registration {

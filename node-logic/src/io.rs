@@ -268,10 +268,28 @@ pub enum Observation {
         /// The peer.
         peer: HostId,
     },
-    /// A peer has not been heard from for `stale_after`: it is dropped.
+    /// A peer is no longer live: silent for `stale_after`, or banned while
+    /// it was up (then recorded right after [`Observation::PeerBanned`]).
     PeerDown {
         /// The peer.
         peer: HostId,
+    },
+    /// A peer's score fell to the ban threshold: everything from it is
+    /// dropped, unrecorded, until the ban ends. Recorded once per ban.
+    PeerBanned {
+        /// The peer.
+        peer: HostId,
+    },
+    /// A peer's ban period ended: it is greeted again and may rejoin.
+    PeerUnbanned {
+        /// The peer.
+        peer: HostId,
+    },
+    /// Observers of the peer registry inactive for longer than
+    /// `observer_stale_after` were removed (recorded only when `removed > 0`).
+    ObserversCleaned {
+        /// How many.
+        removed: u32,
     },
     /// Something the wallet-registration protocol did or saw.
     Registration(crate::registration::RegistrationEvent),

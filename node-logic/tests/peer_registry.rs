@@ -6,7 +6,10 @@ use node_logic::envelope::SignedEnvelope;
 use node_logic::host_node::{HostConfig, HostNode};
 use node_logic::identity::Identity;
 use node_logic::io::{Input, Node, Observation, Output, RejectReason, TimerId};
-use node_logic::peers::{PeerConfig, PeerMessage, PeerStatus, SignedHello};
+use node_logic::peers::{
+    ObserverError, PeerConfig, PeerEvent, PeerEventKind, PeerMessage, PeerRegistryStats,
+    PeerStatus, SignedHello,
+};
 use node_logic::time::{SimDuration, SimTime};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -18,16 +21,26 @@ fn identity(host: u32) -> Identity {
     Identity::from_secret([host as u8 + 1; 32])
 }
 
+fn ids(list: &[u32]) -> Vec<HostId> {
+    list.iter().map(|&m| HostId(m)).collect()
+}
+
+/// A member of `members` that greets all of them at start.
 fn host(me: u32, members: &[u32]) -> HostNode {
+    host_with(PeerConfig::new(
+        HostId(me),
+        ids(members),
+        ids(members),
+        HEARTBEAT,
+        STALE,
+    ))
+}
+
+fn host_with(config: PeerConfig) -> HostNode {
     HostNode::new(HostConfig {
-        id: HostId(me),
-        identity: identity(me),
-        peers: Some(PeerConfig {
-            me: HostId(me),
-            bootstrap: members.iter().map(|&m| HostId(m)).collect(),
-            heartbeat: HEARTBEAT,
-            stale_after: STALE,
-        }),
+        id: config.me,
+        identity: identity(config.me.0),
+        peers: Some(config),
         registration: None,
     })
 }
@@ -284,7 +297,8 @@ fn random_datagrams_are_dropped_and_counted_never_a_panic() {
             bytes.truncate(cut);
         }
         // Whatever it is, handling it must not panic, and anything that is
-        // not a well-formed, correctly signed message from host 1 is recorded.
+        // not a well-formed, correctly signed message from host 1 is recorded
+        // (or, once host 1 is banned for all this, dropped unread and counted).
         let well_formed = node_logic::wire::open(&bytes)
             .and_then(|(_, body)| PeerMessage::decode(body))
             .ok()
@@ -294,10 +308,659 @@ fn random_datagrams_are_dropped_and_counted_never_a_panic() {
                 }
                 _ => true,
             });
+        let dropped_before = a.peers().unwrap().stats().dropped_banned;
         let out = deliver(&mut a, SimTime::ZERO, 1, bytes, &mut rng);
+        let dropped = a.peers().unwrap().stats().dropped_banned > dropped_before;
         let rejected = observations(&out)
             .iter()
             .any(|o| matches!(o, Observation::MessageRejected { .. }));
-        assert_eq!(rejected, !well_formed, "case {case}");
+        if dropped {
+            assert!(out.is_empty(), "case {case}: a banned peer gets nothing");
+        } else {
+            assert_eq!(rejected, !well_formed, "case {case}");
+        }
     }
+    // Host 1 is banned once (the ban lasts longer than this test's instant).
+    assert_eq!(a.peers().unwrap().registry_stats().bans, 1);
+    assert_eq!(
+        a.peers().unwrap().status(HostId(1)),
+        Some(PeerStatus::Banned)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Peer exchange: a tiny in-memory network with a fixed latency.
+// ---------------------------------------------------------------------------
+
+#[derive(Debug)]
+enum Event {
+    Deliver {
+        to: usize,
+        from: u32,
+        payload: Vec<u8>,
+    },
+    Heartbeat {
+        host: usize,
+    },
+}
+
+/// Hosts, their RNG streams and an event queue ordered by (time, sequence);
+/// one pending heartbeat per host (a moved timer makes the old event stale).
+struct Net {
+    hosts: Vec<HostNode>,
+    rngs: Vec<ChaCha8Rng>,
+    queue: std::collections::BTreeMap<(SimTime, u64), Event>,
+    seq: u64,
+    heartbeat_at: Vec<Option<SimTime>>,
+    latency: SimDuration,
+    observed: Vec<(SimTime, u32, Observation)>,
+}
+
+impl Net {
+    fn new(configs: Vec<PeerConfig>, seed: u64) -> Self {
+        let n = configs.len();
+        Net {
+            hosts: configs.into_iter().map(host_with).collect(),
+            rngs: (0..n as u64)
+                .map(|i| ChaCha8Rng::seed_from_u64(seed * 1000 + i))
+                .collect(),
+            queue: Default::default(),
+            seq: 0,
+            heartbeat_at: vec![None; n],
+            latency: SimDuration::from_millis(10),
+            observed: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, at: SimTime, event: Event) {
+        self.seq += 1;
+        self.queue.insert((at, self.seq), event);
+    }
+
+    fn feed(&mut self, now: SimTime, host: usize, input: Input) {
+        self.hosts[host].handle_input(now, input, &mut self.rngs[host]);
+        for output in drain(&mut self.hosts[host]) {
+            match output {
+                Output::Send { to, payload } => {
+                    let event = Event::Deliver {
+                        to: to.index(),
+                        from: host as u32,
+                        payload,
+                    };
+                    self.push(now + self.latency, event);
+                }
+                Output::SetTimer {
+                    timer: TimerId::PeerHeartbeat,
+                    at,
+                } => {
+                    self.heartbeat_at[host] = Some(at);
+                    self.push(at, Event::Heartbeat { host });
+                }
+                Output::Record(observation) => self.observed.push((now, host as u32, observation)),
+                other => panic!("unexpected output {other:?}"),
+            }
+        }
+    }
+
+    fn start_all(&mut self) {
+        for host in 0..self.hosts.len() {
+            self.feed(SimTime::ZERO, host, Input::Start { restarted: false });
+        }
+    }
+
+    /// Runs events up to `until`; returns the time of the last one.
+    fn run_until(&mut self, until: SimTime) {
+        while let Some(entry) = self.queue.first_entry() {
+            let (at, _) = *entry.key();
+            if at > until {
+                break;
+            }
+            match entry.remove() {
+                Event::Deliver { to, from, payload } => self.feed(
+                    at,
+                    to,
+                    Input::Message {
+                        from: HostId(from),
+                        payload,
+                    },
+                ),
+                Event::Heartbeat { host } => {
+                    if self.heartbeat_at[host] == Some(at) {
+                        self.feed(at, host, Input::Timer(TimerId::PeerHeartbeat));
+                    }
+                }
+            }
+        }
+    }
+
+    fn everyone_knows_everyone(&self) -> bool {
+        let n = self.hosts.len();
+        self.hosts
+            .iter()
+            .all(|h| h.peers().unwrap().up_peers().count() == n - 1)
+    }
+
+    /// Steps in `step`s until everyone knows everyone; the time it happened.
+    fn converge(&mut self, step: SimDuration, limit: SimTime) -> Option<SimTime> {
+        let mut now = SimTime::ZERO;
+        while now <= limit {
+            self.run_until(now);
+            if self.everyone_knows_everyone() {
+                return Some(now);
+            }
+            now += step;
+        }
+        None
+    }
+}
+
+fn bootstrapping_from(n: u32, seeds_of: impl Fn(u32) -> Vec<u32>) -> Vec<PeerConfig> {
+    let all: Vec<u32> = (0..n).collect();
+    (0..n)
+        .map(|me| PeerConfig::new(HostId(me), ids(&all), ids(&seeds_of(me)), HEARTBEAT, STALE))
+        .collect()
+}
+
+#[test]
+fn ten_hosts_bootstrapping_from_one_seed_all_know_all_within_two_heartbeats() {
+    for seed in 0..5 {
+        let mut net = Net::new(bootstrapping_from(10, |_| vec![0]), seed);
+        assert_eq!(
+            net.hosts[5]
+                .peers()
+                .unwrap()
+                .known_peers()
+                .collect::<Vec<_>>(),
+            vec![HostId(0)],
+            "only the seed is known at first"
+        );
+        net.start_all();
+        // Each host greets the seed at 0 s and is up with it 20 ms later; its
+        // first heartbeat after that (at most one interval away, plus the
+        // random first offset) asks the seed, which lists everyone.
+        let bound = SimTime::ZERO + HEARTBEAT + HEARTBEAT + SimDuration::from_millis(100);
+        let at = net.converge(SimDuration::from_millis(10), bound);
+        assert!(at.is_some(), "seed {seed}: no convergence by {bound}");
+
+        // Once everyone is known, nobody asks any more; nothing was rejected.
+        let asked: Vec<u64> = net
+            .hosts
+            .iter()
+            .map(|h| h.peers().unwrap().stats().exchanges_sent)
+            .collect();
+        net.run_until(SimTime::ZERO + SimDuration::from_secs(120));
+        let asked_later: Vec<u64> = net
+            .hosts
+            .iter()
+            .map(|h| h.peers().unwrap().stats().exchanges_sent)
+            .collect();
+        assert_eq!(asked, asked_later, "seed {seed}");
+        // Discovery needed exchanges (a host may also learn everyone from
+        // the hellos of those who asked before it).
+        assert!(asked.iter().sum::<u64>() >= 5, "{asked:?}");
+        assert!(net.everyone_knows_everyone(), "and they stay up");
+        assert!(
+            net.observed
+                .iter()
+                .all(|(_, _, o)| matches!(o, Observation::PeerUp { .. }))
+        );
+        // Every host saw each of the 9 others come up exactly once.
+        assert_eq!(net.observed.len(), 10 * 9);
+    }
+}
+
+#[test]
+fn twenty_hosts_on_two_seeds_with_sparse_exchange_converge() {
+    // Even hosts bootstrap from seed 0, odd ones from seed 1; the seeds know
+    // each other. Exchange only every 2nd heartbeat.
+    let mut configs = bootstrapping_from(20, |me| match me {
+        0 => vec![1],
+        1 => vec![0],
+        me => vec![me % 2],
+    });
+    for c in &mut configs {
+        c.exchange_every = 2;
+    }
+    let mut net = Net::new(configs, 7);
+    net.start_all();
+    let bound = SimTime::ZERO + SimDuration::from_nanos(HEARTBEAT.as_nanos() * 6);
+    let at = net.converge(SimDuration::from_millis(10), bound);
+    assert!(at.is_some(), "no convergence by {bound}");
+}
+
+#[test]
+fn without_exchange_a_single_seed_network_stays_a_star() {
+    let mut configs = bootstrapping_from(5, |_| vec![0]);
+    for c in &mut configs {
+        c.exchange_every = 0;
+    }
+    let mut net = Net::new(configs, 3);
+    net.start_all();
+    net.run_until(SimTime::ZERO + SimDuration::from_secs(60));
+    assert_eq!(net.hosts[0].peers().unwrap().up_peers().count(), 4);
+    for h in &net.hosts[1..] {
+        assert_eq!(
+            h.peers().unwrap().up_peers().collect::<Vec<_>>(),
+            vec![HostId(0)]
+        );
+        assert_eq!(h.peers().unwrap().stats().exchanges_sent, 0);
+    }
+}
+
+fn decode_sent(payload: &[u8]) -> PeerMessage {
+    let (_, body) = node_logic::wire::open(payload).unwrap();
+    PeerMessage::decode(body).unwrap()
+}
+
+fn hello_from(peer: u32, nonce: u64) -> Vec<u8> {
+    PeerMessage::Hello(SignedHello::new(HostId(peer), &identity(peer), nonce)).encode()
+}
+
+#[test]
+fn exchange_messages_ask_an_up_peer_answer_with_up_peers_and_greet_new_members() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let t0 = SimTime::ZERO;
+    // Members 0..=5; host 0 bootstraps from 1 only; 9 is no member.
+    let mut a = host_with(PeerConfig::new(
+        HostId(0),
+        ids(&[0, 1, 2, 3, 4, 5]),
+        ids(&[1, 9]),
+        HEARTBEAT,
+        STALE,
+    ));
+    a.handle_input(t0, Input::Start { restarted: false }, &mut rng);
+    let started = drain(&mut a);
+    assert_eq!(
+        sends(&started).iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![HostId(1)],
+        "a non-member bootstrap entry is ignored"
+    );
+    deliver(&mut a, t0, 1, hello_from(1, 1), &mut rng);
+
+    // The heartbeat pings 1 and asks it (the only up peer) for its peers.
+    a.handle_input(
+        t0 + HEARTBEAT,
+        Input::Timer(TimerId::PeerHeartbeat),
+        &mut rng,
+    );
+    let beat: Vec<(HostId, PeerMessage)> = sends(&drain(&mut a))
+        .into_iter()
+        .map(|(to, p)| (to, decode_sent(&p)))
+        .collect();
+    assert!(
+        beat.contains(&(HostId(1), PeerMessage::GetPeers)),
+        "{beat:?}"
+    );
+    assert_eq!(a.peers().unwrap().stats().exchanges_sent, 1);
+
+    // The answer names me, two unknown members, a known one and a non-member:
+    // only the two unknown members are greeted.
+    let answer = PeerMessage::Peers {
+        peers: ids(&[0, 1, 2, 3, 9]),
+    }
+    .encode();
+    let out = deliver(&mut a, t0 + HEARTBEAT, 1, answer.clone(), &mut rng);
+    let greeted: Vec<(HostId, bool)> = sends(&out)
+        .into_iter()
+        .map(|(to, p)| (to, matches!(decode_sent(&p), PeerMessage::Hello(_))))
+        .collect();
+    assert_eq!(greeted, vec![(HostId(2), true), (HostId(3), true)]);
+    assert_eq!(
+        a.peers().unwrap().known_peers().collect::<Vec<_>>(),
+        ids(&[1, 2, 3])
+    );
+    // The same answer again teaches nothing new.
+    assert!(sends(&deliver(&mut a, t0 + HEARTBEAT, 1, answer, &mut rng)).is_empty());
+
+    // Peer lists from a member that is not up are ignored.
+    let from_4 = PeerMessage::Peers { peers: ids(&[5]) }.encode();
+    assert!(deliver(&mut a, t0 + HEARTBEAT, 4, from_4, &mut rng).is_empty());
+    assert_eq!(a.peers().unwrap().status(HostId(5)), None);
+
+    // 2 comes up; 1 asks: the answer is every up peer but the asker.
+    deliver(&mut a, t0 + HEARTBEAT, 2, hello_from(2, 2), &mut rng);
+    let out = deliver(
+        &mut a,
+        t0 + HEARTBEAT,
+        1,
+        PeerMessage::GetPeers.encode(),
+        &mut rng,
+    );
+    let replies: Vec<(HostId, PeerMessage)> = sends(&out)
+        .into_iter()
+        .map(|(to, p)| (to, decode_sent(&p)))
+        .collect();
+    assert_eq!(
+        replies,
+        vec![(HostId(1), PeerMessage::Peers { peers: ids(&[2]) })]
+    );
+    // A member that is not up asking for peers is greeted instead.
+    let out = deliver(
+        &mut a,
+        t0 + HEARTBEAT,
+        3,
+        PeerMessage::GetPeers.encode(),
+        &mut rng,
+    );
+    let replies = sends(&out);
+    assert_eq!(replies.len(), 1);
+    assert!(matches!(decode_sent(&replies[0].1), PeerMessage::Hello(_)));
+}
+
+// ---------------------------------------------------------------------------
+// Scores and bans.
+// ---------------------------------------------------------------------------
+
+/// A hello claiming `peer` whose signature does not verify.
+fn forged_hello(peer: u32) -> Vec<u8> {
+    let signed_by_other = SignedHello::new(HostId(peer), &identity(peer + 50), 1);
+    let tampered = SignedEnvelope {
+        signer: identity(peer).public_key(),
+        ..signed_by_other.envelope().clone()
+    };
+    PeerMessage::Hello(SignedHello::from_envelope(tampered).unwrap()).encode()
+}
+
+#[test]
+fn repeated_bad_signatures_ban_a_peer_whose_messages_are_then_dropped_until_the_ban_ends() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut a = host(0, &[0, 1, 2]);
+    let score = |a: &HostNode| a.peers().unwrap().score(HostId(1));
+    let t = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+    deliver(&mut a, t(0), 1, hello_from(1, 1), &mut rng);
+    assert_eq!(score(&a), Some(100));
+
+    // Bad signatures cost 40 each: 60, 20, then -20 bans the peer.
+    let out = deliver(&mut a, t(1), 1, forged_hello(1), &mut rng);
+    assert_eq!(observations(&out).len(), 1);
+    assert_eq!(score(&a), Some(60));
+    deliver(&mut a, t(1), 1, forged_hello(1), &mut rng);
+    assert_eq!(score(&a), Some(20));
+    let out = deliver(&mut a, t(2), 1, forged_hello(1), &mut rng);
+    assert_eq!(
+        observations(&out),
+        vec![
+            Observation::MessageRejected {
+                from: HostId(1),
+                reason: RejectReason::BadSignature
+            },
+            Observation::PeerBanned { peer: HostId(1) },
+            Observation::PeerDown { peer: HostId(1) },
+        ]
+    );
+    assert_eq!(
+        a.peers().unwrap().status(HostId(1)),
+        Some(PeerStatus::Banned)
+    );
+
+    // While banned, valid and invalid messages alike are dropped unread and
+    // unrecorded (the ban is recorded once).
+    for payload in [
+        hello_from(1, 2),
+        PeerMessage::Ping { nonce: 1 }.encode(),
+        forged_hello(1),
+        vec![1, 1, 200],
+    ] {
+        assert!(deliver(&mut a, t(3), 1, payload, &mut rng).is_empty());
+    }
+    assert_eq!(a.peers().unwrap().stats().dropped_banned, 4);
+    // Heartbeats neither ping nor greet it.
+    a.handle_input(t(5), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+    let to: Vec<HostId> = sends(&drain(&mut a)).iter().map(|s| s.0).collect();
+    assert_eq!(to, vec![HostId(2)]);
+
+    // The ban lasts 300 s from t = 2 s: still on at 301 s, over at 302 s.
+    assert!(deliver(&mut a, t(301), 1, hello_from(1, 3), &mut rng).is_empty());
+    a.handle_input(t(302), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+    let out = drain(&mut a);
+    assert_eq!(
+        observations(&out),
+        vec![Observation::PeerUnbanned { peer: HostId(1) }]
+    );
+    let to: Vec<HostId> = sends(&out).iter().map(|s| s.0).collect();
+    assert_eq!(to, vec![HostId(1), HostId(2)], "greeted again");
+    assert_eq!(score(&a), Some(50), "restarts at half score");
+    let out = deliver(&mut a, t(303), 1, hello_from(1, 4), &mut rng);
+    assert_eq!(
+        observations(&out),
+        vec![Observation::PeerUp { peer: HostId(1) }]
+    );
+
+    // Good behaviour restores one point per heartbeat it was heard in.
+    for beat in 1..=3u64 {
+        let now = t(303 + 5 * beat);
+        deliver(
+            &mut a,
+            now,
+            1,
+            PeerMessage::Ping { nonce: beat }.encode(),
+            &mut rng,
+        );
+        a.handle_input(now, Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+        drain(&mut a);
+    }
+    assert_eq!(score(&a), Some(53));
+    // A repeat offender starting at 53 is banned after two bad signatures.
+    deliver(&mut a, t(320), 1, forged_hello(1), &mut rng);
+    let out = deliver(&mut a, t(320), 1, forged_hello(1), &mut rng);
+    assert!(observations(&out).contains(&Observation::PeerBanned { peer: HostId(1) }));
+    let stats = a.peers().unwrap().registry_stats();
+    assert_eq!((stats.bans, stats.banned), (2, 1));
+}
+
+#[test]
+fn a_ban_that_ends_on_arrival_lets_the_message_through() {
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let mut a = host(0, &[0, 1, 2]);
+    // Ten malformed peer datagrams (unknown kind) from a never-authenticated
+    // member ban it; it was not up, so no peer-down.
+    let garbage = vec![node_logic::wire::WIRE_VERSION, 1, 200];
+    let mut recorded = Vec::new();
+    for _ in 0..10 {
+        recorded.extend(observations(&deliver(
+            &mut a,
+            SimTime::ZERO,
+            2,
+            garbage.clone(),
+            &mut rng,
+        )));
+    }
+    assert_eq!(recorded.len(), 11);
+    assert_eq!(
+        recorded.last(),
+        Some(&Observation::PeerBanned { peer: HostId(2) })
+    );
+    let after = SimTime::ZERO + SimDuration::from_secs(300);
+    let out = deliver(&mut a, after, 2, hello_from(2, 1), &mut rng);
+    assert_eq!(
+        observations(&out),
+        vec![
+            Observation::PeerUnbanned { peer: HostId(2) },
+            Observation::PeerUp { peer: HostId(2) },
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Observers and statistics.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn observer_bound_is_fifty_by_default_and_the_error_names_it() {
+    let mut a = host(0, &[0, 1]);
+    let peers = a.peers_mut().unwrap();
+    let ids: Vec<_> = (0..50)
+        .map(|i| {
+            peers
+                .register_observer(&format!("o{i}"), SimTime::ZERO)
+                .unwrap()
+        })
+        .collect();
+    let err = peers
+        .register_observer("one-too-many", SimTime::ZERO)
+        .unwrap_err();
+    assert_eq!(err, ObserverError::LimitReached { max: 50 });
+    assert!(err.to_string().contains("50"), "{err}");
+    peers.unregister_observer(ids[0]).unwrap();
+    assert!(
+        peers
+            .register_observer("one-too-many", SimTime::ZERO)
+            .is_ok()
+    );
+    assert_eq!(peers.registry_stats().observers, 50);
+}
+
+#[test]
+fn observers_hear_joins_and_leaves_in_order_and_idle_ones_are_cleaned_up() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut config = PeerConfig::new(HostId(0), ids(&[0, 1, 2]), ids(&[1, 2]), HEARTBEAT, STALE);
+    config.observer_stale_after = SimDuration::from_secs(60);
+    let mut a = host_with(config);
+    let t = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+    let consensus = a
+        .peers_mut()
+        .unwrap()
+        .register_observer("consensus", t(0))
+        .unwrap();
+    let idle = a
+        .peers_mut()
+        .unwrap()
+        .register_observer("idle", t(0))
+        .unwrap();
+
+    deliver(&mut a, t(1), 2, hello_from(2, 1), &mut rng);
+    deliver(&mut a, t(2), 1, hello_from(1, 1), &mut rng);
+    // Both go silent: dropped at the first heartbeat more than 30 s after
+    // they were last heard (35 s), in id order.
+    let mut cleaned_at = None;
+    let mut beat = 5;
+    while beat <= 70 {
+        a.handle_input(t(beat), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+        let obs = observations(&drain(&mut a));
+        if obs.contains(&Observation::ObserversCleaned { removed: 1 }) {
+            cleaned_at.get_or_insert(beat);
+        }
+        if beat == 40 || beat == 60 {
+            // The consensus module drains its queue now and then.
+            let events = a
+                .peers_mut()
+                .unwrap()
+                .take_events(consensus, t(beat))
+                .unwrap();
+            if beat == 40 {
+                let ev = |at, peer, kind| PeerEvent {
+                    at: t(at),
+                    peer: HostId(peer),
+                    kind,
+                };
+                assert_eq!(
+                    events,
+                    vec![
+                        ev(1, 2, PeerEventKind::Joined),
+                        ev(2, 1, PeerEventKind::Joined),
+                        ev(35, 1, PeerEventKind::Left),
+                        ev(35, 2, PeerEventKind::Left),
+                    ]
+                );
+            }
+        }
+        beat += 5;
+    }
+    // "idle" (last active at 0 s) goes at the first heartbeat after 60 s.
+    assert_eq!(cleaned_at, Some(65));
+    let peers = a.peers().unwrap();
+    assert!(peers.observers().info(idle).is_none());
+    let kept = peers.observers().info(consensus).unwrap();
+    assert_eq!((kept.registered_at, kept.last_active), (t(0), t(60)));
+}
+
+#[test]
+fn statistics_match_a_hand_computation() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    // Members 0..=3, bootstrap 1 and 2; 3 introduces itself.
+    let mut a = host_with(PeerConfig::new(
+        HostId(0),
+        ids(&[0, 1, 2, 3]),
+        ids(&[1, 2]),
+        HEARTBEAT,
+        STALE,
+    ));
+    let t = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+    a.handle_input(t(0), Input::Start { restarted: false }, &mut rng);
+    drain(&mut a);
+    a.peers_mut().unwrap().register_observer("x", t(0)).unwrap();
+    a.peers_mut().unwrap().register_observer("y", t(0)).unwrap();
+    assert_eq!(
+        a.peers().unwrap().registry_stats(),
+        PeerRegistryStats {
+            peers_known: 2,
+            peers_up: 0,
+            observers: 2,
+            max_observers: 50,
+            average_peer_lifetime: None,
+            joins: 0,
+            leaves: 0,
+            banned: 0,
+            bans: 0,
+        }
+    );
+    deliver(&mut a, t(1), 1, hello_from(1, 1), &mut rng); // 1 up at 1 s
+    deliver(&mut a, t(2), 2, hello_from(2, 1), &mut rng); // 2 up at 2 s
+    deliver(&mut a, t(4), 3, hello_from(3, 1), &mut rng); // 3 up at 4 s
+    // Heartbeats every 5 s; 2 and 3 ping before each, 1 stays silent and is
+    // dropped at 35 s (34 s > 30 s since 1 s): a 34 s up period.
+    for beat in (5..=40).step_by(5) {
+        for peer in [2, 3] {
+            deliver(
+                &mut a,
+                t(beat),
+                peer,
+                PeerMessage::Ping { nonce: 0 }.encode(),
+                &mut rng,
+            );
+        }
+        a.handle_input(t(beat), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+        drain(&mut a);
+    }
+    // Two validly signed hellos with a foreign key (50 points each) ban 3 at
+    // 42 s: a 38 s up period.
+    let rekeyed = PeerMessage::Hello(SignedHello::new(HostId(3), &identity(7), 2)).encode();
+    deliver(&mut a, t(42), 3, rekeyed.clone(), &mut rng);
+    deliver(&mut a, t(42), 3, rekeyed, &mut rng);
+    assert_eq!(
+        a.peers().unwrap().registry_stats(),
+        PeerRegistryStats {
+            peers_known: 3,
+            peers_up: 1,
+            observers: 2,
+            max_observers: 50,
+            average_peer_lifetime: Some(SimDuration::from_secs((34 + 38) / 2)),
+            joins: 3,
+            leaves: 2,
+            banned: 1,
+            bans: 1,
+        }
+    );
+    // 1 comes back at 50 s and leaves again at 85 s (35 s up): joins 4,
+    // leaves 3, mean (34 + 38 + 35) / 3 s.
+    deliver(&mut a, t(50), 1, hello_from(1, 2), &mut rng);
+    for beat in (45..=85).step_by(5) {
+        deliver(
+            &mut a,
+            t(beat),
+            2,
+            PeerMessage::Ping { nonce: 0 }.encode(),
+            &mut rng,
+        );
+        a.handle_input(t(beat), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+        drain(&mut a);
+    }
+    let stats = a.peers().unwrap().registry_stats();
+    assert_eq!((stats.joins, stats.leaves, stats.peers_up), (4, 3, 1));
+    assert_eq!(
+        stats.average_peer_lifetime,
+        Some(SimDuration::from_nanos(
+            SimDuration::from_secs(34 + 38 + 35).as_nanos() / 3
+        ))
+    );
 }

@@ -515,11 +515,15 @@ fn host_with(role: Option<RegistrationRole>, peers: bool) -> HostNode {
     HostNode::new(HostConfig {
         id: HostId(5),
         identity: identity(5),
-        peers: peers.then(|| PeerConfig {
-            me: HostId(5),
-            bootstrap: vec![HostId(5), HostId(6)],
-            heartbeat: SimDuration::from_secs(5),
-            stale_after: SimDuration::from_secs(30),
+        peers: peers.then(|| {
+            let members = vec![HostId(5), HostId(6)];
+            PeerConfig::new(
+                HostId(5),
+                members.clone(),
+                members,
+                SimDuration::from_secs(5),
+                SimDuration::from_secs(30),
+            )
         }),
         registration: role,
     })

@@ -123,12 +123,10 @@ fn host_factory(
         .map(|h| plan.and_then(|p| registration_role(&scenario.registration, p, h.role, &h.name)))
         .collect();
     Box::new(move |id| {
-        let peers = members.binary_search(&id).is_ok().then(|| PeerConfig {
-            me: id,
-            bootstrap: members.clone(),
-            heartbeat,
-            stale_after,
-        });
+        let peers = members
+            .binary_search(&id)
+            .is_ok()
+            .then(|| PeerConfig::new(id, members.clone(), members.clone(), heartbeat, stale_after));
         HostNode::new(HostConfig {
             id,
             identity: identity(&streams, id),

@@ -280,6 +280,18 @@ impl TraceHasher {
                 self.word(4);
                 self.registration(event);
             }
+            Observation::PeerBanned { peer } => {
+                self.word(5);
+                self.word(u64::from(peer.0));
+            }
+            Observation::PeerUnbanned { peer } => {
+                self.word(6);
+                self.word(u64::from(peer.0));
+            }
+            Observation::ObserversCleaned { removed } => {
+                self.word(7);
+                self.word(u64::from(*removed));
+            }
             // Observation is non-exhaustive: new variants hash their Debug
             // form until they get a binary encoding here.
             #[allow(unreachable_patterns)]

@@ -2,7 +2,9 @@
 //!
 //! Hellos are signed with the sender's ed25519 identity (they bind a host id
 //! to a key); pings and pongs are small unsigned heartbeats accepted only
-//! from peers already authenticated by a hello.
+//! from peers already authenticated by a hello. `GetPeers` / `Peers` are the
+//! peer exchange: a request for the live peers a host knows and the answer,
+//! a strictly increasing list of at most [`MAX_EXCHANGE_PEERS`] host ids.
 
 use crate::HostId;
 use crate::codec::{DecodeError, Reader, Writer};
@@ -17,6 +19,13 @@ const KIND_HELLO: u8 = 1;
 const KIND_HELLO_ACK: u8 = 2;
 const KIND_PING: u8 = 3;
 const KIND_PONG: u8 = 4;
+const KIND_GET_PEERS: u8 = 5;
+const KIND_PEERS: u8 = 6;
+
+/// The most host ids one [`PeerMessage::Peers`] carries (4 KiB of ids, well
+/// inside a datagram); a longer list is refused when decoding and cut to this
+/// length when encoding.
+pub const MAX_EXCHANGE_PEERS: usize = 1024;
 
 /// A message of the peer registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +43,16 @@ pub enum PeerMessage {
     Pong {
         /// The ping's nonce.
         nonce: u64,
+    },
+    /// Peer exchange: "which peers do you know to be live?".
+    GetPeers,
+    /// Peer exchange: the answer to [`PeerMessage::GetPeers`]. On the wire
+    /// the list is strictly increasing and at most [`MAX_EXCHANGE_PEERS`]
+    /// long; [`PeerMessage::encode`] sorts, deduplicates and cuts it, and
+    /// decoding refuses anything else.
+    Peers {
+        /// The peers the sender has authenticated and heard from recently.
+        peers: Vec<HostId>,
     },
 }
 
@@ -114,6 +133,21 @@ impl PeerMessage {
             PeerMessage::Pong { nonce } => {
                 w.u8(KIND_PONG).u64(*nonce);
             }
+            PeerMessage::GetPeers => {
+                w.u8(KIND_GET_PEERS);
+            }
+            PeerMessage::Peers { peers } => {
+                let mut canonical = peers.clone();
+                canonical.sort_unstable();
+                canonical.dedup();
+                canonical.truncate(MAX_EXCHANGE_PEERS);
+                w.u8(KIND_PEERS);
+                // At most MAX_EXCHANGE_PEERS (1024) entries: fits a u16.
+                w.u16(canonical.len() as u16);
+                for peer in canonical {
+                    w.u32(peer.0);
+                }
+            }
         }
         w.finish()
     }
@@ -132,11 +166,36 @@ impl PeerMessage {
             }
             KIND_PING => PeerMessage::Ping { nonce: r.u64()? },
             KIND_PONG => PeerMessage::Pong { nonce: r.u64()? },
+            KIND_GET_PEERS => PeerMessage::GetPeers,
+            KIND_PEERS => PeerMessage::Peers {
+                peers: decode_peer_list(&mut r)?,
+            },
             other => return Err(DecodeError::UnknownKind(other)),
         };
         r.finish()?;
         Ok(message)
     }
+}
+
+/// Reads a peer list: a `u16` count (at most [`MAX_EXCHANGE_PEERS`]) then
+/// that many strictly increasing `u32` host ids.
+fn decode_peer_list(r: &mut Reader<'_>) -> Result<Vec<HostId>, DecodeError> {
+    let count = usize::from(r.u16()?);
+    if count > MAX_EXCHANGE_PEERS {
+        return Err(DecodeError::InvalidField);
+    }
+    if r.remaining() < count * 4 {
+        return Err(DecodeError::Truncated);
+    }
+    let mut peers = Vec::with_capacity(count);
+    for _ in 0..count {
+        let peer = HostId(r.u32()?);
+        if peers.last().is_some_and(|&last| last >= peer) {
+            return Err(DecodeError::InvalidField);
+        }
+        peers.push(peer);
+    }
+    Ok(peers)
 }
 
 #[cfg(test)]
@@ -159,6 +218,14 @@ mod tests {
             PeerMessage::HelloAck(SignedHello::new(HostId(5), &id, 78)),
             PeerMessage::Ping { nonce: 1 },
             PeerMessage::Pong { nonce: u64::MAX },
+            PeerMessage::GetPeers,
+            PeerMessage::Peers { peers: vec![] },
+            PeerMessage::Peers {
+                peers: vec![HostId(0), HostId(7), HostId(u32::MAX)],
+            },
+            PeerMessage::Peers {
+                peers: (0..MAX_EXCHANGE_PEERS as u32).map(HostId).collect(),
+            },
         ] {
             assert_eq!(round_trip(&m).unwrap(), m);
         }
@@ -205,5 +272,125 @@ mod tests {
         longer.push(0);
         let decoded = open(&longer).and_then(|(_, r)| PeerMessage::decode(r));
         assert_eq!(decoded.err(), Some(DecodeError::TrailingBytes));
+    }
+
+    /// A peer-list datagram written by hand: `count` then `ids`, unchecked.
+    fn raw_peers(count: u16, ids: &[u32]) -> Vec<u8> {
+        let mut w = frame(ProtocolTag::Peers, 3 + 4 * ids.len());
+        w.u8(KIND_PEERS).u16(count);
+        for &id in ids {
+            w.u32(id);
+        }
+        w.finish()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<PeerMessage, DecodeError> {
+        match open(bytes)? {
+            (ProtocolTag::Peers, r) => PeerMessage::decode(r),
+            (_, _) => Err(DecodeError::UnknownKind(0)),
+        }
+    }
+
+    #[test]
+    fn peer_lists_are_encoded_canonically_and_bounded() {
+        // Unsorted, duplicated input is sorted and deduplicated on the wire.
+        let messy = PeerMessage::Peers {
+            peers: vec![HostId(9), HostId(2), HostId(9), HostId(5)],
+        };
+        assert_eq!(
+            round_trip(&messy).unwrap(),
+            PeerMessage::Peers {
+                peers: vec![HostId(2), HostId(5), HostId(9)]
+            }
+        );
+        // A list longer than the bound is cut to the bound (lowest ids kept).
+        let long = PeerMessage::Peers {
+            peers: (0..MAX_EXCHANGE_PEERS as u32 + 10).map(HostId).collect(),
+        };
+        let bytes = long.encode();
+        assert_eq!(bytes.len(), 2 + 1 + 2 + 4 * MAX_EXCHANGE_PEERS);
+        let PeerMessage::Peers { peers } = decode(&bytes).unwrap() else {
+            panic!("not a peer list");
+        };
+        assert_eq!(peers.len(), MAX_EXCHANGE_PEERS);
+        assert_eq!(peers.last(), Some(&HostId(MAX_EXCHANGE_PEERS as u32 - 1)));
+    }
+
+    #[test]
+    fn peer_lists_beyond_the_bound_or_out_of_order_are_refused() {
+        let ids: Vec<u32> = (0..=MAX_EXCHANGE_PEERS as u32).collect();
+        let over = MAX_EXCHANGE_PEERS as u16 + 1;
+        assert_eq!(
+            decode(&raw_peers(over, &ids)).err(),
+            Some(DecodeError::InvalidField)
+        );
+        // A huge count with no ids behind it is refused before allocating.
+        assert_eq!(
+            decode(&raw_peers(u16::MAX, &[])).err(),
+            Some(DecodeError::InvalidField)
+        );
+        assert_eq!(
+            decode(&raw_peers(3, &[1])).err(),
+            Some(DecodeError::Truncated)
+        );
+        assert_eq!(
+            decode(&raw_peers(2, &[4, 4])).err(),
+            Some(DecodeError::InvalidField),
+            "duplicate"
+        );
+        assert_eq!(
+            decode(&raw_peers(2, &[5, 4])).err(),
+            Some(DecodeError::InvalidField),
+            "unsorted"
+        );
+        assert_eq!(
+            decode(&raw_peers(1, &[4, 5])).err(),
+            Some(DecodeError::TrailingBytes)
+        );
+        let mut get = PeerMessage::GetPeers.encode();
+        get.push(0);
+        assert_eq!(decode(&get).err(), Some(DecodeError::TrailingBytes));
+    }
+
+    #[test]
+    fn exchange_truncations_and_random_bytes_never_panic() {
+        use rand_chacha::ChaCha8Rng;
+        use rand_core::{Rng, SeedableRng};
+
+        let list = PeerMessage::Peers {
+            peers: vec![HostId(1), HostId(3), HostId(8)],
+        }
+        .encode();
+        for cut in 0..list.len() {
+            assert!(decode(&list[..cut]).is_err(), "prefix of {cut} bytes");
+        }
+        let get = PeerMessage::GetPeers.encode();
+        for cut in 0..get.len() {
+            assert!(decode(&get[..cut]).is_err(), "prefix of {cut} bytes");
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for case in 0..5_000u32 {
+            let mut bytes = if case % 2 == 0 {
+                list.clone()
+            } else {
+                let mut random = vec![0; (rng.next_u32() % 64) as usize];
+                rng.fill_bytes(&mut random);
+                // Mostly well-framed peer datagrams, so the body parser is hit.
+                if random.len() >= 3 && case % 4 == 1 {
+                    random[0] = crate::wire::WIRE_VERSION;
+                    random[1] = ProtocolTag::Peers as u8;
+                    random[2] = KIND_PEERS;
+                }
+                random
+            };
+            if case % 2 == 0 {
+                let i = (rng.next_u32() as usize) % bytes.len();
+                bytes[i] = rng.next_u32() as u8;
+            }
+            // Whatever decodes must re-encode to the same bytes (strictness).
+            if let Ok(message) = decode(&bytes) {
+                assert_eq!(message.encode(), bytes, "case {case}");
+            }
+        }
     }
 }
