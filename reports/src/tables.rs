@@ -130,6 +130,9 @@ pub fn describe(
         Observation::MessageRejected { from, reason } => {
             ("message-rejected", name(*from), reason.as_str().to_string())
         }
+        Observation::PeerBanned { peer } => ("peer-banned", name(*peer), String::new()),
+        Observation::PeerUnbanned { peer } => ("peer-unbanned", name(*peer), String::new()),
+        Observation::ObserversCleaned { removed } => ("observers-cleaned", String::new(), removed.to_string()),
         Observation::Registration(event) => describe_registration(event),
         #[allow(unreachable_patterns)]
         _ => ("other", String::new(), String::new()),
