@@ -27,7 +27,11 @@ use crate::{ReportError, seconds};
 struct MemberStats {
     joins: u64,
     leaves: u64,
+    bans: u64,
     full_view_at: Option<SimTime>,
+    /// Completed up periods of its peers: (count, total nanoseconds).
+    lifetimes: (u64, u128),
+    up_since: BTreeMap<HostId, SimTime>,
 }
 
 /// Peer-registry outcome of a run.
@@ -61,7 +65,12 @@ impl PeersReport {
         }
         for (i, (t, h, o)) in log.observations.iter().enumerate() {
             if members.contains(h)
-                && matches!(o, Observation::PeerUp { .. } | Observation::PeerDown { .. })
+                && matches!(
+                    o,
+                    Observation::PeerUp { .. }
+                        | Observation::PeerDown { .. }
+                        | Observation::PeerBanned { .. }
+                )
             {
                 steps.push((*t, 1, i, *h, Step::Seen(o)));
             }
@@ -108,17 +117,26 @@ impl PeersReport {
                 Step::Seen(Observation::PeerUp { peer }) => {
                     let stat = stats.entry(host).or_default();
                     stat.joins += 1;
+                    stat.up_since.insert(*peer, time);
                     let view = knows.entry(host).or_default();
                     if view.insert(*peer) && live.contains(&host) && live.contains(peer) {
                         missing = missing.saturating_sub(1);
                     }
                 }
                 Step::Seen(Observation::PeerDown { peer }) => {
-                    stats.entry(host).or_default().leaves += 1;
+                    let stat = stats.entry(host).or_default();
+                    stat.leaves += 1;
+                    if let Some(since) = stat.up_since.remove(peer) {
+                        stat.lifetimes.0 += 1;
+                        stat.lifetimes.1 += u128::from((time - since).as_nanos());
+                    }
                     let view = knows.entry(host).or_default();
                     if view.remove(peer) && live.contains(&host) && live.contains(peer) {
                         missing += 1;
                     }
+                }
+                Step::Seen(Observation::PeerBanned { .. }) => {
+                    stats.entry(host).or_default().bans += 1;
                 }
                 Step::Seen(_) => {}
             }
@@ -159,13 +177,26 @@ impl PeersReport {
 
     /// Writes `peers.csv`: one row per member.
     pub fn write(&self, path: &Path, scenario: &Scenario) -> Result<(), ReportError> {
-        let header = ["host", "joins", "leaves", "peers_up_at_end", "full_view_s"];
+        let header = [
+            "host",
+            "joins",
+            "leaves",
+            "bans",
+            "avg_peer_lifetime_s",
+            "peers_up_at_end",
+            "full_view_s",
+        ];
         let records = self.members.iter().map(|m| {
             let s = self.stats.get(m).cloned().unwrap_or_default();
             vec![
                 host_name(scenario, *m).to_string(),
                 s.joins.to_string(),
                 s.leaves.to_string(),
+                s.bans.to_string(),
+                match s.lifetimes {
+                    (0, _) => String::new(),
+                    (n, total) => format!("{:.9}", total as f64 / n as f64 / 1e9),
+                },
                 self.up_at_end.get(m).copied().unwrap_or(0).to_string(),
                 s.full_view_at.map(seconds).unwrap_or_default(),
             ]

@@ -132,7 +132,9 @@ pub fn describe(
         }
         Observation::PeerBanned { peer } => ("peer-banned", name(*peer), String::new()),
         Observation::PeerUnbanned { peer } => ("peer-unbanned", name(*peer), String::new()),
-        Observation::ObserversCleaned { removed } => ("observers-cleaned", String::new(), removed.to_string()),
+        Observation::ObserversCleaned { removed } => {
+            ("observers-cleaned", String::new(), removed.to_string())
+        }
         Observation::Registration(event) => describe_registration(event),
         #[allow(unreachable_patterns)]
         _ => ("other", String::new(), String::new()),
