@@ -29,6 +29,8 @@ fn host(me: u32, members: &[u32]) -> HostNode {
             stale_after: STALE,
         }),
         registration: None,
+        consensus: None,
+        verifier: None,
     })
 }
 

@@ -134,6 +134,8 @@ fn host_factory(
             identity: identity(&streams, id),
             peers,
             registration: roles.get(id.index()).cloned().flatten(),
+            consensus: None,
+            verifier: None,
         })
     })
 }
