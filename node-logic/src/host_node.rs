@@ -4,9 +4,12 @@
 //! their protocol tag, timers by their id) and collects every protocol's
 //! outputs in one [`Outbox`], so the driver sees one state machine.
 
+use std::rc::Rc;
+
 use rand_core::Rng;
 
 use crate::HostId;
+use crate::consensus::{ConsensusConfig, DirectVerifier, SignatureVerifier, Validator};
 use crate::identity::Identity;
 use crate::io::{Input, Node, Observation, Output, RejectReason, TimerId};
 use crate::outbox::Outbox;
@@ -26,6 +29,14 @@ pub struct HostConfig {
     pub peers: Option<PeerConfig>,
     /// Its part in wallet registration, if any.
     pub registration: Option<RegistrationRole>,
+    /// Its consensus configuration, if it is a validator.
+    pub consensus: Option<ConsensusConfig>,
+    /// How the validator checks signatures; `None` verifies every one
+    /// directly ([`DirectVerifier`]). A driver injects a shared caching
+    /// verifier here (signature checks are pure functions). Kept beside
+    /// `consensus` rather than in it so the configuration stays plain data
+    /// (`Clone + PartialEq`).
+    pub verifier: Option<Rc<dyn SignatureVerifier>>,
 }
 
 /// One host's protocols. Built anew on every (re)start: a crash loses it all.
@@ -34,6 +45,7 @@ pub struct HostNode {
     id: HostId,
     peers: Option<PeerRegistry>,
     registration: Option<RegistrationNode>,
+    consensus: Option<Validator>,
     out: Outbox,
 }
 
@@ -56,10 +68,15 @@ impl HostNode {
             }
             RegistrationRole::Registrar(c) => RegistrationNode::Registrar(Registrar::new(c)),
         });
+        let verifier = config.verifier.unwrap_or_else(|| Rc::new(DirectVerifier));
+        let consensus = config
+            .consensus
+            .map(|c| Validator::new(c, config.identity.clone(), verifier));
         HostNode {
             id: config.id,
             peers,
             registration,
+            consensus,
             out: Outbox::default(),
         }
     }
@@ -82,6 +99,10 @@ impl HostNode {
             Some(RegistrationNode::Registrar(r)) => Some(r),
             _ => None,
         }
+    }
+    /// The consensus validator, if this host is one.
+    pub fn validator(&self) -> Option<&Validator> {
+        self.consensus.as_ref()
     }
     /// The miner, if this host is one.
     pub fn miner(&self) -> Option<&Miner> {
@@ -109,6 +130,10 @@ impl HostNode {
                 }
                 _ => self.reject(from, RejectReason::NotAMember),
             },
+            ProtocolTag::Consensus => match self.consensus.as_mut() {
+                Some(v) => v.handle_message(now, from, body, rng, &mut self.out),
+                None => self.reject(from, RejectReason::NotAMember),
+            },
         }
     }
 
@@ -132,6 +157,9 @@ impl Node for HostNode {
                     Some(RegistrationNode::Registrar(r)) => r.handle_start(now, rng, &mut self.out),
                     None => {}
                 }
+                if let Some(v) = self.consensus.as_mut() {
+                    v.handle_start(now, rng, &mut self.out);
+                }
             }
             Input::Message { from, payload } => self.handle_message(now, from, &payload, rng),
             Input::Timer(TimerId::PeerHeartbeat) => {
@@ -151,6 +179,16 @@ impl Node for HostNode {
             Input::Timer(TimerId::MinerRewrite) => {
                 if let Some(RegistrationNode::Miner(m)) = self.registration.as_mut() {
                     m.handle_rewrite_timer(now, &mut self.out);
+                }
+            }
+            Input::Timer(timer @ (TimerId::ConsensusPropose | TimerId::ConsensusViewTimer)) => {
+                if let Some(v) = self.consensus.as_mut() {
+                    v.handle_timer(now, timer, rng, &mut self.out);
+                }
+            }
+            Input::Misbehave { on } => {
+                if let Some(v) = self.consensus.as_mut() {
+                    v.set_misbehaving(on);
                 }
             }
             // Only the registration protocol uses files.

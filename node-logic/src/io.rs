@@ -66,6 +66,15 @@ pub enum Input {
         /// The path that was created, modified, renamed to or deleted.
         path: String,
     },
+    /// Fault injection: the driver turns Byzantine behaviour of this host on
+    /// or off (for consensus: an equivocating validator, see
+    /// [`crate::consensus::Validator::set_misbehaving`]). It models a
+    /// compromised host; it never comes from the network, and honest runs
+    /// never feed it.
+    Misbehave {
+        /// Whether the host misbehaves from now on.
+        on: bool,
+    },
 }
 
 /// Something a node wants done, drained with [`Node::poll_output`].
@@ -112,6 +121,10 @@ pub enum TimerId {
     RegistrationProgress,
     /// Miner: write the registration file again (re-registration, with backoff).
     MinerRewrite,
+    /// Consensus: the leader's next proposal is due.
+    ConsensusPropose,
+    /// Consensus: the view has made no progress for too long; change view.
+    ConsensusViewTimer,
     /// A workload timer with an index, for tests and benchmarks of drivers.
     Workload(u32),
 }
@@ -125,6 +138,8 @@ impl TimerId {
             TimerId::RegistrationTimeout => 3,
             TimerId::RegistrationProgress => 4,
             TimerId::MinerRewrite => 5,
+            TimerId::ConsensusPropose => 6,
+            TimerId::ConsensusViewTimer => 7,
             TimerId::Workload(i) => (1 << 32) | u64::from(i),
         }
     }
@@ -136,6 +151,8 @@ impl TimerId {
             TimerId::RegistrationTimeout => "registration-timeout",
             TimerId::RegistrationProgress => "registration-progress",
             TimerId::MinerRewrite => "miner-rewrite",
+            TimerId::ConsensusPropose => "consensus-propose",
+            TimerId::ConsensusViewTimer => "consensus-view-timer",
             TimerId::Workload(_) => "workload",
         }
     }
@@ -293,6 +310,8 @@ pub enum Observation {
     },
     /// Something the wallet-registration protocol did or saw.
     Registration(crate::registration::RegistrationEvent),
+    /// Something the consensus protocol did or saw.
+    Consensus(crate::consensus::ConsensusEvent),
     /// A datagram was dropped because it was malformed, forged or misdirected.
     MessageRejected {
         /// The transport-level sender.

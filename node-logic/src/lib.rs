@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod consensus;
 pub mod envelope;
 pub mod host;
 pub mod host_node;

@@ -14,6 +14,8 @@ pub enum ProtocolTag {
     Peers = 1,
     /// Wallet registration (re-registration requests).
     Registration = 2,
+    /// BFT consensus (proposals, votes, view changes, catch-up).
+    Consensus = 3,
 }
 
 impl ProtocolTag {
@@ -21,6 +23,7 @@ impl ProtocolTag {
         match byte {
             1 => Ok(ProtocolTag::Peers),
             2 => Ok(ProtocolTag::Registration),
+            3 => Ok(ProtocolTag::Consensus),
             other => Err(DecodeError::UnknownKind(other)),
         }
     }

@@ -42,6 +42,8 @@ fn host_with(config: PeerConfig) -> HostNode {
         identity: identity(config.me.0),
         peers: Some(config),
         registration: None,
+        consensus: None,
+        verifier: None,
     })
 }
 

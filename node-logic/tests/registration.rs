@@ -249,6 +249,8 @@ fn miner_config(host: u32, registrars: &[u32]) -> HostConfig {
             retry_initial: SimDuration::from_secs(1),
             retry_max: SimDuration::from_secs(8),
         })),
+        consensus: None,
+        verifier: None,
     }
 }
 
@@ -274,6 +276,8 @@ fn registrar_config(host: u32, miners: &[u32], strategy: Strategy, recover: bool
             legacy_registry: None,
             write_mode: WriteMode::Atomic,
         })),
+        consensus: None,
+        verifier: None,
     }
 }
 
@@ -526,6 +530,8 @@ fn host_with(role: Option<RegistrationRole>, peers: bool) -> HostNode {
             )
         }),
         registration: role,
+        consensus: None,
+        verifier: None,
     })
 }
 

@@ -132,6 +132,8 @@ fn host_factory(
             identity: identity(&streams, id),
             peers,
             registration: roles.get(id.index()).cloned().flatten(),
+            consensus: None,
+            verifier: None,
         })
     })
 }
