@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// Do not write trace.csv (the trace hash is still computed and printed).
     #[arg(long)]
     pub no_trace: bool,
+    /// Verify every copy of every consensus signature instead of each
+    /// distinct one once (results are identical; for measuring the cache).
+    #[arg(long)]
+    pub no_signature_cache: bool,
     /// Print nothing but errors; no progress bar.
     #[arg(long, short)]
     pub quiet: bool,

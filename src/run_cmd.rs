@@ -1,13 +1,15 @@
 //! `sim run` and `sim validate`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use node_logic::HostId;
+use reports::consensus::ConsensusReport;
 use reports::peers::PeersReport;
 use reports::registration::RegistrationReport;
 use reports::summary::RunFacts;
 use reports::trace_csv::TraceCsv;
-use reports::{ResultDir, Summary, tables};
+use reports::{Metric, ResultDir, Summary, tables};
 use sim_core::checkers::ViolationKind;
 use sim_core::engine::EngineError;
 use sim_core::runner;
@@ -98,7 +100,14 @@ fn load_all(args: &ScenarioArgs) -> Option<Vec<(PathBuf, Scenario)>> {
 }
 
 fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
-    let runner::Prepared { mut sim, plan } = match runner::prepare(scenario) {
+    let options = runner::RunOptions {
+        signature_cache: !args.no_signature_cache,
+    };
+    let runner::Prepared {
+        mut sim,
+        plan,
+        consensus,
+    } = match runner::prepare_with(scenario, options) {
         Ok(prepared) => prepared,
         Err(e) => {
             eprintln!("error: {}: {e}", path.display());
@@ -166,6 +175,13 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
 
     let trace_hash = sim.trace_hash();
     let end = sim.now();
+    // Signature verifications the validators asked for (live ones).
+    let signature_requests: u64 = consensus.as_ref().map_or(0, |c| {
+        c.validators
+            .iter()
+            .filter_map(|v| sim.node(*v)?.validator().map(|val| val.verifications()))
+            .sum()
+    });
     let log = sim.into_log();
     let mut summary = Summary::from_run(RunFacts {
         scenario,
@@ -181,6 +197,28 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
     if let Some(report) = &registration {
         report.add_metrics(&mut summary, &log);
     }
+    let consensus_report = consensus.as_ref().map(|c| {
+        let honest: BTreeSet<HostId> = c
+            .validators
+            .iter()
+            .copied()
+            .filter(|v| !c.dishonest.contains(v))
+            .collect();
+        let safety =
+            matches!(&failure, Some(EngineError::Violation(v)) if v.kind == ViolationKind::Safety);
+        let report = ConsensusReport::new(&log, &honest, u64::from(safety));
+        report.add_metrics(&mut summary);
+        summary.set(
+            "consensus.signature_requests",
+            Metric::Count(signature_requests),
+        );
+        let checks = c
+            .cache
+            .as_ref()
+            .map_or(signature_requests, |cache| cache.checks());
+        summary.set("consensus.signature_checks", Metric::Count(checks));
+        report
+    });
     let written = (|| -> Result<PathBuf, reports::ReportError> {
         if let Some(t) = trace {
             t.finish()?;
@@ -192,6 +230,11 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
         tables::write_observations(&result.file("observations.csv"), scenario, &log)?;
         if let Some(report) = &peers {
             report.write(&result.file("peers.csv"), scenario)?;
+        }
+        if let Some(report) = &consensus_report {
+            report.write_heights(&result.file("consensus.csv"), scenario)?;
+            report.write_view_changes(&result.file("view_changes.csv"), scenario)?;
+            report.write_evidence(&result.file("byzantine_evidence.csv"), scenario)?;
         }
         if let Some(report) = &registration {
             report.write_registration(&result.file("registration.csv"), scenario)?;
@@ -223,6 +266,9 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
             total.messages_sent, total.messages_received, total.messages_dropped, total.bytes_sent
         );
         if let Some(report) = summary_line(&summary) {
+            println!("  {report}");
+        }
+        if let Some(report) = consensus_line(&summary) {
             println!("  {report}");
         }
         let verdicts = reports::targets::verdicts(scenario, &summary);
@@ -273,6 +319,35 @@ fn summary_line(summary: &Summary) -> Option<String> {
     ) {
         line.push_str(&format!(
             ", {detected} damaged reads, {accepted} wrongly accepted"
+        ));
+    }
+    Some(line)
+}
+
+/// The consensus digest line, when the run has consensus.
+fn consensus_line(summary: &Summary) -> Option<String> {
+    let get = |name: &str| summary.get(name).and_then(|m| m.as_f64());
+    let blocks = get("consensus.blocks_finalized")?;
+    let mut line = format!("consensus: {blocks} blocks finalized");
+    if let Some(first) = get("consensus.first_block_s") {
+        line.push_str(&format!(", first at {first:.3} s"));
+    }
+    if let Some(p95) = get("consensus.finality_p95_s") {
+        line.push_str(&format!(", finality p95 {p95:.3} s"));
+    }
+    for (name, what) in [
+        ("consensus.view_changes", "view changes"),
+        ("consensus.equivocations", "equivocations seen"),
+        ("consensus.safety_violations", "safety violations"),
+    ] {
+        if let Some(n) = get(name) {
+            line.push_str(&format!(", {n} {what}"));
+        }
+    }
+    if let (Some(checks), true) = (get("consensus.signature_checks"), blocks > 0.0) {
+        line.push_str(&format!(
+            ", {:.0} signature checks per block",
+            checks / blocks
         ));
     }
     Some(line)

@@ -60,9 +60,18 @@ impl ConsensusReport {
             safety_violations,
         };
         for (time, host, observation) in &log.observations {
-            let Observation::Consensus(event) = observation else { continue };
+            let Observation::Consensus(event) = observation else {
+                continue;
+            };
             match event {
-                ConsensusEvent::Finalized { height, hash, view, proposer, proposed_at, .. } if honest.contains(host) => {
+                ConsensusEvent::Finalized {
+                    height,
+                    hash,
+                    view,
+                    proposer,
+                    proposed_at,
+                    ..
+                } if honest.contains(host) => {
                     let entry = report.heights.entry(*height).or_insert(Height {
                         hash: *hash,
                         view: *view,
@@ -76,13 +85,22 @@ impl ConsensusReport {
                     entry.finalized_by += 1;
                 }
                 ConsensusEvent::ViewChange { from_view, to_view } => {
-                    report.view_changes.push((*time, *host, *from_view, *to_view));
+                    report
+                        .view_changes
+                        .push((*time, *host, *from_view, *to_view));
                     if honest.contains(host) {
                         report.views.insert(*to_view);
                     }
                 }
-                ConsensusEvent::Equivocation { offender, view, height, kind } => {
-                    report.evidence.push((*time, *host, *offender, *view, *height, kind.as_str()));
+                ConsensusEvent::Equivocation {
+                    offender,
+                    view,
+                    height,
+                    kind,
+                } => {
+                    report
+                        .evidence
+                        .push((*time, *host, *offender, *view, *height, kind.as_str()));
                 }
                 _ => {}
             }
@@ -95,17 +113,33 @@ impl ConsensusReport {
         let best = self.heights.keys().next_back().copied().unwrap_or(0);
         summary.set("consensus.blocks_finalized", Metric::Count(best));
         if let Some(first) = self.heights.get(&1) {
-            summary.set("consensus.first_block_s", Metric::Real(first.first.as_secs_f64()));
+            summary.set(
+                "consensus.first_block_s",
+                Metric::Real(first.first.as_secs_f64()),
+            );
         }
-        let mut finality: Vec<f64> = self.heights.values().map(|h| (h.first - h.proposed_at).as_secs_f64()).collect();
+        let mut finality: Vec<f64> = self
+            .heights
+            .values()
+            .map(|h| (h.first - h.proposed_at).as_secs_f64())
+            .collect();
         finality.sort_by(f64::total_cmp);
         if let (Some(p50), Some(p95)) = (percentile(&finality, 0.5), percentile(&finality, 0.95)) {
             summary.set("consensus.finality_p50_s", Metric::Real(p50));
             summary.set("consensus.finality_p95_s", Metric::Real(p95));
         }
-        summary.set("consensus.view_changes", Metric::Count(self.views.len() as u64));
-        summary.set("consensus.equivocations", Metric::Count(self.evidence.len() as u64));
-        summary.set("consensus.safety_violations", Metric::Count(self.safety_violations));
+        summary.set(
+            "consensus.view_changes",
+            Metric::Count(self.views.len() as u64),
+        );
+        summary.set(
+            "consensus.equivocations",
+            Metric::Count(self.evidence.len() as u64),
+        );
+        summary.set(
+            "consensus.safety_violations",
+            Metric::Count(self.safety_violations),
+        );
     }
 
     /// Writes `consensus.csv`: one row per finalized height.
@@ -141,7 +175,12 @@ impl ConsensusReport {
     pub fn write_view_changes(&self, path: &Path, scenario: &Scenario) -> Result<(), ReportError> {
         let header = ["time_s", "host", "from_view", "to_view"];
         let records = self.view_changes.iter().map(|(t, host, from, to)| {
-            vec![seconds(*t), host_name(scenario, *host).to_string(), from.to_string(), to.to_string()]
+            vec![
+                seconds(*t),
+                host_name(scenario, *host).to_string(),
+                from.to_string(),
+                to.to_string(),
+            ]
         });
         rows(path, &header, records)
     }
@@ -149,16 +188,19 @@ impl ConsensusReport {
     /// Writes `byzantine_evidence.csv`: one row per equivocation detected.
     pub fn write_evidence(&self, path: &Path, scenario: &Scenario) -> Result<(), ReportError> {
         let header = ["time_s", "observer", "offender", "view", "height", "kind"];
-        let records = self.evidence.iter().map(|(t, observer, offender, view, height, kind)| {
-            vec![
-                seconds(*t),
-                host_name(scenario, *observer).to_string(),
-                host_name(scenario, *offender).to_string(),
-                view.to_string(),
-                height.to_string(),
-                kind.to_string(),
-            ]
-        });
+        let records = self
+            .evidence
+            .iter()
+            .map(|(t, observer, offender, view, height, kind)| {
+                vec![
+                    seconds(*t),
+                    host_name(scenario, *observer).to_string(),
+                    host_name(scenario, *offender).to_string(),
+                    view.to_string(),
+                    height.to_string(),
+                    kind.to_string(),
+                ]
+            });
         rows(path, &header, records)
     }
 }

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod consensus;
 pub mod peers;
 pub mod registration;
 pub mod result_dir;

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use node_logic::HostId;
+use node_logic::consensus::ConsensusEvent;
 use node_logic::io::Observation;
 use node_logic::registration::RegistrationEvent;
 use sim_core::record::RunLog;
@@ -136,8 +137,59 @@ pub fn describe(
             ("observers-cleaned", String::new(), removed.to_string())
         }
         Observation::Registration(event) => describe_registration(event),
+        Observation::Consensus(event) => describe_consensus(event, &name),
         #[allow(unreachable_patterns)]
         _ => ("other", String::new(), String::new()),
+    }
+}
+
+fn describe_consensus(
+    event: &ConsensusEvent,
+    name: &impl Fn(HostId) -> String,
+) -> (&'static str, String, String) {
+    match event {
+        ConsensusEvent::Proposed { height, view, hash } => (
+            "consensus-proposed",
+            String::new(),
+            format!("height {height} view {view} {hash:?}"),
+        ),
+        ConsensusEvent::Finalized {
+            height,
+            hash,
+            view,
+            proposer,
+            via_sync,
+            ..
+        } => (
+            "consensus-finalized",
+            name(*proposer),
+            format!(
+                "height {height} view {view} {hash:?}{}",
+                if *via_sync { " via sync" } else { "" }
+            ),
+        ),
+        ConsensusEvent::ViewChange { from_view, to_view } => (
+            "consensus-view-change",
+            String::new(),
+            format!("{from_view} -> {to_view}"),
+        ),
+        ConsensusEvent::Equivocation {
+            offender,
+            view,
+            height,
+            kind,
+        } => (
+            "consensus-equivocation",
+            name(*offender),
+            format!("{} at height {height} view {view}", kind.as_str()),
+        ),
+        ConsensusEvent::CaughtUp { to_height } => (
+            "consensus-caught-up",
+            String::new(),
+            format!("height {to_height}"),
+        ),
+        #[allow(unreachable_patterns)]
+        _ => ("consensus-other", String::new(), String::new()),
     }
 }
 

@@ -91,22 +91,49 @@ impl ConsensusChecks {
         self.recent.push_back(line);
     }
 
-    fn violation(&self, kind: ViolationKind, checker: &'static str, time: SimTime, message: String) -> Violation {
-        Violation { kind, checker, time, message, events: self.recent.iter().cloned().collect() }
+    fn violation(
+        &self,
+        kind: ViolationKind,
+        checker: &'static str,
+        time: SimTime,
+        message: String,
+    ) -> Violation {
+        Violation {
+            kind,
+            checker,
+            time,
+            message,
+            events: self.recent.iter().cloned().collect(),
+        }
     }
 }
 
 impl Checker for ConsensusChecks {
-    fn observe(&mut self, time: SimTime, host: HostId, observation: &Observation) -> Result<(), Violation> {
-        let Observation::Consensus(event) = observation else { return Ok(()) };
+    fn observe(
+        &mut self,
+        time: SimTime,
+        host: HostId,
+        observation: &Observation,
+    ) -> Result<(), Violation> {
+        let Observation::Consensus(event) = observation else {
+            return Ok(());
+        };
         match event {
             ConsensusEvent::Proposed { height, view, hash } => {
                 self.proposed.insert(*hash);
-                let line = format!("{time}: {} proposed {hash:?} at height {height}, view {view}", self.name(host));
+                let line = format!(
+                    "{time}: {} proposed {hash:?} at height {height}, view {view}",
+                    self.name(host)
+                );
                 self.remember(line);
             }
-            ConsensusEvent::Finalized { height, hash, view, .. } => {
-                let line = format!("{time}: {} finalized {hash:?} at height {height}, view {view}", self.name(host));
+            ConsensusEvent::Finalized {
+                height, hash, view, ..
+            } => {
+                let line = format!(
+                    "{time}: {} finalized {hash:?} at height {height}, view {view}",
+                    self.name(host)
+                );
                 self.remember(line);
                 if !self.honest(host) {
                     return Ok(());
@@ -135,7 +162,12 @@ impl Checker for ConsensusChecks {
                         "{} finalized height {height} right after height {last}",
                         self.name(host)
                     );
-                    return Err(self.violation(ViolationKind::Safety, "monotonic-height", time, message));
+                    return Err(self.violation(
+                        ViolationKind::Safety,
+                        "monotonic-height",
+                        time,
+                        message,
+                    ));
                 }
                 self.last_height.insert(host, *height);
                 self.best = self.best.max(*height);
@@ -159,7 +191,9 @@ impl Checker for ConsensusChecks {
     }
 
     fn deadline(&mut self, time: SimTime) -> Result<(), Violation> {
-        let Some(rule) = self.liveness else { return Ok(()) };
+        let Some(rule) = self.liveness else {
+            return Ok(());
+        };
         if time == rule.healed_at {
             self.height_at_heal = Some(self.best);
             return Ok(());

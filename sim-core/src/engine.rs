@@ -63,6 +63,11 @@ pub enum FaultAction {
         /// The hosts.
         hosts: Vec<HostId>,
     },
+    /// Make validators equivocate; heal makes them honest again.
+    Byzantine {
+        /// The hosts.
+        hosts: Vec<HostId>,
+    },
     /// Skew the hosts' clocks from now on (no heal).
     ClockSkew {
         /// The hosts.
@@ -103,6 +108,7 @@ impl FaultAction {
             FaultAction::Crash { .. } => "crash",
             FaultAction::Corrupt { .. } => "corrupt",
             FaultAction::ClockSkew { .. } => "clock-skew",
+            FaultAction::Byzantine { .. } => "byzantine",
         }
     }
     fn hosts(&self) -> Vec<HostId> {
@@ -112,6 +118,7 @@ impl FaultAction {
             FaultAction::Crash { hosts } => hosts.clone(),
             FaultAction::Corrupt { targets } => targets.iter().map(|t| t.host).collect(),
             FaultAction::ClockSkew { hosts, .. } => hosts.clone(),
+            FaultAction::Byzantine { hosts } => hosts.clone(),
         };
         hosts.sort_unstable();
         hosts.dedup();
@@ -180,6 +187,8 @@ struct HostSlot {
     held_down: bool,
     /// The host's clock error, once a `clock_skew` fault applies.
     skew: Option<ClockSkew>,
+    /// A `byzantine` fault is in force (a restarted node is told again).
+    byzantine: bool,
 }
 
 /// A host clock running off: local time = `t + offset + drift × (t − since)`
@@ -278,6 +287,7 @@ impl<N: Node> Simulation<N> {
                 ever_started: false,
                 held_down: false,
                 skew: None,
+                byzantine: false,
             })
             .collect();
         let core = Core {
@@ -562,6 +572,9 @@ impl<N: Node> Simulation<N> {
         self.core
             .emit(Some(host), TraceKind::Start { restarted }, sink);
         self.feed(host, Input::Start { restarted }, sink);
+        if self.core.hosts[host.index()].byzantine {
+            self.feed(host, Input::Misbehave { on: true }, sink);
+        }
     }
 
     fn crash(&mut self, host: HostId, sink: &mut dyn TraceSink) {
@@ -665,6 +678,13 @@ impl<N: Node> Simulation<N> {
                 }
             }
             (FaultAction::ClockSkew { .. }, FaultPhase::Heal) => {}
+            (FaultAction::Byzantine { hosts }, phase) => {
+                let on = phase == FaultPhase::Apply;
+                for host in hosts {
+                    self.core.hosts[host.index()].byzantine = on;
+                    self.feed(host, Input::Misbehave { on }, sink);
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod checkers;
+pub mod consensus_checks;
 pub mod engine;
 pub mod faults;
 pub mod fs;
@@ -18,6 +19,7 @@ pub mod record;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod sigcache;
 pub mod timers;
 pub mod trace;
 pub mod transport;

@@ -3,9 +3,14 @@
 //! from the seed, gives hosts their protocol roles, places the legacy
 //! registry, and schedules the fault timeline.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
 use node_logic::HostId;
+use node_logic::consensus::{ConsensusConfig, SignatureVerifier, quorum};
 use node_logic::host_node::{HostConfig, HostNode};
 use node_logic::identity::Identity;
+use node_logic::identity::PublicKey;
 use node_logic::io::WriteMode;
 use node_logic::peers::PeerConfig;
 use node_logic::registration::damage::DamageMode;
@@ -13,6 +18,7 @@ use node_logic::registration::{MinerConfig, RegistrarConfig, RegistrationRole, S
 use rand::RngExt;
 use rand::seq::SliceRandom;
 
+use crate::consensus_checks::{ConsensusChecks, LivenessRule};
 use crate::engine::{CorruptTarget as EngineTarget, EngineConfig, FaultAction, Simulation};
 use crate::fs::FsConfig;
 use crate::network::{NetworkError, build_network};
@@ -20,8 +26,9 @@ use crate::plan::{LEGACY_REGISTRY_FILE, PlanError, RegistrationPlan, file_name};
 use crate::rng::{RngStreams, names};
 use crate::scenario::{
     CorruptMode, CorruptTarget, FaultKind, Location, RegistrationSpec, RegistrationStrategy, Role,
-    Scenario, StartSpec,
+    Scenario, StartSpec, ValidatorSource,
 };
+use crate::sigcache::SignatureCache;
 use crate::units::{SimDuration, SimTime};
 
 /// Why a valid scenario cannot be run by this build.
@@ -53,10 +60,44 @@ pub struct Prepared {
     /// Who registers and the ground truth of every wallet, when the
     /// scenario has registration (the reports need it).
     pub plan: Option<RegistrationPlan>,
+    /// Who validates, when the scenario has consensus.
+    pub consensus: Option<ConsensusPlan>,
+}
+
+/// The consensus side of a run, for the reports.
+#[derive(Debug)]
+pub struct ConsensusPlan {
+    /// The validators, in id order.
+    pub validators: Vec<HostId>,
+    /// Validators a `byzantine` fault touches (not held to agreement).
+    pub dishonest: BTreeSet<HostId>,
+    /// The run's signature cache, for its counters (`None` with the cache off).
+    pub cache: Option<Rc<SignatureCache>>,
+}
+
+/// Options of a run that are not part of the scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Verify each distinct signed consensus message once per run (default
+    /// true); false verifies every copy, for measuring the cache.
+    pub signature_cache: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            signature_cache: true,
+        }
+    }
 }
 
 /// Builds the simulation `scenario` describes.
 pub fn prepare(scenario: &Scenario) -> Result<Prepared, RunError> {
+    prepare_with(scenario, RunOptions::default())
+}
+
+/// [`prepare`] with explicit run options.
+pub fn prepare_with(scenario: &Scenario, options: RunOptions) -> Result<Prepared, RunError> {
     check_supported(scenario)?;
     let streams = RngStreams::new(scenario.seed);
     let network = build_network(scenario, &mut streams.stream(names::TOPOLOGY, 0))?;
@@ -73,7 +114,19 @@ pub fn prepare(scenario: &Scenario) -> Result<Prepared, RunError> {
             notify_delay: registration.notify_delay,
         },
     };
-    let factory = host_factory(scenario, plan.as_ref(), streams);
+    let consensus = consensus_plan(scenario, options);
+    let validator_configs = consensus_configs(scenario, &streams);
+    let verifier: Option<Rc<dyn SignatureVerifier>> = consensus
+        .as_ref()
+        .and_then(|c| c.cache.clone())
+        .map(|c| c as Rc<dyn SignatureVerifier>);
+    let factory = host_factory(
+        scenario,
+        plan.as_ref(),
+        validator_configs,
+        verifier,
+        streams,
+    );
     let mut sim = Simulation::new(config, network, factory);
     if let Some(bytes) = plan.as_ref().and_then(|p| p.legacy_bytes.clone()) {
         sim.fs_mut().put(LEGACY_REGISTRY_FILE, bytes);
@@ -87,7 +140,110 @@ pub fn prepare(scenario: &Scenario) -> Result<Prepared, RunError> {
             sim.schedule_fault(index, fault.at, heal, action);
         }
     }
-    Ok(Prepared { sim, plan })
+    if let (Some(spec), Some(c)) = (&scenario.consensus, &consensus) {
+        let names = scenario.hosts.iter().map(|h| h.name.clone()).collect();
+        let liveness = liveness_start(scenario).map(|healed_at| LivenessRule {
+            healed_at,
+            bound: spec.liveness_bound,
+            quorum: quorum(c.validators.len()),
+        });
+        if let Some(rule) = liveness {
+            sim.schedule_deadline(rule.healed_at);
+            sim.schedule_deadline(rule.healed_at + rule.bound);
+        }
+        sim.add_checker(Box::new(ConsensusChecks::new(
+            c.validators.iter().copied(),
+            c.dishonest.iter().copied(),
+            names,
+            liveness,
+        )));
+    }
+    Ok(Prepared {
+        sim,
+        plan,
+        consensus,
+    })
+}
+
+/// Who validates and who misbehaves, when the scenario has consensus.
+fn consensus_plan(scenario: &Scenario, options: RunOptions) -> Option<ConsensusPlan> {
+    let spec = scenario.consensus.as_ref()?;
+    let mut validators = match &spec.validators {
+        ValidatorSource::Hosts(hosts) => hosts.clone(),
+        ValidatorSource::Registered => Vec::new(),
+    };
+    validators.sort_unstable();
+    validators.dedup();
+    let dishonest = scenario
+        .faults
+        .iter()
+        .filter_map(|f| match &f.kind {
+            FaultKind::Byzantine { hosts, .. } => Some(hosts.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let cache = options
+        .signature_cache
+        .then(|| Rc::new(SignatureCache::new()));
+    Some(ConsensusPlan {
+        validators,
+        dishonest,
+        cache,
+    })
+}
+
+/// Each validator's consensus configuration, by host.
+fn consensus_configs(
+    scenario: &Scenario,
+    streams: &RngStreams,
+) -> BTreeMap<HostId, ConsensusConfig> {
+    let Some(spec) = &scenario.consensus else {
+        return BTreeMap::new();
+    };
+    let ValidatorSource::Hosts(hosts) = &spec.validators else {
+        return BTreeMap::new();
+    };
+    let mut hosts = hosts.clone();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let validators: Vec<(HostId, PublicKey)> = hosts
+        .iter()
+        .map(|h| (*h, identity(streams, *h).public_key()))
+        .collect();
+    hosts
+        .iter()
+        .map(|&me| {
+            let config = ConsensusConfig {
+                me,
+                validators: validators.clone(),
+                block_interval: spec.block_interval,
+                view_timeout: spec.view_timeout,
+                min_validators: spec.min_validators,
+                quorum_override: spec.unsafe_quorum,
+            };
+            (me, config)
+        })
+        .collect()
+}
+
+/// When liveness starts to be owed: when the last fault has healed (a
+/// fault without an end counts at its start, except a partition, a
+/// degraded link or a Byzantine validator that never ends: then liveness
+/// is never owed). Without faults, from the start of the run.
+fn liveness_start(scenario: &Scenario) -> Option<SimTime> {
+    let mut last = SimTime::ZERO;
+    for fault in &scenario.faults {
+        let end = match &fault.kind {
+            FaultKind::Partition { until, .. }
+            | FaultKind::Link { until, .. }
+            | FaultKind::Byzantine { until, .. } => (*until)?,
+            FaultKind::Crash { restart, .. } => restart.unwrap_or(fault.at),
+            _ => fault.at,
+        };
+        last = last.max(end);
+    }
+    Some(last)
 }
 
 /// When `host` boots: a fixed offset, or one drawn from its own stream.
@@ -110,6 +266,8 @@ pub fn identity(streams: &RngStreams, host: HostId) -> Identity {
 fn host_factory(
     scenario: &Scenario,
     plan: Option<&RegistrationPlan>,
+    validators: BTreeMap<HostId, ConsensusConfig>,
+    verifier: Option<Rc<dyn SignatureVerifier>>,
     streams: RngStreams,
 ) -> Box<dyn FnMut(HostId) -> HostNode> {
     let mut members = scenario.peers.members.clone();
@@ -132,8 +290,8 @@ fn host_factory(
             identity: identity(&streams, id),
             peers,
             registration: roles.get(id.index()).cloned().flatten(),
-            consensus: None,
-            verifier: None,
+            consensus: validators.get(&id).cloned(),
+            verifier: verifier.clone(),
         })
     })
 }
@@ -242,6 +400,12 @@ fn fault_action(
             },
             None,
         )),
+        FaultKind::Byzantine { hosts, until } => Some((
+            FaultAction::Byzantine {
+                hosts: hosts.clone(),
+            },
+            *until,
+        )),
         FaultKind::ClockSkew {
             hosts,
             offset_ns,
@@ -254,8 +418,6 @@ fn fault_action(
             },
             None,
         )),
-        // Rejected by `check_supported` before we get here.
-        _ => None,
     }
 }
 
@@ -309,25 +471,13 @@ fn corrupt_targets(
 /// The hooks later protocols fill: until then, say so instead of ignoring
 /// part of the scenario.
 fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
-    for fault in &scenario.faults {
-        let (what, help) = match fault.kind {
-            FaultKind::Byzantine { .. } => (
-                "fault `byzantine` (equivocating validator)",
-                "it arrives with the consensus protocol; remove the fault for now",
-            ),
-            _ => continue,
-        };
+    if let Some(spec) = &scenario.consensus
+        && spec.validators == ValidatorSource::Registered
+    {
         return Err(RunError::Unsupported {
-            what: what.into(),
-            location: Some(fault.location),
-            help,
-        });
-    }
-    if scenario.consensus.is_some() {
-        return Err(RunError::Unsupported {
-            what: "the [consensus] table".into(),
+            what: "`validators = \"registered\"` in [consensus]".into(),
             location: None,
-            help: "consensus arrives with its own protocol; remove the table for now",
+            help: "name the validator hosts or group (e.g. `validators = \"validator\"`) for now",
         });
     }
     Ok(())

@@ -39,7 +39,13 @@ impl SignatureCache {
 }
 
 impl SignatureVerifier for SignatureCache {
-    fn verify(&self, key: &PublicKey, domain: &[u8], message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
+    fn verify(
+        &self,
+        key: &PublicKey,
+        domain: &[u8],
+        message: &[u8],
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> bool {
         let mut hasher = Sha256::new();
         for part in [&key.0[..], domain, message, &signature[..]] {
             hasher.update((part.len() as u64).to_le_bytes());
@@ -75,6 +81,9 @@ mod tests {
         assert_eq!((cache.checks(), cache.hits()), (2, 5));
         let mut forged = sig;
         forged[0] ^= 1;
-        assert!(!cache.verify(&id.public_key(), b"d", b"m", &forged), "a different signature is a different entry");
+        assert!(
+            !cache.verify(&id.public_key(), b"d", b"m", &forged),
+            "a different signature is a different entry"
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! any platform give equal hashes.
 
 use node_logic::HostId;
+use node_logic::consensus::ConsensusEvent;
 use node_logic::io::{Observation, TimerId};
 use node_logic::registration::RegistrationEvent;
 
@@ -276,6 +277,10 @@ impl TraceHasher {
                 self.word(u64::from(from.0));
                 self.word(*reason as u64);
             }
+            Observation::Consensus(event) => {
+                self.word(8);
+                self.consensus(event);
+            }
             Observation::Registration(event) => {
                 self.word(4);
                 self.registration(event);
@@ -301,6 +306,56 @@ impl TraceHasher {
 }
 
 impl TraceHasher {
+    fn consensus(&mut self, event: &ConsensusEvent) {
+        match event {
+            ConsensusEvent::Proposed { height, view, hash } => {
+                self.word(1);
+                self.word(*height);
+                self.word(*view);
+                self.bytes(&hash.0);
+            }
+            ConsensusEvent::Finalized {
+                height,
+                hash,
+                view,
+                proposer,
+                proposed_at,
+                via_sync,
+            } => {
+                self.word(2);
+                self.word(*height);
+                self.bytes(&hash.0);
+                self.word(*view);
+                self.word(u64::from(proposer.0));
+                self.word(proposed_at.as_nanos());
+                self.word(u64::from(*via_sync));
+            }
+            ConsensusEvent::ViewChange { from_view, to_view } => {
+                self.word(3);
+                self.word(*from_view);
+                self.word(*to_view);
+            }
+            ConsensusEvent::Equivocation {
+                offender,
+                view,
+                height,
+                kind,
+            } => {
+                self.word(4);
+                self.word(u64::from(offender.0));
+                self.word(*view);
+                self.word(*height);
+                self.bytes(kind.as_str().as_bytes());
+            }
+            ConsensusEvent::CaughtUp { to_height } => {
+                self.word(5);
+                self.word(*to_height);
+            }
+            #[allow(unreachable_patterns)]
+            other => self.bytes(format!("{other:?}").as_bytes()),
+        }
+    }
+
     fn registration(&mut self, event: &RegistrationEvent) {
         match event {
             RegistrationEvent::FileWritten { agent, attempt } => {

@@ -109,6 +109,8 @@ pub(crate) fn peers(
 ) -> Result<PeersSpec> {
     let t = root.subtable("peers", "[peers]", schema::PEERS)?;
     let members = match t.get("members") {
+        // An explicit empty list turns the peer registry off.
+        Some(f) if matches!(f.value(), DeValue::Array(a) if a.is_empty()) => Vec::new(),
         Some(f) => index.resolve(&f)?,
         None => with_roles(hosts, &[Role::Peer, Role::Validator]),
     };

@@ -15,6 +15,8 @@ pub const KNOWN_METRICS: &[&str] = &[
     "run.events",
     "run.sim_time_s",
     "run.trace_hash",
+    "run.hosts",
+    "run.scenario",
     "registration.expected",
     "registration.registered",
     "registration.success_rate",
@@ -27,20 +29,29 @@ pub const KNOWN_METRICS: &[&str] = &[
     "registration.corrupt_detected",
     "registration.corrupt_accepted",
     "registration.recovered",
+    "registration.registrars_timed_out",
+    "registration.files_damaged",
     "peers.converged_s",
+    "peers.members",
     "consensus.blocks_finalized",
     "consensus.first_block_s",
     "consensus.finality_p50_s",
     "consensus.finality_p95_s",
     "consensus.view_changes",
     "consensus.safety_violations",
+    "consensus.equivocations",
+    "consensus.signature_checks",
+    "consensus.signature_requests",
     "network.messages_sent",
+    "network.messages_delivered",
     "network.messages_dropped",
     "network.bytes_sent",
+    "faults.applied",
+    "faults.crashes",
 ];
 
 /// Metrics that are not numbers, so no target can compare them.
-const NOT_NUMBERS: &[&str] = &["run.trace_hash"];
+const NOT_NUMBERS: &[&str] = &["run.trace_hash", "run.scenario"];
 
 /// Operators, longest spelling first so `<=` is not read as `<`.
 const OPERATORS: &[(&str, Comparison)] = &[
