@@ -284,7 +284,7 @@ fn faults_of_later_protocols_are_refused_not_ignored() {
     let file = write_scenario(
         &dir,
         "s.toml",
-        "duration = \"1 min\"\n[[hosts]]\nname = \"validator\"\ncount = 4\nrole = \"validator\"\n[[faults]]\nat = \"5 s\"\nbyzantine = \"validator-3\"\n",
+        "duration = \"1 min\"\n[[hosts]]\nname = \"validator\"\ncount = 4\nrole = \"validator\"\n[consensus]\nvalidators = \"registered\"\n",
     );
     let o = sim(&[
         "run",
@@ -294,7 +294,7 @@ fn faults_of_later_protocols_are_refused_not_ignored() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("byzantine") && stderr(&o).contains("line 6"),
+        stderr(&o).contains("registered") && stderr(&o).contains("not supported"),
         "{}",
         stderr(&o)
     );
