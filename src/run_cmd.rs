@@ -159,7 +159,7 @@ fn run_one(path: &Path, scenario: &Scenario, args: &RunArgs) -> Exit {
         failure = outcome.and_then(|()| sim.run(sink)).err();
     }
     let wall_s = progress.finish();
-    if let Some(EngineError::QueueFull { .. }) = &failure {
+    if let Some(EngineError::QueueFull { .. } | EngineError::Stalled { .. }) = &failure {
         // Nothing a checker could explain: report and stop without results.
         eprintln!(
             "error: {}: {} (seed {})",

@@ -294,7 +294,7 @@ fn faults_of_later_protocols_are_refused_not_ignored() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("registered") && stderr(&o).contains("not supported"),
+        stderr(&o).contains("registered") && stderr(&o).contains("no miners"),
         "{}",
         stderr(&o)
     );

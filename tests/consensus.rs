@@ -207,12 +207,45 @@ fn the_liveness_checker_trips_when_the_bound_cannot_be_met() {
 }
 
 #[test]
+fn a_new_network_registers_then_its_registered_miners_finalize() {
+    let out = temp("bring-up");
+    let (code, dir, err) = run("network-bring-up", &out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(metric(&dir, "registration.success_rate"), 1.0);
+    assert_eq!(metric(&dir, "consensus.safety_violations"), 0.0);
+    assert!(metric(&dir, "consensus.blocks_finalized") >= 20.0);
+    // Consensus cannot start before a registrar has the whole registry.
+    let progress = fs::read_to_string(dir.join("registration_progress.csv")).unwrap();
+    let first_ready = progress
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(2) == Some("10"))
+        .map(|l| l.split(',').next().unwrap().parse::<f64>().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    let first_block = metric(&dir, "consensus.first_block_s");
+    assert!(
+        first_block > first_ready && first_block < 60.0,
+        "ready {first_ready}, first block {first_block}"
+    );
+    // The validators are the miners.
+    let heights = fs::read_to_string(dir.join("consensus.csv")).unwrap();
+    assert!(
+        heights
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(3).unwrap().starts_with("miner-"))
+    );
+    fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
 fn every_consensus_scenario_reproduces_byte_for_byte() {
     for scenario in [
         "consensus-basic",
         "consensus-partition",
         "consensus-leader-crash",
         "consensus-byzantine",
+        "network-bring-up",
     ] {
         let (a, b) = (
             temp(&format!("{scenario}-a")),

@@ -4,13 +4,14 @@
 //! their protocol tag, timers by their id) and collects every protocol's
 //! outputs in one [`Outbox`], so the driver sees one state machine.
 
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use rand_core::Rng;
 
 use crate::HostId;
 use crate::consensus::{ConsensusConfig, DirectVerifier, SignatureVerifier, Validator};
-use crate::identity::Identity;
+use crate::identity::{Identity, PublicKey};
 use crate::io::{Input, Node, Observation, Output, RejectReason, TimerId};
 use crate::outbox::Outbox;
 use crate::peers::{PeerConfig, PeerRegistry};
@@ -37,6 +38,30 @@ pub struct HostConfig {
     /// `consensus` rather than in it so the configuration stays plain data
     /// (`Clone + PartialEq`).
     pub verifier: Option<Rc<dyn SignatureVerifier>>,
+    /// Consensus whose validators come from the wallet registry (a miner
+    /// that becomes a validator once a registrar announces the registry).
+    pub consensus_from_registry: Option<RegistryConsensus>,
+}
+
+/// Consensus whose validator set is the registry a registrar announces.
+/// The host's validator starts when its miner receives the first
+/// announcement; the validators are the announced agents among
+/// `candidates`, with the keys pinned here (never taken from the network).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryConsensus {
+    /// Everything but `validators`, which come from the announcement.
+    pub template: ConsensusConfig,
+    /// Agents that may become validators: agent id, host and pinned key.
+    pub candidates: Vec<(String, HostId, PublicKey)>,
+}
+
+/// A registry-driven validator waiting for the registry.
+#[derive(Debug)]
+struct PendingConsensus {
+    spec: RegistryConsensus,
+    identity: Identity,
+    verifier: Rc<dyn SignatureVerifier>,
+    misbehave: bool,
 }
 
 /// One host's protocols. Built anew on every (re)start: a crash loses it all.
@@ -46,6 +71,7 @@ pub struct HostNode {
     peers: Option<PeerRegistry>,
     registration: Option<RegistrationNode>,
     consensus: Option<Validator>,
+    pending_consensus: Option<PendingConsensus>,
     out: Outbox,
 }
 
@@ -69,6 +95,12 @@ impl HostNode {
             RegistrationRole::Registrar(c) => RegistrationNode::Registrar(Registrar::new(c)),
         });
         let verifier = config.verifier.unwrap_or_else(|| Rc::new(DirectVerifier));
+        let pending_consensus = config.consensus_from_registry.map(|spec| PendingConsensus {
+            spec,
+            identity: config.identity.clone(),
+            verifier: verifier.clone(),
+            misbehave: false,
+        });
         let consensus = config
             .consensus
             .map(|c| Validator::new(c, config.identity.clone(), verifier));
@@ -77,6 +109,7 @@ impl HostNode {
             peers,
             registration,
             consensus,
+            pending_consensus,
             out: Outbox::default(),
         }
     }
@@ -126,7 +159,8 @@ impl HostNode {
             // requests); registrars and hosts without a role refuse them.
             ProtocolTag::Registration => match self.registration.as_mut() {
                 Some(RegistrationNode::Miner(miner)) => {
-                    miner.handle_message(now, from, body, &mut self.out)
+                    miner.handle_message(now, from, body, &mut self.out);
+                    self.start_consensus_from_registry(now, rng);
                 }
                 _ => self.reject(from, RejectReason::NotAMember),
             },
@@ -135,6 +169,36 @@ impl HostNode {
                 None => self.reject(from, RejectReason::NotAMember),
             },
         }
+    }
+
+    /// Starts the registry-driven validator once the registry is known.
+    fn start_consensus_from_registry(&mut self, now: SimTime, rng: &mut dyn Rng) {
+        let Some(RegistrationNode::Miner(miner)) = self.registration.as_mut() else {
+            return;
+        };
+        let Some(agents) = miner.take_registry() else {
+            return;
+        };
+        let Some(pending) = self.pending_consensus.take() else {
+            return;
+        };
+        let announced: BTreeSet<&str> = agents.iter().map(String::as_str).collect();
+        let mut validators: Vec<(HostId, PublicKey)> = pending
+            .spec
+            .candidates
+            .iter()
+            .filter(|(agent, _, _)| announced.contains(agent.as_str()))
+            .map(|(_, host, key)| (*host, *key))
+            .collect();
+        validators.sort_by_key(|(host, _)| *host);
+        let config = ConsensusConfig {
+            validators,
+            ..pending.spec.template
+        };
+        let mut validator = Validator::new(config, pending.identity, pending.verifier);
+        validator.set_misbehaving(pending.misbehave);
+        validator.handle_start(now, rng, &mut self.out);
+        self.consensus = Some(validator);
     }
 
     fn reject(&mut self, from: HostId, reason: RejectReason) {
@@ -189,6 +253,9 @@ impl Node for HostNode {
             Input::Misbehave { on } => {
                 if let Some(v) = self.consensus.as_mut() {
                     v.set_misbehaving(on);
+                }
+                if let Some(pending) = self.pending_consensus.as_mut() {
+                    pending.misbehave = on;
                 }
             }
             // Only the registration protocol uses files.

@@ -52,6 +52,7 @@ fn host(me: u32, consensus: ConsensusConfig) -> HostNode {
         registration: None,
         consensus: Some(consensus),
         verifier: None,
+        consensus_from_registry: None,
     })
 }
 

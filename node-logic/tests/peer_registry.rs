@@ -44,6 +44,7 @@ fn host_with(config: PeerConfig) -> HostNode {
         registration: None,
         consensus: None,
         verifier: None,
+        consensus_from_registry: None,
     })
 }
 

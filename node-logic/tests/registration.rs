@@ -251,6 +251,7 @@ fn miner_config(host: u32, registrars: &[u32]) -> HostConfig {
         })),
         consensus: None,
         verifier: None,
+        consensus_from_registry: None,
     }
 }
 
@@ -275,9 +276,11 @@ fn registrar_config(host: u32, miners: &[u32], strategy: Strategy, recover: bool
             progress_interval: SimDuration::from_secs(30),
             legacy_registry: None,
             write_mode: WriteMode::Atomic,
+            announce: false,
         })),
         consensus: None,
         verifier: None,
+        consensus_from_registry: None,
     }
 }
 
@@ -532,6 +535,7 @@ fn host_with(role: Option<RegistrationRole>, peers: bool) -> HostNode {
         registration: role,
         consensus: None,
         verifier: None,
+        consensus_from_registry: None,
     })
 }
 

@@ -210,12 +210,29 @@ impl ClockSkew {
         let local = t.as_nanos() as f64 + self.offset_ns as f64 + self.drift * elapsed;
         SimTime::from_nanos(local.clamp(0.0, u64::MAX as f64) as u64)
     }
-    /// The global time at which the host's clock reads `local`.
+    /// The earliest global time at which the host's clock reads `local` or
+    /// later. Rounded up, and corrected until `self.local(result) >= local`:
+    /// a timer must never fire at an instant the node still reads as early
+    /// (it would re-arm for the same deadline at the same instant forever).
     pub fn global(&self, local: SimTime) -> SimTime {
         let since = self.since.as_nanos() as f64;
-        let g =
-            since + (local.as_nanos() as f64 - self.offset_ns as f64 - since) / (1.0 + self.drift);
-        SimTime::from_nanos(g.clamp(0.0, u64::MAX as f64) as u64)
+        let target = local.as_nanos() as f64 - self.offset_ns as f64;
+        // Before `since` the clock is only offset; after it, it also drifts.
+        let g = if target <= since {
+            target
+        } else {
+            since + (target - since) / (1.0 + self.drift)
+        };
+        let mut global = SimTime::from_nanos(g.ceil().clamp(0.0, u64::MAX as f64) as u64);
+        // Float rounding can leave it a few nanoseconds short; a bounded walk
+        // forward fixes it (each step moves the local reading forward).
+        for _ in 0..1024 {
+            if self.local(global) >= local || global == SimTime::NEVER {
+                break;
+            }
+            global += SimDuration::from_nanos(1);
+        }
+        global
     }
 }
 
@@ -250,6 +267,8 @@ struct Core {
     streams: RngStreams,
     /// Invariants watched during the run.
     checkers: Vec<Box<dyn Checker>>,
+    /// Events processed at the current instant (stall detection).
+    same_instant: u64,
     log: RunLog,
     hash: TraceHasher,
     failure: Option<EngineError>,
@@ -270,7 +289,22 @@ pub enum EngineError {
     /// A checker found an invariant broken.
     #[error("{0}")]
     Violation(Violation),
+    /// Simulated time stopped advancing: a node keeps asking for work at
+    /// the same instant (e.g. re-arming a timer for a deadline that has
+    /// passed), which would otherwise run forever.
+    #[error(
+        "simulated time stopped advancing at {at}: more than {events} events at that instant (a node re-arms a timer or resends at the same time without end)"
+    )]
+    Stalled {
+        /// The instant.
+        at: SimTime,
+        /// Events processed at it.
+        events: u64,
+    },
 }
+
+/// Events at one simulated instant beyond which a run is stalled.
+pub const MAX_EVENTS_AT_ONE_INSTANT: u64 = 1_000_000;
 
 impl<N: Node> Simulation<N> {
     /// A simulation of one host per entry of `network.hosts`, none started
@@ -302,6 +336,7 @@ impl<N: Node> Simulation<N> {
             pending_damage: BTreeMap::new(),
             streams,
             checkers: Vec::new(),
+            same_instant: 0,
             log: RunLog::new(count),
             hash: TraceHasher::default(),
             failure: None,
@@ -394,6 +429,19 @@ impl<N: Node> Simulation<N> {
         let Some((time, event)) = self.core.queue.pop() else {
             return Ok(false);
         };
+        if time == self.core.now && self.core.log.events > 0 {
+            self.core.same_instant += 1;
+            if self.core.same_instant > MAX_EVENTS_AT_ONE_INSTANT {
+                let stalled = EngineError::Stalled {
+                    at: time,
+                    events: self.core.same_instant,
+                };
+                self.core.failure = Some(stalled.clone());
+                return Err(stalled);
+            }
+        } else {
+            self.core.same_instant = 0;
+        }
         self.core.now = time;
         self.core.log.events += 1;
         self.dispatch(event, sink);

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use node_logic::HostId;
 use node_logic::consensus::{ConsensusConfig, SignatureVerifier, quorum};
-use node_logic::host_node::{HostConfig, HostNode};
+use node_logic::host_node::{HostConfig, HostNode, RegistryConsensus};
 use node_logic::identity::Identity;
 use node_logic::identity::PublicKey;
 use node_logic::io::WriteMode;
@@ -41,6 +41,14 @@ pub enum RunError {
     /// The registration plan could not be made (legacy registry file).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The scenario's parts do not fit together.
+    #[error("{what}: {help}")]
+    Inconsistent {
+        /// What does not fit.
+        what: String,
+        /// How to fix it.
+        help: &'static str,
+    },
     /// The scenario uses a feature that later work adds.
     #[error("{what}{} is not supported by this version of sim yet: {help}", at_line(.location))]
     Unsupported {
@@ -170,7 +178,13 @@ fn consensus_plan(scenario: &Scenario, options: RunOptions) -> Option<ConsensusP
     let spec = scenario.consensus.as_ref()?;
     let mut validators = match &spec.validators {
         ValidatorSource::Hosts(hosts) => hosts.clone(),
-        ValidatorSource::Registered => Vec::new(),
+        // The candidates: every miner (the registry decides who validates).
+        ValidatorSource::Registered => scenario
+            .hosts
+            .iter()
+            .filter(|h| h.role == Role::Miner)
+            .map(|h| h.id)
+            .collect(),
     };
     validators.sort_unstable();
     validators.dedup();
@@ -275,11 +289,20 @@ fn host_factory(
     members.dedup();
     let heartbeat = scenario.peers.heartbeat;
     let stale_after = scenario.peers.stale_after;
+    let announce = scenario
+        .consensus
+        .as_ref()
+        .is_some_and(|c| c.validators == ValidatorSource::Registered);
     let roles: Vec<Option<RegistrationRole>> = scenario
         .hosts
         .iter()
-        .map(|h| plan.and_then(|p| registration_role(&scenario.registration, p, h.role, &h.name)))
+        .map(|h| {
+            plan.and_then(|p| {
+                registration_role(&scenario.registration, p, h.role, &h.name, announce)
+            })
+        })
         .collect();
+    let from_registry = registry_consensus(scenario, plan, &streams);
     Box::new(move |id| {
         let peers = members
             .binary_search(&id)
@@ -292,16 +315,60 @@ fn host_factory(
             registration: roles.get(id.index()).cloned().flatten(),
             consensus: validators.get(&id).cloned(),
             verifier: verifier.clone(),
+            consensus_from_registry: from_registry.get(&id).cloned(),
         })
     })
 }
 
-/// The registration part of a host with `role` named `name`.
+/// With `validators = "registered"`: each miner's validator template, to
+/// start when a registrar announces the registry; every miner (with its
+/// pinned key) is a candidate.
+fn registry_consensus(
+    scenario: &Scenario,
+    plan: Option<&RegistrationPlan>,
+    streams: &RngStreams,
+) -> BTreeMap<HostId, RegistryConsensus> {
+    let (Some(spec), Some(plan)) = (&scenario.consensus, plan) else {
+        return BTreeMap::new();
+    };
+    if spec.validators != ValidatorSource::Registered {
+        return BTreeMap::new();
+    }
+    let candidates: Vec<(String, HostId, PublicKey)> = plan
+        .miners
+        .iter()
+        .map(|(agent, host)| (agent.clone(), *host, identity(streams, *host).public_key()))
+        .collect();
+    plan.miners
+        .iter()
+        .map(|(_, me)| {
+            let template = ConsensusConfig {
+                me: *me,
+                validators: Vec::new(),
+                block_interval: spec.block_interval,
+                view_timeout: spec.view_timeout,
+                min_validators: spec.min_validators,
+                quorum_override: spec.unsafe_quorum,
+            };
+            (
+                *me,
+                RegistryConsensus {
+                    template,
+                    candidates: candidates.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The registration part of a host with `role` named `name`; registrars
+/// `announce` the registry when the validators come from it.
 fn registration_role(
     spec: &RegistrationSpec,
     plan: &RegistrationPlan,
     role: Role,
     name: &str,
+    announce: bool,
 ) -> Option<RegistrationRole> {
     let write_mode = if spec.atomic_writes {
         WriteMode::Atomic
@@ -333,6 +400,7 @@ fn registration_role(
                 .as_ref()
                 .map(|_| LEGACY_REGISTRY_FILE.to_string()),
             write_mode,
+            announce,
         })),
         _ => None,
     }
@@ -473,11 +541,12 @@ fn corrupt_targets(
 fn check_supported(scenario: &Scenario) -> Result<(), RunError> {
     if let Some(spec) = &scenario.consensus
         && spec.validators == ValidatorSource::Registered
+        && !scenario.hosts.iter().any(|h| h.role == Role::Miner)
     {
-        return Err(RunError::Unsupported {
-            what: "`validators = \"registered\"` in [consensus]".into(),
-            location: None,
-            help: "name the validator hosts or group (e.g. `validators = \"validator\"`) for now",
+        return Err(RunError::Inconsistent {
+            what: "[consensus] has `validators = \"registered\"` but the scenario has no miners"
+                .into(),
+            help: "the validators come from the miners the registrars accept: add a group with `role = \"miner\"` and one with `role = \"registrar\"` or `\"validator\"`",
         });
     }
     Ok(())

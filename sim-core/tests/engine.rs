@@ -443,3 +443,52 @@ fn clock_skew_shifts_what_a_node_reads_and_stretches_its_timers() {
         "{after} ticks after the skew: {ticks:?}"
     );
 }
+
+#[test]
+fn a_skewed_timer_never_fires_before_its_local_deadline() {
+    use rand::RngExt;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+    use sim_core::engine::ClockSkew;
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for _ in 0..20_000 {
+        let skew = ClockSkew {
+            since: SimTime::from_nanos(rng.random_range(0..1_000_000_000_000)),
+            offset_ns: rng.random_range(-5_000_000_000..5_000_000_000),
+            drift: [0.05, -0.05, 0.001, 0.5, -0.3, 1e-7][rng.random_range(0..6)],
+        };
+        let deadline = SimTime::from_nanos(rng.random_range(10_000_000_000..2_000_000_000_000));
+        let at = skew.global(deadline);
+        assert!(
+            skew.local(at) >= deadline,
+            "{skew:?}: local({at}) < {deadline}"
+        );
+    }
+}
+
+#[test]
+fn a_node_that_never_lets_time_advance_stops_the_run_instead_of_spinning() {
+    struct Zeno(Outbox);
+    impl Node for Zeno {
+        fn handle_input(&mut self, now: SimTime, _input: Input, _rng: &mut dyn Rng) {
+            self.0.set_timer(TimerId::Workload(0), now); // due again at once, forever
+        }
+        fn poll_output(&mut self) -> Option<Output> {
+            self.0.pop()
+        }
+    }
+    let net = mesh(1, SimDuration::from_millis(1), 0.0, "1 Gbit");
+    let config = EngineConfig {
+        seed: 1,
+        stop_at: secs(10),
+        fs: FsConfig::default(),
+    };
+    let mut sim = Simulation::new(config, net, Box::new(|_| Zeno(Outbox::default())));
+    sim.schedule_start(HostId(0), secs(1));
+    let err = sim.run(&mut sim_core::trace::NoTrace).unwrap_err();
+    assert!(
+        matches!(err, sim_core::engine::EngineError::Stalled { at, .. } if at == secs(1)),
+        "{err}"
+    );
+    assert!(sim.is_finished());
+}

@@ -82,4 +82,7 @@ pub struct RegistrarConfig {
     pub legacy_registry: Option<String>,
     /// How it writes restored files.
     pub write_mode: WriteMode,
+    /// When ready, send every known miner the registry it accepted (used
+    /// when the consensus validators come from the wallet registry).
+    pub announce: bool,
 }

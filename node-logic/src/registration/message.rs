@@ -14,6 +14,11 @@ use crate::registration::file::MAX_AGENT_ID_LEN;
 use crate::wire::{ProtocolTag, frame};
 
 const KIND_REREGISTER: u8 = 1;
+const KIND_REGISTRY: u8 = 2;
+
+/// The most agents one registry announcement carries (the consensus
+/// validator limit); a registry beyond it is cut to its first agents.
+pub const MAX_ANNOUNCED_AGENTS: usize = 256;
 
 /// A message of the registration protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +30,13 @@ pub enum RegistrationMessage {
         /// The miner's agent id (a miner ignores requests for another).
         agent: String,
     },
+    /// From a registrar to a miner, when the registrar is ready: the agents
+    /// it accepted (sorted, distinct, at most [`MAX_ANNOUNCED_AGENTS`]) — how
+    /// a network whose validators come from the registry learns them.
+    Registry {
+        /// Accepted agent ids.
+        agents: Vec<String>,
+    },
 }
 
 impl RegistrationMessage {
@@ -34,6 +46,19 @@ impl RegistrationMessage {
             RegistrationMessage::ReRegister { agent } => {
                 let mut w = frame(ProtocolTag::Registration, 5 + agent.len());
                 w.u8(KIND_REREGISTER).bytes(agent.as_bytes());
+                w.finish()
+            }
+            RegistrationMessage::Registry { agents } => {
+                let mut agents: Vec<&String> = agents.iter().collect();
+                agents.sort();
+                agents.dedup();
+                agents.truncate(MAX_ANNOUNCED_AGENTS);
+                let size = agents.iter().map(|a| 4 + a.len()).sum::<usize>();
+                let mut w = frame(ProtocolTag::Registration, 3 + size);
+                w.u8(KIND_REGISTRY).u16(agents.len() as u16);
+                for agent in agents {
+                    w.bytes(agent.as_bytes());
+                }
                 w.finish()
             }
         }
@@ -51,6 +76,27 @@ impl RegistrationMessage {
                 RegistrationMessage::ReRegister {
                     agent: agent.to_string(),
                 }
+            }
+            KIND_REGISTRY => {
+                let count = usize::from(r.u16()?);
+                if count > MAX_ANNOUNCED_AGENTS || count > r.remaining() / 5 {
+                    return Err(DecodeError::InvalidField);
+                }
+                let mut agents: Vec<String> = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let bytes = r.bytes()?;
+                    if bytes.is_empty() || bytes.len() > MAX_AGENT_ID_LEN {
+                        return Err(DecodeError::InvalidField);
+                    }
+                    let agent =
+                        std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidField)?;
+                    // Strictly increasing: sorted and distinct, one encoding per registry.
+                    if agents.last().is_some_and(|last| last.as_str() >= agent) {
+                        return Err(DecodeError::InvalidField);
+                    }
+                    agents.push(agent.to_string());
+                }
+                RegistrationMessage::Registry { agents }
             }
             other => return Err(DecodeError::UnknownKind(other)),
         };
@@ -77,6 +123,47 @@ mod tests {
         let mut w = frame(ProtocolTag::Registration, 0);
         w.u8(kind).bytes(agent);
         w.finish()
+    }
+
+    #[test]
+    fn registry_round_trips_sorted_and_refuses_disorder_and_excess() {
+        let m = RegistrationMessage::Registry {
+            agents: vec!["b".into(), "a".into(), "b".into()],
+        };
+        assert_eq!(
+            decode(&m.encode()),
+            Ok(RegistrationMessage::Registry {
+                agents: vec!["a".into(), "b".into()]
+            })
+        );
+        let mut w = frame(ProtocolTag::Registration, 0);
+        w.u8(KIND_REGISTRY).u16(2).bytes(b"b").bytes(b"a");
+        assert_eq!(
+            decode(&w.finish()),
+            Err(DecodeError::InvalidField),
+            "unsorted"
+        );
+        let mut w = frame(ProtocolTag::Registration, 0);
+        w.u8(KIND_REGISTRY).u16(u16::MAX);
+        assert_eq!(
+            decode(&w.finish()),
+            Err(DecodeError::InvalidField),
+            "count beyond the bytes"
+        );
+        let many: Vec<String> = (0..300).map(|i| format!("m{i:03}")).collect();
+        let RegistrationMessage::Registry { agents } =
+            decode(&RegistrationMessage::Registry { agents: many }.encode()).unwrap()
+        else {
+            panic!("not a registry")
+        };
+        assert_eq!(agents.len(), MAX_ANNOUNCED_AGENTS);
+        let bytes = RegistrationMessage::Registry {
+            agents: vec!["x".into(), "y".into()],
+        }
+        .encode();
+        for cut in 0..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err());
+        }
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct Miner {
     /// The current re-registration backoff delay.
     retry_delay: SimDuration,
     rewrite: Rewrite,
+    /// The first registry a registrar announced, until the host takes it.
+    registry: Option<Vec<String>>,
+    /// Whether a registry was ever announced (later ones are ignored).
+    registry_seen: bool,
 }
 
 /// The file operation in flight.
@@ -91,7 +95,16 @@ impl Miner {
             last_write: None,
             retry_delay,
             rewrite: Rewrite::None,
+            registry: None,
+            registry_seen: false,
         }
+    }
+
+    /// The registry a registrar announced, once: the agents it accepted.
+    /// Later announcements are ignored, so every part of the host sees one
+    /// validator set.
+    pub fn take_registry(&mut self) -> Option<Vec<String>> {
+        self.registry.take()
     }
 
     /// The host boots (`restarted` after a crash). A second start is a no-op.
@@ -170,6 +183,13 @@ impl Miner {
         }
         let agent = match RegistrationMessage::decode(body) {
             Ok(RegistrationMessage::ReRegister { agent }) => agent,
+            Ok(RegistrationMessage::Registry { agents }) => {
+                if !self.registry_seen {
+                    self.registry_seen = true;
+                    self.registry = Some(agents);
+                }
+                return;
+            }
             Err(_) => return reject(from, RejectReason::Malformed, out),
         };
         if agent != self.config.agent_id {

@@ -777,6 +777,13 @@ impl Registrar {
 
     fn become_ready(&mut self, timed_out: bool, out: &mut Outbox) {
         self.phase = Phase::Ready;
+        if self.config.announce {
+            let agents: Vec<String> = self.accepted.keys().cloned().collect();
+            let datagram = RegistrationMessage::Registry { agents }.encode();
+            for host in self.miners.values() {
+                out.send(*host, datagram.clone());
+            }
+        }
         record(
             out,
             RegistrationEvent::Ready {
@@ -848,6 +855,7 @@ mod tests {
             progress_interval: SimDuration::ZERO,
             legacy_registry: None,
             write_mode: WriteMode::Atomic,
+            announce: false,
         }
     }
 
