@@ -67,8 +67,8 @@ fn load_all(args: &ScenarioArgs) -> Option<Vec<(PathBuf, Scenario)>> {
                 if let Some(seed) = args.seed {
                     s.seed = seed;
                 }
-                // Building the network also validates graph files.
-                match runner::prepare(&s) {
+                // Also checks graph files and the legacy registry.
+                match runner::validate(&s) {
                     Ok(_) => loaded.push((path.clone(), s)),
                     Err(e) => {
                         eprintln!("error: {}: {e}", path.display());

@@ -336,3 +336,28 @@ fn bad_flags_are_input_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("does/not/exist.toml"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_missing_legacy_registry_is_an_input_error_before_anything_runs() {
+    let dir = temp("legacy");
+    let file = write_scenario(
+        &dir,
+        "s.toml",
+        "duration = \"1 min\"\n[[hosts]]\nname = \"miner\"\nrole = \"miner\"\n[[hosts]]\nname = \"registrar\"\nrole = \"registrar\"\n\
+         [registration]\nlegacy_registry = \"registries/nope.json\"\n",
+    );
+    let o = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("nope.json") && stderr(&o).contains("legacy registry"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.join("o").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}

@@ -79,19 +79,8 @@ impl RegistrationPlan {
             .filter(|h| h.role == Role::Miner)
             .map(|h| (h.name.clone(), h.id))
             .collect();
-        let (legacy_bytes, legacy) = match &scenario.registration.legacy_registry {
-            Some(path) => {
-                let bytes = std::fs::read(path).map_err(|source| PlanError::ReadLegacy {
-                    path: path.clone(),
-                    source,
-                })?;
-                let entries =
-                    parse_legacy_registry(&bytes).map_err(|kind| PlanError::BadLegacy {
-                        path: path.clone(),
-                        kind: kind.as_str(),
-                    })?;
-                (Some(bytes), entries)
-            }
+        let (legacy_bytes, legacy) = match read_legacy(scenario)? {
+            Some((bytes, entries)) => (Some(bytes), entries),
             None => (None, Vec::new()),
         };
         if registrars.is_empty() || (miners.is_empty() && legacy.is_empty()) {
@@ -134,4 +123,23 @@ impl RegistrationPlan {
             None => false,
         }
     }
+}
+
+/// The scenario's legacy registry, read and parsed: its bytes and its
+/// `(agent, wallet)` entries; `None` when the scenario has none.
+pub fn read_legacy(
+    scenario: &Scenario,
+) -> Result<Option<(Vec<u8>, Vec<(String, String)>)>, PlanError> {
+    let Some(path) = &scenario.registration.legacy_registry else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path).map_err(|source| PlanError::ReadLegacy {
+        path: path.clone(),
+        source,
+    })?;
+    let entries = parse_legacy_registry(&bytes).map_err(|kind| PlanError::BadLegacy {
+        path: path.clone(),
+        kind: kind.as_str(),
+    })?;
+    Ok(Some((bytes, entries)))
 }

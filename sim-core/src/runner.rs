@@ -99,6 +99,17 @@ impl Default for RunOptions {
     }
 }
 
+/// Checks everything that can keep a valid scenario file from running —
+/// supported features, the network (graph file, bandwidths), the legacy
+/// registry — without building the hosts.
+pub fn validate(scenario: &Scenario) -> Result<(), RunError> {
+    check_supported(scenario)?;
+    let streams = RngStreams::new(scenario.seed);
+    build_network(scenario, &mut streams.stream(names::TOPOLOGY, 0))?;
+    crate::plan::read_legacy(scenario)?;
+    Ok(())
+}
+
 /// Builds the simulation `scenario` describes.
 pub fn prepare(scenario: &Scenario) -> Result<Prepared, RunError> {
     prepare_with(scenario, RunOptions::default())
