@@ -80,7 +80,7 @@ impl RegistrationPlan {
             .map(|h| (h.name.clone(), h.id))
             .collect();
         let (legacy_bytes, legacy) = match read_legacy(scenario)? {
-            Some((bytes, entries)) => (Some(bytes), entries),
+            Some(legacy) => (Some(legacy.bytes), legacy.entries),
             None => (None, Vec::new()),
         };
         if registrars.is_empty() || (miners.is_empty() && legacy.is_empty()) {
@@ -125,11 +125,17 @@ impl RegistrationPlan {
     }
 }
 
-/// The scenario's legacy registry, read and parsed: its bytes and its
-/// `(agent, wallet)` entries; `None` when the scenario has none.
-pub fn read_legacy(
-    scenario: &Scenario,
-) -> Result<Option<(Vec<u8>, Vec<(String, String)>)>, PlanError> {
+/// A scenario's legacy registry, read and parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyRegistry {
+    /// The file's bytes, to place in the shared directory.
+    pub bytes: Vec<u8>,
+    /// Its `(agent, wallet)` entries.
+    pub entries: Vec<(String, String)>,
+}
+
+/// The scenario's legacy registry, read and parsed; `None` when it has none.
+pub fn read_legacy(scenario: &Scenario) -> Result<Option<LegacyRegistry>, PlanError> {
     let Some(path) = &scenario.registration.legacy_registry else {
         return Ok(None);
     };
@@ -141,5 +147,5 @@ pub fn read_legacy(
         path: path.clone(),
         kind: kind.as_str(),
     })?;
-    Ok(Some((bytes, entries)))
+    Ok(Some(LegacyRegistry { bytes, entries }))
 }
