@@ -300,6 +300,7 @@ fn host_factory(
     members.dedup();
     let heartbeat = scenario.peers.heartbeat;
     let stale_after = scenario.peers.stale_after;
+    let max_observers = scenario.peers.max_observers as usize;
     let announce = scenario
         .consensus
         .as_ref()
@@ -315,10 +316,10 @@ fn host_factory(
         .collect();
     let from_registry = registry_consensus(scenario, plan, &streams);
     Box::new(move |id| {
-        let peers = members
-            .binary_search(&id)
-            .is_ok()
-            .then(|| PeerConfig::new(id, members.clone(), members.clone(), heartbeat, stale_after));
+        let peers = members.binary_search(&id).is_ok().then(|| PeerConfig {
+            max_observers,
+            ..PeerConfig::new(id, members.clone(), members.clone(), heartbeat, stale_after)
+        });
         HostNode::new(HostConfig {
             id,
             identity: identity(&streams, id),

@@ -163,3 +163,26 @@ fn adding_hosts_does_not_change_the_draws_of_the_others() {
         .collect();
     assert!(starts.windows(2).any(|w| w[0] != w[1]), "{starts:?}");
 }
+
+#[test]
+fn peer_settings_reach_the_hosts() {
+    let s = scenario::parse_str(
+        "duration = \"1 min\"\n[[hosts]]\nname = \"p\"\ncount = 3\nrole = \"peer\"\n[peers]\nmax_observers = 7\n",
+        None,
+        &[],
+    )
+    .unwrap();
+    let mut sim = runner::prepare(&s).unwrap().sim;
+    sim.run_until(
+        SimTime::from_duration(SimDuration::from_secs(1)),
+        &mut NoTrace,
+    )
+    .unwrap();
+    let stats = sim
+        .node(node_logic::HostId(0))
+        .unwrap()
+        .peers()
+        .unwrap()
+        .registry_stats();
+    assert_eq!(stats.max_observers, 7);
+}
