@@ -1,6 +1,8 @@
 //! Command-line interface definitions.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 use sim_core::scenario::Override;
@@ -17,10 +19,14 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run scenario files and write their results.
+    /// Run scenario files (seeds x parameter grid) and write their results.
     Run(RunArgs),
+    /// Run scenario files and check their targets (exit 1 on a miss).
+    Check(CheckArgs),
     /// Check scenario files without running them.
     Validate(ScenarioArgs),
+    /// Join the result folders of sweep shards into one.
+    Merge(MergeArgs),
 }
 
 /// Scenario files and overrides, shared by every subcommand.
@@ -33,8 +39,27 @@ pub struct ScenarioArgs {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<Override>,
     /// Use this seed instead of the scenario's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "seeds")]
     pub seed: Option<u64>,
+}
+
+/// Which runs to make of each file: seeds, a parameter grid, a shard.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Run every seed of an inclusive range, e.g. `--seeds 1..20`.
+    #[arg(long, value_name = "A..B")]
+    pub seeds: Option<SeedRange>,
+    /// Sweep a key over values (repeatable; the runs are the grid of all
+    /// sweeps), e.g. `--sweep registration.strategy=poll,backoff,watch`.
+    #[arg(long = "sweep", value_name = "KEY=V1,V2,...")]
+    pub sweeps: Vec<Sweep>,
+    /// Runs at once (default: every core). Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Make only shard I of N of the runs (0-based), for batch schedulers;
+    /// `sim merge` joins the shards.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 /// `sim run`.
@@ -43,12 +68,18 @@ pub struct RunArgs {
     /// Files, overrides and seed.
     #[command(flatten)]
     pub scenarios: ScenarioArgs,
-    /// Root folder of results: `<out>/<scenario>/seed-<n>/`.
+    /// Seeds, sweeps, jobs and shard.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Root folder of results: `<out>/<scenario>/[<parameters>/]seed-<n>/`.
     #[arg(long, default_value = "out", value_name = "DIR")]
     pub out: PathBuf,
     /// Do not write trace.csv (the trace hash is still computed and printed).
     #[arg(long)]
     pub no_trace: bool,
+    /// Do not write SVG plots.
+    #[arg(long)]
+    pub no_plots: bool,
     /// Verify every copy of every consensus signature instead of each
     /// distinct one once (results are identical; for measuring the cache).
     #[arg(long)]
@@ -56,4 +87,149 @@ pub struct RunArgs {
     /// Print nothing but errors; no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `sim check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files, overrides and seed.
+    #[command(flatten)]
+    pub scenarios: ScenarioArgs,
+    /// Seeds, sweeps, jobs and shard.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Where the checked runs' results go.
+    #[arg(long, default_value = "out/check", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also compare every metric with the summaries in this baseline folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "update_baseline")]
+    pub baseline: Option<PathBuf>,
+    /// Largest accepted relative change from the baseline, e.g. `10%`.
+    #[arg(long, default_value = "10%", value_name = "PERCENT")]
+    pub tolerance: Tolerance,
+    /// Write the runs' summaries as the new baseline into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub update_baseline: Option<PathBuf>,
+    /// Print only misses and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `sim merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Result folders of the shards (each as given to `--out`).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The merged result folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// An inclusive seed range `A..B`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedRange {
+    /// First seed.
+    pub first: u64,
+    /// Last seed (inclusive).
+    pub last: u64,
+}
+
+impl FromStr for SeedRange {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (a, b) = text
+            .split_once("..")
+            .ok_or_else(|| format!("`{text}` is not a seed range: write it as A..B, e.g. 1..20"))?;
+        let parse = |s: &str| {
+            s.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("`{s}` in `{text}` is not a seed (a whole number)"))
+        };
+        let (first, last) = (parse(a)?, parse(b.trim_start_matches('='))?);
+        if first > last {
+            return Err(format!(
+                "`{text}` is empty: the first seed must not be above the last"
+            ));
+        }
+        if last - first >= 1_000_000 {
+            return Err(format!("`{text}` has more than a million seeds"));
+        }
+        Ok(SeedRange { first, last })
+    }
+}
+
+/// One `--sweep KEY=V1,V2,...`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sweep {
+    /// The key, as `--set` takes it.
+    pub key: String,
+    /// Its values, in the order given.
+    pub values: Vec<String>,
+}
+
+impl FromStr for Sweep {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (key, values) = text.split_once('=').ok_or_else(|| {
+            format!("`{text}` is not a sweep: write KEY=V1,V2,... e.g. registration.strategy=poll,backoff")
+        })?;
+        let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+        if key.trim().is_empty() || values.iter().any(String::is_empty) {
+            return Err(format!("`{text}` has an empty key or value"));
+        }
+        Ok(Sweep {
+            key: key.trim().to_string(),
+            values,
+        })
+    }
+}
+
+/// `--shard I/N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard (0-based).
+    pub index: usize,
+    /// How many shards.
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a shard: write I/N with 0 <= I < N, e.g. 0/4");
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// A relative tolerance such as `10%`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance(pub f64);
+
+impl FromStr for Tolerance {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let number = text.trim().trim_end_matches('%');
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a tolerance: write a percentage, e.g. 10%"))?;
+        if !(0.0..=1000.0).contains(&value) {
+            return Err(format!("`{text}` is out of range (0% to 1000%)"));
+        }
+        Ok(Tolerance(value / 100.0))
+    }
+}
+
+impl fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0 * 100.0)
+    }
 }

@@ -1,10 +1,12 @@
 //! Exit codes of the `sim` binary (documented in README.md).
 
 /// How a `sim` command ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Everything worked.
     Ok = 0,
+    /// `sim check`: a target or a baseline comparison was missed.
+    TargetMissed = 1,
     /// Invalid input: scenario, graph or flag.
     InvalidInput = 2,
     /// Results could not be written.
@@ -15,8 +17,16 @@ pub enum Exit {
     /// A liveness checker tripped (no progress within the bound after
     /// the faults healed).
     LivenessViolation = 5,
-    /// The run stopped before its end (an engine limit was hit).
+    /// The run stopped before its end (an engine limit was hit, or
+    /// simulated time stopped advancing).
     RunFailed = 6,
+}
+
+impl Exit {
+    /// The more serious of two outcomes (the higher code).
+    pub fn worst(self, other: Exit) -> Exit {
+        self.max(other)
+    }
 }
 
 impl From<Exit> for std::process::ExitCode {

@@ -5,10 +5,15 @@
 //! - 1: a target was missed (`sim check`);
 //! - 2: invalid input (a scenario, a graph, a flag);
 //! - 3: results could not be written;
-//! - 4: a safety checker tripped; 5: a liveness checker tripped.
+//! - 4: a safety checker tripped; 5: a liveness checker tripped;
+//! - 6: a run stopped early (an engine limit, or time stopped advancing).
 
+mod check_cmd;
 mod cli;
+mod execute;
 mod exit;
+mod jobs;
+mod merge_cmd;
 mod progress;
 mod run_cmd;
 
@@ -18,7 +23,9 @@ fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let code = match cli.command {
         cli::Command::Run(args) => run_cmd::run(&args),
+        cli::Command::Check(args) => check_cmd::check(&args),
         cli::Command::Validate(args) => run_cmd::validate(&args),
+        cli::Command::Merge(args) => merge_cmd::merge(&args),
     };
     code.into()
 }

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aggregate;
 pub mod consensus;
 pub mod peers;
 pub mod registration;

@@ -15,10 +15,19 @@ pub struct ResultDir {
 }
 
 impl ResultDir {
-    /// Starts the result of `scenario` with `seed` under `out`. Leftovers of
-    /// a killed earlier run (its staging folder) are removed.
-    pub fn create(out: &Path, scenario: &str, seed: u64) -> Result<Self, ReportError> {
-        let parent = out.join(scenario);
+    /// Starts the result of `scenario` with `seed` under `out` (inside the
+    /// `group` folder of a sweep's grid point, if any). Leftovers of a killed
+    /// earlier run (its staging folder) are removed.
+    pub fn create(
+        out: &Path,
+        scenario: &str,
+        group: Option<&str>,
+        seed: u64,
+    ) -> Result<Self, ReportError> {
+        let parent = match group {
+            Some(group) => out.join(scenario).join(group),
+            None => out.join(scenario),
+        };
         let target = parent.join(format!("seed-{seed}"));
         let staging = parent.join(format!(".seed-{seed}.partial"));
         if target.exists() && !target.join("summary.json").is_file() && !is_empty_dir(&target) {
@@ -92,11 +101,11 @@ mod tests {
     #[test]
     fn commit_replaces_a_previous_result_whole() {
         let root = temp_root("replace");
-        let first = ResultDir::create(&root, "demo", 7).unwrap();
+        let first = ResultDir::create(&root, "demo", None, 7).unwrap();
         fs::write(first.file("summary.json"), "{}").unwrap();
         fs::write(first.file("stale.csv"), "x").unwrap();
         first.commit().unwrap();
-        let second = ResultDir::create(&root, "demo", 7).unwrap();
+        let second = ResultDir::create(&root, "demo", None, 7).unwrap();
         fs::write(second.file("summary.json"), "{\"new\":1}").unwrap();
         let target = second.commit().unwrap();
         assert_eq!(
@@ -113,12 +122,12 @@ mod tests {
     #[test]
     fn uncommitted_result_is_not_visible_and_is_cleaned_next_time() {
         let root = temp_root("killed");
-        let killed = ResultDir::create(&root, "demo", 1).unwrap();
+        let killed = ResultDir::create(&root, "demo", None, 1).unwrap();
         fs::write(killed.file("summary.json"), "{").unwrap();
         let target = killed.target().to_path_buf();
         drop(killed); // as if the process died here
         assert!(!target.exists());
-        let again = ResultDir::create(&root, "demo", 1).unwrap();
+        let again = ResultDir::create(&root, "demo", None, 1).unwrap();
         assert!(!again.file("summary.json").exists(), "leftovers removed");
         fs::remove_dir_all(&root).unwrap();
     }
@@ -129,7 +138,7 @@ mod tests {
         let target = root.join("demo").join("seed-3");
         fs::create_dir_all(&target).unwrap();
         fs::write(target.join("my-notes.txt"), "precious").unwrap();
-        let err = ResultDir::create(&root, "demo", 3).unwrap_err();
+        let err = ResultDir::create(&root, "demo", None, 3).unwrap_err();
         assert!(matches!(err, ReportError::NotOurs { .. }), "{err}");
         assert_eq!(
             fs::read_to_string(target.join("my-notes.txt")).unwrap(),

@@ -1,0 +1,221 @@
+//! The runs a command makes: every file x every point of the parameter
+//! grid x every seed, in that order (the first `--sweep` varies slowest).
+//! The order is fixed, so `--shard I/N` (runs whose position modulo N is I)
+//! selects the same runs on every machine.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use sim_core::runner;
+use sim_core::scenario::{self, Override, Scenario};
+
+use crate::cli::{ScenarioArgs, Selection};
+
+/// One run to make.
+#[derive(Debug)]
+pub struct Job {
+    /// The scenario file.
+    pub path: PathBuf,
+    /// The scenario with overrides, grid point and seed applied.
+    pub scenario: Scenario,
+    /// The swept keys and this run's values, in `--sweep` order.
+    pub params: Vec<(String, String)>,
+    /// The result sub-folder of this grid point (`None` without sweeps).
+    pub group: Option<String>,
+    /// The command that reproduces this run alone.
+    pub command: String,
+}
+
+/// Expands files x grid x seeds into jobs, printing every error; `None` if
+/// any file is invalid (nothing runs then).
+pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
+    let grid = grid(selection);
+    let mut jobs = Vec::new();
+    let mut failed = false;
+    for path in &args.files {
+        for point in &grid {
+            let mut overrides = args.overrides.clone();
+            overrides.extend(point.iter().map(|(key, value)| Override {
+                key: key.clone(),
+                value: value.clone(),
+            }));
+            let base = match scenario::load(path, &overrides) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    failed = true;
+                    break;
+                }
+            };
+            if let Err(e) = runner::validate(&base) {
+                eprintln!("error: {}: {e}", path.display());
+                failed = true;
+                break;
+            }
+            let seeds: Vec<u64> = match (selection.seeds, args.seed) {
+                (Some(range), _) => (range.first..=range.last).collect(),
+                (None, Some(seed)) => vec![seed],
+                (None, None) => vec![base.seed],
+            };
+            let group = (!point.is_empty()).then(|| group_name(point));
+            for seed in seeds {
+                let mut scenario = base.clone();
+                scenario.seed = seed;
+                let command = reproduce(path, seed, &overrides);
+                jobs.push(Job {
+                    path: path.clone(),
+                    scenario,
+                    params: point.clone(),
+                    group: group.clone(),
+                    command,
+                });
+            }
+        }
+    }
+    // Two runs writing one result folder would replace each other's results.
+    let mut writers: BTreeMap<(String, Option<String>, u64), &PathBuf> = BTreeMap::new();
+    for job in &jobs {
+        let key = (
+            job.scenario.name.clone(),
+            job.group.clone(),
+            job.scenario.seed,
+        );
+        if let Some(first) = writers.insert(key, &job.path)
+            && *first != job.path
+        {
+            eprintln!(
+                "error: {} and {} would both write results to {}/seed-{}: give one of them another `name`",
+                first.display(),
+                job.path.display(),
+                job.scenario.name,
+                job.scenario.seed
+            );
+            failed = true;
+        }
+    }
+    if failed {
+        return None;
+    }
+    if let Some(shard) = selection.shard {
+        let mine = jobs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % shard.count == shard.index)
+            .map(|(_, j)| j);
+        return Some(mine.collect());
+    }
+    Some(jobs)
+}
+
+/// Every combination of the sweeps' values (one empty point without sweeps).
+fn grid(selection: &Selection) -> Vec<Vec<(String, String)>> {
+    let mut points: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for sweep in &selection.sweeps {
+        points = points
+            .into_iter()
+            .flat_map(|point| {
+                sweep.values.iter().map(move |value| {
+                    let mut next = point.clone();
+                    next.push((sweep.key.clone(), value.clone()));
+                    next
+                })
+            })
+            .collect();
+    }
+    points
+}
+
+/// A folder name for a grid point: `key=value+key=value`, with anything but
+/// letters, digits and `._=+-` replaced by `_`.
+fn group_name(point: &[(String, String)]) -> String {
+    point
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("+")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._=+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `sim run FILE --seed N --set k=v ...`, quoted for a POSIX shell.
+fn reproduce(path: &std::path::Path, seed: u64, overrides: &[Override]) -> String {
+    let mut parts = vec![
+        "sim".to_string(),
+        "run".to_string(),
+        quote(&path.display().to_string()),
+    ];
+    parts.push(format!("--seed {seed}"));
+    for o in overrides {
+        parts.push(format!(
+            "--set {}",
+            quote(&format!("{}={}", o.key, o.value))
+        ));
+    }
+    parts.join(" ")
+}
+
+fn quote(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-/=+:,".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Sweep;
+
+    #[test]
+    fn grid_is_the_product_first_sweep_slowest() {
+        let selection = Selection {
+            seeds: None,
+            sweeps: vec![
+                Sweep {
+                    key: "a".into(),
+                    values: vec!["1".into(), "2".into()],
+                },
+                Sweep {
+                    key: "b".into(),
+                    values: vec!["x".into(), "y".into(), "z".into()],
+                },
+            ],
+            jobs: None,
+            shard: None,
+        };
+        let points: Vec<String> = grid(&selection).iter().map(|p| group_name(p)).collect();
+        assert_eq!(
+            points,
+            [
+                "a=1+b=x", "a=1+b=y", "a=1+b=z", "a=2+b=x", "a=2+b=y", "a=2+b=z"
+            ]
+        );
+    }
+
+    #[test]
+    fn folder_names_and_commands_are_safe() {
+        assert_eq!(
+            group_name(&[("net.latency".into(), "20 ms".into())]),
+            "net.latency=20_ms"
+        );
+        let o = vec![Override {
+            key: "network.latency".into(),
+            value: "20 ms".into(),
+        }];
+        assert_eq!(
+            reproduce(std::path::Path::new("s.toml"), 3, &o),
+            "sim run s.toml --seed 3 --set 'network.latency=20 ms'"
+        );
+    }
+}

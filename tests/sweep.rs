@@ -1,0 +1,255 @@
+//! Sweeps, shards, `sim merge` and `sim check` through the binary.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+mod common;
+
+use common::sim;
+
+fn temp(name: &str) -> PathBuf {
+    common::temp("sweep", name)
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(
+                    path.strip_prefix(dir)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                    fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    files
+}
+
+const SWEEP: &[&str] = &[
+    "run",
+    "scenarios/heartbeat-regions.toml",
+    "--seeds",
+    "1..3",
+    "--sweep",
+    "peers.heartbeat=5s,10s",
+    "--no-trace",
+    "--no-plots",
+    "--quiet",
+];
+
+fn sweep(out: &Path, extra: &[&str]) {
+    let mut args: Vec<&str> = SWEEP.to_vec();
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let o = sim(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn a_sweep_gives_the_same_bytes_on_one_or_two_threads_and_as_merged_shards() {
+    let (one, two) = (temp("jobs1"), temp("jobs2"));
+    sweep(&one, &["--jobs", "1"]);
+    sweep(&two, &["--jobs", "2"]);
+    let reference = snapshot(&one);
+    assert_eq!(reference, snapshot(&two));
+    // 2 parameter values x 3 seeds, plus the two aggregates.
+    assert_eq!(
+        reference
+            .keys()
+            .filter(|k| k.ends_with("summary.json"))
+            .count(),
+        6
+    );
+    assert!(reference.contains_key("heartbeat-regions/runs.csv"));
+    assert!(reference.contains_key("heartbeat-regions/peers.heartbeat=10s/seed-2/summary.json"));
+
+    let shards: Vec<PathBuf> = (0..3).map(|i| temp(&format!("shard{i}"))).collect();
+    for (i, shard) in shards.iter().enumerate() {
+        sweep(shard, &["--shard", &format!("{i}/3")]);
+    }
+    let merged = temp("merged").join("all");
+    let mut args = vec!["merge"];
+    let names: Vec<String> = shards.iter().map(|s| s.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let o = sim(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        snapshot(&merged),
+        reference,
+        "merged shards equal the unsharded sweep"
+    );
+
+    let runs = String::from_utf8(reference["heartbeat-regions/runs.csv"].clone()).unwrap();
+    assert_eq!(runs.lines().count(), 7, "header + 6 runs");
+    assert!(
+        runs.lines()
+            .next()
+            .unwrap()
+            .starts_with("group,seed,param.peers.heartbeat,")
+    );
+    for dir in [one, two].into_iter().chain(shards) {
+        fs::remove_dir_all(dir).unwrap();
+    }
+    fs::remove_dir_all(merged.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn stats_agree_with_the_runs_they_summarize() {
+    let out = temp("stats");
+    sweep(&out, &[]);
+    let runs = fs::read_to_string(out.join("heartbeat-regions/runs.csv")).unwrap();
+    let header: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "network.messages_sent")
+        .unwrap();
+    let values: Vec<f64> = runs
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("peers.heartbeat=5s,"))
+        .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 3);
+    let mean = values.iter().sum::<f64>() / 3.0;
+    let sd = (values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    let half = 4.303 * sd / 3.0f64.sqrt(); // t(2) = 4.303
+    let stats = fs::read_to_string(out.join("heartbeat-regions/stats.csv")).unwrap();
+    let row: Vec<f64> = stats
+        .lines()
+        .find(|l| l.starts_with("peers.heartbeat=5s,network.messages_sent,"))
+        .unwrap()
+        .split(',')
+        .skip(2)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let mut sorted = values.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert_eq!(row[0], 3.0);
+    assert!((row[1] - mean).abs() < 1e-9);
+    assert_eq!(
+        (row[2], row[3], row[4], row[5]),
+        (sorted[1], sorted[2], sorted[0], sorted[2])
+    );
+    assert!((row[6] - (mean - half)).abs() < 1e-6 && (row[7] - (mean + half)).abs() < 1e-6);
+    fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn check_exit_codes_misses_and_baselines() {
+    let out = temp("check");
+    let o = |args: &[&str]| {
+        let mut all = vec![
+            "check",
+            "scenarios/consensus-basic.toml",
+            "--seeds",
+            "1..2",
+            "--out",
+        ];
+        let dir = out.join("runs").display().to_string();
+        all.push(&dir);
+        all.extend_from_slice(args);
+        let o = sim(&all);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, _) = o(&[]);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    // A miss names metric, target, measured value, seed and the command.
+    let (code, stdout, _) = o(&["--set", "consensus.block_interval=6 s"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.contains("MISS consensus.blocks_finalized >= 50: measured 49 (seed 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reproduce: sim run scenarios/consensus-basic.toml --seed 1 --set 'consensus.block_interval=6 s'"), "{stdout}");
+
+    // Baselines: update, then an unchanged run passes and a changed one is flagged.
+    let baseline = out.join("baseline").display().to_string();
+    let (code, _, _) = o(&["--update-baseline", &baseline]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.join("baseline/consensus-basic/seed-2/summary.json")
+            .is_file()
+    );
+    let (code, stdout, _) = o(&["--baseline", &baseline]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout, _) = o(&[
+        "--baseline",
+        &baseline,
+        "--set",
+        "network.latency=60 ms",
+        "--tolerance",
+        "5%",
+    ]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("baseline") && stdout.contains("beyond 5.0%"),
+        "{stdout}"
+    );
+
+    // Invalid input and a missing baseline are input errors.
+    let (code, _, stderr) = o(&["--set", "consensus.view_timeout=ten"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let (code, _, stderr) = o(&["--baseline", "/nonexistent/baseline"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--update-baseline"), "{stderr}");
+    fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn bad_selection_flags_are_input_errors() {
+    for args in [
+        &["run", "scenarios/consensus-basic.toml", "--seeds", "5..1"][..],
+        &["run", "scenarios/consensus-basic.toml", "--shard", "3/3"],
+        &[
+            "run",
+            "scenarios/consensus-basic.toml",
+            "--sweep",
+            "consensus.view_timeout",
+        ],
+        &[
+            "check",
+            "scenarios/consensus-basic.toml",
+            "--tolerance",
+            "lots",
+        ],
+        &[
+            "run",
+            "scenarios/consensus-basic.toml",
+            "--sweep",
+            "consensus.nonsense=1,2",
+        ],
+    ] {
+        let o = sim(args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
