@@ -38,8 +38,8 @@ pub struct ScenarioArgs {
     /// Override any key, e.g. `--set registration.strategy=poll` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<Override>,
-    /// Use this seed instead of the scenario's.
-    #[arg(long, conflicts_with = "seeds")]
+    /// Use this seed instead of the scenario's (not with `--seeds`).
+    #[arg(long)]
     pub seed: Option<u64>,
 }
 

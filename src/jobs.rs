@@ -29,6 +29,10 @@ pub struct Job {
 /// Expands files x grid x seeds into jobs, printing every error; `None` if
 /// any file is invalid (nothing runs then).
 pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
+    if args.seed.is_some() && selection.seeds.is_some() {
+        eprintln!("error: --seed and --seeds cannot be used together: give one seed or one range");
+        return None;
+    }
     let grid = grid(selection);
     let mut jobs = Vec::new();
     let mut failed = false;
