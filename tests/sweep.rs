@@ -243,6 +243,14 @@ fn bad_selection_flags_are_input_errors() {
             "--sweep",
             "consensus.nonsense=1,2",
         ],
+        &[
+            "run",
+            "scenarios/consensus-basic.toml",
+            "--seed",
+            "1",
+            "--seeds",
+            "1..2",
+        ],
     ] {
         let o = sim(args);
         assert_eq!(
