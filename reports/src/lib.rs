@@ -11,6 +11,7 @@
 
 pub mod consensus;
 pub mod peers;
+pub mod plots;
 pub mod registration;
 pub mod result_dir;
 pub mod summary;
