@@ -245,18 +245,20 @@ pub fn execute(job: &Job, opts: &ExecOptions, show_progress: bool) -> Report {
     }
 }
 
-/// The SVG plots, unless turned off (a hook the plots module fills).
+/// The SVG plots beside the CSV files, unless turned off.
 fn write_plots(
-    _result: &ResultDir,
-    _scenario: &sim_core::scenario::Scenario,
-    _log: &sim_core::record::RunLog,
-    _registration: Option<&RegistrationReport>,
-    _consensus: Option<&ConsensusReport>,
+    result: &ResultDir,
+    scenario: &sim_core::scenario::Scenario,
+    log: &sim_core::record::RunLog,
+    registration: Option<&RegistrationReport>,
+    consensus: Option<&ConsensusReport>,
     opts: &ExecOptions,
 ) -> Result<(), reports::ReportError> {
     if opts.no_plots {
         return Ok(());
     }
+    let dir = result.file("");
+    reports::plots::write_run_plots(&dir, scenario, log, registration, consensus)?;
     Ok(())
 }
 

@@ -108,6 +108,15 @@ impl ConsensusReport {
         report
     }
 
+    /// Every height an honest validator finalized, ascending: `(height,
+    /// proposed at, first honest finalization)`.
+    pub fn finalized_heights(&self) -> Vec<(u64, SimTime, SimTime)> {
+        self.heights
+            .iter()
+            .map(|(height, h)| (*height, h.proposed_at, h.first))
+            .collect()
+    }
+
     /// Adds the `consensus.*` metrics to `summary`.
     pub fn add_metrics(&self, summary: &mut Summary) {
         let best = self.heights.keys().next_back().copied().unwrap_or(0);

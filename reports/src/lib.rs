@@ -12,6 +12,7 @@
 pub mod aggregate;
 pub mod consensus;
 pub mod peers;
+pub mod plots;
 pub mod registration;
 pub mod result_dir;
 pub mod summary;

@@ -156,8 +156,10 @@ impl<'a> RegistrationReport<'a> {
         Some(last)
     }
 
-    /// Registration times (seconds) of every registered known agent, sorted.
-    fn registration_times(&self) -> Vec<f64> {
+    /// Registration times (seconds) of every registered known agent,
+    /// sorted ascending: from its first boot (0 for a legacy-only agent) to
+    /// the last registrar's acceptance. Miners never registered are absent.
+    pub fn registration_times(&self) -> Vec<f64> {
         let mut times: Vec<f64> = self
             .plan
             .truth

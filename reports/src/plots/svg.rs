@@ -1,0 +1,1040 @@
+//! A small SVG chart writer: line charts (optionally drawn as step
+//! functions) and bar charts, as plain SVG text.
+//!
+//! The output bytes are a pure function of the input: no fonts are
+//! embedded (text uses the generic `sans-serif` family), no system library
+//! is asked anything, every number is printed with a fixed number of
+//! decimals (coordinates with two, tick labels with as many as the tick
+//! step needs), and nothing iterates a hash map.
+//!
+//! Conventions every chart follows:
+//! - a fixed size of [`WIDTH`] x [`HEIGHT`] pixels with a matching
+//!   `viewBox`, a title, and axis labels as the caller gives them (they
+//!   should carry units, e.g. `"simulated time (s)"`);
+//! - axes span "nice" tick values (1, 2 or 5 x 10^k, see [`nice_ticks`])
+//!   and always include 0, since every quantity plotted here (time, counts,
+//!   fractions) is measured from 0;
+//! - series colours come from the Okabe-Ito colour-blind-safe palette
+//!   ([`PALETTE`]), cycling; from the ninth series on, the cycle repeats
+//!   with a dash pattern so that no two series look alike;
+//! - every text is XML-escaped; characters XML cannot carry (control
+//!   characters) are replaced with U+FFFD;
+//! - NaN and infinite values are skipped; a chart with nothing left to
+//!   draw is still a valid SVG, saying "no data".
+//!
+//! **Many bars.** Up to [`MAX_LABELLED_BARS`] bars are drawn one by one in
+//! the order given, each with its label. Beyond that (10,000 hosts would
+//! give bars a few hundredths of a pixel wide with unreadable labels) the
+//! chart becomes a *sorted distribution*: the values sorted from highest to
+//! lowest, drawn as one filled step outline with the rank on the x axis and
+//! no per-bar labels, and a note naming how many bars there are, the
+//! highest one (by label) and the median and lowest values. When there are
+//! more bars than pixel columns, each column shows the highest value of the
+//! ranks it covers (the first of them, as they are sorted), so the picture
+//! is what the full-resolution drawing would look like and the file stays
+//! small.
+
+use std::fmt::Write as _;
+
+/// Chart width in pixels (and `viewBox` units).
+pub const WIDTH: u32 = 800;
+/// Chart height in pixels (and `viewBox` units).
+pub const HEIGHT: u32 = 480;
+/// A bar chart with more bars than this is drawn as a sorted distribution.
+pub const MAX_LABELLED_BARS: usize = 60;
+/// The Okabe-Ito palette, ordered so that the first colours are the most
+/// distinct on white (yellow, the faintest, comes last).
+pub const PALETTE: [&str; 8] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
+];
+/// Dash patterns for the second, third, ... pass through the palette.
+const DASHES: [&str; 3] = ["6 3", "2 2", "8 3 2 3"];
+/// Legend names longer than this are shortened (the full name stays in a
+/// tooltip).
+const MAX_LEGEND_CHARS: usize = 24;
+/// Bar labels longer than this are shortened (full name in a tooltip).
+const MAX_BAR_LABEL_CHARS: usize = 16;
+/// Bar labels up to this long fit under a bar unrotated (with few bars).
+const SHORT_BAR_LABEL_CHARS: usize = 8;
+
+/// Plot area left edge.
+const LEFT: f64 = 80.0;
+/// Plot area top edge.
+const TOP: f64 = 64.0;
+/// Plot area bottom edge when x tick labels are plain numbers.
+const BOTTOM: f64 = 410.0;
+/// Plot area right edge when there is a legend.
+const RIGHT_WITH_LEGEND: f64 = 600.0;
+/// Plot area right edge without a legend.
+const RIGHT: f64 = 770.0;
+
+/// One line of a line chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// The name shown in the legend.
+    pub name: String,
+    /// `(x, y)` points; drawn in order of `x` (points with equal `x` keep
+    /// their order). Non-finite points are skipped.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Tick values for one axis: evenly spaced multiples of a 1/2/5 x 10^k
+/// step covering the data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ticks {
+    /// The tick values, ascending; the first and last are the axis ends.
+    pub values: Vec<f64>,
+    /// Decimals that print every tick exactly (0 for steps of 1 or more).
+    pub decimals: usize,
+}
+
+impl Ticks {
+    /// The axis start.
+    pub fn lo(&self) -> f64 {
+        self.values.first().copied().unwrap_or(0.0)
+    }
+    /// The axis end.
+    pub fn hi(&self) -> f64 {
+        self.values.last().copied().unwrap_or(1.0)
+    }
+    /// A tick value as printed on the axis.
+    pub fn label(&self, value: f64) -> String {
+        num(value, self.decimals)
+    }
+}
+
+/// "Nice" ticks covering `min..=max`: a step of 1, 2 or 5 x 10^k giving
+/// the interval count nearest five (so 3 to 8 intervals), with the axis ends rounded out to multiples of
+/// the step (e.g. `0..37` gives `0, 10, 20, 30, 40`). An empty range
+/// (`min == max`) is widened around the value; non-finite bounds give
+/// `0..1`.
+pub fn nice_ticks(min: f64, max: f64) -> Ticks {
+    let fallback = || Ticks {
+        values: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+        decimals: 1,
+    };
+    if !min.is_finite() || !max.is_finite() {
+        return fallback();
+    }
+    let (mut min, mut max) = if min <= max { (min, max) } else { (max, min) };
+    if min == max {
+        if min == 0.0 {
+            return fallback();
+        }
+        let pad = min.abs() * 0.5;
+        min -= pad;
+        max += pad;
+    }
+    let range = max - min;
+    let raw = range / 5.0;
+    if !range.is_finite() || !raw.is_normal() {
+        return Ticks {
+            values: vec![min, max],
+            decimals: 0,
+        };
+    }
+    // Candidates 1, 2, 5 and 10 x 10^k around the raw step; the one giving
+    // the interval count nearest 5 wins (the larger step on a tie).
+    let k = raw.log10().floor() as i32;
+    let (mult, k) = [(1.0, k), (2.0, k), (5.0, k), (1.0, k + 1)]
+        .into_iter()
+        .map(|(m, k)| (m, k, (range / (m * 10f64.powi(k)) - 5.0).abs()))
+        .fold(None, |best: Option<(f64, i32, f64)>, c| match best {
+            Some(b) if b.2 < c.2 => Some(b),
+            _ => Some(c),
+        })
+        .map(|(m, k, _)| (m, k))
+        .expect("four candidates");
+    let step = mult * 10f64.powi(k);
+    if !step.is_normal() {
+        return Ticks {
+            values: vec![min, max],
+            decimals: 0,
+        };
+    }
+    // A little slack so that a bound sitting on a multiple of the step
+    // (up to rounding error) does not get a whole extra interval.
+    let first = (min / step + 1e-9).floor();
+    let last = (max / step - 1e-9).ceil();
+    let count = ((last - first) as i64).clamp(1, 100);
+    let values = (0..=count).map(|i| (first + i as f64) * step).collect();
+    Ticks {
+        values,
+        decimals: usize::try_from(-k).unwrap_or(0).min(12),
+    }
+}
+
+/// `value` with exactly `decimals` decimals, never `-0`.
+fn num(value: f64, decimals: usize) -> String {
+    let s = format!("{:.*}", decimals, value);
+    match s.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+        _ => s,
+    }
+}
+
+/// A coordinate, with two decimals.
+fn c(value: f64) -> String {
+    num(value, 2)
+}
+
+/// `text` escaped for XML text and attribute values; characters XML 1.0
+/// cannot carry become U+FFFD.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(ch),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` cut to `max` characters (with an ellipsis) when longer.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+        s.push('\u{2026}');
+        s
+    }
+}
+
+macro_rules! w {
+    ($out:expr, $($arg:tt)*) => {
+        write!($out, $($arg)*).expect("writing to a String cannot fail")
+    };
+}
+
+/// The plot area, in pixels.
+#[derive(Clone, Copy)]
+struct Frame {
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+}
+
+/// Maps data values to pixels on one axis.
+#[derive(Clone, Copy)]
+struct Scale {
+    lo: f64,
+    hi: f64,
+    from: f64,
+    to: f64,
+}
+
+impl Scale {
+    fn at(self, v: f64) -> f64 {
+        let span = self.hi - self.lo;
+        if span == 0.0 || !span.is_finite() {
+            return self.from;
+        }
+        self.from + (v - self.lo) / span * (self.to - self.from)
+    }
+}
+
+/// The document start: header, background, title and optional note.
+fn open(out: &mut String, title: &str, note: Option<&str>) {
+    w!(
+        out,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    );
+    w!(out, "<title>{}</title>\n", escape(title));
+    w!(
+        out,
+        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#FFFFFF\"/>\n"
+    );
+    w!(
+        out,
+        "<text class=\"title\" x=\"{}\" y=\"26\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">{}</text>\n",
+        WIDTH / 2,
+        escape(title)
+    );
+    if let Some(note) = note {
+        w!(
+            out,
+            "<text class=\"note\" x=\"{}\" y=\"46\" text-anchor=\"middle\" fill=\"#444444\">{}</text>\n",
+            WIDTH / 2,
+            escape(note)
+        );
+    }
+}
+
+/// Axis labels: x centred under the plot, y rotated along its left side.
+fn axis_labels(out: &mut String, x_label: &str, y_label: &str, f: Frame) {
+    w!(
+        out,
+        "<text class=\"x-label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+        c((f.left + f.right) / 2.0),
+        HEIGHT - 14,
+        escape(x_label)
+    );
+    let y = (f.top + f.bottom) / 2.0;
+    w!(
+        out,
+        "<text class=\"y-label\" x=\"20\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 20 {})\">{}</text>\n",
+        c(y),
+        c(y),
+        escape(y_label)
+    );
+}
+
+/// The plot frame with a centred "no data".
+fn no_data(out: &mut String, f: Frame) {
+    w!(
+        out,
+        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999999\"/>\n",
+        c(f.left),
+        c(f.top),
+        c(f.right - f.left),
+        c(f.bottom - f.top)
+    );
+    w!(
+        out,
+        "<text class=\"no-data\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"16\" fill=\"#666666\">no data</text>\n",
+        c((f.left + f.right) / 2.0),
+        c((f.top + f.bottom) / 2.0)
+    );
+}
+
+/// The y axis: grid lines, tick marks and labels.
+fn y_axis(out: &mut String, ticks: &Ticks, y: Scale, f: Frame) {
+    let (left, right) = (f.left, f.right);
+    out.push_str("<g class=\"y-axis\">\n");
+    for &v in &ticks.values {
+        let py = c(y.at(v));
+        w!(
+            out,
+            "<line x1=\"{}\" y1=\"{py}\" x2=\"{}\" y2=\"{py}\" stroke=\"#E5E5E5\"/>\n",
+            c(left),
+            c(right)
+        );
+        w!(
+            out,
+            "<line x1=\"{}\" y1=\"{py}\" x2=\"{}\" y2=\"{py}\" stroke=\"#000000\"/>\n",
+            c(left - 5.0),
+            c(left)
+        );
+        w!(
+            out,
+            "<text x=\"{}\" y=\"{py}\" dy=\"4\" text-anchor=\"end\">{}</text>\n",
+            c(left - 8.0),
+            ticks.label(v)
+        );
+    }
+    w!(
+        out,
+        "<line x1=\"{l}\" y1=\"{}\" x2=\"{l}\" y2=\"{}\" stroke=\"#000000\"/>\n",
+        c(f.top),
+        c(f.bottom),
+        l = c(left)
+    );
+    out.push_str("</g>\n");
+}
+
+/// The x axis: tick marks and labels (numbers).
+fn x_axis(out: &mut String, ticks: &Ticks, x: Scale, f: Frame) {
+    let (left, right, bottom) = (f.left, f.right, f.bottom);
+    out.push_str("<g class=\"x-axis\">\n");
+    for &v in &ticks.values {
+        let px = c(x.at(v));
+        w!(
+            out,
+            "<line x1=\"{px}\" y1=\"{}\" x2=\"{px}\" y2=\"{}\" stroke=\"#000000\"/>\n",
+            c(bottom),
+            c(bottom + 5.0)
+        );
+        w!(
+            out,
+            "<text x=\"{px}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+            c(bottom + 19.0),
+            ticks.label(v)
+        );
+    }
+    w!(
+        out,
+        "<line x1=\"{}\" y1=\"{b}\" x2=\"{}\" y2=\"{b}\" stroke=\"#000000\"/>\n",
+        c(left),
+        c(right),
+        b = c(bottom)
+    );
+    out.push_str("</g>\n");
+}
+
+/// Stroke attributes of the `i`th series.
+fn stroke(i: usize) -> String {
+    let colour = PALETTE[i % PALETTE.len()];
+    match (i / PALETTE.len()).checked_sub(1) {
+        None => format!("stroke=\"{colour}\""),
+        Some(pass) => format!(
+            "stroke=\"{colour}\" stroke-dasharray=\"{}\"",
+            DASHES[pass % DASHES.len()]
+        ),
+    }
+}
+
+/// A line chart of `series`; see [`line_chart_with_note`].
+pub fn line_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    step: bool,
+) -> String {
+    line_chart_with_note(title, None, x_label, y_label, series, step)
+}
+
+/// A line chart: one line per series, coloured from [`PALETTE`] and named
+/// in a legend to the right of the plot, over axes with nice ticks that
+/// include 0. With `step`, each line is a step function (the value holds
+/// until the next point, as for CDFs and counts); otherwise points are
+/// joined by straight segments. A series with a single point is drawn as
+/// a dot. `note`, when given, is printed under the title (e.g. "showing 8
+/// of 12 registrars").
+pub fn line_chart_with_note(
+    title: &str,
+    note: Option<&str>,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    step: bool,
+) -> String {
+    let mut out = String::new();
+    open(&mut out, title, note);
+    let f = Frame {
+        left: LEFT,
+        right: RIGHT_WITH_LEGEND,
+        top: TOP,
+        bottom: BOTTOM,
+    };
+    axis_labels(&mut out, x_label, y_label, f);
+
+    let clean: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            let mut points: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            points
+        })
+        .collect();
+    let all = || clean.iter().flatten();
+    if all().next().is_none() {
+        no_data(&mut out, f);
+    } else {
+        let bounds = |f: fn(&(f64, f64)) -> f64| {
+            all()
+                .map(f)
+                .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)))
+        };
+        let (x_lo, x_hi) = bounds(|p| p.0);
+        let (y_lo, y_hi) = bounds(|p| p.1);
+        let (xt, yt) = (nice_ticks(x_lo, x_hi), nice_ticks(y_lo, y_hi));
+        let x = Scale {
+            lo: xt.lo(),
+            hi: xt.hi(),
+            from: f.left,
+            to: f.right,
+        };
+        let y = Scale {
+            lo: yt.lo(),
+            hi: yt.hi(),
+            from: f.bottom,
+            to: f.top,
+        };
+        y_axis(&mut out, &yt, y, f);
+        x_axis(&mut out, &xt, x, f);
+        out.push_str("<g class=\"series\" fill=\"none\" stroke-width=\"2\">\n");
+        for (i, points) in clean.iter().enumerate() {
+            let Some(&(x0, y0)) = points.first() else {
+                continue;
+            };
+            let mut d = format!("M{} {}", c(x.at(x0)), c(y.at(y0)));
+            for &(px, py) in &points[1..] {
+                if step {
+                    w!(d, " H{} V{}", c(x.at(px)), c(y.at(py)));
+                } else {
+                    w!(d, " L{} {}", c(x.at(px)), c(y.at(py)));
+                }
+            }
+            w!(
+                out,
+                "<path class=\"series\" data-series=\"{i}\" {} d=\"{d}\"/>\n",
+                stroke(i)
+            );
+            if points.len() == 1 {
+                w!(
+                    out,
+                    "<circle class=\"marker\" cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{}\"/>\n",
+                    c(x.at(x0)),
+                    c(y.at(y0)),
+                    PALETTE[i % PALETTE.len()]
+                );
+            }
+        }
+        out.push_str("</g>\n");
+    }
+    legend(&mut out, series, &clean, f);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The legend: one row per series, its line sample and its name.
+fn legend(out: &mut String, series: &[Series], clean: &[Vec<(f64, f64)>], f: Frame) {
+    if series.is_empty() {
+        return;
+    }
+    let x = f.right + 20.0;
+    out.push_str("<g class=\"legend\">\n");
+    for (i, s) in series.iter().enumerate() {
+        let y = f.top + 8.0 + 20.0 * i as f64;
+        if y > f.bottom {
+            w!(
+                out,
+                "<text x=\"{}\" y=\"{}\">\u{2026} {} more</text>\n",
+                c(x),
+                c(y + 4.0),
+                series.len() - i
+            );
+            break;
+        }
+        let empty = clean.get(i).is_none_or(|p| p.is_empty());
+        w!(
+            out,
+            "<line x1=\"{}\" y1=\"{py}\" x2=\"{}\" y2=\"{py}\" stroke-width=\"3\" {}/>\n",
+            c(x),
+            c(x + 24.0),
+            stroke(i),
+            py = c(y)
+        );
+        w!(
+            out,
+            "<text class=\"legend-name\" x=\"{}\" y=\"{}\"><title>{}</title>{}{}</text>\n",
+            c(x + 30.0),
+            c(y + 4.0),
+            escape(&s.name),
+            escape(&shorten(&s.name, MAX_LEGEND_CHARS)),
+            if empty { " (no data)" } else { "" }
+        );
+    }
+    out.push_str("</g>\n");
+}
+
+/// A bar chart of `(label, value)` bars; see [`bar_chart_with_note`].
+pub fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64)]) -> String {
+    bar_chart_with_note(title, None, x_label, y_label, bars)
+}
+
+/// A bar chart over a value axis with nice ticks that includes 0. Up to
+/// [`MAX_LABELLED_BARS`] bars are drawn in the order given, each labelled;
+/// more are drawn as a sorted distribution (highest first, the x axis
+/// showing the rank, no per-bar labels, a note naming the count, highest,
+/// median and lowest values; see the module docs). Bars with a non-finite
+/// value are skipped. `note`, when given, is printed under the title
+/// (before the distribution's own note).
+pub fn bar_chart_with_note(
+    title: &str,
+    note: Option<&str>,
+    x_label: &str,
+    y_label: &str,
+    bars: &[(String, f64)],
+) -> String {
+    let bars: Vec<&(String, f64)> = bars.iter().filter(|(_, v)| v.is_finite()).collect();
+    let many = bars.len() > MAX_LABELLED_BARS;
+    let mut sorted = bars.clone();
+    if many {
+        // Highest first; equal values keep their input order.
+        sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    }
+    let distribution_note = many.then(|| {
+        let n = sorted.len();
+        let (top_label, top) = (&sorted[0].0, sorted[0].1);
+        // Nearest-rank median of the ascending order = rank n - ceil(n/2) + 1
+        // from the top.
+        let median = sorted[n - n.div_ceil(2)].1;
+        let low = sorted[n - 1].1;
+        let d = |v: f64| num(v, if v.fract() == 0.0 { 0 } else { 3 });
+        format!(
+            "{n} bars sorted highest first: highest {} ({}), median {}, lowest {}",
+            shorten(top_label, 32),
+            d(top),
+            d(median),
+            d(low)
+        )
+    });
+    let note = match (note, distribution_note) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.map(str::to_string).or(b),
+    };
+    let mut out = String::new();
+    open(&mut out, title, note.as_deref());
+    // Rotated bar labels need room under the plot.
+    let rotate = !many
+        && (sorted.len() > 10
+            || sorted
+                .iter()
+                .any(|(l, _)| l.chars().count() > SHORT_BAR_LABEL_CHARS));
+    let f = Frame {
+        left: LEFT,
+        right: RIGHT,
+        top: TOP,
+        bottom: if rotate { BOTTOM - 50.0 } else { BOTTOM },
+    };
+    let x_label = if many {
+        format!("{x_label}, ranked by value (highest first)")
+    } else {
+        x_label.to_string()
+    };
+    axis_labels(&mut out, &x_label, y_label, f);
+    if sorted.is_empty() {
+        no_data(&mut out, f);
+        out.push_str("</svg>\n");
+        return out;
+    }
+    let (lo, hi) = sorted.iter().fold((0.0f64, 0.0f64), |(lo, hi), (_, v)| {
+        (lo.min(*v), hi.max(*v))
+    });
+    let yt = nice_ticks(lo, hi);
+    let y = Scale {
+        lo: yt.lo(),
+        hi: yt.hi(),
+        from: f.bottom,
+        to: f.top,
+    };
+    y_axis(&mut out, &yt, y, f);
+    if many {
+        distribution(&mut out, &sorted, y, f);
+    } else {
+        labelled_bars(&mut out, &sorted, y, f, rotate);
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Up to [`MAX_LABELLED_BARS`] bars, each with its label.
+fn labelled_bars(out: &mut String, bars: &[&(String, f64)], y: Scale, f: Frame, rotate: bool) {
+    let (left, right, base) = (f.left, f.right, y.at(0.0));
+    let slot = (right - left) / bars.len() as f64;
+    let width = slot * 0.8;
+    out.push_str("<g class=\"bars\">\n");
+    for (i, (label, value)) in bars.iter().enumerate() {
+        let bx = left + slot * i as f64 + (slot - width) / 2.0;
+        let top = y.at(*value);
+        let (ry, rh) = if top <= base {
+            (top, base - top)
+        } else {
+            (base, top - base)
+        };
+        w!(
+            out,
+            "<rect class=\"bar\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{}: {}</title></rect>\n",
+            c(bx),
+            c(ry),
+            c(width),
+            c(rh),
+            PALETTE[0],
+            escape(label),
+            num(*value, if value.fract() == 0.0 { 0 } else { 3 })
+        );
+        let lx = c(bx + width / 2.0);
+        let ly = c(f.bottom + 14.0);
+        let text = escape(&shorten(label, MAX_BAR_LABEL_CHARS));
+        if rotate {
+            w!(
+                out,
+                "<text class=\"bar-label\" x=\"{lx}\" y=\"{ly}\" text-anchor=\"end\" font-size=\"10\" transform=\"rotate(-45 {lx} {ly})\">{text}</text>\n"
+            );
+        } else {
+            w!(
+                out,
+                "<text class=\"bar-label\" x=\"{lx}\" y=\"{ly}\" text-anchor=\"middle\">{text}</text>\n"
+            );
+        }
+    }
+    w!(
+        out,
+        "<line x1=\"{}\" y1=\"{b}\" x2=\"{}\" y2=\"{b}\" stroke=\"#000000\"/>\n",
+        c(left),
+        c(right),
+        b = c(base)
+    );
+    out.push_str("</g>\n");
+}
+
+/// Many bars: the values sorted highest first as one filled step outline,
+/// at most one step per pixel column, with the rank on the x axis.
+fn distribution(out: &mut String, sorted: &[&(String, f64)], y: Scale, f: Frame) {
+    let (left, right, base) = (f.left, f.right, y.at(0.0));
+    let n = sorted.len();
+    let xt = nice_ticks(0.0, n as f64);
+    let x = Scale {
+        lo: xt.lo(),
+        hi: xt.hi(),
+        from: left,
+        to: right,
+    };
+    x_axis(out, &xt, x, f);
+    let columns = n.min((right - left) as usize);
+    let mut d = format!("M{} {}", c(x.at(0.0)), c(base));
+    for col in 0..columns {
+        // Ranks [start, end) fall in this column; sorted descending, so the
+        // first is the column's highest value.
+        let start = col * n / columns;
+        let end = (col + 1) * n / columns;
+        w!(d, " V{} H{}", c(y.at(sorted[start].1)), c(x.at(end as f64)));
+    }
+    w!(d, " V{} Z", c(base));
+    w!(
+        out,
+        "<path class=\"distribution\" d=\"{d}\" fill=\"{}\" fill-opacity=\"0.35\" stroke=\"{}\" stroke-width=\"1\"/>\n",
+        PALETTE[0],
+        PALETTE[0]
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plots::xml_check::check;
+
+    fn well_formed(svg: &str) {
+        if let Err(e) = check(svg) {
+            panic!("not well-formed: {e}\n{svg}");
+        }
+        assert!(svg.contains(&format!("viewBox=\"0 0 {WIDTH} {HEIGHT}\"")));
+    }
+
+    fn series(name: &str, points: &[(f64, f64)]) -> Series {
+        Series {
+            name: name.to_string(),
+            points: points.to_vec(),
+        }
+    }
+
+    fn ticks(min: f64, max: f64) -> (Vec<String>, usize) {
+        let t = nice_ticks(min, max);
+        (t.values.iter().map(|v| t.label(*v)).collect(), t.decimals)
+    }
+
+    #[test]
+    fn nice_ticks_are_1_2_5_multiples_covering_the_range() {
+        assert_eq!(
+            ticks(0.0, 37.0),
+            (
+                vec!["0", "10", "20", "30", "40"]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                0
+            )
+        );
+        assert_eq!(ticks(0.0, 7.0).0, ["0", "2", "4", "6", "8"]);
+        assert_eq!(ticks(0.0, 100.0).0, ["0", "20", "40", "60", "80", "100"]);
+        assert_eq!(
+            ticks(0.0, 1.0),
+            (
+                vec!["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                1
+            )
+        );
+        assert_eq!(
+            ticks(0.0, 0.037).0,
+            ["0.00", "0.01", "0.02", "0.03", "0.04"]
+        );
+        assert_eq!(ticks(-12.0, 5.0).0, ["-15", "-10", "-5", "0", "5"]);
+        assert_eq!(
+            ticks(0.0, 0.3).0,
+            ["0.00", "0.05", "0.10", "0.15", "0.20", "0.25", "0.30"]
+        );
+        assert_eq!(
+            ticks(0.0, 2500.0).0,
+            ["0", "500", "1000", "1500", "2000", "2500"]
+        );
+        // A single value is widened around itself.
+        assert_eq!(
+            ticks(3.0, 3.0).0,
+            ["1.5", "2.0", "2.5", "3.0", "3.5", "4.0", "4.5"]
+        );
+        // Reversed, empty at zero, non-finite or absurd ranges never panic.
+        assert_eq!(ticks(37.0, 0.0).0, ["0", "10", "20", "30", "40"]);
+        assert_eq!(
+            ticks(0.0, 0.0).0,
+            ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+        );
+        assert_eq!(ticks(f64::NAN, 1.0).0.len(), 6);
+        assert!(nice_ticks(-f64::MAX, f64::MAX).values.len() >= 2);
+        assert!(nice_ticks(0.0, 1e-320).values.len() >= 2);
+        // Every tick is a multiple of a 1/2/5 step.
+        for max in [0.7, 3.0, 13.0, 99.0, 450.0, 61_234.0] {
+            let t = nice_ticks(0.0, max);
+            assert!(t.lo() <= 0.0 && t.hi() >= max, "{max}: {t:?}");
+            assert!((4..=11).contains(&t.values.len()), "{max}: {t:?}");
+            let step = t.values[1] - t.values[0];
+            let mantissa = step / 10f64.powf(step.log10().floor());
+            assert!(
+                [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6),
+                "{max}: step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_have_fixed_decimals_and_no_negative_zero() {
+        assert_eq!(num(-0.0, 2), "0.00");
+        assert_eq!(num(-0.001, 2), "0.00");
+        assert_eq!(num(-0.5, 1), "-0.5");
+        assert_eq!(num(0.1 + 0.2, 1), "0.3");
+        assert_eq!(num(12.0, 0), "12");
+    }
+
+    #[test]
+    fn escaping_covers_markup_and_control_characters() {
+        assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+        assert_eq!(escape("x\u{1}y"), "x\u{FFFD}y");
+    }
+
+    #[test]
+    fn a_line_chart_has_title_labels_legend_and_one_path_per_series() {
+        let data = [
+            series("poll", &[(0.0, 0.0), (10.0, 0.5), (20.0, 1.0)]),
+            series("watch", &[(0.0, 0.0), (3.0, 1.0)]),
+            series("backoff", &[(5.0, 0.25)]),
+        ];
+        let svg = line_chart(
+            "Registration",
+            "simulated time (s)",
+            "fraction (of expected)",
+            &data,
+            false,
+        );
+        well_formed(&svg);
+        for text in [
+            ">Registration<",
+            ">simulated time (s)<",
+            ">fraction (of expected)<",
+            ">poll<",
+            ">watch<",
+            ">backoff<",
+        ] {
+            assert!(svg.contains(text), "missing {text}");
+        }
+        assert_eq!(svg.matches("<path class=\"series\"").count(), 3);
+        assert_eq!(svg.matches("<circle class=\"marker\"").count(), 1);
+        for colour in &PALETTE[..3] {
+            assert!(svg.contains(colour));
+        }
+        // x axis 0..20 and y axis 0..1 with nice ticks.
+        assert!(svg.contains(">20<") && svg.contains(">1.0<"));
+        assert!(!svg.contains("no data"));
+    }
+
+    #[test]
+    fn step_lines_go_across_then_up() {
+        let data = [series("cdf", &[(0.0, 0.0), (2.0, 0.5), (4.0, 1.0)])];
+        let svg = line_chart("t", "x (s)", "y", &data, true);
+        well_formed(&svg);
+        let path = svg
+            .lines()
+            .find(|l| l.starts_with("<path class=\"series\""))
+            .unwrap();
+        assert_eq!(path.matches(" H").count(), 2);
+        assert_eq!(path.matches(" V").count(), 2);
+        assert!(!path.contains(" L"));
+        let straight = line_chart("t", "x (s)", "y", &data, false);
+        assert!(straight.contains(" L"));
+    }
+
+    #[test]
+    fn output_is_a_pure_function_of_the_input() {
+        let data: Vec<Series> = (0..12)
+            .map(|i| Series {
+                name: format!("s{i}"),
+                points: (0..50)
+                    .map(|k| (f64::from(k) * 0.37, f64::from(k * i) / 7.0))
+                    .collect(),
+            })
+            .collect();
+        let a = line_chart("T", "x (s)", "y (n)", &data, true);
+        let b = line_chart("T", "x (s)", "y (n)", &data.clone(), true);
+        assert_eq!(a, b);
+        let bars: Vec<(String, f64)> = (0..500)
+            .map(|i| (format!("h{i}"), f64::from(i % 17)))
+            .collect();
+        assert_eq!(
+            bar_chart("B", "host", "messages sent", &bars),
+            bar_chart("B", "host", "messages sent", &bars.clone())
+        );
+        // Beyond the palette, series repeat colours with a dash pattern.
+        well_formed(&a);
+        assert_eq!(a.matches("<path class=\"series\"").count(), 12);
+        assert!(a.contains("stroke-dasharray"));
+    }
+
+    #[test]
+    fn every_text_is_escaped() {
+        let nasty = "<b>&\"q\"'";
+        let data = [series(nasty, &[(1.0, 1.0), (2.0, 3.0)])];
+        let svg = line_chart(nasty, nasty, nasty, &data, false);
+        well_formed(&svg);
+        assert!(!svg.contains(nasty));
+        assert!(svg.contains("&lt;b&gt;&amp;&quot;q&quot;&apos;"));
+        let svg = bar_chart(nasty, nasty, nasty, &[(nasty.to_string(), 2.0)]);
+        well_formed(&svg);
+        assert!(!svg.contains(nasty));
+        let svg = line_chart("t\u{0}", "x", "y", &[], false);
+        well_formed(&svg);
+    }
+
+    #[test]
+    fn empty_and_non_finite_input_gives_a_no_data_chart() {
+        for svg in [
+            line_chart("Empty", "x (s)", "y (n)", &[], true),
+            line_chart(
+                "Empty",
+                "x (s)",
+                "y (n)",
+                &[series("nan", &[(f64::NAN, 1.0), (1.0, f64::INFINITY)])],
+                false,
+            ),
+            bar_chart("Empty", "x (s)", "y (n)", &[]),
+            bar_chart("Empty", "x (s)", "y (n)", &[("a".into(), f64::NAN)]),
+        ] {
+            well_formed(&svg);
+            assert!(svg.contains(">no data<"));
+            assert!(svg.contains(">Empty<") && svg.contains(">x (s)<") && svg.contains(">y (n)<"));
+            assert!(!svg.contains("class=\"series\" data") && !svg.contains("class=\"bar\""));
+            assert!(!svg.contains("NaN") && !svg.contains("inf"));
+        }
+        // NaN points are skipped, the rest drawn.
+        let svg = line_chart(
+            "Mixed",
+            "x",
+            "y",
+            &[
+                series(
+                    "ok",
+                    &[
+                        (0.0, 1.0),
+                        (f64::NAN, 2.0),
+                        (2.0, f64::NEG_INFINITY),
+                        (3.0, 4.0),
+                    ],
+                ),
+                series("none", &[(f64::NAN, f64::NAN)]),
+            ],
+            false,
+        );
+        well_formed(&svg);
+        assert!(!svg.contains("NaN") && !svg.contains("inf"));
+        assert_eq!(svg.matches("<path class=\"series\"").count(), 1);
+        assert!(svg.contains(">none (no data)<"));
+        let path = svg
+            .lines()
+            .find(|l| l.starts_with("<path class=\"series\""))
+            .unwrap();
+        assert_eq!(path.matches(" L").count(), 1);
+        let bars = bar_chart("B", "x", "y", &[("a".into(), 1.0), ("b".into(), f64::NAN)]);
+        assert_eq!(bars.matches("class=\"bar\"").count(), 1);
+    }
+
+    #[test]
+    fn a_few_bars_are_drawn_one_by_one_with_labels() {
+        let bars: Vec<(String, f64)> = [
+            ("alpha", 3.0),
+            ("beta", 7.0),
+            ("gamma", 0.0),
+            ("delta", 12.0),
+        ]
+        .iter()
+        .map(|(l, v)| (l.to_string(), *v))
+        .collect();
+        let svg = bar_chart("Messages", "host", "messages sent", &bars);
+        well_formed(&svg);
+        assert_eq!(svg.matches("<rect class=\"bar\"").count(), 4);
+        assert_eq!(svg.matches("class=\"bar-label\"").count(), 4);
+        for (label, _) in &bars {
+            assert!(svg.contains(&format!(">{label}<")));
+        }
+        // Given order is kept (alpha before delta), value axis 0..12 by 2.
+        assert!(svg.find(">alpha<").unwrap() < svg.find(">delta<").unwrap());
+        assert!(svg.contains(">12<") && svg.contains(">10<") && !svg.contains(">14<"));
+        assert!(!svg.contains("class=\"distribution\""));
+        // Sixty bars are still labelled.
+        let sixty: Vec<(String, f64)> = (0..60)
+            .map(|i| (format!("host-{i}"), f64::from(i)))
+            .collect();
+        let svg = bar_chart("M", "host", "messages sent", &sixty);
+        well_formed(&svg);
+        assert_eq!(svg.matches("<rect class=\"bar\"").count(), 60);
+        assert!(svg.contains("rotate(-45"));
+    }
+
+    #[test]
+    fn many_bars_become_a_sorted_distribution() {
+        let bars: Vec<(String, f64)> = (0..10_000u32)
+            .map(|i| (format!("host-{i}"), f64::from((i * 7919) % 1000)))
+            .collect();
+        let svg = bar_chart("Messages", "host", "messages sent", &bars);
+        well_formed(&svg);
+        assert!(svg.len() < 60_000, "{} bytes", svg.len());
+        assert_eq!(svg.matches("class=\"distribution\"").count(), 1);
+        assert!(!svg.contains("class=\"bar\"") && !svg.contains("class=\"bar-label\""));
+        assert!(svg.contains("10000 bars sorted highest first: highest host-"));
+        assert!(svg.contains("(999), median "));
+        assert!(svg.contains(", lowest 0"));
+        assert!(svg.contains(">host, ranked by value (highest first)<"));
+        assert!(svg.contains(">10000<"));
+        // Sorted descending: the outline's heights never rise.
+        let path = svg
+            .lines()
+            .find(|l| l.contains("class=\"distribution\""))
+            .unwrap();
+        let ys: Vec<f64> = path
+            .split(" V")
+            .skip(1)
+            .map(|s| s.split(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(ys.len() > 100);
+        // y grows downwards in SVG: non-decreasing pixel y = non-increasing value.
+        assert!(ys[..ys.len() - 1].windows(2).all(|w| w[0] <= w[1]));
+        // 61 bars already switch.
+        let few: Vec<(String, f64)> = (0..61).map(|i| (format!("h{i}"), f64::from(i))).collect();
+        let svg = bar_chart("M", "host", "messages sent", &few);
+        well_formed(&svg);
+        assert!(svg.contains("class=\"distribution\""));
+        assert!(svg.contains("highest h60 (60), median 30, lowest 0"));
+    }
+
+    #[test]
+    fn long_names_are_shortened_with_the_full_name_kept() {
+        let long = "a-very-long-series-name-that-goes-on-and-on";
+        let svg = line_chart(
+            "t",
+            "x",
+            "y",
+            &[series(long, &[(0.0, 1.0), (1.0, 2.0)])],
+            false,
+        );
+        well_formed(&svg);
+        assert!(svg.contains(&format!("<title>{long}</title>")));
+        assert!(svg.contains("a-very-long-series-name\u{2026}<"));
+    }
+}
