@@ -32,6 +32,8 @@ const NOT_MEASURES: &[&str] = &["run.seed", "run.trace_hash", "run.scenario"];
 pub struct RunRow {
     /// The grid-point folder (`""` without sweeps).
     pub group: String,
+    /// The run's result folder.
+    pub dir: PathBuf,
     /// The run's metrics and parameters, by name.
     pub values: BTreeMap<String, Value>,
 }
@@ -71,7 +73,8 @@ pub fn find_runs(scenario_dir: &Path) -> Result<Vec<RunRow>, ReportError> {
                 return Err(ReportError::Io { path, source });
             }
         };
-        runs.push(RunRow { group, values });
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        runs.push(RunRow { group, dir, values });
     }
     runs.sort_by(|a, b| (&a.group, seed(a)).cmp(&(&b.group, seed(b))));
     Ok(runs)
@@ -86,7 +89,79 @@ pub fn write_aggregates(scenario_dir: &Path) -> Result<usize, ReportError> {
     }
     write_runs(&scenario_dir.join("runs.csv"), &runs)?;
     write_stats(&scenario_dir.join("stats.csv"), &runs)?;
+    write_registration_cdf(scenario_dir, &runs)?;
     Ok(runs.len())
+}
+
+/// `registration_cdf.svg` of a sweep: per-miner registration times of all
+/// seeds of each grid point, one line per point (e.g. per strategy); the y
+/// axis is the fraction of all miners, registered or not.
+fn write_registration_cdf(scenario_dir: &Path, runs: &[RunRow]) -> Result<(), ReportError> {
+    let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for run in runs {
+        if let Some(times) = registration_times(&run.dir) {
+            let name = if run.group.is_empty() {
+                "all runs".to_string()
+            } else {
+                short_group(&run.group)
+            };
+            series.entry(name).or_default().extend(times);
+        }
+    }
+    if series.is_empty() {
+        return Ok(());
+    }
+    let series: Vec<(String, Vec<f64>)> = series.into_iter().collect();
+    if let Some(svg) = crate::plots::registration_cdf(&series) {
+        let path = scenario_dir.join("registration_cdf.svg");
+        fs::write(&path, svg).map_err(|source| ReportError::Io { path, source })?;
+    }
+    Ok(())
+}
+
+/// A grid point for a legend, short enough to read: each value (a
+/// boolean as `key` / `no key`), e.g. `poll, no recover`.
+fn short_group(group: &str) -> String {
+    group
+        .split('+')
+        .map(|part| match part.split_once('=') {
+            Some((key, value)) => {
+                let key = key.rsplit('.').next().unwrap_or(key);
+                match value {
+                    "true" => key.to_string(),
+                    "false" => format!("no {key}"),
+                    other => other.to_string(),
+                }
+            }
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Per-miner registration times of one run (from its `registration.csv`):
+/// the last registrar's acceptance, for miners every registrar accepted.
+fn registration_times(run_dir: &Path) -> Option<Vec<f64>> {
+    let text = fs::read_to_string(run_dir.join("registration.csv")).ok()?;
+    let mut per_miner: BTreeMap<&str, Option<f64>> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (Some(miner), Some(took)) = (fields.first(), fields.get(5)) else {
+            continue;
+        };
+        let entry = per_miner.entry(miner).or_insert(Some(0.0));
+        *entry = match (*entry, took.parse::<f64>().ok()) {
+            (Some(best), Some(t)) => Some(best.max(t)),
+            _ => None,
+        };
+    }
+    // A miner some registrar never accepted never registered: +inf.
+    Some(
+        per_miner
+            .into_values()
+            .map(|t| t.unwrap_or(f64::INFINITY))
+            .collect(),
+    )
 }
 
 fn write_runs(path: &Path, runs: &[RunRow]) -> Result<(), ReportError> {

@@ -174,6 +174,15 @@ impl<'a> RegistrationReport<'a> {
         times
     }
 
+    /// Registration times for a CDF: the registered miners' times, then
+    /// `+inf` for each expected miner that never registered.
+    pub fn cdf_times(&self) -> Vec<f64> {
+        let mut times = self.registration_times();
+        let missing = (self.plan.expected as usize).saturating_sub(times.len());
+        times.extend(std::iter::repeat_n(f64::INFINITY, missing));
+        times
+    }
+
     /// Adds the `registration.*` metrics to `summary`.
     pub fn add_metrics(&self, summary: &mut Summary, log: &RunLog) {
         let times = self.registration_times();

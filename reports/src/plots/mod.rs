@@ -87,10 +87,10 @@ pub fn registration_progress(scenario: &Scenario, log: &RunLog) -> Option<String
 
 /// The CDF of per-miner registration times: one line per `(label, times in
 /// seconds)`, e.g. one per strategy in a sweep, or one for a single run
-/// (see [`RegistrationReport::registration_times`]). Each line rises by
-/// `1/n` at each of its `n` times, so the y axis is the fraction of the
-/// miners *given* (the registered ones): a run that left miners
-/// unregistered still reaches 1. Non-finite times are skipped; beyond
+/// (see [`RegistrationReport::cdf_times`]). A miner that never registered
+/// is given as `+inf`: it counts in the denominator but is never reached,
+/// so the y axis is the fraction of *expected* miners and a strategy that
+/// leaves miners unregistered stays below 1. NaN is skipped; beyond
 /// [`MAX_SERIES`] labels only the first ones are drawn, with a note.
 /// `None` when no label has a time.
 pub fn registration_cdf(series: &[(String, Vec<f64>)]) -> Option<String> {
@@ -122,7 +122,8 @@ pub fn registration_cdf(series: &[(String, Vec<f64>)]) -> Option<String> {
 fn cdf_points(values: &[f64]) -> Vec<(f64, f64)> {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
-    let n = sorted.len() as f64;
+    // Never-registered miners (+inf) count in n but are never reached.
+    let n = (sorted.len() + values.iter().filter(|v| **v == f64::INFINITY).count()) as f64;
     let mut points = Vec::with_capacity(sorted.len() + 1);
     if let Some(first) = sorted.first() {
         points.push((*first, 0.0));
@@ -233,7 +234,7 @@ pub fn write_run_plots(
         ),
         (
             "registration_cdf.svg",
-            registration.and_then(|r| registration_cdf(&[(label, r.registration_times())])),
+            registration.and_then(|r| registration_cdf(&[(label, r.cdf_times())])),
         ),
         (
             "consensus_finality.svg",
@@ -557,5 +558,16 @@ mod tests {
             Err(ReportError::Io { .. })
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod cdf_denominator {
+    #[test]
+    fn unregistered_miners_keep_the_cdf_below_one() {
+        let points = super::cdf_points(&[1.0, 2.0, f64::INFINITY, f64::INFINITY]);
+        assert_eq!(points.last(), Some(&(2.0, 0.5)));
+        let all = super::cdf_points(&[1.0, 2.0]);
+        assert_eq!(all.last(), Some(&(2.0, 1.0)));
     }
 }
