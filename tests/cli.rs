@@ -87,6 +87,7 @@ fn same_seed_gives_byte_identical_results_and_another_seed_differs() {
         [
             "small/seed-5/faults.csv",
             "small/seed-5/lifecycle.csv",
+            "small/seed-5/messages_per_host.svg",
             "small/seed-5/network.csv",
             "small/seed-5/observations.csv",
             "small/seed-5/peers.csv",
@@ -359,5 +360,39 @@ fn a_missing_legacy_registry_is_an_input_error_before_anything_runs() {
         stderr(&o)
     );
     assert!(!dir.join("o").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn plots_are_written_beside_the_tables_unless_turned_off() {
+    let dir = temp("plots");
+    let file = write_scenario(&dir, "small.toml", SMALL);
+    let out = dir.join("o");
+    let o = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--no-trace",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let svg = fs::read_to_string(out.join("small/seed-5/messages_per_host.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg")
+            && svg.contains("messages sent")
+            && svg.trim_end().ends_with("</svg>")
+    );
+    let o = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--no-trace",
+        "--no-plots",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!out.join("small/seed-5/messages_per_host.svg").exists());
     fs::remove_dir_all(&dir).unwrap();
 }
