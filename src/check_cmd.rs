@@ -83,6 +83,54 @@ pub fn check(args: &CheckArgs) -> Exit {
             exit = exit.worst(Exit::OutputFailed);
         }
     }
+    // Targets over seeds: one verdict per scenario file and grid point.
+    let mut points: Vec<(&Job, Vec<&Summary>, Vec<u64>)> = Vec::new();
+    for (job, report) in jobs.iter().zip(&reports) {
+        let Some(summary) = &report.summary else {
+            continue;
+        };
+        match points
+            .iter_mut()
+            .find(|(j, _, _)| j.path == job.path && j.group == job.group)
+        {
+            Some((_, summaries, seeds)) => {
+                summaries.push(summary);
+                seeds.push(job.scenario.seed);
+            }
+            None => points.push((job, vec![summary], vec![job.scenario.seed])),
+        }
+    }
+    for (job, summaries, seeds) in &points {
+        for verdict in reports::targets::seed_verdicts(&job.scenario, summaries) {
+            checked += 1;
+            if !verdict.holds {
+                missed += 1;
+                let t = verdict.target;
+                let measured = verdict
+                    .measured
+                    .map_or("not produced by every run".to_string(), |m| m.to_string());
+                let statistic = t.over_seeds.map_or("", |s| s.as_str());
+                let (first, last) = (
+                    seeds.iter().min().unwrap_or(&0),
+                    seeds.iter().max().unwrap_or(&0),
+                );
+                println!(
+                    "MISS {statistic} of {} over seeds {first}..{last} {} {}: measured {measured} (target at {}:{})",
+                    t.metric,
+                    t.op.as_str(),
+                    t.value,
+                    job.path.display(),
+                    t.location.line
+                );
+                let command = job.command.replacen("sim run", "sim check", 1).replacen(
+                    &format!("--seed {}", job.scenario.seed),
+                    &format!("--seeds {first}..{last}"),
+                    1,
+                );
+                println!("  reproduce: {command}");
+            }
+        }
+    }
     if let Err(code) = aggregate(&args.out, &jobs, true) {
         exit = exit.worst(code);
     }
@@ -136,6 +184,13 @@ fn compare(
         if IDENTITY.contains(&name.as_str()) || name.starts_with("param.") {
             continue;
         }
+        // A scenario's [tolerances] overrides --tolerance for its metric.
+        let tolerance = job
+            .scenario
+            .tolerances
+            .iter()
+            .find(|(m, _)| m == name)
+            .map_or(tolerance, |(_, t)| *t);
         match summary.get(name).and_then(|m| m.as_f64()) {
             None => misses.push(format!(
                 "{name}: in the baseline ({old}) but not produced by this run (seed {})",

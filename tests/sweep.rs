@@ -261,3 +261,90 @@ fn bad_selection_flags_are_input_errors() {
         );
     }
 }
+
+#[test]
+fn targets_over_seeds_and_per_metric_tolerances() {
+    let dir = temp("over-seeds");
+    let base = fs::read_to_string("scenarios/consensus-basic.toml").unwrap();
+    let body = base.split("[targets]").next().unwrap().to_string();
+    let file = dir.join("s.toml");
+    fs::write(
+        &file,
+        format!(
+            "{body}[targets]\n\"consensus.blocks_finalized\" = {{ min = \">= 59\" }}\n\"network.bytes_sent\" = {{ mean = \"< 1\" }}\n\
+             [tolerances]\n\"consensus.first_block_s\" = \"50%\"\n"
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", file.to_str().unwrap(), "--seeds", "1..2"];
+        let out = dir.join("runs").display().to_string();
+        args.extend(["--out", &out]);
+        let owned: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        args.extend(owned.iter().map(String::as_str));
+        let o = sim(&args);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&[]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("blocks_finalized"),
+        "the min over seeds holds: {stdout}"
+    );
+    assert!(
+        stdout.contains("MISS mean of network.bytes_sent over seeds 1..2 < 1: measured"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("reproduce: sim check") && stdout.contains("--seeds 1..2"),
+        "{stdout}"
+    );
+
+    // Baseline with a per-metric tolerance: first_block_s moves ~20 %,
+    // allowed by its 50 % tolerance; blocks_finalized (-17 %) is not.
+    let baseline = dir.join("baseline").display().to_string();
+    run(&["--update-baseline", &baseline]);
+    let (_, stdout, _) = run(&[
+        "--baseline",
+        &baseline,
+        "--set",
+        "consensus.block_interval=6 s",
+    ]);
+    assert!(
+        stdout.contains("MISS consensus.blocks_finalized: baseline 59"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("consensus.first_block_s: baseline"),
+        "{stdout}"
+    );
+
+    for (table, needle) in [
+        (
+            "[targets]\n\"consensus.view_changes\" = { p99 = \"< 1\" }\n",
+            "unknown statistic `p99`",
+        ),
+        (
+            "[tolerances]\n\"consensus.nope\" = \"5%\"\n",
+            "unknown metric `consensus.nope` in [tolerances]",
+        ),
+        (
+            "[tolerances]\n\"consensus.view_changes\" = \"lots\"\n",
+            "is not a tolerance",
+        ),
+    ] {
+        fs::write(&file, format!("{body}{table}")).unwrap();
+        let o = sim(&["validate", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(needle),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}

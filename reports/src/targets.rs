@@ -18,11 +18,13 @@ pub struct Verdict<'a> {
     pub holds: bool,
 }
 
-/// Checks every target of `scenario` against `summary`, in file order.
+/// Checks every per-run target of `scenario` against `summary`, in file
+/// order (targets over seeds need every seed: see [`seed_verdicts`]).
 pub fn verdicts<'a>(scenario: &'a Scenario, summary: &Summary) -> Vec<Verdict<'a>> {
     scenario
         .targets
         .iter()
+        .filter(|t| t.over_seeds.is_none())
         .map(|target| {
             let measured = summary.get(&target.metric).and_then(|m| m.as_f64());
             let holds = measured.is_some_and(|m| target.op.holds(m, target.value));
@@ -31,6 +33,32 @@ pub fn verdicts<'a>(scenario: &'a Scenario, summary: &Summary) -> Vec<Verdict<'a
                 measured,
                 holds,
             }
+        })
+        .collect()
+}
+
+/// Checks the targets over seeds (`{ p95 = "< 60" }`) of `scenario`
+/// against the summaries of all seeds of one grid point.
+pub fn seed_verdicts<'a>(scenario: &'a Scenario, summaries: &[&Summary]) -> Vec<Verdict<'a>> {
+    scenario
+        .targets
+        .iter()
+        .filter_map(|target| {
+            let statistic = target.over_seeds?;
+            let values: Vec<f64> = summaries
+                .iter()
+                .filter_map(|s| s.get(&target.metric).and_then(|m| m.as_f64()))
+                .collect();
+            // Every seed must have produced the metric for the statistic to mean anything.
+            let measured = (values.len() == summaries.len())
+                .then(|| statistic.of(&values))
+                .flatten();
+            let holds = measured.is_some_and(|m| target.op.holds(m, target.value));
+            Some(Verdict {
+                target,
+                measured,
+                holds,
+            })
         })
         .collect()
 }
@@ -44,8 +72,11 @@ impl Verdict<'_> {
             Some(m) => format!("measured {m}"),
             None => "not produced by this run".to_string(),
         };
+        let over = t
+            .over_seeds
+            .map_or(String::new(), |s| format!("{} over seeds of ", s.as_str()));
         format!(
-            "{status} {} {} {} ({measured})",
+            "{status} {over}{} {} {} ({measured})",
             t.metric,
             t.op.as_str(),
             t.value

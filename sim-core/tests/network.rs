@@ -103,6 +103,7 @@ fn scenario(topology: TopologySpec, groups: Vec<HostGroup>) -> Scenario {
         consensus: None,
         faults: Vec::new(),
         targets: Vec::new(),
+        tolerances: Vec::new(),
         source: None,
     }
 }

@@ -81,6 +81,7 @@ fn scenario(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario> {
     let consensus = protocols::consensus(root, &index, &hosts)?;
     let faults = faults::parse(root, &index, duration)?;
     let targets = targets::parse(root, consensus.is_some())?;
+    let tolerances = targets::tolerances(root)?;
     Ok(Scenario {
         name: name(root, path)?,
         description: match root.get("description") {
@@ -101,6 +102,7 @@ fn scenario(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario> {
         consensus,
         faults,
         targets,
+        tolerances,
         source: path.map(Path::to_path_buf),
     })
 }

@@ -39,6 +39,9 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Targets checked against the run's metrics, in file order.
     pub targets: Vec<Target>,
+    /// Per-metric baseline tolerances (`[tolerances]`, relative, e.g. 0.2
+    /// for "20%"), overriding `sim check --tolerance` for those metrics.
+    pub tolerances: Vec<(String, f64)>,
     /// The file this came from, for messages and for resolving relative paths.
     pub source: Option<PathBuf>,
 }
@@ -393,8 +396,57 @@ pub struct Target {
     pub op: Comparison,
     /// The right-hand side.
     pub value: f64,
+    /// `None`: the target must hold on every run. `Some`: it applies to
+    /// this statistic of the metric over the seeds of a sweep (written
+    /// `"metric" = { p95 = "< 60" }`), checked by `sim check`.
+    pub over_seeds: Option<SeedStatistic>,
     /// Where the target is written.
     pub location: Location,
+}
+
+/// A statistic of a metric over the seeds of a sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeedStatistic {
+    /// The mean.
+    Mean,
+    /// The median (nearest rank).
+    P50,
+    /// The 95th percentile (nearest rank).
+    P95,
+    /// The smallest value.
+    Min,
+    /// The largest value.
+    Max,
+}
+
+impl SeedStatistic {
+    /// The spelling in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeedStatistic::Mean => "mean",
+            SeedStatistic::P50 => "p50",
+            SeedStatistic::P95 => "p95",
+            SeedStatistic::Min => "min",
+            SeedStatistic::Max => "max",
+        }
+    }
+    /// This statistic of `values` (nearest-rank percentiles); `None` when empty.
+    pub fn of(self, values: &[f64]) -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank =
+            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        Some(match self {
+            SeedStatistic::Mean => sorted.iter().sum::<f64>() / sorted.len() as f64,
+            SeedStatistic::P50 => rank(0.5),
+            SeedStatistic::P95 => rank(0.95),
+            SeedStatistic::Min => sorted[0],
+            SeedStatistic::Max => sorted[sorted.len() - 1],
+        })
+    }
 }
 
 /// A target's operator.

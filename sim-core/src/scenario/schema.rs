@@ -17,6 +17,7 @@ pub(crate) const TOP: &[&str] = &[
     "consensus",
     "faults",
     "targets",
+    "tolerances",
 ];
 
 /// Keys of `[network]`.

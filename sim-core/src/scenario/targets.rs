@@ -4,7 +4,7 @@
 use toml::de::DeValue;
 
 use super::error::ErrorKind;
-use super::model::{Comparison, Target};
+use super::model::{Comparison, SeedStatistic, Target};
 use super::reader::{Field, Result, Table};
 use super::suggest::did_you_mean;
 
@@ -119,12 +119,49 @@ fn target(field: &Field<'_>, has_consensus: bool) -> Result<Target> {
             )
             .with_help("add a [consensus] table, or remove the target"));
     }
+    let location = field.sources().location(&field.key_span());
+    if let DeValue::Table(_) = field.value() {
+        // `{ p95 = "< 60" }`: a statistic over the seeds of a sweep.
+        let table = field.open_table(&format!("target `{metric}`"))?;
+        let entries = table.fields();
+        let [entry] = entries.as_slice() else {
+            return Err(field
+                .invalid(format!(
+                    "target `{metric}` over seeds needs exactly one statistic"
+                ))
+                .with_help("write e.g. `{ p95 = \"< 60\" }` (mean, p50, p95, min or max)"));
+        };
+        let statistic = match entry.name() {
+            "mean" => SeedStatistic::Mean,
+            "p50" => SeedStatistic::P50,
+            "p95" => SeedStatistic::P95,
+            "min" => SeedStatistic::Min,
+            "max" => SeedStatistic::Max,
+            other => {
+                return Err(entry
+                    .key_error(
+                        ErrorKind::UnknownKey,
+                        format!("unknown statistic `{other}` in target `{metric}`"),
+                    )
+                    .with_help("use mean, p50, p95, min or max"));
+            }
+        };
+        let (op, value) = comparison(entry)?;
+        return Ok(Target {
+            metric: metric.to_string(),
+            op,
+            value,
+            over_seeds: Some(statistic),
+            location,
+        });
+    }
     let (op, value) = comparison(field)?;
     Ok(Target {
         metric: metric.to_string(),
         op,
         value,
-        location: field.sources().location(&field.key_span()),
+        over_seeds: None,
+        location,
     })
 }
 
@@ -174,4 +211,40 @@ fn comparison(field: &Field<'_>) -> Result<(Comparison, f64)> {
                 "write a plain number (seconds for `_s` metrics, a fraction for rates), e.g. {example}"
             ))),
     }
+}
+
+/// The `[tolerances]` table: `"metric" = "20%"`, in file order.
+pub(crate) fn tolerances(root: &Table<'_>) -> Result<Vec<(String, f64)>> {
+    let Some(field) = root.get("tolerances") else {
+        return Ok(Vec::new());
+    };
+    let table = field.open_table("[tolerances]")?;
+    table
+        .fields()
+        .iter()
+        .map(|f| {
+            let metric = f.name();
+            if !KNOWN_METRICS.contains(&metric) {
+                return Err(f
+                    .key_error(
+                        ErrorKind::UnknownKey,
+                        format!("unknown metric `{metric}` in [tolerances]"),
+                    )
+                    .with_help_opt(did_you_mean(metric, KNOWN_METRICS.iter().copied())));
+            }
+            let text = f.str()?.trim();
+            match text
+                .strip_suffix('%')
+                .map(str::trim)
+                .and_then(|n| n.parse::<f64>().ok())
+            {
+                Some(percent) if (0.0..=1000.0).contains(&percent) => {
+                    Ok((metric.to_string(), percent / 100.0))
+                }
+                _ => Err(f
+                    .invalid(format!("`{text}` is not a tolerance"))
+                    .with_help(format!("write a percentage, e.g. `\"{metric}\" = \"20%\"`"))),
+            }
+        })
+        .collect()
 }
