@@ -21,3 +21,27 @@ pub fn temp(suite: &str, name: &str) -> PathBuf {
     fs::create_dir_all(&dir).expect("temp folder");
     dir
 }
+
+/// Every file under `dir`: relative path -> bytes (to compare result
+/// folders byte for byte).
+#[allow(dead_code)] // not every test file compares folders
+pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).expect("readable folder") {
+            let path = entry.expect("readable entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .to_string_lossy()
+                    .into_owned();
+                files.insert(rel, fs::read(&path).expect("readable file"));
+            }
+        }
+    }
+    files
+}
