@@ -27,6 +27,37 @@ pub enum Command {
     Validate(ScenarioArgs),
     /// Join the result folders of sweep shards into one.
     Merge(MergeArgs),
+    /// Write a scenario as the configuration of another simulator.
+    Export(ExportArgs),
+}
+
+/// What `sim export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Shadow 3.x: shadow.yaml and network.gml.
+    Shadow,
+}
+
+/// `sim export shadow FILE --out DIR`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The format to write.
+    #[arg(value_enum)]
+    pub format: ExportFormat,
+    /// The scenario file, overrides and seed.
+    #[command(flatten)]
+    pub scenarios: ScenarioArgs,
+    /// The folder to write (must be new or empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The `sim` executable the Shadow processes run.
+    #[arg(long, default_value = "sim", value_name = "PATH")]
+    pub sim_path: String,
+    /// The shared directory of the registration files, as the processes
+    /// see it (relative to a Shadow host's working directory,
+    /// `shadow.data/hosts/<host>/`).
+    #[arg(long, default_value = "../../../shared", value_name = "PATH")]
+    pub shared_dir: String,
 }
 
 /// Scenario files and overrides, shared by every subcommand.

@@ -12,6 +12,7 @@ mod check_cmd;
 mod cli;
 mod execute;
 mod exit;
+mod export_cmd;
 mod jobs;
 mod merge_cmd;
 mod progress;
@@ -26,6 +27,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Check(args) => check_cmd::check(&args),
         cli::Command::Validate(args) => run_cmd::validate(&args),
         cli::Command::Merge(args) => merge_cmd::merge(&args),
+        cli::Command::Export(args) => export_cmd::export(&args),
     };
     code.into()
 }
