@@ -943,7 +943,7 @@ impl Core {
 
     fn notify(&mut self, change: Option<Change>) {
         let Some(change) = change else { return };
-        let at = self.now + self.fs_notify_delay();
+        let at = self.now + self.fs.config().notify_delay;
         for host in change.watchers {
             let incarnation = self.hosts[host.index()].incarnation;
             self.schedule(
@@ -955,10 +955,6 @@ impl Core {
                 },
             );
         }
-    }
-
-    fn fs_notify_delay(&self) -> SimDuration {
-        self.fs.config().notify_delay
     }
 
     /// Stops the run with a checker's violation (the first one wins).

@@ -314,7 +314,7 @@ fn host_factory(
             })
         })
         .collect();
-    let from_registry = registry_consensus(scenario, plan, &streams);
+    let from_registry = registry_consensus(scenario, plan);
     Box::new(move |id| {
         let peers = members.binary_search(&id).is_ok().then(|| PeerConfig {
             max_observers,
@@ -338,7 +338,6 @@ fn host_factory(
 fn registry_consensus(
     scenario: &Scenario,
     plan: Option<&RegistrationPlan>,
-    streams: &RngStreams,
 ) -> BTreeMap<HostId, RegistryConsensus> {
     let (Some(spec), Some(plan)) = (&scenario.consensus, plan) else {
         return BTreeMap::new();
@@ -346,10 +345,11 @@ fn registry_consensus(
     if spec.validators != ValidatorSource::Registered {
         return BTreeMap::new();
     }
+    // The plan already derived every miner's key (its ground truth).
     let candidates: Vec<(String, HostId, PublicKey)> = plan
         .miners
         .iter()
-        .map(|(agent, host)| (agent.clone(), *host, identity(streams, *host).public_key()))
+        .filter_map(|(agent, host)| Some((agent.clone(), *host, plan.truth.get(agent)?.key?)))
         .collect();
     plan.miners
         .iter()
