@@ -5,8 +5,11 @@ use std::fmt;
 /// A host's index in the scenario's expanded host list (groups in file order,
 /// `name-0 .. name-(count-1)` within a group). Both drivers derive it from the
 /// same scenario file, so it names the same host in the simulator and in
-/// real processes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// real processes. Serializes as the plain number.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct HostId(pub u32);
 
 impl HostId {

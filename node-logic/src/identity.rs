@@ -81,6 +81,20 @@ impl PublicKey {
     }
 }
 
+impl serde::Serialize for PublicKey {
+    /// 64 lowercase hex digits.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::serde_hex::serialize(&self.0, serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PublicKey {
+    /// Exactly 64 lowercase hex digits; anything else is an error.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::serde_hex::deserialize(deserializer, "public key").map(PublicKey)
+    }
+}
+
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

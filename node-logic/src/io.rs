@@ -277,7 +277,14 @@ pub enum FsError {
 
 /// What a protocol observed, for the reports. Observations never change the
 /// run; they are how metrics are computed from what actually happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// With serde they are externally tagged, snake_case JSON, e.g.
+/// `{"registration":{"accepted":{"agent":"miner-0",...}}}`: the form the
+/// real-process runtime (`sim node`) logs one per line and `sim collect`
+/// reads back into the same values. Host ids are plain numbers, times
+/// integer nanoseconds, keys and hashes 64 lowercase hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Observation {
     /// A peer answered a signed hello: it is now known and live.
@@ -322,7 +329,10 @@ pub enum Observation {
 }
 
 /// Why a received datagram was dropped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RejectReason {
     /// Could not be decoded (truncated, bad version, unknown kind, trailing bytes, oversize).
@@ -346,6 +356,282 @@ impl RejectReason {
             RejectReason::WrongKey => "wrong-key",
             RejectReason::Misdirected => "misdirected",
             RejectReason::NotAMember => "not-a-member",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::{ConsensusEvent, EquivocationKind, Hash32};
+    use crate::identity::PublicKey;
+    use crate::registration::{RegistrationEvent, ValidationErrorKind, WalletSource};
+
+    /// The variant's name; an exhaustive match, so a new variant does not
+    /// compile until the samples below cover it.
+    fn observation_name(o: &Observation) -> &'static str {
+        match o {
+            Observation::PeerUp { .. } => "peer_up",
+            Observation::PeerDown { .. } => "peer_down",
+            Observation::PeerBanned { .. } => "peer_banned",
+            Observation::PeerUnbanned { .. } => "peer_unbanned",
+            Observation::ObserversCleaned { .. } => "observers_cleaned",
+            Observation::Registration(_) => "registration",
+            Observation::Consensus(_) => "consensus",
+            Observation::MessageRejected { .. } => "message_rejected",
+        }
+    }
+
+    fn registration_name(e: &RegistrationEvent) -> &'static str {
+        match e {
+            RegistrationEvent::FileWritten { .. } => "file_written",
+            RegistrationEvent::Accepted { .. } => "accepted",
+            RegistrationEvent::Invalid { .. } => "invalid",
+            RegistrationEvent::Quarantined { .. } => "quarantined",
+            RegistrationEvent::RestoredFromBackup { .. } => "restored_from_backup",
+            RegistrationEvent::ReRegistrationRequested { .. } => "re_registration_requested",
+            RegistrationEvent::Progress { .. } => "progress",
+            RegistrationEvent::Ready { .. } => "ready",
+        }
+    }
+
+    fn consensus_name(e: &ConsensusEvent) -> &'static str {
+        match e {
+            ConsensusEvent::Proposed { .. } => "proposed",
+            ConsensusEvent::Finalized { .. } => "finalized",
+            ConsensusEvent::ViewChange { .. } => "view_change",
+            ConsensusEvent::Equivocation { .. } => "equivocation",
+            ConsensusEvent::CaughtUp { .. } => "caught_up",
+        }
+    }
+
+    fn registration_samples() -> Vec<RegistrationEvent> {
+        let mut key = [0u8; 32];
+        for (i, b) in key.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37).wrapping_add(0xa5);
+        }
+        let mut out = vec![
+            RegistrationEvent::FileWritten {
+                agent: "miner-0".into(),
+                attempt: 3,
+            },
+            RegistrationEvent::Accepted {
+                agent: "miner-1".into(),
+                wallet: "0x00112233445566778899aabbccddeeff00112233".into(),
+                public_key: Some(PublicKey(key)),
+                source: WalletSource::File,
+            },
+            RegistrationEvent::Accepted {
+                agent: "miner-2".into(),
+                wallet: "0xffeeddccbbaa99887766554433221100ffeeddcc".into(),
+                public_key: None,
+                source: WalletSource::Legacy,
+            },
+            RegistrationEvent::Quarantined {
+                agent: "miner-3".into(),
+                to: "miner-3.json.corrupted.12000000000".into(),
+            },
+            RegistrationEvent::RestoredFromBackup {
+                agent: "miner-4 \"quoted\" \u{e9}".into(),
+            },
+            RegistrationEvent::ReRegistrationRequested {
+                agent: "miner-5".into(),
+            },
+            RegistrationEvent::Progress {
+                registered: 7,
+                expected: 10,
+            },
+            RegistrationEvent::Ready {
+                registered: 8,
+                expected: 10,
+                timed_out: true,
+                missing: vec!["miner-6".into(), "miner-9".into()],
+            },
+        ];
+        out.push(RegistrationEvent::Accepted {
+            agent: "miner-7".into(),
+            wallet: "0x0000000000000000000000000000000000000000".into(),
+            public_key: Some(PublicKey([0xff; 32])),
+            source: WalletSource::Backup,
+        });
+        use ValidationErrorKind as K;
+        for error in [
+            K::Missing,
+            K::Empty,
+            K::Unreadable,
+            K::InvalidJson,
+            K::MissingField,
+            K::MistypedField,
+            K::BadSignature,
+            K::AgentIdMismatch,
+            K::WalletMismatch,
+            K::DuplicateWallet,
+            K::LegacyFormat,
+            K::UnknownAgent,
+        ] {
+            out.push(RegistrationEvent::Invalid {
+                agent: format!("miner-{}", error.as_str()),
+                error,
+            });
+        }
+        out
+    }
+
+    fn consensus_samples() -> Vec<ConsensusEvent> {
+        let mut out = vec![
+            ConsensusEvent::Proposed {
+                height: 12,
+                view: 3,
+                hash: Hash32([0xab; 32]),
+            },
+            ConsensusEvent::Finalized {
+                height: u64::MAX,
+                hash: Hash32([0x01; 32]),
+                view: 4,
+                proposer: HostId(u32::MAX),
+                proposed_at: SimTime::NEVER,
+                via_sync: true,
+            },
+            ConsensusEvent::Finalized {
+                height: 1,
+                hash: Hash32::ZERO,
+                view: 0,
+                proposer: HostId(2),
+                proposed_at: SimTime::from_nanos(1_250_000_001),
+                via_sync: false,
+            },
+            ConsensusEvent::ViewChange {
+                from_view: 5,
+                to_view: 6,
+            },
+            ConsensusEvent::CaughtUp { to_height: 99 },
+        ];
+        for kind in [
+            EquivocationKind::PrePrepare,
+            EquivocationKind::Prepare,
+            EquivocationKind::Commit,
+        ] {
+            out.push(ConsensusEvent::Equivocation {
+                offender: HostId(3),
+                view: 7,
+                height: 8,
+                kind,
+            });
+        }
+        out
+    }
+
+    fn observation_samples() -> Vec<Observation> {
+        let mut out = vec![
+            Observation::PeerUp { peer: HostId(1) },
+            Observation::PeerDown { peer: HostId(2) },
+            Observation::PeerBanned { peer: HostId(3) },
+            Observation::PeerUnbanned { peer: HostId(4) },
+            Observation::ObserversCleaned { removed: 5 },
+        ];
+        for reason in [
+            RejectReason::Malformed,
+            RejectReason::BadSignature,
+            RejectReason::WrongKey,
+            RejectReason::Misdirected,
+            RejectReason::NotAMember,
+        ] {
+            out.push(Observation::MessageRejected {
+                from: HostId(6),
+                reason,
+            });
+        }
+        out.extend(
+            registration_samples()
+                .into_iter()
+                .map(Observation::Registration),
+        );
+        out.extend(consensus_samples().into_iter().map(Observation::Consensus));
+        out
+    }
+
+    fn round_trip(o: &Observation) {
+        let text = serde_json::to_string(o).unwrap();
+        assert!(!text.contains('\n'), "one observation per line: {text}");
+        let back: Observation = serde_json::from_str(&text).unwrap();
+        assert_eq!(&back, o, "{text}");
+    }
+
+    #[test]
+    fn every_observation_variant_round_trips_through_json() {
+        let samples = observation_samples();
+        let mut seen = std::collections::BTreeSet::new();
+        for o in &samples {
+            round_trip(o);
+            seen.insert(observation_name(o));
+            match o {
+                Observation::Registration(e) => {
+                    seen.insert(registration_name(e));
+                }
+                Observation::Consensus(e) => {
+                    seen.insert(consensus_name(e));
+                }
+                _ => {}
+            }
+        }
+        // 8 observation, 8 registration and 5 consensus variant names.
+        assert_eq!(seen.len(), 8 + 8 + 5, "{seen:?}");
+    }
+
+    #[test]
+    fn json_is_externally_tagged_snake_case() {
+        let key = PublicKey([0x0f; 32]);
+        let accepted = Observation::Registration(RegistrationEvent::Accepted {
+            agent: "miner-1".into(),
+            wallet: "0xab".into(),
+            public_key: Some(key),
+            source: WalletSource::Backup,
+        });
+        assert_eq!(
+            serde_json::to_string(&accepted).unwrap(),
+            format!(
+                r#"{{"registration":{{"accepted":{{"agent":"miner-1","wallet":"0xab","public_key":"{}","source":"backup"}}}}}}"#,
+                "0f".repeat(32)
+            )
+        );
+        let finalized = Observation::Consensus(ConsensusEvent::Finalized {
+            height: 2,
+            hash: Hash32([0xa0; 32]),
+            view: 1,
+            proposer: HostId(3),
+            proposed_at: SimTime::from_nanos(1_500),
+            via_sync: false,
+        });
+        assert_eq!(
+            serde_json::to_string(&finalized).unwrap(),
+            format!(
+                r#"{{"consensus":{{"finalized":{{"height":2,"hash":"{}","view":1,"proposer":3,"proposed_at":1500,"via_sync":false}}}}}}"#,
+                "a0".repeat(32)
+            )
+        );
+        let rejected = Observation::MessageRejected {
+            from: HostId(4),
+            reason: RejectReason::NotAMember,
+        };
+        assert_eq!(
+            serde_json::to_string(&rejected).unwrap(),
+            r#"{"message_rejected":{"from":4,"reason":"not_a_member"}}"#
+        );
+    }
+
+    #[test]
+    fn unknown_variants_and_fields_of_the_wrong_type_are_errors() {
+        for text in [
+            r#"{"peer_sideways":{"peer":1}}"#,
+            r#"{"peer_up":{"peer":-1}}"#,
+            r#"{"peer_up":{"peer":"1"}}"#,
+            r#"{"peer_up":{}}"#,
+            r#"{"message_rejected":{"from":1,"reason":"rude"}}"#,
+            r#"{"consensus":{"caught_up":{"to_height":1.5}}}"#,
+            "",
+            "[",
+        ] {
+            assert!(serde_json::from_str::<Observation>(text).is_err(), "{text}");
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod io;
 pub mod outbox;
 pub mod peers;
 pub mod registration;
+mod serde_hex;
 pub mod time;
 pub mod wire;
 

@@ -42,6 +42,20 @@ impl fmt::Debug for Hash32 {
     }
 }
 
+impl serde::Serialize for Hash32 {
+    /// 64 lowercase hex digits.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::serde_hex::serialize(&self.0, serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Hash32 {
+    /// Exactly 64 lowercase hex digits; anything else is an error.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::serde_hex::deserialize(deserializer, "hash").map(Hash32)
+    }
+}
+
 /// One block of the chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {

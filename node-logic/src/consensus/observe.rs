@@ -6,7 +6,8 @@ use crate::consensus::block::Hash32;
 use crate::time::SimTime;
 
 /// One consensus observation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ConsensusEvent {
     /// This validator, as leader, proposed a block (a new one, or the
@@ -62,7 +63,10 @@ pub enum ConsensusEvent {
 }
 
 /// The kind of message a validator signed twice.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum EquivocationKind {
     /// Two proposals from one leader.
     PrePrepare,

@@ -6,7 +6,8 @@ use crate::identity::PublicKey;
 
 /// One registration observation (wrapped in
 /// [`crate::io::Observation::Registration`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RegistrationEvent {
     /// A miner wrote its registration file (`attempt` 1 is the first write;
@@ -74,7 +75,10 @@ pub enum RegistrationEvent {
 }
 
 /// Where an accepted wallet came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum WalletSource {
     /// The miner's registration file.
     File,
@@ -97,7 +101,10 @@ impl WalletSource {
 
 /// Why a registration was refused; one kind per check of the validation
 /// pipeline, each counted in the reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ValidationErrorKind {
     /// The file does not exist (yet).
