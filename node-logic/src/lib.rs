@@ -11,6 +11,7 @@
 pub mod codec;
 pub mod consensus;
 pub mod envelope;
+pub mod frame;
 pub mod host;
 pub mod host_node;
 pub mod identity;
