@@ -29,6 +29,171 @@ pub enum Command {
     Merge(MergeArgs),
     /// Write a scenario as the configuration of another simulator.
     Export(ExportArgs),
+    /// Run one host of a scenario as a real process (UDP, real clock, real
+    /// shared directory): what `sim launch` and Shadow start.
+    Node(NodeArgs),
+    /// Run every host of a scenario as local processes on loopback and
+    /// collect their results like `sim run`.
+    Launch(LaunchArgs),
+    /// Turn the per-host records of a real run into `sim run`'s results.
+    Collect(CollectArgs),
+    /// Damage a miner's registration file in a shared directory, as a
+    /// scenario's `corrupt` fault does (the helper Shadow exports start).
+    Corrupt(CorruptArgs),
+}
+
+/// `sim node --scenario F --host NAME`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The scenario file.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// Override any key, as for `sim run` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<Override>,
+    /// Use this seed instead of the scenario's (identities derive from it:
+    /// every process of a run must use the same one).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The host to run (its name in the scenario).
+    #[arg(long, value_name = "NAME")]
+    pub host: String,
+    /// The shared directory of the registration files.
+    #[arg(long, default_value = "shared", value_name = "DIR")]
+    pub shared_dir: PathBuf,
+    /// Where to listen (default: every interface on --port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The port hosts listen on, for names resolved through DNS.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// The address of a host, instead of resolving its name (repeatable).
+    #[arg(long = "peer", value_name = "NAME=ADDR")]
+    pub peers: Vec<PeerAddr>,
+    /// This process is the host's restart after a crash.
+    #[arg(long)]
+    pub restarted: bool,
+    /// The scenario time at which this process starts (default: the host's
+    /// start time in the scenario; required with --restarted).
+    #[arg(long, value_name = "DURATION")]
+    pub start_at: Option<sim_core::units::SimDuration>,
+    /// Real seconds per scenario second (0.1 runs ten times faster).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub time_scale: f64,
+    /// Where to write `<host>.events.jsonl`, `<host>.observations.csv` and
+    /// `<host>.summary.json`.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// The port `sim node` listens on by default.
+pub const DEFAULT_PORT: u16 = 7345;
+
+/// One `--peer NAME=ADDR`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerAddr {
+    /// The host's name.
+    pub name: String,
+    /// Its address.
+    pub addr: std::net::SocketAddr,
+}
+
+impl FromStr for PeerAddr {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        use std::net::ToSocketAddrs;
+        let (name, addr) = text.split_once('=').ok_or_else(|| {
+            format!("`{text}` is not a peer: write NAME=ADDR, e.g. miner-1=127.0.0.1:7345")
+        })?;
+        let addr = addr
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                format!("`{addr}` in `{text}` is not an address: write IP:PORT or NAME:PORT")
+            })?;
+        Ok(PeerAddr {
+            name: name.trim().to_string(),
+            addr,
+        })
+    }
+}
+
+/// `sim launch FILE`.
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    /// The scenario file, overrides and seed.
+    #[command(flatten)]
+    pub scenarios: ScenarioArgs,
+    /// Real seconds per scenario second (0.1: a 300 s scenario takes 30 s).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub time_scale: f64,
+    /// Root folder of results, as for `sim run`; the processes' own files go
+    /// into `<out>/<scenario>/seed-<n>.launch/`.
+    #[arg(long, default_value = "out/launch", value_name = "DIR")]
+    pub out: PathBuf,
+    /// The `sim` executable to start (default: this one).
+    #[arg(long, value_name = "PATH")]
+    pub sim_path: Option<PathBuf>,
+    /// Do not write SVG plots.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+/// `sim collect DIR --out DIR`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// A folder holding the per-host records (`*.events.jsonl`), searched
+    /// recursively: a `sim launch` folder or Shadow's `shadow.data/hosts`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The scenario (default: `scenario.toml` in DIR or a folder above it).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Override any key, as the run did (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<Override>,
+    /// Root folder of results, as for `sim run`.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Do not write SVG plots.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+/// `sim corrupt --shared-dir D --agent NAME --mode MODE`.
+#[derive(Debug, Args)]
+pub struct CorruptArgs {
+    /// The shared directory.
+    #[arg(long, value_name = "DIR")]
+    pub shared_dir: PathBuf,
+    /// The miner whose registration file to damage.
+    #[arg(long, value_name = "NAME")]
+    pub agent: String,
+    /// How: empty, truncate, garbage, invalid-json, missing-field,
+    /// bad-signature or legacy.
+    #[arg(long, value_name = "MODE")]
+    pub mode: String,
+    /// The fault's index in the scenario (for the record and the damage
+    /// randomness).
+    #[arg(long, default_value_t = 0)]
+    pub fault: usize,
+    /// The run's seed (the damage randomness derives from it).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The scenario time of the fault (for the record).
+    #[arg(long, value_name = "DURATION")]
+    pub at: Option<sim_core::units::SimDuration>,
+    /// How long to wait for the file to exist (scenario time; the simulator
+    /// damages a file that is not written yet once it is).
+    #[arg(long, default_value = "60 s", value_name = "DURATION")]
+    pub wait: sim_core::units::SimDuration,
+    /// Real seconds per scenario second.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub time_scale: f64,
+    /// Where to append the damage record (`<agent>.events.jsonl`).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// What `sim export` writes.

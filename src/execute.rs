@@ -2,17 +2,11 @@
 //! happened. Nothing is printed here: the report carries the text, so runs
 //! made in parallel print in run order whatever the job count.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use node_logic::HostId;
-use reports::consensus::ConsensusReport;
-use reports::peers::PeersReport;
-use reports::registration::RegistrationReport;
-use reports::summary::RunFacts;
 use reports::trace_csv::TraceCsv;
-use reports::{Metric, ResultDir, Summary, tables};
+use reports::{ResultDir, Summary};
 use sim_core::checkers::ViolationKind;
 use sim_core::engine::EngineError;
 use sim_core::runner;
@@ -22,6 +16,7 @@ use sim_core::units::SimDuration;
 use crate::exit::Exit;
 use crate::jobs::Job;
 use crate::progress::Progress;
+use crate::results::{Finished, Reports};
 
 /// How runs are made and what they write.
 #[derive(Clone, Debug)]
@@ -135,77 +130,27 @@ pub fn execute(job: &Job, opts: &ExecOptions, show_progress: bool) -> Report {
             .sum()
     });
     let log = sim.into_log();
-    let mut summary = Summary::from_run(RunFacts {
+    let finished = Finished {
         scenario,
         log: &log,
+        plan: plan.as_ref(),
+        consensus: consensus.as_ref(),
         trace_hash: &trace_hash,
         end,
-    });
-    for (key, value) in &job.params {
-        summary.set(&format!("param.{key}"), Metric::Text(value.clone()));
-    }
-    let registration = plan.as_ref().map(|p| RegistrationReport::new(p, &log, end));
-    let peers = PeersReport::new(scenario, &log);
-    if let Some(report) = &peers {
-        report.add_metrics(&mut summary);
-    }
-    if let Some(report) = &registration {
-        report.add_metrics(&mut summary, &log);
-    }
-    let consensus_report = consensus.as_ref().map(|c| {
-        let honest: BTreeSet<HostId> = c
-            .validators
-            .iter()
-            .copied()
-            .filter(|v| !c.dishonest.contains(v))
-            .collect();
-        let safety =
-            matches!(&failure, Some(EngineError::Violation(v)) if v.kind == ViolationKind::Safety);
-        let report = ConsensusReport::new(&log, &honest, u64::from(safety));
-        report.add_metrics(&mut summary);
-        summary.set(
-            "consensus.signature_requests",
-            Metric::Count(signature_requests),
-        );
-        let checks = c
-            .cache
-            .as_ref()
-            .map_or(signature_requests, |cache| cache.checks());
-        summary.set("consensus.signature_checks", Metric::Count(checks));
-        report
-    });
+        safety_violated: matches!(
+            &failure,
+            Some(EngineError::Violation(v)) if v.kind == ViolationKind::Safety
+        ),
+        signature_requests,
+    };
+    let reports = Reports::of(&finished, &job.params);
     let written = (|| -> Result<PathBuf, reports::ReportError> {
         if let Some(t) = trace {
             t.finish()?;
         }
-        summary.write(&result.file("summary.json"))?;
-        tables::write_network(&result.file("network.csv"), scenario, &log)?;
-        tables::write_faults(&result.file("faults.csv"), scenario, &log)?;
-        tables::write_lifecycle(&result.file("lifecycle.csv"), scenario, &log)?;
-        tables::write_observations(&result.file("observations.csv"), scenario, &log)?;
-        if let Some(report) = &peers {
-            report.write(&result.file("peers.csv"), scenario)?;
-        }
-        if let Some(report) = &consensus_report {
-            report.write_heights(&result.file("consensus.csv"), scenario)?;
-            report.write_view_changes(&result.file("view_changes.csv"), scenario)?;
-            report.write_evidence(&result.file("byzantine_evidence.csv"), scenario)?;
-        }
-        if let Some(report) = &registration {
-            report.write_registration(&result.file("registration.csv"), scenario)?;
-            report.write_progress(&result.file("registration_progress.csv"), scenario)?;
-            report.write_errors(&result.file("registration_errors.csv"), scenario)?;
-        }
-        write_plots(
-            &result,
-            scenario,
-            &log,
-            registration.as_ref(),
-            consensus_report.as_ref(),
-            opts,
-        )?;
-        result.commit()
+        reports.write(result, &finished, opts.no_plots)
     })();
+    let summary = reports.summary;
     let dir = match written {
         Ok(dir) => dir,
         Err(e) => return Report::failed(Exit::OutputFailed, format!("error: {e}\n")),
@@ -243,23 +188,6 @@ pub fn execute(job: &Job, opts: &ExecOptions, show_progress: bool) -> Report {
         stderr,
         summary: Some(summary),
     }
-}
-
-/// The SVG plots beside the CSV files, unless turned off.
-fn write_plots(
-    result: &ResultDir,
-    scenario: &sim_core::scenario::Scenario,
-    log: &sim_core::record::RunLog,
-    registration: Option<&RegistrationReport>,
-    consensus: Option<&ConsensusReport>,
-    opts: &ExecOptions,
-) -> Result<(), reports::ReportError> {
-    if opts.no_plots {
-        return Ok(());
-    }
-    let dir = result.file("");
-    reports::plots::write_run_plots(&dir, scenario, log, registration, consensus)?;
-    Ok(())
 }
 
 fn digest(
@@ -314,7 +242,7 @@ fn digest(
 }
 
 /// The registration digest line, when the run has registration.
-fn registration_line(summary: &Summary) -> Option<String> {
+pub(crate) fn registration_line(summary: &Summary) -> Option<String> {
     let get = |name: &str| summary.get(name).and_then(|m| m.as_f64());
     let registered = get("registration.registered")?;
     let expected = get("registration.expected")?;
@@ -337,7 +265,7 @@ fn registration_line(summary: &Summary) -> Option<String> {
 }
 
 /// The consensus digest line, when the run has consensus.
-fn consensus_line(summary: &Summary) -> Option<String> {
+pub(crate) fn consensus_line(summary: &Summary) -> Option<String> {
     let get = |name: &str| summary.get(name).and_then(|m| m.as_f64());
     let blocks = get("consensus.blocks_finalized")?;
     let mut line = format!("consensus: {blocks} blocks finalized");

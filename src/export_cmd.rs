@@ -11,13 +11,15 @@
 //!   crash time and, with a restart, a second process; a `corrupt` fault
 //!   becomes a `sim corrupt` helper process at its time;
 //! - `scenario.toml`: the scenario file the processes read;
+//! - `shared/`: the shared directory the processes use (with the legacy
+//!   registry file, if the scenario has one);
 //! - `EXPORT-NOTES.md`: every fault Shadow cannot express (partitions,
-//!   degraded links, Byzantine validators, clock skew, link jitter), also
-//!   counted in a printed warning — nothing is dropped silently.
+//!   degraded links, link jitter, corruption of a random fraction), also
+//!   counted in a printed warning — nothing is dropped silently. Byzantine
+//!   validators and clock skew are applied by `sim node` itself.
 //!
-//! The processes run `sim node` and `sim corrupt`, the real-process side of
-//! the product (the next piece of work: until it lands, the export is a
-//! faithful configuration whose processes cannot start yet).
+//! The processes run `sim node` and `sim corrupt`; `sim collect
+//! shadow.data/hosts --out DIR` turns what they recorded into results.
 //!
 //! Every YAML string is quoted and every value is written deterministically.
 
@@ -32,23 +34,14 @@ use sim_core::units::SimTime;
 
 use crate::cli::ExportArgs;
 use crate::exit::Exit;
-use crate::jobs::expand;
+use crate::jobs::single;
 
 /// `sim export shadow FILE --out DIR`.
 pub fn export(args: &ExportArgs) -> Exit {
-    let selection = crate::cli::Selection {
-        seeds: None,
-        sweeps: Vec::new(),
-        jobs: None,
-        shard: None,
-    };
-    let Some(jobs) = expand(&args.scenarios, &selection) else {
+    let Some(job) = single(&args.scenarios, "export shadow") else {
         return Exit::InvalidInput;
     };
-    let [job] = jobs.as_slice() else {
-        eprintln!("error: `sim export shadow` takes one scenario file");
-        return Exit::InvalidInput;
-    };
+    let job = &job;
     if args.out.exists()
         && fs::read_dir(&args.out)
             .map(|mut d| d.next().is_some())
@@ -72,6 +65,15 @@ pub fn export(args: &ExportArgs) -> Exit {
         fs::write(args.out.join("network.gml"), &config.gml)?;
         fs::write(args.out.join("shadow.yaml"), &config.yaml)?;
         fs::copy(&job.path, args.out.join("scenario.toml"))?;
+        fs::create_dir_all(args.out.join("shared"))?;
+        if let Some(bytes) = &config.legacy_registry {
+            fs::write(
+                args.out
+                    .join("shared")
+                    .join(sim_core::plan::LEGACY_REGISTRY_FILE),
+                bytes,
+            )?;
+        }
         fs::write(args.out.join("EXPORT-NOTES.md"), &config.notes)?;
         Ok(())
     })();
@@ -80,7 +82,7 @@ pub fn export(args: &ExportArgs) -> Exit {
         return Exit::OutputFailed;
     }
     println!(
-        "wrote {} (shadow.yaml, network.gml, scenario.toml, EXPORT-NOTES.md): {} hosts",
+        "wrote {} (shadow.yaml, network.gml, scenario.toml, shared/, EXPORT-NOTES.md): {} hosts",
         args.out.display(),
         job.scenario.hosts.len()
     );
@@ -105,6 +107,8 @@ pub struct ShadowExport {
     pub notes: String,
     /// Faults left out.
     pub skipped: usize,
+    /// The legacy registry to place in the shared directory, if any.
+    pub legacy_registry: Option<Vec<u8>>,
 }
 
 impl ShadowExport {
@@ -157,7 +161,10 @@ impl ShadowExport {
             scenario.name
         );
         let _ = writeln!(yaml, "general:");
-        let _ = writeln!(yaml, "  stop_time: {}", q(&scenario.duration.to_string()));
+        // One second past the scenario's end: every `sim node` exits 0 at the
+        // duration, and Shadow must still be running to see it exit.
+        let stop_time = scenario.duration + sim_core::units::SimDuration::from_secs(1);
+        let _ = writeln!(yaml, "  stop_time: {}", q(&stop_time.to_string()));
         let _ = writeln!(yaml, "  seed: {}", scenario.seed);
         let _ = writeln!(yaml, "network:");
         let _ = writeln!(yaml, "  graph:");
@@ -187,7 +194,7 @@ impl ShadowExport {
                 q(&attachment.down.to_string())
             );
             let _ = writeln!(yaml, "    processes:");
-            let node_args = |restarted: bool| {
+            let node_args = |restarted: bool, begin: SimTime| {
                 let mut a = vec![
                     "node".to_string(),
                     "--scenario".to_string(),
@@ -198,6 +205,8 @@ impl ShadowExport {
                     args.shared_dir.clone(),
                     "--seed".to_string(),
                     scenario.seed.to_string(),
+                    "--start-at".to_string(),
+                    begin.since_start().to_string(),
                 ];
                 a.extend(extra_args.iter().cloned());
                 if restarted {
@@ -224,7 +233,7 @@ impl ShadowExport {
                     process(
                         &mut yaml,
                         &args.sim_path,
-                        &node_args(restarted),
+                        &node_args(restarted, begin),
                         begin,
                         Some(at),
                     );
@@ -244,13 +253,13 @@ impl ShadowExport {
                 process(
                     &mut yaml,
                     &args.sim_path,
-                    &node_args(restarted),
+                    &node_args(restarted, begin),
                     begin,
                     None,
                 );
             }
             // Registration-file damage: a helper process at the fault's time.
-            for f in &scenario.faults {
+            for (index, f) in scenario.faults.iter().enumerate() {
                 if let FaultKind::Corrupt {
                     target: CorruptTarget::Hosts(hosts),
                     mode,
@@ -265,6 +274,12 @@ impl ShadowExport {
                         host.name.clone(),
                         "--mode".to_string(),
                         corrupt_mode(*mode).to_string(),
+                        "--fault".to_string(),
+                        index.to_string(),
+                        "--seed".to_string(),
+                        scenario.seed.to_string(),
+                        "--at".to_string(),
+                        f.at.since_start().to_string(),
                     ];
                     let _ = writeln!(yaml, "    - path: {}", q(&args.sim_path));
                     let _ = writeln!(yaml, "      args: {}", list(&helper));
@@ -281,10 +296,6 @@ impl ShadowExport {
             let what = match &f.kind {
                 FaultKind::Partition { .. } => "partition: Shadow has no time-bounded partitions",
                 FaultKind::Link { .. } => "link degradation: Shadow's graph is fixed for the run",
-                FaultKind::Byzantine { .. } => {
-                    "byzantine validator: needs the simulator's fault input"
-                }
-                FaultKind::ClockSkew { .. } => "clock skew: Shadow gives every host the same clock",
                 FaultKind::Corrupt {
                     target: CorruptTarget::Fraction { .. },
                     ..
@@ -311,11 +322,15 @@ impl ShadowExport {
         if skipped == 0 {
             notes.push_str("None: everything in the scenario is in shadow.yaml.\n");
         }
+        let legacy_registry = sim_core::plan::RegistrationPlan::of(scenario)
+            .map_err(|e| e.to_string())?
+            .and_then(|p| p.legacy_bytes);
         Ok(ShadowExport {
             gml,
             yaml,
             notes,
             skipped,
+            legacy_registry,
         })
     }
 }

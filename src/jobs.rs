@@ -176,6 +176,24 @@ fn quote(text: &str) -> String {
     }
 }
 
+/// The one run of a single scenario file (for commands that take exactly
+/// one: `export`, `node`, `launch`, `collect`), printing every error;
+/// `None` when the file is invalid or more than one was given.
+pub fn single(args: &ScenarioArgs, command: &str) -> Option<Job> {
+    let selection = Selection {
+        seeds: None,
+        sweeps: Vec::new(),
+        jobs: None,
+        shard: None,
+    };
+    let mut jobs = expand(args, &selection)?;
+    if jobs.len() != 1 {
+        eprintln!("error: `sim {command}` takes one scenario file");
+        return None;
+    }
+    jobs.pop()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,12 +10,18 @@
 
 mod check_cmd;
 mod cli;
+mod collect_cmd;
+mod corrupt_cmd;
 mod execute;
 mod exit;
 mod export_cmd;
 mod jobs;
+mod launch_cmd;
 mod merge_cmd;
+mod node_cmd;
 mod progress;
+mod real;
+mod results;
 mod run_cmd;
 
 use clap::Parser;
@@ -28,6 +34,10 @@ fn main() -> std::process::ExitCode {
         cli::Command::Validate(args) => run_cmd::validate(&args),
         cli::Command::Merge(args) => merge_cmd::merge(&args),
         cli::Command::Export(args) => export_cmd::export(&args),
+        cli::Command::Node(args) => node_cmd::node(&args),
+        cli::Command::Launch(args) => launch_cmd::launch(&args),
+        cli::Command::Collect(args) => collect_cmd::collect(&args),
+        cli::Command::Corrupt(args) => corrupt_cmd::corrupt(&args),
     };
     code.into()
 }

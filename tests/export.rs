@@ -68,7 +68,8 @@ fn exports_hosts_processes_graph_and_notes_with_integer_units() {
         "{err}"
     );
     let doc = yaml(&out);
-    assert_eq!(doc["general"]["stop_time"], "5 min");
+    // One second past the duration: the nodes exit 0 at 5 min.
+    assert_eq!(doc["general"]["stop_time"], "301 s");
     assert_eq!(doc["general"]["seed"], 7);
     assert_eq!(doc["network"]["graph"]["type"], "gml");
     assert_eq!(doc["network"]["graph"]["file"]["path"], "network.gml");
@@ -122,6 +123,12 @@ fn exports_hosts_processes_graph_and_notes_with_integer_units() {
                 ]
             );
             assert!(p["start_time"].is_string());
+            let at = args.iter().position(|a| *a == "--start-at").unwrap();
+            assert_eq!(
+                p["start_time"],
+                args[at + 1],
+                "the node knows its start time"
+            );
         }
     }
     // peer-3 crashes at 150 s and restarts at 200 s: killed, then a second process.
@@ -138,6 +145,32 @@ fn exports_hosts_processes_graph_and_notes_with_integer_units() {
             .iter()
             .any(|a| a == "--restarted")
     );
+
+    // The exported command line runs as is from a Shadow host's working
+    // directory (shadow.data/hosts/<host>/): scenario and shared folder
+    // resolve. Sped up and on loopback here, since there is no Shadow.
+    let cwd = out.join("shadow.data").join("hosts").join("peer-3");
+    fs::create_dir_all(&cwd).unwrap();
+    let mut args: Vec<String> = peer3[0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    args.extend(["--time-scale", "0.0005", "--listen", "127.0.0.1:0"].map(String::from));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(&args)
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(cwd.join("peer-3.events.jsonl").is_file());
+    assert!(cwd.join("peer-3.summary.json").is_file());
+    assert!(out.join("shared").is_dir());
 
     let mut found = Vec::new();
     quantities(&doc, &mut found);
@@ -197,6 +230,22 @@ fn gml_scenarios_keep_their_node_ids_and_corruptions_become_helper_processes() {
         .find(|p| p["args"][0] == "corrupt")
         .expect("a corrupt helper process");
     assert_eq!(helper["start_time"], "0 s");
+    let helper_args: Vec<&str> = helper["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for flag in [
+        "--shared-dir",
+        "--agent",
+        "--mode",
+        "--fault",
+        "--seed",
+        "--at",
+    ] {
+        assert!(helper_args.contains(&flag), "{flag} in {helper_args:?}");
+    }
     assert!(
         helper["args"]
             .as_array()

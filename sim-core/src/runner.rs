@@ -134,18 +134,12 @@ pub fn prepare_with(scenario: &Scenario, options: RunOptions) -> Result<Prepared
         },
     };
     let consensus = consensus_plan(scenario, options);
-    let validator_configs = consensus_configs(scenario, &streams);
     let verifier: Option<Rc<dyn SignatureVerifier>> = consensus
         .as_ref()
         .and_then(|c| c.cache.clone())
         .map(|c| c as Rc<dyn SignatureVerifier>);
-    let factory = host_factory(
-        scenario,
-        plan.as_ref(),
-        validator_configs,
-        verifier,
-        streams,
-    );
+    let setup = HostSetup::new(scenario, plan.as_ref(), verifier);
+    let factory = Box::new(move |id| HostNode::new(setup.config(id)));
     let mut sim = Simulation::new(config, network, factory);
     if let Some(bytes) = plan.as_ref().and_then(|p| p.legacy_bytes.clone()) {
         sim.fs_mut().put(LEGACY_REGISTRY_FILE, bytes);
@@ -185,7 +179,7 @@ pub fn prepare_with(scenario: &Scenario, options: RunOptions) -> Result<Prepared
 }
 
 /// Who validates and who misbehaves, when the scenario has consensus.
-fn consensus_plan(scenario: &Scenario, options: RunOptions) -> Option<ConsensusPlan> {
+pub fn consensus_plan(scenario: &Scenario, options: RunOptions) -> Option<ConsensusPlan> {
     let spec = scenario.consensus.as_ref()?;
     let mut validators = match &spec.validators {
         ValidatorSource::Hosts(hosts) => hosts.clone(),
@@ -288,48 +282,81 @@ pub fn identity(streams: &RngStreams, host: HostId) -> Identity {
     Identity::from_secret(streams.seed_bytes(names::IDENTITY, u64::from(host.0)))
 }
 
-fn host_factory(
-    scenario: &Scenario,
-    plan: Option<&RegistrationPlan>,
+/// Every host's protocol configuration, built the same way for the
+/// simulator and for the real-process runtime (`sim node`), so both run
+/// the same roles, keys and settings.
+pub struct HostSetup {
+    members: Vec<HostId>,
+    heartbeat: SimDuration,
+    stale_after: SimDuration,
+    max_observers: usize,
+    roles: Vec<Option<RegistrationRole>>,
     validators: BTreeMap<HostId, ConsensusConfig>,
+    from_registry: BTreeMap<HostId, RegistryConsensus>,
     verifier: Option<Rc<dyn SignatureVerifier>>,
     streams: RngStreams,
-) -> Box<dyn FnMut(HostId) -> HostNode> {
-    let mut members = scenario.peers.members.clone();
-    members.sort_unstable();
-    members.dedup();
-    let heartbeat = scenario.peers.heartbeat;
-    let stale_after = scenario.peers.stale_after;
-    let max_observers = scenario.peers.max_observers as usize;
-    let announce = scenario
-        .consensus
-        .as_ref()
-        .is_some_and(|c| c.validators == ValidatorSource::Registered);
-    let roles: Vec<Option<RegistrationRole>> = scenario
-        .hosts
-        .iter()
-        .map(|h| {
-            plan.and_then(|p| {
-                registration_role(&scenario.registration, p, h.role, &h.name, announce)
+}
+
+impl HostSetup {
+    /// The setup of `scenario`'s hosts given its registration `plan`;
+    /// validators check signatures through `verifier` when one is given.
+    pub fn new(
+        scenario: &Scenario,
+        plan: Option<&RegistrationPlan>,
+        verifier: Option<Rc<dyn SignatureVerifier>>,
+    ) -> Self {
+        let streams = RngStreams::new(scenario.seed);
+        let mut members = scenario.peers.members.clone();
+        members.sort_unstable();
+        members.dedup();
+        let announce = scenario
+            .consensus
+            .as_ref()
+            .is_some_and(|c| c.validators == ValidatorSource::Registered);
+        let roles = scenario
+            .hosts
+            .iter()
+            .map(|h| {
+                plan.and_then(|p| {
+                    registration_role(&scenario.registration, p, h.role, &h.name, announce)
+                })
             })
-        })
-        .collect();
-    let from_registry = registry_consensus(scenario, plan);
-    Box::new(move |id| {
-        let peers = members.binary_search(&id).is_ok().then(|| PeerConfig {
-            max_observers,
-            ..PeerConfig::new(id, members.clone(), members.clone(), heartbeat, stale_after)
+            .collect();
+        HostSetup {
+            members,
+            heartbeat: scenario.peers.heartbeat,
+            stale_after: scenario.peers.stale_after,
+            max_observers: scenario.peers.max_observers as usize,
+            roles,
+            validators: consensus_configs(scenario, &streams),
+            from_registry: registry_consensus(scenario, plan),
+            verifier,
+            streams,
+        }
+    }
+
+    /// The configuration host `id` boots with (the same after a restart).
+    pub fn config(&self, id: HostId) -> HostConfig {
+        let peers = self.members.binary_search(&id).is_ok().then(|| PeerConfig {
+            max_observers: self.max_observers,
+            ..PeerConfig::new(
+                id,
+                self.members.clone(),
+                self.members.clone(),
+                self.heartbeat,
+                self.stale_after,
+            )
         });
-        HostNode::new(HostConfig {
+        HostConfig {
             id,
-            identity: identity(&streams, id),
+            identity: identity(&self.streams, id),
             peers,
-            registration: roles.get(id.index()).cloned().flatten(),
-            consensus: validators.get(&id).cloned(),
-            verifier: verifier.clone(),
-            consensus_from_registry: from_registry.get(&id).cloned(),
-        })
-    })
+            registration: self.roles.get(id.index()).cloned().flatten(),
+            consensus: self.validators.get(&id).cloned(),
+            verifier: self.verifier.clone(),
+            consensus_from_registry: self.from_registry.get(&id).cloned(),
+        }
+    }
 }
 
 /// With `validators = "registered"`: each miner's validator template, to
@@ -435,6 +462,18 @@ fn strategy(spec: &RegistrationSpec) -> Strategy {
     }
 }
 
+/// The name reports give a fault of this kind (`faults.csv`).
+pub fn fault_kind_name(kind: &FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Partition { .. } => "partition",
+        FaultKind::Link { .. } => "link",
+        FaultKind::Crash { .. } => "crash",
+        FaultKind::Corrupt { .. } => "corrupt",
+        FaultKind::ClockSkew { .. } => "clock-skew",
+        FaultKind::Byzantine { .. } => "byzantine",
+    }
+}
+
 fn fault_action(
     scenario: &Scenario,
     index: usize,
@@ -503,8 +542,9 @@ fn fault_action(
 
 /// The files a `corrupt` fault damages and how: a random `fraction` of a
 /// group is drawn from the fault's own stream (`faults`, index), then for
-/// `mixed` each file's mode, in host order.
-fn corrupt_targets(
+/// `mixed` each file's mode, in host order. The real-process launcher
+/// draws the same files.
+pub fn corrupt_targets(
     scenario: &Scenario,
     index: usize,
     target: &CorruptTarget,

@@ -1,0 +1,292 @@
+//! `sim collect DIR --out OUT`: the per-host records of a real run (a
+//! `sim launch` folder, or Shadow's `shadow.data/hosts/*/`) turned into the
+//! result folder `sim run` writes, with the same files and metric names.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use node_logic::HostId;
+use reports::{Metric, ResultDir};
+use sim_core::plan::RegistrationPlan;
+use sim_core::runner::{RunOptions, consensus_plan};
+
+use crate::cli::{CollectArgs, ScenarioArgs};
+use crate::exit::Exit;
+use crate::jobs::single;
+use crate::real::assemble::assemble;
+use crate::real::host_log::{self, HostRecord, LOG_SUFFIX};
+use crate::results::{Finished, Reports};
+
+/// What a real run's summary says instead of a trace hash.
+pub const NO_TRACE_HASH: &str = "none (real processes)";
+
+/// `sim collect DIR --out OUT`.
+pub fn collect(args: &CollectArgs) -> Exit {
+    let scenario_file = match &args.scenario {
+        Some(path) => path.clone(),
+        None => match find_scenario(&args.dir) {
+            Some(path) => path,
+            None => {
+                eprintln!(
+                    "error: no scenario.toml in {} or a folder above it: give the scenario with --scenario FILE",
+                    args.dir.display()
+                );
+                return Exit::InvalidInput;
+            }
+        },
+    };
+    match collect_into(
+        &args.dir,
+        &scenario_file,
+        &args.overrides,
+        &args.out,
+        args.no_plots,
+        &[],
+    ) {
+        Ok(text) => {
+            print!("{text}");
+            Exit::Ok
+        }
+        Err((exit, message)) => {
+            eprintln!("error: {message}");
+            exit
+        }
+    }
+}
+
+/// Collects the records under `dir` of a run of `scenario_file` (with
+/// `overrides`) into a result folder under `out`; returns the digest.
+pub fn collect_into(
+    dir: &Path,
+    scenario_file: &Path,
+    overrides: &[sim_core::scenario::Override],
+    out: &Path,
+    no_plots: bool,
+    extra: &[(String, Metric)],
+) -> Result<String, (Exit, String)> {
+    let files = record_files(dir).map_err(|e| {
+        (
+            Exit::InvalidInput,
+            format!("cannot read {}: {e}", dir.display()),
+        )
+    })?;
+    if files.is_empty() {
+        return Err((
+            Exit::InvalidInput,
+            format!(
+                "no per-host records (*{LOG_SUFFIX}) under {}: point at a `sim launch` folder or Shadow's shadow.data",
+                dir.display()
+            ),
+        ));
+    }
+    let mut by_name: BTreeMap<String, Vec<HostRecord>> = BTreeMap::new();
+    for file in &files {
+        let records = host_log::read(file).map_err(|e| (Exit::InvalidInput, e.to_string()))?;
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(LOG_SUFFIX))
+            .unwrap_or_default()
+            .to_string();
+        by_name.entry(name).or_default().extend(records);
+    }
+    let seed = run_seed(&by_name)?;
+    let args = ScenarioArgs {
+        files: vec![scenario_file.to_path_buf()],
+        overrides: overrides.to_vec(),
+        seed: Some(seed),
+    };
+    let job = single(&args, "collect").ok_or((
+        Exit::InvalidInput,
+        format!(
+            "{}: the scenario cannot be used (see above)",
+            scenario_file.display()
+        ),
+    ))?;
+    let scenario = &job.scenario;
+    let mut records: BTreeMap<HostId, Vec<HostRecord>> = BTreeMap::new();
+    for (name, lines) in by_name {
+        let Some(host) = scenario.hosts.iter().find(|h| h.name == name) else {
+            return Err((
+                Exit::InvalidInput,
+                format!(
+                    "records of host `{name}`, which scenario `{}` does not have: was the run made from another scenario?",
+                    scenario.name
+                ),
+            ));
+        };
+        records.insert(host.id, lines);
+    }
+    let run = assemble(scenario, &records);
+    let plan = RegistrationPlan::of(scenario).map_err(|e| {
+        (
+            Exit::InvalidInput,
+            format!("{}: {e}", scenario_file.display()),
+        )
+    })?;
+    let consensus = consensus_plan(
+        scenario,
+        RunOptions {
+            signature_cache: false,
+        },
+    );
+    let safety_violated = disagreement(&run.log, consensus.as_ref());
+    let finished = Finished {
+        scenario,
+        log: &run.log,
+        plan: plan.as_ref(),
+        consensus: consensus.as_ref(),
+        trace_hash: NO_TRACE_HASH,
+        end: run.end,
+        safety_violated,
+        signature_requests: run.signature_requests,
+    };
+    let mut reports = Reports::of(&finished, &[]);
+    let summary = &mut reports.summary;
+    summary.set("run.mode", Metric::Text("real".into()));
+    summary.set("real.hosts_recorded", Metric::Count(records.len() as u64));
+    summary.set("real.send_errors", Metric::Count(run.send_errors));
+    summary.set(
+        "real.processes_interrupted",
+        Metric::Count(run.interrupted as u64),
+    );
+    let rejected: u64 = run.rejected.values().sum();
+    summary.set("real.datagrams_rejected", Metric::Count(rejected));
+    for (reason, n) in &run.rejected {
+        summary.set(&format!("real.rejected.{reason}"), Metric::Count(*n));
+    }
+    for (name, value) in extra {
+        summary.set(name, value.clone());
+    }
+    let result = ResultDir::create(out, &scenario.name, None, scenario.seed)
+        .map_err(|e| (Exit::OutputFailed, e.to_string()))?;
+    let written = reports
+        .write(result, &finished, no_plots)
+        .map_err(|e| (Exit::OutputFailed, e.to_string()))?;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{}: collected {} hosts' records of a real run (seed {})",
+        scenario.name,
+        records.len(),
+        scenario.seed
+    );
+    let total = run.log.net_total();
+    let _ = writeln!(
+        text,
+        "  network: {} messages sent, {} delivered, {} lost, {} rejected by the frame check",
+        total.messages_sent, total.messages_received, total.messages_dropped, rejected
+    );
+    for line in [
+        crate::execute::registration_line(&reports.summary),
+        crate::execute::consensus_line(&reports.summary),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = writeln!(text, "  {line}");
+    }
+    if run.interrupted > 0 {
+        let _ = writeln!(
+            text,
+            "  warning: {} processes ended early (signal or failure): their hosts' results stop there",
+            run.interrupted
+        );
+    }
+    let _ = writeln!(text, "  results: {}", written.display());
+    Ok(text)
+}
+
+/// Every record file under `dir`, sorted.
+fn record_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(LOG_SUFFIX))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// `scenario.toml` in `dir` or up to three folders above (a launch folder,
+/// an export folder above `shadow.data/hosts`).
+fn find_scenario(dir: &Path) -> Option<PathBuf> {
+    let mut here = Some(dir);
+    for _ in 0..4 {
+        let d = here?;
+        let candidate = d.join("scenario.toml");
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        here = d.parent();
+    }
+    None
+}
+
+/// The seed every process ran with (they must agree).
+fn run_seed(records: &BTreeMap<String, Vec<HostRecord>>) -> Result<u64, (Exit, String)> {
+    let mut seeds = BTreeMap::new();
+    for (host, lines) in records {
+        for r in lines {
+            if let HostRecord::Boot { seed, .. } = r {
+                seeds.entry(*seed).or_insert_with(|| host.clone());
+            }
+        }
+    }
+    match seeds.len() {
+        1 => Ok(*seeds.keys().next().unwrap_or(&0)),
+        0 => Err((
+            Exit::InvalidInput,
+            "no process boot in the records: nothing ran".into(),
+        )),
+        _ => Err((
+            Exit::InvalidInput,
+            format!(
+                "the records mix runs of different seeds ({}): collect one run at a time",
+                seeds
+                    .iter()
+                    .map(|(s, h)| format!("{s} from {h}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// Whether two honest validators finalized different blocks at one height
+/// (the simulator's agreement check, applied after the fact).
+fn disagreement(
+    log: &sim_core::record::RunLog,
+    consensus: Option<&sim_core::runner::ConsensusPlan>,
+) -> bool {
+    use node_logic::consensus::ConsensusEvent;
+    use node_logic::io::Observation;
+    let Some(plan) = consensus else {
+        return false;
+    };
+    let mut finalized = BTreeMap::new();
+    for (_, host, observation) in &log.observations {
+        if plan.dishonest.contains(host) {
+            continue;
+        }
+        if let Observation::Consensus(ConsensusEvent::Finalized { height, hash, .. }) = observation
+            && *finalized.entry(*height).or_insert(*hash) != *hash
+        {
+            return true;
+        }
+    }
+    false
+}

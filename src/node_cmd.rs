@@ -1,0 +1,262 @@
+//! `sim node`: one host of a scenario as a real process. It builds the
+//! host's node logic exactly as `sim run` does (same roles, keys from the
+//! same seed, same settings), then drives it with the real-process runtime
+//! until the scenario's duration or SIGTERM/SIGINT, and leaves its records
+//! in `--out` for `sim collect`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use node_logic::HostId;
+use node_logic::host_node::HostNode;
+use sim_core::engine::ClockSkew;
+use sim_core::plan::RegistrationPlan;
+use sim_core::rng::{RngStreams, names};
+use sim_core::runner::{HostSetup, identity, start_time};
+use sim_core::scenario::{FaultKind, Scenario};
+use sim_core::units::SimTime;
+
+use crate::cli::{NodeArgs, ScenarioArgs};
+use crate::exit::Exit;
+use crate::jobs::single;
+use crate::real::clock::ScaledClock;
+use crate::real::driver::{NodeRun, SelfAction, SelfFault};
+use crate::real::host_log::{HostLog, HostRecord, LOG_FORMAT, ObservationRows};
+use crate::real::shared_dir::SharedDir;
+use crate::real::transport::{AddressBook, Transport};
+
+/// `sim node --scenario F --host NAME`.
+pub fn node(args: &NodeArgs) -> Exit {
+    match run(args) {
+        Ok(exit) => exit,
+        Err((exit, message)) => {
+            eprintln!("error: {message}");
+            exit
+        }
+    }
+}
+
+type Failure = (Exit, String);
+
+fn invalid(message: String) -> Failure {
+    (Exit::InvalidInput, message)
+}
+
+fn run(args: &NodeArgs) -> Result<Exit, Failure> {
+    let scenario_args = ScenarioArgs {
+        files: vec![args.scenario.clone()],
+        overrides: args.overrides.clone(),
+        seed: args.seed,
+    };
+    let job = single(&scenario_args, "node").ok_or((
+        Exit::InvalidInput,
+        "the scenario cannot be run (see above)".to_string(),
+    ))?;
+    let scenario = &job.scenario;
+    let me = host_named(scenario, &args.host)?;
+    check_time_scale(args.time_scale)?;
+    let mut explicit = BTreeMap::new();
+    for peer in &args.peers {
+        host_named(scenario, &peer.name)?;
+        explicit.insert(peer.name.clone(), peer.addr);
+    }
+    let host = &scenario.hosts[me.index()];
+    let start_at = match (args.start_at, args.restarted) {
+        (Some(at), _) => SimTime::from_duration(at),
+        (None, false) => {
+            let streams = RngStreams::new(scenario.seed);
+            start_time(scenario.groups[host.group].start, me, &streams)
+        }
+        (None, true) => {
+            return Err(invalid(
+                "--restarted needs --start-at: the scenario time this process starts (the crash fault's restart time)".into(),
+            ));
+        }
+    };
+    let end = SimTime::from_duration(scenario.duration);
+
+    let plan = RegistrationPlan::of(scenario)
+        .map_err(|e| invalid(format!("{}: {e}", job.path.display())))?;
+    let setup = HostSetup::new(scenario, plan.as_ref(), None);
+    let streams = RngStreams::new(scenario.seed);
+    let keys = scenario
+        .hosts
+        .iter()
+        .map(|h| identity(&streams, h.id).public_key())
+        .collect();
+    let names: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], args.port)));
+    let book = AddressBook::new(names.clone(), &explicit, args.port);
+    let transport = Transport::bind(listen, me, identity(&streams, me), keys, book)
+        .map_err(|e| (Exit::RunFailed, format!("cannot listen on {listen}: {e}")))?;
+    let output = |what: &str, e: std::io::Error| (Exit::OutputFailed, format!("{what}: {e}"));
+    let dir = SharedDir::open(&args.shared_dir, me).map_err(|e| {
+        output(
+            &format!("shared directory {}", args.shared_dir.display()),
+            e,
+        )
+    })?;
+    let mut log = HostLog::open(&args.out, &host.name)
+        .map_err(|e| output(&format!("record file in {}", args.out.display()), e))?;
+    let rows = ObservationRows::open(&args.out, &host.name, names)
+        .map_err(|e| output(&format!("observations in {}", args.out.display()), e))?;
+    log.append(&HostRecord::Boot {
+        format: LOG_FORMAT,
+        host: host.name.clone(),
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        restarted: args.restarted,
+        at_ns: start_at.as_nanos(),
+        time_scale: args.time_scale,
+    })
+    .and_then(|()| log.flush())
+    .map_err(|e| output(&log.path().display().to_string(), e))?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| {
+            (
+                Exit::RunFailed,
+                format!("cannot handle signal {signal}: {e}"),
+            )
+        })?;
+    }
+    let bound = transport.local_addr().map_or(listen, |a| a);
+    println!(
+        "sim node: {} (host {}) on {bound}: scenario {}, seed {}, from {} to {}, time scale {}",
+        host.name,
+        me.0,
+        scenario.name,
+        scenario.seed,
+        start_at.since_start(),
+        scenario.duration,
+        args.time_scale
+    );
+    // Each incarnation draws from its own stream (a restart is a new process).
+    let rng_index = u64::from(me.0) | (u64::from(args.restarted) << 32);
+    let node_run = NodeRun {
+        node: HostNode::new(setup.config(me)),
+        clock: ScaledClock::new(start_at, args.time_scale),
+        end,
+        transport,
+        dir,
+        log,
+        rows,
+        rng: streams.stream(names::HOST, rng_index),
+        faults: self_faults(scenario, me, start_at),
+        restarted: args.restarted,
+        stop,
+    };
+    let (ended, counters) = node_run
+        .run()
+        .map_err(|e| (Exit::OutputFailed, format!("{}: {e}", host.name)))?;
+    let summary = serde_json::json!({
+        "host": host.name,
+        "host_id": me.0,
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "restarted": args.restarted,
+        "started_at_s": start_at.as_secs_f64(),
+        "ended": ended.as_str(),
+        "time_scale": args.time_scale,
+        "counters": counters,
+    });
+    let path = args.out.join(format!("{}.summary.json", host.name));
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    std::fs::write(&path, text).map_err(|e| output(&path.display().to_string(), e))?;
+    println!(
+        "sim node: {} ended ({}): {} sent, {} received, {} dropped as malformed or forged",
+        host.name,
+        ended.as_str(),
+        counters.messages_sent,
+        counters.messages_received,
+        counters.rejected.values().sum::<u64>()
+    );
+    Ok(Exit::Ok)
+}
+
+/// The id of the host named `name`, or an error listing the names.
+pub fn host_named(scenario: &Scenario, name: &str) -> Result<HostId, Failure> {
+    scenario
+        .hosts
+        .iter()
+        .find(|h| h.name == name)
+        .map(|h| h.id)
+        .ok_or_else(|| {
+            let known: Vec<&str> = scenario
+                .hosts
+                .iter()
+                .take(8)
+                .map(|h| h.name.as_str())
+                .collect();
+            let more = if scenario.hosts.len() > 8 {
+                ", ..."
+            } else {
+                ""
+            };
+            invalid(format!(
+                "scenario `{}` has no host `{name}`: its hosts are {}{more}",
+                scenario.name,
+                known.join(", ")
+            ))
+        })
+}
+
+/// Accepts a time scale in (0, 1000].
+pub fn check_time_scale(scale: f64) -> Result<(), Failure> {
+    if scale.is_finite() && scale > 0.0 && scale <= 1000.0 {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "--time-scale {scale} is out of range: give real seconds per scenario second, above 0 and at most 1000 (0.1 runs ten times faster)"
+        )))
+    }
+}
+
+/// The `byzantine` and `clock_skew` faults touching `me`, as the process
+/// applies them to itself; those already in force at `start_at` (a
+/// restart) apply at once, as the simulator tells a restarted node again.
+fn self_faults(scenario: &Scenario, me: HostId, start_at: SimTime) -> Vec<SelfFault> {
+    let mut faults = Vec::new();
+    for (index, fault) in scenario.faults.iter().enumerate() {
+        match &fault.kind {
+            FaultKind::Byzantine { hosts, until } if hosts.contains(&me) => {
+                if until.is_some_and(|u| u <= start_at) {
+                    continue;
+                }
+                faults.push(SelfFault {
+                    at: fault.at.max(start_at),
+                    index,
+                    action: SelfAction::Misbehave(true),
+                });
+                if let Some(until) = until {
+                    faults.push(SelfFault {
+                        at: *until,
+                        index,
+                        action: SelfAction::Misbehave(false),
+                    });
+                }
+            }
+            FaultKind::ClockSkew {
+                hosts,
+                offset_ns,
+                drift,
+            } if hosts.contains(&me) => faults.push(SelfFault {
+                at: fault.at.max(start_at),
+                index,
+                action: SelfAction::Skew(ClockSkew {
+                    since: fault.at,
+                    offset_ns: *offset_ns,
+                    drift: *drift,
+                }),
+            }),
+            _ => {}
+        }
+    }
+    faults.sort_by_key(|f| (f.at, f.index));
+    faults
+}

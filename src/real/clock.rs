@@ -1,0 +1,114 @@
+//! The clock of a real process: scenario time read off the monotonic
+//! clock, optionally sped up (`--time-scale 0.1` runs ten times faster),
+//! and optionally skewed like the simulator skews a host's clock.
+
+use std::time::{Duration, Instant};
+
+use sim_core::engine::ClockSkew;
+use sim_core::units::{SimDuration, SimTime};
+
+/// Maps the monotonic clock to scenario time for one process.
+#[derive(Clone, Copy, Debug)]
+pub struct ScaledClock {
+    origin: Instant,
+    start_at: SimTime,
+    scale: f64,
+    skew: Option<ClockSkew>,
+}
+
+impl ScaledClock {
+    /// A clock that reads `start_at` now and advances by one scenario
+    /// second every `scale` real seconds (`scale` > 0).
+    pub fn new(start_at: SimTime, scale: f64) -> Self {
+        ScaledClock {
+            origin: Instant::now(),
+            start_at,
+            scale,
+            skew: None,
+        }
+    }
+
+    /// The true scenario time now (what reports are stamped with).
+    pub fn now(&self) -> SimTime {
+        self.at(Instant::now())
+    }
+
+    /// The scenario time at real instant `instant`.
+    fn at(&self, instant: Instant) -> SimTime {
+        let real = instant.saturating_duration_since(self.origin).as_nanos() as f64;
+        let scenario = (real / self.scale).min(u64::MAX as f64) as u64;
+        self.start_at + SimDuration::from_nanos(scenario)
+    }
+
+    /// What the host's own (possibly skewed) clock reads at true time `t`:
+    /// the time the node logic is given.
+    pub fn local(&self, t: SimTime) -> SimTime {
+        match self.skew {
+            Some(skew) if t >= skew.since => skew.local(t),
+            _ => t,
+        }
+    }
+
+    /// The true time at which the host's clock reads `local` (timers are set
+    /// in the host's own time).
+    pub fn global(&self, local: SimTime) -> SimTime {
+        match self.skew {
+            Some(skew) => skew.global(local),
+            None => local,
+        }
+    }
+
+    /// Skews the host's clock from now on.
+    pub fn set_skew(&mut self, skew: ClockSkew) {
+        self.skew = Some(skew);
+    }
+
+    /// Real time left until true scenario time `t` (zero if it has passed).
+    pub fn real_until(&self, t: SimTime) -> Duration {
+        let now = self.now();
+        if t <= now {
+            return Duration::ZERO;
+        }
+        let ns = (t - now).as_nanos() as f64 * self.scale;
+        Duration::from_nanos(ns.min(u64::MAX as f64) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scaled_clock_runs_faster_and_starts_where_told() {
+        let clock = ScaledClock::new(SimTime::from_nanos(5_000_000_000), 0.01);
+        let later = clock.origin + Duration::from_millis(20);
+        // 20 ms real at scale 0.01 = 2 s of scenario time.
+        assert_eq!(clock.at(later), SimTime::from_nanos(7_000_000_000));
+        let wait = clock.real_until(SimTime::from_nanos(6_000_000_000));
+        assert!(wait <= Duration::from_millis(10), "{wait:?}");
+        assert_eq!(clock.real_until(SimTime::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_skewed_clock_reads_ahead_and_sets_timers_earlier() {
+        let mut clock = ScaledClock::new(SimTime::ZERO, 1.0);
+        let since = SimTime::from_nanos(1_000);
+        clock.set_skew(ClockSkew {
+            since,
+            offset_ns: 500,
+            drift: 0.0,
+        });
+        assert_eq!(
+            clock.local(SimTime::from_nanos(10)),
+            SimTime::from_nanos(10)
+        );
+        assert_eq!(
+            clock.local(SimTime::from_nanos(2_000)),
+            SimTime::from_nanos(2_500)
+        );
+        assert_eq!(
+            clock.global(SimTime::from_nanos(2_500)),
+            SimTime::from_nanos(2_000)
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! The driver loop of `sim node`: the same [`HostNode`] the simulator runs,
+//! fed from a real clock, a UDP socket and a real directory. It honours the
+//! Sans-IO calling contract (one input, then drain every output) exactly
+//! like the simulator's engine; only where inputs come from differs.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use node_logic::host_node::HostNode;
+use node_logic::io::TimerId;
+use node_logic::{Input, Node, Output};
+use sim_core::engine::ClockSkew;
+use sim_core::rng::StreamRng;
+use sim_core::units::SimTime;
+
+use super::clock::ScaledClock;
+use super::host_log::{HostLog, HostRecord, NodeCounters, ObservationRows};
+use super::shared_dir::SharedDir;
+use super::transport::{Received, Transport};
+
+/// The longest the loop sleeps in one receive, in real time: how quickly a
+/// signal or a due fault is noticed.
+const MAX_WAIT: Duration = Duration::from_millis(50);
+/// How often watched directories are polled, in real time.
+const WATCH_POLL: Duration = Duration::from_millis(20);
+/// How often running totals are written, in real time.
+const COUNTERS_EVERY: Duration = Duration::from_millis(250);
+
+/// A fault of the scenario that the process applies to itself.
+#[derive(Clone, Copy, Debug)]
+pub struct SelfFault {
+    /// When (true scenario time).
+    pub at: SimTime,
+    /// The fault's index in the scenario.
+    pub index: usize,
+    /// What happens.
+    pub action: SelfAction,
+}
+
+/// What a [`SelfFault`] does.
+#[derive(Clone, Copy, Debug)]
+pub enum SelfAction {
+    /// A `byzantine` fault starts (true) or ends (false).
+    Misbehave(bool),
+    /// A `clock_skew` fault starts.
+    Skew(ClockSkew),
+}
+
+/// Why the loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The scenario's duration was reached.
+    Duration,
+    /// SIGTERM or SIGINT.
+    Signal,
+}
+
+impl Ended {
+    /// The name written to the record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ended::Duration => "duration",
+            Ended::Signal => "signal",
+        }
+    }
+}
+
+/// Everything one process of a host runs with.
+pub struct NodeRun {
+    /// The node logic.
+    pub node: HostNode,
+    /// The clock.
+    pub clock: ScaledClock,
+    /// The end of the scenario (true time).
+    pub end: SimTime,
+    /// The network.
+    pub transport: Transport,
+    /// The shared directory.
+    pub dir: SharedDir,
+    /// The record file.
+    pub log: HostLog,
+    /// The observation rows.
+    pub rows: ObservationRows,
+    /// The host's randomness.
+    pub rng: StreamRng,
+    /// Faults the process applies to itself, in time order.
+    pub faults: Vec<SelfFault>,
+    /// Whether this process is a restart after a crash.
+    pub restarted: bool,
+    /// Set by the signal handler.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// The mutable state of the loop.
+struct Loop {
+    run: NodeRun,
+    timers: BTreeMap<TimerId, SimTime>,
+    pending: VecDeque<Input>,
+    inputs: u64,
+}
+
+impl NodeRun {
+    /// Runs until the scenario's end or a signal; returns why it stopped.
+    pub fn run(self) -> io::Result<(Ended, NodeCounters)> {
+        let mut l = Loop {
+            run: self,
+            timers: BTreeMap::new(),
+            pending: VecDeque::new(),
+            inputs: 0,
+        };
+        let ended = l.run_loop()?;
+        Ok((ended, l.counters()))
+    }
+}
+
+impl Loop {
+    fn run_loop(&mut self) -> io::Result<Ended> {
+        let restarted = self.run.restarted;
+        self.feed(Input::Start { restarted })?;
+        let mut next_watch = Instant::now();
+        let mut next_counters = Instant::now() + COUNTERS_EVERY;
+        let ended = loop {
+            if self.run.stop.load(Ordering::Relaxed) {
+                break Ended::Signal;
+            }
+            let now = self.run.clock.now();
+            if now >= self.run.end {
+                break Ended::Duration;
+            }
+            self.apply_due_faults(now)?;
+            self.fire_due_timers()?;
+            if self.run.dir.is_watching() && Instant::now() >= next_watch {
+                for path in self.run.dir.poll_changes() {
+                    self.feed(Input::FileChanged { path })?;
+                }
+                next_watch = Instant::now() + WATCH_POLL;
+            }
+            if Instant::now() >= next_counters {
+                self.write_counters()?;
+                next_counters = Instant::now() + COUNTERS_EVERY;
+            }
+            self.run.log.flush()?;
+            self.run.rows.flush()?;
+            let wait = self.wait(next_watch);
+            match self.run.transport.receive(wait)? {
+                Received::Message { from, payload } => {
+                    self.feed(Input::Message { from, payload })?
+                }
+                Received::Dropped | Received::Nothing => {}
+            }
+        };
+        self.write_counters()?;
+        let at_ns = self.run.clock.now().min(self.run.end).as_nanos();
+        self.run.log.append(&HostRecord::Exit {
+            at_ns,
+            reason: ended.as_str().to_string(),
+        })?;
+        self.run.log.flush()?;
+        self.run.rows.flush()?;
+        Ok(ended)
+    }
+
+    /// How long the next receive may block: until the next timer, fault,
+    /// watch poll or the end, at most [`MAX_WAIT`].
+    fn wait(&self, next_watch: Instant) -> Duration {
+        let clock = &self.run.clock;
+        let mut due = self.run.end;
+        if let Some(at) = self.timers.values().min() {
+            due = due.min(clock.global(*at));
+        }
+        if let Some(f) = self.run.faults.first() {
+            due = due.min(f.at);
+        }
+        let mut wait = clock.real_until(due).min(MAX_WAIT);
+        if self.run.dir.is_watching() {
+            wait = wait.min(next_watch.saturating_duration_since(Instant::now()));
+        }
+        wait
+    }
+
+    fn apply_due_faults(&mut self, now: SimTime) -> io::Result<()> {
+        while self.run.faults.first().is_some_and(|f| f.at <= now) {
+            let fault = self.run.faults.remove(0);
+            let apply = match fault.action {
+                SelfAction::Misbehave(on) => {
+                    self.feed(Input::Misbehave { on })?;
+                    on
+                }
+                SelfAction::Skew(skew) => {
+                    self.run.clock.set_skew(skew);
+                    true
+                }
+            };
+            self.run.log.append(&HostRecord::Fault {
+                at_ns: now.as_nanos(),
+                index: fault.index,
+                apply,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn fire_due_timers(&mut self) -> io::Result<()> {
+        loop {
+            let local = self.run.clock.local(self.run.clock.now());
+            let due = self
+                .timers
+                .iter()
+                .filter(|(_, at)| **at <= local)
+                .min_by_key(|(id, at)| (**at, id.code()))
+                .map(|(id, _)| *id);
+            let Some(timer) = due else {
+                return Ok(());
+            };
+            self.timers.remove(&timer);
+            self.feed(Input::Timer(timer))?;
+        }
+    }
+
+    /// Feeds `input` and everything it leads to (file results), carrying
+    /// out every output in order.
+    fn feed(&mut self, input: Input) -> io::Result<()> {
+        self.pending.push_back(input);
+        while let Some(input) = self.pending.pop_front() {
+            let true_now = self.run.clock.now();
+            let local = self.run.clock.local(true_now);
+            self.inputs += 1;
+            self.run.node.handle_input(local, input, &mut self.run.rng);
+            while let Some(output) = self.run.node.poll_output() {
+                self.carry_out(output, true_now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn carry_out(&mut self, output: Output, now: SimTime) -> io::Result<()> {
+        match output {
+            Output::Send { to, payload } => self.run.transport.send(to, &payload),
+            Output::SetTimer { timer, at } => {
+                self.timers.insert(timer, at);
+            }
+            Output::CancelTimer(timer) => {
+                self.timers.remove(&timer);
+            }
+            Output::File(op) => {
+                let result = self.run.dir.apply(*op);
+                self.pending.push_back(Input::File(Box::new(result)));
+            }
+            Output::Record(observation) => {
+                self.run.rows.append(now, &observation)?;
+                self.run.log.append(&HostRecord::Observation {
+                    at_ns: now.as_nanos(),
+                    observation,
+                })?;
+            }
+            // Output is non-exhaustive for drivers outside node-logic.
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn counters(&self) -> NodeCounters {
+        let fs = self.run.dir.counters();
+        NodeCounters {
+            inputs: self.inputs,
+            writes: fs.writes,
+            reads: fs.reads,
+            lists: fs.lists,
+            metadata: fs.metadata,
+            signature_requests: self.run.node.validator().map_or(0, |v| v.verifications()),
+            ..self.run.transport.counters.clone()
+        }
+    }
+
+    fn write_counters(&mut self) -> io::Result<()> {
+        let counters = self.counters();
+        let at_ns = self.run.clock.now().min(self.run.end).as_nanos();
+        self.run
+            .log
+            .append(&HostRecord::Counters { at_ns, counters })
+    }
+}
