@@ -82,7 +82,7 @@ fn run(args: &LaunchArgs, path: &Path, scenario: &Scenario) -> Result<Exit, Fail
         .out
         .join(&scenario.name)
         .join(format!("seed-{}.launch", scenario.seed));
-    prepare_work_dir(&work, scenario)?;
+    prepare_work_dir(&work, scenario, &scenario_file, &args.scenarios.overrides)?;
     let skipped = announce_skipped(scenario);
     let ports = free_ports(scenario.hosts.len()).map_err(|e| {
         (
@@ -161,9 +161,14 @@ fn run(args: &LaunchArgs, path: &Path, scenario: &Scenario) -> Result<Exit, Fail
 }
 
 /// A fresh folder for the processes' files: `hosts/<host>/`, `shared/`
-/// (with the legacy registry, if the scenario has one) and a copy of the
-/// scenario. A previous launch folder is replaced; anything else is refused.
-fn prepare_work_dir(work: &Path, scenario: &Scenario) -> Result<(), Failure> {
+/// (with the legacy registry, if the scenario has one), a copy of the
+/// scenario file and `launch.log` (how to collect again). A previous launch folder is replaced; anything else is refused.
+fn prepare_work_dir(
+    work: &Path,
+    scenario: &Scenario,
+    file: &Path,
+    overrides: &[sim_core::scenario::Override],
+) -> Result<(), Failure> {
     let io = |e: std::io::Error| (Exit::OutputFailed, format!("{}: {e}", work.display()));
     if work.exists() {
         if !work.join("launch.log").is_file() {
@@ -181,11 +186,23 @@ fn prepare_work_dir(work: &Path, scenario: &Scenario) -> Result<(), Failure> {
     for host in &scenario.hosts {
         fs::create_dir_all(work.join("hosts").join(&host.name)).map_err(io)?;
     }
+    // What `sim collect` needs to redo the collection by hand.
+    let sets: String = overrides
+        .iter()
+        .map(|o| format!(" --set '{}={}'", o.key, o.value))
+        .collect();
     fs::write(
         work.join("launch.log"),
-        format!("sim launch of {} seed {}\n", scenario.name, scenario.seed),
+        format!(
+            "sim launch of {} (seed {}) from {}\ncollect again with: sim collect {} --out DIR{sets}\n",
+            scenario.name,
+            scenario.seed,
+            file.display(),
+            work.display()
+        ),
     )
     .map_err(io)?;
+    fs::copy(file, work.join("scenario.toml")).map_err(io)?;
     let plan = RegistrationPlan::of(scenario).map_err(|e| (Exit::InvalidInput, e.to_string()))?;
     if let Some(bytes) = plan.and_then(|p| p.legacy_bytes) {
         fs::write(

@@ -27,7 +27,7 @@ const MAX_WAIT: Duration = Duration::from_millis(50);
 /// How often watched directories are polled, in real time.
 const WATCH_POLL: Duration = Duration::from_millis(20);
 /// How often running totals are written, in real time.
-const COUNTERS_EVERY: Duration = Duration::from_millis(250);
+const COUNTERS_EVERY: Duration = Duration::from_millis(50);
 
 /// A fault of the scenario that the process applies to itself.
 #[derive(Clone, Copy, Debug)]
