@@ -171,6 +171,27 @@ fn exports_hosts_processes_graph_and_notes_with_integer_units() {
     assert!(cwd.join("peer-3.events.jsonl").is_file());
     assert!(cwd.join("peer-3.summary.json").is_file());
     assert!(out.join("shared").is_dir());
+    // What Shadow leaves is collected like a launch: the scenario is found
+    // three folders up, beside shadow.yaml.
+    let results = out.join("results");
+    let collected = std::process::Command::new(env!("CARGO_BIN_EXE_sim"))
+        .arg("collect")
+        .arg(out.join("shadow.data").join("hosts"))
+        .arg("--out")
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        collected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&collected.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(results.join("heartbeat-partition/seed-7/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["run.mode"], "real");
+    assert_eq!(summary["real.hosts_recorded"], 1);
 
     let mut found = Vec::new();
     quantities(&doc, &mut found);

@@ -1,0 +1,468 @@
+//! Real processes: `sim launch` against `sim run`, `sim node` on a real
+//! socket (signals, malformed datagrams, bad arguments), `sim collect` and
+//! `sim corrupt`. These tests start real processes on loopback with a time
+//! scale, so each takes seconds, not minutes.
+
+mod common;
+
+use std::fs;
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{sim, temp};
+use node_logic::HostId;
+use node_logic::frame;
+use serde_json::Value;
+use sim_core::rng::RngStreams;
+use sim_core::runner::identity;
+
+fn summary(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn metric(summary: &Value, name: &str) -> f64 {
+    summary[name]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{name} in {summary}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The documented tolerances (docs/fidelity.md): a real run on loopback
+/// against the simulator, network bring-up with registration, a damaged
+/// file and consensus among the registered miners.
+#[test]
+fn launch_matches_the_simulator_within_documented_tolerances() {
+    let dir = temp("real", "fidelity");
+    let out = dir.to_str().unwrap();
+    let set = ["--set", "duration=2 min"];
+    let file = "scenarios/network-bring-up.toml";
+    let simulated = sim(&[
+        &["run", file, "--no-trace", "--no-plots", "--out"],
+        &[out][..],
+        &set,
+    ]
+    .concat());
+    assert!(simulated.status.success(), "{}", text(&simulated.stderr));
+    let sim_summary = summary(&dir.join("network-bring-up/seed-1/summary.json"));
+
+    let launch_out = dir.join("launch");
+    let launched = sim(&[
+        &["launch", file, "--time-scale", "0.1", "--no-plots", "--out"],
+        &[launch_out.to_str().unwrap()][..],
+        &set,
+    ]
+    .concat());
+    let stdout = text(&launched.stdout);
+    assert!(
+        launched.status.success(),
+        "{stdout}{}",
+        text(&launched.stderr)
+    );
+    let result = launch_out.join("network-bring-up/seed-1");
+    let real = summary(&result.join("summary.json"));
+
+    // Same layout, same metric names (plus the real run's own).
+    for file in [
+        "registration.csv",
+        "registration_progress.csv",
+        "registration_errors.csv",
+        "consensus.csv",
+        "view_changes.csv",
+        "network.csv",
+        "faults.csv",
+        "lifecycle.csv",
+        "observations.csv",
+    ] {
+        assert!(result.join(file).is_file(), "{file}");
+    }
+    for (name, _) in sim_summary.as_object().unwrap() {
+        assert!(
+            real.get(name).is_some(),
+            "{name} missing from the real run's summary"
+        );
+    }
+    assert_eq!(real["run.mode"], "real");
+    assert_eq!(real["real.processes_interrupted"], 0);
+    assert_eq!(real["real.datagrams_rejected"], 0);
+
+    let close = |name: &str, tolerance: f64| {
+        let (s, r) = (metric(&sim_summary, name), metric(&real, name));
+        assert!(
+            (s - r).abs() <= tolerance,
+            "{name}: sim run {s}, sim launch {r}, tolerance {tolerance}\n{stdout}"
+        );
+    };
+    close("registration.success_rate", 0.0);
+    close("registration.ready_s", 3.0);
+    close("consensus.first_block_s", 3.0);
+    close("consensus.blocks_finalized", 3.0);
+    assert_eq!(metric(&real, "consensus.safety_violations"), 0.0);
+    // The corrupt fault damaged a real file, and a registrar caught it.
+    assert!(
+        metric(&real, "registration.corrupt_detected") >= 1.0,
+        "{real}"
+    );
+    assert_eq!(metric(&real, "registration.corrupt_accepted"), 0.0);
+    let faults = fs::read_to_string(result.join("faults.csv")).unwrap();
+    assert!(faults.contains(",corrupt,apply,miner-4"), "{faults}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn launch_kills_and_restarts_crashed_hosts_and_skips_partitions_loudly() {
+    let dir = temp("real", "crash");
+    let launched = sim(&[
+        "launch",
+        "scenarios/heartbeat-partition.toml",
+        "--time-scale",
+        "0.02",
+        "--no-plots",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let stderr = text(&launched.stderr);
+    assert!(launched.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("SKIPPED fault 0 (partition at 1 min"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("SKIPPED fault 2 (link at 220 s"),
+        "{stderr}"
+    );
+    let result = dir.join("heartbeat-partition/seed-7");
+    let real = summary(&result.join("summary.json"));
+    assert_eq!(metric(&real, "real.faults_skipped"), 2.0);
+    assert_eq!(metric(&real, "faults.crashes"), 1.0);
+    let lifecycle = fs::read_to_string(result.join("lifecycle.csv")).unwrap();
+    assert!(
+        lifecycle.contains("150.000000000,peer-3,crash"),
+        "{lifecycle}"
+    );
+    assert!(
+        lifecycle.contains("200.000000000,peer-3,restart"),
+        "{lifecycle}"
+    );
+    // The restarted process rejoined: others saw peer-3 up after 200 s.
+    let observations = fs::read_to_string(result.join("observations.csv")).unwrap();
+    let back = observations.lines().any(|l| {
+        let cols: Vec<&str> = l.split(',').collect();
+        cols.len() > 3
+            && cols[2] == "peer-up"
+            && cols[3] == "peer-3"
+            && cols[0].parse::<f64>().is_ok_and(|t| t > 200.0)
+    });
+    assert!(back, "peer-3 seen up again after its restart");
+    // A second launch into the same folder replaces the first one's files.
+    let work = dir.join("heartbeat-partition/seed-7.launch");
+    assert!(work.join("launch.log").is_file() && work.join("scenario.toml").is_file());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A `sim node` for `host` of consensus-basic on loopback, writing to `out`.
+fn start_node(out: &Path, host: &str, listen: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "node",
+            "--scenario",
+            "scenarios/consensus-basic.toml",
+            "--host",
+            host,
+            "--listen",
+            listen,
+            "--shared-dir",
+        ])
+        .arg(out.join("shared"))
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path.is_file() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sim node did not exit within {within:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn node_stops_cleanly_on_sigterm_and_leaves_its_records() {
+    let dir = temp("real", "sigterm");
+    let mut child = start_node(&dir, "validator-0", "127.0.0.1:0", &[]);
+    wait_for(&dir.join("validator-0.events.jsonl"));
+    thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) on our own child with a valid signal number.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = wait_exit(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    let s = summary(&dir.join("validator-0.summary.json"));
+    assert_eq!(s["ended"], "signal");
+    let records = fs::read_to_string(dir.join("validator-0.events.jsonl")).unwrap();
+    assert!(records.lines().next().unwrap().contains("\"boot\""));
+    assert!(
+        records
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"reason\":\"signal\"")
+    );
+    let rows = fs::read_to_string(dir.join("validator-0.observations.csv")).unwrap();
+    assert!(rows.starts_with("time_s,host,observation,peer,detail"));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn node_drops_and_counts_malformed_datagrams_and_keeps_running() {
+    let dir = temp("real", "datagrams");
+    // The node's port: held until just before it starts.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = start_node(
+        &dir,
+        "validator-0",
+        &listen,
+        &["--set", "duration=4 s", "--time-scale", "1"],
+    );
+    wait_for(&dir.join("validator-0.events.jsonl"));
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let streams = RngStreams::new(1);
+    let (me, other) = (HostId(0), HostId(1));
+    let sender = identity(&streams, other);
+    let valid = frame::seal(&sender, other, me, b"not a protocol message").unwrap();
+    let mut wrong_version = valid.clone();
+    wrong_version[4] = 99;
+    let mut tampered = valid.clone();
+    let last = tampered.len() - 70;
+    tampered[last] ^= 1;
+    let forged = frame::seal(&identity(&streams, HostId(2)), other, me, b"x").unwrap();
+    let misdirected = frame::seal(&sender, other, HostId(3), b"x").unwrap();
+    let unknown = frame::seal(&sender, HostId(99), me, b"x").unwrap();
+    let cases: Vec<Vec<u8>> = vec![
+        vec![0xAB; 100],
+        Vec::new(),
+        valid[..10].to_vec(),
+        valid[..valid.len() - 1].to_vec(),
+        wrong_version,
+        tampered,
+        forged,
+        misdirected,
+        unknown,
+        [valid.clone(), vec![0]].concat(),
+        valid,
+    ];
+    for case in &cases {
+        socket.send_to(case, &listen).unwrap();
+    }
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    let s = summary(&dir.join("validator-0.summary.json"));
+    assert_eq!(s["ended"], "duration");
+    let rejected = &s["counters"]["rejected"];
+    let count = |reason: &str| rejected[reason].as_u64().unwrap_or(0);
+    assert_eq!(count("bad-magic"), 1, "{rejected}");
+    assert_eq!(count("truncated"), 3, "{rejected}");
+    assert_eq!(count("bad-version"), 1, "{rejected}");
+    assert_eq!(count("bad-signature"), 2, "{rejected}");
+    assert_eq!(count("misdirected"), 1, "{rejected}");
+    assert_eq!(count("unknown-sender"), 1, "{rejected}");
+    assert_eq!(count("length-mismatch"), 1, "{rejected}");
+    // The one valid frame reached the node, whose protocol rejected its
+    // payload and said so.
+    assert_eq!(s["counters"]["received_from"]["1"], 1, "{s}");
+    let rows = fs::read_to_string(dir.join("validator-0.observations.csv")).unwrap();
+    assert!(
+        rows.contains("message-rejected,validator-1,malformed"),
+        "{rows}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn node_refuses_bad_arguments_with_a_clear_error() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--host", "nobody"],
+            "has no host `nobody`: its hosts are validator-0",
+        ),
+        (
+            &["--host", "validator-0", "--time-scale", "0"],
+            "--time-scale 0 is out of range",
+        ),
+        (
+            &["--host", "validator-0", "--restarted"],
+            "--restarted needs --start-at",
+        ),
+        (
+            &["--host", "validator-0", "--peer", "ghost=127.0.0.1:1"],
+            "has no host `ghost`",
+        ),
+        (
+            &["--host", "validator-0", "--peer", "validator-1"],
+            "is not a peer: write NAME=ADDR",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = sim(&[
+            &["node", "--scenario", "scenarios/consensus-basic.toml"],
+            args,
+        ]
+        .concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn collect_explains_what_is_wrong_with_its_input() {
+    let dir = temp("real", "collect");
+    let out = dir.join("out");
+    let collect = |what: &Path, extra: &[&str]| {
+        let base = [
+            "collect",
+            what.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        sim(&[&base[..], extra].concat())
+    };
+    let empty = dir.join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let r = collect(&empty, &["--scenario", "scenarios/consensus-basic.toml"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        text(&r.stderr).contains("no per-host records"),
+        "{}",
+        text(&r.stderr)
+    );
+    let r = collect(&empty, &[]);
+    assert!(
+        text(&r.stderr).contains("no scenario.toml in"),
+        "{}",
+        text(&r.stderr)
+    );
+
+    let hosts = dir.join("hosts");
+    fs::create_dir_all(&hosts).unwrap();
+    let boot = |host: &str, seed: u64| {
+        format!(
+            "{{\"boot\":{{\"format\":1,\"host\":\"{host}\",\"scenario\":\"consensus-basic\",\"seed\":{seed},\"restarted\":false,\"at_ns\":0,\"time_scale\":1.0}}}}\n"
+        )
+    };
+    fs::write(hosts.join("stranger.events.jsonl"), boot("stranger", 1)).unwrap();
+    let r = collect(&hosts, &["--scenario", "scenarios/consensus-basic.toml"]);
+    assert!(
+        text(&r.stderr).contains("records of host `stranger`"),
+        "{}",
+        text(&r.stderr)
+    );
+    fs::remove_file(hosts.join("stranger.events.jsonl")).unwrap();
+
+    fs::write(
+        hosts.join("validator-0.events.jsonl"),
+        boot("validator-0", 1),
+    )
+    .unwrap();
+    fs::write(
+        hosts.join("validator-1.events.jsonl"),
+        boot("validator-1", 2),
+    )
+    .unwrap();
+    let r = collect(&hosts, &["--scenario", "scenarios/consensus-basic.toml"]);
+    assert!(
+        text(&r.stderr).contains("mix runs of different seeds"),
+        "{}",
+        text(&r.stderr)
+    );
+
+    fs::write(
+        hosts.join("validator-1.events.jsonl"),
+        boot("validator-1", 1) + "{\"nonsense\":1}\n" + &boot("validator-1", 1),
+    )
+    .unwrap();
+    let r = collect(&hosts, &["--scenario", "scenarios/consensus-basic.toml"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        text(&r.stderr).contains("validator-1.events.jsonl:2: not a sim node record"),
+        "{}",
+        text(&r.stderr)
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn corrupt_damages_a_real_file_and_records_it() {
+    let dir = temp("real", "corrupt");
+    let shared = dir.join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    let file = shared.join("miner-1_miner_info.json");
+    fs::write(&file, b"{\"agent_id\":\"miner-1\"}").unwrap();
+    let base = [
+        "corrupt",
+        "--shared-dir",
+        shared.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--agent",
+    ];
+    let r = sim(&[
+        &base[..],
+        &["miner-1", "--mode", "empty", "--fault", "3", "--at", "12 s"],
+    ]
+    .concat());
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    assert_eq!(fs::read(&file).unwrap(), b"");
+    let record = fs::read_to_string(dir.join("miner-1.events.jsonl")).unwrap();
+    assert!(
+        record.contains("\"damage\":{\"at_ns\":12000000000,\"fault\":3"),
+        "{record}"
+    );
+
+    let r = sim(&[&base[..], &["miner-1", "--mode", "scramble"]].concat());
+    assert_eq!(r.status.code(), Some(2));
+    assert!(text(&r.stderr).contains("not a damage mode; use one of empty"));
+    let r = sim(&[&base[..], &["../etc/x", "--mode", "empty"]].concat());
+    assert_eq!(r.status.code(), Some(2));
+    assert!(text(&r.stderr).contains("not an agent id"));
+    fs::remove_dir_all(&dir).unwrap();
+}
