@@ -280,6 +280,12 @@ impl ShadowExport {
                         scenario.seed.to_string(),
                         "--at".to_string(),
                         f.at.since_start().to_string(),
+                        // Waits for the file no longer than the run lasts.
+                        "--wait".to_string(),
+                        scenario
+                            .duration
+                            .saturating_sub(f.at.since_start())
+                            .to_string(),
                     ];
                     let _ = writeln!(yaml, "    - path: {}", q(&args.sim_path));
                     let _ = writeln!(yaml, "      args: {}", list(&helper));

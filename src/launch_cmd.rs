@@ -123,7 +123,20 @@ fn run(args: &LaunchArgs, path: &Path, scenario: &Scenario) -> Result<Exit, Fail
         children: BTreeMap::new(),
         origin: Instant::now(),
     };
-    let (killed_late, interrupted) = launcher.run(&plan, &stop)?;
+    let Outcome {
+        killed_late,
+        failed,
+        interrupted,
+    } = launcher.run(&plan, &stop)?;
+    for (host, status) in &failed {
+        eprintln!(
+            "error: the process of {host} failed ({status}): see {}",
+            work.join("hosts")
+                .join(host)
+                .join(format!("{host}.stderr"))
+                .display()
+        );
+    }
     if interrupted {
         eprintln!("warning: interrupted: collecting what the processes recorded so far");
     }
@@ -146,7 +159,17 @@ fn run(args: &LaunchArgs, path: &Path, scenario: &Scenario) -> Result<Exit, Fail
         &args.out,
         args.no_plots,
         &extra,
-    )?;
+    )
+    .map_err(|(exit, message)| {
+        if failed.is_empty() {
+            (exit, message)
+        } else {
+            (
+                Exit::RunFailed,
+                format!("{message} (processes failed, see above)"),
+            )
+        }
+    })?;
     print!("{text}");
     if skipped > 0 {
         eprintln!(
@@ -295,6 +318,16 @@ fn schedule(scenario: &Scenario) -> Vec<(SimTime, usize, Action)> {
     plan
 }
 
+/// How the processes of a launch ended.
+struct Outcome {
+    /// Still running after the grace period, then killed.
+    killed_late: usize,
+    /// Exited with a failure by themselves: host name and status.
+    failed: Vec<(String, std::process::ExitStatus)>,
+    /// A signal stopped the launch.
+    interrupted: bool,
+}
+
 struct Launcher<'a> {
     sim: PathBuf,
     scenario_file: PathBuf,
@@ -308,13 +341,12 @@ struct Launcher<'a> {
 }
 
 impl Launcher<'_> {
-    /// Carries out `plan`, then waits for the processes. Returns how many
-    /// had to be killed at the end and whether a signal interrupted it.
+    /// Carries out `plan`, then waits for the processes.
     fn run(
         mut self,
         plan: &[(SimTime, usize, Action)],
         stop: &AtomicBool,
-    ) -> Result<(usize, bool), Failure> {
+    ) -> Result<Outcome, Failure> {
         let mut corruptions = Vec::new();
         for (at, _, action) in plan {
             if !self.sleep_until(*at, stop) {
@@ -335,10 +367,17 @@ impl Launcher<'_> {
         let end = SimTime::from_duration(self.scenario.duration);
         let deadline = self.real_at(end) + GRACE;
         let mut killed_late = 0;
-        for (_, mut child) in std::mem::take(&mut self.children) {
+        let mut failed = Vec::new();
+        for (host, mut child) in std::mem::take(&mut self.children) {
             loop {
                 match child.try_wait() {
-                    Ok(Some(_)) => break,
+                    Ok(Some(status)) => {
+                        if !status.success() {
+                            let name = self.scenario.hosts[host.index()].name.clone();
+                            failed.push((name, status));
+                        }
+                        break;
+                    }
                     Ok(None) if Instant::now() < deadline => {
                         if stop.load(Ordering::Relaxed) {
                             terminate(&child);
@@ -357,7 +396,11 @@ impl Launcher<'_> {
         for handle in corruptions {
             let _ = handle.join();
         }
-        Ok((killed_late, interrupted || stop.load(Ordering::Relaxed)))
+        Ok(Outcome {
+            killed_late,
+            failed,
+            interrupted: interrupted || stop.load(Ordering::Relaxed),
+        })
     }
 
     /// The real instant of scenario time `at`.
@@ -459,11 +502,9 @@ impl Launcher<'_> {
             .map(|(i, t)| {
                 let shared = self.work.join("shared");
                 let host_dir = self.work.join("hosts").join(&t.agent);
-                let seed = self.scenario.seed;
                 thread::spawn(move || {
                     let mut rng =
                         streams.stream(names::FAULT_DAMAGE, ((fault as u64) << 32) | i as u64);
-                    let _ = seed;
                     if let Ok(Some(path)) =
                         crate::corrupt_cmd::damage_file(&shared, &t.agent, t.mode, wait, &mut rng)
                     {

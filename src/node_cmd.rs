@@ -125,7 +125,7 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
             )
         })?;
     }
-    let bound = transport.local_addr().map_or(listen, |a| a);
+    let bound = transport.local_addr().unwrap_or(listen);
     println!(
         "sim node: {} (host {}) on {bound}: scenario {}, seed {}, from {} to {}, time scale {}",
         host.name,

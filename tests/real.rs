@@ -166,6 +166,28 @@ fn launch_kills_and_restarts_crashed_hosts_and_skips_partitions_loudly() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn launch_reports_processes_that_fail() {
+    let dir = temp("real", "failing");
+    let launched = sim(&[
+        "launch",
+        "scenarios/consensus-basic.toml",
+        "--set",
+        "duration=2 s",
+        "--sim-path",
+        "/bin/false",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let stderr = text(&launched.stderr);
+    assert_eq!(launched.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("error: the process of validator-0 failed"),
+        "{stderr}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A `sim node` for `host` of consensus-basic on loopback, writing to `out`.
 fn start_node(out: &Path, host: &str, listen: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_sim"))
