@@ -80,6 +80,12 @@ pub struct NodeArgs {
     /// Real seconds per scenario second (0.1 runs ten times faster).
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub time_scale: f64,
+    /// The wall-clock instant of scenario time 0, in ns since the Unix
+    /// epoch: local processes given the same one share one timeline
+    /// (`sim launch` sets it). Without it the clock reads --start-at when
+    /// the process starts (exact under Shadow).
+    #[arg(long, value_name = "NS")]
+    pub epoch_unix_ns: Option<u64>,
     /// Where to write `<host>.events.jsonl`, `<host>.observations.csv` and
     /// `<host>.summary.json`.
     #[arg(long, default_value = ".", value_name = "DIR")]

@@ -17,8 +17,10 @@ use crate::cli::CorruptArgs;
 use crate::exit::Exit;
 use crate::real::host_log::{HostRecord, append_one};
 
-/// How often a missing file is looked for again, in real time.
-const RETRY: Duration = Duration::from_millis(20);
+/// How often a missing file is looked for again, in real time: short, as
+/// the simulator damages the file as its write completes and a registrar
+/// may read it in between.
+const RETRY: Duration = Duration::from_millis(1);
 
 /// `sim corrupt --shared-dir D --agent NAME --mode MODE`.
 pub fn corrupt(args: &CorruptArgs) -> Exit {

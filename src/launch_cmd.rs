@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_logic::HostId;
 use reports::Metric;
@@ -122,6 +122,9 @@ fn run(args: &LaunchArgs, path: &Path, scenario: &Scenario) -> Result<Exit, Fail
         time_scale: args.time_scale,
         children: BTreeMap::new(),
         origin: Instant::now(),
+        epoch_unix_ns: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
     };
     let Outcome {
         killed_late,
@@ -338,6 +341,9 @@ struct Launcher<'a> {
     time_scale: f64,
     children: BTreeMap<HostId, Child>,
     origin: Instant,
+    /// The wall-clock instant of `origin`, given to every process so all
+    /// share the launcher's timeline (spawn delays do not shift clocks).
+    epoch_unix_ns: u64,
 }
 
 impl Launcher<'_> {
@@ -441,6 +447,7 @@ impl Launcher<'_> {
             ])
             .args(["--time-scale", &self.time_scale.to_string()])
             .args(["--start-at", &at.since_start().to_string()])
+            .args(["--epoch-unix-ns", &self.epoch_unix_ns.to_string()])
             .arg("--out")
             .arg(&dir);
         for o in &self.overrides {

@@ -93,6 +93,10 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
     let book = AddressBook::new(names.clone(), &explicit, args.port);
     let transport = Transport::bind(listen, me, identity(&streams, me), keys, book)
         .map_err(|e| (Exit::RunFailed, format!("cannot listen on {listen}: {e}")))?;
+    let clock = match args.epoch_unix_ns {
+        Some(epoch) => ScaledClock::from_epoch(epoch, args.time_scale),
+        None => ScaledClock::new(start_at, args.time_scale),
+    };
     let output = |what: &str, e: std::io::Error| (Exit::OutputFailed, format!("{what}: {e}"));
     let dir = SharedDir::open(&args.shared_dir, me).map_err(|e| {
         output(
@@ -110,7 +114,7 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
         scenario: scenario.name.clone(),
         seed: scenario.seed,
         restarted: args.restarted,
-        at_ns: start_at.as_nanos(),
+        at_ns: clock.now().as_nanos(),
         time_scale: args.time_scale,
     })
     .and_then(|()| log.flush())
@@ -140,7 +144,7 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
     let rng_index = u64::from(me.0) | (u64::from(args.restarted) << 32);
     let node_run = NodeRun {
         node: HostNode::new(setup.config(me)),
-        clock: ScaledClock::new(start_at, args.time_scale),
+        clock,
         end,
         transport,
         dir,

@@ -94,12 +94,18 @@ pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>
             for (to, n) in &inc.last_counters.sent_to {
                 *sent_to.entry((host, HostId(*to))).or_default() += n;
             }
-            for (from, n) in &inc.last_counters.received_from {
+            let counters = &inc.last_counters;
+            for (from, n) in counters
+                .received_from
+                .iter()
+                .chain(&counters.in_flight_from)
+            {
                 *received_from.entry((HostId(*from), host)).or_default() += n;
             }
         }
     }
-    // A datagram is lost when sent but never accepted by its receiver.
+    // A datagram is lost when sent but never accepted by its receiver
+    // (those still in flight at the end are not lost, as in the simulator).
     for ((from, to), sent) in &sent_to {
         let got = received_from.get(&(*from, *to)).copied().unwrap_or(0);
         if let Some(c) = log.net.get_mut(from.index()) {

@@ -2,7 +2,7 @@
 //! clock, optionally sped up (`--time-scale 0.1` runs ten times faster),
 //! and optionally skewed like the simulator skews a host's clock.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sim_core::engine::ClockSkew;
 use sim_core::units::{SimDuration, SimTime};
@@ -23,6 +23,26 @@ impl ScaledClock {
         ScaledClock {
             origin: Instant::now(),
             start_at,
+            scale,
+            skew: None,
+        }
+    }
+
+    /// A clock on which scenario time 0 was the wall-clock instant
+    /// `epoch_unix_ns` (ns since the Unix epoch): processes on one machine
+    /// started with the same epoch share one timeline, whatever their
+    /// start-up delays. The wall clock is read once, here; the clock then
+    /// runs on the monotonic clock.
+    pub fn from_epoch(epoch_unix_ns: u64, scale: f64) -> Self {
+        let now_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let since_epoch = now_unix.saturating_sub(Duration::from_nanos(epoch_unix_ns));
+        let now = Instant::now();
+        let origin = now.checked_sub(since_epoch).unwrap_or(now);
+        ScaledClock {
+            origin,
+            start_at: SimTime::ZERO,
             scale,
             skew: None,
         }
@@ -87,6 +107,23 @@ mod tests {
         let wait = clock.real_until(SimTime::from_nanos(6_000_000_000));
         assert!(wait <= Duration::from_millis(10), "{wait:?}");
         assert_eq!(clock.real_until(SimTime::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn clocks_with_one_epoch_agree_whenever_they_start() {
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            - 2_000_000_000;
+        let a = ScaledClock::from_epoch(epoch, 0.5);
+        std::thread::sleep(Duration::from_millis(5));
+        let b = ScaledClock::from_epoch(epoch, 0.5);
+        let (ta, tb) = (a.now(), b.now());
+        // 2 s real since the epoch at scale 0.5 = about 4 s of scenario time.
+        assert!(ta.as_nanos() >= 4_000_000_000, "{ta:?}");
+        let gap = ta.as_nanos().abs_diff(tb.as_nanos());
+        assert!(gap < 2_000_000, "clocks {gap} ns apart");
     }
 
     #[test]

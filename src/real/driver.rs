@@ -26,6 +26,9 @@ use super::transport::{Received, Transport};
 const MAX_WAIT: Duration = Duration::from_millis(50);
 /// How often watched directories are polled, in real time.
 const WATCH_POLL: Duration = Duration::from_millis(20);
+/// How long, in real time, a process keeps reading its socket after the
+/// end to tell datagrams in flight at the end from lost ones.
+const DRAIN: Duration = Duration::from_millis(100);
 /// How often running totals are written, in real time.
 const COUNTERS_EVERY: Duration = Duration::from_millis(50);
 
@@ -152,6 +155,9 @@ impl Loop {
                 Received::Dropped | Received::Nothing => {}
             }
         };
+        if ended == Ended::Duration {
+            self.run.transport.drain(DRAIN)?;
+        }
         self.write_counters()?;
         let at_ns = self.run.clock.now().min(self.run.end).as_nanos();
         self.run.log.append(&HostRecord::Exit {

@@ -106,6 +106,11 @@ pub struct NodeCounters {
     pub sent_to: BTreeMap<u32, u64>,
     /// Datagrams accepted, by sending host id.
     pub received_from: BTreeMap<u32, u64>,
+    /// Valid datagrams that arrived after the scenario's end (in flight at
+    /// the end: neither delivered nor lost, as in the simulator), by
+    /// sending host id.
+    #[serde(default)]
+    pub in_flight_from: BTreeMap<u32, u64>,
     /// Datagrams dropped by the frame check, by reason.
     pub rejected: BTreeMap<String, u64>,
     /// Inputs fed to the node (the real run's "events").

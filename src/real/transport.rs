@@ -108,6 +108,10 @@ impl Transport {
         book: AddressBook,
     ) -> io::Result<Self> {
         let socket = UdpSocket::bind(listen)?;
+        // Non-blocking, waited on with ppoll(2): a receive timeout
+        // (SO_RCVTIMEO) is rounded to the kernel's tick (4 ms here), which a
+        // time scale of 0.1 turns into 40 ms late timers.
+        socket.set_nonblocking(true)?;
         Ok(Transport {
             socket,
             me,
@@ -138,12 +142,48 @@ impl Transport {
         }
     }
 
-    /// Waits up to `timeout` (at least 1 ms) for one datagram.
+    /// Waits up to `timeout` for one datagram.
     pub fn receive(&mut self, timeout: Duration) -> io::Result<Received> {
-        self.socket
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        let len = match self.socket.recv_from(&mut self.buffer) {
-            Ok((len, _from)) => len,
+        if let Some(received) = self.try_receive()? {
+            return Ok(received);
+        }
+        if !timeout.is_zero() {
+            wait_readable(&self.socket, timeout)?;
+        }
+        Ok(self.try_receive()?.unwrap_or(Received::Nothing))
+    }
+
+    /// After the end: reads for `within` (real time) what is still
+    /// arriving and counts valid datagrams as in flight at the end (not
+    /// given to the node, not counted as delivered).
+    pub fn drain(&mut self, within: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            while let Some(len) = self.try_read()? {
+                let keys = &self.keys;
+                if let Ok((from, _)) = frame::open(&self.buffer[..len], self.me, |h| {
+                    keys.get(h.index()).copied()
+                }) {
+                    *self.counters.in_flight_from.entry(from.0).or_default() += 1;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            wait_readable(&self.socket, left)?;
+        }
+    }
+
+    /// One datagram if one is waiting.
+    fn try_receive(&mut self) -> io::Result<Option<Received>> {
+        Ok(self.try_read()?.map(|len| self.accept(len)))
+    }
+
+    /// Reads one waiting datagram into the buffer: its length.
+    fn try_read(&mut self) -> io::Result<Option<usize>> {
+        match self.socket.recv_from(&mut self.buffer) {
+            Ok((len, _from)) => Ok(Some(len)),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -154,11 +194,10 @@ impl Transport {
                         | io::ErrorKind::ConnectionReset
                 ) =>
             {
-                return Ok(Received::Nothing);
+                Ok(None)
             }
-            Err(e) => return Err(e),
-        };
-        Ok(self.accept(len))
+            Err(e) => Err(e),
+        }
     }
 
     /// Checks the first `len` bytes of the buffer as a frame for this host.
@@ -186,4 +225,29 @@ impl Transport {
             }
         }
     }
+}
+
+/// Blocks until `socket` is readable or `timeout` passes (nanosecond
+/// precision, unlike a socket timeout); a signal ends the wait early.
+fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let spec = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `fd` is one valid pollfd for a socket we own, `spec` a valid
+    // timespec, and a null signal mask means "leave the mask unchanged".
+    let ready = unsafe { libc::ppoll(&mut fd, 1, &spec, std::ptr::null()) };
+    if ready < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
