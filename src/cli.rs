@@ -141,6 +141,9 @@ pub struct LaunchArgs {
     /// The `sim` executable to start (default: this one).
     #[arg(long, value_name = "PATH")]
     pub sim_path: Option<PathBuf>,
+    /// Refuse scenarios with more hosts than this (one process each).
+    #[arg(long, default_value_t = crate::launch_cmd::DEFAULT_MAX_PROCESSES, value_name = "N")]
+    pub max_processes: usize,
     /// Do not write SVG plots.
     #[arg(long)]
     pub no_plots: bool,

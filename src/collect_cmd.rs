@@ -188,6 +188,7 @@ pub fn collect_into(
     {
         let _ = writeln!(text, "  {line}");
     }
+    crate::execute::target_lines(&mut text, scenario, &reports.summary);
     if run.interrupted > 0 {
         let _ = writeln!(
             text,

@@ -230,6 +230,16 @@ fn digest(
     {
         let _ = writeln!(out, "  {line}");
     }
+    target_lines(out, scenario, summary);
+    let _ = writeln!(out, "  results: {}", dir.display());
+}
+
+/// The digest's verdict on each of the scenario's targets, if it has any.
+pub(crate) fn target_lines(
+    out: &mut String,
+    scenario: &sim_core::scenario::Scenario,
+    summary: &Summary,
+) {
     let verdicts = reports::targets::verdicts(scenario, summary);
     if !verdicts.is_empty() {
         let held = verdicts.iter().filter(|v| v.holds).count();
@@ -238,7 +248,6 @@ fn digest(
             let _ = writeln!(out, "    {}", v.line());
         }
     }
-    let _ = writeln!(out, "  results: {}", dir.display());
 }
 
 /// The registration digest line, when the run has registration.

@@ -31,6 +31,10 @@ use crate::exit::Exit;
 use crate::jobs::single;
 use crate::real::host_log::{HostRecord, append_one};
 
+/// The most hosts `sim launch` starts as processes on one machine unless
+/// told otherwise (`--max-processes`): real-process scale is Shadow's job.
+pub const DEFAULT_MAX_PROCESSES: usize = 256;
+
 /// Real time the processes get after the scenario's end to exit by
 /// themselves before they are killed.
 const GRACE: Duration = Duration::from_secs(10);
@@ -54,6 +58,16 @@ pub fn launch(args: &LaunchArgs) -> Exit {
     if let Err((exit, message)) = crate::node_cmd::check_time_scale(args.time_scale) {
         eprintln!("error: {message}");
         return exit;
+    }
+    let hosts = job.scenario.hosts.len();
+    if hosts > args.max_processes {
+        eprintln!(
+            "error: {}: {hosts} hosts would be {hosts} processes on this machine (at most {} with --max-processes): \
+             run it at scale under Shadow (`sim export shadow`), or raise --max-processes",
+            job.path.display(),
+            args.max_processes
+        );
+        return Exit::InvalidInput;
     }
     match run(args, &job.path, &job.scenario) {
         Ok(exit) => exit,

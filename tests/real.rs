@@ -194,6 +194,23 @@ fn launch_reports_processes_that_fail() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn launch_refuses_more_processes_than_a_machine_should_run() {
+    let r = sim(&[
+        "launch",
+        "scenarios/registration-scale.toml",
+        "--out",
+        "unused",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    let stderr = text(&r.stderr);
+    assert!(
+        stderr.contains("10004 hosts would be 10004 processes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sim export shadow"), "{stderr}");
+}
+
 /// A `sim node` for `host` of consensus-basic on loopback, writing to `out`.
 fn start_node(out: &Path, host: &str, listen: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_sim"))
