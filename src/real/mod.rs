@@ -6,5 +6,6 @@ pub mod assemble;
 pub mod clock;
 pub mod driver;
 pub mod host_log;
+pub mod launcher;
 pub mod shared_dir;
 pub mod transport;
