@@ -108,6 +108,16 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
         .map_err(|e| output(&format!("record file in {}", args.out.display()), e))?;
     let rows = ObservationRows::open(&args.out, &host.name, names)
         .map_err(|e| output(&format!("observations in {}", args.out.display()), e))?;
+    // Handlers first: once the boot is on record, a SIGTERM must find them.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| {
+            (
+                Exit::RunFailed,
+                format!("cannot handle signal {signal}: {e}"),
+            )
+        })?;
+    }
     log.append(&HostRecord::Boot {
         format: LOG_FORMAT,
         host: host.name.clone(),
@@ -120,15 +130,6 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
     .and_then(|()| log.flush())
     .map_err(|e| output(&log.path().display().to_string(), e))?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| {
-            (
-                Exit::RunFailed,
-                format!("cannot handle signal {signal}: {e}"),
-            )
-        })?;
-    }
     let bound = transport.local_addr().unwrap_or(listen);
     println!(
         "sim node: {} (host {}) on {bound}: scenario {}, seed {}, from {} to {}, time scale {}",
