@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use node_logic::registration::damage::{DamageMode, damage};
 use sim_core::plan::file_name;
-use sim_core::rng::{RngStreams, StreamRng, names};
+use sim_core::rng::{RngStreams, StreamRng};
 use sim_core::units::SimTime;
 
 use crate::cli::CorruptArgs;
@@ -46,7 +46,8 @@ pub fn corrupt(args: &CorruptArgs) -> Exit {
     }
     let at = SimTime::from_duration(args.at.unwrap_or_default());
     let wait = Duration::from_secs_f64(args.wait.as_secs_f64() * args.time_scale);
-    let mut rng = damage_rng(args.seed, args.fault);
+    // A helper damages one file: the fault's first target's stream.
+    let mut rng = RngStreams::new(args.seed).damage(args.fault, 0);
     match damage_file(&args.shared_dir, &args.agent, mode, wait, &mut rng) {
         Ok(Some(path)) => {
             let record = HostRecord::Damage {
@@ -81,12 +82,6 @@ pub fn corrupt(args: &CorruptArgs) -> Exit {
             Exit::OutputFailed
         }
     }
-}
-
-/// The damage randomness of fault `fault` (its first target), as the
-/// simulator derives it.
-pub fn damage_rng(seed: u64, fault: usize) -> StreamRng {
-    RngStreams::new(seed).stream(names::FAULT_DAMAGE, (fault as u64) << 32)
 }
 
 /// Damages `agent`'s registration file in `shared` with `mode`, waiting up

@@ -242,7 +242,7 @@ fn announce_skipped(scenario: &Scenario) -> usize {
         skipped += 1;
         eprintln!(
             "warning: SKIPPED fault {index} ({} at {}, line {}): {why}",
-            sim_core::runner::fault_kind_name(&fault.kind),
+            sim_core::runner::fault_kind_name(scenario, index),
             fault.at.since_start(),
             fault.location.line
         );

@@ -800,10 +800,7 @@ impl Core {
             .complete(&target.path)
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
-        let mut rng = self.streams.stream(
-            names::FAULT_DAMAGE,
-            ((fault as u64) << 32) | target_index as u64,
-        );
+        let mut rng = self.streams.damage(fault, target_index);
         let damaged = damage(target.mode, &original, &target.agent, &mut rng);
         self.fs.put(&target.path, damaged);
         let mode = target.mode.as_str();

@@ -54,6 +54,12 @@ impl RngStreams {
     pub fn stream(&self, name: &str, index: u64) -> StreamRng {
         StreamRng::from_seed(self.seed_bytes(name, index))
     }
+    /// The bytes drawn to damage target `target` (in host order) of the
+    /// `corrupt` fault with index `fault`: the same for the simulator and
+    /// for real runs (`sim launch`, `sim corrupt`).
+    pub fn damage(&self, fault: usize, target: usize) -> StreamRng {
+        self.stream(names::FAULT_DAMAGE, ((fault as u64) << 32) | target as u64)
+    }
     /// The 32 seed bytes of stream `(name, index)`; also used directly as
     /// key material (identities).
     pub fn seed_bytes(&self, name: &str, index: u64) -> [u8; 32] {

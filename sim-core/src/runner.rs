@@ -462,16 +462,15 @@ fn strategy(spec: &RegistrationSpec) -> Strategy {
     }
 }
 
-/// The name reports give a fault of this kind (`faults.csv`).
-pub fn fault_kind_name(kind: &FaultKind) -> &'static str {
-    match kind {
-        FaultKind::Partition { .. } => "partition",
-        FaultKind::Link { .. } => "link",
-        FaultKind::Crash { .. } => "crash",
-        FaultKind::Corrupt { .. } => "corrupt",
-        FaultKind::ClockSkew { .. } => "clock-skew",
-        FaultKind::Byzantine { .. } => "byzantine",
-    }
+/// The name reports give the scenario's fault `index` (`faults.csv`): the
+/// engine's own name for the action it schedules, so real runs say the same.
+pub fn fault_kind_name(scenario: &Scenario, index: usize) -> &'static str {
+    let streams = RngStreams::new(scenario.seed);
+    scenario
+        .faults
+        .get(index)
+        .and_then(|f| fault_action(scenario, index, &f.kind, &streams))
+        .map_or("unknown", |(action, _)| action.kind())
 }
 
 fn fault_action(

@@ -115,13 +115,13 @@ pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>
     for ((time, index, apply), mut touched) in faults {
         touched.sort_unstable();
         touched.dedup();
-        let Some(fault) = scenario.faults.get(index) else {
+        if index >= scenario.faults.len() {
             continue;
-        };
+        }
         log.faults.push(FaultRecord {
             time,
             index,
-            kind: fault_kind_name(&fault.kind),
+            kind: fault_kind_name(scenario, index),
             phase: if apply {
                 FaultPhase::Apply
             } else {

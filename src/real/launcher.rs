@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_logic::HostId;
-use sim_core::rng::{RngStreams, names};
+use sim_core::rng::RngStreams;
 use sim_core::runner::{corrupt_targets, start_time};
 use sim_core::scenario::{FaultKind, Scenario};
 use sim_core::units::SimTime;
@@ -312,8 +312,7 @@ impl<'a> Launcher<'a> {
                 let shared = self.work.join("shared");
                 let host_dir = self.work.join("hosts").join(&t.agent);
                 thread::spawn(move || {
-                    let mut rng =
-                        streams.stream(names::FAULT_DAMAGE, ((fault as u64) << 32) | i as u64);
+                    let mut rng = streams.damage(fault, i);
                     if let Ok(Some(path)) =
                         crate::corrupt_cmd::damage_file(&shared, &t.agent, t.mode, wait, &mut rng)
                     {

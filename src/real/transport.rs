@@ -160,10 +160,7 @@ impl Transport {
         let deadline = Instant::now() + within;
         loop {
             while let Some(len) = self.try_read()? {
-                let keys = &self.keys;
-                if let Ok((from, _)) = frame::open(&self.buffer[..len], self.me, |h| {
-                    keys.get(h.index()).copied()
-                }) {
+                if let Ok((from, _)) = self.open(len) {
                     *self.counters.in_flight_from.entry(from.0).or_default() += 1;
                 }
             }
@@ -200,20 +197,24 @@ impl Transport {
         }
     }
 
-    /// Checks the first `len` bytes of the buffer as a frame for this host.
-    fn accept(&mut self, len: usize) -> Received {
+    /// The first `len` bytes of the buffer checked as a frame for this host:
+    /// its sender and payload.
+    fn open(&self, len: usize) -> Result<(HostId, &[u8]), frame::FrameError> {
         let keys = &self.keys;
-        match frame::open(&self.buffer[..len], self.me, |h| {
+        frame::open(&self.buffer[..len], self.me, |h| {
             keys.get(h.index()).copied()
-        }) {
+        })
+    }
+
+    /// Counts and passes on the frame in the first `len` bytes of the buffer.
+    fn accept(&mut self, len: usize) -> Received {
+        match self.open(len) {
             Ok((from, payload)) => {
+                let payload = payload.to_vec();
                 self.counters.messages_received += 1;
                 self.counters.bytes_received += payload.len() as u64;
                 *self.counters.received_from.entry(from.0).or_default() += 1;
-                Received::Message {
-                    from,
-                    payload: payload.to_vec(),
-                }
+                Received::Message { from, payload }
             }
             Err(e) => {
                 *self
