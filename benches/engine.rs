@@ -14,7 +14,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use node_logic::HostId;
-use node_logic::io::{Input, Node, Output, TimerId};
+use node_logic::TimerId;
+use node_logic::io::{Input, Node, Output};
 use node_logic::outbox::Outbox;
 use node_logic::time::{SimDuration, SimTime};
 use rand_core::Rng;

@@ -187,6 +187,10 @@ pub struct CorruptArgs {
     /// randomness).
     #[arg(long, default_value_t = 0)]
     pub fault: usize,
+    /// The file's number among the fault's targets, in the simulator's
+    /// order (with `--fault`, it picks the damage randomness).
+    #[arg(long, default_value_t = 0)]
+    pub target: usize,
     /// The run's seed (the damage randomness derives from it).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -9,15 +9,14 @@ use std::path::{Path, PathBuf};
 
 use node_logic::HostId;
 use reports::{Metric, ResultDir};
-use sim_core::plan::RegistrationPlan;
-use sim_core::runner::{RunOptions, consensus_plan};
+use sim::runner::RunOptions;
 
 use crate::cli::{CollectArgs, ScenarioArgs};
 use crate::exit::Exit;
 use crate::jobs::single;
 use crate::real::assemble::assemble;
 use crate::real::host_log::{self, HostRecord, LOG_SUFFIX};
-use crate::results::{Finished, Reports};
+use sim::results::{Finished, Reports};
 
 /// What a real run's summary says instead of a trace hash.
 pub const NO_TRACE_HASH: &str = "none (real processes)";
@@ -120,28 +119,25 @@ pub fn collect_into(
         records.insert(host.id, lines);
     }
     let run = assemble(scenario, &records);
-    let plan = RegistrationPlan::of(scenario).map_err(|e| {
+    let options = RunOptions {
+        signature_cache: false,
+    };
+    let plans = scenario.protocols.plans(scenario, &options).map_err(|e| {
         (
             Exit::InvalidInput,
             format!("{}: {e}", scenario_file.display()),
         )
     })?;
-    let consensus = consensus_plan(
-        scenario,
-        RunOptions {
-            signature_cache: false,
-        },
-    );
-    let safety_violated = disagreement(&run.log, consensus.as_ref());
+    let checkers = scenario.protocols.checkers(&plans, scenario);
+    let safety_violated = sim::results::safety_violated(checkers, &run.log);
     let finished = Finished {
         scenario,
         log: &run.log,
-        plan: plan.as_ref(),
-        consensus: consensus.as_ref(),
+        plans: &plans,
         trace_hash: NO_TRACE_HASH,
         end: run.end,
         safety_violated,
-        signature_requests: run.signature_requests,
+        counters: run.counters.clone(),
     };
     let mut reports = Reports::of(&finished, &[]);
     let summary = &mut reports.summary;
@@ -179,13 +175,7 @@ pub fn collect_into(
         "  network: {} messages sent, {} delivered, {} lost, {} rejected by the frame check",
         total.messages_sent, total.messages_received, total.messages_dropped, rejected
     );
-    for line in [
-        crate::execute::registration_line(&reports.summary),
-        crate::execute::consensus_line(&reports.summary),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for line in sim::protocols::digests(&reports.summary) {
         let _ = writeln!(text, "  {line}");
     }
     crate::execute::target_lines(&mut text, scenario, &reports.summary);
@@ -265,29 +255,4 @@ fn run_seed(records: &BTreeMap<String, Vec<HostRecord>>) -> Result<u64, (Exit, S
             ),
         )),
     }
-}
-
-/// Whether two honest validators finalized different blocks at one height
-/// (the simulator's agreement check, applied after the fact).
-fn disagreement(
-    log: &sim_core::record::RunLog,
-    consensus: Option<&sim_core::runner::ConsensusPlan>,
-) -> bool {
-    use node_logic::consensus::ConsensusEvent;
-    use node_logic::io::Observation;
-    let Some(plan) = consensus else {
-        return false;
-    };
-    let mut finalized = BTreeMap::new();
-    for (_, host, observation) in &log.observations {
-        if plan.dishonest.contains(host) {
-            continue;
-        }
-        if let Observation::Consensus(ConsensusEvent::Finalized { height, hash, .. }) = observation
-            && *finalized.entry(*height).or_insert(*hash) != *hash
-        {
-            return true;
-        }
-    }
-    false
 }

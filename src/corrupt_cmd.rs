@@ -8,8 +8,8 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use node_logic::registration::damage::{DamageMode, damage};
-use sim_core::plan::file_name;
+use node_logic::protocols::registration::damage::{DamageMode, damage};
+use sim::protocols::registration::plan::file_name;
 use sim_core::rng::{RngStreams, StreamRng};
 use sim_core::units::SimTime;
 
@@ -46,8 +46,8 @@ pub fn corrupt(args: &CorruptArgs) -> Exit {
     }
     let at = SimTime::from_duration(args.at.unwrap_or_default());
     let wait = Duration::from_secs_f64(args.wait.as_secs_f64() * args.time_scale);
-    // A helper damages one file: the fault's first target's stream.
-    let mut rng = RngStreams::new(args.seed).damage(args.fault, 0);
+    // A helper damages one file: its target's stream, as in the simulator.
+    let mut rng = RngStreams::new(args.seed).damage(args.fault, args.target);
     match damage_file(&args.shared_dir, &args.agent, mode, wait, &mut rng) {
         Ok(Some(path)) => {
             let record = HostRecord::Damage {

@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 
 use reports::trace_csv::TraceCsv;
 use reports::{ResultDir, Summary};
+use sim::runner;
 use sim_core::checkers::ViolationKind;
 use sim_core::engine::EngineError;
-use sim_core::runner;
 use sim_core::trace::{NoTrace, TraceSink};
 use sim_core::units::SimDuration;
 
 use crate::exit::Exit;
 use crate::jobs::Job;
 use crate::progress::Progress;
-use crate::results::{Finished, Reports};
+use sim::results::{Finished, Reports};
 
 /// How runs are made and what they write.
 #[derive(Clone, Debug)]
@@ -63,11 +63,7 @@ pub fn execute(job: &Job, opts: &ExecOptions, show_progress: bool) -> Report {
     let options = runner::RunOptions {
         signature_cache: !opts.no_signature_cache,
     };
-    let runner::Prepared {
-        mut sim,
-        plan,
-        consensus,
-    } = match runner::prepare_with(scenario, options) {
+    let runner::Prepared { mut sim, plans } = match runner::prepare_with(scenario, options) {
         Ok(prepared) => prepared,
         Err(e) => {
             return Report::failed(
@@ -122,26 +118,25 @@ pub fn execute(job: &Job, opts: &ExecOptions, show_progress: bool) -> Report {
 
     let trace_hash = sim.trace_hash();
     let end = sim.now();
-    // Signature verifications the validators asked for (live ones).
-    let signature_requests: u64 = consensus.as_ref().map_or(0, |c| {
-        c.validators
-            .iter()
-            .filter_map(|v| sim.node(*v)?.validator().map(|val| val.verifications()))
-            .sum()
-    });
+    // Counters of the hosts still up at the end, summed.
+    let mut counters = sim::protocols::ProtocolCounters::new();
+    for host in &scenario.hosts {
+        if let Some(node) = sim.node(host.id) {
+            sim::protocols::node_counters(node, &mut counters);
+        }
+    }
     let log = sim.into_log();
     let finished = Finished {
         scenario,
         log: &log,
-        plan: plan.as_ref(),
-        consensus: consensus.as_ref(),
+        plans: &plans,
         trace_hash: &trace_hash,
         end,
         safety_violated: matches!(
             &failure,
             Some(EngineError::Violation(v)) if v.kind == ViolationKind::Safety
         ),
-        signature_requests,
+        counters,
     };
     let reports = Reports::of(&finished, &job.params);
     let written = (|| -> Result<PathBuf, reports::ReportError> {
@@ -224,10 +219,7 @@ fn digest(
         "  network: {} messages sent, {} delivered, {} dropped, {} bytes",
         total.messages_sent, total.messages_received, total.messages_dropped, total.bytes_sent
     );
-    for line in [registration_line(summary), consensus_line(summary)]
-        .into_iter()
-        .flatten()
-    {
+    for line in sim::protocols::digests(summary) {
         let _ = writeln!(out, "  {line}");
     }
     target_lines(out, scenario, summary);
@@ -235,11 +227,7 @@ fn digest(
 }
 
 /// The digest's verdict on each of the scenario's targets, if it has any.
-pub(crate) fn target_lines(
-    out: &mut String,
-    scenario: &sim_core::scenario::Scenario,
-    summary: &Summary,
-) {
+pub(crate) fn target_lines(out: &mut String, scenario: &sim::Scenario, summary: &Summary) {
     let verdicts = reports::targets::verdicts(scenario, summary);
     if !verdicts.is_empty() {
         let held = verdicts.iter().filter(|v| v.holds).count();
@@ -248,56 +236,4 @@ pub(crate) fn target_lines(
             let _ = writeln!(out, "    {}", v.line());
         }
     }
-}
-
-/// The registration digest line, when the run has registration.
-pub(crate) fn registration_line(summary: &Summary) -> Option<String> {
-    let get = |name: &str| summary.get(name).and_then(|m| m.as_f64());
-    let registered = get("registration.registered")?;
-    let expected = get("registration.expected")?;
-    let mut line = format!("registration: {registered}/{expected} registered");
-    if let Some(p95) = get("registration.p95_s") {
-        line.push_str(&format!(", p95 {p95:.3} s"));
-    }
-    if let Some(ready) = get("registration.ready_s") {
-        line.push_str(&format!(", ready at {ready:.1} s"));
-    }
-    if let (Some(detected), Some(accepted)) = (
-        get("registration.corrupt_detected"),
-        get("registration.corrupt_accepted"),
-    ) {
-        line.push_str(&format!(
-            ", {detected} damaged reads, {accepted} wrongly accepted"
-        ));
-    }
-    Some(line)
-}
-
-/// The consensus digest line, when the run has consensus.
-pub(crate) fn consensus_line(summary: &Summary) -> Option<String> {
-    let get = |name: &str| summary.get(name).and_then(|m| m.as_f64());
-    let blocks = get("consensus.blocks_finalized")?;
-    let mut line = format!("consensus: {blocks} blocks finalized");
-    if let Some(first) = get("consensus.first_block_s") {
-        line.push_str(&format!(", first at {first:.3} s"));
-    }
-    if let Some(p95) = get("consensus.finality_p95_s") {
-        line.push_str(&format!(", finality p95 {p95:.3} s"));
-    }
-    for (name, what) in [
-        ("consensus.view_changes", "view changes"),
-        ("consensus.equivocations", "equivocations seen"),
-        ("consensus.safety_violations", "safety violations"),
-    ] {
-        if let Some(n) = get(name) {
-            line.push_str(&format!(", {n} {what}"));
-        }
-    }
-    if let (Some(checks), true) = (get("consensus.signature_checks"), blocks > 0.0) {
-        line.push_str(&format!(
-            ", {:.0} signature checks per block",
-            checks / blocks
-        ));
-    }
-    Some(line)
 }

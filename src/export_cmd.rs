@@ -11,10 +11,10 @@
 //!   crash time and, with a restart, a second process; a `corrupt` fault
 //!   becomes a `sim corrupt` helper process at its time;
 //! - `scenario.toml`: the scenario file the processes read;
-//! - `shared/`: the shared directory the processes use (with the legacy
-//!   registry file, if the scenario has one);
+//! - `shared/`: the shared directory the processes use (with the files
+//!   the protocols place there, e.g. a legacy registry);
 //! - `EXPORT-NOTES.md`: every fault Shadow cannot express (partitions,
-//!   degraded links, link jitter, corruption of a random fraction), also
+//!   degraded links, link jitter), also
 //!   counted in a printed warning — nothing is dropped silently. Byzantine
 //!   validators and clock skew are applied by `sim node` itself.
 //!
@@ -26,10 +26,13 @@
 use std::fmt::Write as _;
 use std::fs;
 
+use node_logic::HostId;
+use sim::Scenario;
+use sim::faults::RealEffect;
+use sim::protocols::registration::corrupt::DamageTarget;
+use sim::runner::start_time;
 use sim_core::network::{GmlGraph, build_network, write_gml};
 use sim_core::rng::{RngStreams, names};
-use sim_core::runner::start_time;
-use sim_core::scenario::{CorruptMode, CorruptTarget, FaultKind, Scenario};
 use sim_core::units::SimTime;
 
 use crate::cli::ExportArgs;
@@ -66,13 +69,8 @@ pub fn export(args: &ExportArgs) -> Exit {
         fs::write(args.out.join("shadow.yaml"), &config.yaml)?;
         fs::copy(&job.path, args.out.join("scenario.toml"))?;
         fs::create_dir_all(args.out.join("shared"))?;
-        if let Some(bytes) = &config.legacy_registry {
-            fs::write(
-                args.out
-                    .join("shared")
-                    .join(sim_core::plan::LEGACY_REGISTRY_FILE),
-                bytes,
-            )?;
+        for (path, bytes) in &config.shared_files {
+            fs::write(args.out.join("shared").join(path), bytes)?;
         }
         fs::write(args.out.join("EXPORT-NOTES.md"), &config.notes)?;
         Ok(())
@@ -107,8 +105,47 @@ pub struct ShadowExport {
     pub notes: String,
     /// Faults left out.
     pub skipped: usize,
-    /// The legacy registry to place in the shared directory, if any.
-    pub legacy_registry: Option<Vec<u8>>,
+    /// The files the protocols place in the shared directory (path, bytes).
+    pub shared_files: Vec<(String, Vec<u8>)>,
+}
+
+/// What the faults do to a real run, host by host.
+#[derive(Default)]
+struct RealFaults {
+    /// Each host's crashes: (time, restart).
+    crashes: std::collections::BTreeMap<HostId, Vec<(SimTime, Option<SimTime>)>>,
+    /// Each host's file damages: (time, fault index, target index, target).
+    damages: std::collections::BTreeMap<HostId, Vec<(SimTime, usize, usize, DamageTarget)>>,
+    /// Faults not reproduced: (index, line, time, why).
+    skipped: Vec<(usize, u32, SimTime, &'static str)>,
+}
+
+impl RealFaults {
+    fn of(scenario: &Scenario, streams: &RngStreams) -> Self {
+        let mut out = RealFaults::default();
+        for (fault, cx) in sim::faults::each(scenario, streams) {
+            match fault.effects().real(&cx) {
+                RealEffect::Crash { hosts, restart } => {
+                    for host in hosts {
+                        out.crashes.entry(host).or_default().push((cx.at, restart));
+                    }
+                }
+                RealEffect::Damage { targets } => {
+                    for (i, target) in targets.into_iter().enumerate() {
+                        let entry = (cx.at, cx.index, i, target.clone());
+                        out.damages.entry(target.host).or_default().push(entry);
+                    }
+                }
+                // `sim node` applies these to itself.
+                RealEffect::Misbehave { .. } | RealEffect::ClockSkew { .. } => {}
+                RealEffect::Skipped(why) => {
+                    let line = scenario.faults[cx.index].location.line;
+                    out.skipped.push((cx.index, line, cx.at, why));
+                }
+            }
+        }
+        out
+    }
 }
 
 impl ShadowExport {
@@ -173,6 +210,7 @@ impl ShadowExport {
         let _ = writeln!(yaml, "      path: {}", q("network.gml"));
         let _ = writeln!(yaml, "hosts:");
 
+        let real = RealFaults::of(scenario, &streams);
         let mut extra_args = Vec::new();
         for o in &args.scenarios.overrides {
             extra_args.push("--set".to_string());
@@ -217,16 +255,7 @@ impl ShadowExport {
             // The host's lives: its start, then every crash and restart.
             let mut begin = start_time(scenario.groups[host.group].start, host.id, &streams);
             let mut restarted = false;
-            let mut crashes: Vec<(SimTime, Option<SimTime>)> = scenario
-                .faults
-                .iter()
-                .filter_map(|f| match &f.kind {
-                    FaultKind::Crash { hosts, restart } if hosts.contains(&host.id) => {
-                        Some((f.at, *restart))
-                    }
-                    _ => None,
-                })
-                .collect();
+            let mut crashes = real.crashes.get(&host.id).cloned().unwrap_or_default();
             crashes.sort();
             for (at, restart) in crashes {
                 if at > begin {
@@ -258,64 +287,17 @@ impl ShadowExport {
                     None,
                 );
             }
-            // Registration-file damage: a helper process at the fault's time.
-            for (index, f) in scenario.faults.iter().enumerate() {
-                if let FaultKind::Corrupt {
-                    target: CorruptTarget::Hosts(hosts),
-                    mode,
-                } = &f.kind
-                    && hosts.contains(&host.id)
-                {
-                    let helper = vec![
-                        "corrupt".to_string(),
-                        "--shared-dir".to_string(),
-                        args.shared_dir.clone(),
-                        "--agent".to_string(),
-                        host.name.clone(),
-                        "--mode".to_string(),
-                        corrupt_mode(*mode).to_string(),
-                        "--fault".to_string(),
-                        index.to_string(),
-                        "--seed".to_string(),
-                        scenario.seed.to_string(),
-                        "--at".to_string(),
-                        f.at.since_start().to_string(),
-                        // Waits for the file no longer than the run lasts.
-                        "--wait".to_string(),
-                        scenario
-                            .duration
-                            .saturating_sub(f.at.since_start())
-                            .to_string(),
-                    ];
-                    let _ = writeln!(yaml, "    - path: {}", q(&args.sim_path));
-                    let _ = writeln!(yaml, "      args: {}", list(&helper));
-                    let _ = writeln!(
-                        yaml,
-                        "      start_time: {}",
-                        q(&f.at.since_start().to_string())
-                    );
-                    let _ = writeln!(yaml, "      expected_final_state: {{exited: 0}}");
-                }
+            // File damage: a helper process at the fault's time.
+            for (at, fault, target, damage) in real.damages.get(&host.id).into_iter().flatten() {
+                corrupt_helper(&mut yaml, scenario, args, (*at, *fault, *target), damage);
             }
         }
-        for (index, f) in scenario.faults.iter().enumerate() {
-            let what = match &f.kind {
-                FaultKind::Partition { .. } => "partition: Shadow has no time-bounded partitions",
-                FaultKind::Link { .. } => "link degradation: Shadow's graph is fixed for the run",
-                FaultKind::Corrupt {
-                    target: CorruptTarget::Fraction { .. },
-                    ..
-                } => {
-                    "corrupt with a random fraction: draw it in `sim run`, or name the hosts to export it"
-                }
-                _ => continue,
-            };
+        for (index, line, at, why) in &real.skipped {
             skipped += 1;
             let _ = writeln!(
                 notes,
-                "- fault {index} (line {}, at {}): {what}",
-                f.location.line,
-                f.at.since_start()
+                "- fault {index} (line {line}, at {}): {why}",
+                at.since_start()
             );
         }
         if jittered > 0 {
@@ -328,15 +310,16 @@ impl ShadowExport {
         if skipped == 0 {
             notes.push_str("None: everything in the scenario is in shadow.yaml.\n");
         }
-        let legacy_registry = sim_core::plan::RegistrationPlan::of(scenario)
-            .map_err(|e| e.to_string())?
-            .and_then(|p| p.legacy_bytes);
+        let plans = scenario
+            .protocols
+            .plans(scenario, &sim::runner::RunOptions::default())
+            .map_err(|e| e.to_string())?;
         Ok(ShadowExport {
             gml,
             yaml,
             notes,
             skipped,
-            legacy_registry,
+            shared_files: scenario.protocols.shared_files(&plans),
         })
     }
 }
@@ -386,17 +369,46 @@ fn ip_addr(i: usize) -> String {
     format!("11.{x}.{y}.{z}")
 }
 
-fn corrupt_mode(mode: CorruptMode) -> &'static str {
-    match mode {
-        CorruptMode::Empty => "empty",
-        CorruptMode::Truncate => "truncate",
-        CorruptMode::Garbage => "garbage",
-        CorruptMode::InvalidJson => "invalid-json",
-        CorruptMode::MissingField => "missing-field",
-        CorruptMode::BadSignature => "bad-signature",
-        CorruptMode::Legacy => "legacy",
-        _ => "mixed",
-    }
+/// A `sim corrupt` helper process damaging `target`'s file at `at` as the
+/// simulator does (fault `fault`'s target number `index`: same stream).
+fn corrupt_helper(
+    yaml: &mut String,
+    scenario: &Scenario,
+    args: &ExportArgs,
+    (at, fault, index): (SimTime, usize, usize),
+    target: &DamageTarget,
+) {
+    let helper = vec![
+        "corrupt".to_string(),
+        "--shared-dir".to_string(),
+        args.shared_dir.clone(),
+        "--agent".to_string(),
+        target.agent.clone(),
+        "--mode".to_string(),
+        target.mode.as_str().to_string(),
+        "--fault".to_string(),
+        fault.to_string(),
+        "--target".to_string(),
+        index.to_string(),
+        "--seed".to_string(),
+        scenario.seed.to_string(),
+        "--at".to_string(),
+        at.since_start().to_string(),
+        // Waits for the file no longer than the run lasts.
+        "--wait".to_string(),
+        scenario
+            .duration
+            .saturating_sub(at.since_start())
+            .to_string(),
+    ];
+    let _ = writeln!(yaml, "    - path: {}", q(&args.sim_path));
+    let _ = writeln!(yaml, "      args: {}", list(&helper));
+    let _ = writeln!(
+        yaml,
+        "      start_time: {}",
+        q(&at.since_start().to_string())
+    );
+    let _ = writeln!(yaml, "      expected_final_state: {{exited: 0}}");
 }
 
 /// A double-quoted YAML string.

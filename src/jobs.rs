@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sim_core::runner;
-use sim_core::scenario::{self, Override, Scenario};
+use sim::Scenario;
+use sim::runner;
+use sim_core::scenario::{self, Override};
 
 use crate::cli::{ScenarioArgs, Selection};
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use reports::Metric;
-use sim_core::plan::RegistrationPlan;
-use sim_core::scenario::{FaultKind, Scenario};
+use sim::Scenario;
+use sim::faults::RealEffect;
 
 use crate::cli::LaunchArgs;
 use crate::exit::Exit;
@@ -213,14 +213,13 @@ fn prepare_work_dir(
     )
     .map_err(io)?;
     fs::copy(file, work.join("scenario.toml")).map_err(io)?;
-    let plan = RegistrationPlan::of(scenario).map_err(|e| (Exit::InvalidInput, e.to_string()))?;
-    if let Some(bytes) = plan.and_then(|p| p.legacy_bytes) {
-        fs::write(
-            work.join("shared")
-                .join(sim_core::plan::LEGACY_REGISTRY_FILE),
-            bytes,
-        )
-        .map_err(io)?;
+    let options = sim::runner::RunOptions::default();
+    let plans = scenario
+        .protocols
+        .plans(scenario, &options)
+        .map_err(|e| (Exit::InvalidInput, e.to_string()))?;
+    for (path, bytes) in scenario.protocols.shared_files(&plans) {
+        fs::write(work.join("shared").join(path), bytes).map_err(io)?;
     }
     Ok(())
 }
@@ -228,23 +227,24 @@ fn prepare_work_dir(
 /// Prints every fault that real processes on loopback cannot apply and
 /// returns how many.
 fn announce_skipped(scenario: &Scenario) -> usize {
+    let streams = sim_core::rng::RngStreams::new(scenario.seed);
     let mut skipped = 0;
-    for (index, fault) in scenario.faults.iter().enumerate() {
-        let why = match &fault.kind {
-            FaultKind::Partition { .. } => {
-                "a partition needs a network between the processes; loopback has none to cut"
-            }
-            FaultKind::Link { .. } => {
-                "link degradation needs a network between the processes; loopback has none to slow"
-            }
-            _ => continue,
+    for (fault, cx) in sim::faults::each(scenario, &streams) {
+        let why = match fault.effects().real(&cx) {
+            RealEffect::Skipped(why) => why,
+            // Applied by the launcher (crash, damage) or by each node.
+            RealEffect::Crash { .. }
+            | RealEffect::Damage { .. }
+            | RealEffect::Misbehave { .. }
+            | RealEffect::ClockSkew { .. } => continue,
         };
         skipped += 1;
+        let line = scenario.faults[cx.index].location.line;
         eprintln!(
-            "warning: SKIPPED fault {index} ({} at {}, line {}): {why}",
-            sim_core::runner::fault_kind_name(scenario, index),
-            fault.at.since_start(),
-            fault.location.line
+            "warning: SKIPPED fault {} ({} at {}, line {line}): {why}",
+            cx.index,
+            fault.name(),
+            cx.at.since_start(),
         );
     }
     skipped

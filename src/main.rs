@@ -21,7 +21,6 @@ mod merge_cmd;
 mod node_cmd;
 mod progress;
 mod real;
-mod results;
 mod run_cmd;
 
 use clap::Parser;

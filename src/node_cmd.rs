@@ -6,16 +6,17 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use node_logic::HostId;
-use node_logic::host_node::HostNode;
-use sim_core::engine::ClockSkew;
-use sim_core::plan::RegistrationPlan;
+use node_logic::HostNode;
+use sim::Scenario;
+use sim::faults::RealEffect;
+use sim::runner::{HostSetup, RunOptions, identity, start_time};
 use sim_core::rng::{RngStreams, names};
-use sim_core::runner::{HostSetup, identity, start_time};
-use sim_core::scenario::{FaultKind, Scenario};
+
 use sim_core::units::SimTime;
 
 use crate::cli::{NodeArgs, ScenarioArgs};
@@ -77,9 +78,16 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
     };
     let end = SimTime::from_duration(scenario.duration);
 
-    let plan = RegistrationPlan::of(scenario)
+    // Signatures are verified one by one: there is no run-wide cache
+    // between processes.
+    let options = RunOptions {
+        signature_cache: false,
+    };
+    let plans = scenario
+        .protocols
+        .plans(scenario, &options)
         .map_err(|e| invalid(format!("{}: {e}", job.path.display())))?;
-    let setup = HostSetup::new(scenario, plan.as_ref(), None);
+    let setup = HostSetup::new(scenario, Rc::new(plans));
     let streams = RngStreams::new(scenario.seed);
     let keys = scenario
         .hosts
@@ -226,40 +234,34 @@ pub fn check_time_scale(scale: f64) -> Result<(), Failure> {
 /// applies them to itself; those already in force at `start_at` (a
 /// restart) apply at once, as the simulator tells a restarted node again.
 fn self_faults(scenario: &Scenario, me: HostId, start_at: SimTime) -> Vec<SelfFault> {
+    let streams = RngStreams::new(scenario.seed);
     let mut faults = Vec::new();
-    for (index, fault) in scenario.faults.iter().enumerate() {
-        match &fault.kind {
-            FaultKind::Byzantine { hosts, until } if hosts.contains(&me) => {
+    for (fault, cx) in sim::faults::each(scenario, &streams) {
+        let index = cx.index;
+        match fault.effects().real(&cx) {
+            RealEffect::Misbehave { hosts, until } if hosts.contains(&me) => {
                 if until.is_some_and(|u| u <= start_at) {
                     continue;
                 }
-                faults.push(SelfFault {
-                    at: fault.at.max(start_at),
-                    index,
-                    action: SelfAction::Misbehave(true),
-                });
-                if let Some(until) = until {
-                    faults.push(SelfFault {
-                        at: *until,
-                        index,
-                        action: SelfAction::Misbehave(false),
-                    });
+                let at = cx.at.max(start_at);
+                let action = SelfAction::Misbehave(true);
+                faults.push(SelfFault { at, index, action });
+                if let Some(at) = until {
+                    let action = SelfAction::Misbehave(false);
+                    faults.push(SelfFault { at, index, action });
                 }
             }
-            FaultKind::ClockSkew {
-                hosts,
-                offset_ns,
-                drift,
-            } if hosts.contains(&me) => faults.push(SelfFault {
-                at: fault.at.max(start_at),
-                index,
-                action: SelfAction::Skew(ClockSkew {
-                    since: fault.at,
-                    offset_ns: *offset_ns,
-                    drift: *drift,
-                }),
-            }),
-            _ => {}
+            RealEffect::ClockSkew { hosts, skew } if hosts.contains(&me) => {
+                let at = cx.at.max(start_at);
+                let action = SelfAction::Skew(skew);
+                faults.push(SelfFault { at, index, action });
+            }
+            // Not this host's, or applied by the launcher or not at all.
+            RealEffect::Misbehave { .. }
+            | RealEffect::ClockSkew { .. }
+            | RealEffect::Crash { .. }
+            | RealEffect::Damage { .. }
+            | RealEffect::Skipped(_) => {}
         }
     }
     faults.sort_by_key(|f| (f.at, f.index));

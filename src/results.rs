@@ -1,22 +1,19 @@
 //! From a finished run's log to its metrics and result folder. Shared by
 //! `sim run` (a simulated run) and `sim collect` / `sim launch` (a run of
 //! real processes), so both write the same files with the same metric
-//! names.
+//! names. Each protocol's part comes from its own report
+//! ([`crate::protocols::ProtocolReport`]).
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use node_logic::HostId;
-use reports::consensus::ConsensusReport;
-use reports::peers::PeersReport;
-use reports::registration::RegistrationReport;
 use reports::summary::RunFacts;
 use reports::{Metric, ReportError, ResultDir, Summary, tables};
-use sim_core::plan::RegistrationPlan;
+use sim_core::checkers::{Checker, ViolationKind};
 use sim_core::record::RunLog;
-use sim_core::runner::ConsensusPlan;
-use sim_core::scenario::Scenario;
 use sim_core::units::SimTime;
+
+use crate::model::Scenario;
+use crate::protocols::{Plans, ProtocolCounters, ProtocolReport};
 
 /// What a finished run hands to the reports.
 pub struct Finished<'a> {
@@ -24,76 +21,42 @@ pub struct Finished<'a> {
     pub scenario: &'a Scenario,
     /// What happened.
     pub log: &'a RunLog,
-    /// The registration ground truth, when the scenario registers wallets.
-    pub plan: Option<&'a RegistrationPlan>,
-    /// The validators, when the scenario has consensus.
-    pub consensus: Option<&'a ConsensusPlan>,
+    /// Every protocol's plan.
+    pub plans: &'a Plans,
     /// The trace hash (a real run has none and says so).
     pub trace_hash: &'a str,
     /// Time at the end of the run.
     pub end: SimTime,
-    /// Whether the agreement checker stopped the run.
+    /// Whether a safety checker stopped the run.
     pub safety_violated: bool,
-    /// Signature verifications the validators asked for.
-    pub signature_requests: u64,
+    /// Counters read off the live nodes at the end, summed.
+    pub counters: ProtocolCounters,
 }
 
 /// The metrics of a finished run and the reports behind them.
 pub struct Reports<'a> {
     /// Every metric (`summary.json`).
     pub summary: Summary,
-    registration: Option<RegistrationReport<'a>>,
-    peers: Option<PeersReport>,
-    consensus: Option<ConsensusReport>,
+    protocols: Vec<Box<dyn ProtocolReport + 'a>>,
 }
 
 impl<'a> Reports<'a> {
     /// Computes every report of `run`; `params` are a sweep's values.
     pub fn of(run: &Finished<'a>, params: &[(String, String)]) -> Self {
-        let (scenario, log) = (run.scenario, run.log);
         let mut summary = Summary::from_run(RunFacts {
-            scenario,
-            log,
+            scenario: run.scenario,
+            log: run.log,
             trace_hash: run.trace_hash,
             end: run.end,
         });
         for (key, value) in params {
             summary.set(&format!("param.{key}"), Metric::Text(value.clone()));
         }
-        let registration = run.plan.map(|p| RegistrationReport::new(p, log, run.end));
-        let peers = PeersReport::new(scenario, log);
-        if let Some(report) = &peers {
+        let protocols = run.scenario.protocols.reports(run.plans, run);
+        for report in &protocols {
             report.add_metrics(&mut summary);
         }
-        if let Some(report) = &registration {
-            report.add_metrics(&mut summary, log);
-        }
-        let consensus = run.consensus.map(|c| {
-            let honest: BTreeSet<HostId> = c
-                .validators
-                .iter()
-                .copied()
-                .filter(|v| !c.dishonest.contains(v))
-                .collect();
-            let report = ConsensusReport::new(log, &honest, u64::from(run.safety_violated));
-            report.add_metrics(&mut summary);
-            summary.set(
-                "consensus.signature_requests",
-                Metric::Count(run.signature_requests),
-            );
-            let checks = c
-                .cache
-                .as_ref()
-                .map_or(run.signature_requests, |cache| cache.checks());
-            summary.set("consensus.signature_checks", Metric::Count(checks));
-            report
-        });
-        Reports {
-            summary,
-            registration,
-            peers,
-            consensus,
-        }
+        Reports { summary, protocols }
     }
 
     /// Writes `summary.json`, the CSV tables and (unless `no_plots`) the
@@ -110,28 +73,52 @@ impl<'a> Reports<'a> {
         tables::write_faults(&result.file("faults.csv"), scenario, log)?;
         tables::write_lifecycle(&result.file("lifecycle.csv"), scenario, log)?;
         tables::write_observations(&result.file("observations.csv"), scenario, log)?;
-        if let Some(report) = &self.peers {
-            report.write(&result.file("peers.csv"), scenario)?;
-        }
-        if let Some(report) = &self.consensus {
-            report.write_heights(&result.file("consensus.csv"), scenario)?;
-            report.write_view_changes(&result.file("view_changes.csv"), scenario)?;
-            report.write_evidence(&result.file("byzantine_evidence.csv"), scenario)?;
-        }
-        if let Some(report) = &self.registration {
-            report.write_registration(&result.file("registration.csv"), scenario)?;
-            report.write_progress(&result.file("registration_progress.csv"), scenario)?;
-            report.write_errors(&result.file("registration_errors.csv"), scenario)?;
+        for report in &self.protocols {
+            report.write_tables(&result, scenario)?;
         }
         if !no_plots {
-            reports::plots::write_run_plots(
-                &result.file(""),
-                scenario,
-                log,
-                self.registration.as_ref(),
-                self.consensus.as_ref(),
-            )?;
+            for report in &self.protocols {
+                report.write_plots(&result, scenario, log)?;
+            }
+            let messages = reports::plots::messages_per_host(scenario, log);
+            reports::plots::write_svg(&result, "messages_per_host.svg", messages)?;
         }
         result.commit()
     }
+}
+
+/// Whether a safety checker would have stopped the run: `checkers` see its
+/// boots, crashes and observations again, in time order (a boot or crash
+/// before what happens at the same instant). For real runs, which no
+/// checker watched as they went; liveness is not judged afterwards.
+pub fn safety_violated(mut checkers: Vec<Box<dyn Checker>>, log: &RunLog) -> bool {
+    let mut steps: Vec<(SimTime, u8, usize)> = log
+        .lifecycle
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _, _))| (*t, 0, i))
+        .chain(
+            log.observations
+                .iter()
+                .enumerate()
+                .map(|(i, (t, _, _))| (*t, 1, i)),
+        )
+        .collect();
+    steps.sort_unstable();
+    for (time, kind, i) in steps {
+        for checker in &mut checkers {
+            if kind == 0 {
+                let (_, host, what) = log.lifecycle[i];
+                checker.lifecycle(time, host, what);
+            } else {
+                let (_, host, observation) = &log.observations[i];
+                if let Err(v) = checker.observe(time, *host, observation)
+                    && v.kind == ViolationKind::Safety
+                {
+                    return true;
+                }
+            }
+        }
+    }
+    false
 }

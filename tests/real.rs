@@ -16,8 +16,8 @@ use common::{sim, temp};
 use node_logic::HostId;
 use node_logic::frame;
 use serde_json::Value;
+use sim::runner::identity;
 use sim_core::rng::RngStreams;
-use sim_core::runner::identity;
 
 fn summary(path: &Path) -> Value {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -431,7 +431,7 @@ fn collect_explains_what_is_wrong_with_its_input() {
     fs::create_dir_all(&hosts).unwrap();
     let boot = |host: &str, seed: u64| {
         format!(
-            "{{\"boot\":{{\"format\":1,\"host\":\"{host}\",\"scenario\":\"consensus-basic\",\"seed\":{seed},\"restarted\":false,\"at_ns\":0,\"time_scale\":1.0}}}}\n"
+            "{{\"boot\":{{\"format\":2,\"host\":\"{host}\",\"scenario\":\"consensus-basic\",\"seed\":{seed},\"restarted\":false,\"at_ns\":0,\"time_scale\":1.0}}}}\n"
         )
     };
     fs::write(hosts.join("stranger.events.jsonl"), boot("stranger", 1)).unwrap();

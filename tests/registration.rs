@@ -4,18 +4,19 @@
 
 use std::path::Path;
 
-use node_logic::io::Observation;
-use node_logic::registration::file::{Registration, encode, file_name};
-use node_logic::registration::{RegistrationEvent, WalletSource};
+use node_logic::Observation;
+use node_logic::protocols::registration::file::{Registration, encode, file_name};
+use node_logic::protocols::registration::{RegistrationEvent, WalletSource};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
-use reports::registration::RegistrationReport;
-use reports::summary::{Metric, RunFacts, Summary};
-use sim_core::plan::RegistrationPlan;
+use reports::summary::{Metric, Summary};
+use sim::Scenario;
+use sim::protocols::Plans;
+use sim::results::{Finished, Reports};
+use sim::runner::{self, identity};
 use sim_core::rng::RngStreams;
-use sim_core::runner::{self, identity};
-use sim_core::scenario::{self, Override, Scenario};
+use sim_core::scenario::Override;
 use sim_core::trace::NoTrace;
 use sim_core::units::{SimDuration, SimTime};
 
@@ -24,7 +25,7 @@ fn bundled(name: &str, overrides: &[&str]) -> Scenario {
         .join("scenarios")
         .join(name);
     let overrides: Vec<Override> = overrides.iter().map(|o| o.parse().unwrap()).collect();
-    scenario::load(&path, &overrides).unwrap()
+    sim::model::load(&path, &overrides).unwrap()
 }
 
 /// Runs a scenario and returns its summary (with registration metrics).
@@ -32,27 +33,28 @@ fn summarize(scenario: &Scenario) -> Summary {
     let prepared = runner::prepare(scenario).unwrap();
     let mut sim = prepared.sim;
     sim.run(&mut NoTrace).unwrap();
-    finish(scenario, sim, prepared.plan.as_ref())
+    finish(scenario, sim, &prepared.plans)
 }
 
+/// The metrics of a finished simulation, as `sim run` computes them.
 fn finish(
     scenario: &Scenario,
-    sim: sim_core::engine::Simulation<node_logic::host_node::HostNode>,
-    plan: Option<&RegistrationPlan>,
+    sim: sim_core::engine::Simulation<node_logic::HostNode>,
+    plans: &Plans,
 ) -> Summary {
     let hash = sim.trace_hash();
     let end = sim.now();
     let log = sim.into_log();
-    let mut summary = Summary::from_run(RunFacts {
+    let run = Finished {
         scenario,
         log: &log,
+        plans,
         trace_hash: &hash,
         end,
-    });
-    if let Some(plan) = plan {
-        RegistrationReport::new(plan, &log, end).add_metrics(&mut summary, &log);
-    }
-    summary
+        safety_violated: false,
+        counters: Default::default(),
+    };
+    Reports::of(&run, &[]).summary
 }
 
 fn count(summary: &Summary, name: &str) -> u64 {
@@ -124,7 +126,7 @@ fn baseline_waits_out_its_timeout_and_recovery_registers_everyone() {
 fn legacy_registry_entries_are_merged_with_signed_files() {
     let s = bundled("registration-legacy.toml", &[]);
     let prepared = runner::prepare(&s).unwrap();
-    let plan = prepared.plan.clone().unwrap();
+    let plans = prepared.plans.clone();
     let mut sim = prepared.sim;
     sim.run(&mut NoTrace).unwrap();
     let log = sim.log().clone();
@@ -143,7 +145,7 @@ fn legacy_registry_entries_are_merged_with_signed_files() {
     // 20 legacy agents, accepted once by each of the 4 validators.
     assert_eq!(legacy_accepts.len(), 20 * 4);
     assert!(legacy_accepts.iter().all(|a| a.starts_with("legacy-")));
-    let summary = finish(&s, sim, Some(&plan));
+    let summary = finish(&s, sim, &plans);
     assert_eq!(count(&summary, "registration.expected"), 60);
     assert_eq!(count(&summary, "registration.registered"), 60);
 }
@@ -210,7 +212,8 @@ fn tampered_and_forged_files_are_never_accepted() {
         );
         s.seed = 100 + case;
         let prepared = runner::prepare(&s).unwrap();
-        let plan = prepared.plan.clone().unwrap();
+        let plans = prepared.plans.clone();
+        let plan = plans.registration.as_ref().unwrap();
         let mut sim = prepared.sim;
         let mut rng = ChaCha8Rng::seed_from_u64(case);
         let streams = RngStreams::new(s.seed);
@@ -226,7 +229,7 @@ fn tampered_and_forged_files_are_never_accepted() {
                 if other_agent == agent {
                     continue;
                 }
-                let other_wallet = node_logic::registration::file::wallet_address(
+                let other_wallet = node_logic::protocols::registration::file::wallet_address(
                     &identity(&streams, *other_host).public_key(),
                 );
                 let path = file_name(agent);
@@ -246,7 +249,7 @@ fn tampered_and_forged_files_are_never_accepted() {
             );
         }
         sim.run(&mut NoTrace).unwrap();
-        let summary = finish(&s, sim, Some(&plan));
+        let summary = finish(&s, sim, &plans);
         assert_eq!(
             count(&summary, "registration.corrupt_accepted"),
             0,

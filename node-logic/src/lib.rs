@@ -9,19 +9,20 @@
 #![warn(missing_docs)]
 
 pub mod codec;
-pub mod consensus;
 pub mod envelope;
 pub mod frame;
 pub mod host;
 pub mod host_node;
 pub mod identity;
 pub mod io;
+pub mod observe;
 pub mod outbox;
-pub mod peers;
-pub mod registration;
+pub mod protocols;
 mod serde_hex;
+pub mod testkit;
 pub mod time;
 pub mod wire;
 
 pub use host::HostId;
-pub use io::{Input, Node, Output};
+pub use io::{Input, Node, Output, Payload};
+pub use protocols::{HostConfig, HostNode, Observation, ProtocolTag, TimerId};

@@ -3,20 +3,44 @@
 use std::collections::VecDeque;
 
 use crate::HostId;
-use crate::io::{FileOp, Observation, Output, TimerId};
+use crate::io::{FileOp, Output, Payload};
+use crate::protocols::{Local, Observation, TimerId};
 use crate::time::SimTime;
 
 /// Outputs waiting for the driver, in the order the protocols produced them.
 #[derive(Debug, Default)]
 pub struct Outbox {
     queue: VecDeque<Output>,
+    /// In-host events for the host's other protocols (never the driver's).
+    local: VecDeque<Local>,
 }
 
 impl Outbox {
     /// Queues a datagram to `to`.
     #[inline]
     pub fn send(&mut self, to: HostId, payload: Vec<u8>) {
-        self.queue.push_back(Output::Send { to, payload });
+        self.queue.push_back(Output::Send {
+            to,
+            payload: payload.into(),
+        });
+    }
+    /// Queues one datagram to each of `to`, sharing one buffer.
+    pub fn broadcast(&mut self, to: impl IntoIterator<Item = HostId>, payload: Vec<u8>) {
+        let payload = Payload::from(payload);
+        for to in to {
+            self.queue.push_back(Output::Send {
+                to,
+                payload: payload.clone(),
+            });
+        }
+    }
+    /// Queues an event for this host's other protocols.
+    pub fn local(&mut self, event: Local) {
+        self.local.push_back(event);
+    }
+    /// The oldest queued in-host event (the host passes them around).
+    pub(crate) fn take_local(&mut self) -> Option<Local> {
+        self.local.pop_front()
     }
     /// Queues setting `timer` to `at`.
     #[inline]
@@ -52,5 +76,6 @@ impl Outbox {
     #[inline]
     pub fn clear(&mut self) {
         self.queue.clear();
+        self.local.clear();
     }
 }

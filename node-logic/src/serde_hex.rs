@@ -1,5 +1,5 @@
 //! Serde support for 32-byte values ([`crate::identity::PublicKey`],
-//! [`crate::consensus::Hash32`]) as 64 lowercase hex digits, the spelling
+//! [`crate::protocols::consensus::Hash32`]) as 64 lowercase hex digits, the spelling
 //! the registration files and the reports already use.
 
 use std::fmt;
@@ -8,7 +8,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
 
 use crate::identity::hex;
-use crate::registration::file::decode_hex;
+use crate::protocols::registration::file::decode_hex;
 
 /// Hex digits in the text form of a 32-byte value.
 const HEX_LEN: usize = 64;
@@ -61,8 +61,8 @@ impl Visitor<'_> for Hex32Visitor {
 
 #[cfg(test)]
 mod tests {
-    use crate::consensus::Hash32;
     use crate::identity::{Identity, PublicKey};
+    use crate::protocols::consensus::Hash32;
 
     #[test]
     fn keys_and_hashes_are_lowercase_hex_strings() {

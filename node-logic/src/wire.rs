@@ -2,32 +2,10 @@
 //! The body format belongs to the protocol named by the tag.
 
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::protocols::ProtocolTag;
 
 /// The wire version this build speaks; a datagram with another is dropped.
 pub const WIRE_VERSION: u8 = 1;
-
-/// Which protocol a datagram belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum ProtocolTag {
-    /// The peer registry (hello, ping, pong).
-    Peers = 1,
-    /// Wallet registration (re-registration requests).
-    Registration = 2,
-    /// BFT consensus (proposals, votes, view changes, catch-up).
-    Consensus = 3,
-}
-
-impl ProtocolTag {
-    fn from_byte(byte: u8) -> Result<Self, DecodeError> {
-        match byte {
-            1 => Ok(ProtocolTag::Peers),
-            2 => Ok(ProtocolTag::Registration),
-            3 => Ok(ProtocolTag::Consensus),
-            other => Err(DecodeError::UnknownKind(other)),
-        }
-    }
-}
 
 /// Starts a datagram for `protocol`; the protocol appends its body.
 pub fn frame(protocol: ProtocolTag, capacity: usize) -> Writer {

@@ -1,21 +1,23 @@
-//! BFT consensus end to end: validators as `HostNode`s driven by a tiny
-//! in-test driver (a queue of datagrams with fixed latency, one timer table
-//! per host, `now` advanced explicitly), under crashes, partitions, an
-//! equivocating validator and hostile datagrams.
+//! BFT consensus end to end: validators as `HostNode`s on the shared test
+//! driver (`node_logic::testkit`: datagrams with fixed latency, timers,
+//! cuts, crashes), under crashes, partitions, an equivocating validator and
+//! hostile datagrams.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{Deref, DerefMut};
 
 use node_logic::HostId;
-use node_logic::consensus::message::{
+use node_logic::identity::Identity;
+use node_logic::io::{Input, Output, RejectReason};
+use node_logic::protocols::consensus::message::{
     NewView, PrePrepare, PreparedSummary, SyncRequest, ViewChange,
 };
-use node_logic::consensus::{
+use node_logic::protocols::consensus::{
     Block, ConsensusConfig, ConsensusEvent, ConsensusMessage, Hash32, PreparedCertificate, Signed,
     Validator, Vote, VoteKind,
 };
-use node_logic::host_node::{HostConfig, HostNode};
-use node_logic::identity::Identity;
-use node_logic::io::{Input, Node, Observation, Output, RejectReason, TimerId};
+use node_logic::protocols::{HostConfig, HostNode, Observation};
+use node_logic::testkit::{self, TestNet};
 use node_logic::time::{SimDuration, SimTime};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -44,192 +46,72 @@ fn config(me: u32, n: u32, block_interval: SimDuration, quorum: Option<u32>) -> 
     }
 }
 
+fn host_config(me: u32, consensus: ConsensusConfig) -> HostConfig {
+    HostConfig::new(HostId(me), identity(me)).with_consensus(consensus)
+}
+
 fn host(me: u32, consensus: ConsensusConfig) -> HostNode {
-    HostNode::new(HostConfig {
-        id: HostId(me),
-        identity: identity(me),
-        peers: None,
-        registration: None,
-        consensus: Some(consensus),
-        verifier: None,
-        consensus_from_registry: None,
-    })
+    HostNode::new(host_config(me, consensus))
 }
 
 // ---------------------------------------------------------------------------
-// The driver.
+// The network: the shared test driver, plus what these tests ask of it.
 
-struct Net {
-    now: SimTime,
-    latency: SimDuration,
-    /// Extra delay, uniform in `0..jitter_ns`, drawn per message.
-    jitter_ns: u64,
-    jitter_rng: ChaCha8Rng,
-    nodes: Vec<HostNode>,
-    rngs: Vec<ChaCha8Rng>,
-    timers: Vec<BTreeMap<TimerId, SimTime>>,
-    queue: BTreeMap<(SimTime, u64), (u32, u32, Vec<u8>)>,
-    seq: u64,
-    /// Hosts cut off from everyone (messages to and from them are lost).
-    isolated: BTreeSet<u32>,
-    /// Partition side of each host; hosts on different sides cannot talk.
-    side: Vec<u8>,
-    observations: Vec<Vec<(SimTime, Observation)>>,
+struct Net(TestNet);
+
+impl Deref for Net {
+    type Target = TestNet;
+    fn deref(&self) -> &TestNet {
+        &self.0
+    }
+}
+
+impl DerefMut for Net {
+    fn deref_mut(&mut self) -> &mut TestNet {
+        &mut self.0
+    }
 }
 
 impl Net {
     fn new(n: u32, block_interval: SimDuration, quorum: Option<u32>) -> Self {
-        Net::with_nodes(
-            (0..n)
-                .map(|i| host(i, config(i, n, block_interval, quorum)))
-                .collect(),
-        )
-    }
-
-    fn with_nodes(nodes: Vec<HostNode>) -> Self {
-        let n = nodes.len();
-        Net {
-            now: SimTime::ZERO,
-            latency: SimDuration::from_millis(10),
-            jitter_ns: 0,
-            jitter_rng: ChaCha8Rng::seed_from_u64(77),
-            rngs: (0..n)
-                .map(|i| ChaCha8Rng::seed_from_u64(i as u64))
-                .collect(),
-            timers: vec![BTreeMap::new(); n],
-            nodes,
-            queue: BTreeMap::new(),
-            seq: 0,
-            isolated: BTreeSet::new(),
-            side: vec![0; n],
-            observations: vec![Vec::new(); n],
-        }
+        let configs = (0..n)
+            .map(|i| host_config(i, config(i, n, block_interval, quorum)))
+            .collect();
+        Net(TestNet::of(configs, 0))
     }
 
     fn start(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.input(i as u32, Input::Start { restarted: false });
-        }
-    }
-
-    fn cut(&self, a: u32, b: u32) -> bool {
-        self.isolated.contains(&a)
-            || self.isolated.contains(&b)
-            || self.side[a as usize] != self.side[b as usize]
-    }
-
-    fn input(&mut self, host: u32, input: Input) {
-        let i = host as usize;
-        self.nodes[i].handle_input(self.now, input, &mut self.rngs[i]);
-        while let Some(output) = self.nodes[i].poll_output() {
-            match output {
-                Output::Send { to, payload } => {
-                    assert_ne!(to, HostId(host), "a node sends to itself");
-                    if !self.cut(host, to.0) {
-                        self.seq += 1;
-                        let jitter = match self.jitter_ns {
-                            0 => 0,
-                            j => self.jitter_rng.next_u64() % j,
-                        };
-                        let at = self.now + self.latency + SimDuration::from_nanos(jitter);
-                        self.queue.insert((at, self.seq), (host, to.0, payload));
-                    }
-                }
-                Output::SetTimer { timer, at } => {
-                    self.timers[i].insert(timer, at);
-                }
-                Output::CancelTimer(timer) => {
-                    self.timers[i].remove(&timer);
-                }
-                Output::Record(o) => self.observations[i].push((self.now, o)),
-                other => panic!("unexpected output {other:?}"),
-            }
-        }
-    }
-
-    /// Processes every event up to and including `until`.
-    fn run_until(&mut self, until: SimTime) {
-        loop {
-            let message = self.queue.keys().next().map(|&(at, _)| at);
-            let timer = self
-                .timers
-                .iter()
-                .enumerate()
-                .flat_map(|(i, m)| m.iter().map(move |(&id, &at)| (at, i, id)))
-                .min();
-            let next = match (message, timer) {
-                (Some(m), Some((tm, _, _))) => m.min(tm),
-                (Some(m), None) => m,
-                (None, Some((tm, _, _))) => tm,
-                (None, None) => break,
-            };
-            if next > until {
-                break;
-            }
-            self.now = next;
-            if message == Some(next) {
-                let Some((_, (from, to, payload))) = self.queue.pop_first() else {
-                    unreachable!()
-                };
-                if !self.cut(from, to) {
-                    self.input(
-                        to,
-                        Input::Message {
-                            from: HostId(from),
-                            payload,
-                        },
-                    );
-                }
-            } else if let Some((_, i, id)) = timer {
-                self.timers[i].remove(&id);
-                self.input(i as u32, Input::Timer(id));
-            }
-        }
-        self.now = until;
+        let now = self.now();
+        self.start_all(now);
+        self.run_until(now);
     }
 
     /// Runs until `done` holds or `limit` passes; returns whether it held.
     fn run_while(&mut self, limit: SimTime, mut done: impl FnMut(&Net) -> bool) -> bool {
-        while self.now < limit {
+        while self.now() < limit {
             if done(self) {
                 return true;
             }
-            let step = self.now + SimDuration::from_millis(50);
+            let step = self.now() + SimDuration::from_millis(50);
             self.run_until(step);
         }
         done(self)
     }
 
-    fn v(&self, i: u32) -> &Validator {
-        self.nodes[i as usize].validator().expect("a validator")
+    fn events(&self, i: u32) -> impl Iterator<Item = (SimTime, &ConsensusEvent)> + '_ {
+        consensus_events(&self.0, i)
     }
 
-    fn events(&self, i: u32) -> impl Iterator<Item = (SimTime, &ConsensusEvent)> + '_ {
-        self.observations[i as usize]
-            .iter()
-            .filter_map(|(at, o)| match o {
-                Observation::Consensus(e) => Some((*at, e)),
-                _ => None,
-            })
+    fn v(&self, i: u32) -> &Validator {
+        validator(&self.0, i)
     }
 
     fn finalized(&self, i: u32) -> Vec<(SimTime, u64, Hash32, bool)> {
-        self.events(i)
-            .filter_map(|(at, e)| match e {
-                ConsensusEvent::Finalized {
-                    height,
-                    hash,
-                    via_sync,
-                    ..
-                } => Some((at, *height, *hash, *via_sync)),
-                _ => None,
-            })
-            .collect()
+        finalized(&self.0, i)
     }
 
     fn rejections(&self, i: u32) -> Vec<RejectReason> {
-        self.observations[i as usize]
-            .iter()
+        self.observations(HostId(i))
             .filter_map(|(_, o)| match o {
                 Observation::MessageRejected { reason, .. } => Some(*reason),
                 _ => None,
@@ -257,6 +139,34 @@ impl Net {
             assert_eq!(v.chain(), &from_events[..], "host {h}");
         }
     }
+}
+
+fn validator(net: &TestNet, i: u32) -> &Validator {
+    net.node(HostId(i)).validator().expect("a validator")
+}
+
+fn consensus_events(
+    net: &TestNet,
+    i: u32,
+) -> impl Iterator<Item = (SimTime, &ConsensusEvent)> + '_ {
+    net.observations(HostId(i)).filter_map(|(at, o)| match o {
+        Observation::Consensus(e) => Some((at, e)),
+        _ => None,
+    })
+}
+
+fn finalized(net: &TestNet, i: u32) -> Vec<(SimTime, u64, Hash32, bool)> {
+    consensus_events(net, i)
+        .filter_map(|(at, e)| match e {
+            ConsensusEvent::Finalized {
+                height,
+                hash,
+                via_sync,
+                ..
+            } => Some((at, *height, *hash, *via_sync)),
+            _ => None,
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -317,7 +227,7 @@ fn leader_crash_changes_view_and_the_old_leader_catches_up_by_sync() {
     let before = net.v(1).finalized_height();
     assert!(before >= 10, "{before}");
     // The leader of view 0 goes silent.
-    net.isolated.insert(0);
+    net.isolate(HostId(0));
     let crashed_height = net.v(0).finalized_height();
     assert!(net.run_while(t(15 * S), |n| {
         (1..4).all(|i| n.v(i).finalized_height() >= before + 10)
@@ -342,7 +252,7 @@ fn leader_crash_changes_view_and_the_old_leader_catches_up_by_sync() {
     assert!(!later.is_empty() && later.iter().all(|&p| p != HostId(0)));
     assert!(net.v(0).finalized_height() <= crashed_height + 1);
     // It comes back and catches up through certified blocks.
-    net.isolated.clear();
+    net.heal();
     let target = net.v(1).finalized_height();
     assert!(net.run_while(t(40 * S), |n| n.v(0).finalized_height() >= target + 5));
     assert!(net.finalized(0).iter().any(|f| f.3), "caught up via sync");
@@ -365,20 +275,20 @@ fn a_two_two_partition_stops_finalization_and_heals_without_forks() {
     let mut net = Net::new(4, SimDuration::from_millis(100), None);
     net.start();
     net.run_until(t(S));
-    net.side = vec![0, 0, 1, 1];
-    let cut_at = net.now;
+    net.set_sides(&[0, 0, 1, 1]);
+    let cut_at = net.now();
     net.run_until(t(10 * S));
     for i in 0..4 {
         let during = net.finalized(i).iter().filter(|f| f.0 > cut_at).count();
         assert_eq!(during, 0, "host {i} finalized without a quorum");
         assert!(net.v(i).view() >= 1, "host {i} tried other views");
     }
-    let healed_at = net.now;
+    let healed_at = net.now();
     let stalled = (0..4)
         .map(|i| net.v(i).finalized_height())
         .max()
         .unwrap_or(0);
-    net.side = vec![0; 4];
+    net.heal();
     assert!(net.run_while(t(60 * S), |n| {
         (0..4).all(|i| n.v(i).finalized_height() >= stalled + 10)
     }));
@@ -397,7 +307,7 @@ fn a_two_two_partition_stops_finalization_and_heals_without_forks() {
 #[test]
 fn an_equivocating_validator_is_reported_and_honest_chains_agree() {
     let mut net = Net::new(4, SimDuration::from_millis(100), None);
-    net.input(0, Input::Misbehave { on: true });
+    net.input(HostId(0), Input::Misbehave { on: true });
     net.start();
     net.run_until(t(30 * S));
     for i in 1..4 {
@@ -448,7 +358,7 @@ fn the_unsafe_quorum_override_really_forks_under_a_partition() {
     // finalize their own block at height 1 — exactly what the simulator's
     // agreement checker must catch.
     let mut net = Net::new(4, SimDuration::from_millis(100), Some(2));
-    net.side = vec![0, 0, 1, 1];
+    net.set_sides(&[0, 0, 1, 1]);
     net.start();
     net.run_until(t(30 * S));
     let a = net.finalized(0);
@@ -468,21 +378,16 @@ fn the_unsafe_quorum_override_really_forks_under_a_partition() {
 fn started_validator() -> (HostNode, ChaCha8Rng) {
     let mut node = host(1, config(1, 4, SimDuration::from_millis(100), None));
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    node.handle_input(t(0), Input::Start { restarted: false }, &mut rng);
-    while node.poll_output().is_some() {}
+    testkit::drive(&mut node, t(0), Input::Start { restarted: false }, &mut rng);
     (node, rng)
 }
 
 fn deliver(node: &mut HostNode, rng: &mut ChaCha8Rng, from: u32, payload: Vec<u8>) -> Vec<Output> {
-    node.handle_input(
-        t(MS),
-        Input::Message {
-            from: HostId(from),
-            payload,
-        },
-        rng,
-    );
-    std::iter::from_fn(|| node.poll_output()).collect()
+    let input = Input::Message {
+        from: HostId(from),
+        payload: payload.into(),
+    };
+    testkit::drive(node, t(MS), input, rng)
 }
 
 fn rejected(outputs: &[Output]) -> Vec<RejectReason> {
@@ -636,22 +541,20 @@ fn a_restarted_validator_rebuilds_its_chain_and_votes_again() {
     net.start();
     net.run_until(t(2 * S));
     // Host 2 crashes (state lost, messages to it dropped) and restarts.
-    net.isolated.insert(2);
-    net.timers[2].clear();
+    net.crash(HostId(2));
     net.run_until(t(4 * S));
-    net.nodes[2] = host(2, config(2, 4, SimDuration::from_millis(100), None));
-    net.observations[2].clear();
-    net.isolated.clear();
-    net.input(2, Input::Start { restarted: true });
+    net.clear_log(HostId(2));
+    net.restart(HostId(2));
     let target = net.v(1).finalized_height() + 10;
     assert!(net.run_while(t(30 * S), |n| n.v(2).finalized_height() >= target));
     let finalized = net.finalized(2);
     assert!(finalized.iter().any(|f| f.3) && finalized.iter().any(|f| !f.3));
     net.assert_agreement(&[0, 1, 2, 3]);
     // Its votes count again: with host 3 gone, 0, 1 and 2 still finalize.
-    net.isolated.insert(3);
+    net.isolate(HostId(3));
     let before = net.v(0).finalized_height();
-    net.run_until(net.now + SimDuration::from_secs(5));
+    let until = net.now() + SimDuration::from_secs(5);
+    net.run_until(until);
     assert!(net.v(0).finalized_height() >= before + 10);
 }
 
@@ -742,8 +645,7 @@ fn followers_check_new_view_messages_before_entering_the_view() {
     let entered = |payload: Vec<u8>| {
         let mut node = host(2, config(2, 4, SimDuration::from_millis(100), None));
         let mut rng = ChaCha8Rng::seed_from_u64(9);
-        node.handle_input(t(0), Input::Start { restarted: false }, &mut rng);
-        while node.poll_output().is_some() {}
+        testkit::drive(&mut node, t(0), Input::Start { restarted: false }, &mut rng);
         let out = deliver(&mut node, &mut rng, 1, payload);
         let v = node.validator().unwrap();
         (v.view(), v.view_active(), rejected(&out))
@@ -797,27 +699,31 @@ fn followers_check_new_view_messages_before_entering_the_view() {
 fn random_fault_schedules_never_fork_and_recover_after_healing() {
     for seed in 0..12u64 {
         let mut net = Net::new(4, SimDuration::from_millis(50), None);
-        net.jitter_ns = 30 * MS;
-        net.jitter_rng = ChaCha8Rng::seed_from_u64(seed);
+        net.set_jitter(SimDuration::from_nanos(30 * MS), seed);
         let mut faults = ChaCha8Rng::seed_from_u64(1000 + seed);
         net.start();
         // 12 s of faults changing every 0.5-1.5 s: a partition, an isolated
         // host, or nothing.
-        while net.now < t(12 * S) {
-            net.isolated.clear();
-            net.side = vec![0; 4];
+        while net.now() < t(12 * S) {
+            net.heal();
+            net.heal();
             match faults.next_u32() % 4 {
-                0 => net.side = (0..4).map(|_| (faults.next_u32() % 2) as u8).collect(),
+                0 => net.set_sides(
+                    &(0..4)
+                        .map(|_| (faults.next_u32() % 2) as u8)
+                        .collect::<Vec<_>>(),
+                ),
                 1 | 2 => {
-                    net.isolated.insert(faults.next_u32() % 4);
+                    net.isolate(HostId(faults.next_u32() % 4));
                 }
                 _ => {}
             }
             let span = SimDuration::from_millis(500 + u64::from(faults.next_u32() % 1000));
-            net.run_until(net.now + span);
+            let until = net.now() + span;
+            net.run_until(until);
         }
-        net.isolated.clear();
-        net.side = vec![0; 4];
+        net.heal();
+        net.heal();
         let healed = (0..4)
             .map(|i| net.v(i).finalized_height())
             .max()

@@ -1,15 +1,17 @@
-//! Drives peer-registry hosts by hand: a test plays the driver, moving
-//! datagrams and firing timers itself, with `now` advanced explicitly.
+//! Peer-registry hosts driven by hand (a test plays the driver, `now`
+//! advanced explicitly) and, for discovery, on the shared test driver
+//! (`node_logic::testkit`).
 
 use node_logic::HostId;
 use node_logic::envelope::SignedEnvelope;
-use node_logic::host_node::{HostConfig, HostNode};
 use node_logic::identity::Identity;
-use node_logic::io::{Input, Node, Observation, Output, RejectReason, TimerId};
-use node_logic::peers::{
-    ObserverError, PeerConfig, PeerEvent, PeerEventKind, PeerMessage, PeerRegistryStats,
-    PeerStatus, SignedHello,
+use node_logic::io::{Input, Node, Output, RejectReason};
+use node_logic::protocols::peers::{
+    ObserverError, PeerConfig, PeerEvent, PeerEventKind, PeerMessage, PeerRegistry,
+    PeerRegistryEvent, PeerRegistryStats, PeerStatus, PeerTimer, SignedHello,
 };
+use node_logic::protocols::{HostConfig, HostNode, Observation, TimerId};
+use node_logic::testkit::{self, TestNet};
 use node_logic::time::{SimDuration, SimTime};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -36,16 +38,12 @@ fn host(me: u32, members: &[u32]) -> HostNode {
     ))
 }
 
+fn host_config(config: PeerConfig) -> HostConfig {
+    HostConfig::new(config.me, identity(config.me.0)).with_peers(config)
+}
+
 fn host_with(config: PeerConfig) -> HostNode {
-    HostNode::new(HostConfig {
-        id: config.me,
-        identity: identity(config.me.0),
-        peers: Some(config),
-        registration: None,
-        consensus: None,
-        verifier: None,
-        consensus_from_registry: None,
-    })
+    HostNode::new(host_config(config))
 }
 
 fn drain(node: &mut HostNode) -> Vec<Output> {
@@ -56,7 +54,7 @@ fn sends(outputs: &[Output]) -> Vec<(HostId, Vec<u8>)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Send { to, payload } => Some((*to, payload.clone())),
+            Output::Send { to, payload } => Some((*to, payload.to_vec())),
             _ => None,
         })
         .collect()
@@ -75,7 +73,7 @@ fn observations(outputs: &[Output]) -> Vec<Observation> {
 fn timer_at(outputs: &[Output]) -> Option<SimTime> {
     outputs.iter().find_map(|o| match o {
         Output::SetTimer {
-            timer: TimerId::PeerHeartbeat,
+            timer: TimerId::Peers(PeerTimer::Heartbeat),
             at,
         } => Some(*at),
         _ => None,
@@ -89,15 +87,11 @@ fn deliver(
     payload: Vec<u8>,
     rng: &mut ChaCha8Rng,
 ) -> Vec<Output> {
-    node.handle_input(
-        now,
-        Input::Message {
-            from: HostId(from),
-            payload,
-        },
-        rng,
-    );
-    drain(node)
+    let input = Input::Message {
+        from: HostId(from),
+        payload: payload.into(),
+    };
+    testkit::drive(node, now, input, rng)
 }
 
 #[test]
@@ -121,14 +115,18 @@ fn two_hosts_authenticate_each_other_with_one_exchange() {
     let out_b = deliver(&mut b, now, 0, hello[0].1.clone(), &mut rng);
     assert_eq!(
         observations(&out_b),
-        vec![Observation::PeerUp { peer: HostId(0) }]
+        vec![Observation::Peers(PeerRegistryEvent::Up {
+            peer: HostId(0)
+        })]
     );
     let ack = sends(&out_b);
     assert_eq!(ack.len(), 1, "b answers with a hello-ack");
     let out_a = deliver(&mut a, now, 1, ack[0].1.clone(), &mut rng);
     assert_eq!(
         observations(&out_a),
-        vec![Observation::PeerUp { peer: HostId(1) }]
+        vec![Observation::Peers(PeerRegistryEvent::Up {
+            peer: HostId(1)
+        })]
     );
     assert!(sends(&out_a).is_empty(), "an ack is not answered");
     assert_eq!(a.peers().unwrap().status(HostId(1)), Some(PeerStatus::Up));
@@ -144,7 +142,11 @@ fn heartbeats_follow_the_interval_and_ping_live_peers() {
     let hello = PeerMessage::Hello(SignedHello::new(HostId(1), &identity(1), 9)).encode();
     deliver(&mut a, SimTime::ZERO, 1, hello, &mut rng);
     for _ in 0..3 {
-        a.handle_input(at, Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+        a.handle_input(
+            at,
+            Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
+            &mut rng,
+        );
         let out = drain(&mut a);
         let next = timer_at(&out).unwrap();
         assert_eq!(next - at, HEARTBEAT, "steady heartbeat interval");
@@ -178,8 +180,14 @@ fn silent_peer_is_dropped_after_stale_after_and_rejoins_after_restart() {
     let mut down_at = None;
     while now < SimTime::ZERO + SimDuration::from_secs(60) {
         now += HEARTBEAT;
-        a.handle_input(now, Input::Timer(TimerId::PeerHeartbeat), &mut rng);
-        if observations(&drain(&mut a)).contains(&Observation::PeerDown { peer: HostId(1) }) {
+        a.handle_input(
+            now,
+            Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
+            &mut rng,
+        );
+        if observations(&drain(&mut a)).contains(&Observation::Peers(PeerRegistryEvent::Down {
+            peer: HostId(1),
+        })) {
             down_at = Some(now);
             break;
         }
@@ -198,7 +206,9 @@ fn silent_peer_is_dropped_after_stale_after_and_rejoins_after_restart() {
     let out = deliver(&mut a, now, 1, hello, &mut rng);
     assert_eq!(
         observations(&out),
-        vec![Observation::PeerUp { peer: HostId(1) }]
+        vec![Observation::Peers(PeerRegistryEvent::Up {
+            peer: HostId(1)
+        })]
     );
 }
 
@@ -335,126 +345,31 @@ fn random_datagrams_are_dropped_and_counted_never_a_panic() {
 // Peer exchange: a tiny in-memory network with a fixed latency.
 // ---------------------------------------------------------------------------
 
-#[derive(Debug)]
-enum Event {
-    Deliver {
-        to: usize,
-        from: u32,
-        payload: Vec<u8>,
-    },
-    Heartbeat {
-        host: usize,
-    },
+/// The shared test driver over peer-registry members.
+fn net(configs: Vec<PeerConfig>, seed: u64) -> TestNet {
+    TestNet::of(configs.into_iter().map(host_config).collect(), seed)
 }
 
-/// Hosts, their RNG streams and an event queue ordered by (time, sequence);
-/// one pending heartbeat per host (a moved timer makes the old event stale).
-struct Net {
-    hosts: Vec<HostNode>,
-    rngs: Vec<ChaCha8Rng>,
-    queue: std::collections::BTreeMap<(SimTime, u64), Event>,
-    seq: u64,
-    heartbeat_at: Vec<Option<SimTime>>,
-    latency: SimDuration,
-    observed: Vec<(SimTime, u32, Observation)>,
+fn registries(net: &TestNet) -> impl Iterator<Item = &PeerRegistry> + '_ {
+    net.hosts().map(|h| net.node(h).peers().unwrap())
 }
 
-impl Net {
-    fn new(configs: Vec<PeerConfig>, seed: u64) -> Self {
-        let n = configs.len();
-        Net {
-            hosts: configs.into_iter().map(host_with).collect(),
-            rngs: (0..n as u64)
-                .map(|i| ChaCha8Rng::seed_from_u64(seed * 1000 + i))
-                .collect(),
-            queue: Default::default(),
-            seq: 0,
-            heartbeat_at: vec![None; n],
-            latency: SimDuration::from_millis(10),
-            observed: Vec::new(),
+fn everyone_knows_everyone(net: &TestNet) -> bool {
+    let n = net.hosts().count();
+    registries(net).all(|r| r.up_peers().count() == n - 1)
+}
+
+/// Steps in `step`s until everyone knows everyone; the time it happened.
+fn converge(net: &mut TestNet, step: SimDuration, limit: SimTime) -> Option<SimTime> {
+    let mut now = SimTime::ZERO;
+    while now <= limit {
+        net.run_until(now);
+        if everyone_knows_everyone(net) {
+            return Some(now);
         }
+        now += step;
     }
-
-    fn push(&mut self, at: SimTime, event: Event) {
-        self.seq += 1;
-        self.queue.insert((at, self.seq), event);
-    }
-
-    fn feed(&mut self, now: SimTime, host: usize, input: Input) {
-        self.hosts[host].handle_input(now, input, &mut self.rngs[host]);
-        for output in drain(&mut self.hosts[host]) {
-            match output {
-                Output::Send { to, payload } => {
-                    let event = Event::Deliver {
-                        to: to.index(),
-                        from: host as u32,
-                        payload,
-                    };
-                    self.push(now + self.latency, event);
-                }
-                Output::SetTimer {
-                    timer: TimerId::PeerHeartbeat,
-                    at,
-                } => {
-                    self.heartbeat_at[host] = Some(at);
-                    self.push(at, Event::Heartbeat { host });
-                }
-                Output::Record(observation) => self.observed.push((now, host as u32, observation)),
-                other => panic!("unexpected output {other:?}"),
-            }
-        }
-    }
-
-    fn start_all(&mut self) {
-        for host in 0..self.hosts.len() {
-            self.feed(SimTime::ZERO, host, Input::Start { restarted: false });
-        }
-    }
-
-    /// Runs events up to `until`; returns the time of the last one.
-    fn run_until(&mut self, until: SimTime) {
-        while let Some(entry) = self.queue.first_entry() {
-            let (at, _) = *entry.key();
-            if at > until {
-                break;
-            }
-            match entry.remove() {
-                Event::Deliver { to, from, payload } => self.feed(
-                    at,
-                    to,
-                    Input::Message {
-                        from: HostId(from),
-                        payload,
-                    },
-                ),
-                Event::Heartbeat { host } => {
-                    if self.heartbeat_at[host] == Some(at) {
-                        self.feed(at, host, Input::Timer(TimerId::PeerHeartbeat));
-                    }
-                }
-            }
-        }
-    }
-
-    fn everyone_knows_everyone(&self) -> bool {
-        let n = self.hosts.len();
-        self.hosts
-            .iter()
-            .all(|h| h.peers().unwrap().up_peers().count() == n - 1)
-    }
-
-    /// Steps in `step`s until everyone knows everyone; the time it happened.
-    fn converge(&mut self, step: SimDuration, limit: SimTime) -> Option<SimTime> {
-        let mut now = SimTime::ZERO;
-        while now <= limit {
-            self.run_until(now);
-            if self.everyone_knows_everyone() {
-                return Some(now);
-            }
-            now += step;
-        }
-        None
-    }
+    None
 }
 
 fn bootstrapping_from(n: u32, seeds_of: impl Fn(u32) -> Vec<u32>) -> Vec<PeerConfig> {
@@ -467,9 +382,9 @@ fn bootstrapping_from(n: u32, seeds_of: impl Fn(u32) -> Vec<u32>) -> Vec<PeerCon
 #[test]
 fn ten_hosts_bootstrapping_from_one_seed_all_know_all_within_two_heartbeats() {
     for seed in 0..5 {
-        let mut net = Net::new(bootstrapping_from(10, |_| vec![0]), seed);
+        let mut net = net(bootstrapping_from(10, |_| vec![0]), seed);
         assert_eq!(
-            net.hosts[5]
+            net.node(HostId(5))
                 .peers()
                 .unwrap()
                 .known_peers()
@@ -477,38 +392,34 @@ fn ten_hosts_bootstrapping_from_one_seed_all_know_all_within_two_heartbeats() {
             vec![HostId(0)],
             "only the seed is known at first"
         );
-        net.start_all();
+        net.start_all(SimTime::ZERO);
         // Each host greets the seed at 0 s and is up with it 20 ms later; its
         // first heartbeat after that (at most one interval away, plus the
         // random first offset) asks the seed, which lists everyone.
         let bound = SimTime::ZERO + HEARTBEAT + HEARTBEAT + SimDuration::from_millis(100);
-        let at = net.converge(SimDuration::from_millis(10), bound);
+        let at = converge(&mut net, SimDuration::from_millis(10), bound);
         assert!(at.is_some(), "seed {seed}: no convergence by {bound}");
 
         // Once everyone is known, nobody asks any more; nothing was rejected.
-        let asked: Vec<u64> = net
-            .hosts
-            .iter()
-            .map(|h| h.peers().unwrap().stats().exchanges_sent)
-            .collect();
+        let asked: Vec<u64> = registries(&net).map(|r| r.stats().exchanges_sent).collect();
         net.run_until(SimTime::ZERO + SimDuration::from_secs(120));
-        let asked_later: Vec<u64> = net
-            .hosts
-            .iter()
-            .map(|h| h.peers().unwrap().stats().exchanges_sent)
-            .collect();
+        let asked_later: Vec<u64> = registries(&net).map(|r| r.stats().exchanges_sent).collect();
         assert_eq!(asked, asked_later, "seed {seed}");
         // Discovery needed exchanges (a host may also learn everyone from
         // the hellos of those who asked before it).
         assert!(asked.iter().sum::<u64>() >= 5, "{asked:?}");
-        assert!(net.everyone_knows_everyone(), "and they stay up");
+        assert!(everyone_knows_everyone(&net), "and they stay up");
+        let observed: Vec<&Observation> = net
+            .hosts()
+            .flat_map(|h| net.observations(h).map(|(_, o)| o))
+            .collect();
         assert!(
-            net.observed
+            observed
                 .iter()
-                .all(|(_, _, o)| matches!(o, Observation::PeerUp { .. }))
+                .all(|o| matches!(o, Observation::Peers(PeerRegistryEvent::Up { .. })))
         );
         // Every host saw each of the 9 others come up exactly once.
-        assert_eq!(net.observed.len(), 10 * 9);
+        assert_eq!(observed.len(), 10 * 9);
     }
 }
 
@@ -524,10 +435,10 @@ fn twenty_hosts_on_two_seeds_with_sparse_exchange_converge() {
     for c in &mut configs {
         c.exchange_every = 2;
     }
-    let mut net = Net::new(configs, 7);
-    net.start_all();
+    let mut net = net(configs, 7);
+    net.start_all(SimTime::ZERO);
     let bound = SimTime::ZERO + SimDuration::from_nanos(HEARTBEAT.as_nanos() * 6);
-    let at = net.converge(SimDuration::from_millis(10), bound);
+    let at = converge(&mut net, SimDuration::from_millis(10), bound);
     assert!(at.is_some(), "no convergence by {bound}");
 }
 
@@ -537,16 +448,14 @@ fn without_exchange_a_single_seed_network_stays_a_star() {
     for c in &mut configs {
         c.exchange_every = 0;
     }
-    let mut net = Net::new(configs, 3);
-    net.start_all();
+    let mut net = net(configs, 3);
+    net.start_all(SimTime::ZERO);
     net.run_until(SimTime::ZERO + SimDuration::from_secs(60));
-    assert_eq!(net.hosts[0].peers().unwrap().up_peers().count(), 4);
-    for h in &net.hosts[1..] {
-        assert_eq!(
-            h.peers().unwrap().up_peers().collect::<Vec<_>>(),
-            vec![HostId(0)]
-        );
-        assert_eq!(h.peers().unwrap().stats().exchanges_sent, 0);
+    let all: Vec<&PeerRegistry> = registries(&net).collect();
+    assert_eq!(all[0].up_peers().count(), 4);
+    for r in &all[1..] {
+        assert_eq!(r.up_peers().collect::<Vec<_>>(), vec![HostId(0)]);
+        assert_eq!(r.stats().exchanges_sent, 0);
     }
 }
 
@@ -583,7 +492,7 @@ fn exchange_messages_ask_an_up_peer_answer_with_up_peers_and_greet_new_members()
     // The heartbeat pings 1 and asks it (the only up peer) for its peers.
     a.handle_input(
         t0 + HEARTBEAT,
-        Input::Timer(TimerId::PeerHeartbeat),
+        Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
         &mut rng,
     );
     let beat: Vec<(HostId, PeerMessage)> = sends(&drain(&mut a))
@@ -687,8 +596,8 @@ fn repeated_bad_signatures_ban_a_peer_whose_messages_are_then_dropped_until_the_
                 from: HostId(1),
                 reason: RejectReason::BadSignature
             },
-            Observation::PeerBanned { peer: HostId(1) },
-            Observation::PeerDown { peer: HostId(1) },
+            Observation::Peers(PeerRegistryEvent::Banned { peer: HostId(1) }),
+            Observation::Peers(PeerRegistryEvent::Down { peer: HostId(1) }),
         ]
     );
     assert_eq!(
@@ -708,17 +617,27 @@ fn repeated_bad_signatures_ban_a_peer_whose_messages_are_then_dropped_until_the_
     }
     assert_eq!(a.peers().unwrap().stats().dropped_banned, 4);
     // Heartbeats neither ping nor greet it.
-    a.handle_input(t(5), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+    a.handle_input(
+        t(5),
+        Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
+        &mut rng,
+    );
     let to: Vec<HostId> = sends(&drain(&mut a)).iter().map(|s| s.0).collect();
     assert_eq!(to, vec![HostId(2)]);
 
     // The ban lasts 300 s from t = 2 s: still on at 301 s, over at 302 s.
     assert!(deliver(&mut a, t(301), 1, hello_from(1, 3), &mut rng).is_empty());
-    a.handle_input(t(302), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+    a.handle_input(
+        t(302),
+        Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
+        &mut rng,
+    );
     let out = drain(&mut a);
     assert_eq!(
         observations(&out),
-        vec![Observation::PeerUnbanned { peer: HostId(1) }]
+        vec![Observation::Peers(PeerRegistryEvent::Unbanned {
+            peer: HostId(1)
+        })]
     );
     let to: Vec<HostId> = sends(&out).iter().map(|s| s.0).collect();
     assert_eq!(to, vec![HostId(1), HostId(2)], "greeted again");
@@ -726,7 +645,9 @@ fn repeated_bad_signatures_ban_a_peer_whose_messages_are_then_dropped_until_the_
     let out = deliver(&mut a, t(303), 1, hello_from(1, 4), &mut rng);
     assert_eq!(
         observations(&out),
-        vec![Observation::PeerUp { peer: HostId(1) }]
+        vec![Observation::Peers(PeerRegistryEvent::Up {
+            peer: HostId(1)
+        })]
     );
 
     // Good behaviour restores one point per heartbeat it was heard in.
@@ -739,14 +660,22 @@ fn repeated_bad_signatures_ban_a_peer_whose_messages_are_then_dropped_until_the_
             PeerMessage::Ping { nonce: beat }.encode(),
             &mut rng,
         );
-        a.handle_input(now, Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+        a.handle_input(
+            now,
+            Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
+            &mut rng,
+        );
         drain(&mut a);
     }
     assert_eq!(score(&a), Some(53));
     // A repeat offender starting at 53 is banned after two bad signatures.
     deliver(&mut a, t(320), 1, forged_hello(1), &mut rng);
     let out = deliver(&mut a, t(320), 1, forged_hello(1), &mut rng);
-    assert!(observations(&out).contains(&Observation::PeerBanned { peer: HostId(1) }));
+    assert!(
+        observations(&out).contains(&Observation::Peers(PeerRegistryEvent::Banned {
+            peer: HostId(1)
+        }))
+    );
     let stats = a.peers().unwrap().registry_stats();
     assert_eq!((stats.bans, stats.banned), (2, 1));
 }
@@ -771,15 +700,17 @@ fn a_ban_that_ends_on_arrival_lets_the_message_through() {
     assert_eq!(recorded.len(), 11);
     assert_eq!(
         recorded.last(),
-        Some(&Observation::PeerBanned { peer: HostId(2) })
+        Some(&Observation::Peers(PeerRegistryEvent::Banned {
+            peer: HostId(2)
+        }))
     );
     let after = SimTime::ZERO + SimDuration::from_secs(300);
     let out = deliver(&mut a, after, 2, hello_from(2, 1), &mut rng);
     assert_eq!(
         observations(&out),
         vec![
-            Observation::PeerUnbanned { peer: HostId(2) },
-            Observation::PeerUp { peer: HostId(2) },
+            Observation::Peers(PeerRegistryEvent::Unbanned { peer: HostId(2) }),
+            Observation::Peers(PeerRegistryEvent::Up { peer: HostId(2) }),
         ]
     );
 }
@@ -838,9 +769,15 @@ fn observers_hear_joins_and_leaves_in_order_and_idle_ones_are_cleaned_up() {
     let mut cleaned_at = None;
     let mut beat = 5;
     while beat <= 70 {
-        a.handle_input(t(beat), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+        a.handle_input(
+            t(beat),
+            Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
+            &mut rng,
+        );
         let obs = observations(&drain(&mut a));
-        if obs.contains(&Observation::ObserversCleaned { removed: 1 }) {
+        if obs.contains(&Observation::Peers(PeerRegistryEvent::ObserversCleaned {
+            removed: 1,
+        })) {
             cleaned_at.get_or_insert(beat);
         }
         if beat == 40 || beat == 60 {
@@ -922,7 +859,11 @@ fn statistics_match_a_hand_computation() {
                 &mut rng,
             );
         }
-        a.handle_input(t(beat), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+        a.handle_input(
+            t(beat),
+            Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
+            &mut rng,
+        );
         drain(&mut a);
     }
     // Two validly signed hellos with a foreign key (50 points each) ban 3 at
@@ -955,7 +896,11 @@ fn statistics_match_a_hand_computation() {
             PeerMessage::Ping { nonce: 0 }.encode(),
             &mut rng,
         );
-        a.handle_input(t(beat), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+        a.handle_input(
+            t(beat),
+            Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
+            &mut rng,
+        );
         drain(&mut a);
     }
     let stats = a.peers().unwrap().registry_stats();

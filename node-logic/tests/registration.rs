@@ -3,24 +3,23 @@
 //! directory, a network with fixed latency), plus property tests of the
 //! file validation and of datagram handling.
 
-use std::collections::BTreeMap;
-
 use node_logic::HostId;
-use node_logic::host_node::{HostConfig, HostNode};
 use node_logic::identity::Identity;
-use node_logic::io::{
-    FileOp, FileResult, FsError, Input, Node, Observation, Output, RejectReason, TimerId, WriteMode,
-};
-use node_logic::peers::PeerConfig;
-use node_logic::registration::file::{
+use node_logic::io::{FileOp, FileResult, Input, Node, Output, RejectReason, WriteMode};
+use node_logic::protocols::peers::PeerConfig;
+use node_logic::protocols::peers::PeerTimer;
+use node_logic::protocols::registration::RegistrationTimer;
+use node_logic::protocols::registration::file::{
     REGISTRATION_DOMAIN, Registration, encode, file_name, validate,
 };
-use node_logic::registration::{
+use node_logic::protocols::registration::{
     DamageMode, MinerConfig, RegistrarConfig, RegistrationEvent, RegistrationMessage,
     RegistrationRole, Strategy, ValidationErrorKind, WalletSource, damage, wallet_address,
 };
+use node_logic::protocols::{HostConfig, HostNode, Observation, ProtocolTag, TimerId};
+use node_logic::testkit::{self, TestNet};
 use node_logic::time::{SimDuration, SimTime};
-use node_logic::wire::{self, ProtocolTag};
+use node_logic::wire;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use serde_json::Value;
@@ -33,234 +32,64 @@ fn identity(host: u32) -> Identity {
 }
 
 // ---------------------------------------------------------------------------
-// A small driver: one event queue, an in-memory directory, fixed costs.
-
-enum Event {
-    Input(u32, Input),
-    Timer(u32, TimerId, u64),
-}
-
-struct World {
-    hosts: Vec<HostNode>,
-    rngs: Vec<ChaCha8Rng>,
-    fs: BTreeMap<String, Vec<u8>>,
-    queue: BTreeMap<(SimTime, u64), Event>,
-    seq: u64,
-    /// (host, timer) → generation of the pending timer.
-    timers: BTreeMap<(u32, TimerId), u64>,
-    watchers: Vec<u32>,
-    log: Vec<(SimTime, u32, Output)>,
-    /// Hook: damage the next write of this path (a miner writing a bad file).
-    damage_next_write: BTreeMap<String, DamageMode>,
-    fault_rng: ChaCha8Rng,
-}
+// The shared test driver (`node_logic::testkit`), plus what these tests ask.
 
 const FILE_COST: SimDuration = SimDuration::from_millis(2);
-const LATENCY: SimDuration = SimDuration::from_millis(10);
 
-impl World {
-    fn new(configs: Vec<HostConfig>) -> Self {
-        let n = configs.len() as u64;
-        World {
-            hosts: configs.into_iter().map(HostNode::new).collect(),
-            rngs: (0..n).map(ChaCha8Rng::seed_from_u64).collect(),
-            fs: BTreeMap::new(),
-            queue: BTreeMap::new(),
-            seq: 0,
-            timers: BTreeMap::new(),
-            watchers: Vec::new(),
-            log: Vec::new(),
-            damage_next_write: BTreeMap::new(),
-            fault_rng: ChaCha8Rng::seed_from_u64(99),
-        }
-    }
+fn world(configs: Vec<HostConfig>) -> TestNet {
+    let net = TestNet::of(configs, 0);
+    assert_eq!(net.file_cost, FILE_COST);
+    net
+}
 
-    fn push(&mut self, at: SimTime, event: Event) {
-        self.seq += 1;
-        self.queue.insert((at, self.seq), event);
-    }
+fn events(w: &TestNet, host: u32) -> Vec<(SimTime, RegistrationEvent)> {
+    w.observations(HostId(host))
+        .filter_map(|(at, o)| match o {
+            Observation::Registration(e) => Some((at, e.clone())),
+            _ => None,
+        })
+        .collect()
+}
 
-    fn start_all(&mut self, at: SimTime) {
-        for h in 0..self.hosts.len() as u32 {
-            self.push(at, Event::Input(h, Input::Start { restarted: false }));
-        }
-    }
+fn sends(w: &TestNet, host: u32) -> Vec<(SimTime, HostId, Vec<u8>)> {
+    w.sends(HostId(host))
+        .map(|(at, to, payload)| (at, to, payload.to_vec()))
+        .collect()
+}
 
-    /// Runs events up to and including `until`.
-    fn run_until(&mut self, until: SimTime) {
-        while let Some(entry) = self.queue.first_entry() {
-            let (now, _) = *entry.key();
-            if now > until {
-                break;
-            }
-            let event = entry.remove();
-            let (host, input) = match event {
-                Event::Input(h, input) => (h, input),
-                Event::Timer(h, timer, generation) => {
-                    if self.timers.get(&(h, timer)) != Some(&generation) {
-                        continue;
-                    }
-                    self.timers.remove(&(h, timer));
-                    (h, Input::Timer(timer))
-                }
-            };
-            let i = host as usize;
-            self.hosts[i].handle_input(now, input, &mut self.rngs[i]);
-            while let Some(output) = self.hosts[i].poll_output() {
-                self.carry_out(now, host, &output);
-                self.log.push((now, host, output));
-            }
-        }
-    }
+/// The next write of `path` lands damaged by `mode` (a miner writing a bad
+/// file in the first place).
+fn damage_next_write(w: &mut TestNet, path: &str, mode: DamageMode) {
+    let agent = path
+        .trim_end_matches(".bak")
+        .trim_end_matches("_miner_info.json")
+        .to_string();
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    w.dir_mut().damage_next_write(
+        path,
+        Box::new(move |bytes| damage(mode, bytes, &agent, &mut rng)),
+    );
+}
 
-    fn carry_out(&mut self, now: SimTime, host: u32, output: &Output) {
-        match output {
-            Output::Send { to, payload } => self.push(
-                now + LATENCY,
-                Event::Input(
-                    to.0,
-                    Input::Message {
-                        from: HostId(host),
-                        payload: payload.clone(),
-                    },
-                ),
-            ),
-            Output::SetTimer { timer, at } => {
-                self.seq += 1;
-                let generation = self.seq;
-                self.timers.insert((host, *timer), generation);
-                self.push(*at, Event::Timer(host, *timer, generation));
-            }
-            Output::CancelTimer(timer) => {
-                self.timers.remove(&(host, *timer));
-            }
-            Output::File(op) => {
-                let (result, changed) = self.apply(op);
-                let done = now + FILE_COST;
-                if let Some(result) = result {
-                    self.push(done, Event::Input(host, Input::File(Box::new(result))));
-                }
-                if let Some(path) = changed {
-                    for w in self.watchers.clone() {
-                        self.push(
-                            done,
-                            Event::Input(w, Input::FileChanged { path: path.clone() }),
-                        );
-                    }
-                }
-                if let FileOp::Watch { .. } = &**op {
-                    self.watchers.push(host);
-                }
-            }
-            Output::Record(_) => {}
-            _ => {}
-        }
-    }
-
-    /// Applies `op` at once; returns its result and the path changed.
-    fn apply(&mut self, op: &FileOp) -> (Option<FileResult>, Option<String>) {
-        match op {
-            FileOp::Write { path, bytes, .. } => {
-                let bytes = match self.damage_next_write.remove(path) {
-                    Some(mode) => {
-                        let agent = path.trim_end_matches("_miner_info.json").to_string();
-                        damage(mode, bytes, &agent, &mut self.fault_rng)
-                    }
-                    None => bytes.clone(),
-                };
-                self.fs.insert(path.clone(), bytes);
-                (
-                    Some(FileResult::Written {
-                        path: path.clone(),
-                        result: Ok(()),
-                    }),
-                    Some(path.clone()),
-                )
-            }
-            FileOp::Read { path } => (
-                Some(FileResult::Read {
-                    path: path.clone(),
-                    result: self.fs.get(path).cloned().ok_or(FsError::NotFound),
-                }),
-                None,
-            ),
-            FileOp::List { dir } => (
-                Some(FileResult::Listed {
-                    dir: dir.clone(),
-                    result: Ok(self.fs.keys().cloned().collect()),
-                }),
-                None,
-            ),
-            FileOp::Rename { from, to } => {
-                let result = match self.fs.remove(from) {
-                    Some(bytes) => {
-                        self.fs.insert(to.clone(), bytes);
-                        Ok(())
-                    }
-                    None => Err(FsError::NotFound),
-                };
-                let ok = result.is_ok();
-                (
-                    Some(FileResult::Renamed {
-                        from: from.clone(),
-                        to: to.clone(),
-                        result,
-                    }),
-                    ok.then(|| to.clone()),
-                )
-            }
-            FileOp::Watch { dir } => (Some(FileResult::Watching { dir: dir.clone() }), None),
-            _ => (None, None),
-        }
-    }
-
-    fn events(&self, host: u32) -> Vec<(SimTime, RegistrationEvent)> {
-        self.log
-            .iter()
-            .filter(|(_, h, _)| *h == host)
-            .filter_map(|(at, _, o)| match o {
-                Output::Record(Observation::Registration(e)) => Some((*at, e.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn sends(&self, host: u32) -> Vec<(SimTime, HostId, Vec<u8>)> {
-        self.log
-            .iter()
-            .filter(|(_, h, _)| *h == host)
-            .filter_map(|(at, _, o)| match o {
-                Output::Send { to, payload } => Some((*at, *to, payload.clone())),
-                _ => None,
-            })
-            .collect()
-    }
+fn file(w: &TestNet, path: &str) -> Vec<u8> {
+    w.dir().get(path).cloned().expect("the file exists")
 }
 
 fn miner_config(host: u32, registrars: &[u32]) -> HostConfig {
-    HostConfig {
-        id: HostId(host),
-        identity: identity(host),
-        peers: None,
-        registration: Some(RegistrationRole::Miner(MinerConfig {
+    HostConfig::new(HostId(host), identity(host)).with_registration(RegistrationRole::Miner(
+        MinerConfig {
             agent_id: format!("miner-{host}"),
             write_mode: WriteMode::Atomic,
             registrars: registrars.iter().map(|&r| HostId(r)).collect(),
             retry_initial: SimDuration::from_secs(1),
             retry_max: SimDuration::from_secs(8),
-        })),
-        consensus: None,
-        verifier: None,
-        consensus_from_registry: None,
-    }
+        },
+    ))
 }
 
 fn registrar_config(host: u32, miners: &[u32], strategy: Strategy, recover: bool) -> HostConfig {
-    HostConfig {
-        id: HostId(host),
-        identity: identity(host),
-        peers: None,
-        registration: Some(RegistrationRole::Registrar(RegistrarConfig {
+    HostConfig::new(HostId(host), identity(host)).with_registration(RegistrationRole::Registrar(
+        RegistrarConfig {
             strategy,
             timeout: SimDuration::from_secs(300),
             expected: miners.len() as u32,
@@ -277,11 +106,8 @@ fn registrar_config(host: u32, miners: &[u32], strategy: Strategy, recover: bool
             legacy_registry: None,
             write_mode: WriteMode::Atomic,
             announce: false,
-        })),
-        consensus: None,
-        verifier: None,
-        consensus_from_registry: None,
-    }
+        },
+    ))
 }
 
 fn backoff() -> Strategy {
@@ -299,7 +125,7 @@ fn t(ns: u64) -> SimTime {
 
 #[test]
 fn three_miners_register_with_one_registrar() {
-    let mut w = World::new(vec![
+    let mut w = world(vec![
         registrar_config(0, &[1, 2, 3], backoff(), true),
         miner_config(1, &[0]),
         miner_config(2, &[0]),
@@ -307,11 +133,11 @@ fn three_miners_register_with_one_registrar() {
     ]);
     w.start_all(t(0));
     w.run_until(t(60 * S));
-    let registrar = w.hosts[0].registrar().unwrap();
+    let registrar = w.node(HostId(0)).registrar().unwrap();
     assert!(registrar.is_ready());
     assert_eq!(registrar.accepted_count(), 3);
     for m in 1..=3u32 {
-        let miner = w.hosts[m as usize].miner().unwrap();
+        let miner = w.node(HostId(m)).miner().unwrap();
         assert_eq!(miner.attempts(), 1);
         let wallet = wallet_address(&identity(m).public_key());
         assert_eq!(
@@ -320,11 +146,14 @@ fn three_miners_register_with_one_registrar() {
                 .map(|a| a.wallet.clone()),
             Some(wallet)
         );
-        assert!(w.fs.contains_key(&format!("miner-{m}_miner_info.json.bak")));
+        assert!(
+            w.dir()
+                .get(&format!("miner-{m}_miner_info.json.bak"))
+                .is_some()
+        );
     }
-    assert!(w.hosts[0].miner().is_none() && w.hosts[1].registrar().is_none());
-    let ready: Vec<_> = w
-        .events(0)
+    assert!(w.node(HostId(0)).miner().is_none() && w.node(HostId(1)).registrar().is_none());
+    let ready: Vec<_> = events(&w, 0)
         .into_iter()
         .filter(|(_, e)| matches!(e, RegistrationEvent::Ready { .. }))
         .collect();
@@ -339,59 +168,55 @@ fn three_miners_register_with_one_registrar() {
 #[test]
 fn same_seeds_same_outputs() {
     let run = || {
-        let mut w = World::new(vec![
+        let mut w = world(vec![
             registrar_config(0, &[1, 2], backoff(), true),
             miner_config(1, &[0]),
             miner_config(2, &[0]),
         ]);
-        w.damage_next_write
-            .insert("miner-1_miner_info.json".into(), DamageMode::BadSignature);
-        w.damage_next_write
-            .insert("miner-1_miner_info.json.bak".into(), DamageMode::Truncate);
-        w.push(t(0), Event::Input(0, Input::Start { restarted: false }));
-        w.push(t(3 * S), Event::Input(1, Input::Start { restarted: false }));
-        w.push(t(4 * S), Event::Input(2, Input::Start { restarted: false }));
+        damage_next_write(&mut w, "miner-1_miner_info.json", DamageMode::BadSignature);
+        damage_next_write(&mut w, "miner-1_miner_info.json.bak", DamageMode::Truncate);
+        w.start(HostId(0), t(0));
+        w.start(HostId(1), t(3 * S));
+        w.start(HostId(2), t(4 * S));
         w.run_until(t(120 * S));
-        (w.log, w.fs)
+        let logs: Vec<_> = w.hosts().map(|h| w.log(h).to_vec()).collect();
+        (logs, w.dir().files().clone())
     };
     let (log, fs) = run();
-    assert!(log.len() > 20);
+    let entries: usize = log.iter().map(Vec::len).sum();
+    assert!(entries >= 10, "{entries} entries");
     assert_eq!((log, fs), run());
 }
 
 #[test]
 fn damaged_file_without_backup_is_repaired_by_re_registration() {
-    let mut w = World::new(vec![
+    let mut w = world(vec![
         registrar_config(0, &[1, 2], backoff(), true),
         miner_config(1, &[0]),
         miner_config(2, &[0]),
     ]);
     // Miner 2's first write lands damaged; its backup (written after) is
     // fine, so remove it too before the registrar looks.
-    w.damage_next_write
-        .insert("miner-2_miner_info.json".into(), DamageMode::MissingField);
-    w.damage_next_write
-        .insert("miner-2_miner_info.json.bak".into(), DamageMode::Garbage);
+    damage_next_write(&mut w, "miner-2_miner_info.json", DamageMode::MissingField);
+    damage_next_write(&mut w, "miner-2_miner_info.json.bak", DamageMode::Garbage);
     w.start_all(t(0));
     w.run_until(t(60 * S));
 
-    let events: Vec<RegistrationEvent> = w.events(0).into_iter().map(|(_, e)| e).collect();
-    assert!(events.contains(&RegistrationEvent::Invalid {
+    let seen: Vec<RegistrationEvent> = events(&w, 0).into_iter().map(|(_, e)| e).collect();
+    assert!(seen.contains(&RegistrationEvent::Invalid {
         agent: "miner-2".into(),
         error: ValidationErrorKind::MissingField
     }));
     assert!(
-        events.iter().any(
+        seen.iter().any(
             |e| matches!(e, RegistrationEvent::Quarantined { agent, .. } if agent == "miner-2")
         )
     );
-    assert!(
-        events.contains(&RegistrationEvent::ReRegistrationRequested {
-            agent: "miner-2".into()
-        })
-    );
+    assert!(seen.contains(&RegistrationEvent::ReRegistrationRequested {
+        agent: "miner-2".into()
+    }));
     // The request went to miner 2's host.
-    let sends = w.sends(0);
+    let sends = sends(&w, 0);
     assert_eq!(sends.len(), 1, "asked once");
     assert_eq!(sends[0].1, HostId(2));
     let (tag, body) = wire::open(&sends[0].2).unwrap();
@@ -403,58 +228,62 @@ fn damaged_file_without_backup_is_repaired_by_re_registration() {
         }
     );
     // The miner rewrote (paced by its backoff) and the registrar accepted it.
-    assert_eq!(w.hosts[2].miner().unwrap().attempts(), 2);
-    let miner_events: Vec<RegistrationEvent> = w.events(2).into_iter().map(|(_, e)| e).collect();
+    assert_eq!(w.node(HostId(2)).miner().unwrap().attempts(), 2);
+    let miner_events: Vec<RegistrationEvent> = events(&w, 2).into_iter().map(|(_, e)| e).collect();
     assert!(miner_events.contains(&RegistrationEvent::FileWritten {
         agent: "miner-2".into(),
         attempt: 2
     }));
-    let registrar = w.hosts[0].registrar().unwrap();
+    let registrar = w.node(HostId(0)).registrar().unwrap();
     assert!(registrar.is_ready());
     let accepted = registrar.acceptance("miner-2").unwrap();
     assert_eq!(accepted.source, WalletSource::File);
     assert_eq!(accepted.public_key, Some(identity(2).public_key()));
     // The damaged bytes are kept under the quarantine name.
-    let quarantined: Vec<&String> = w.fs.keys().filter(|k| k.contains(".corrupted.")).collect();
+    let quarantined: Vec<&String> = w
+        .dir()
+        .files()
+        .keys()
+        .filter(|k| k.contains(".corrupted."))
+        .collect();
     assert_eq!(quarantined.len(), 1);
     assert_eq!(
-        validate("miner-2", &w.fs[quarantined[0]]).err(),
+        validate("miner-2", &file(&w, quarantined[0])).err(),
         Some(ValidationErrorKind::MissingField)
     );
 }
 
 #[test]
 fn damaged_file_with_a_valid_backup_is_restored() {
-    let mut w = World::new(vec![
+    let mut w = world(vec![
         registrar_config(0, &[1], backoff(), true),
         miner_config(1, &[0]),
     ]);
-    w.start_all(t(0));
     // Damage the file after both writes landed but before the first check
     // that could accept it: the registrar's first listing is at 0 + cost,
     // so start the registrar late instead.
-    w.queue.retain(|_, e| !matches!(e, Event::Input(0, _)));
+    w.start(HostId(1), t(0));
     w.run_until(t(S));
-    let good = w.fs["miner-1_miner_info.json"].clone();
+    let good = file(&w, "miner-1_miner_info.json");
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    w.fs.insert(
-        "miner-1_miner_info.json".into(),
+    w.dir_mut().put(
+        "miner-1_miner_info.json",
         damage(DamageMode::Legacy, &good, "miner-1", &mut rng),
     );
-    w.push(t(2 * S), Event::Input(0, Input::Start { restarted: false }));
+    w.start(HostId(0), t(2 * S));
     w.run_until(t(10 * S));
-    let events: Vec<RegistrationEvent> = w.events(0).into_iter().map(|(_, e)| e).collect();
-    assert!(events.contains(&RegistrationEvent::Invalid {
+    let seen: Vec<RegistrationEvent> = events(&w, 0).into_iter().map(|(_, e)| e).collect();
+    assert!(seen.contains(&RegistrationEvent::Invalid {
         agent: "miner-1".into(),
         error: ValidationErrorKind::LegacyFormat
     }));
-    assert!(events.contains(&RegistrationEvent::RestoredFromBackup {
+    assert!(seen.contains(&RegistrationEvent::RestoredFromBackup {
         agent: "miner-1".into()
     }));
-    assert_eq!(w.fs["miner-1_miner_info.json"], good);
-    assert!(w.sends(0).is_empty());
+    assert_eq!(file(&w, "miner-1_miner_info.json"), good);
+    assert!(sends(&w, 0).is_empty());
     assert_eq!(
-        w.hosts[0]
+        w.node(HostId(0))
             .registrar()
             .unwrap()
             .acceptance("miner-1")
@@ -469,18 +298,17 @@ fn watch_strategy_accepts_files_as_they_land() {
     let strategy = Strategy::Watch {
         safety_poll: SimDuration::from_secs(60),
     };
-    let mut w = World::new(vec![
+    let mut w = world(vec![
         registrar_config(0, &[1, 2], strategy, true),
         miner_config(1, &[0]),
         miner_config(2, &[0]),
     ]);
     // The registrar starts first; the miners come up later, one by one.
-    w.push(t(0), Event::Input(0, Input::Start { restarted: false }));
-    w.push(t(5 * S), Event::Input(1, Input::Start { restarted: false }));
-    w.push(t(7 * S), Event::Input(2, Input::Start { restarted: false }));
+    w.start(HostId(0), t(0));
+    w.start(HostId(1), t(5 * S));
+    w.start(HostId(2), t(7 * S));
     w.run_until(t(30 * S));
-    let accepted: Vec<SimTime> = w
-        .events(0)
+    let accepted: Vec<SimTime> = events(&w, 0)
         .into_iter()
         .filter(|(_, e)| matches!(e, RegistrationEvent::Accepted { .. }))
         .map(|(at, _)| at)
@@ -489,29 +317,29 @@ fn watch_strategy_accepts_files_as_they_land() {
     // Within a few file-operation costs of each write, not at a poll.
     assert!(accepted[0] < t(5 * S + 20 * MS), "{accepted:?}");
     assert!(accepted[1] < t(7 * S + 20 * MS), "{accepted:?}");
-    assert!(w.hosts[0].registrar().unwrap().is_ready());
+    assert!(w.node(HostId(0)).registrar().unwrap().is_ready());
 }
 
 #[test]
 fn restarted_miner_repairs_its_damaged_file() {
-    let mut w = World::new(vec![miner_config(0, &[])]);
+    let mut w = world(vec![miner_config(0, &[])]);
     let good = encode(&Registration::signed(&identity(0), "miner-0", t(0)));
     let mut rng = ChaCha8Rng::seed_from_u64(2);
-    w.fs.insert(
-        file_name("miner-0"),
+    w.dir_mut().put(
+        &file_name("miner-0"),
         damage(DamageMode::Truncate, &good, "miner-0", &mut rng),
     );
-    w.push(t(S), Event::Input(0, Input::Start { restarted: true }));
+    w.schedule(HostId(0), t(S), Input::Start { restarted: true });
     w.run_until(t(2 * S));
-    let file = validate("miner-0", &w.fs["miner-0_miner_info.json"]).unwrap();
+    let written = validate("miner-0", &file(&w, "miner-0_miner_info.json")).unwrap();
     assert_eq!(
-        file.registered_at(),
+        written.registered_at(),
         t(S) + FILE_COST,
         "written when the read showed the damage"
     );
     assert_eq!(
-        w.fs["miner-0_miner_info.json.bak"],
-        w.fs["miner-0_miner_info.json"]
+        file(&w, "miner-0_miner_info.json.bak"),
+        file(&w, "miner-0_miner_info.json")
     );
 }
 
@@ -534,21 +362,15 @@ fn host_with(role: Option<RegistrationRole>, peers: bool) -> HostNode {
         }),
         registration: role,
         consensus: None,
-        verifier: None,
-        consensus_from_registry: None,
     })
 }
 
 fn deliver(node: &mut HostNode, from: u32, payload: Vec<u8>, rng: &mut ChaCha8Rng) -> Vec<Output> {
-    node.handle_input(
-        t(S),
-        Input::Message {
-            from: HostId(from),
-            payload,
-        },
-        rng,
-    );
-    std::iter::from_fn(|| node.poll_output()).collect()
+    let input = Input::Message {
+        from: HostId(from),
+        payload: payload.into(),
+    };
+    testkit::drive(node, t(S), input, rng)
 }
 
 fn rejected(from: u32, reason: RejectReason) -> Vec<Output> {
@@ -679,7 +501,7 @@ fn peers_keep_working_next_to_a_registration_role() {
     assert!(outputs.iter().any(|o| matches!(
         o,
         Output::SetTimer {
-            timer: TimerId::PeerHeartbeat,
+            timer: TimerId::Peers(PeerTimer::Heartbeat),
             ..
         }
     )));
@@ -689,10 +511,22 @@ fn peers_keep_working_next_to_a_registration_role() {
             .any(|o| matches!(o, Output::File(op) if matches!(**op, FileOp::Write { .. })))
     );
     // A heartbeat goes to the peers, a rewrite timer nowhere (none pending).
-    node.handle_input(t(S), Input::Timer(TimerId::MinerRewrite), &mut rng);
-    node.handle_input(t(S), Input::Timer(TimerId::RegistrationCheck), &mut rng);
+    node.handle_input(
+        t(S),
+        Input::Timer(TimerId::Registration(RegistrationTimer::MinerRewrite)),
+        &mut rng,
+    );
+    node.handle_input(
+        t(S),
+        Input::Timer(TimerId::Registration(RegistrationTimer::Check)),
+        &mut rng,
+    );
     assert!(node.poll_output().is_none());
-    node.handle_input(t(5 * S), Input::Timer(TimerId::PeerHeartbeat), &mut rng);
+    node.handle_input(
+        t(5 * S),
+        Input::Timer(TimerId::Peers(PeerTimer::Heartbeat)),
+        &mut rng,
+    );
     assert!(std::iter::from_fn(|| node.poll_output()).any(|o| matches!(o, Output::Send { .. })));
 }
 

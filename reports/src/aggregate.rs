@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::ReportError;
-use crate::registration::percentile;
+use crate::percentile;
 
 /// Two-sided 95 % Student-t quantiles for 1..=30 degrees of freedom (1.96
 /// beyond).

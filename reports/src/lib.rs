@@ -10,10 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
-pub mod consensus;
-pub mod peers;
 pub mod plots;
-pub mod registration;
 pub mod result_dir;
 pub mod summary;
 pub mod tables;
@@ -27,7 +24,6 @@ use std::path::PathBuf;
 
 /// Why reports could not be written.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ReportError {
     /// A file or folder could not be created, written or moved.
     #[error("cannot write {path}: {source}")]
@@ -60,4 +56,29 @@ pub enum ReportError {
 pub fn seconds(time: sim_core::units::SimTime) -> String {
     let ns = time.as_nanos();
     format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
+/// The nearest-rank percentile of sorted `values` (`p` in `0..=1`).
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let rank = (p * values.len() as f64).ceil().max(1.0) as usize;
+    values.get(rank.min(values.len()) - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 0.5), Some(50.0));
+        assert_eq!(percentile(&v, 0.95), Some(95.0));
+        assert_eq!(percentile(&v, 1.0), Some(100.0));
+        assert_eq!(percentile(&[7.0], 0.95), Some(7.0));
+        assert_eq!(percentile(&[1.0, 2.0, 3.0], 0.5), Some(2.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
 }

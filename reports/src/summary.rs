@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use sim_core::record::RunLog;
-use sim_core::scenario::Scenario;
+use sim_core::scenario::{Model, Scenario};
 use sim_core::units::SimTime;
 
 use crate::ReportError;
@@ -41,6 +41,23 @@ impl Metric {
     }
 }
 
+/// The metrics every run writes, whatever its protocols (`run.*`,
+/// `network.*`, `faults.*`); each protocol declares its own.
+pub const RUN_METRICS: &[&str] = &[
+    "run.seed",
+    "run.events",
+    "run.sim_time_s",
+    "run.trace_hash",
+    "run.hosts",
+    "run.scenario",
+    "network.messages_sent",
+    "network.messages_delivered",
+    "network.messages_dropped",
+    "network.bytes_sent",
+    "faults.applied",
+    "faults.crashes",
+];
+
 /// The metrics of one run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
@@ -49,9 +66,9 @@ pub struct Summary {
 
 /// What a finished run hands to [`Summary::from_run`].
 #[derive(Clone, Copy, Debug)]
-pub struct RunFacts<'a> {
+pub struct RunFacts<'a, M: Model> {
     /// The scenario that ran (with the seed actually used).
-    pub scenario: &'a Scenario,
+    pub scenario: &'a Scenario<M>,
     /// What it recorded.
     pub log: &'a RunLog,
     /// The trace hash.
@@ -62,7 +79,7 @@ pub struct RunFacts<'a> {
 
 impl Summary {
     /// The metrics of a finished run, computed from its log.
-    pub fn from_run(facts: RunFacts<'_>) -> Self {
+    pub fn from_run<M: Model>(facts: RunFacts<'_, M>) -> Self {
         let mut s = Summary::default();
         let log = facts.log;
         s.set("run.scenario", Metric::Text(facts.scenario.name.clone()));

@@ -5,11 +5,9 @@
 use std::path::Path;
 
 use node_logic::HostId;
-use node_logic::consensus::ConsensusEvent;
-use node_logic::io::Observation;
-use node_logic::registration::RegistrationEvent;
+use node_logic::observe::{Described, Party};
 use sim_core::record::RunLog;
-use sim_core::scenario::Scenario;
+use sim_core::scenario::{Model, Scenario};
 
 use crate::{ReportError, seconds};
 
@@ -20,7 +18,8 @@ fn writer(path: &Path) -> Result<csv::Writer<std::fs::File>, ReportError> {
     })
 }
 
-pub(crate) fn rows<I, R>(path: &Path, header: &[&str], records: I) -> Result<(), ReportError>
+/// Writes a CSV file: `header`, then one row per record.
+pub fn rows<I, R>(path: &Path, header: &[&str], records: I) -> Result<(), ReportError>
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator,
@@ -42,7 +41,11 @@ where
 }
 
 /// `network.csv`: one row per host with its traffic.
-pub fn write_network(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<(), ReportError> {
+pub fn write_network<M: Model>(
+    path: &Path,
+    scenario: &Scenario<M>,
+    log: &RunLog,
+) -> Result<(), ReportError> {
     let header = [
         "host",
         "group",
@@ -70,7 +73,11 @@ pub fn write_network(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<(
 }
 
 /// `faults.csv`: one row per fault taking effect or ending.
-pub fn write_faults(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<(), ReportError> {
+pub fn write_faults<M: Model>(
+    path: &Path,
+    scenario: &Scenario<M>,
+    log: &RunLog,
+) -> Result<(), ReportError> {
     let header = ["time_s", "fault", "kind", "phase", "hosts"];
     let records = log.faults.iter().map(|f| {
         let hosts: Vec<&str> = f.hosts.iter().map(|h| host_name(scenario, *h)).collect();
@@ -86,7 +93,11 @@ pub fn write_faults(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<()
 }
 
 /// `lifecycle.csv`: one row per host boot, restart or crash.
-pub fn write_lifecycle(path: &Path, scenario: &Scenario, log: &RunLog) -> Result<(), ReportError> {
+pub fn write_lifecycle<M: Model>(
+    path: &Path,
+    scenario: &Scenario<M>,
+    log: &RunLog,
+) -> Result<(), ReportError> {
     let header = ["time_s", "host", "event"];
     let records = log.lifecycle.iter().map(|(t, h, what)| {
         vec![
@@ -100,9 +111,9 @@ pub fn write_lifecycle(path: &Path, scenario: &Scenario, log: &RunLog) -> Result
 
 /// `observations.csv`: one row per protocol observation (peer up/down,
 /// rejected message), with the other host involved.
-pub fn write_observations(
+pub fn write_observations<M: Model>(
     path: &Path,
-    scenario: &Scenario,
+    scenario: &Scenario<M>,
     log: &RunLog,
 ) -> Result<(), ReportError> {
     let header = ["time_s", "host", "observation", "peer", "detail"];
@@ -119,146 +130,23 @@ pub fn write_observations(
     rows(path, &header, records)
 }
 
-/// A stable `(observation, other party, detail)` for CSV output; `name`
-/// turns a host id into its name.
+/// A stable `(observation, other party, detail)` for CSV output, from the
+/// observation's own description; `name` turns a host id into its name.
 pub fn describe(
-    observation: &Observation,
+    observation: &impl Described,
     name: impl Fn(HostId) -> String,
 ) -> (&'static str, String, String) {
-    match observation {
-        Observation::PeerUp { peer } => ("peer-up", name(*peer), String::new()),
-        Observation::PeerDown { peer } => ("peer-down", name(*peer), String::new()),
-        Observation::MessageRejected { from, reason } => {
-            ("message-rejected", name(*from), reason.as_str().to_string())
-        }
-        Observation::PeerBanned { peer } => ("peer-banned", name(*peer), String::new()),
-        Observation::PeerUnbanned { peer } => ("peer-unbanned", name(*peer), String::new()),
-        Observation::ObserversCleaned { removed } => {
-            ("observers-cleaned", String::new(), removed.to_string())
-        }
-        Observation::Registration(event) => describe_registration(event),
-        Observation::Consensus(event) => describe_consensus(event, &name),
-        #[allow(unreachable_patterns)]
-        _ => ("other", String::new(), String::new()),
-    }
-}
-
-fn describe_consensus(
-    event: &ConsensusEvent,
-    name: &impl Fn(HostId) -> String,
-) -> (&'static str, String, String) {
-    match event {
-        ConsensusEvent::Proposed { height, view, hash } => (
-            "consensus-proposed",
-            String::new(),
-            format!("height {height} view {view} {hash:?}"),
-        ),
-        ConsensusEvent::Finalized {
-            height,
-            hash,
-            view,
-            proposer,
-            via_sync,
-            ..
-        } => (
-            "consensus-finalized",
-            name(*proposer),
-            format!(
-                "height {height} view {view} {hash:?}{}",
-                if *via_sync { " via sync" } else { "" }
-            ),
-        ),
-        ConsensusEvent::ViewChange { from_view, to_view } => (
-            "consensus-view-change",
-            String::new(),
-            format!("{from_view} -> {to_view}"),
-        ),
-        ConsensusEvent::Equivocation {
-            offender,
-            view,
-            height,
-            kind,
-        } => (
-            "consensus-equivocation",
-            name(*offender),
-            format!("{} at height {height} view {view}", kind.as_str()),
-        ),
-        ConsensusEvent::CaughtUp { to_height } => (
-            "consensus-caught-up",
-            String::new(),
-            format!("height {to_height}"),
-        ),
-        #[allow(unreachable_patterns)]
-        _ => ("consensus-other", String::new(), String::new()),
-    }
-}
-
-fn describe_registration(event: &RegistrationEvent) -> (&'static str, String, String) {
-    match event {
-        RegistrationEvent::FileWritten { agent, attempt } => (
-            "registration-file-written",
-            agent.clone(),
-            format!("attempt {attempt}"),
-        ),
-        RegistrationEvent::Accepted {
-            agent,
-            wallet,
-            source,
-            ..
-        } => (
-            "registration-accepted",
-            agent.clone(),
-            format!("{} {wallet}", source.as_str()),
-        ),
-        RegistrationEvent::Invalid { agent, error } => (
-            "registration-invalid",
-            agent.clone(),
-            error.as_str().to_string(),
-        ),
-        RegistrationEvent::Quarantined { agent, to } => {
-            ("registration-quarantined", agent.clone(), to.clone())
-        }
-        RegistrationEvent::RestoredFromBackup { agent } => {
-            ("registration-restored", agent.clone(), String::new())
-        }
-        RegistrationEvent::ReRegistrationRequested { agent } => (
-            "registration-reregister-requested",
-            agent.clone(),
-            String::new(),
-        ),
-        RegistrationEvent::Progress {
-            registered,
-            expected,
-        } => (
-            "registration-progress",
-            String::new(),
-            format!("{registered}/{expected}"),
-        ),
-        RegistrationEvent::Ready {
-            registered,
-            expected,
-            timed_out,
-            missing,
-        } => (
-            "registration-ready",
-            String::new(),
-            format!(
-                "{registered}/{expected}{}{}",
-                if *timed_out { " timed out" } else { "" },
-                if missing.is_empty() {
-                    String::new()
-                } else {
-                    format!(" missing {}", missing.join(" "))
-                }
-            ),
-        ),
-        #[allow(unreachable_patterns)]
-        _ => ("registration-other", String::new(), String::new()),
-    }
+    let d = observation.describe();
+    let party = match d.party {
+        Party::None => String::new(),
+        Party::Host(host) => name(host),
+        Party::Named(text) => text,
+    };
+    (d.kind, party, d.detail)
 }
 
 /// A host's name, or `host#<id>` for an id outside the scenario.
-pub fn host_name(scenario: &Scenario, host: node_logic::HostId) -> &str {
+pub fn host_name<M: Model>(scenario: &Scenario<M>, host: node_logic::HostId) -> &str {
     scenario
         .hosts
         .get(host.index())

@@ -2,7 +2,7 @@
 //! summary. `sim run` prints them; `sim check` will turn misses into its
 //! exit code.
 
-use sim_core::scenario::{Scenario, Target};
+use sim_core::scenario::{Model, Scenario, Target};
 
 use crate::summary::Summary;
 
@@ -20,7 +20,7 @@ pub struct Verdict<'a> {
 
 /// Checks every per-run target of `scenario` against `summary`, in file
 /// order (targets over seeds need every seed: see [`seed_verdicts`]).
-pub fn verdicts<'a>(scenario: &'a Scenario, summary: &Summary) -> Vec<Verdict<'a>> {
+pub fn verdicts<'a, M: Model>(scenario: &'a Scenario<M>, summary: &Summary) -> Vec<Verdict<'a>> {
     scenario
         .targets
         .iter()
@@ -39,7 +39,10 @@ pub fn verdicts<'a>(scenario: &'a Scenario, summary: &Summary) -> Vec<Verdict<'a
 
 /// Checks the targets over seeds (`{ p95 = "< 60" }`) of `scenario`
 /// against the summaries of all seeds of one grid point.
-pub fn seed_verdicts<'a>(scenario: &'a Scenario, summaries: &[&Summary]) -> Vec<Verdict<'a>> {
+pub fn seed_verdicts<'a, M: Model>(
+    scenario: &'a Scenario<M>,
+    summaries: &[&Summary],
+) -> Vec<Verdict<'a>> {
     scenario
         .targets
         .iter()

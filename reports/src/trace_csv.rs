@@ -123,8 +123,6 @@ impl TraceSink for TraceCsv {
                 String::new(),
                 format!("{mode} {path}"),
             ),
-            #[allow(unreachable_patterns)]
-            _ => ("other", String::new(), String::new(), String::new()),
         };
         let time = crate::seconds(event.time);
         if let Err(e) = self.writer.write_record([

@@ -10,7 +10,7 @@
 use std::fmt;
 
 use node_logic::HostId;
-use node_logic::io::Observation;
+use node_logic::Observation;
 
 use crate::record::Lifecycle;
 use crate::units::SimTime;

@@ -1,19 +1,20 @@
 //! The event loop: pops events in `(time, sequence)` order, feeds them to the
 //! hosts' [`Node`]s, and carries out what the nodes ask for.
 //!
-//! The engine knows nothing of scenarios: a caller (see [`crate::runner`])
+//! The engine knows nothing of scenarios: a caller (`sim::runner`)
 //! builds it with a network, a node factory, start times and fault actions.
 //! Every event processed is hashed into the trace hash and offered to a
 //! [`TraceSink`].
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
 
 use node_logic::HostId;
-use node_logic::io::{FileResult, Input, Node, Output};
-use node_logic::registration::damage::{DamageMode, damage};
+use node_logic::io::{FileResult, Input, Node, Output, Payload};
 
 use crate::checkers::{Checker, Violation};
-use crate::faults::FaultRules;
+use crate::faults::{FaultRules, NetworkRule};
 use crate::fs::{Begun, Change, FsConfig, OpId, SimFs};
 use crate::network::Network;
 use crate::queue::{EventQueue, QueueFull};
@@ -22,7 +23,7 @@ use crate::rng::{RngStreams, StreamRng, names};
 use crate::timers::TimerTable;
 use crate::trace::{DropReason, FaultPhase, TraceEvent, TraceHasher, TraceKind, TraceSink};
 use crate::transport::Transport;
-use crate::units::{Probability, SimDuration, SimTime};
+use crate::units::{SimDuration, SimTime};
 
 /// Engine-wide settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,36 +36,20 @@ pub struct EngineConfig {
     pub fs: FsConfig,
 }
 
-/// What a scheduled fault does when it applies; its heal undoes it.
-/// Later fault kinds (`corrupt`, `byzantine`, `clock_skew`) plug in here.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
+/// What a scheduled fault does, in the engine's own terms: the scenario's
+/// fault table maps each fault kind to one of these (so the engine knows
+/// no fault kinds, only these effects). Apply does it; heal undoes it.
 pub enum FaultAction {
-    /// Cut traffic between sides; heal lifts the cut.
-    Partition {
-        /// Disjoint host sets.
-        sides: Vec<Vec<HostId>>,
-        /// Only from the first side to the others.
-        one_way: bool,
-    },
-    /// Degrade paths between `a` and `b`; heal restores them.
-    Link {
-        /// One end.
-        a: Vec<HostId>,
-        /// Other end.
-        b: Vec<HostId>,
-        /// Extra latency.
-        latency: SimDuration,
-        /// Extra loss.
-        loss: Probability,
-    },
+    /// A network rule, in force from apply to heal.
+    Network(Box<dyn NetworkRule>),
     /// Crash hosts; heal restarts them, built anew.
     Crash {
         /// The hosts.
         hosts: Vec<HostId>,
     },
-    /// Make validators equivocate; heal makes them honest again.
-    Byzantine {
+    /// Make hosts misbehave ([`Input::Misbehave`]; told again after a
+    /// restart while in force); heal makes them honest again.
+    Misbehave {
         /// The hosts.
         hosts: Vec<HostId>,
     },
@@ -77,53 +62,74 @@ pub enum FaultAction {
         /// Rate error.
         drift: f64,
     },
-    /// Damage registration files: at once if complete, else when their
-    /// next write completes (a miner that writes a bad file in the first
-    /// place). No heal.
-    Corrupt {
+    /// Damage files: at once if complete, else when their next write
+    /// completes (a writer that writes a bad file in the first place).
+    /// No heal.
+    DamageFiles {
         /// The files and how to damage each.
-        targets: Vec<CorruptTarget>,
+        targets: Vec<FileDamage>,
     },
 }
 
-/// A registration file a `corrupt` fault damages.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CorruptTarget {
-    /// The miner whose file it is.
-    pub host: HostId,
-    /// Its agent id (damage modes rewrite fields with it).
-    pub agent: String,
-    /// The file in the shared directory.
-    pub path: String,
-    /// How to damage it.
-    pub mode: DamageMode,
-}
-
-impl FaultAction {
-    /// A stable name for reports.
-    pub fn kind(&self) -> &'static str {
+impl fmt::Debug for FaultAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FaultAction::Partition { .. } => "partition",
-            FaultAction::Link { .. } => "link",
-            FaultAction::Crash { .. } => "crash",
-            FaultAction::Corrupt { .. } => "corrupt",
-            FaultAction::ClockSkew { .. } => "clock-skew",
-            FaultAction::Byzantine { .. } => "byzantine",
+            FaultAction::Network(rule) => f.debug_tuple("Network").field(rule).finish(),
+            FaultAction::Crash { hosts } => f.debug_struct("Crash").field("hosts", hosts).finish(),
+            FaultAction::Misbehave { hosts } => {
+                f.debug_struct("Misbehave").field("hosts", hosts).finish()
+            }
+            FaultAction::ClockSkew { hosts, .. } => {
+                f.debug_struct("ClockSkew").field("hosts", hosts).finish()
+            }
+            FaultAction::DamageFiles { targets } => f
+                .debug_struct("DamageFiles")
+                .field("files", &targets.len())
+                .finish(),
         }
     }
-    fn hosts(&self) -> Vec<HostId> {
-        let mut hosts: Vec<HostId> = match self {
-            FaultAction::Partition { sides, .. } => sides.concat(),
-            FaultAction::Link { a, b, .. } => [a.as_slice(), b.as_slice()].concat(),
-            FaultAction::Crash { hosts } => hosts.clone(),
-            FaultAction::Corrupt { targets } => targets.iter().map(|t| t.host).collect(),
-            FaultAction::ClockSkew { hosts, .. } => hosts.clone(),
-            FaultAction::Byzantine { hosts } => hosts.clone(),
-        };
-        hosts.sort_unstable();
-        hosts.dedup();
-        hosts
-    }
+}
+
+/// How a file is damaged: the new content from the old (empty when the
+/// file does not exist yet) and a stream of the fault's own.
+pub type Damage = Rc<dyn Fn(&[u8], &mut StreamRng) -> Vec<u8>>;
+
+/// A file a fault damages.
+#[derive(Clone)]
+pub struct FileDamage {
+    /// The host whose file it is (for the records).
+    pub host: HostId,
+    /// The file in the shared directory.
+    pub path: String,
+    /// How it is damaged, for the records (`truncate`, ...).
+    pub label: &'static str,
+    /// The damage.
+    pub damage: Damage,
+}
+
+/// A fault on the timeline, as the engine runs it.
+#[derive(Debug)]
+pub struct ScheduledFault {
+    /// Its index in the scenario (names it in reports, keys its rule).
+    pub index: usize,
+    /// Its kind, for reports (`partition`, `crash`, ...).
+    pub kind: &'static str,
+    /// The hosts it touches, for reports.
+    pub hosts: Vec<HostId>,
+    /// When it applies.
+    pub at: SimTime,
+    /// When it heals, if ever.
+    pub heal: Option<SimTime>,
+    /// What it does.
+    pub action: FaultAction,
+}
+
+/// A fault the engine holds between its apply and its heal.
+struct HeldFault {
+    kind: &'static str,
+    hosts: Vec<HostId>,
+    /// `None` once a network rule has moved into the rules in force.
+    action: Option<FaultAction>,
 }
 
 #[derive(Debug)]
@@ -139,12 +145,12 @@ enum Event {
     Arrive {
         from: HostId,
         to: HostId,
-        payload: Vec<u8>,
+        payload: Payload,
     },
     Deliver {
         from: HostId,
         to: HostId,
-        payload: Vec<u8>,
+        payload: Payload,
     },
     FileDone {
         host: HostId,
@@ -260,9 +266,10 @@ struct Core {
     fs: SimFs,
     rules: FaultRules,
     /// What each scheduled fault does, by its index in the scenario.
-    faults: BTreeMap<usize, FaultAction>,
-    /// Corruptions waiting for their file's next write, by path.
-    pending_damage: BTreeMap<String, (usize, usize, CorruptTarget)>,
+    faults: BTreeMap<usize, HeldFault>,
+    /// Damages waiting for their file's next write, by path: (fault,
+    /// target index, damage).
+    pending_damage: BTreeMap<String, (usize, usize, FileDamage)>,
     /// The run's RNG streams (damage draws come from `fault-damage`).
     streams: RngStreams,
     /// Invariants watched during the run.
@@ -367,31 +374,29 @@ impl<N: Node> Simulation<N> {
         self.core.schedule(at, Event::Start { host });
     }
 
-    /// Applies `action` at `at` and undoes it at `heal` (if any). `index`
-    /// names the fault in reports (its position in the scenario).
-    pub fn schedule_fault(
-        &mut self,
-        index: usize,
-        at: SimTime,
-        heal: Option<SimTime>,
-        action: FaultAction,
-    ) {
-        self.core.faults.insert(index, action);
+    /// Applies `fault` at its time and undoes it at its heal (if any).
+    pub fn schedule_fault(&mut self, fault: ScheduledFault) {
+        let index = fault.index;
+        let mut hosts = fault.hosts;
+        hosts.sort_unstable();
+        hosts.dedup();
+        let held = HeldFault {
+            kind: fault.kind,
+            hosts,
+            action: Some(fault.action),
+        };
+        self.core.faults.insert(index, held);
+        let apply = FaultPhase::Apply;
         self.core.schedule(
-            at,
+            fault.at,
             Event::Fault {
                 index,
-                phase: FaultPhase::Apply,
+                phase: apply,
             },
         );
-        if let Some(heal) = heal {
-            self.core.schedule(
-                heal,
-                Event::Fault {
-                    index,
-                    phase: FaultPhase::Heal,
-                },
-            );
+        if let Some(heal) = fault.heal {
+            let phase = FaultPhase::Heal;
+            self.core.schedule(heal, Event::Fault { index, phase });
         }
     }
 
@@ -656,82 +661,112 @@ impl<N: Node> Simulation<N> {
 
     fn fault(&mut self, index: usize, phase: FaultPhase, sink: &mut dyn TraceSink) {
         // Fault events are only queued by `schedule_fault`, which inserts first.
-        let Some(action) = self.core.faults.get(&index).cloned() else {
+        let Some(held) = self.core.faults.get_mut(&index) else {
             return;
+        };
+        let record = FaultRecord {
+            time: self.core.now,
+            index,
+            kind: held.kind,
+            phase,
+            hosts: held.hosts.clone(),
+        };
+        // A network rule and file damages are used up when they apply;
+        // crashes, misbehaviour and skews stay for their heal.
+        let action = match (&held.action, phase) {
+            (
+                Some(FaultAction::Network(_) | FaultAction::DamageFiles { .. }),
+                FaultPhase::Apply,
+            ) => held.action.take(),
+            _ => None,
         };
         self.core
             .emit(None, TraceKind::Fault { index, phase }, sink);
-        self.core.log.faults.push(FaultRecord {
-            time: self.core.now,
-            index,
-            kind: action.kind(),
-            phase,
-            hosts: action.hosts(),
-        });
+        self.core.log.faults.push(record);
+        match action {
+            Some(FaultAction::Network(rule)) => self.core.rules.insert(index, rule),
+            Some(FaultAction::DamageFiles { targets }) => self.damage_files(index, targets, sink),
+            Some(other) => self.host_fault(index, &other, phase, sink),
+            None => self.heal_or_apply_held(index, phase, sink),
+        }
+    }
+
+    /// A held fault (crash, misbehaviour, skew) applies or heals; a
+    /// network rule heals.
+    fn heal_or_apply_held(&mut self, index: usize, phase: FaultPhase, sink: &mut dyn TraceSink) {
+        let Some(held) = self.core.faults.get_mut(&index) else {
+            return;
+        };
+        match held.action.take() {
+            Some(action) => {
+                self.host_fault(index, &action, phase, sink);
+                if let Some(held) = self.core.faults.get_mut(&index) {
+                    held.action = Some(action);
+                }
+            }
+            // The rule moved into the rules in force at apply.
+            None => self.core.rules.heal(index),
+        }
+    }
+
+    /// Crash/restart, misbehave on/off, clock skew.
+    fn host_fault(
+        &mut self,
+        _index: usize,
+        action: &FaultAction,
+        phase: FaultPhase,
+        sink: &mut dyn TraceSink,
+    ) {
         match (action, phase) {
-            (FaultAction::Partition { sides, one_way }, FaultPhase::Apply) => {
-                self.core.rules.partition(index, &sides, one_way);
-            }
-            (
-                FaultAction::Link {
-                    a,
-                    b,
-                    latency,
-                    loss,
-                },
-                FaultPhase::Apply,
-            ) => {
-                self.core.rules.degrade(index, &a, &b, latency, loss);
-            }
-            (FaultAction::Partition { .. } | FaultAction::Link { .. }, FaultPhase::Heal) => {
-                self.core.rules.heal(index)
-            }
             (FaultAction::Crash { hosts }, FaultPhase::Apply) => {
-                for host in hosts {
+                for &host in hosts {
                     self.crash(host, sink);
                 }
             }
             (FaultAction::Crash { hosts }, FaultPhase::Heal) => {
-                for host in hosts {
+                for &host in hosts {
                     self.restart(host, sink);
                 }
             }
-            (FaultAction::Corrupt { targets }, FaultPhase::Apply) => {
-                for (i, target) in targets.into_iter().enumerate() {
-                    if self.core.fs.complete(&target.path).is_some() {
-                        self.core.damage(index, i, &target, sink);
-                    } else {
-                        self.core
-                            .pending_damage
-                            .insert(target.path.clone(), (index, i, target));
-                    }
+            (FaultAction::Misbehave { hosts }, phase) => {
+                let on = phase == FaultPhase::Apply;
+                for &host in hosts {
+                    self.core.hosts[host.index()].byzantine = on;
+                    self.feed(host, Input::Misbehave { on }, sink);
                 }
             }
-            (FaultAction::Corrupt { .. }, FaultPhase::Heal) => {}
             (
-                FaultAction::ClockSkew {
-                    hosts,
+                &FaultAction::ClockSkew {
+                    ref hosts,
                     offset_ns,
                     drift,
                 },
                 FaultPhase::Apply,
             ) => {
                 let since = self.core.now;
-                for host in hosts {
-                    self.core.hosts[host.index()].skew = Some(ClockSkew {
+                for &host in hosts {
+                    let skew = ClockSkew {
                         since,
                         offset_ns,
                         drift,
-                    });
+                    };
+                    self.core.hosts[host.index()].skew = Some(skew);
                 }
             }
-            (FaultAction::ClockSkew { .. }, FaultPhase::Heal) => {}
-            (FaultAction::Byzantine { hosts }, phase) => {
-                let on = phase == FaultPhase::Apply;
-                for host in hosts {
-                    self.core.hosts[host.index()].byzantine = on;
-                    self.feed(host, Input::Misbehave { on }, sink);
-                }
+            (FaultAction::ClockSkew { .. }, FaultPhase::Heal)
+            | (FaultAction::Network(_) | FaultAction::DamageFiles { .. }, _) => {}
+        }
+    }
+
+    /// Damages each target's file now if it is complete, else at its next write.
+    fn damage_files(&mut self, index: usize, targets: Vec<FileDamage>, sink: &mut dyn TraceSink) {
+        for (i, target) in targets.into_iter().enumerate() {
+            if self.core.fs.complete(&target.path).is_some() {
+                self.core.damage(index, i, &target, sink);
+            } else {
+                self.core
+                    .pending_damage
+                    .insert(target.path.clone(), (index, i, target));
             }
         }
     }
@@ -776,8 +811,6 @@ impl<N: Node> Simulation<N> {
             FileResult::Renamed { to, result, .. } => ("rename", to, 0, result.is_ok()),
             FileResult::Deleted { path, result } => ("delete", path, 0, result.is_ok()),
             FileResult::Watching { dir } => ("watch", dir, 0, true),
-            #[allow(unreachable_patterns)]
-            _ => ("other", "", 0, false),
         };
         self.core
             .emit(Some(host), TraceKind::File { op, path, size, ok }, sink);
@@ -792,7 +825,7 @@ impl Core {
         &mut self,
         fault: usize,
         target_index: usize,
-        target: &CorruptTarget,
+        target: &FileDamage,
         sink: &mut dyn TraceSink,
     ) {
         let original = self
@@ -801,9 +834,9 @@ impl Core {
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
         let mut rng = self.streams.damage(fault, target_index);
-        let damaged = damage(target.mode, &original, &target.agent, &mut rng);
+        let damaged = (target.damage)(&original, &mut rng);
         self.fs.put(&target.path, damaged);
-        let mode = target.mode.as_str();
+        let mode = target.label;
         self.log.damaged.push(DamageRecord {
             time: self.now,
             fault,
@@ -825,7 +858,7 @@ impl Core {
     fn refuse_delivery(&self, from: HostId, to: HostId) -> Option<DropReason> {
         if self.hosts[to.index()].state != HostState::Up {
             Some(DropReason::HostDown)
-        } else if self.rules.partitioned(from, to) {
+        } else if !self.rules.is_empty() && self.rules.cuts(from, to) {
             Some(DropReason::Partition)
         } else {
             None
@@ -892,14 +925,10 @@ impl Core {
                 }
                 self.log.observations.push((self.now, host, observation));
             }
-            // Output is non-exhaustive; a kind this engine does not know is
-            // a programming error in a newer node-logic, caught in tests.
-            #[allow(unreachable_patterns)]
-            other => debug_assert!(false, "unhandled output {other:?}"),
         }
     }
 
-    fn send(&mut self, from: HostId, to: HostId, payload: Vec<u8>, sink: &mut dyn TraceSink) {
+    fn send(&mut self, from: HostId, to: HostId, payload: Payload, sink: &mut dyn TraceSink) {
         let counters = &mut self.log.net[from.index()];
         counters.messages_sent += 1;
         counters.bytes_sent += payload.len() as u64;
@@ -916,10 +945,25 @@ impl Core {
         }
         match self
             .transport
-            .send(self.now, from, to, payload.len(), &self.rules)
+            .send(self.now, from, to, payload.len(), &mut self.rules)
         {
-            Ok(at) => {
-                self.schedule(at, Event::Arrive { from, to, payload });
+            Ok(sent) if sent.duplicates.is_empty() => {
+                self.schedule(sent.arrival, Event::Arrive { from, to, payload });
+            }
+            Ok(sent) => {
+                let original = payload.clone();
+                self.schedule(
+                    sent.arrival,
+                    Event::Arrive {
+                        from,
+                        to,
+                        payload: original,
+                    },
+                );
+                for after in sent.duplicates {
+                    let payload = payload.clone();
+                    self.schedule(sent.arrival + after, Event::Arrive { from, to, payload });
+                }
             }
             Err(reason) => self.drop_message(from, to, reason, sink),
         }

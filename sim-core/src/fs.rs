@@ -167,10 +167,6 @@ impl SimFs {
                 self.watchers.entry(dir.clone()).or_default().insert(host);
                 return (Begun::Now(FileResult::Watching { dir: dir.clone() }), None);
             }
-            // FileOp is non-exhaustive for drivers outside node-logic; an
-            // operation this engine does not know fails cleanly.
-            #[allow(unreachable_patterns)]
-            _ => return (Begun::Now(unsupported(&op)), None),
         };
         let id = OpId(self.next_op);
         self.next_op += 1;
@@ -293,7 +289,8 @@ impl SimFs {
                 let changed = result.is_ok().then(|| path.clone());
                 (FileResult::Deleted { path, result }, changed)
             }
-            other => (unsupported(&other), None),
+            // Watches complete at once (`begin`); never pending.
+            FileOp::Watch { dir } => (FileResult::Watching { dir }, None),
         };
         let change = changed.and_then(|p| self.change(&p));
         Some((pending.host, result, change))
@@ -372,6 +369,11 @@ impl SimFs {
         &self.config
     }
 
+    /// Sets the operation costs (before the run starts).
+    pub fn set_config(&mut self, config: FsConfig) {
+        self.config = config;
+    }
+
     /// Per-host operation counts, in host order.
     pub fn counters(&self) -> &BTreeMap<HostId, FsCounters> {
         &self.counters
@@ -431,13 +433,6 @@ fn invalid_path_result(op: &FileOp) -> Option<FileResult> {
             result: bad,
         }),
         _ => None,
-    }
-}
-
-fn unsupported(op: &FileOp) -> FileResult {
-    FileResult::Read {
-        path: format!("{op:?}"),
-        result: Err(FsError::Io("operation not supported".into())),
     }
 }
 

@@ -8,18 +8,14 @@
 #![warn(missing_docs)]
 
 pub mod checkers;
-pub mod consensus_checks;
 pub mod engine;
 pub mod faults;
 pub mod fs;
 pub mod network;
-pub mod plan;
 pub mod queue;
 pub mod record;
 pub mod rng;
-pub mod runner;
 pub mod scenario;
-pub mod sigcache;
 pub mod timers;
 pub mod trace;
 pub mod transport;

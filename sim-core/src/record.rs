@@ -3,7 +3,7 @@
 //! filled from events that actually happened in the run.
 
 use node_logic::HostId;
-use node_logic::io::Observation;
+use node_logic::Observation;
 
 use crate::trace::{DropReason, FaultPhase};
 use crate::units::SimTime;

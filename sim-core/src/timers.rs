@@ -8,7 +8,7 @@
 //! match a new timer. The first slots live inline: a host's timers share
 //! its cache lines in the event loop's hottest path.
 
-use node_logic::io::TimerId;
+use node_logic::TimerId;
 
 /// Slots stored inline before spilling to the heap.
 const INLINE: usize = 4;
@@ -142,15 +142,15 @@ mod tests {
     #[test]
     fn only_the_latest_arming_fires() {
         let mut t = TimerTable::default();
-        let first = t.arm(TimerId::PeerHeartbeat);
-        let moved = t.arm(TimerId::PeerHeartbeat);
+        let first = t.arm(TimerId::Workload(7));
+        let moved = t.arm(TimerId::Workload(7));
         assert_eq!(first.0, moved.0, "same slot");
         assert_eq!(
             t.fire(first.0, first.1),
             None,
             "moved timer's old event is stale"
         );
-        assert_eq!(t.fire(moved.0, moved.1), Some(TimerId::PeerHeartbeat));
+        assert_eq!(t.fire(moved.0, moved.1), Some(TimerId::Workload(7)));
         assert_eq!(t.fire(moved.0, moved.1), None, "fires once");
     }
 

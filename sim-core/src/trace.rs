@@ -6,16 +6,13 @@
 //! binary encoding of each record (never `Debug` output), so equal runs on
 //! any platform give equal hashes.
 
-use node_logic::HostId;
-use node_logic::consensus::ConsensusEvent;
-use node_logic::io::{Observation, TimerId};
-use node_logic::registration::RegistrationEvent;
+use node_logic::observe::{TraceWriter, Traced};
+use node_logic::{HostId, Observation, TimerId};
 
 use crate::units::SimTime;
 
 /// Why the network dropped a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
 pub enum DropReason {
     /// Random loss on the path (link `packet_loss`, or a link fault).
     Loss,
@@ -63,7 +60,6 @@ impl FaultPhase {
 
 /// What happened, in a trace record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum TraceKind<'a> {
     /// The host booted (`restarted` after a crash).
     Start {
@@ -244,7 +240,7 @@ impl TraceHasher {
             }
             TraceKind::Observation(observation) => {
                 self.word(10);
-                self.observation(observation);
+                observation.trace(self);
             }
             TraceKind::Damage { path, mode } => {
                 self.word(11);
@@ -261,166 +257,15 @@ impl TraceHasher {
             avalanche(self.b ^ self.a)
         )
     }
-
-    fn observation(&mut self, observation: &Observation) {
-        match observation {
-            Observation::PeerUp { peer } => {
-                self.word(1);
-                self.word(u64::from(peer.0));
-            }
-            Observation::PeerDown { peer } => {
-                self.word(2);
-                self.word(u64::from(peer.0));
-            }
-            Observation::MessageRejected { from, reason } => {
-                self.word(3);
-                self.word(u64::from(from.0));
-                self.word(*reason as u64);
-            }
-            Observation::Consensus(event) => {
-                self.word(8);
-                self.consensus(event);
-            }
-            Observation::Registration(event) => {
-                self.word(4);
-                self.registration(event);
-            }
-            Observation::PeerBanned { peer } => {
-                self.word(5);
-                self.word(u64::from(peer.0));
-            }
-            Observation::PeerUnbanned { peer } => {
-                self.word(6);
-                self.word(u64::from(peer.0));
-            }
-            Observation::ObserversCleaned { removed } => {
-                self.word(7);
-                self.word(u64::from(*removed));
-            }
-            // Observation is non-exhaustive: new variants hash their Debug
-            // form until they get a binary encoding here.
-            #[allow(unreachable_patterns)]
-            other => self.bytes(format!("{other:?}").as_bytes()),
-        }
-    }
 }
 
-impl TraceHasher {
-    fn consensus(&mut self, event: &ConsensusEvent) {
-        match event {
-            ConsensusEvent::Proposed { height, view, hash } => {
-                self.word(1);
-                self.word(*height);
-                self.word(*view);
-                self.bytes(&hash.0);
-            }
-            ConsensusEvent::Finalized {
-                height,
-                hash,
-                view,
-                proposer,
-                proposed_at,
-                via_sync,
-            } => {
-                self.word(2);
-                self.word(*height);
-                self.bytes(&hash.0);
-                self.word(*view);
-                self.word(u64::from(proposer.0));
-                self.word(proposed_at.as_nanos());
-                self.word(u64::from(*via_sync));
-            }
-            ConsensusEvent::ViewChange { from_view, to_view } => {
-                self.word(3);
-                self.word(*from_view);
-                self.word(*to_view);
-            }
-            ConsensusEvent::Equivocation {
-                offender,
-                view,
-                height,
-                kind,
-            } => {
-                self.word(4);
-                self.word(u64::from(offender.0));
-                self.word(*view);
-                self.word(*height);
-                self.bytes(kind.as_str().as_bytes());
-            }
-            ConsensusEvent::CaughtUp { to_height } => {
-                self.word(5);
-                self.word(*to_height);
-            }
-            #[allow(unreachable_patterns)]
-            other => self.bytes(format!("{other:?}").as_bytes()),
-        }
+impl TraceWriter for TraceHasher {
+    #[inline]
+    fn word(&mut self, word: u64) {
+        TraceHasher::word(self, word);
     }
-
-    fn registration(&mut self, event: &RegistrationEvent) {
-        match event {
-            RegistrationEvent::FileWritten { agent, attempt } => {
-                self.word(1);
-                self.bytes(agent.as_bytes());
-                self.word(u64::from(*attempt));
-            }
-            RegistrationEvent::Accepted {
-                agent,
-                wallet,
-                public_key,
-                source,
-            } => {
-                self.word(2);
-                self.bytes(agent.as_bytes());
-                self.bytes(wallet.as_bytes());
-                self.bytes(public_key.as_ref().map_or(&[][..], |k| &k.0[..]));
-                self.word(*source as u64);
-            }
-            RegistrationEvent::Invalid { agent, error } => {
-                self.word(3);
-                self.bytes(agent.as_bytes());
-                self.word(*error as u64);
-            }
-            RegistrationEvent::Quarantined { agent, to } => {
-                self.word(4);
-                self.bytes(agent.as_bytes());
-                self.bytes(to.as_bytes());
-            }
-            RegistrationEvent::RestoredFromBackup { agent } => {
-                self.word(5);
-                self.bytes(agent.as_bytes());
-            }
-            RegistrationEvent::ReRegistrationRequested { agent } => {
-                self.word(6);
-                self.bytes(agent.as_bytes());
-            }
-            RegistrationEvent::Progress {
-                registered,
-                expected,
-            } => {
-                self.word(7);
-                self.word(u64::from(*registered));
-                self.word(u64::from(*expected));
-            }
-            RegistrationEvent::Ready {
-                registered,
-                expected,
-                timed_out,
-                missing,
-            } => {
-                self.word(8);
-                self.word(u64::from(*registered));
-                self.word(u64::from(*expected));
-                self.word(u64::from(*timed_out));
-                self.word(missing.len() as u64);
-                for agent in missing {
-                    self.bytes(agent.as_bytes());
-                }
-            }
-            // Non-exhaustive: a new event hashes its Debug form until it
-            // gets a binary encoding here.
-            #[allow(unreachable_patterns)]
-            other => self.bytes(format!("{other:?}").as_bytes()),
-        }
+    fn bytes(&mut self, bytes: &[u8]) {
+        TraceHasher::bytes(self, bytes);
     }
 }
 

@@ -13,7 +13,7 @@ use node_logic::HostId;
 use node_logic::codec::MAX_DATAGRAM;
 use rand::RngExt;
 
-use crate::faults::{FaultRules, Verdict};
+use crate::faults::{Fate, FaultRules};
 use crate::network::Network;
 use crate::rng::StreamRng;
 use crate::trace::DropReason;
@@ -23,6 +23,16 @@ use crate::units::{SimDuration, SimTime};
 struct Queues {
     up_free: SimTime,
     down_free: SimTime,
+}
+
+/// Where a sent message goes: its arrival at the receiver's down-link,
+/// and the arrival offsets of duplicates a fault rule made (after it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// When the original reaches the receiver's down-link.
+    pub arrival: SimTime,
+    /// How long after it each duplicate arrives (usually none).
+    pub duplicates: Vec<SimDuration>,
 }
 
 /// The network in motion: topology, routes, queues and the network RNG.
@@ -45,28 +55,23 @@ impl Transport {
     }
 
     /// A message of `size` bytes leaves `from` for `to` at `now`: when it
-    /// reaches the receiver's down-link, or why it is lost.
+    /// (and any duplicate a fault rule makes) reaches the receiver's
+    /// down-link, or why it is lost.
     pub fn send(
         &mut self,
         now: SimTime,
         from: HostId,
         to: HostId,
         size: usize,
-        rules: &FaultRules,
-    ) -> Result<SimTime, DropReason> {
+        rules: &mut FaultRules,
+    ) -> Result<Sent, DropReason> {
         if size > MAX_DATAGRAM {
             return Err(DropReason::TooLarge);
         }
-        let (extra_latency, extra_loss) = if rules.is_empty() {
-            (SimDuration::ZERO, crate::units::Probability::ZERO)
+        let fate = if rules.is_empty() {
+            Fate::CLEAR
         } else {
-            match rules.verdict(from, to) {
-                Verdict::Drop => return Err(DropReason::Partition),
-                Verdict::Pass {
-                    extra_latency,
-                    extra_loss,
-                } => (extra_latency, extra_loss),
-            }
+            rules.fate(from, to)?
         };
         let (src, dst) = (
             &self.network.hosts[from.index()],
@@ -78,7 +83,7 @@ impl Transport {
             .routes
             .path(&self.network.topology, src_vertex, dst_vertex)
             .ok_or(DropReason::NoRoute)?;
-        let loss = path.loss.compound(extra_loss).value();
+        let loss = path.loss.compound(fate.extra_loss).value();
         if loss > 0.0 && self.rng.random_bool(loss) {
             return Err(DropReason::Loss);
         }
@@ -89,7 +94,10 @@ impl Transport {
             0 => SimDuration::ZERO,
             j => SimDuration::from_nanos(self.rng.random_range(0..=j)),
         };
-        Ok(departure + path.latency + extra_latency + jitter)
+        Ok(Sent {
+            arrival: departure + path.latency + fate.extra_latency + jitter,
+            duplicates: fate.duplicates,
+        })
     }
 
     /// A message of `size` bytes reaches `to`'s down-link at `now`: when it

@@ -2,11 +2,13 @@
 //! and what survives a crash.
 
 use node_logic::HostId;
-use node_logic::io::{FileOp, FileResult, Input, Node, Output, TimerId, WriteMode};
+use node_logic::TimerId;
+use node_logic::io::{FileOp, FileResult, Input, Node, Output, WriteMode};
 use node_logic::outbox::Outbox;
 use node_logic::time::{SimDuration, SimTime};
 use rand_core::Rng;
-use sim_core::engine::{EngineConfig, FaultAction, Simulation};
+use sim_core::engine::{EngineConfig, FaultAction, ScheduledFault, Simulation};
+use sim_core::faults::PartitionRule;
 use sim_core::fs::FsConfig;
 use sim_core::network::{Link, Network};
 use sim_core::record::Lifecycle;
@@ -139,15 +141,12 @@ fn partition_drops_traffic_across_sides_and_heal_restores_it() {
     let mut sim = chatter_sim(3, 3, 1, SimDuration::from_secs(1), 100, net, secs(30));
     start_all(&mut sim, 3);
     let sides = vec![vec![HostId(0)], vec![HostId(1)]];
-    sim.schedule_fault(
+    sim.schedule_fault(fault(
         0,
         secs(10),
         Some(secs(20)),
-        FaultAction::Partition {
-            sides,
-            one_way: false,
-        },
-    );
+        FaultAction::Network(Box::new(PartitionRule::new(&sides, false))),
+    ));
     let mut rec = Recorder::default();
     sim.run(&mut rec).unwrap();
 
@@ -183,15 +182,12 @@ fn one_way_partition_lets_replies_through() {
     let mut sim = chatter_sim(3, 2, 2, SimDuration::from_secs(1), 10, net, secs(5));
     start_all(&mut sim, 2);
     let sides = vec![vec![HostId(1)], vec![HostId(0)]];
-    sim.schedule_fault(
+    sim.schedule_fault(fault(
         0,
         SimTime::ZERO,
         None,
-        FaultAction::Partition {
-            sides,
-            one_way: true,
-        },
-    );
+        FaultAction::Network(Box::new(PartitionRule::new(&sides, true))),
+    ));
     let mut rec = Recorder::default();
     sim.run(&mut rec).unwrap();
     // Only host 1 -> host 0 is cut: all five of its messages are dropped,
@@ -208,14 +204,14 @@ fn crash_drops_state_and_stale_timers_and_restart_starts_anew() {
     let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
     let mut sim = chatter_sim(3, 2, 1, SimDuration::from_secs(1), 10, net, secs(20));
     start_all(&mut sim, 2);
-    sim.schedule_fault(
+    sim.schedule_fault(fault(
         0,
         ms(5_500),
         Some(ms(8_200)),
         FaultAction::Crash {
             hosts: vec![HostId(1)],
         },
-    );
+    ));
     let mut rec = Recorder::default();
     sim.run_until(secs(5), &mut rec).unwrap();
     assert_eq!(sim.node(HostId(1)).unwrap().ticks, 5);
@@ -260,14 +256,14 @@ fn crash_before_start_holds_the_host_until_restart() {
     let mut sim = chatter_sim(1, 2, 1, SimDuration::from_secs(1), 1, net, secs(10));
     sim.schedule_start(HostId(0), SimTime::ZERO);
     sim.schedule_start(HostId(1), secs(2));
-    sim.schedule_fault(
+    sim.schedule_fault(fault(
         0,
         secs(1),
         Some(secs(4)),
         FaultAction::Crash {
             hosts: vec![HostId(1)],
         },
-    );
+    ));
     let mut rec = Recorder::default();
     sim.run(&mut rec).unwrap();
     assert_eq!(
@@ -417,7 +413,7 @@ fn clock_skew_shifts_what_a_node_reads_and_stretches_its_timers() {
         let net = mesh(1, SimDuration::from_millis(1), 0.0, "1 Gbit");
         let mut sim = chatter_sim(1, 1, 0, SimDuration::from_secs(1), 1, net, secs(30));
         start_all(&mut sim, 1);
-        sim.schedule_fault(
+        sim.schedule_fault(fault(
             0,
             secs(10),
             None,
@@ -426,7 +422,7 @@ fn clock_skew_shifts_what_a_node_reads_and_stretches_its_timers() {
                 offset_ns,
                 drift,
             },
-        );
+        ));
         let mut rec = Recorder::default();
         sim.run(&mut rec).unwrap();
         rec.at(0, "timer")
@@ -491,4 +487,16 @@ fn a_node_that_never_lets_time_advance_stops_the_run_instead_of_spinning() {
         "{err}"
     );
     assert!(sim.is_finished());
+}
+
+/// Fault `index` doing `action` from `at` to `heal`.
+fn fault(index: usize, at: SimTime, heal: Option<SimTime>, action: FaultAction) -> ScheduledFault {
+    ScheduledFault {
+        index,
+        kind: "test",
+        hosts: Vec::new(),
+        at,
+        heal,
+        action,
+    }
 }

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use node_logic::HostId;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use sim_core::network::{
@@ -12,8 +11,7 @@ use sim_core::network::{
     build_network,
 };
 use sim_core::scenario::{
-    Expected, GraphNodeSpec, HostGroup, HostSpec, NetworkSpec, PeersSpec, RegistrationSpec,
-    RegistrationStrategy, Role, Scenario, StartSpec, TopologySpec,
+    Bare, GraphNodeSpec, HostGroup, NetworkSpec, Role, Scenario, TopologySpec,
 };
 use sim_core::units::{Bandwidth, Probability, SimDuration};
 
@@ -36,76 +34,19 @@ fn bw(text: &str) -> Bandwidth {
 
 fn group(name: &str, count: u32, graph_node: GraphNodeSpec) -> HostGroup {
     HostGroup {
-        name: name.to_string(),
-        count,
-        role: Role::Peer,
-        start: StartSpec::At(SimDuration::ZERO),
         graph_node,
-        bandwidth_up: None,
-        bandwidth_down: None,
+        ..HostGroup::new(name, count, Role::Peer)
     }
 }
 
 /// A scenario with `groups` on `topology`; everything else is a plain default.
-fn scenario(topology: TopologySpec, groups: Vec<HostGroup>) -> Scenario {
-    let mut hosts = Vec::new();
-    for (g, group) in groups.iter().enumerate() {
-        for i in 0..group.count {
-            hosts.push(HostSpec {
-                id: HostId(hosts.len() as u32),
-                name: format!("{}-{i}", group.name),
-                group: g,
-                role: group.role,
-            });
-        }
-    }
-    Scenario {
-        name: "test".to_string(),
-        description: String::new(),
-        seed: 1,
-        duration: SimDuration::from_secs(60),
-        network: NetworkSpec {
-            topology,
-            latency: SimDuration::from_millis(5),
-            jitter: SimDuration::from_millis(1),
-            loss: Probability::new(0.01).expect("valid"),
-            bandwidth_up: None,
-            bandwidth_down: None,
-        },
-        groups,
-        hosts,
-        registration: RegistrationSpec {
-            strategy: RegistrationStrategy::Backoff,
-            poll_interval: SimDuration::from_secs(10),
-            initial_interval: SimDuration::from_secs(1),
-            multiplier: 1.5,
-            max_interval: SimDuration::from_secs(10),
-            jitter: SimDuration::from_millis(500),
-            timeout: SimDuration::from_secs(300),
-            expected: Expected::All,
-            recover: true,
-            atomic_writes: true,
-            write_time: SimDuration::from_millis(20),
-            read_time: SimDuration::from_millis(2),
-            list_time: SimDuration::from_millis(5),
-            metadata_time: SimDuration::from_millis(1),
-            notify_delay: SimDuration::from_millis(1),
-            progress_interval: SimDuration::from_secs(10),
-            safety_poll: SimDuration::from_secs(30),
-            legacy_registry: None,
-        },
-        peers: PeersSpec {
-            members: Vec::new(),
-            heartbeat: SimDuration::from_secs(5),
-            stale_after: SimDuration::from_secs(30),
-            max_observers: 50,
-        },
-        consensus: None,
-        faults: Vec::new(),
-        targets: Vec::new(),
-        tolerances: Vec::new(),
-        source: None,
-    }
+fn scenario(topology: TopologySpec, groups: Vec<HostGroup>) -> Scenario<Bare> {
+    let network = NetworkSpec {
+        jitter: SimDuration::from_millis(1),
+        loss: Probability::new(0.01).expect("valid"),
+        ..NetworkSpec::new(topology, SimDuration::from_millis(5))
+    };
+    Scenario::new("test", SimDuration::from_secs(60), network, groups, ())
 }
 
 /// A temporary directory unique to this test process and `name`, removed on drop.

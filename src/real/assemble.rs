@@ -8,10 +8,12 @@
 use std::collections::BTreeMap;
 
 use node_logic::HostId;
-use node_logic::registration::damage::DamageMode;
+use node_logic::protocols::registration::damage::DamageMode;
+use sim::Scenario;
+use sim::faults::RealEffect;
 use sim_core::record::{DamageRecord, FaultRecord, Lifecycle, NetCounters, RunLog};
-use sim_core::runner::fault_kind_name;
-use sim_core::scenario::{FaultKind, Scenario};
+use sim_core::rng::RngStreams;
+
 use sim_core::trace::FaultPhase;
 use sim_core::units::SimTime;
 
@@ -24,8 +26,8 @@ pub struct Assembled {
     pub log: RunLog,
     /// Scenario time at the end.
     pub end: SimTime,
-    /// Signature verifications the validators asked for.
-    pub signature_requests: u64,
+    /// Each protocol's counters read off the nodes, summed.
+    pub counters: BTreeMap<String, u64>,
     /// Datagrams dropped by the transport frame check, by reason.
     pub rejected: BTreeMap<String, u64>,
     /// Sends that failed locally.
@@ -54,7 +56,7 @@ pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>
     let mut out = Assembled {
         log: RunLog::default(),
         end: SimTime::from_duration(scenario.duration),
-        signature_requests: 0,
+        counters: BTreeMap::new(),
         rejected: BTreeMap::new(),
         send_errors: 0,
         interrupted: 0,
@@ -121,7 +123,7 @@ pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>
         log.faults.push(FaultRecord {
             time,
             index,
-            kind: fault_kind_name(scenario, index),
+            kind: scenario.faults[index].kind.name(),
             phase: if apply {
                 FaultPhase::Apply
             } else {
@@ -143,7 +145,7 @@ pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>
 fn split(
     lines: &[HostRecord],
     host: HostId,
-    observations: &mut Vec<(SimTime, HostId, node_logic::io::Observation)>,
+    observations: &mut Vec<(SimTime, HostId, node_logic::Observation)>,
     log: &mut RunLog,
     faults: &mut BTreeMap<(SimTime, usize, bool), Vec<HostId>>,
 ) -> Vec<Incarnation> {
@@ -223,28 +225,41 @@ fn add_counters(log: &mut RunLog, host: HostId, c: &NodeCounters, out: &mut Asse
     fs.reads += c.reads;
     fs.lists += c.lists;
     fs.metadata += c.metadata;
-    out.signature_requests += c.signature_requests;
+    for (name, n) in &c.protocols {
+        *out.counters.entry(name.clone()).or_default() += n;
+    }
     out.send_errors += c.send_errors;
     for (reason, n) in &c.rejected {
         *out.rejected.entry(reason.clone()).or_default() += n;
     }
 }
 
+/// The crash faults: (time, fault index, hosts, restart).
+fn crashes(scenario: &Scenario) -> Vec<(SimTime, usize, Vec<HostId>, Option<SimTime>)> {
+    let streams = RngStreams::new(scenario.seed);
+    sim::faults::each(scenario, &streams)
+        .filter_map(|(fault, cx)| match fault.effects().real(&cx) {
+            RealEffect::Crash { hosts, restart } => Some((cx.at, cx.index, hosts, restart)),
+            RealEffect::Damage { .. }
+            | RealEffect::Misbehave { .. }
+            | RealEffect::ClockSkew { .. }
+            | RealEffect::Skipped(_) => None,
+        })
+        .collect()
+}
+
 /// The first crash fault of `host` at or after `boot`: (time, fault index).
 fn crash_after(scenario: &Scenario, host: HostId, boot: SimTime) -> Option<(SimTime, usize)> {
-    scenario
-        .faults
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| matches!(&f.kind, FaultKind::Crash { hosts, .. } if hosts.contains(&host)))
-        .filter(|(_, f)| f.at >= boot)
-        .map(|(i, f)| (f.at, i))
+    crashes(scenario)
+        .into_iter()
+        .filter(|(at, _, hosts, _)| hosts.contains(&host) && *at >= boot)
+        .map(|(at, index, _, _)| (at, index))
         .min()
 }
 
 fn restart_of(scenario: &Scenario, index: usize) -> Option<SimTime> {
-    match &scenario.faults.get(index)?.kind {
-        FaultKind::Crash { restart, .. } => *restart,
-        _ => None,
-    }
+    crashes(scenario)
+        .into_iter()
+        .find(|(_, i, _, _)| *i == index)
+        .and_then(|(_, _, _, restart)| restart)
 }

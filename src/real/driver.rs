@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use node_logic::host_node::HostNode;
-use node_logic::io::TimerId;
+use node_logic::HostNode;
+use node_logic::TimerId;
 use node_logic::{Input, Node, Output};
 use sim_core::engine::ClockSkew;
 use sim_core::rng::StreamRng;
@@ -149,9 +149,10 @@ impl Loop {
             self.run.rows.flush()?;
             let wait = self.wait(next_watch);
             match self.run.transport.receive(wait)? {
-                Received::Message { from, payload } => {
-                    self.feed(Input::Message { from, payload })?
-                }
+                Received::Message { from, payload } => self.feed(Input::Message {
+                    from,
+                    payload: payload.into(),
+                })?,
                 Received::Dropped | Received::Nothing => {}
             }
         };
@@ -262,9 +263,6 @@ impl Loop {
                     observation,
                 })?;
             }
-            // Output is non-exhaustive for drivers outside node-logic.
-            #[allow(unreachable_patterns)]
-            _ => {}
         }
         Ok(())
     }
@@ -277,7 +275,11 @@ impl Loop {
             reads: fs.reads,
             lists: fs.lists,
             metadata: fs.metadata,
-            signature_requests: self.run.node.validator().map_or(0, |v| v.verifications()),
+            protocols: {
+                let mut counters = sim::protocols::ProtocolCounters::new();
+                sim::protocols::node_counters(&self.run.node, &mut counters);
+                counters
+            },
             ..self.run.transport.counters.clone()
         }
     }

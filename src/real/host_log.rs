@@ -10,12 +10,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use node_logic::io::Observation;
+use node_logic::Observation;
 use serde::{Deserialize, Serialize};
 use sim_core::units::SimTime;
 
 /// The version of this record format; `sim collect` refuses others.
-pub const LOG_FORMAT: u32 = 1;
+pub const LOG_FORMAT: u32 = 2;
 
 /// The suffix of a host's record file.
 pub const LOG_SUFFIX: &str = ".events.jsonl";
@@ -123,8 +123,9 @@ pub struct NodeCounters {
     pub lists: u64,
     /// Renames and deletes completed.
     pub metadata: u64,
-    /// Signature verifications the validator asked for.
-    pub signature_requests: u64,
+    /// Each protocol's counters read off the node (`sim::protocols::node_counters`).
+    #[serde(default)]
+    pub protocols: BTreeMap<String, u64>,
 }
 
 /// Appends records to a host's file.
@@ -307,7 +308,9 @@ mod tests {
             },
             HostRecord::Observation {
                 at_ns: 9,
-                observation: Observation::PeerUp { peer: HostId(2) },
+                observation: Observation::Peers(
+                    node_logic::protocols::peers::PeerRegistryEvent::Up { peer: HostId(2) },
+                ),
             },
             HostRecord::Counters {
                 at_ns: 10,

@@ -15,9 +15,12 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_logic::HostId;
+use sim::Scenario;
+use sim::faults::RealEffect;
+use sim::protocols::registration::corrupt::DamageTarget;
+use sim::runner::start_time;
 use sim_core::rng::RngStreams;
-use sim_core::runner::{corrupt_targets, start_time};
-use sim_core::scenario::{FaultKind, Scenario};
+
 use sim_core::units::SimTime;
 
 use crate::exit::Exit;
@@ -36,8 +39,11 @@ enum Action {
     Start { host: HostId, restarted: bool },
     /// Kill a host's process (crash fault `fault`).
     Kill { host: HostId },
-    /// Damage registration files (corrupt fault `fault`).
-    Corrupt { fault: usize },
+    /// Damage files (fault `fault`; the targets as the simulator draws them).
+    Damage {
+        fault: usize,
+        targets: Vec<DamageTarget>,
+    },
 }
 
 /// `count` distinct free UDP ports on 127.0.0.1 (held together while they
@@ -68,25 +74,28 @@ fn schedule(scenario: &Scenario) -> Vec<(SimTime, usize, Action)> {
             },
         ));
     }
-    for (index, fault) in scenario.faults.iter().enumerate() {
-        match &fault.kind {
-            FaultKind::Crash { hosts, restart } => {
-                for &host in hosts {
-                    plan.push((fault.at, 0, Action::Kill { host }));
+    for (fault, cx) in sim::faults::each(scenario, &streams) {
+        match fault.effects().real(&cx) {
+            RealEffect::Crash { hosts, restart } => {
+                for host in hosts {
+                    plan.push((cx.at, 0, Action::Kill { host }));
                     if let Some(r) = restart {
-                        plan.push((
-                            *r,
-                            2,
-                            Action::Start {
-                                host,
-                                restarted: true,
-                            },
-                        ));
+                        let start = Action::Start {
+                            host,
+                            restarted: true,
+                        };
+                        plan.push((r, 2, start));
                     }
                 }
             }
-            FaultKind::Corrupt { .. } => plan.push((fault.at, 1, Action::Corrupt { fault: index })),
-            _ => {}
+            RealEffect::Damage { targets } => {
+                let fault = cx.index;
+                plan.push((cx.at, 1, Action::Damage { fault, targets }));
+            }
+            // `sim node` applies these to itself (it reads the scenario).
+            RealEffect::Misbehave { .. } | RealEffect::ClockSkew { .. } => {}
+            // `sim launch` announces and counts these (launch_cmd).
+            RealEffect::Skipped(_) => {}
         }
     }
     let end = SimTime::from_duration(scenario.duration);
@@ -163,7 +172,9 @@ impl<'a> Launcher<'a> {
             match action {
                 Action::Start { host, restarted } => self.start(*host, *restarted, *at)?,
                 Action::Kill { host } => self.kill(*host),
-                Action::Corrupt { fault } => corruptions.extend(self.corrupt(*fault, *at)),
+                Action::Damage { fault, targets } => {
+                    corruptions.extend(self.damage(*fault, targets.clone(), *at))
+                }
             }
         }
         let interrupted = stop.load(Ordering::Relaxed);
@@ -295,14 +306,13 @@ impl<'a> Launcher<'a> {
 
     /// Damages the fault's files in the background (each waits for its file
     /// to be written, as in the simulator).
-    fn corrupt(&self, fault: usize, at: SimTime) -> Vec<thread::JoinHandle<()>> {
-        let Some(FaultKind::Corrupt { target, mode }) =
-            self.scenario.faults.get(fault).map(|f| &f.kind)
-        else {
-            return Vec::new();
-        };
+    fn damage(
+        &self,
+        fault: usize,
+        targets: Vec<DamageTarget>,
+        at: SimTime,
+    ) -> Vec<thread::JoinHandle<()>> {
         let streams = RngStreams::new(self.scenario.seed);
-        let targets = corrupt_targets(self.scenario, fault, target, *mode, &streams);
         let end = SimTime::from_duration(self.scenario.duration);
         let wait = self.real_at(end).saturating_duration_since(Instant::now());
         targets

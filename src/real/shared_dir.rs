@@ -99,13 +99,6 @@ impl SharedDir {
                     result: Err(e),
                 },
             },
-            // FileOp is non-exhaustive: an operation this runtime does not
-            // know fails cleanly.
-            #[allow(unreachable_patterns)]
-            other => FileResult::Written {
-                path: format!("{other:?}"),
-                result: Err(FsError::Io("operation not supported by sim node".into())),
-            },
         }
     }
 

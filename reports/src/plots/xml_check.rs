@@ -7,7 +7,7 @@
 
 /// Checks `doc`; returns the number of elements on success, a description
 /// of the first problem (with its byte offset) otherwise.
-pub(crate) fn check(doc: &str) -> Result<usize, String> {
+pub fn check(doc: &str) -> Result<usize, String> {
     let b = doc.as_bytes();
     let mut i = 0;
     if doc.starts_with("<?xml") {

@@ -9,7 +9,7 @@ use rand_core::Rng;
 use super::gml::{GmlError, parse_gml};
 use super::routes::Routes;
 use super::topology::{Link, Topology, TopologyError, VertexId};
-use crate::scenario::{GraphNodeSpec, HostGroup, HostSpec, Scenario, TopologySpec};
+use crate::scenario::{GraphNodeSpec, HostGroup, HostSpec, Model, Scenario, TopologySpec};
 use crate::units::Bandwidth;
 
 /// Host bandwidth for built-in topologies when the scenario sets none.
@@ -152,8 +152,8 @@ impl Network {
 ///   places the whole group on that node.
 /// - Bandwidth: the group's setting, else `[network]`'s, else the GML
 ///   node's `host_bandwidth_*`, else 1 Gbit for built-ins and an error for GML.
-pub fn build_network<R: Rng + ?Sized>(
-    scenario: &Scenario,
+pub fn build_network<M: Model, R: Rng + ?Sized>(
+    scenario: &Scenario<M>,
     rng: &mut R,
 ) -> Result<Network, NetworkError> {
     let network = &scenario.network;
@@ -262,8 +262,8 @@ fn unknown_node(topology: &Topology, path: &Path, group: &HostGroup, id: u32) ->
 
 /// A host's (up, down) rates: group, else `[network]`, else the GML node,
 /// else the built-in default or an error.
-fn bandwidth(
-    scenario: &Scenario,
+fn bandwidth<M: Model>(
+    scenario: &Scenario<M>,
     topology: &Topology,
     host: &HostSpec,
     group: &HostGroup,

@@ -127,19 +127,19 @@ impl ScenarioError {
     }
 
     /// Sets the key path (`network.latency`, `hosts.0.count`).
-    pub(crate) fn with_key(mut self, key_path: impl Into<String>) -> Self {
+    pub fn with_key(mut self, key_path: impl Into<String>) -> Self {
         self.report.key_path = Some(key_path.into());
         self
     }
 
     /// Adds what to do about it; a later help replaces an earlier one.
-    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.report.help = Some(help.into());
         self
     }
 
     /// Adds a `= help:` line when there is one.
-    pub(crate) fn with_help_opt(self, help: Option<String>) -> Self {
+    pub fn with_help_opt(self, help: Option<String>) -> Self {
         match help {
             Some(help) => self.with_help(help),
             None => self,
@@ -147,7 +147,7 @@ impl ScenarioError {
     }
 
     /// Adds a line of context.
-    pub(crate) fn with_note(mut self, note: impl Into<String>) -> Self {
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.report.notes.push(note.into());
         self
     }

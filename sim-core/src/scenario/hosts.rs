@@ -27,6 +27,7 @@ const ROLES: &[(&str, Role)] = &[
     ("validator", Role::Validator),
     ("registrar", Role::Registrar),
     ("peer", Role::Peer),
+    ("host", Role::Host),
 ];
 
 /// The groups in file order and every host, numbered across groups.
@@ -268,7 +269,7 @@ fn graph_node(field: &Field<'_>, has_graph: bool) -> Result<GraphNodeSpec> {
 }
 
 /// `<group>-0 .. <group>-(count-1)` for every group, ids in order.
-fn expand(groups: &[HostGroup]) -> Vec<HostSpec> {
+pub(crate) fn expand(groups: &[HostGroup]) -> Vec<HostSpec> {
     let total: usize = groups.iter().map(|g| g.count as usize).sum();
     let mut hosts = Vec::with_capacity(total);
     for (group_index, group) in groups.iter().enumerate() {

@@ -9,11 +9,14 @@ use std::path::PathBuf;
 
 use node_logic::HostId;
 
+use super::Model;
 use crate::units::{Bandwidth, Probability, SimDuration, SimTime};
 
 /// A whole study: network, hosts, protocol settings, faults and targets.
+/// `M` says which protocols and fault kinds the format has (see
+/// [`super::Model`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Scenario {
+pub struct Scenario<M: Model> {
     /// Short name used for the output folder (`out/<name>/seed-<n>/`);
     /// defaults to the file's stem.
     pub name: String,
@@ -29,14 +32,10 @@ pub struct Scenario {
     pub groups: Vec<HostGroup>,
     /// Every host, expanded from the groups (index = [`HostId`]).
     pub hosts: Vec<HostSpec>,
-    /// Wallet-registration settings (used by the registration protocol).
-    pub registration: RegistrationSpec,
-    /// Peer-registry / heartbeat settings.
-    pub peers: PeersSpec,
-    /// Consensus settings, when the file has a `[consensus]` table.
-    pub consensus: Option<ConsensusSpec>,
+    /// Every protocol's settings, from their tables.
+    pub protocols: M::Protocols,
     /// The fault timeline, in file order.
-    pub faults: Vec<Fault>,
+    pub faults: Vec<Fault<M::Fault>>,
     /// Targets checked against the run's metrics, in file order.
     pub targets: Vec<Target>,
     /// Per-metric baseline tolerances (`[tolerances]`, relative, e.g. 0.2
@@ -67,7 +66,6 @@ pub struct NetworkSpec {
 
 /// The graph hosts attach to.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum TopologySpec {
     /// Every pair of hosts one link apart (one vertex with a self-loop, as
     /// Shadow's single-switch graph).
@@ -89,9 +87,11 @@ pub enum TopologySpec {
     },
 }
 
-/// What a host does; decides which protocols it runs.
+/// What a host does: a shorthand for the protocols it runs by default.
+/// Each protocol's table may select hosts explicitly instead (e.g.
+/// `[consensus] validators`, `[peers] members`); a `host` runs only what
+/// the tables select for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
 pub enum Role {
     /// Registers a wallet in the shared directory.
     Miner,
@@ -101,6 +101,8 @@ pub enum Role {
     Registrar,
     /// Plain peer-registry member.
     Peer,
+    /// Nothing by default: only the protocols whose tables name it.
+    Host,
 }
 
 impl Role {
@@ -111,6 +113,7 @@ impl Role {
             Role::Validator => "validator",
             Role::Registrar => "registrar",
             Role::Peer => "peer",
+            Role::Host => "host",
         }
     }
 }
@@ -132,6 +135,37 @@ pub struct HostGroup {
     pub bandwidth_up: Option<Bandwidth>,
     /// Per-group bandwidth override (down), if given.
     pub bandwidth_down: Option<Bandwidth>,
+}
+
+impl HostGroup {
+    /// `count` hosts named `<name>-<i>` with `role`, starting at once,
+    /// spread round-robin over the graph, with the network's bandwidths.
+    pub fn new(name: &str, count: u32, role: Role) -> Self {
+        HostGroup {
+            name: name.to_string(),
+            count,
+            role,
+            start: StartSpec::At(SimDuration::ZERO),
+            graph_node: GraphNodeSpec::RoundRobin,
+            bandwidth_up: None,
+            bandwidth_down: None,
+        }
+    }
+}
+
+impl NetworkSpec {
+    /// A `topology` with the per-link `latency` and no jitter, loss or
+    /// bandwidth setting.
+    pub fn new(topology: TopologySpec, latency: SimDuration) -> Self {
+        NetworkSpec {
+            topology,
+            latency,
+            jitter: SimDuration::ZERO,
+            loss: Probability::ZERO,
+            bandwidth_up: None,
+            bandwidth_down: None,
+        }
+    }
 }
 
 /// When the hosts of a group start.
@@ -167,111 +201,6 @@ pub struct HostSpec {
     pub role: Role,
 }
 
-/// How registrars wait for miners.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RegistrationStrategy {
-    /// Fixed interval (`poll_interval`).
-    Poll,
-    /// Exponential backoff with cap and jitter.
-    Backoff,
-    /// Directory change notifications plus a slow safety poll.
-    Watch,
-}
-
-/// How many miners registrars wait for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Expected {
-    /// Every miner in the scenario.
-    All,
-    /// This many.
-    Count(u32),
-}
-
-/// The `[registration]` table; defaults are the findings' recommendations.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RegistrationSpec {
-    /// Waiting strategy (default `backoff`).
-    pub strategy: RegistrationStrategy,
-    /// `poll`: fixed interval (default 10 s).
-    pub poll_interval: SimDuration,
-    /// `backoff`: first interval (default 1 s).
-    pub initial_interval: SimDuration,
-    /// `backoff`: growth factor (default 1.5, must be >= 1).
-    pub multiplier: f64,
-    /// `backoff`: cap (default 10 s).
-    pub max_interval: SimDuration,
-    /// `backoff`: jitter added to each interval, uniform in `0..=jitter` (default 500 ms).
-    pub jitter: SimDuration,
-    /// Give up waiting after this long (default 300 s).
-    pub timeout: SimDuration,
-    /// How many miners to wait for (default all).
-    pub expected: Expected,
-    /// Recover damaged files (default true); false is the log-and-skip baseline.
-    pub recover: bool,
-    /// Temp file + rename (default true); false allows torn writes.
-    pub atomic_writes: bool,
-    /// Simulated cost of a file write (default 20 ms).
-    pub write_time: SimDuration,
-    /// Simulated cost of a file read (default 2 ms).
-    pub read_time: SimDuration,
-    /// Simulated cost of a directory listing (default 5 ms).
-    pub list_time: SimDuration,
-    /// Simulated cost of a rename or delete (default 1 ms).
-    pub metadata_time: SimDuration,
-    /// From a change in a watched directory to the watchers being told
-    /// (default 1 ms).
-    pub notify_delay: SimDuration,
-    /// How often registrars report progress (default 10 s).
-    pub progress_interval: SimDuration,
-    /// `watch`: the slow safety poll (default 30 s).
-    pub safety_poll: SimDuration,
-    /// A legacy `agent_registry.json` to merge, resolved against the scenario folder.
-    pub legacy_registry: Option<PathBuf>,
-}
-
-/// The `[peers]` table.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PeersSpec {
-    /// Hosts that run the peer registry (default: every `peer` and `validator` host).
-    pub members: Vec<HostId>,
-    /// Ping interval (default 5 s).
-    pub heartbeat: SimDuration,
-    /// A peer not heard from for this long is dropped (default 30 s).
-    pub stale_after: SimDuration,
-    /// Bound on observers of join/leave events (default 50).
-    pub max_observers: u32,
-}
-
-/// Which hosts validate.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ValidatorSource {
-    /// These hosts (a group or host references).
-    Hosts(Vec<HostId>),
-    /// The miners accepted by the wallet registry.
-    Registered,
-}
-
-/// The `[consensus]` table.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ConsensusSpec {
-    /// Who validates.
-    pub validators: ValidatorSource,
-    /// Fewer active validators than this: no blocks (default 3).
-    pub min_validators: u32,
-    /// Target time between blocks (default 5 s).
-    pub block_interval: SimDuration,
-    /// Leader timeout before a view change (default 10 s).
-    pub view_timeout: SimDuration,
-    /// After the last fault heals, a new block must finalize within this
-    /// (default: `block_interval` + 15 x `view_timeout`), else the run stops
-    /// with a liveness failure.
-    pub liveness_bound: SimDuration,
-    /// TEST ONLY: a quorum below 2f+1, to prove the agreement checker trips
-    /// on an unsafe protocol. Never set it in a study.
-    pub unsafe_quorum: Option<u32>,
-}
-
 /// Where in the scenario file something was written, for later messages
 /// (a fault that cannot be applied, a target that cannot be checked).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -282,109 +211,15 @@ pub struct Location {
     pub column: u32,
 }
 
-/// One `[[faults]]` entry.
+/// One `[[faults]]` entry; `K` is the model's fault kind.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Fault {
+pub struct Fault<K> {
     /// When it starts.
     pub at: SimTime,
     /// What it does.
-    pub kind: FaultKind,
+    pub kind: K,
     /// Where the entry starts in the file.
     pub location: Location,
-}
-
-/// What a fault does. Every variant with an end carries it.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum FaultKind {
-    /// Messages between different sides are dropped until `until`.
-    Partition {
-        /// Two or more disjoint host sets; hosts on no side are unaffected.
-        sides: Vec<Vec<HostId>>,
-        /// Only traffic from the first side to the others is dropped.
-        one_way: bool,
-        /// Heal time; `None` = never heals.
-        until: Option<SimTime>,
-    },
-    /// Hosts lose their memory state (files kept) and stop.
-    Crash {
-        /// The hosts that crash.
-        hosts: Vec<HostId>,
-        /// When they start again, built anew; `None` = stay down.
-        restart: Option<SimTime>,
-    },
-    /// Paths between `a` and `b` (both directions) get worse.
-    Link {
-        /// One end.
-        a: Vec<HostId>,
-        /// The other end.
-        b: Vec<HostId>,
-        /// Added to the path latency.
-        latency: SimDuration,
-        /// Compounded with the path loss.
-        loss: Probability,
-        /// When the link recovers; `None` = never.
-        until: Option<SimTime>,
-    },
-    /// A host's registration file is damaged (issue: wallet registration).
-    Corrupt {
-        /// Whose file.
-        target: CorruptTarget,
-        /// How.
-        mode: CorruptMode,
-    },
-    /// Validators equivocate (issue: consensus).
-    Byzantine {
-        /// The misbehaving hosts.
-        hosts: Vec<HostId>,
-        /// When they behave again; `None` = never.
-        until: Option<SimTime>,
-    },
-    /// A host's clock runs off (issue: consensus).
-    ClockSkew {
-        /// The hosts whose clocks are skewed.
-        hosts: Vec<HostId>,
-        /// Constant offset in nanoseconds (may be negative).
-        offset_ns: i64,
-        /// Rate error: 0.001 means the clock gains 1 ms per second.
-        drift: f64,
-    },
-}
-
-/// Whose registration file a `corrupt` fault damages.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CorruptTarget {
-    /// These hosts.
-    Hosts(Vec<HostId>),
-    /// A random `fraction` of a group, drawn from the fault stream.
-    Fraction {
-        /// Share of the group, 0..=1.
-        fraction: Probability,
-        /// The group's hosts.
-        of: Vec<HostId>,
-    },
-}
-
-/// How a registration file is damaged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CorruptMode {
-    /// Zero bytes.
-    Empty,
-    /// Cut short.
-    Truncate,
-    /// Random bytes.
-    Garbage,
-    /// Not JSON.
-    InvalidJson,
-    /// A required field removed.
-    MissingField,
-    /// Signed by another key.
-    BadSignature,
-    /// The old centralized format.
-    Legacy,
-    /// Each damaged file gets one of the above at random.
-    Mixed,
 }
 
 /// A comparison in `[targets]`, e.g. `"registration.p95_s" = "< 60"`.
@@ -491,7 +326,33 @@ impl Comparison {
     }
 }
 
-impl Scenario {
+impl<M: Model> Scenario<M> {
+    /// A scenario named `name` of `groups` on `network` for `duration`,
+    /// running `protocols`: seed 1, no faults, no targets, no file. For
+    /// tests and tools; fields can be set afterwards (`scenario.seed = 7`).
+    pub fn new(
+        name: &str,
+        duration: SimDuration,
+        network: NetworkSpec,
+        groups: Vec<HostGroup>,
+        protocols: M::Protocols,
+    ) -> Self {
+        Scenario {
+            name: name.to_string(),
+            description: String::new(),
+            seed: 1,
+            duration,
+            network,
+            hosts: super::hosts::expand(&groups),
+            groups,
+            protocols,
+            faults: Vec::new(),
+            targets: Vec::new(),
+            tolerances: Vec::new(),
+            source: None,
+        }
+    }
+
     /// The host with this name, if any.
     pub fn host_by_name(&self, name: &str) -> Option<&HostSpec> {
         self.hosts.iter().find(|h| h.name == name)

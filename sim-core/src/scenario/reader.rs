@@ -15,10 +15,10 @@ use super::suggest::{did_you_mean, one_of};
 use crate::units::{Bandwidth, Probability, SimDuration, SimTime};
 
 /// Every fallible step of reading a scenario.
-pub(crate) type Result<T> = std::result::Result<T, ScenarioError>;
+pub type Result<T> = std::result::Result<T, ScenarioError>;
 
 /// A table being read: its entries, where it was written, and its key path.
-pub(crate) struct Table<'a> {
+pub struct Table<'a> {
     src: &'a Sources<'a>,
     /// `None` for a table the file leaves out: every key takes its default.
     entries: Option<&'a DeTable<'a>>,
@@ -30,7 +30,7 @@ pub(crate) struct Table<'a> {
 
 /// One value being read, with the key it was written under.
 #[derive(Clone)]
-pub(crate) struct Field<'a> {
+pub struct Field<'a> {
     src: &'a Sources<'a>,
     key: Option<&'a Spanned<Cow<'a, str>>>,
     value: &'a Spanned<DeValue<'a>>,
@@ -51,7 +51,7 @@ impl<'a> Table<'a> {
 
     /// The table under `key` with keys from `known`; an empty table (all
     /// defaults) when the file has none.
-    pub(crate) fn subtable(&self, key: &str, title: &str, known: &[&str]) -> Result<Table<'a>> {
+    pub fn subtable(&self, key: &str, title: &str, known: &[&str]) -> Result<Table<'a>> {
         match self.get(key) {
             Some(field) => field.table(title, known),
             None => Ok(Table {
@@ -65,23 +65,23 @@ impl<'a> Table<'a> {
     }
 
     /// Whether the file (or a `--set`) wrote this table.
-    pub(crate) fn is_present(&self) -> bool {
+    pub fn is_present(&self) -> bool {
         self.entries.is_some()
     }
 
     /// The sources, for errors that are not about one field.
-    pub(crate) fn sources(&self) -> &'a Sources<'a> {
+    pub fn sources(&self) -> &'a Sources<'a> {
         self.src
     }
 
     /// Where the table was written (its `[header]`); `None` at the top level.
-    pub(crate) fn span(&self) -> Option<&Span> {
+    pub fn span(&self) -> Option<&Span> {
         self.span.as_ref()
     }
 
     /// Fails on the first key (in file order) that is not in `known`,
     /// suggesting the nearest valid key.
-    pub(crate) fn check_keys(&self, known: &[&str]) -> Result<()> {
+    pub fn check_keys(&self, known: &[&str]) -> Result<()> {
         let Some(entries) = self.entries else {
             return Ok(());
         };
@@ -104,7 +104,7 @@ impl<'a> Table<'a> {
         if let Some(help) = did_you_mean(name, known.iter().copied()) {
             return Err(err.with_help(help));
         }
-        let elsewhere = schema::tables_with(name);
+        let elsewhere = self.src.tables_with(name);
         let err = if elsewhere == [schema::TOP_TITLE] {
             err.with_help(format!(
                 "`{name}` is a top-level key: move it above the first [table] header \
@@ -128,7 +128,7 @@ impl<'a> Table<'a> {
     }
 
     /// The value of `key`, if present.
-    pub(crate) fn get(&self, key: &str) -> Option<Field<'a>> {
+    pub fn get(&self, key: &str) -> Option<Field<'a>> {
         let (key, value) = self.entries?.get_key_value(key)?;
         Some(Field {
             src: self.src,
@@ -139,7 +139,7 @@ impl<'a> Table<'a> {
     }
 
     /// The value of `key`, which must be present; `example` shows how to write it.
-    pub(crate) fn required(&self, key: &str, example: &str) -> Result<Field<'a>> {
+    pub fn required(&self, key: &str, example: &str) -> Result<Field<'a>> {
         self.get(key).ok_or_else(|| {
             self.error(
                 ErrorKind::MissingKey,
@@ -151,7 +151,7 @@ impl<'a> Table<'a> {
     }
 
     /// Every entry, in the order written (entries from `--set` last).
-    pub(crate) fn fields(&self) -> Vec<Field<'a>> {
+    pub fn fields(&self) -> Vec<Field<'a>> {
         let mut fields: Vec<Field<'a>> = self
             .entries
             .into_iter()
@@ -163,7 +163,7 @@ impl<'a> Table<'a> {
     }
 
     /// An error about the table as a whole, pointing at its header.
-    pub(crate) fn error(&self, kind: ErrorKind, message: impl Into<String>) -> ScenarioError {
+    pub fn error(&self, kind: ErrorKind, message: impl Into<String>) -> ScenarioError {
         let err = self.src.error(kind, self.span.as_ref(), message);
         if self.path.is_empty() {
             err
@@ -173,36 +173,32 @@ impl<'a> Table<'a> {
     }
 
     /// `key` as a time, or `default` when absent.
-    pub(crate) fn duration_or(&self, key: &str, default: SimDuration) -> Result<SimDuration> {
+    pub fn duration_or(&self, key: &str, default: SimDuration) -> Result<SimDuration> {
         self.get(key).map_or(Ok(default), |f| f.duration())
     }
 
     /// `key` as a time that must not be zero, or `default` when absent.
-    pub(crate) fn positive_duration_or(
-        &self,
-        key: &str,
-        default: SimDuration,
-    ) -> Result<SimDuration> {
+    pub fn positive_duration_or(&self, key: &str, default: SimDuration) -> Result<SimDuration> {
         self.get(key).map_or(Ok(default), |f| f.positive_duration())
     }
 
     /// `key` as a probability, or `default` when absent.
-    pub(crate) fn probability_or(&self, key: &str, default: Probability) -> Result<Probability> {
+    pub fn probability_or(&self, key: &str, default: Probability) -> Result<Probability> {
         self.get(key).map_or(Ok(default), |f| f.probability())
     }
 
     /// `key` as a boolean, or `default` when absent.
-    pub(crate) fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
         self.get(key).map_or(Ok(default), |f| f.bool())
     }
 
     /// `key` as an integer in `min..=max`, or `default` when absent.
-    pub(crate) fn u32_or(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32> {
+    pub fn u32_or(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32> {
         self.get(key).map_or(Ok(default), |f| f.u32_in(min, max))
     }
 
     /// `key` as one of `options` (by spelling), or `default` when absent.
-    pub(crate) fn choice_or<T: Copy>(
+    pub fn choice_or<T: Copy>(
         &self,
         key: &str,
         what: &str,
@@ -214,64 +210,64 @@ impl<'a> Table<'a> {
     }
 
     /// `key` as a path relative to the scenario's folder, if present.
-    pub(crate) fn path_opt(&self, key: &str) -> Result<Option<PathBuf>> {
+    pub fn path_opt(&self, key: &str) -> Result<Option<PathBuf>> {
         self.get(key).map(|f| f.file_path()).transpose()
     }
 }
 
 impl<'a> Field<'a> {
     /// The key path (`network.latency`, `hosts.0.count`).
-    pub(crate) fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         &self.path
     }
 
     /// The key as written, or the key path for an array item.
-    pub(crate) fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         self.key
             .map_or(self.path.as_str(), |k| k.get_ref().as_ref())
     }
 
     /// Where the value is.
-    pub(crate) fn span(&self) -> Span {
+    pub fn span(&self) -> Span {
         self.value.span()
     }
 
     /// Where the key is (the value, for an array item).
-    pub(crate) fn key_span(&self) -> Span {
+    pub fn key_span(&self) -> Span {
         self.key.map_or_else(|| self.value.span(), |k| k.span())
     }
 
     /// The sources, for messages that mention this field's position.
-    pub(crate) fn sources(&self) -> &'a Sources<'a> {
+    pub fn sources(&self) -> &'a Sources<'a> {
         self.src
     }
 
     /// The raw value.
-    pub(crate) fn value(&self) -> &'a DeValue<'a> {
+    pub fn value(&self) -> &'a DeValue<'a> {
         self.value.get_ref()
     }
 
     /// An error about the value.
-    pub(crate) fn error(&self, kind: ErrorKind, message: impl Into<String>) -> ScenarioError {
+    pub fn error(&self, kind: ErrorKind, message: impl Into<String>) -> ScenarioError {
         self.src
             .error(kind, Some(&self.span()), message)
             .with_key(self.path.clone())
     }
 
     /// An error about the key itself (it conflicts, it does not belong here).
-    pub(crate) fn key_error(&self, kind: ErrorKind, message: impl Into<String>) -> ScenarioError {
+    pub fn key_error(&self, kind: ErrorKind, message: impl Into<String>) -> ScenarioError {
         self.src
             .error(kind, Some(&self.key_span()), message)
             .with_key(self.path.clone())
     }
 
     /// A value of the wrong type, range or spelling.
-    pub(crate) fn invalid(&self, message: impl Into<String>) -> ScenarioError {
+    pub fn invalid(&self, message: impl Into<String>) -> ScenarioError {
         self.error(ErrorKind::InvalidValue, message)
     }
 
     /// "expected X for `key`, found Y".
-    pub(crate) fn wrong_type(&self, expected: &str) -> ScenarioError {
+    pub fn wrong_type(&self, expected: &str) -> ScenarioError {
         self.invalid(format!(
             "expected {expected} for `{}`, found {}",
             self.name(),
@@ -288,7 +284,7 @@ impl<'a> Field<'a> {
     }
 
     /// The value as a string.
-    pub(crate) fn str(&self) -> Result<&'a str> {
+    pub fn str(&self) -> Result<&'a str> {
         match self.value() {
             DeValue::String(s) => Ok(s.as_ref()),
             _ => Err(self.wrong_type("a string")),
@@ -296,7 +292,7 @@ impl<'a> Field<'a> {
     }
 
     /// The value as one of `options`, by spelling.
-    pub(crate) fn choice<T: Copy>(&self, what: &str, options: &[(&str, T)]) -> Result<T> {
+    pub fn choice<T: Copy>(&self, what: &str, options: &[(&str, T)]) -> Result<T> {
         let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
         let text = match self.value() {
             DeValue::String(s) => s.as_ref(),
@@ -318,7 +314,7 @@ impl<'a> Field<'a> {
     }
 
     /// The value as a non-negative time span ("250 ms", "10 s").
-    pub(crate) fn duration(&self) -> Result<SimDuration> {
+    pub fn duration(&self) -> Result<SimDuration> {
         let DeValue::String(text) = self.value() else {
             return Err(self.not_a_time());
         };
@@ -348,7 +344,7 @@ impl<'a> Field<'a> {
     }
 
     /// A time span that must not be zero.
-    pub(crate) fn positive_duration(&self) -> Result<SimDuration> {
+    pub fn positive_duration(&self) -> Result<SimDuration> {
         let d = self.duration()?;
         if d.is_zero() {
             return Err(self.invalid(format!("`{}` must be longer than zero", self.name())));
@@ -357,12 +353,12 @@ impl<'a> Field<'a> {
     }
 
     /// An instant, written as the time since the start of the run.
-    pub(crate) fn time(&self) -> Result<SimTime> {
+    pub fn time(&self) -> Result<SimTime> {
         self.duration().map(SimTime::from_duration)
     }
 
     /// A signed time span ("-2 s") in nanoseconds.
-    pub(crate) fn signed_nanos(&self) -> Result<i64> {
+    pub fn signed_nanos(&self) -> Result<i64> {
         let DeValue::String(text) = self.value() else {
             return Err(self.not_a_time());
         };
@@ -380,7 +376,7 @@ impl<'a> Field<'a> {
     }
 
     /// A bandwidth ("100 Mbit").
-    pub(crate) fn bandwidth(&self) -> Result<Bandwidth> {
+    pub fn bandwidth(&self) -> Result<Bandwidth> {
         match self.value() {
             DeValue::String(text) => text
                 .parse::<Bandwidth>()
@@ -402,7 +398,7 @@ impl<'a> Field<'a> {
     }
 
     /// A number (integer or float) that is finite.
-    pub(crate) fn f64(&self) -> Result<f64> {
+    pub fn f64(&self) -> Result<f64> {
         let value = match self.value() {
             DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
             DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
@@ -417,7 +413,7 @@ impl<'a> Field<'a> {
     }
 
     /// A probability in `0..=1`.
-    pub(crate) fn probability(&self) -> Result<Probability> {
+    pub fn probability(&self) -> Result<Probability> {
         let p = match self.value() {
             DeValue::Float(_) | DeValue::Integer(_) => self.f64()?,
             _ => {
@@ -430,7 +426,7 @@ impl<'a> Field<'a> {
     }
 
     /// An integer (any size TOML can write).
-    pub(crate) fn integer(&self) -> Result<i128> {
+    pub fn integer(&self) -> Result<i128> {
         match self.value() {
             DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
                 .map_err(|_| self.invalid(format!("`{}` is not a valid integer", self.name()))),
@@ -444,7 +440,7 @@ impl<'a> Field<'a> {
     }
 
     /// An integer in `min..=max`.
-    pub(crate) fn int_in(&self, min: i128, max: i128) -> Result<i128> {
+    pub fn int_in(&self, min: i128, max: i128) -> Result<i128> {
         let n = self.integer()?;
         if n < min {
             return Err(self.invalid(format!(
@@ -462,14 +458,14 @@ impl<'a> Field<'a> {
     }
 
     /// An integer in `min..=max` that fits a `u32`.
-    pub(crate) fn u32_in(&self, min: u32, max: u32) -> Result<u32> {
+    pub fn u32_in(&self, min: u32, max: u32) -> Result<u32> {
         let n = self.int_in(i128::from(min), i128::from(max))?;
         // int_in bounded n to min..=max, both u32.
         Ok(u32::try_from(n).unwrap_or(max))
     }
 
     /// A boolean.
-    pub(crate) fn bool(&self) -> Result<bool> {
+    pub fn bool(&self) -> Result<bool> {
         match self.value() {
             DeValue::Boolean(b) => Ok(*b),
             DeValue::String(s) if s.as_ref() == "true" || s.as_ref() == "false" => Err(self
@@ -480,7 +476,7 @@ impl<'a> Field<'a> {
     }
 
     /// A file path, resolved against the scenario file's folder.
-    pub(crate) fn file_path(&self) -> Result<PathBuf> {
+    pub fn file_path(&self) -> Result<PathBuf> {
         let text = self.str()?;
         if text.trim().is_empty() {
             return Err(self.invalid(format!("`{}` is an empty path", self.name())));
@@ -489,14 +485,14 @@ impl<'a> Field<'a> {
     }
 
     /// The value as a table whose keys must all be in `known`.
-    pub(crate) fn table(&self, title: &str, known: &[&str]) -> Result<Table<'a>> {
+    pub fn table(&self, title: &str, known: &[&str]) -> Result<Table<'a>> {
         let table = self.open_table(title)?;
         table.check_keys(known)?;
         Ok(table)
     }
 
     /// The value as a table with any keys (`[targets]`).
-    pub(crate) fn open_table(&self, title: &str) -> Result<Table<'a>> {
+    pub fn open_table(&self, title: &str) -> Result<Table<'a>> {
         let DeValue::Table(entries) = self.value() else {
             return Err(self.wrong_type(&format!("a table ({title})")));
         };
@@ -510,7 +506,7 @@ impl<'a> Field<'a> {
     }
 
     /// The value as an array; its items' paths end in their index.
-    pub(crate) fn array(&self) -> Result<Vec<Field<'a>>> {
+    pub fn array(&self) -> Result<Vec<Field<'a>>> {
         let DeValue::Array(items) = self.value() else {
             return Err(self.wrong_type("an array"));
         };

@@ -15,7 +15,7 @@ use super::suggest::nearest;
 const LISTED_GROUPS: usize = 12;
 
 /// Looks up host and group names.
-pub(crate) struct HostIndex<'g> {
+pub struct HostIndex<'g> {
     groups: &'g [HostGroup],
     /// Id of each group's first host.
     first: Vec<u32>,
@@ -24,7 +24,7 @@ pub(crate) struct HostIndex<'g> {
 
 impl<'g> HostIndex<'g> {
     /// An index over `groups` (names unique, total hosts within `u32`).
-    pub(crate) fn new(groups: &'g [HostGroup]) -> Self {
+    pub fn new(groups: &'g [HostGroup]) -> Self {
         let mut first = Vec::with_capacity(groups.len());
         let mut next = 0u32;
         for group in groups {
@@ -44,19 +44,19 @@ impl<'g> HostIndex<'g> {
     }
 
     /// The group called `name`.
-    pub(crate) fn group(&self, name: &str) -> Option<usize> {
+    pub fn group(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
     }
 
     /// The hosts of group `index`, in order.
-    pub(crate) fn group_hosts(&self, index: usize) -> impl Iterator<Item = HostId> + use<> {
+    pub fn group_hosts(&self, index: usize) -> impl Iterator<Item = HostId> + use<> {
         let first = self.first.get(index).copied().unwrap_or(0);
         let count = self.groups.get(index).map_or(0, |g| g.count);
         (first..first.saturating_add(count)).map(HostId)
     }
 
     /// The host called `<group>-<i>`, if that group has an `i`-th host.
-    pub(crate) fn host(&self, name: &str) -> Option<HostId> {
+    pub fn host(&self, name: &str) -> Option<HostId> {
         let (group, index) = name.rsplit_once('-')?;
         let canonical = index == "0" || (!index.starts_with('0') && !index.is_empty());
         if !canonical || !index.bytes().all(|b| b.is_ascii_digit()) {
@@ -70,7 +70,7 @@ impl<'g> HostIndex<'g> {
     }
 
     /// The name of host `id` (`<group>-<i>`).
-    pub(crate) fn name(&self, id: HostId) -> String {
+    pub fn name(&self, id: HostId) -> String {
         let g = self
             .first
             .partition_point(|&first| first <= id.0)
@@ -83,7 +83,7 @@ impl<'g> HostIndex<'g> {
 
     /// A reference written as a string or a list of strings; duplicates
     /// are dropped, the first mention keeping its place.
-    pub(crate) fn resolve(&self, field: &Field<'_>) -> Result<Vec<HostId>> {
+    pub fn resolve(&self, field: &Field<'_>) -> Result<Vec<HostId>> {
         let names: Vec<Field<'_>> = match field.value() {
             DeValue::String(_) => vec![field.clone()],
             DeValue::Array(_) => field.array()?,

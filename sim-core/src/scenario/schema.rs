@@ -4,7 +4,8 @@
 /// How messages name the top level of the file.
 pub(crate) const TOP_TITLE: &str = "the top level";
 
-/// Keys of the top level (tables included).
+/// Keys of the top level every scenario has (tables included); a model
+/// adds its protocols' tables ([`super::Model::sections`]).
 pub(crate) const TOP: &[&str] = &[
     "name",
     "description",
@@ -12,9 +13,6 @@ pub(crate) const TOP: &[&str] = &[
     "duration",
     "network",
     "hosts",
-    "registration",
-    "peers",
-    "consensus",
     "faults",
     "targets",
     "tolerances",
@@ -45,81 +43,55 @@ pub(crate) const HOSTS: &[&str] = &[
     "bandwidth_down",
 ];
 
-/// Keys of `[registration]`.
-pub(crate) const REGISTRATION: &[&str] = &[
-    "strategy",
-    "poll_interval",
-    "initial_interval",
-    "multiplier",
-    "max_interval",
-    "jitter",
-    "timeout",
-    "expected",
-    "recover",
-    "atomic_writes",
-    "write_time",
-    "read_time",
-    "list_time",
-    "metadata_time",
-    "notify_delay",
-    "progress_interval",
-    "safety_poll",
-    "legacy_registry",
-];
-
-/// Keys of `[peers]`.
-pub(crate) const PEERS: &[&str] = &["members", "heartbeat", "stale_after", "max_observers"];
-
-/// Keys of `[consensus]`.
-pub(crate) const CONSENSUS: &[&str] = &[
-    "validators",
-    "min_validators",
-    "block_interval",
-    "view_timeout",
-    "liveness_bound",
-    "unsafe_quorum",
-];
-
-/// Keys of a `[[faults]]` entry: `at`, every kind and every kind's options.
-pub(crate) const FAULTS: &[&str] = &[
-    "at",
-    "partition",
-    "crash",
-    "link",
-    "corrupt",
-    "byzantine",
-    "clock_skew",
-    "until",
-    "one_way",
-    "restart",
-    "latency",
-    "loss",
-    "mode",
-    "offset",
-    "drift",
-];
-
 /// Keys of `start = { ... }` in a host group.
 pub(crate) const START: &[&str] = &["uniform"];
 
-/// Keys of `corrupt = { ... }` in a fault.
-pub(crate) const CORRUPT_FRACTION: &[&str] = &["fraction", "of"];
+/// A table of the format and its keys, for "`x` belongs in `[y]`" hints.
+#[derive(Clone, Debug)]
+pub(crate) struct SchemaTable {
+    /// How messages name it (`[network]`, `the top level`).
+    pub(crate) title: String,
+    /// Its keys.
+    pub(crate) keys: Vec<&'static str>,
+}
 
-/// The tables (as written in a file) that accept `key`, for "`heartbeat`
-/// belongs in `[peers]`" hints.
-pub(crate) fn tables_with(key: &str) -> Vec<&'static str> {
-    let tables: [(&str, &[&str]); 7] = [
-        (TOP_TITLE, TOP),
-        ("[network]", NETWORK),
-        ("[[hosts]]", HOSTS),
-        ("[registration]", REGISTRATION),
-        ("[peers]", PEERS),
-        ("[consensus]", CONSENSUS),
-        ("[[faults]]", FAULTS),
+/// Every table of a scenario under model `M`, with their keys.
+pub(crate) fn tables<M: super::Model>() -> Vec<SchemaTable> {
+    let sections = M::sections();
+    let mut top: Vec<&'static str> = TOP.to_vec();
+    top.extend(sections.iter().map(|s| s.name));
+    let mut faults = vec!["at"];
+    for kind in M::fault_kinds() {
+        faults.push(kind.key);
+        faults.extend(
+            kind.options
+                .iter()
+                .filter(|o| !faults.contains(o))
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+    }
+    let mut tables = vec![
+        SchemaTable {
+            title: TOP_TITLE.to_string(),
+            keys: top,
+        },
+        SchemaTable {
+            title: "[network]".to_string(),
+            keys: NETWORK.to_vec(),
+        },
+        SchemaTable {
+            title: "[[hosts]]".to_string(),
+            keys: HOSTS.to_vec(),
+        },
     ];
+    tables.extend(sections.iter().map(|s| SchemaTable {
+        title: format!("[{}]", s.name),
+        keys: s.keys.to_vec(),
+    }));
+    tables.push(SchemaTable {
+        title: "[[faults]]".to_string(),
+        keys: faults,
+    });
     tables
-        .iter()
-        .filter(|(_, keys)| keys.contains(&key))
-        .map(|(table, _)| *table)
-        .collect()
 }

@@ -12,14 +12,16 @@ use super::error::{ErrorKind, Origin, ScenarioError, Snippet};
 use super::model::Location;
 
 /// A byte range in the scenario file or in a `--set` region.
-pub(crate) type Span = Range<usize>;
+pub type Span = Range<usize>;
 
 /// The scenario text, its name, and the regions given to `--set` values.
-pub(crate) struct Sources<'a> {
+pub struct Sources<'a> {
     text: &'a str,
     file: String,
     folder: Option<PathBuf>,
     overrides: Vec<Region>,
+    /// Every table of the format, for "`x` belongs in `[y]`" hints.
+    schema: Vec<super::schema::SchemaTable>,
 }
 
 /// The offsets owned by one `--set` argument.
@@ -36,7 +38,22 @@ impl<'a> Sources<'a> {
             file: path.map_or_else(|| "<input>".to_string(), |p| p.display().to_string()),
             folder: path.and_then(Path::parent).map(Path::to_path_buf),
             overrides: Vec::new(),
+            schema: Vec::new(),
         }
+    }
+
+    /// Sets the tables of the format (their titles and keys).
+    pub(crate) fn set_schema(&mut self, schema: Vec<super::schema::SchemaTable>) {
+        self.schema = schema;
+    }
+
+    /// The tables (as written in a file) that accept `key`.
+    pub(crate) fn tables_with(&self, key: &str) -> Vec<&str> {
+        self.schema
+            .iter()
+            .filter(|t| t.keys.contains(&key))
+            .map(|t| t.title.as_str())
+            .collect()
     }
 
     /// Reserves `len` offsets for the `--set` argument `argument`; returns
@@ -55,7 +72,7 @@ impl<'a> Sources<'a> {
     }
 
     /// `relative` resolved against the scenario file's folder.
-    pub(crate) fn resolve_path(&self, relative: &str) -> PathBuf {
+    pub fn resolve_path(&self, relative: &str) -> PathBuf {
         match &self.folder {
             Some(folder) => folder.join(relative),
             None => PathBuf::from(relative),
@@ -63,7 +80,7 @@ impl<'a> Sources<'a> {
     }
 
     /// An error pointing at `span` (or at the whole file for `None`).
-    pub(crate) fn error(
+    pub fn error(
         &self,
         kind: ErrorKind,
         span: Option<&Span>,
@@ -105,7 +122,7 @@ impl<'a> Sources<'a> {
 
     /// The file position of `span`; `Location::default()` (0:0) for a span
     /// that came from a `--set`.
-    pub(crate) fn location(&self, span: &Span) -> Location {
+    pub fn location(&self, span: &Span) -> Location {
         if span.start > self.text.len() {
             return Location::default();
         }
@@ -114,7 +131,7 @@ impl<'a> Sources<'a> {
     }
 
     /// "line 12", or "`--set ...`" for a span from an override.
-    pub(crate) fn describe(&self, span: &Span) -> String {
+    pub fn describe(&self, span: &Span) -> String {
         match self.overrides.iter().find(|r| r.span.contains(&span.start)) {
             Some(region) => format!("`--set {}`", region.argument),
             None => format!("line {}", self.position(span).0),

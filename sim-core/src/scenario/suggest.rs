@@ -71,7 +71,7 @@ pub(crate) fn nearest<'c>(
 }
 
 /// `"did you mean `x`?"` for the nearest candidate.
-pub(crate) fn did_you_mean<'c>(
+pub fn did_you_mean<'c>(
     name: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<String> {
@@ -79,7 +79,7 @@ pub(crate) fn did_you_mean<'c>(
 }
 
 /// `a, b or c` with each name in backticks.
-pub(crate) fn one_of(names: &[&str]) -> String {
+pub fn one_of(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     match quoted.split_last() {
         None => String::new(),

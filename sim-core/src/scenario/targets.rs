@@ -8,48 +8,6 @@ use super::model::{Comparison, SeedStatistic, Target};
 use super::reader::{Field, Result, Table};
 use super::suggest::did_you_mean;
 
-/// Every metric a run can write to `summary.json` (SCENARIO-FORMAT.md's
-/// metric table); a target on any other name is an error.
-pub const KNOWN_METRICS: &[&str] = &[
-    "run.seed",
-    "run.events",
-    "run.sim_time_s",
-    "run.trace_hash",
-    "run.hosts",
-    "run.scenario",
-    "registration.expected",
-    "registration.registered",
-    "registration.success_rate",
-    "registration.p50_s",
-    "registration.p95_s",
-    "registration.max_s",
-    "registration.ready_s",
-    "registration.file_reads",
-    "registration.dir_lists",
-    "registration.corrupt_detected",
-    "registration.corrupt_accepted",
-    "registration.recovered",
-    "registration.registrars_timed_out",
-    "registration.files_damaged",
-    "peers.converged_s",
-    "peers.members",
-    "consensus.blocks_finalized",
-    "consensus.first_block_s",
-    "consensus.finality_p50_s",
-    "consensus.finality_p95_s",
-    "consensus.view_changes",
-    "consensus.safety_violations",
-    "consensus.equivocations",
-    "consensus.signature_checks",
-    "consensus.signature_requests",
-    "network.messages_sent",
-    "network.messages_delivered",
-    "network.messages_dropped",
-    "network.bytes_sent",
-    "faults.applied",
-    "faults.crashes",
-];
-
 /// Metrics that are not numbers, so no target can compare them.
 const NOT_NUMBERS: &[&str] = &["run.trace_hash", "run.scenario"];
 
@@ -63,9 +21,13 @@ const OPERATORS: &[(&str, Comparison)] = &[
     (">", Comparison::Greater),
 ];
 
-/// The `[targets]` table in file order; `has_consensus` says whether the
-/// run produces `consensus.*` metrics.
-pub(crate) fn parse(root: &Table<'_>, has_consensus: bool) -> Result<Vec<Target>> {
+/// The `[targets]` table in file order. `known` lists every metric a run
+/// can write; `unproduced` says why this run would not write one.
+pub(crate) fn parse(
+    root: &Table<'_>,
+    known: &[&str],
+    unproduced: impl Fn(&str) -> Option<(String, String)>,
+) -> Result<Vec<Target>> {
     let Some(field) = root.get("targets") else {
         return Ok(Vec::new());
     };
@@ -73,34 +35,52 @@ pub(crate) fn parse(root: &Table<'_>, has_consensus: bool) -> Result<Vec<Target>
     table
         .fields()
         .iter()
-        .map(|f| target(f, has_consensus))
+        .map(|f| target(f, known, &unproduced))
         .collect()
 }
 
-/// One `"metric" = "<op> <number>"` entry.
-fn target(field: &Field<'_>, has_consensus: bool) -> Result<Target> {
+/// An unknown metric, with its family's metrics or the families.
+fn unknown_metric(field: &Field<'_>, known: &[&str], table: &str) -> super::ScenarioError {
     let metric = field.name();
-    if !KNOWN_METRICS.contains(&metric) {
-        let family = metric.split_once('.').map_or("", |(family, _)| family);
-        let siblings: Vec<&str> = KNOWN_METRICS
-            .iter()
-            .copied()
-            .filter(|m| m.split_once('.').is_some_and(|(f, _)| f == family))
-            .collect();
-        let note = if siblings.is_empty() {
-            "metric names start with run., registration., peers., consensus. or network. \
-             (see docs/scenario-reference.md)"
-                .to_string()
-        } else {
-            format!("the {family} metrics are {}", siblings.join(", "))
-        };
-        return Err(field
-            .key_error(
-                ErrorKind::UnknownKey,
-                format!("unknown metric `{metric}` in [targets]"),
-            )
-            .with_note(note)
-            .with_help_opt(did_you_mean(metric, KNOWN_METRICS.iter().copied())));
+    let family_of = |m: &str| {
+        m.split_once('.')
+            .map_or("", |(family, _)| family)
+            .to_string()
+    };
+    let family = family_of(metric);
+    let siblings: Vec<&str> = known
+        .iter()
+        .copied()
+        .filter(|m| family_of(m) == family)
+        .collect();
+    let note = if siblings.is_empty() {
+        let mut families: Vec<String> = known.iter().map(|m| family_of(m) + ".").collect();
+        families.dedup();
+        format!(
+            "metric names start with {} (see docs/scenario-reference.md)",
+            families.join(", ")
+        )
+    } else {
+        format!("the {family} metrics are {}", siblings.join(", "))
+    };
+    field
+        .key_error(
+            ErrorKind::UnknownKey,
+            format!("unknown metric `{metric}` in {table}"),
+        )
+        .with_note(note)
+        .with_help_opt(did_you_mean(metric, known.iter().copied()))
+}
+
+/// One `"metric" = "<op> <number>"` entry.
+fn target(
+    field: &Field<'_>,
+    known: &[&str],
+    unproduced: &impl Fn(&str) -> Option<(String, String)>,
+) -> Result<Target> {
+    let metric = field.name();
+    if !known.contains(&metric) {
+        return Err(unknown_metric(field, known, "[targets]"));
     }
     if NOT_NUMBERS.contains(&metric) {
         return Err(field.key_error(
@@ -108,16 +88,13 @@ fn target(field: &Field<'_>, has_consensus: bool) -> Result<Target> {
             format!("`{metric}` is not a number, so it cannot be a target"),
         ));
     }
-    if metric.starts_with("consensus.") && !has_consensus {
+    if let Some((why, help)) = unproduced(metric) {
         return Err(field
             .key_error(
                 ErrorKind::Conflict,
-                format!(
-                    "target on `{metric}`, but the scenario has no [consensus] table, \
-                     so the run does not produce it"
-                ),
+                format!("target on `{metric}`, but {why}, so the run does not produce it"),
             )
-            .with_help("add a [consensus] table, or remove the target"));
+            .with_help(help));
     }
     let location = field.sources().location(&field.key_span());
     if let DeValue::Table(_) = field.value() {
@@ -214,7 +191,7 @@ fn comparison(field: &Field<'_>) -> Result<(Comparison, f64)> {
 }
 
 /// The `[tolerances]` table: `"metric" = "20%"`, in file order.
-pub(crate) fn tolerances(root: &Table<'_>) -> Result<Vec<(String, f64)>> {
+pub(crate) fn tolerances(root: &Table<'_>, known: &[&str]) -> Result<Vec<(String, f64)>> {
     let Some(field) = root.get("tolerances") else {
         return Ok(Vec::new());
     };
@@ -224,13 +201,8 @@ pub(crate) fn tolerances(root: &Table<'_>) -> Result<Vec<(String, f64)>> {
         .iter()
         .map(|f| {
             let metric = f.name();
-            if !KNOWN_METRICS.contains(&metric) {
-                return Err(f
-                    .key_error(
-                        ErrorKind::UnknownKey,
-                        format!("unknown metric `{metric}` in [tolerances]"),
-                    )
-                    .with_help_opt(did_you_mean(metric, KNOWN_METRICS.iter().copied())));
+            if !known.contains(&metric) {
+                return Err(unknown_metric(f, known, "[tolerances]"));
             }
             let text = f.str()?.trim();
             match text

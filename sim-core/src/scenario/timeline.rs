@@ -11,7 +11,7 @@ use super::source::{Sources, Span};
 use crate::units::{SimDuration, SimTime};
 
 /// `at` (from `at_field`) must come before the end of the run.
-pub(crate) fn check_start(at_field: &Field<'_>, at: SimTime, duration: SimDuration) -> Result<()> {
+pub fn check_start(at_field: &Field<'_>, at: SimTime, duration: SimDuration) -> Result<()> {
     if at.since_start() >= duration {
         return Err(at_field
             .error(
@@ -27,7 +27,7 @@ pub(crate) fn check_start(at_field: &Field<'_>, at: SimTime, duration: SimDurati
 }
 
 /// An end (`until`, `restart`) must come after `at` and no later than the end of the run.
-pub(crate) fn check_end(
+pub fn check_end(
     end_field: &Field<'_>,
     at: SimTime,
     end: SimTime,
@@ -67,20 +67,22 @@ pub(crate) fn check_end(
 }
 
 /// One host down from `start` until `end` because of one crash fault.
-pub(crate) struct CrashWindow {
-    pub(crate) host: HostId,
-    pub(crate) start: SimTime,
+pub struct CrashWindow {
+    /// The host.
+    pub host: HostId,
+    /// When it crashes.
+    pub start: SimTime,
     /// The restart, or [`SimTime::NEVER`].
-    pub(crate) end: SimTime,
+    pub end: SimTime,
     /// Key path of the fault's `crash` key.
-    pub(crate) path: String,
+    pub path: String,
     /// Where the fault's `crash` key is.
-    pub(crate) span: Span,
+    pub span: Span,
 }
 
 /// Two crash windows of one host that overlap are an error naming the host
 /// and both faults.
-pub(crate) fn check_crash_overlaps(
+pub fn check_crash_overlaps(
     src: &Sources<'_>,
     index: &HostIndex<'_>,
     mut windows: Vec<CrashWindow>,

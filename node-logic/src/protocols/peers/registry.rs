@@ -1,0 +1,638 @@
+//! The peer registry state machine: who is out there, who is alive, who
+//! misbehaves, and who wants to know.
+//!
+//! # Behaviour
+//!
+//! - **Membership.** `members` says who may join; a datagram from any other
+//!   host is rejected (`NotAMember`). A member becomes *known* when it is in
+//!   `bootstrap`, when it sends this host anything, or when a live peer lists
+//!   it in a peer exchange. Known peers are kept for the whole run (at most
+//!   the membership).
+//! - **Handshake.** At start a host sends a signed hello to every bootstrap
+//!   peer. A peer becomes *up* when its hello (or hello-ack) verifies; a
+//!   hello is answered with a hello-ack.
+//! - **Heartbeats.** Every `heartbeat` a host drops (*down*) the up peers
+//!   silent for longer than `stale_after`, pings the up ones and greets every
+//!   other known, unbanned peer with a hello (how restarted hosts rejoin).
+//!   Any message from an up peer counts as a sign of life.
+//! - **Peer exchange.** Every `exchange_every`-th heartbeat (default every
+//!   one; 0 turns exchange off), a host that does not yet know every member
+//!   asks one up peer, drawn uniformly from the host's RNG, for its peers
+//!   (`GetPeers`). The answer (`Peers`) lists the responder's up, unbanned
+//!   peers (at most [`MAX_EXCHANGE_PEERS`], a random subset if it has
+//!   more); the asker greets at once every member in it that it did not know.
+//!   `GetPeers` and `Peers` are only taken from up peers (a `GetPeers` from
+//!   a member that is not up is answered with a hello, like a ping). A host
+//!   that knows every member never asks, so a network configured with
+//!   `bootstrap = members` behaves exactly as without exchange.
+//! - **Scores and bans**: see [`crate::protocols::peers::score`].
+//! - **Observers**: see [`crate::protocols::peers::observers`]. Every peer-up and
+//!   peer-down is queued to every observer as a [`PeerEvent`]; stale
+//!   observers are cleaned up at every heartbeat.
+//!
+//! # Statistics
+//!
+//! [`PeerRegistry::registry_stats`] counts joins (every peer-up), leaves
+//! (every peer-down, whether by silence or ban) and bans. The average peer
+//! lifetime is the mean length of the *completed* up periods: from a
+//! peer-up to the following peer-down of the same peer, each period counted
+//! once (a peer that goes up and down twice contributes two periods).
+//! Periods still open are not counted; `None` until some peer has left.
+
+use std::collections::BTreeMap;
+
+use rand::RngExt;
+use rand_core::Rng;
+
+use crate::HostId;
+use crate::codec::Reader;
+use crate::identity::{Identity, PublicKey};
+use crate::io::RejectReason;
+use crate::outbox::Outbox;
+use crate::protocols::peers::PeerTimer;
+use crate::protocols::peers::message::{MAX_EXCHANGE_PEERS, PeerMessage, SignedHello};
+use crate::protocols::peers::observe::PeerRegistryEvent;
+use crate::protocols::peers::observers::{
+    ObserverError, ObserverId, ObserverRegistry, PeerEvent, PeerEventKind,
+};
+use crate::protocols::peers::score::ScoreConfig;
+use crate::protocols::{Observation, TimerId};
+use crate::time::{SimDuration, SimTime};
+
+/// How a member of the peer registry behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// This host.
+    pub me: HostId,
+    /// Who may join: datagrams from other hosts are rejected. Order and
+    /// duplicates do not matter; `me` is ignored.
+    pub members: Vec<HostId>,
+    /// The peers greeted at start. Entries that are not members (and `me`)
+    /// are ignored; the rest are found by peer exchange.
+    pub bootstrap: Vec<HostId>,
+    /// Ping interval.
+    pub heartbeat: SimDuration,
+    /// Silence after which a peer is dropped; must exceed `heartbeat`.
+    pub stale_after: SimDuration,
+    /// Heartbeats between peer exchanges: 1 = every heartbeat, 0 = never.
+    pub exchange_every: u32,
+    /// The most observers that may be registered at once.
+    pub max_observers: usize,
+    /// Inactivity after which an observer is removed.
+    pub observer_stale_after: SimDuration,
+    /// The most undrained events an observer's queue keeps.
+    pub observer_queue_len: usize,
+    /// Peer scores and bans.
+    pub scores: ScoreConfig,
+}
+
+impl PeerConfig {
+    /// Default for [`PeerConfig::exchange_every`]: every heartbeat.
+    pub const DEFAULT_EXCHANGE_EVERY: u32 = 1;
+    /// Default for [`PeerConfig::max_observers`].
+    pub const DEFAULT_MAX_OBSERVERS: usize = 50;
+    /// Default for [`PeerConfig::observer_stale_after`]: one hour.
+    pub const DEFAULT_OBSERVER_STALE_AFTER: SimDuration = SimDuration::from_secs(3600);
+    /// Default for [`PeerConfig::observer_queue_len`].
+    pub const DEFAULT_OBSERVER_QUEUE_LEN: usize = 1024;
+
+    /// A configuration with the defaults for everything else.
+    pub fn new(
+        me: HostId,
+        members: Vec<HostId>,
+        bootstrap: Vec<HostId>,
+        heartbeat: SimDuration,
+        stale_after: SimDuration,
+    ) -> Self {
+        PeerConfig {
+            me,
+            members,
+            bootstrap,
+            heartbeat,
+            stale_after,
+            exchange_every: Self::DEFAULT_EXCHANGE_EVERY,
+            max_observers: Self::DEFAULT_MAX_OBSERVERS,
+            observer_stale_after: Self::DEFAULT_OBSERVER_STALE_AFTER,
+            observer_queue_len: Self::DEFAULT_OBSERVER_QUEUE_LEN,
+            scores: ScoreConfig::DEFAULT,
+        }
+    }
+}
+
+/// What this host knows of one peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerStatus {
+    /// Known but never authenticated.
+    Unknown,
+    /// Authenticated and heard from within `stale_after`.
+    Up,
+    /// Was up, then silent for `stale_after` (or its ban ended).
+    Down,
+    /// Banned: everything from it is dropped until the ban ends.
+    Banned,
+}
+
+#[derive(Clone, Debug)]
+struct PeerState {
+    key: Option<PublicKey>,
+    status: PeerStatus,
+    last_heard: SimTime,
+    up_since: SimTime,
+    score: i32,
+    banned_until: SimTime,
+}
+
+impl PeerState {
+    fn new(score: i32) -> Self {
+        PeerState {
+            key: None,
+            status: PeerStatus::Unknown,
+            last_heard: SimTime::ZERO,
+            up_since: SimTime::ZERO,
+            score,
+            banned_until: SimTime::ZERO,
+        }
+    }
+}
+
+/// Message counters a host keeps about its registry, for tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    /// Hellos and hello-acks sent.
+    pub hellos_sent: u64,
+    /// Pings sent.
+    pub pings_sent: u64,
+    /// `GetPeers` requests sent.
+    pub exchanges_sent: u64,
+    /// Datagrams dropped as malformed, forged or misdirected.
+    pub rejected: u64,
+    /// Datagrams from banned peers dropped unread.
+    pub dropped_banned: u64,
+}
+
+/// The registry's state in numbers; see the module docs for definitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerRegistryStats {
+    /// Members this host knows of (excluding itself), in any status.
+    pub peers_known: usize,
+    /// Peers up now.
+    pub peers_up: usize,
+    /// Observers registered now.
+    pub observers: usize,
+    /// The bound on observers.
+    pub max_observers: usize,
+    /// Mean length of the completed up periods; `None` before the first leave.
+    pub average_peer_lifetime: Option<SimDuration>,
+    /// Peer-ups so far.
+    pub joins: u64,
+    /// Peer-downs so far (silence or ban).
+    pub leaves: u64,
+    /// Peers banned now.
+    pub banned: usize,
+    /// Bans so far.
+    pub bans: u64,
+}
+
+/// One host's view of the peer registry. Drive it through
+/// [`crate::host_node::HostNode`] or directly with its `handle_*` methods.
+#[derive(Debug)]
+pub struct PeerRegistry {
+    config: PeerConfig,
+    identity: Identity,
+    /// Sorted, deduplicated, without `config.me`.
+    members: Vec<HostId>,
+    peers: BTreeMap<HostId, PeerState>,
+    observers: ObserverRegistry,
+    stats: PeerStats,
+    heartbeats: u64,
+    joins: u64,
+    leaves: u64,
+    bans: u64,
+    /// Sum of the completed up periods (saturating).
+    lifetime_total: SimDuration,
+}
+
+impl PeerRegistry {
+    /// A registry for `config.me`, signing with `identity`.
+    pub fn new(config: PeerConfig, identity: Identity) -> Self {
+        let mut members = config.members.clone();
+        members.retain(|&m| m != config.me);
+        members.sort_unstable();
+        members.dedup();
+        let initial = config.scores.initial;
+        let peers = config
+            .bootstrap
+            .iter()
+            .filter(|p| members.binary_search(p).is_ok())
+            .map(|&p| (p, PeerState::new(initial)))
+            .collect();
+        let observers = ObserverRegistry::new(config.max_observers, config.observer_queue_len);
+        PeerRegistry {
+            config,
+            identity,
+            members,
+            peers,
+            observers,
+            stats: PeerStats::default(),
+            heartbeats: 0,
+            joins: 0,
+            leaves: 0,
+            bans: 0,
+            lifetime_total: SimDuration::ZERO,
+        }
+    }
+
+    /// The host boots: greet the bootstrap peers and schedule the first
+    /// heartbeat at a random point of the first interval, so hosts do not
+    /// tick in lockstep.
+    pub fn handle_start(&mut self, now: SimTime, rng: &mut dyn Rng, out: &mut Outbox) {
+        let targets: Vec<HostId> = self.peers.keys().copied().collect();
+        for peer in targets {
+            self.send_hello(peer, false, rng, out);
+        }
+        let first = rng.random_range(0..=self.config.heartbeat.as_nanos());
+        out.set_timer(
+            TimerId::Peers(PeerTimer::Heartbeat),
+            now + SimDuration::from_nanos(first),
+        );
+    }
+
+    /// The heartbeat timer fired: end due bans, drop stale peers, restore
+    /// scores, ping live peers, greet the rest, maybe run a peer exchange,
+    /// clean up stale observers, and schedule the next heartbeat.
+    pub fn handle_heartbeat(&mut self, now: SimTime, rng: &mut dyn Rng, out: &mut Outbox) {
+        self.heartbeats += 1;
+        let stale_after = self.config.stale_after;
+        let heartbeat = self.config.heartbeat;
+        let scores = self.config.scores;
+        let mut greet = Vec::new();
+        let mut ping = Vec::new();
+        let mut went_down = Vec::new();
+        for (&peer, state) in &mut self.peers {
+            if state.status == PeerStatus::Banned && now >= state.banned_until {
+                unban(peer, state, scores, out);
+            }
+            match state.status {
+                PeerStatus::Up if now - state.last_heard > stale_after => {
+                    state.status = PeerStatus::Down;
+                    went_down.push((peer, now - state.up_since));
+                    greet.push(peer);
+                }
+                PeerStatus::Up => {
+                    if now - state.last_heard <= heartbeat {
+                        state.score = state
+                            .score
+                            .saturating_add(scores.recovery_per_heartbeat)
+                            .min(scores.max);
+                    }
+                    ping.push(peer);
+                }
+                PeerStatus::Banned => {}
+                _ => greet.push(peer),
+            }
+        }
+        for (peer, lifetime) in went_down {
+            self.record_leave(now, peer, lifetime, out);
+        }
+        for peer in ping {
+            self.stats.pings_sent += 1;
+            out.send(
+                peer,
+                PeerMessage::Ping {
+                    nonce: rng.next_u64(),
+                }
+                .encode(),
+            );
+        }
+        for peer in greet {
+            self.send_hello(peer, false, rng, out);
+        }
+        self.maybe_exchange(rng, out);
+        let removed = self.cleanup_stale_observers(now, self.config.observer_stale_after);
+        if removed > 0 {
+            out.record(Observation::Peers(PeerRegistryEvent::ObserversCleaned {
+                removed: u32::try_from(removed).unwrap_or(u32::MAX),
+            }));
+        }
+        out.set_timer(
+            TimerId::Peers(PeerTimer::Heartbeat),
+            now + self.config.heartbeat,
+        );
+    }
+
+    /// A datagram of the peer protocol arrived from `from` (header already
+    /// checked); `body` is its undecoded body.
+    pub fn handle_message(
+        &mut self,
+        now: SimTime,
+        from: HostId,
+        body: Reader<'_>,
+        rng: &mut dyn Rng,
+        out: &mut Outbox,
+    ) {
+        if self.members.binary_search(&from).is_err() {
+            return self.reject(now, from, RejectReason::NotAMember, out);
+        }
+        let scores = self.config.scores;
+        let state = self
+            .peers
+            .entry(from)
+            .or_insert_with(|| PeerState::new(scores.initial));
+        if state.status == PeerStatus::Banned {
+            if now < state.banned_until {
+                self.stats.dropped_banned += 1;
+                return;
+            }
+            unban(from, state, scores, out);
+        }
+        let message = match PeerMessage::decode(body) {
+            Ok(m) => m,
+            Err(_) => return self.reject(now, from, RejectReason::Malformed, out),
+        };
+        match message {
+            PeerMessage::Hello(hello) => {
+                if self.accept_hello(now, from, &hello, out) {
+                    self.send_hello(from, true, rng, out);
+                }
+            }
+            PeerMessage::HelloAck(hello) => {
+                self.accept_hello(now, from, &hello, out);
+            }
+            PeerMessage::Ping { nonce } => {
+                if self.is_up(from) {
+                    self.touch(now, from);
+                    out.send(from, PeerMessage::Pong { nonce }.encode());
+                } else {
+                    // A peer that still thinks we know it (we restarted, or it
+                    // was dropped): authenticate again instead of answering.
+                    self.send_hello(from, false, rng, out);
+                }
+            }
+            PeerMessage::Pong { .. } => {
+                if self.is_up(from) {
+                    self.touch(now, from);
+                }
+            }
+            PeerMessage::GetPeers => {
+                if self.is_up(from) {
+                    self.touch(now, from);
+                    let peers = self.exchange_list(from, rng);
+                    out.send(from, PeerMessage::Peers { peers }.encode());
+                } else {
+                    self.send_hello(from, false, rng, out);
+                }
+            }
+            PeerMessage::Peers { peers } => {
+                if self.is_up(from) {
+                    self.touch(now, from);
+                    self.learn(&peers, rng, out);
+                }
+            }
+        }
+    }
+
+    /// Registers an observer of joins and leaves named `name` at `now`; see
+    /// [`crate::protocols::peers::observers`] for the bounds and errors.
+    pub fn register_observer(
+        &mut self,
+        name: &str,
+        now: SimTime,
+    ) -> Result<ObserverId, ObserverError> {
+        self.observers.register(name, now)
+    }
+
+    /// Removes an observer, freeing its slot.
+    pub fn unregister_observer(&mut self, id: ObserverId) -> Result<(), ObserverError> {
+        self.observers.unregister(id)
+    }
+
+    /// Drains an observer's events (oldest first) and marks it active at `now`.
+    pub fn take_events(
+        &mut self,
+        id: ObserverId,
+        now: SimTime,
+    ) -> Result<Vec<PeerEvent>, ObserverError> {
+        self.observers.take_events(id, now)
+    }
+
+    /// Removes the observers inactive for longer than `stale_after` at `now`
+    /// and returns how many. The heartbeat runs this with
+    /// `observer_stale_after`.
+    pub fn cleanup_stale_observers(&mut self, now: SimTime, stale_after: SimDuration) -> usize {
+        self.observers.cleanup_stale(now, stale_after)
+    }
+
+    /// The observers (read-only).
+    pub fn observers(&self) -> &ObserverRegistry {
+        &self.observers
+    }
+
+    /// This host's view of `peer`, if it is known.
+    pub fn status(&self, peer: HostId) -> Option<PeerStatus> {
+        self.peers.get(&peer).map(|s| s.status)
+    }
+
+    /// `peer`'s score, if it is known.
+    pub fn score(&self, peer: HostId) -> Option<i32> {
+        self.peers.get(&peer).map(|s| s.score)
+    }
+
+    /// The known peers, in id order.
+    pub fn known_peers(&self) -> impl Iterator<Item = HostId> + '_ {
+        self.peers.keys().copied()
+    }
+
+    /// The peers currently up, in id order.
+    pub fn up_peers(&self) -> impl Iterator<Item = HostId> + '_ {
+        self.peers
+            .iter()
+            .filter(|(_, s)| s.status == PeerStatus::Up)
+            .map(|(&p, _)| p)
+    }
+
+    /// Message counters.
+    pub fn stats(&self) -> PeerStats {
+        self.stats
+    }
+
+    /// Registry statistics; see the module docs for the definitions.
+    pub fn registry_stats(&self) -> PeerRegistryStats {
+        let count = |status| self.peers.values().filter(|s| s.status == status).count();
+        PeerRegistryStats {
+            peers_known: self.peers.len(),
+            peers_up: count(PeerStatus::Up),
+            observers: self.observers.len(),
+            max_observers: self.observers.max_observers(),
+            average_peer_lifetime: (self.leaves > 0)
+                .then(|| SimDuration::from_nanos(self.lifetime_total.as_nanos() / self.leaves)),
+            joins: self.joins,
+            leaves: self.leaves,
+            banned: count(PeerStatus::Banned),
+            bans: self.bans,
+        }
+    }
+
+    fn accept_hello(
+        &mut self,
+        now: SimTime,
+        from: HostId,
+        hello: &SignedHello,
+        out: &mut Outbox,
+    ) -> bool {
+        if hello.host() != from {
+            self.reject(now, from, RejectReason::Misdirected, out);
+            return false;
+        }
+        if hello.verify().is_err() {
+            self.reject(now, from, RejectReason::BadSignature, out);
+            return false;
+        }
+        let Some(state) = self.peers.get_mut(&from) else {
+            // The caller inserted every member that sends anything.
+            return false;
+        };
+        match state.key {
+            Some(known) if known != hello.key() => {
+                self.reject(now, from, RejectReason::WrongKey, out);
+                return false;
+            }
+            _ => state.key = Some(hello.key()),
+        }
+        state.last_heard = now;
+        if state.status != PeerStatus::Up {
+            state.status = PeerStatus::Up;
+            state.up_since = now;
+            self.joins += 1;
+            out.record(Observation::Peers(PeerRegistryEvent::Up { peer: from }));
+            self.observers.notify(PeerEvent {
+                at: now,
+                peer: from,
+                kind: PeerEventKind::Joined,
+            });
+        }
+        true
+    }
+
+    /// Records a peer-down of a peer that was up for `lifetime`.
+    fn record_leave(
+        &mut self,
+        now: SimTime,
+        peer: HostId,
+        lifetime: SimDuration,
+        out: &mut Outbox,
+    ) {
+        self.leaves += 1;
+        self.lifetime_total = self.lifetime_total.saturating_add(lifetime);
+        out.record(Observation::Peers(PeerRegistryEvent::Down { peer }));
+        self.observers.notify(PeerEvent {
+            at: now,
+            peer,
+            kind: PeerEventKind::Left,
+        });
+    }
+
+    /// On the exchange schedule, asks one random up peer for its peers,
+    /// unless every member is already known.
+    fn maybe_exchange(&mut self, rng: &mut dyn Rng, out: &mut Outbox) {
+        let every = u64::from(self.config.exchange_every);
+        if every == 0 || !self.heartbeats.is_multiple_of(every) {
+            return;
+        }
+        if self.peers.len() >= self.members.len() {
+            return;
+        }
+        let up: Vec<HostId> = self.up_peers().collect();
+        if up.is_empty() {
+            return;
+        }
+        let target = up[rng.random_range(0..up.len())];
+        self.stats.exchanges_sent += 1;
+        out.send(target, PeerMessage::GetPeers.encode());
+    }
+
+    /// The answer to a `GetPeers` from `asker`: our up peers but the asker,
+    /// a random subset of [`MAX_EXCHANGE_PEERS`] if there are more.
+    fn exchange_list(&self, asker: HostId, rng: &mut dyn Rng) -> Vec<HostId> {
+        let mut peers: Vec<HostId> = self.up_peers().filter(|&p| p != asker).collect();
+        if peers.len() > MAX_EXCHANGE_PEERS {
+            // Partial Fisher-Yates: the first MAX entries become a uniform sample.
+            for i in 0..MAX_EXCHANGE_PEERS {
+                let j = rng.random_range(i..peers.len());
+                peers.swap(i, j);
+            }
+            peers.truncate(MAX_EXCHANGE_PEERS);
+            peers.sort_unstable();
+        }
+        peers
+    }
+
+    /// Greets every member in `peers` that this host did not know yet.
+    fn learn(&mut self, peers: &[HostId], rng: &mut dyn Rng, out: &mut Outbox) {
+        for &peer in peers {
+            if self.members.binary_search(&peer).is_err() || self.peers.contains_key(&peer) {
+                continue;
+            }
+            self.peers
+                .insert(peer, PeerState::new(self.config.scores.initial));
+            self.send_hello(peer, false, rng, out);
+        }
+    }
+
+    fn send_hello(&mut self, to: HostId, ack: bool, rng: &mut dyn Rng, out: &mut Outbox) {
+        let hello = SignedHello::new(self.config.me, &self.identity, rng.next_u64());
+        let message = if ack {
+            PeerMessage::HelloAck(hello)
+        } else {
+            PeerMessage::Hello(hello)
+        };
+        self.stats.hellos_sent += 1;
+        out.send(to, message.encode());
+    }
+
+    fn is_up(&self, peer: HostId) -> bool {
+        self.status(peer) == Some(PeerStatus::Up)
+    }
+
+    fn touch(&mut self, now: SimTime, peer: HostId) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.last_heard = now;
+        }
+    }
+
+    /// Records a rejected datagram and charges its sender's score, banning
+    /// it at the threshold.
+    fn reject(&mut self, now: SimTime, from: HostId, reason: RejectReason, out: &mut Outbox) {
+        self.stats.rejected += 1;
+        out.record(Observation::MessageRejected { from, reason });
+        let scores = self.config.scores;
+        let Some(state) = self.peers.get_mut(&from) else {
+            return;
+        };
+        state.score = state.score.saturating_sub(scores.penalty(reason));
+        if state.score > scores.ban_threshold || state.status == PeerStatus::Banned {
+            return;
+        }
+        let was_up = state.status == PeerStatus::Up;
+        let lifetime = now - state.up_since;
+        state.status = PeerStatus::Banned;
+        state.banned_until = now + scores.ban_for;
+        self.bans += 1;
+        out.record(Observation::Peers(PeerRegistryEvent::Banned { peer: from }));
+        if was_up {
+            self.record_leave(now, from, lifetime, out);
+        }
+    }
+}
+
+/// Ends `peer`'s ban: it restarts with the after-unban score, as down if it
+/// was ever authenticated (else unknown), and is greeted again.
+fn unban(peer: HostId, state: &mut PeerState, scores: ScoreConfig, out: &mut Outbox) {
+    state.status = if state.key.is_some() {
+        PeerStatus::Down
+    } else {
+        PeerStatus::Unknown
+    };
+    state.score = scores.after_unban;
+    out.record(Observation::Peers(PeerRegistryEvent::Unbanned { peer }));
+}

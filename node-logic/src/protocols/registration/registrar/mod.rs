@@ -1,0 +1,832 @@
+//! The registrar side: wait for the miners' registration files, validate
+//! them, repair damaged ones, and stop waiting when enough are accepted or
+//! the timeout passes.
+//!
+//! # Calling contract
+//!
+//! Feed [`Registrar::handle_start`] once, then every timer of
+//! [`TimerId::Registration(RegistrationTimer::Check)`], [`TimerId::Registration(RegistrationTimer::Timeout)`] and
+//! [`TimerId::Registration(RegistrationTimer::Progress)`] to [`Registrar::handle_timer`], every
+//! file result to [`Registrar::handle_file`] and every change notification
+//! to [`Registrar::handle_file_changed`]; drain the [`Outbox`] after each.
+//! [`Registrar::poll_timeout`] says when the next check is due. Timers and
+//! results the registrar is not waiting for are no-ops.
+//!
+//! # Checks
+//!
+//! A *check* lists the shared directory, then reads — one file at a time,
+//! the next read issued when the previous result arrives — every
+//! `<agent>_miner_info.json` whose agent is not yet accepted, then the
+//! legacy registry if one is configured, not yet merged, and listed (or
+//! not a direct child of the shared directory). Other names (backups,
+//! `*.tmp.*`, `*.corrupted.*`) are ignored.
+//!
+//! A file that validates, and whose wallet no *other* accepted agent has,
+//! is accepted (`Accepted { source: File }`); otherwise `Invalid { agent,
+//! error }` is recorded (`Missing` when a listed file is gone by the time
+//! it is read). With `recover = false` that is all: the file is looked at
+//! again next check. With `recover = true` and a damage kind, the file is
+//! renamed to `<file>.corrupted.<now in ns>` (`Quarantined`), then the
+//! backup `<file>.bak` is read: if it validates (for this agent, with no
+//! duplicate wallet) it is accepted (`Accepted { source: Backup }`) and
+//! written back as the main file (`RestoredFromBackup` when that write
+//! completes); otherwise the miner is sent a `ReRegister` datagram
+//! (`ReRegistrationRequested`). Invalid backups are not recorded as
+//! `Invalid` (the damage was already counted once).
+//!
+//! **Re-registration rounds:** a miner is asked at most once per round. A
+//! round lasts [`REASK_AFTER_CHECKS`] completed checks after the one in
+//! which the miner was asked; if the miner is still not accepted when the
+//! round ends, it is asked again (at the end of that check, even if its
+//! file is absent because it was quarantined). Agents not in
+//! `config.miners` cannot be asked: nothing is sent and nothing more than
+//! the `Invalid`/`Quarantined` records is recorded.
+//!
+//! **Pinned keys:** with `config.miner_keys`, a file for a known agent that
+//! is validly signed by a different key is refused as `BadSignature` (an
+//! impersonation, not a re-keying).
+//!
+//! **Unknown agents:** when `config.miners` is not empty, a valid file of
+//! an agent not in it is refused once (`Invalid { UnknownAgent }`, not
+//! damage, not quarantined) and not read again: self-made identities cannot
+//! stand in for the expected miners.
+//!
+//! **Legacy registry:** every entry not yet accepted is accepted with
+//! `source: Legacy` and no key, unless another agent already has its
+//! wallet (`Invalid { agent, DuplicateWallet }`). Files are read before the
+//! registry in a check, so a valid signed file wins. A missing registry
+//! records nothing and is tried again next check; an unparsable one
+//! records `Invalid { agent: "agent_registry", error }` and is tried again
+//! too. Once parsed it is merged and never read again.
+//!
+//! # Scheduling
+//!
+//! After a check: if at least `expected` agents are accepted the registrar
+//! is **ready** (`Ready { timed_out: false, .. }`), cancels its timers and
+//! does nothing more. Otherwise the next check is set by strategy:
+//! - `Poll`: `now + interval`.
+//! - `Backoff`: `now + current + jitter`, jitter uniform in `0..=jitter`
+//!   from the injected RNG. `current` is `initial` after the first check
+//!   and after any check in whose interval something new was accepted;
+//!   otherwise the previous `current * multiplier`; always capped at `max`.
+//! - `Watch`: `now + safety_poll`; in addition each change notification of
+//!   a relevant file (a miner file of an agent not accepted, the unmerged
+//!   legacy registry) queues a read of just that file: at once when the
+//!   registrar is idle, otherwise after the work in progress (reads never
+//!   run in parallel; repeated notifications coalesce; more than
+//!   [`MAX_PENDING_CHANGES`] distinct ones turn into one full check).
+//!   Readiness is also tested after such reads.
+//!
+//! Check intervals shorter than [`MIN_CHECK_INTERVAL`] are raised to it.
+//! `RegistrationTimeout` while not ready records `Ready { timed_out: true,
+//! missing }` and stops. `RegistrationProgress` records `Progress` every
+//! `progress_interval` until ready (a zero interval disables it).
+//! `missing` is always the known miners (`config.miners`) not accepted,
+//! sorted — empty when every known miner is in.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand::RngExt;
+use rand_core::Rng;
+
+use crate::HostId;
+use crate::identity::PublicKey;
+use crate::io::{FileOp, FileResult, FsError};
+use crate::outbox::Outbox;
+use crate::protocols::registration::RegistrationTimer;
+use crate::protocols::registration::config::{RegistrarConfig, Strategy};
+use crate::protocols::registration::file::{
+    ValidRegistration, agent_of_file, backup_name, file_name, parse_legacy_registry, validate,
+};
+use crate::protocols::registration::message::RegistrationMessage;
+use crate::protocols::registration::observe::{
+    RegistrationEvent, ValidationErrorKind, WalletSource,
+};
+use crate::protocols::{Observation, TimerId};
+use crate::time::{SimDuration, SimTime};
+
+/// Completed checks after the one in which a miner was asked to register
+/// again before it may be asked again.
+pub const REASK_AFTER_CHECKS: u64 = 2;
+/// Distinct change notifications remembered while busy; beyond this the
+/// registrar forgets them and runs one full check instead.
+pub const MAX_PENDING_CHANGES: usize = 1024;
+/// The shortest interval between checks, whatever the configuration says.
+pub const MIN_CHECK_INTERVAL: SimDuration = SimDuration::from_millis(1);
+/// The agent named in `Invalid` records about the legacy registry itself.
+pub const LEGACY_REGISTRY_AGENT: &str = "agent_registry";
+
+/// What a registrar holds for one accepted miner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acceptance {
+    /// The wallet accepted.
+    pub wallet: String,
+    /// The key that signed it (`None` for legacy entries).
+    pub public_key: Option<PublicKey>,
+    /// Where it came from.
+    pub source: WalletSource,
+    /// When it was accepted.
+    pub at: SimTime,
+}
+
+/// One registrar's state machine. See the module docs for its behaviour
+/// and calling contract.
+#[derive(Debug)]
+pub struct Registrar {
+    config: RegistrarConfig,
+    miners: BTreeMap<String, HostId>,
+    /// Pinned keys of known miners.
+    keys: BTreeMap<String, PublicKey>,
+    phase: Phase,
+    timeout_at: SimTime,
+    progress_at: Option<SimTime>,
+    next_check: Option<SimTime>,
+    /// The backoff strategy's current interval (`None` before the first check).
+    backoff: Option<SimDuration>,
+    accepted: BTreeMap<String, Acceptance>,
+    /// Agents refused as unknown: their files are not read again.
+    refused: BTreeSet<String>,
+    /// Wallet → the agent that has it.
+    wallets: BTreeMap<String, String>,
+    legacy_merged: bool,
+    in_flight: Option<InFlight>,
+    queue: WorkQueue,
+    /// The current round of work began with a listing (a full check).
+    full_check: bool,
+    /// A check fell due while busy: run one when the current round ends.
+    check_wanted: bool,
+    /// Files changed while busy, read when the current round ends.
+    changed: BTreeSet<Job>,
+    accepted_since_check: bool,
+    checks_completed: u64,
+    /// Agent → the check number (1-based) in which it was last asked.
+    asked: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    NotStarted,
+    Waiting,
+    Ready,
+}
+
+/// A file to look at.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Job {
+    Miner(String),
+    Legacy,
+}
+
+/// Files still to look at in the current round, in order, each once.
+#[derive(Debug, Default)]
+struct WorkQueue {
+    order: VecDeque<Job>,
+    members: BTreeSet<Job>,
+}
+
+impl WorkQueue {
+    fn push(&mut self, job: Job) {
+        if self.members.insert(job.clone()) {
+            self.order.push_back(job);
+        }
+    }
+    fn pop(&mut self) -> Option<Job> {
+        let job = self.order.pop_front()?;
+        self.members.remove(&job);
+        Some(job)
+    }
+    fn contains(&self, job: &Job) -> bool {
+        self.members.contains(job)
+    }
+    fn clear(&mut self) {
+        self.order.clear();
+        self.members.clear();
+    }
+}
+
+/// The one file operation in flight.
+#[derive(Clone, Debug)]
+enum InFlight {
+    List,
+    Read { agent: String },
+    Legacy { path: String },
+    Quarantine { agent: String, to: String },
+    ReadBackup { agent: String },
+    Restore { agent: String },
+}
+
+impl Registrar {
+    /// A registrar configured by `config`.
+    pub fn new(config: RegistrarConfig) -> Self {
+        let miners = config.miners.iter().cloned().collect();
+        let keys = config.miner_keys.iter().cloned().collect();
+        Registrar {
+            config,
+            miners,
+            keys,
+            phase: Phase::NotStarted,
+            timeout_at: SimTime::NEVER,
+            progress_at: None,
+            next_check: None,
+            backoff: None,
+            accepted: BTreeMap::new(),
+            refused: BTreeSet::new(),
+            wallets: BTreeMap::new(),
+            legacy_merged: false,
+            in_flight: None,
+            queue: WorkQueue::default(),
+            full_check: false,
+            check_wanted: false,
+            changed: BTreeSet::new(),
+            accepted_since_check: false,
+            checks_completed: 0,
+            asked: BTreeMap::new(),
+        }
+    }
+
+    /// The host boots (fresh or restarted: a registrar keeps nothing).
+    /// Sets the timeout and progress timers, starts watching with
+    /// `Strategy::Watch`, and begins the first check. A second start is a
+    /// no-op.
+    pub fn handle_start(&mut self, now: SimTime, rng: &mut dyn Rng, out: &mut Outbox) {
+        if self.phase != Phase::NotStarted {
+            return;
+        }
+        self.phase = Phase::Waiting;
+        self.timeout_at = now + self.config.timeout;
+        out.set_timer(
+            TimerId::Registration(RegistrationTimer::Timeout),
+            self.timeout_at,
+        );
+        if !self.config.progress_interval.is_zero() {
+            let at = now + self.config.progress_interval;
+            self.progress_at = Some(at);
+            out.set_timer(TimerId::Registration(RegistrationTimer::Progress), at);
+        }
+        if matches!(self.config.strategy, Strategy::Watch { .. }) {
+            out.file(FileOp::Watch { dir: String::new() });
+        }
+        self.start_check(out);
+        self.advance(now, rng, out);
+    }
+
+    /// A registration timer fired. Early (moved or stale) timers and the
+    /// miner's are no-ops.
+    pub fn handle_timer(&mut self, now: SimTime, timer: RegistrationTimer, out: &mut Outbox) {
+        if self.phase != Phase::Waiting {
+            return;
+        }
+        let due = |at: Option<SimTime>| at.is_some_and(|at| now >= at);
+        match timer {
+            RegistrationTimer::Check => {
+                if !due(self.next_check) {
+                    return;
+                }
+                self.next_check = None;
+                if self.in_flight.is_some() {
+                    self.check_wanted = true;
+                } else {
+                    self.start_check(out);
+                }
+            }
+            RegistrationTimer::Timeout => {
+                if due(Some(self.timeout_at)) {
+                    self.become_ready(true, out);
+                }
+            }
+            RegistrationTimer::Progress => {
+                if !due(self.progress_at) {
+                    return;
+                }
+                out.record(Observation::Registration(RegistrationEvent::Progress {
+                    registered: self.accepted_count(),
+                    expected: self.config.expected,
+                }));
+                let at = now + self.config.progress_interval;
+                self.progress_at = Some(at);
+                out.set_timer(TimerId::Registration(RegistrationTimer::Progress), at);
+            }
+            RegistrationTimer::MinerRewrite => {}
+        }
+    }
+
+    /// A file operation completed; results the registrar is not waiting
+    /// for are no-ops.
+    pub fn handle_file(
+        &mut self,
+        now: SimTime,
+        result: &FileResult,
+        rng: &mut dyn Rng,
+        out: &mut Outbox,
+    ) {
+        if self.phase != Phase::Waiting {
+            return;
+        }
+        let Some(in_flight) = self.in_flight.take() else {
+            return;
+        };
+        match (in_flight, result) {
+            (InFlight::List, FileResult::Listed { dir, result }) if dir.is_empty() => {
+                if let Ok(names) = result {
+                    self.queue_listed(names);
+                }
+            }
+            (InFlight::Read { agent }, FileResult::Read { path, result })
+                if *path == file_name(&agent) =>
+            {
+                self.on_read(now, agent, result, out);
+            }
+            (InFlight::Legacy { path: expected }, FileResult::Read { path, result })
+                if *path == expected =>
+            {
+                self.on_legacy(now, result, out);
+            }
+            (
+                InFlight::Quarantine { agent, to },
+                FileResult::Renamed {
+                    from,
+                    to: renamed,
+                    result,
+                },
+            ) if *from == file_name(&agent) && *renamed == to => {
+                if result.is_ok() {
+                    record(
+                        out,
+                        RegistrationEvent::Quarantined {
+                            agent: agent.clone(),
+                            to,
+                        },
+                    );
+                    out.file(FileOp::Read {
+                        path: backup_name(&agent),
+                    });
+                    self.in_flight = Some(InFlight::ReadBackup { agent });
+                }
+                // A failed rename: another registrar moved it first (and
+                // repairs it), or it is gone. Nothing more to do here.
+            }
+            (InFlight::ReadBackup { agent }, FileResult::Read { path, result })
+                if *path == backup_name(&agent) =>
+            {
+                self.on_backup(now, agent, result, out);
+            }
+            (InFlight::Restore { agent }, FileResult::Written { path, result })
+                if *path == file_name(&agent) =>
+            {
+                if result.is_ok() {
+                    record(out, RegistrationEvent::RestoredFromBackup { agent });
+                }
+            }
+            (other, _) => {
+                // Not the result it waits for: spurious, keep waiting.
+                self.in_flight = Some(other);
+                return;
+            }
+        }
+        self.advance(now, rng, out);
+    }
+
+    /// The watched directory changed at `path`. Only the `Watch` strategy
+    /// reacts; irrelevant paths are ignored.
+    pub fn handle_file_changed(
+        &mut self,
+        now: SimTime,
+        path: &str,
+        rng: &mut dyn Rng,
+        out: &mut Outbox,
+    ) {
+        if self.phase != Phase::Waiting || !matches!(self.config.strategy, Strategy::Watch { .. }) {
+            return;
+        }
+        let job = if let Some(agent) = agent_of_file(path) {
+            if self.accepted.contains_key(agent) || self.refused.contains(agent) {
+                return;
+            }
+            Job::Miner(agent.to_string())
+        } else if !self.legacy_merged && self.config.legacy_registry.as_deref() == Some(path) {
+            Job::Legacy
+        } else {
+            return;
+        };
+        if self.in_flight.is_none() {
+            self.queue.push(job);
+            self.advance(now, rng, out);
+        } else if self.check_wanted || self.queue.contains(&job) {
+            // Already covered by work that has not looked at it yet.
+        } else if self.changed.len() >= MAX_PENDING_CHANGES {
+            self.changed.clear();
+            self.check_wanted = true;
+        } else {
+            self.changed.insert(job);
+        }
+    }
+
+    /// When the registrar next wants to be woken: its next check (`None`
+    /// when ready, or while a check is in progress).
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        self.next_check
+    }
+
+    /// The accepted miners and their wallets, by agent id.
+    pub fn accepted(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.accepted
+            .iter()
+            .map(|(agent, a)| (agent.as_str(), a.wallet.as_str()))
+    }
+
+    /// What was accepted for `agent`, if anything.
+    pub fn acceptance(&self, agent: &str) -> Option<&Acceptance> {
+        self.accepted.get(agent)
+    }
+
+    /// How many miners are accepted.
+    pub fn accepted_count(&self) -> u32 {
+        u32::try_from(self.accepted.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Whether it stopped waiting (all expected accepted, or timed out).
+    pub fn is_ready(&self) -> bool {
+        self.phase == Phase::Ready
+    }
+
+    /// Full checks completed so far.
+    pub fn checks_completed(&self) -> u64 {
+        self.checks_completed
+    }
+
+    /// Known miners (`config.miners`) not accepted, sorted.
+    pub fn missing(&self) -> Vec<String> {
+        self.miners
+            .keys()
+            .filter(|agent| !self.accepted.contains_key(*agent))
+            .cloned()
+            .collect()
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &RegistrarConfig {
+        &self.config
+    }
+
+    fn start_check(&mut self, out: &mut Outbox) {
+        out.file(FileOp::List { dir: String::new() });
+        self.in_flight = Some(InFlight::List);
+        self.full_check = true;
+        self.changed.clear();
+    }
+
+    fn queue_listed(&mut self, names: &[String]) {
+        for name in names {
+            if let Some(agent) = agent_of_file(name)
+                && !self.accepted.contains_key(agent)
+                && !self.refused.contains(agent)
+            {
+                self.queue.push(Job::Miner(agent.to_string()));
+            }
+        }
+        if let Some(path) = &self.config.legacy_registry
+            && !self.legacy_merged
+            && (path.contains('/') || names.contains(path))
+        {
+            self.queue.push(Job::Legacy);
+        }
+    }
+
+    /// Issues the next read, or ends the round of work when none is left.
+    fn advance(&mut self, now: SimTime, rng: &mut dyn Rng, out: &mut Outbox) {
+        while self.phase == Phase::Waiting && self.in_flight.is_none() {
+            if let Some(job) = self.queue.pop() {
+                self.issue(job, out);
+                continue;
+            }
+            let full = std::mem::take(&mut self.full_check);
+            if full {
+                self.checks_completed += 1;
+            }
+            if self.accepted.len() >= self.config.expected as usize {
+                self.become_ready(false, out);
+                return;
+            }
+            if full {
+                self.reask_expired(out);
+                self.schedule_next_check(now, rng, out);
+            }
+            if std::mem::take(&mut self.check_wanted) {
+                self.start_check(out);
+            } else if !self.changed.is_empty() {
+                for job in std::mem::take(&mut self.changed) {
+                    self.queue.push(job);
+                }
+            } else {
+                return;
+            }
+        }
+    }
+
+    fn issue(&mut self, job: Job, out: &mut Outbox) {
+        match job {
+            Job::Miner(agent) => {
+                if !self.accepted.contains_key(&agent) {
+                    out.file(FileOp::Read {
+                        path: file_name(&agent),
+                    });
+                    self.in_flight = Some(InFlight::Read { agent });
+                }
+            }
+            Job::Legacy => {
+                if let Some(path) = self.config.legacy_registry.clone()
+                    && !self.legacy_merged
+                {
+                    out.file(FileOp::Read { path: path.clone() });
+                    self.in_flight = Some(InFlight::Legacy { path });
+                }
+            }
+        }
+    }
+
+    fn on_read(
+        &mut self,
+        now: SimTime,
+        agent: String,
+        result: &Result<Vec<u8>, FsError>,
+        out: &mut Outbox,
+    ) {
+        let verdict = match result {
+            Err(FsError::NotFound) => Err(ValidationErrorKind::Missing),
+            Err(_) => Err(ValidationErrorKind::Unreadable),
+            Ok(bytes) => self.check_file(&agent, bytes),
+        };
+        match verdict {
+            Ok(valid) => {
+                let key = valid.public_key();
+                self.accept(
+                    now,
+                    agent,
+                    valid.wallet_address().to_string(),
+                    Some(key),
+                    WalletSource::File,
+                    out,
+                );
+            }
+            Err(error) => {
+                record(
+                    out,
+                    RegistrationEvent::Invalid {
+                        agent: agent.clone(),
+                        error,
+                    },
+                );
+                if error == ValidationErrorKind::UnknownAgent {
+                    self.refused.insert(agent.clone());
+                }
+                if self.config.recover && error.is_damage() {
+                    let from = file_name(&agent);
+                    let to = format!("{from}.corrupted.{}", now.as_nanos());
+                    out.file(FileOp::Rename {
+                        from,
+                        to: to.clone(),
+                    });
+                    self.in_flight = Some(InFlight::Quarantine { agent, to });
+                }
+            }
+        }
+    }
+
+    fn on_backup(
+        &mut self,
+        now: SimTime,
+        agent: String,
+        result: &Result<Vec<u8>, FsError>,
+        out: &mut Outbox,
+    ) {
+        let backup = result
+            .as_ref()
+            .ok()
+            .and_then(|bytes| Some((self.check_file(&agent, bytes).ok()?, bytes)));
+        match backup {
+            Some((valid, bytes)) => {
+                let key = valid.public_key();
+                let wallet = valid.wallet_address().to_string();
+                self.accept(
+                    now,
+                    agent.clone(),
+                    wallet,
+                    Some(key),
+                    WalletSource::Backup,
+                    out,
+                );
+                out.file(FileOp::Write {
+                    path: file_name(&agent),
+                    bytes: bytes.clone(),
+                    mode: self.config.write_mode,
+                });
+                self.in_flight = Some(InFlight::Restore { agent });
+            }
+            None => self.request_reregistration(&agent, out),
+        }
+    }
+
+    fn on_legacy(&mut self, now: SimTime, result: &Result<Vec<u8>, FsError>, out: &mut Outbox) {
+        let parsed = match result {
+            Err(FsError::NotFound) => return,
+            Err(_) => Err(ValidationErrorKind::Unreadable),
+            Ok(bytes) => parse_legacy_registry(bytes),
+        };
+        let entries = match parsed {
+            Ok(entries) => entries,
+            Err(error) => {
+                return record(
+                    out,
+                    RegistrationEvent::Invalid {
+                        agent: LEGACY_REGISTRY_AGENT.to_string(),
+                        error,
+                    },
+                );
+            }
+        };
+        self.legacy_merged = true;
+        for (agent, wallet) in entries {
+            if self.accepted.contains_key(&agent) {
+                continue;
+            }
+            if self.wallets.contains_key(&wallet) {
+                record(
+                    out,
+                    RegistrationEvent::Invalid {
+                        agent,
+                        error: ValidationErrorKind::DuplicateWallet,
+                    },
+                );
+                continue;
+            }
+            self.accept(now, agent, wallet, None, WalletSource::Legacy, out);
+        }
+    }
+
+    /// Validation plus the cross-miner duplicate-wallet check.
+    fn check_file(
+        &self,
+        agent: &str,
+        bytes: &[u8],
+    ) -> Result<ValidRegistration, ValidationErrorKind> {
+        let valid = validate(agent, bytes)?;
+        if !self.miners.is_empty() && !self.miners.contains_key(agent) {
+            return Err(ValidationErrorKind::UnknownAgent);
+        }
+        if let Some(pinned) = self.keys.get(agent)
+            && *pinned != valid.public_key()
+        {
+            return Err(ValidationErrorKind::BadSignature);
+        }
+        match self.wallets.get(valid.wallet_address()) {
+            Some(owner) if owner != agent => Err(ValidationErrorKind::DuplicateWallet),
+            _ => Ok(valid),
+        }
+    }
+
+    fn accept(
+        &mut self,
+        now: SimTime,
+        agent: String,
+        wallet: String,
+        public_key: Option<PublicKey>,
+        source: WalletSource,
+        out: &mut Outbox,
+    ) {
+        if self.accepted.contains_key(&agent) {
+            return;
+        }
+        self.asked.remove(&agent);
+        self.accepted_since_check = true;
+        self.wallets.insert(wallet.clone(), agent.clone());
+        self.accepted.insert(
+            agent.clone(),
+            Acceptance {
+                wallet: wallet.clone(),
+                public_key,
+                source,
+                at: now,
+            },
+        );
+        record(
+            out,
+            RegistrationEvent::Accepted {
+                agent,
+                wallet,
+                public_key,
+                source,
+            },
+        );
+    }
+
+    /// Asks the miner to write its file again, at most once per round.
+    fn request_reregistration(&mut self, agent: &str, out: &mut Outbox) {
+        let Some(&host) = self.miners.get(agent) else {
+            return;
+        };
+        if let Some(&asked_in) = self.asked.get(agent)
+            && self.checks_completed < asked_in + REASK_AFTER_CHECKS
+        {
+            return;
+        }
+        self.asked
+            .insert(agent.to_string(), self.checks_completed + 1);
+        out.send(
+            host,
+            RegistrationMessage::ReRegister {
+                agent: agent.to_string(),
+            }
+            .encode(),
+        );
+        record(
+            out,
+            RegistrationEvent::ReRegistrationRequested {
+                agent: agent.to_string(),
+            },
+        );
+    }
+
+    /// At the end of a check: ask again every miner whose round is over.
+    fn reask_expired(&mut self, out: &mut Outbox) {
+        let expired: Vec<String> = self
+            .asked
+            .iter()
+            .filter(|&(_, &asked_in)| self.checks_completed >= asked_in + REASK_AFTER_CHECKS)
+            .map(|(agent, _)| agent.clone())
+            .collect();
+        for agent in expired {
+            self.request_reregistration(&agent, out);
+        }
+    }
+
+    fn schedule_next_check(&mut self, now: SimTime, rng: &mut dyn Rng, out: &mut Outbox) {
+        let delay = match self.config.strategy {
+            Strategy::Poll { interval } => interval,
+            Strategy::Backoff {
+                initial,
+                multiplier,
+                max,
+                jitter,
+            } => {
+                let interval = match self.backoff {
+                    Some(previous) if !self.accepted_since_check => previous.mul_f64(multiplier),
+                    _ => initial,
+                }
+                .min(max);
+                self.backoff = Some(interval);
+                let extra = if jitter.is_zero() {
+                    0
+                } else {
+                    rng.random_range(0..=jitter.as_nanos())
+                };
+                interval + SimDuration::from_nanos(extra)
+            }
+            Strategy::Watch { safety_poll } => safety_poll,
+        };
+        self.accepted_since_check = false;
+        let at = now + delay.max(MIN_CHECK_INTERVAL);
+        self.next_check = Some(at);
+        out.set_timer(TimerId::Registration(RegistrationTimer::Check), at);
+    }
+
+    fn become_ready(&mut self, timed_out: bool, out: &mut Outbox) {
+        self.phase = Phase::Ready;
+        if self.config.announce {
+            let agents: Vec<String> = self.accepted.keys().cloned().collect();
+            let datagram = RegistrationMessage::Registry { agents }.encode();
+            for host in self.miners.values() {
+                out.send(*host, datagram.clone());
+            }
+        }
+        record(
+            out,
+            RegistrationEvent::Ready {
+                registered: self.accepted_count(),
+                expected: self.config.expected,
+                timed_out,
+                missing: self.missing(),
+            },
+        );
+        for timer in [
+            TimerId::Registration(RegistrationTimer::Check),
+            TimerId::Registration(RegistrationTimer::Timeout),
+            TimerId::Registration(RegistrationTimer::Progress),
+        ] {
+            out.cancel_timer(timer);
+        }
+        self.next_check = None;
+        self.progress_at = None;
+        self.in_flight = None;
+        self.queue.clear();
+        self.changed.clear();
+        self.check_wanted = false;
+        self.asked.clear();
+    }
+}
+
+fn record(out: &mut Outbox, event: RegistrationEvent) {
+    out.record(Observation::Registration(event));
+}
+
+#[cfg(test)]
+mod tests;

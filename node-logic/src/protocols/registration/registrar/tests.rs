@@ -1,0 +1,995 @@
+//! The registrar's unit tests: one registrar driven by hand, its file
+//! operations carried out at once on a [`MemDir`].
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+
+use super::*;
+use crate::identity::Identity;
+use crate::io::{Output, WriteMode};
+use crate::protocols::registration::damage::{DamageMode, damage};
+use crate::protocols::registration::file::{
+    Registration, encode, encode_legacy_registry, wallet_address,
+};
+use crate::testkit::MemDir;
+use crate::wire;
+
+const S: u64 = 1_000_000_000;
+const MS: u64 = 1_000_000;
+
+fn t(ns: u64) -> SimTime {
+    SimTime::from_nanos(ns)
+}
+
+fn backoff(jitter_ms: u64) -> Strategy {
+    Strategy::Backoff {
+        initial: SimDuration::from_secs(1),
+        multiplier: 1.5,
+        max: SimDuration::from_secs(10),
+        jitter: SimDuration::from_millis(jitter_ms),
+    }
+}
+
+fn config(strategy: Strategy, expected: u32, recover: bool) -> RegistrarConfig {
+    RegistrarConfig {
+        strategy,
+        timeout: SimDuration::from_secs(300),
+        expected,
+        miners: (0..expected)
+            .map(|i| (format!("miner-{i}"), HostId(100 + i)))
+            .collect(),
+        recover,
+        miner_keys: Vec::new(),
+        progress_interval: SimDuration::ZERO,
+        legacy_registry: None,
+        write_mode: WriteMode::Atomic,
+        announce: false,
+    }
+}
+
+fn identity(i: u8) -> Identity {
+    Identity::from_secret([i + 1; 32])
+}
+
+/// The valid file miner `i` writes at `at`.
+fn valid(i: u8, at: SimTime) -> Vec<u8> {
+    encode(&Registration::signed(
+        &identity(i),
+        &format!("miner-{i}"),
+        at,
+    ))
+}
+
+/// A registrar plus an in-memory directory that completes every file
+/// operation at once (a test driver).
+struct Harness {
+    reg: Registrar,
+    out: Outbox,
+    rng: ChaCha8Rng,
+    fs: MemDir,
+}
+
+impl Harness {
+    fn new(config: RegistrarConfig) -> Self {
+        Harness {
+            reg: Registrar::new(config),
+            out: Outbox::default(),
+            rng: ChaCha8Rng::seed_from_u64(7),
+            fs: MemDir::default(),
+        }
+    }
+
+    fn put(&mut self, path: &str, bytes: Vec<u8>) {
+        self.fs.put(path, bytes);
+    }
+
+    /// Drains outputs, carrying out file operations at `now` (one at a
+    /// time, in order) and feeding their results back; returns every
+    /// output seen.
+    fn settle(&mut self, now: SimTime) -> Vec<Output> {
+        let mut seen = Vec::new();
+        while let Some(output) = self.out.pop() {
+            if let Output::File(op) = &output {
+                let (result, _) = self.fs.apply((**op).clone());
+                seen.push(output);
+                self.reg
+                    .handle_file(now, &result, &mut self.rng, &mut self.out);
+            } else {
+                seen.push(output);
+            }
+        }
+        seen
+    }
+
+    fn start(&mut self, now: SimTime) -> Vec<Output> {
+        self.reg.handle_start(now, &mut self.rng, &mut self.out);
+        self.settle(now)
+    }
+
+    fn timer(&mut self, now: SimTime, timer: RegistrationTimer) -> Vec<Output> {
+        self.reg.handle_timer(now, timer, &mut self.out);
+        self.settle(now)
+    }
+
+    /// Fires the check timer at its time; returns the outputs and that time.
+    fn next_check(&mut self) -> (SimTime, Vec<Output>) {
+        let at = self.reg.poll_timeout().expect("a check is scheduled");
+        (at, self.timer(at, RegistrationTimer::Check))
+    }
+
+    fn changed(&mut self, now: SimTime, path: &str) -> Vec<Output> {
+        self.reg
+            .handle_file_changed(now, path, &mut self.rng, &mut self.out);
+        self.settle(now)
+    }
+}
+
+fn events(outputs: &[Output]) -> Vec<RegistrationEvent> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Record(Observation::Registration(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ops(outputs: &[Output]) -> Vec<FileOp> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::File(op) => Some((**op).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sends(outputs: &[Output]) -> Vec<(HostId, RegistrationMessage)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { to, payload } => {
+                let (_, body) = wire::open(payload).ok()?;
+                Some((*to, RegistrationMessage::decode(body).ok()?))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn invalid(agent: &str, error: ValidationErrorKind) -> RegistrationEvent {
+    RegistrationEvent::Invalid {
+        agent: agent.into(),
+        error,
+    }
+}
+
+fn listed(names: &[&str]) -> FileResult {
+    FileResult::Listed {
+        dir: String::new(),
+        result: Ok(names.iter().map(|n| n.to_string()).collect()),
+    }
+}
+
+/// Walks the backoff schedule of a registrar that never sees a file,
+/// feeding each check its (empty) listing and nothing else.
+fn walk_backoff(jitter_ms: u64, seed: u64) -> Vec<(SimDuration, SimDuration)> {
+    let mut reg = Registrar::new(config(backoff(jitter_ms), 1, true));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Outbox::default();
+    let mut now = t(3 * S);
+    reg.handle_start(now, &mut rng, &mut out);
+    let expected_s = [
+        1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0, 10.0, 10.0,
+    ];
+    let mut gaps = Vec::new();
+    for expected in expected_s {
+        assert_eq!(
+            reg.poll_timeout(),
+            None,
+            "no check scheduled while one runs"
+        );
+        reg.handle_file(now, &listed(&[]), &mut rng, &mut out);
+        let next = reg.poll_timeout().expect("next check scheduled");
+        gaps.push((
+            next - now,
+            SimDuration::from_nanos((expected * S as f64) as u64),
+        ));
+        now = next;
+        reg.handle_timer(now, RegistrationTimer::Check, &mut out);
+        let last_list = std::iter::from_fn(|| out.pop()).last();
+        assert_eq!(
+            last_list,
+            Some(Output::File(Box::new(FileOp::List { dir: String::new() })))
+        );
+    }
+    gaps
+}
+
+#[test]
+fn backoff_schedule_with_jitter() {
+    let jitter = SimDuration::from_millis(500);
+    let mut any_jitter = false;
+    for seed in 0..20 {
+        for (gap, expected) in walk_backoff(500, seed) {
+            assert!(
+                gap >= expected && gap <= expected + jitter,
+                "{gap} vs {expected}"
+            );
+            assert!(gap <= SimDuration::from_secs(10) + jitter, "cap");
+            any_jitter |= gap > expected;
+        }
+    }
+    assert!(any_jitter, "jitter is drawn");
+}
+
+#[test]
+fn backoff_schedule_without_jitter_is_exact() {
+    for (gap, expected) in walk_backoff(0, 1) {
+        assert_eq!(gap, expected);
+    }
+}
+
+#[test]
+fn backoff_resets_after_a_check_that_accepted_something() {
+    let mut h = Harness::new(config(backoff(0), 2, true));
+    h.start(t(0));
+    let mut gaps = Vec::new();
+    let mut now = t(0);
+    for round in 0..6 {
+        if round == 3 {
+            h.put("miner-0_miner_info.json", valid(0, now));
+        }
+        let next = h.reg.poll_timeout().unwrap();
+        gaps.push((next - now).as_nanos());
+        now = next;
+        h.next_check();
+    }
+    // 1, 1.5, 2.25, 3.375 s; the check after that accepts: 1 s, 1.5 again.
+    assert_eq!(
+        gaps,
+        vec![S, 3 * S / 2, 9 * S / 4, 27 * S / 8, S, 3 * S / 2]
+    );
+}
+
+#[test]
+fn poll_checks_at_exact_intervals() {
+    let mut h = Harness::new(config(
+        Strategy::Poll {
+            interval: SimDuration::from_secs(10),
+        },
+        1,
+        true,
+    ));
+    h.start(t(2 * S));
+    let mut now = t(2 * S);
+    for _ in 0..5 {
+        let (at, outputs) = h.next_check();
+        assert_eq!(at - now, SimDuration::from_secs(10));
+        assert_eq!(ops(&outputs), vec![FileOp::List { dir: String::new() }]);
+        now = at;
+    }
+    assert_eq!(h.reg.checks_completed(), 6);
+}
+
+#[test]
+fn start_sets_timers_and_lists_at_once() {
+    let mut cfg = config(
+        Strategy::Watch {
+            safety_poll: SimDuration::from_secs(30),
+        },
+        1,
+        true,
+    );
+    cfg.progress_interval = SimDuration::from_secs(30);
+    let mut reg = Registrar::new(cfg);
+    let mut out = Outbox::default();
+    reg.handle_start(t(S), &mut ChaCha8Rng::seed_from_u64(1), &mut out);
+    let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+    assert_eq!(
+        outputs,
+        vec![
+            Output::SetTimer {
+                timer: TimerId::Registration(RegistrationTimer::Timeout),
+                at: t(301 * S)
+            },
+            Output::SetTimer {
+                timer: TimerId::Registration(RegistrationTimer::Progress),
+                at: t(31 * S)
+            },
+            Output::File(Box::new(FileOp::Watch { dir: String::new() })),
+            Output::File(Box::new(FileOp::List { dir: String::new() })),
+        ]
+    );
+}
+
+#[test]
+fn reads_one_file_at_a_time_and_ignores_other_names() {
+    let mut reg = Registrar::new(config(backoff(0), 3, false));
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut out = Outbox::default();
+    reg.handle_start(t(0), &mut rng, &mut out);
+    while out.pop().is_some() {}
+    reg.handle_file(
+        t(0),
+        &listed(&[
+            "miner-0_miner_info.json",
+            "miner-0_miner_info.json.bak",
+            "miner-1_miner_info.json",
+            "miner-1_miner_info.json.tmp.4",
+            "miner-2_miner_info.json.corrupted.5",
+            "notes.txt",
+        ]),
+        &mut rng,
+        &mut out,
+    );
+    let read = |agent: &str| {
+        Output::File(Box::new(FileOp::Read {
+            path: file_name(agent),
+        }))
+    };
+    assert_eq!(
+        std::iter::from_fn(|| out.pop()).collect::<Vec<_>>(),
+        vec![read("miner-0")]
+    );
+    let result = |i: u8| FileResult::Read {
+        path: file_name(&format!("miner-{i}")),
+        result: Ok(valid(i, t(0))),
+    };
+    reg.handle_file(t(MS), &result(0), &mut rng, &mut out);
+    let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+    assert_eq!(outputs.len(), 2);
+    assert!(matches!(
+        &outputs[0],
+        Output::Record(Observation::Registration(RegistrationEvent::Accepted { agent, source: WalletSource::File, .. })) if agent == "miner-0"
+    ));
+    assert_eq!(outputs[1], read("miner-1"));
+    reg.handle_file(t(2 * MS), &result(1), &mut rng, &mut out);
+    let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+    // The check is over: two accepted, one expected missing; next check set.
+    assert!(matches!(
+        outputs.last(),
+        Some(Output::SetTimer {
+            timer: TimerId::Registration(RegistrationTimer::Check),
+            ..
+        })
+    ));
+    assert_eq!(
+        reg.accepted().collect::<Vec<_>>(),
+        vec![
+            (
+                "miner-0",
+                wallet_address(&identity(0).public_key()).as_str()
+            ),
+            (
+                "miner-1",
+                wallet_address(&identity(1).public_key()).as_str()
+            ),
+        ]
+    );
+    assert_eq!(reg.missing(), vec!["miner-2".to_string()]);
+}
+
+#[test]
+fn every_error_kind_is_recorded_and_duplicate_wallets_refused() {
+    let mut h = Harness::new(config(backoff(0), 9, false));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let at = t(0);
+    let base = valid(0, at);
+    h.put("miner-0_miner_info.json", valid(0, at));
+    for (i, mode) in DamageMode::ALL.into_iter().enumerate() {
+        let agent = format!("miner-{}", i + 1);
+        let good = valid(i as u8 + 1, at);
+        h.put(&file_name(&agent), damage(mode, &good, &agent, &mut rng));
+    }
+    // miner-8 reuses miner-0's key: a duplicate wallet.
+    h.put(
+        "miner-8_miner_info.json",
+        encode(&Registration::signed(&identity(0), "miner-8", at)),
+    );
+    // A file holding another agent's record.
+    h.put("miner-9_miner_info.json", base);
+    let outputs = h.start(at);
+    let got = events(&outputs);
+    let want = [
+        ("miner-1", ValidationErrorKind::Empty),
+        ("miner-2", ValidationErrorKind::InvalidJson),
+        ("miner-3", ValidationErrorKind::InvalidJson),
+        ("miner-4", ValidationErrorKind::InvalidJson),
+        ("miner-5", ValidationErrorKind::MissingField),
+        ("miner-6", ValidationErrorKind::BadSignature),
+        ("miner-7", ValidationErrorKind::LegacyFormat),
+        ("miner-8", ValidationErrorKind::DuplicateWallet),
+        ("miner-9", ValidationErrorKind::AgentIdMismatch),
+    ];
+    for (agent, kind) in want {
+        assert!(
+            got.contains(&invalid(agent, kind)),
+            "{agent} {kind:?}: {got:?}"
+        );
+    }
+    assert_eq!(h.reg.accepted_count(), 1);
+}
+
+#[test]
+fn unreadable_files_are_recorded_and_quarantined() {
+    let mut reg = Registrar::new(config(backoff(0), 1, true));
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut out = Outbox::default();
+    reg.handle_start(t(0), &mut rng, &mut out);
+    reg.handle_file(
+        t(0),
+        &listed(&["miner-0_miner_info.json"]),
+        &mut rng,
+        &mut out,
+    );
+    while out.pop().is_some() {}
+    let failed = FileResult::Read {
+        path: "miner-0_miner_info.json".into(),
+        result: Err(FsError::Io("EIO".into())),
+    };
+    reg.handle_file(t(MS), &failed, &mut rng, &mut out);
+    let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+    assert_eq!(
+        events(&outputs),
+        vec![invalid("miner-0", ValidationErrorKind::Unreadable)]
+    );
+    assert!(matches!(&ops(&outputs)[..], [FileOp::Rename { .. }]));
+}
+
+#[test]
+fn recover_false_only_records() {
+    let mut h = Harness::new(config(backoff(0), 1, false));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let damaged = damage(DamageMode::Garbage, &valid(0, t(0)), "miner-0", &mut rng);
+    h.put("miner-0_miner_info.json", damaged.clone());
+    h.put("miner-0_miner_info.json.bak", valid(0, t(0)));
+    for _ in 0..3 {
+        let outputs = if h.reg.poll_timeout().is_none() {
+            h.start(t(0))
+        } else {
+            h.next_check().1
+        };
+        assert_eq!(
+            events(&outputs),
+            vec![invalid("miner-0", ValidationErrorKind::InvalidJson)]
+        );
+        assert!(
+            ops(&outputs)
+                .iter()
+                .all(|op| matches!(op, FileOp::List { .. } | FileOp::Read { .. }))
+        );
+        assert!(sends(&outputs).is_empty());
+    }
+    assert_eq!(h.fs.get("miner-0_miner_info.json"), Some(&damaged));
+    assert_eq!(h.reg.accepted_count(), 0);
+}
+
+#[test]
+fn quarantine_keeps_the_bytes_and_restores_a_valid_backup() {
+    let mut h = Harness::new(config(backoff(0), 1, true));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let good = valid(0, t(0));
+    let damaged = damage(DamageMode::Truncate, &good, "miner-0", &mut rng);
+    h.put("miner-0_miner_info.json", damaged.clone());
+    h.put("miner-0_miner_info.json.bak", good.clone());
+    let now = t(1_500 * MS);
+    let outputs = h.start(now);
+    let quarantined = "miner-0_miner_info.json.corrupted.1500000000".to_string();
+    let file_ops = ops(&outputs);
+    assert!(file_ops.contains(&FileOp::Rename {
+        from: "miner-0_miner_info.json".into(),
+        to: quarantined.clone()
+    }));
+    assert!(file_ops.contains(&FileOp::Read {
+        path: "miner-0_miner_info.json.bak".into()
+    }));
+    assert!(file_ops.contains(&FileOp::Write {
+        path: "miner-0_miner_info.json".into(),
+        bytes: good.clone(),
+        mode: WriteMode::Atomic
+    }));
+    assert_eq!(h.fs.get(&quarantined), Some(&damaged));
+    assert_eq!(h.fs.get("miner-0_miner_info.json"), Some(&good));
+    let got = events(&outputs);
+    assert_eq!(
+        got,
+        vec![
+            invalid("miner-0", ValidationErrorKind::InvalidJson),
+            RegistrationEvent::Quarantined {
+                agent: "miner-0".into(),
+                to: quarantined
+            },
+            RegistrationEvent::Accepted {
+                agent: "miner-0".into(),
+                wallet: wallet_address(&identity(0).public_key()),
+                public_key: Some(identity(0).public_key()),
+                source: WalletSource::Backup
+            },
+            RegistrationEvent::RestoredFromBackup {
+                agent: "miner-0".into()
+            },
+            RegistrationEvent::Ready {
+                registered: 1,
+                expected: 1,
+                timed_out: false,
+                missing: vec![]
+            },
+        ]
+    );
+    assert!(h.reg.is_ready());
+    assert!(sends(&outputs).is_empty());
+}
+
+#[test]
+fn without_a_valid_backup_the_miner_is_asked_once_per_round() {
+    let mut h = Harness::new(config(backoff(0), 1, true));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let good = valid(0, t(0));
+    h.put(
+        "miner-0_miner_info.json",
+        damage(DamageMode::BadSignature, &good, "miner-0", &mut rng),
+    );
+    h.put(
+        "miner-0_miner_info.json.bak",
+        damage(DamageMode::Empty, &good, "miner-0", &mut rng),
+    );
+    let outputs = h.start(t(0));
+    let asked = (
+        HostId(100),
+        RegistrationMessage::ReRegister {
+            agent: "miner-0".into(),
+        },
+    );
+    assert_eq!(sends(&outputs), vec![asked.clone()]);
+    let got = events(&outputs);
+    assert_eq!(
+        got[0],
+        invalid("miner-0", ValidationErrorKind::BadSignature)
+    );
+    assert!(matches!(got[1], RegistrationEvent::Quarantined { .. }));
+    assert_eq!(
+        got[2],
+        RegistrationEvent::ReRegistrationRequested {
+            agent: "miner-0".into()
+        }
+    );
+    assert!(!h.fs.files().contains_key("miner-0_miner_info.json"));
+    // The miner stays silent: two more checks ask nothing, the third asks again.
+    let mut asks = Vec::new();
+    for _ in 0..6 {
+        asks.push(sends(&h.next_check().1).len());
+    }
+    assert_eq!(asks, vec![0, 1, 0, 0, 1, 0]);
+    // The miner writes a valid file: accepted at the next check.
+    h.put("miner-0_miner_info.json", valid(0, t(40 * S)));
+    let (_, outputs) = h.next_check();
+    assert!(events(&outputs).iter().any(|e| matches!(
+        e,
+        RegistrationEvent::Accepted {
+            source: WalletSource::File,
+            ..
+        }
+    )));
+    assert!(h.reg.is_ready());
+}
+
+#[test]
+fn a_damaged_file_seen_again_within_the_round_is_not_asked_again() {
+    let mut h = Harness::new(config(backoff(0), 1, true));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let good = valid(0, t(0));
+    h.put(
+        "miner-0_miner_info.json",
+        damage(DamageMode::Garbage, &good, "miner-0", &mut rng),
+    );
+    assert_eq!(sends(&h.start(t(0))).len(), 1);
+    // The miner writes a damaged file again at once: quarantined, not asked.
+    h.put(
+        "miner-0_miner_info.json",
+        damage(DamageMode::Empty, &good, "miner-0", &mut rng),
+    );
+    let outputs = h.next_check().1;
+    assert!(events(&outputs).contains(&invalid("miner-0", ValidationErrorKind::Empty)));
+    assert!(sends(&outputs).is_empty());
+}
+
+#[test]
+fn unknown_agents_are_quarantined_but_cannot_be_asked() {
+    let mut h = Harness::new(config(backoff(0), 1, true));
+    h.put("stranger_miner_info.json", b"{".to_vec());
+    let outputs = h.start(t(0));
+    assert!(sends(&outputs).is_empty());
+    let got = events(&outputs);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(matches!(got[1], RegistrationEvent::Quarantined { .. }));
+}
+
+#[test]
+fn a_validly_signed_file_in_another_miners_name_is_refused_when_keys_are_pinned() {
+    let mut cfg = config(backoff(0), 1, true);
+    cfg.miner_keys = vec![("miner-0".into(), identity(0).public_key())];
+    let mut h = Harness::new(cfg);
+    // Self-consistent (agent id, wallet of the signing key, signature),
+    // but signed by miner-5's key in miner-0's name.
+    let impostor = encode(&Registration::signed(&identity(5), "miner-0", t(0)));
+    assert!(
+        validate("miner-0", &impostor).is_ok(),
+        "self-certifying checks alone pass it"
+    );
+    h.put("miner-0_miner_info.json", impostor);
+    let got = events(&h.start(t(0)));
+    assert!(
+        got.contains(&invalid("miner-0", ValidationErrorKind::BadSignature)),
+        "{got:?}"
+    );
+    assert_eq!(h.reg.accepted_count(), 0);
+}
+
+#[test]
+fn valid_files_of_unknown_agents_are_refused_once_and_not_reread() {
+    // Expects miner-0 and miner-1; miner-7 signs a perfectly valid file.
+    let mut h = Harness::new(config(backoff(0), 2, true));
+    h.put("miner-7_miner_info.json", valid(7, t(0)));
+    h.put("miner-0_miner_info.json", valid(0, t(0)));
+    let outputs = h.start(t(0));
+    let got = events(&outputs);
+    assert!(
+        got.contains(&invalid("miner-7", ValidationErrorKind::UnknownAgent)),
+        "{got:?}"
+    );
+    assert!(
+        !got.iter()
+            .any(|e| matches!(e, RegistrationEvent::Quarantined { .. })),
+        "not damage"
+    );
+    assert_eq!(h.reg.accepted_count(), 1, "only the expected miner-0");
+    assert!(sends(&outputs).is_empty());
+    // The next check does not read it again.
+    let later = h.timer(t(2_000), RegistrationTimer::Check);
+    assert!(
+        !later
+            .iter()
+            .any(|o| matches!(o, Output::File(op) if matches!(op.as_ref(), FileOp::Read { path } if path.starts_with("miner-7")))),
+        "{later:?}"
+    );
+}
+
+#[test]
+fn legacy_registry_merge() {
+    let mut cfg = config(backoff(0), 4, true);
+    cfg.legacy_registry = Some("agent_registry.json".into());
+    let mut h = Harness::new(cfg);
+    let w0 = wallet_address(&identity(0).public_key());
+    h.put("miner-0_miner_info.json", valid(0, t(0)));
+    h.put(
+        "agent_registry.json",
+        encode_legacy_registry(&[
+            // The signed file wins for miner-0.
+            ("miner-0".into(), "0xlegacy0".into()),
+            ("miner-1".into(), "0xlegacy1".into()),
+            // miner-0's wallet for another agent: refused.
+            ("miner-2".into(), w0.clone()),
+            ("miner-3".into(), "0xlegacy3".into()),
+        ]),
+    );
+    let outputs = h.start(t(0));
+    let got = events(&outputs);
+    assert!(got.contains(&invalid("miner-2", ValidationErrorKind::DuplicateWallet)));
+    let accepted: Vec<(String, String)> = h
+        .reg
+        .accepted()
+        .map(|(a, w)| (a.to_string(), w.to_string()))
+        .collect();
+    assert_eq!(
+        accepted,
+        vec![
+            ("miner-0".into(), w0),
+            ("miner-1".into(), "0xlegacy1".into()),
+            ("miner-3".into(), "0xlegacy3".into()),
+        ]
+    );
+    let legacy = h.reg.acceptance("miner-1").unwrap();
+    assert_eq!(
+        (legacy.source, legacy.public_key),
+        (WalletSource::Legacy, None)
+    );
+    assert_eq!(
+        h.reg.acceptance("miner-0").unwrap().source,
+        WalletSource::File
+    );
+    // Merged once: later checks do not read it again.
+    let (_, outputs) = h.next_check();
+    assert!(!ops(&outputs).contains(&FileOp::Read {
+        path: "agent_registry.json".into()
+    }));
+}
+
+#[test]
+fn legacy_registry_missing_or_broken_is_retried() {
+    let mut cfg = config(backoff(0), 1, true);
+    cfg.legacy_registry = Some("agent_registry.json".into());
+    let mut h = Harness::new(cfg);
+    // Missing: nothing read, nothing recorded.
+    let outputs = h.start(t(0));
+    assert!(events(&outputs).is_empty());
+    assert_eq!(ops(&outputs), vec![FileOp::List { dir: String::new() }]);
+    h.put("agent_registry.json", b"{\"agents\": [".to_vec());
+    let (_, outputs) = h.next_check();
+    assert_eq!(
+        events(&outputs),
+        vec![invalid(
+            LEGACY_REGISTRY_AGENT,
+            ValidationErrorKind::InvalidJson
+        )]
+    );
+    assert!(
+        ops(&outputs)
+            .iter()
+            .all(|op| !matches!(op, FileOp::Rename { .. }))
+    );
+    h.put(
+        "agent_registry.json",
+        encode_legacy_registry(&[("miner-0".into(), "0xabc".into())]),
+    );
+    let (_, outputs) = h.next_check();
+    assert!(h.reg.is_ready(), "{:?}", events(&outputs));
+}
+
+#[test]
+fn timeout_reports_the_sorted_missing_miners() {
+    let mut cfg = config(backoff(0), 3, true);
+    cfg.miners = vec![
+        ("miner-2".into(), HostId(2)),
+        ("miner-0".into(), HostId(0)),
+        ("miner-1".into(), HostId(1)),
+    ];
+    cfg.timeout = SimDuration::from_secs(20);
+    let mut h = Harness::new(cfg);
+    h.put("miner-1_miner_info.json", valid(1, t(0)));
+    h.start(t(0));
+    // Early (spurious) timeout: nothing.
+    assert!(h.timer(t(19 * S), RegistrationTimer::Timeout).is_empty());
+    let outputs = h.timer(t(20 * S), RegistrationTimer::Timeout);
+    assert_eq!(
+        events(&outputs),
+        vec![RegistrationEvent::Ready {
+            registered: 1,
+            expected: 3,
+            timed_out: true,
+            missing: vec!["miner-0".into(), "miner-2".into()]
+        }]
+    );
+    assert!(outputs.contains(&Output::CancelTimer(TimerId::Registration(
+        RegistrationTimer::Check
+    ))));
+    assert!(h.reg.is_ready());
+    assert_eq!(h.reg.poll_timeout(), None);
+    // Stopped: later timers and files change nothing.
+    h.put("miner-0_miner_info.json", valid(0, t(0)));
+    assert!(h.timer(t(21 * S), RegistrationTimer::Check).is_empty());
+    assert!(h.timer(t(30 * S), RegistrationTimer::Timeout).is_empty());
+    assert!(h.changed(t(30 * S), "miner-0_miner_info.json").is_empty());
+}
+
+#[test]
+fn progress_is_recorded_at_the_interval_until_ready() {
+    let mut cfg = config(
+        Strategy::Poll {
+            interval: SimDuration::from_secs(100),
+        },
+        2,
+        true,
+    );
+    cfg.progress_interval = SimDuration::from_secs(30);
+    let mut h = Harness::new(cfg);
+    h.put("miner-0_miner_info.json", valid(0, t(0)));
+    h.start(t(0));
+    for k in 1..=3u64 {
+        let outputs = h.timer(t(30 * k * S), RegistrationTimer::Progress);
+        assert_eq!(
+            outputs,
+            vec![
+                Output::Record(Observation::Registration(RegistrationEvent::Progress {
+                    registered: 1,
+                    expected: 2
+                })),
+                Output::SetTimer {
+                    timer: TimerId::Registration(RegistrationTimer::Progress),
+                    at: t(30 * (k + 1) * S)
+                }
+            ]
+        );
+    }
+    h.put("miner-1_miner_info.json", valid(1, t(0)));
+    let (_, outputs) = h.next_check();
+    assert!(outputs.contains(&Output::CancelTimer(TimerId::Registration(
+        RegistrationTimer::Progress
+    ))));
+    assert!(h.timer(t(120 * S), RegistrationTimer::Progress).is_empty());
+}
+
+#[test]
+fn watch_reads_changed_files_and_coalesces_while_busy() {
+    let mut h = Harness::new(config(
+        Strategy::Watch {
+            safety_poll: SimDuration::from_secs(60),
+        },
+        2,
+        true,
+    ));
+    let outputs = h.start(t(0));
+    assert!(ops(&outputs).contains(&FileOp::Watch { dir: String::new() }));
+    assert_eq!(h.reg.poll_timeout(), Some(t(60 * S)));
+    // Irrelevant names are ignored.
+    for path in [
+        "miner-0_miner_info.json.tmp.3",
+        "miner-0_miner_info.json.bak",
+        "x.corrupted.1",
+        "other.json",
+    ] {
+        assert!(h.changed(t(S), path).is_empty(), "{path}");
+    }
+    // Idle: the changed file is read at once.
+    h.put("miner-0_miner_info.json", valid(0, t(S)));
+    let outputs = h.changed(t(S), "miner-0_miner_info.json");
+    assert_eq!(
+        ops(&outputs),
+        vec![FileOp::Read {
+            path: "miner-0_miner_info.json".into()
+        }]
+    );
+    assert_eq!(h.reg.accepted_count(), 1);
+    // An accepted agent's changes are ignored.
+    assert!(h.changed(t(2 * S), "miner-0_miner_info.json").is_empty());
+    // Busy (a check's listing in flight, completed by hand): notifications
+    // for miner-1 are remembered once and read after the check.
+    let now = t(60 * S);
+    h.reg
+        .handle_timer(now, RegistrationTimer::Check, &mut h.out);
+    assert_eq!(
+        std::iter::from_fn(|| h.out.pop()).collect::<Vec<_>>(),
+        vec![Output::File(Box::new(FileOp::List { dir: String::new() }))]
+    );
+    for _ in 0..3 {
+        h.reg
+            .handle_file_changed(now, "miner-1_miner_info.json", &mut h.rng, &mut h.out);
+        assert!(h.out.is_empty(), "no parallel read");
+    }
+    h.put("miner-1_miner_info.json", valid(1, now));
+    // The listing was taken before miner-1's file appeared.
+    h.reg.handle_file(
+        now,
+        &listed(&["miner-0_miner_info.json"]),
+        &mut h.rng,
+        &mut h.out,
+    );
+    let outputs = h.settle(now);
+    let reads: Vec<FileOp> = ops(&outputs)
+        .into_iter()
+        .filter(|op| matches!(op, FileOp::Read { .. }))
+        .collect();
+    assert_eq!(
+        reads,
+        vec![FileOp::Read {
+            path: "miner-1_miner_info.json".into()
+        }]
+    );
+    assert!(h.reg.is_ready());
+}
+
+#[test]
+fn too_many_pending_changes_become_one_check() {
+    let mut h = Harness::new(config(
+        Strategy::Watch {
+            safety_poll: SimDuration::from_secs(60),
+        },
+        5000,
+        true,
+    ));
+    h.reg.handle_start(t(0), &mut h.rng, &mut h.out);
+    while h.out.pop().is_some() {}
+    for i in 0..=MAX_PENDING_CHANGES {
+        h.reg
+            .handle_file_changed(t(0), &file_name(&format!("m{i}")), &mut h.rng, &mut h.out);
+    }
+    assert!(h.out.is_empty());
+    h.reg
+        .handle_file(t(MS), &listed(&[]), &mut h.rng, &mut h.out);
+    let outputs: Vec<Output> = std::iter::from_fn(|| h.out.pop()).collect();
+    assert_eq!(
+        ops(&outputs),
+        vec![FileOp::List { dir: String::new() }],
+        "one full check instead of 1025 reads"
+    );
+}
+
+#[test]
+fn a_check_due_while_busy_runs_after_the_current_work() {
+    let mut h = Harness::new(config(
+        Strategy::Watch {
+            safety_poll: SimDuration::from_secs(1),
+        },
+        1,
+        true,
+    ));
+    h.start(t(0));
+    // A change read is in flight when the safety poll falls due.
+    h.reg
+        .handle_file_changed(t(S - 1), "miner-0_miner_info.json", &mut h.rng, &mut h.out);
+    assert_eq!(std::iter::from_fn(|| h.out.pop()).count(), 1);
+    h.reg
+        .handle_timer(t(S), RegistrationTimer::Check, &mut h.out);
+    assert!(h.out.is_empty(), "no listing in parallel with the read");
+    h.reg.handle_file(
+        t(S),
+        &FileResult::Read {
+            path: "miner-0_miner_info.json".into(),
+            result: Err(FsError::NotFound),
+        },
+        &mut h.rng,
+        &mut h.out,
+    );
+    let outputs: Vec<Output> = std::iter::from_fn(|| h.out.pop()).collect();
+    assert_eq!(
+        events(&outputs),
+        vec![invalid("miner-0", ValidationErrorKind::Missing)]
+    );
+    assert_eq!(ops(&outputs), vec![FileOp::List { dir: String::new() }]);
+}
+
+#[test]
+fn spurious_timers_and_results_are_no_ops() {
+    let mut h = Harness::new(config(backoff(0), 1, true));
+    // Before start.
+    assert!(h.timer(t(0), RegistrationTimer::Check).is_empty());
+    h.reg
+        .handle_file(t(0), &listed(&[]), &mut h.rng, &mut h.out);
+    assert!(h.out.is_empty());
+    h.reg.handle_start(t(0), &mut h.rng, &mut h.out);
+    while h.out.pop().is_some() {}
+    // While the listing is in flight: a check timer, a foreign result.
+    h.reg
+        .handle_timer(t(1), RegistrationTimer::Check, &mut h.out);
+    h.reg
+        .handle_timer(t(1), RegistrationTimer::Progress, &mut h.out);
+    h.reg
+        .handle_timer(t(1), RegistrationTimer::MinerRewrite, &mut h.out);
+    for result in [
+        FileResult::Read {
+            path: "miner-0_miner_info.json".into(),
+            result: Ok(vec![]),
+        },
+        FileResult::Listed {
+            dir: "sub".into(),
+            result: Ok(vec![]),
+        },
+        FileResult::Watching { dir: String::new() },
+    ] {
+        h.reg.handle_file(t(1), &result, &mut h.rng, &mut h.out);
+    }
+    assert!(h.out.is_empty());
+    // The real listing still completes the check.
+    h.reg
+        .handle_file(t(2), &listed(&[]), &mut h.rng, &mut h.out);
+    assert_eq!(h.reg.poll_timeout(), Some(t(2 + S)));
+    while h.out.pop().is_some() {}
+    // An early check timer does nothing.
+    assert!(h.timer(t(S), RegistrationTimer::Check).is_empty());
+    // A second start does nothing.
+    h.reg.handle_start(t(5), &mut h.rng, &mut h.out);
+    assert!(h.out.is_empty());
+}
+
+#[test]
+fn expected_zero_is_ready_after_the_first_check() {
+    let mut h = Harness::new(config(backoff(0), 0, true));
+    let outputs = h.start(t(0));
+    assert!(h.reg.is_ready());
+    assert!(events(&outputs).contains(&RegistrationEvent::Ready {
+        registered: 0,
+        expected: 0,
+        timed_out: false,
+        missing: vec![]
+    }));
+}

@@ -1,0 +1,95 @@
+//! `link`: paths between the hosts of `a` and of `b` (both ways) get
+//! extra latency and loss until `until`.
+
+use node_logic::HostId;
+use sim_core::engine::FaultAction;
+use sim_core::faults::LinkRule;
+use sim_core::scenario::{self, FaultEntry, FaultKeys, Field, HostIndex, Hosts};
+use sim_core::units::{Probability, SimDuration, SimTime};
+use toml::de::DeValue;
+
+use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
+use crate::protocols::Protocols;
+
+/// A degraded-link fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// One end.
+    pub a: Vec<HostId>,
+    /// The other end.
+    pub b: Vec<HostId>,
+    /// Added to the path latency.
+    pub latency: SimDuration,
+    /// Compounded with the path loss.
+    pub loss: Probability,
+    /// When the link recovers; `None` = never.
+    pub until: Option<SimTime>,
+}
+
+impl FaultKind for Link {
+    const KEYS: FaultKeys = FaultKeys {
+        key: "link",
+        name: "link",
+        options: &["latency", "loss", "until"],
+        ends_with: Some("until"),
+    };
+
+    fn parse(entry: &FaultEntry<'_>, hosts: &Hosts<'_>, _: &Protocols) -> scenario::Result<Self> {
+        let (a, b) = ends(&entry.field, hosts.index)?;
+        Ok(Link {
+            a,
+            b,
+            latency: entry.table.duration_or("latency", SimDuration::ZERO)?,
+            loss: entry.table.probability_or("loss", Probability::ZERO)?,
+            until: entry.end("until", hosts)?,
+        })
+    }
+}
+
+impl FaultEffects for Link {
+    fn hosts(&self, _cx: &FaultContext<'_>) -> Vec<HostId> {
+        [self.a.as_slice(), self.b.as_slice()].concat()
+    }
+    fn heal(&self) -> Option<SimTime> {
+        self.until
+    }
+    fn over(&self, _at: SimTime) -> Option<SimTime> {
+        self.until
+    }
+    fn action(&self, _cx: &FaultContext<'_>) -> FaultAction {
+        FaultAction::Network(Box::new(LinkRule::new(
+            &self.a,
+            &self.b,
+            self.latency,
+            self.loss,
+        )))
+    }
+    fn real(&self, _cx: &FaultContext<'_>) -> RealEffect {
+        RealEffect::Skipped(
+            "link degradation is not applied to real processes yet (loopback has no network to slow; Shadow's graph is fixed for the run)",
+        )
+    }
+}
+
+/// `link = [a, b]`: two host references with no host in common.
+fn ends(field: &Field<'_>, index: &HostIndex<'_>) -> scenario::Result<(Vec<HostId>, Vec<HostId>)> {
+    let ends = match field.value() {
+        DeValue::Array(_) => field.array()?,
+        _ => Vec::new(),
+    };
+    let [a, b] = ends.as_slice() else {
+        return Err(field
+            .invalid("`link` needs exactly two ends, [a, b]")
+            .with_help("write e.g. `link = [\"miner-1\", \"validator-0\"]`"));
+    };
+    let (a, b) = (index.resolve(a)?, index.resolve(b)?);
+    if let Some(host) = a.iter().find(|h| b.contains(h)) {
+        return Err(field
+            .invalid(format!(
+                "host `{}` is on both ends of the link",
+                index.name(*host)
+            ))
+            .with_help("the two ends of a link must not share hosts"));
+    }
+    Ok((a, b))
+}

@@ -1,0 +1,220 @@
+//! The fault kinds, and the one table that lists them.
+//!
+//! Each kind is one type implementing [`FaultKind`] (its scenario keys and
+//! how it reads them) and [`FaultEffects`] (what the simulator does at its
+//! start and heal, when liveness is owed again after it, and how real
+//! processes reproduce it). Generic kinds live in this folder; a kind that
+//! belongs to one protocol lives in that protocol's module (`corrupt` in
+//! registration, `byzantine` in consensus).
+//!
+//! [`fault_table!`] turns the list below into the [`Fault`] enum and its
+//! dispatch: adding a kind is a module and a line here. The simulator
+//! maps each fault to an engine [`FaultAction`]; real runs map it to a
+//! [`RealEffect`], a closed vocabulary that `sim launch`, `sim export
+//! shadow` and `sim node` each match exhaustively, so no kind can be
+//! silently dropped by one of them.
+
+pub mod clock_skew;
+pub mod crash;
+pub mod link;
+pub mod partition;
+
+use std::fmt;
+
+use node_logic::HostId;
+use sim_core::engine::{ClockSkew, FaultAction};
+use sim_core::rng::RngStreams;
+use sim_core::scenario::timeline::CrashWindow;
+use sim_core::scenario::{self, ErrorKind, FaultEntry, FaultKeys, Hosts};
+use sim_core::units::SimTime;
+
+use crate::model::Scenario;
+use crate::protocols::Protocols;
+use crate::protocols::consensus::byzantine::Byzantine;
+use crate::protocols::registration::corrupt::{Corrupt, DamageTarget};
+
+/// A fault kind: its keys and how a `[[faults]]` entry of it is read.
+pub trait FaultKind: FaultEffects + Clone + fmt::Debug + PartialEq + Sized {
+    /// Its kind key and options.
+    const KEYS: FaultKeys;
+    /// Reads an entry whose kind key is `KEYS.key`.
+    fn parse(
+        entry: &FaultEntry<'_>,
+        hosts: &Hosts<'_>,
+        protocols: &Protocols,
+    ) -> scenario::Result<Self>;
+}
+
+/// What a fault of a kind does, in the simulator and in real runs.
+pub trait FaultEffects {
+    /// The hosts it touches (for reports).
+    fn hosts(&self, cx: &FaultContext<'_>) -> Vec<HostId>;
+    /// When the simulator undoes it, if ever.
+    fn heal(&self) -> Option<SimTime>;
+    /// When its effect is over for liveness (a crash without restart
+    /// counts at its start, `at`); `None` if it never ends (then liveness
+    /// is never owed again).
+    fn over(&self, at: SimTime) -> Option<SimTime>;
+    /// What the simulator does when it starts (and undoes at its heal).
+    fn action(&self, cx: &FaultContext<'_>) -> FaultAction;
+    /// How real processes reproduce it.
+    fn real(&self, cx: &FaultContext<'_>) -> RealEffect;
+    /// Windows in which one host may not be under another fault of this
+    /// kind (crashes), checked across the whole timeline.
+    fn exclusive_windows(&self, _entry: &FaultEntry<'_>) -> Vec<CrashWindow> {
+        Vec::new()
+    }
+}
+
+/// What a fault needs to know of its run.
+pub struct FaultContext<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// Its index in the scenario's fault list (names its streams).
+    pub index: usize,
+    /// When it starts.
+    pub at: SimTime,
+    /// The run's RNG streams.
+    pub streams: &'a RngStreams,
+}
+
+/// How real processes reproduce a fault: the vocabulary every real-run
+/// driver (`sim launch`, `sim export shadow`, `sim node`) understands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RealEffect {
+    /// The hosts' processes are killed at the fault's time and started
+    /// again (as restarted) at `restart`.
+    Crash {
+        /// The hosts.
+        hosts: Vec<HostId>,
+        /// When they come back, if ever.
+        restart: Option<SimTime>,
+    },
+    /// Files in the shared directory are damaged at the fault's time, as
+    /// the simulator damages them (same targets, same streams).
+    Damage {
+        /// The files, in the simulator's target order.
+        targets: Vec<DamageTarget>,
+    },
+    /// The hosts' nodes misbehave until `until` (the node applies it).
+    Misbehave {
+        /// The hosts.
+        hosts: Vec<HostId>,
+        /// When they behave again, if ever.
+        until: Option<SimTime>,
+    },
+    /// The hosts' clocks run off from the fault's time (the node applies it).
+    ClockSkew {
+        /// The hosts.
+        hosts: Vec<HostId>,
+        /// The skew.
+        skew: ClockSkew,
+    },
+    /// Not reproduced by real processes; the reason is printed and counted.
+    Skipped(&'static str),
+}
+
+/// Declares the fault table: the [`Fault`] enum (one variant per kind)
+/// and its dispatch to each kind's [`FaultKind`] and [`FaultEffects`].
+macro_rules! fault_table {
+    ($($(#[$doc:meta])* $variant:ident($kind:ty),)*) => {
+        /// One `[[faults]]` entry's kind and settings.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Fault {
+            $($(#[$doc])* $variant($kind),)*
+        }
+
+        /// Every fault kind's keys, in table order.
+        pub fn kinds() -> Vec<FaultKeys> {
+            vec![$(<$kind as FaultKind>::KEYS,)*]
+        }
+
+        impl Fault {
+            /// Reads `entry` as the kind its key names.
+            pub fn parse(
+                entry: &FaultEntry<'_>,
+                hosts: &Hosts<'_>,
+                protocols: &Protocols,
+            ) -> scenario::Result<Self> {
+                $(if entry.kind == <$kind as FaultKind>::KEYS.key {
+                    return <$kind as FaultKind>::parse(entry, hosts, protocols).map(Fault::$variant);
+                })*
+                Err(entry.table.error(ErrorKind::UnknownKey, format!("unknown fault kind `{}`", entry.kind)))
+            }
+            /// The kind's name in reports (`partition`, `clock-skew`, ...).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Fault::$variant(_) => <$kind as FaultKind>::KEYS.name,)*
+                }
+            }
+            /// What the fault does.
+            pub fn effects(&self) -> &dyn FaultEffects {
+                match self {
+                    $(Fault::$variant(f) => f,)*
+                }
+            }
+        }
+    };
+}
+
+fault_table! {
+    /// Messages between sides are dropped until it heals.
+    Partition(partition::Partition),
+    /// Hosts lose their memory state and stop, until they restart.
+    Crash(crash::Crash),
+    /// Paths between two sets of hosts get extra latency and loss.
+    Link(link::Link),
+    /// Miners' registration files are damaged.
+    Corrupt(Corrupt),
+    /// Validators equivocate.
+    Byzantine(Byzantine),
+    /// Hosts' clocks run off.
+    ClockSkew(clock_skew::ClockSkewFault),
+}
+
+/// Checks across the whole timeline: a host under one crash is not
+/// crashed again before it restarts.
+pub fn check_timeline(
+    faults: &[(Fault, FaultEntry<'_>)],
+    hosts: &Hosts<'_>,
+) -> scenario::Result<()> {
+    let Some((_, first)) = faults.first() else {
+        return Ok(());
+    };
+    let windows = faults
+        .iter()
+        .flat_map(|(fault, entry)| fault.effects().exclusive_windows(entry))
+        .collect();
+    scenario::timeline::check_crash_overlaps(first.table.sources(), hosts.index, windows)
+}
+
+/// Each fault of `scenario` with its context, in order.
+pub fn each<'a>(
+    scenario: &'a Scenario,
+    streams: &'a RngStreams,
+) -> impl Iterator<Item = (&'a Fault, FaultContext<'a>)> + 'a {
+    scenario.faults.iter().enumerate().map(move |(index, f)| {
+        let cx = FaultContext {
+            scenario,
+            index,
+            at: f.at,
+            streams,
+        };
+        (&f.kind, cx)
+    })
+}
+
+/// When liveness starts to be owed: when the last fault is over (see
+/// [`FaultEffects::over`]); `None` if some fault never ends. Without
+/// faults, from the start of the run.
+pub fn liveness_start(scenario: &Scenario) -> Option<SimTime> {
+    scenario
+        .faults
+        .iter()
+        .try_fold(SimTime::ZERO, |last, fault| {
+            Some(last.max(fault.kind.effects().over(fault.at)?))
+        })
+}
+
+#[cfg(test)]
+mod tests;

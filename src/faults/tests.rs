@@ -1,0 +1,106 @@
+//! The fault table, walked: every kind has a sample here, parses, and says
+//! what the simulator and real runs do with it.
+
+use std::collections::BTreeSet;
+
+use sim_core::rng::RngStreams;
+
+use super::{RealEffect, each, kinds};
+use crate::model::parse_str;
+
+/// Hosts every sample can name: miners and registrars (registration),
+/// validators (consensus, peers).
+const HOSTS: &str = r#"
+duration = "10 min"
+
+[[hosts]]
+name = "miner"
+count = 4
+role = "miner"
+
+[[hosts]]
+name = "validator"
+count = 4
+role = "validator"
+
+[consensus]
+"#;
+
+/// One `[[faults]]` entry of each kind, by kind key. A kind added to the
+/// table without a sample here fails [`every_kind_has_a_sample`].
+const SAMPLES: &[(&str, &str)] = &[
+    (
+        "partition",
+        "at = \"10 s\"\npartition = [[\"validator-0\"], [\"validator-1\"]]\nuntil = \"20 s\"",
+    ),
+    (
+        "crash",
+        "at = \"10 s\"\ncrash = \"validator-2\"\nrestart = \"30 s\"",
+    ),
+    (
+        "link",
+        "at = \"10 s\"\nlink = [\"miner-0\", \"validator\"]\nlatency = \"100 ms\"\nuntil = \"20 s\"",
+    ),
+    (
+        "corrupt",
+        "at = \"1 s\"\ncorrupt = \"miner-1\"\nmode = \"truncate\"",
+    ),
+    (
+        "byzantine",
+        "at = \"10 s\"\nbyzantine = \"validator-3\"\nuntil = \"40 s\"",
+    ),
+    (
+        "clock_skew",
+        "at = \"10 s\"\nclock_skew = \"validator-0\"\noffset = \"2 s\"",
+    ),
+];
+
+fn scenario_with_every_kind() -> crate::Scenario {
+    let mut text = HOSTS.to_string();
+    for (_, entry) in SAMPLES {
+        text.push_str("\n[[faults]]\n");
+        text.push_str(entry);
+        text.push('\n');
+    }
+    parse_str(&text, None, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_kind_has_a_sample() {
+    let table: BTreeSet<&str> = kinds().iter().map(|k| k.key).collect();
+    let samples: BTreeSet<&str> = SAMPLES.iter().map(|(k, _)| *k).collect();
+    assert_eq!(table, samples, "add a sample for each new fault kind");
+}
+
+#[test]
+fn every_kind_acts_in_the_simulator_and_says_what_real_runs_do() {
+    let scenario = scenario_with_every_kind();
+    let streams = RngStreams::new(scenario.seed);
+    let mut names = BTreeSet::new();
+    for (fault, cx) in each(&scenario, &streams) {
+        let effects = fault.effects();
+        assert!(!effects.hosts(&cx).is_empty(), "{fault:?} touches no host");
+        // The simulator's action exists (the engine carries it out).
+        let _ = effects.action(&cx);
+        match effects.real(&cx) {
+            RealEffect::Skipped(why) => assert!(why.len() > 20, "{fault:?}: say why: {why}"),
+            RealEffect::Crash { hosts, .. }
+            | RealEffect::Misbehave { hosts, .. }
+            | RealEffect::ClockSkew { hosts, .. } => assert!(!hosts.is_empty()),
+            RealEffect::Damage { targets } => assert!(!targets.is_empty()),
+        }
+        assert!(
+            names.insert(fault.name()),
+            "two kinds named {}",
+            fault.name()
+        );
+    }
+    assert_eq!(names.len(), kinds().len());
+}
+
+#[test]
+fn options_of_one_kind_are_refused_on_another_with_a_hint() {
+    let text = format!("{HOSTS}\n[[faults]]\nat = \"1 s\"\ncrash = \"miner-0\"\nuntil = \"5 s\"\n");
+    let err = parse_str(&text, None, &[]).unwrap_err();
+    assert_eq!(err.help(), Some("a crash fault ends with `restart`"));
+}

@@ -1,0 +1,393 @@
+//! BFT consensus's driver side: the `[consensus]` table, the validator set
+//! (fixed, or the miners the wallet registry accepts), each validator's
+//! configuration, the run's signature cache, the invariant checkers
+//! (agreement, validity, monotonic heights, liveness), the `byzantine`
+//! fault kind, the `consensus.*` metrics, its CSV tables and plot. The
+//! state machine is `node_logic::protocols::consensus`.
+
+pub mod byzantine;
+pub mod checks;
+pub mod plots;
+pub mod report;
+pub mod sigcache;
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use node_logic::identity::PublicKey;
+use node_logic::protocols::consensus::{
+    ConsensusConfig, ConsensusRole, ConsensusSetup, MAX_VALIDATORS, RegistryConsensus,
+    SignatureVerifier, quorum,
+};
+use node_logic::{HostConfig, HostId, HostNode};
+use reports::summary::Summary;
+use sim_core::checkers::Checker;
+use sim_core::engine::Simulation;
+use sim_core::rng::RngStreams;
+use sim_core::scenario::{self, DeValue, ErrorKind, Field, HostSpec, Hosts, Role, Section, Table};
+use sim_core::units::SimDuration;
+
+use super::{Plans, Protocol, ProtocolCounters, ProtocolReport, Protocols};
+use crate::faults::Fault;
+use crate::model::Scenario;
+use crate::results::Finished;
+use crate::runner::{RunError, RunOptions, identity};
+use checks::{ConsensusChecks, LivenessRule};
+use sigcache::SignatureCache;
+
+/// BFT consensus (see the module docs).
+pub struct Consensus;
+
+/// Which hosts validate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValidatorSource {
+    /// These hosts (a group or host references).
+    Hosts(Vec<HostId>),
+    /// The miners accepted by the wallet registry.
+    Registered,
+}
+
+/// The `[consensus]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsensusSpec {
+    /// Who validates.
+    pub validators: ValidatorSource,
+    /// Fewer active validators than this: no blocks (default 3).
+    pub min_validators: u32,
+    /// Target time between blocks (default 5 s).
+    pub block_interval: SimDuration,
+    /// Leader timeout before a view change (default 10 s).
+    pub view_timeout: SimDuration,
+    /// After the last fault heals, a new block must finalize within this
+    /// (default: `block_interval` + 15 x `view_timeout`), else the run stops
+    /// with a liveness failure.
+    pub liveness_bound: SimDuration,
+    /// TEST ONLY: a quorum below 2f+1, to prove the agreement checker trips
+    /// on an unsafe protocol. Never set it in a study.
+    pub unsafe_quorum: Option<u32>,
+}
+
+/// The consensus side of a run.
+#[derive(Debug)]
+pub struct ConsensusPlan {
+    /// The validators (with `validators = "registered"`: the candidate
+    /// miners), in id order.
+    pub validators: Vec<HostId>,
+    /// Whether the validators come from the wallet registry.
+    pub from_registry: bool,
+    /// Each fixed validator's public key, in id order (empty when the
+    /// validators come from the registry).
+    pub keys: Vec<(HostId, PublicKey)>,
+    /// Validators a `byzantine` fault touches (not held to agreement).
+    pub dishonest: BTreeSet<HostId>,
+    /// The run's signature cache (`None` with the cache off).
+    pub cache: Option<Rc<SignatureCache>>,
+}
+
+impl Protocol for Consensus {
+    type Spec = ConsensusSpec;
+    type Plan = ConsensusPlan;
+    const SECTION: Section = Section {
+        name: "consensus",
+        keys: &[
+            "validators",
+            "min_validators",
+            "block_interval",
+            "view_timeout",
+            "liveness_bound",
+            "unsafe_quorum",
+        ],
+    };
+    const METRICS: &'static [&'static str] = &[
+        "consensus.blocks_finalized",
+        "consensus.first_block_s",
+        "consensus.finality_p50_s",
+        "consensus.finality_p95_s",
+        "consensus.view_changes",
+        "consensus.safety_violations",
+        "consensus.equivocations",
+        "consensus.signature_checks",
+        "consensus.signature_requests",
+    ];
+
+    fn parse(
+        t: &Table<'_>,
+        hosts: &Hosts<'_>,
+        earlier: &Protocols,
+    ) -> scenario::Result<Option<ConsensusSpec>> {
+        if !t.is_present() {
+            return Ok(None);
+        }
+        let validators = match t.get("validators") {
+            Some(f) => validator_source(&f, hosts, earlier)?,
+            None => default_validators(t, hosts)?,
+        };
+        let min_validators = t.u32_or("min_validators", 3, 1, u32::MAX)?;
+        if let ValidatorSource::Hosts(set) = &validators {
+            check_validator_count(t, set, min_validators)?;
+        }
+        let block_interval = t.positive_duration_or("block_interval", SimDuration::from_secs(5))?;
+        let view_timeout = t.positive_duration_or("view_timeout", SimDuration::from_secs(10))?;
+        // Default: a block interval plus enough view timeouts for the doubling
+        // timeouts of views that failed during a fault to run out and a new
+        // leader to finish (1 + 2 + 4 + 8 view timeouts).
+        let default_bound = block_interval + view_timeout.saturating_mul(15);
+        let unsafe_quorum = match t.get("unsafe_quorum") {
+            Some(_) => Some(t.u32_or("unsafe_quorum", 0, 1, u32::MAX)?),
+            None => None,
+        };
+        Ok(Some(ConsensusSpec {
+            validators,
+            min_validators,
+            block_interval,
+            view_timeout,
+            liveness_bound: t.positive_duration_or("liveness_bound", default_bound)?,
+            unsafe_quorum,
+        }))
+    }
+
+    fn plan(
+        spec: &ConsensusSpec,
+        scenario: &Scenario,
+        options: &RunOptions,
+        earlier: &Plans,
+    ) -> Result<ConsensusPlan, RunError> {
+        let mut validators = match &spec.validators {
+            ValidatorSource::Hosts(hosts) => hosts.clone(),
+            // The candidates: every miner (the registry decides who validates).
+            ValidatorSource::Registered => earlier
+                .registration
+                .as_ref()
+                .map(|r| r.miners.iter().map(|(_, h)| *h).collect())
+                .unwrap_or_default(),
+        };
+        validators.sort_unstable();
+        validators.dedup();
+        let dishonest = scenario
+            .faults
+            .iter()
+            .filter_map(|f| match &f.kind {
+                Fault::Byzantine(b) => Some(b.hosts.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let cache = options
+            .signature_cache
+            .then(|| Rc::new(SignatureCache::new()));
+        let from_registry = spec.validators == ValidatorSource::Registered;
+        let streams = RngStreams::new(scenario.seed);
+        let keys = match from_registry {
+            true => Vec::new(),
+            false => validators
+                .iter()
+                .map(|h| (*h, identity(&streams, *h).public_key()))
+                .collect(),
+        };
+        Ok(ConsensusPlan {
+            validators,
+            from_registry,
+            keys,
+            dishonest,
+            cache,
+        })
+    }
+
+    fn configure(
+        spec: &ConsensusSpec,
+        plan: &ConsensusPlan,
+        plans: &Plans,
+        host: &HostSpec,
+        config: HostConfig,
+        _: &RngStreams,
+    ) -> HostConfig {
+        if plan.validators.binary_search(&host.id).is_err() {
+            return config;
+        }
+        let template = ConsensusConfig {
+            me: host.id,
+            validators: Vec::new(),
+            block_interval: spec.block_interval,
+            view_timeout: spec.view_timeout,
+            min_validators: spec.min_validators,
+            quorum_override: spec.unsafe_quorum,
+        };
+        let role = match &spec.validators {
+            ValidatorSource::Hosts(_) => ConsensusRole::Validator(ConsensusConfig {
+                validators: plan.keys.clone(),
+                ..template
+            }),
+            ValidatorSource::Registered => ConsensusRole::FromRegistry(RegistryConsensus {
+                template,
+                candidates: candidates(plans),
+            }),
+        };
+        let verifier = plan.cache.clone().map(|c| c as Rc<dyn SignatureVerifier>);
+        config.with_consensus(ConsensusSetup { role, verifier })
+    }
+
+    fn shared_files(_: &ConsensusSpec, _: &ConsensusPlan) -> Vec<(String, Vec<u8>)> {
+        Vec::new()
+    }
+
+    fn checkers(
+        spec: &ConsensusSpec,
+        plan: &ConsensusPlan,
+        scenario: &Scenario,
+    ) -> Vec<Box<dyn Checker>> {
+        let names = scenario.hosts.iter().map(|h| h.name.clone()).collect();
+        vec![Box::new(ConsensusChecks::new(
+            plan.validators.iter().copied(),
+            plan.dishonest.iter().copied(),
+            names,
+            liveness(spec, plan, scenario),
+        ))]
+    }
+
+    /// Schedules the liveness checker's deadlines.
+    fn prepare(
+        spec: &ConsensusSpec,
+        plan: &ConsensusPlan,
+        scenario: &Scenario,
+        sim: &mut Simulation<HostNode>,
+    ) {
+        if let Some(rule) = liveness(spec, plan, scenario) {
+            sim.schedule_deadline(rule.healed_at);
+            sim.schedule_deadline(rule.healed_at + rule.bound);
+        }
+    }
+
+    fn node_counters(node: &HostNode, counters: &mut ProtocolCounters) {
+        if let Some(v) = node.validator() {
+            *counters
+                .entry("consensus.signature_requests".to_string())
+                .or_default() += v.verifications();
+        }
+    }
+
+    fn report<'a>(
+        _: &'a ConsensusSpec,
+        plan: &'a ConsensusPlan,
+        run: &Finished<'a>,
+    ) -> Box<dyn ProtocolReport + 'a> {
+        let honest: BTreeSet<HostId> = plan
+            .validators
+            .iter()
+            .copied()
+            .filter(|v| !plan.dishonest.contains(v))
+            .collect();
+        let mut report =
+            report::ConsensusReport::new(run.log, &honest, u64::from(run.safety_violated));
+        let requests = run
+            .counters
+            .get("consensus.signature_requests")
+            .copied()
+            .unwrap_or(0);
+        let checks = plan.cache.as_ref().map_or(requests, |c| c.checks());
+        report.signatures = Some((requests, checks));
+        Box::new(report)
+    }
+
+    fn digest(summary: &Summary) -> Option<String> {
+        report::digest(summary)
+    }
+}
+
+/// When liveness is owed and within what bound: from the end of the last
+/// fault (never, if one never ends).
+fn liveness(
+    spec: &ConsensusSpec,
+    plan: &ConsensusPlan,
+    scenario: &Scenario,
+) -> Option<LivenessRule> {
+    crate::faults::liveness_start(scenario).map(|healed_at| LivenessRule {
+        healed_at,
+        bound: spec.liveness_bound,
+        quorum: quorum(plan.validators.len()),
+    })
+}
+
+/// `validators = "registered"` or a host reference.
+fn validator_source(
+    f: &Field<'_>,
+    hosts: &Hosts<'_>,
+    earlier: &Protocols,
+) -> scenario::Result<ValidatorSource> {
+    if !matches!(f.value(), DeValue::String(s) if s.as_ref() == "registered") {
+        return Ok(ValidatorSource::Hosts(hosts.index.resolve(f)?));
+    }
+    let miners = earlier.registration.as_ref().map_or(0, |r| r.miners.len());
+    if miners == 0 {
+        return Err(f
+            .invalid("`validators = \"registered\"`, but the scenario has no miners to register")
+            .with_note("the validators come from the miners the registrars accept")
+            .with_help(
+                "add a group with `role = \"miner\"` and one with `role = \"registrar\"` or \
+                 `\"validator\"`, or name the validators",
+            ));
+    }
+    Ok(ValidatorSource::Registered)
+}
+
+/// Every `validator` host, when `validators` is left out.
+fn default_validators(t: &Table<'_>, hosts: &Hosts<'_>) -> scenario::Result<ValidatorSource> {
+    let validators = hosts.with_roles(&[Role::Validator]);
+    if validators.is_empty() {
+        return Err(t
+            .error(
+                ErrorKind::MissingKey,
+                "[consensus] has no validators: no host group has role \"validator\"",
+            )
+            .with_help(
+                "add a group with `role = \"validator\"`, or set `validators` to a \
+                 group, a list of hosts, or \"registered\"",
+            ));
+    }
+    Ok(ValidatorSource::Hosts(validators))
+}
+
+/// A validator set consensus can run with: at most [`MAX_VALIDATORS`],
+/// and at least `min_validators` (and 3).
+fn check_validator_count(t: &Table<'_>, set: &[HostId], min: u32) -> scenario::Result<()> {
+    let n = set.iter().collect::<BTreeSet<_>>().len();
+    let at = |key: &str, message: String| match t.get(key) {
+        Some(f) => f.invalid(message),
+        None => t.error(ErrorKind::InvalidValue, message),
+    };
+    if n > MAX_VALIDATORS {
+        return Err(at(
+            "validators",
+            format!(
+                "{n} validators, but consensus supports at most {MAX_VALIDATORS} (a view change must fit one datagram)"
+            ),
+        )
+        .with_help(format!("name at most {MAX_VALIDATORS} validators")));
+    }
+    let needed = min.max(3) as usize;
+    if n < needed {
+        let key = match t.get("min_validators") {
+            Some(_) => "min_validators",
+            None => "validators",
+        };
+        return Err(at(
+            key,
+            format!(
+                "{n} validators, but consensus needs at least {needed} (`min_validators` is {min}, and never below 3): it would never finalize a block"
+            ),
+        )
+        .with_help("add validators, or lower `min_validators`"));
+    }
+    Ok(())
+}
+
+/// With `validators = "registered"`: every miner, with its pinned key
+/// (the plan already derived them as the registration's ground truth).
+fn candidates(plans: &Plans) -> Vec<(String, HostId, PublicKey)> {
+    let Some(plan) = &plans.registration else {
+        return Vec::new();
+    };
+    plan.miners
+        .iter()
+        .filter_map(|(agent, host)| Some((agent.clone(), *host, plan.truth.get(agent)?.key?)))
+        .collect()
+}

@@ -1,0 +1,417 @@
+//! Wallet registration's driver side: the `[registration]` table, the run
+//! plan (who mines, who waits, the ground truth of every wallet), each
+//! host's role, the legacy registry placed in the shared directory, the
+//! `corrupt` fault kind, the `registration.*` metrics, its CSV tables and
+//! plots. The state machines are `node_logic::protocols::registration`.
+
+pub mod corrupt;
+pub mod plan;
+pub mod plots;
+pub mod report;
+
+use std::path::PathBuf;
+
+use node_logic::io::WriteMode;
+use node_logic::protocols::registration::{
+    MinerConfig, RegistrarConfig, RegistrationRole, Strategy,
+};
+use node_logic::{HostConfig, HostId, HostNode};
+use reports::summary::Summary;
+use sim_core::checkers::Checker;
+use sim_core::engine::Simulation;
+use sim_core::fs::FsConfig;
+use sim_core::rng::RngStreams;
+use sim_core::scenario::{self, DeValue, ErrorKind, Field, HostSpec, Hosts, Role, Section, Table};
+use sim_core::units::SimDuration;
+
+use super::{Plans, Protocol, ProtocolCounters, ProtocolReport, Protocols};
+use crate::model::Scenario;
+use crate::results::Finished;
+use crate::runner::{RunError, RunOptions};
+use plan::{LEGACY_REGISTRY_FILE, RegistrationPlan};
+
+/// Wallet registration (see the module docs).
+pub struct Registration;
+
+/// How registrars wait for miners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistrationStrategy {
+    /// Fixed interval (`poll_interval`).
+    Poll,
+    /// Exponential backoff with cap and jitter.
+    Backoff,
+    /// Directory change notifications plus a slow safety poll.
+    Watch,
+}
+
+/// How many miners registrars wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// Every miner in the scenario.
+    All,
+    /// This many.
+    Count(u32),
+}
+
+/// The `[registration]` table; defaults are the findings' recommendations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistrationSpec {
+    /// Hosts that write a registration file (default: role `miner`).
+    pub miners: Vec<HostId>,
+    /// Hosts that wait for the miners (default: roles `registrar` and `validator`).
+    pub registrars: Vec<HostId>,
+    /// Waiting strategy (default `backoff`).
+    pub strategy: RegistrationStrategy,
+    /// `poll`: fixed interval (default 10 s).
+    pub poll_interval: SimDuration,
+    /// `backoff`: first interval (default 1 s).
+    pub initial_interval: SimDuration,
+    /// `backoff`: growth factor (default 1.5, must be >= 1).
+    pub multiplier: f64,
+    /// `backoff`: cap (default 10 s).
+    pub max_interval: SimDuration,
+    /// `backoff`: jitter added to each interval, uniform in `0..=jitter` (default 500 ms).
+    pub jitter: SimDuration,
+    /// Give up waiting after this long (default 300 s).
+    pub timeout: SimDuration,
+    /// How many miners to wait for (default all).
+    pub expected: Expected,
+    /// Recover damaged files (default true); false is the log-and-skip baseline.
+    pub recover: bool,
+    /// Temp file + rename (default true); false allows torn writes.
+    pub atomic_writes: bool,
+    /// What file operations cost in the shared directory.
+    pub fs: FsConfig,
+    /// How often registrars report progress (default 10 s).
+    pub progress_interval: SimDuration,
+    /// `watch`: the slow safety poll (default 30 s).
+    pub safety_poll: SimDuration,
+    /// A legacy `agent_registry.json` to merge, resolved against the scenario folder.
+    pub legacy_registry: Option<PathBuf>,
+}
+
+const STRATEGIES: &[(&str, RegistrationStrategy)] = &[
+    ("poll", RegistrationStrategy::Poll),
+    ("backoff", RegistrationStrategy::Backoff),
+    ("watch", RegistrationStrategy::Watch),
+];
+
+impl Protocol for Registration {
+    type Spec = RegistrationSpec;
+    type Plan = RegistrationPlan;
+    const SECTION: Section = Section {
+        name: "registration",
+        keys: &[
+            "miners",
+            "registrars",
+            "strategy",
+            "poll_interval",
+            "initial_interval",
+            "multiplier",
+            "max_interval",
+            "jitter",
+            "timeout",
+            "expected",
+            "recover",
+            "atomic_writes",
+            "write_time",
+            "read_time",
+            "list_time",
+            "metadata_time",
+            "notify_delay",
+            "progress_interval",
+            "safety_poll",
+            "legacy_registry",
+        ],
+    };
+    const METRICS: &'static [&'static str] = &[
+        "registration.expected",
+        "registration.registered",
+        "registration.success_rate",
+        "registration.p50_s",
+        "registration.p95_s",
+        "registration.max_s",
+        "registration.ready_s",
+        "registration.file_reads",
+        "registration.dir_lists",
+        "registration.corrupt_detected",
+        "registration.corrupt_accepted",
+        "registration.recovered",
+        "registration.registrars_timed_out",
+        "registration.files_damaged",
+    ];
+
+    fn parse(
+        t: &Table<'_>,
+        hosts: &Hosts<'_>,
+        _: &Protocols,
+    ) -> scenario::Result<Option<RegistrationSpec>> {
+        let miners = members(t, "miners", hosts, &[Role::Miner])?;
+        let registrars = members(t, "registrars", hosts, &[Role::Registrar, Role::Validator])?;
+        if let Some(both) = miners.iter().find(|m| registrars.contains(m)) {
+            let at = t.get("registrars").or_else(|| t.get("miners"));
+            let message = format!(
+                "host `{}` is both a miner and a registrar",
+                hosts.index.name(*both)
+            );
+            let err = match at {
+                Some(f) => f.invalid(message),
+                None => t.error(ErrorKind::Conflict, message),
+            };
+            return Err(err.with_help("a host either writes its registration or waits for others'"));
+        }
+        let legacy_registry = t.path_opt("legacy_registry")?;
+        let runs = !registrars.is_empty() && (!miners.is_empty() || legacy_registry.is_some());
+        if !runs {
+            return match t.is_present() {
+                true => Err(t
+                    .error(
+                        ErrorKind::Conflict,
+                        "[registration] is set, but the scenario has no registrar with anything to wait for",
+                    )
+                    .with_help(
+                        "add hosts with role \"registrar\" (or \"validator\") and \"miner\" \
+                         (or a `legacy_registry`), or remove the [registration] table",
+                    )),
+                false => Ok(None),
+            };
+        }
+        let expected_bound = u32::try_from(miners.len()).unwrap_or(u32::MAX);
+        spec(t, miners, registrars, legacy_registry, expected_bound).map(Some)
+    }
+
+    fn plan(
+        spec: &RegistrationSpec,
+        scenario: &Scenario,
+        _: &RunOptions,
+        _: &Plans,
+    ) -> Result<RegistrationPlan, RunError> {
+        Ok(RegistrationPlan::of(spec, scenario)?)
+    }
+
+    fn configure(
+        spec: &RegistrationSpec,
+        plan: &RegistrationPlan,
+        plans: &Plans,
+        host: &HostSpec,
+        config: HostConfig,
+        _: &RngStreams,
+    ) -> HostConfig {
+        // Registrars announce the registry when it names the validators.
+        let announce = plans.consensus.as_ref().is_some_and(|c| c.from_registry);
+        match role(spec, plan, host, announce) {
+            Some(role) => config.with_registration(role),
+            None => config,
+        }
+    }
+
+    /// The legacy registry, when the scenario names one.
+    fn shared_files(_: &RegistrationSpec, plan: &RegistrationPlan) -> Vec<(String, Vec<u8>)> {
+        plan.legacy_bytes
+            .iter()
+            .map(|bytes| (LEGACY_REGISTRY_FILE.to_string(), bytes.clone()))
+            .collect()
+    }
+
+    fn checkers(_: &RegistrationSpec, _: &RegistrationPlan, _: &Scenario) -> Vec<Box<dyn Checker>> {
+        Vec::new()
+    }
+
+    /// Sets the shared directory's operation costs.
+    fn prepare(
+        spec: &RegistrationSpec,
+        _: &RegistrationPlan,
+        _: &Scenario,
+        sim: &mut Simulation<HostNode>,
+    ) {
+        sim.fs_mut().set_config(spec.fs);
+    }
+
+    fn node_counters(_: &HostNode, _: &mut ProtocolCounters) {}
+
+    fn report<'a>(
+        _: &'a RegistrationSpec,
+        plan: &'a RegistrationPlan,
+        run: &Finished<'a>,
+    ) -> Box<dyn ProtocolReport + 'a> {
+        Box::new(report::RegistrationReport::new(plan, run.log, run.end))
+    }
+
+    fn digest(summary: &Summary) -> Option<String> {
+        report::digest(summary)
+    }
+}
+
+/// The hosts under `key` (a host reference), or those with `roles`.
+fn members(
+    t: &Table<'_>,
+    key: &str,
+    hosts: &Hosts<'_>,
+    roles: &[Role],
+) -> scenario::Result<Vec<HostId>> {
+    match t.get(key) {
+        Some(f) => hosts.index.resolve(&f),
+        None => Ok(hosts.with_roles(roles)),
+    }
+}
+
+/// The settings of a registration that runs.
+fn spec(
+    t: &Table<'_>,
+    miners: Vec<HostId>,
+    registrars: Vec<HostId>,
+    legacy_registry: Option<PathBuf>,
+    miner_count: u32,
+) -> scenario::Result<RegistrationSpec> {
+    let (initial_interval, max_interval) = intervals(t)?;
+    Ok(RegistrationSpec {
+        miners,
+        registrars,
+        strategy: t.choice_or(
+            "strategy",
+            "strategy",
+            STRATEGIES,
+            RegistrationStrategy::Backoff,
+        )?,
+        poll_interval: t.positive_duration_or("poll_interval", SimDuration::from_secs(10))?,
+        initial_interval,
+        multiplier: multiplier(t)?,
+        max_interval,
+        jitter: t.duration_or("jitter", SimDuration::from_millis(500))?,
+        timeout: t.positive_duration_or("timeout", SimDuration::from_secs(300))?,
+        expected: match t.get("expected") {
+            Some(f) => expected(&f, miner_count)?,
+            None => Expected::All,
+        },
+        recover: t.bool_or("recover", true)?,
+        atomic_writes: t.bool_or("atomic_writes", true)?,
+        fs: FsConfig {
+            write_time: t.duration_or("write_time", SimDuration::from_millis(20))?,
+            read_time: t.duration_or("read_time", SimDuration::from_millis(2))?,
+            list_time: t.duration_or("list_time", SimDuration::from_millis(5))?,
+            metadata_time: t.duration_or("metadata_time", SimDuration::from_millis(1))?,
+            notify_delay: t.duration_or("notify_delay", SimDuration::from_millis(1))?,
+        },
+        progress_interval: t
+            .positive_duration_or("progress_interval", SimDuration::from_secs(10))?,
+        safety_poll: t.positive_duration_or("safety_poll", SimDuration::from_secs(30))?,
+        legacy_registry,
+    })
+}
+
+/// `initial_interval` and `max_interval`, the cap at least the first.
+fn intervals(t: &Table<'_>) -> scenario::Result<(SimDuration, SimDuration)> {
+    let initial = t.positive_duration_or("initial_interval", SimDuration::from_secs(1))?;
+    let max = t.positive_duration_or("max_interval", SimDuration::from_secs(10))?;
+    if max < initial {
+        let at = t.get("max_interval").or_else(|| t.get("initial_interval"));
+        let message =
+            format!("`max_interval` ({max}) is shorter than `initial_interval` ({initial})");
+        let err = match at {
+            Some(f) => f.invalid(message),
+            None => t.error(ErrorKind::InvalidValue, message),
+        };
+        return Err(err.with_help("the backoff cap must be at least the first interval"));
+    }
+    Ok((initial, max))
+}
+
+/// `multiplier`, at least 1.
+fn multiplier(t: &Table<'_>) -> scenario::Result<f64> {
+    let Some(f) = t.get("multiplier") else {
+        return Ok(1.5);
+    };
+    let m = f.f64()?;
+    if m < 1.0 {
+        return Err(f
+            .invalid(format!("`multiplier` must be at least 1.0, found {m}"))
+            .with_help("a backoff interval grows by this factor: 1.5 is the default"));
+    }
+    Ok(m)
+}
+
+/// `expected = "all"` or a number from 1 to the number of miners.
+fn expected(field: &Field<'_>, miners: u32) -> scenario::Result<Expected> {
+    match field.value() {
+        DeValue::String(s) if s.as_ref() == "all" => Ok(Expected::All),
+        DeValue::Integer(_) => {
+            let n = field.u32_in(1, u32::MAX)?;
+            if n > miners {
+                return Err(field
+                    .invalid(format!(
+                        "`expected` is {n}, but the scenario has only {miners} miners"
+                    ))
+                    .with_help(format!(
+                        "write `expected = \"all\"` or a number from 1 to {miners}"
+                    )));
+            }
+            Ok(Expected::Count(n))
+        }
+        _ => Err(field
+            .wrong_type("\"all\" or a number of miners")
+            .with_help("write `expected = \"all\"` or e.g. `expected = 90`")),
+    }
+}
+
+/// The registration part of `host`; registrars `announce` the registry
+/// when the validators come from it.
+fn role(
+    spec: &RegistrationSpec,
+    plan: &RegistrationPlan,
+    host: &HostSpec,
+    announce: bool,
+) -> Option<RegistrationRole> {
+    let write_mode = if spec.atomic_writes {
+        WriteMode::Atomic
+    } else {
+        WriteMode::InPlace
+    };
+    if plan.miners.iter().any(|(_, h)| *h == host.id) {
+        return Some(RegistrationRole::Miner(MinerConfig {
+            agent_id: host.name.clone(),
+            write_mode,
+            registrars: plan.registrars.clone(),
+            retry_initial: spec.initial_interval,
+            retry_max: spec.max_interval,
+        }));
+    }
+    if !plan.registrars.contains(&host.id) {
+        return None;
+    }
+    Some(RegistrationRole::Registrar(RegistrarConfig {
+        strategy: strategy(spec),
+        timeout: spec.timeout,
+        expected: plan.expected,
+        miners: plan.miners.clone(),
+        miner_keys: plan
+            .truth
+            .iter()
+            .filter_map(|(agent, t)| Some((agent.clone(), t.key?)))
+            .collect(),
+        recover: spec.recover,
+        progress_interval: spec.progress_interval,
+        legacy_registry: plan
+            .legacy_bytes
+            .as_ref()
+            .map(|_| LEGACY_REGISTRY_FILE.to_string()),
+        write_mode,
+        announce,
+    }))
+}
+
+fn strategy(spec: &RegistrationSpec) -> Strategy {
+    match spec.strategy {
+        RegistrationStrategy::Poll => Strategy::Poll {
+            interval: spec.poll_interval,
+        },
+        RegistrationStrategy::Watch => Strategy::Watch {
+            safety_poll: spec.safety_poll,
+        },
+        RegistrationStrategy::Backoff => Strategy::Backoff {
+            initial: spec.initial_interval,
+            multiplier: spec.multiplier,
+            max: spec.max_interval,
+            jitter: spec.jitter,
+        },
+    }
+}

@@ -1,0 +1,146 @@
+//! The registration plan of a scenario: who mines, who waits, what they
+//! expect, the legacy registry to place in the shared directory, and the
+//! ground truth of every wallet — the yardstick the reports use to catch a
+//! damaged or forged registration that was wrongly accepted.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use node_logic::HostId;
+use node_logic::identity::PublicKey;
+pub use node_logic::protocols::registration::file::{LEGACY_REGISTRY_FILE, file_name};
+use node_logic::protocols::registration::file::{parse_legacy_registry, wallet_address};
+
+use sim_core::rng::RngStreams;
+
+use super::{Expected, RegistrationSpec};
+use crate::model::Scenario;
+use crate::runner::identity;
+
+/// The wallet an agent really has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrueWallet {
+    /// Its address.
+    pub wallet: String,
+    /// The key that owns it (`None` for legacy-only agents).
+    pub key: Option<PublicKey>,
+}
+
+/// Who takes part in registration and what the right outcome is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistrationPlan {
+    /// Hosts that wait for wallets, in id order.
+    pub registrars: Vec<HostId>,
+    /// Miner hosts by agent id (the host name), in id order.
+    pub miners: Vec<(String, HostId)>,
+    /// The legacy registry's bytes, to place in the shared directory.
+    pub legacy_bytes: Option<Vec<u8>>,
+    /// How many miners registrars wait for.
+    pub expected: u32,
+    /// Every known agent (miners and legacy entries) and its real wallet.
+    pub truth: BTreeMap<String, TrueWallet>,
+}
+
+/// Why the registration plan cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The legacy registry file could not be read.
+    #[error("cannot read the legacy registry {path}: {source}")]
+    ReadLegacy {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The legacy registry file is not in the documented format.
+    #[error(
+        "the legacy registry {path} is not valid ({kind}): it must be {{\"agents\": [{{\"agent_id\": \"...\", \"wallet_address\": \"...\"}}, ...]}}"
+    )]
+    BadLegacy {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        kind: &'static str,
+    },
+}
+
+impl RegistrationPlan {
+    /// The plan of a run of `spec` in `scenario`.
+    pub fn of(spec: &RegistrationSpec, scenario: &Scenario) -> Result<Self, PlanError> {
+        let mut registrars = spec.registrars.clone();
+        registrars.sort_unstable();
+        registrars.dedup();
+        let mut miner_hosts = spec.miners.clone();
+        miner_hosts.sort_unstable();
+        miner_hosts.dedup();
+        let miners: Vec<(String, HostId)> = miner_hosts
+            .into_iter()
+            .map(|h| (scenario.hosts[h.index()].name.clone(), h))
+            .collect();
+        let (legacy_bytes, legacy) = match read_legacy(spec)? {
+            Some(legacy) => (Some(legacy.bytes), legacy.entries),
+            None => (None, Vec::new()),
+        };
+        let streams = RngStreams::new(scenario.seed);
+        let mut truth = BTreeMap::new();
+        for (agent, wallet) in legacy {
+            truth.insert(agent, TrueWallet { wallet, key: None });
+        }
+        // A miner host's own signed wallet is the truth for its agent id,
+        // even if a legacy entry names it too.
+        for (agent, host) in &miners {
+            let key = identity(&streams, *host).public_key();
+            truth.insert(
+                agent.clone(),
+                TrueWallet {
+                    wallet: wallet_address(&key),
+                    key: Some(key),
+                },
+            );
+        }
+        let expected = match spec.expected {
+            Expected::All => u32::try_from(truth.len()).unwrap_or(u32::MAX),
+            Expected::Count(n) => n,
+        };
+        Ok(RegistrationPlan {
+            registrars,
+            miners,
+            legacy_bytes,
+            expected,
+            truth,
+        })
+    }
+
+    /// Whether an accepted `(wallet, key)` for `agent` is the real one.
+    pub fn is_true(&self, agent: &str, wallet: &str, key: Option<&PublicKey>) -> bool {
+        match self.truth.get(agent) {
+            Some(t) => t.wallet == wallet && (key.is_none() || t.key.as_ref() == key),
+            None => false,
+        }
+    }
+}
+
+/// A scenario's legacy registry, read and parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyRegistry {
+    /// The file's bytes, to place in the shared directory.
+    pub bytes: Vec<u8>,
+    /// Its `(agent, wallet)` entries.
+    pub entries: Vec<(String, String)>,
+}
+
+/// The legacy registry `spec` names, read and parsed; `None` when it names none.
+pub fn read_legacy(spec: &RegistrationSpec) -> Result<Option<LegacyRegistry>, PlanError> {
+    let Some(path) = &spec.legacy_registry else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path).map_err(|source| PlanError::ReadLegacy {
+        path: path.clone(),
+        source,
+    })?;
+    let entries = parse_legacy_registry(&bytes).map_err(|kind| PlanError::BadLegacy {
+        path: path.clone(),
+        kind: kind.as_str(),
+    })?;
+    Ok(Some(LegacyRegistry { bytes, entries }))
+}

@@ -1,0 +1,385 @@
+//! The registration study's outputs: `registration.csv`,
+//! `registration_progress.csv`, `registration_errors.csv` and the
+//! `registration.*` metrics of `summary.json`.
+//!
+//! Everything is computed from the registration observations the run
+//! recorded, the hosts' boot times and file-operation counts, and the plan's
+//! ground truth of each wallet (to catch a wrongly accepted registration).
+//!
+//! Definitions (documented for users in README):
+//! - a miner is **registered** when every registrar has accepted its wallet;
+//!   its **registration time** runs from its first boot (time 0 for legacy
+//!   registry entries) to the last of those acceptances;
+//! - `p50_s`/`p95_s` use the nearest-rank percentile over registered miners;
+//! - `ready_s` is when the last registrar stopped waiting (a registrar still
+//!   waiting at the end of the run counts at the end time);
+//! - `corrupt_detected` counts every read of a damaged registration (the
+//!   "corruption errors" of the findings: the baseline re-reads and
+//!   re-counts a damaged file every poll);
+//! - `corrupt_accepted` counts acceptances whose wallet or key is not the
+//!   agent's real one (must stay 0);
+//! - `recovered` counts miners whose registration was seen damaged and who
+//!   ended registered.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use node_logic::protocols::registration::{RegistrationEvent, WalletSource};
+use node_logic::{HostId, Observation};
+use reports::summary::{Metric, Summary};
+use reports::tables::{host_name, rows};
+use reports::{ReportError, ResultDir, percentile, seconds};
+use sim_core::record::{Lifecycle, RunLog};
+use sim_core::units::SimTime;
+
+use super::plan::RegistrationPlan;
+use crate::model::Scenario;
+use crate::protocols::ProtocolReport;
+
+/// What one registrar saw of one miner.
+#[derive(Clone, Debug, Default)]
+struct Pair {
+    accepted: Option<(SimTime, WalletSource)>,
+    errors: u32,
+}
+
+/// The registration outcome of a run.
+#[derive(Debug)]
+pub struct RegistrationReport<'a> {
+    plan: &'a RegistrationPlan,
+    log: &'a RunLog,
+    pairs: BTreeMap<(String, HostId), Pair>,
+    ready: BTreeMap<HostId, (SimTime, bool)>,
+    attempts: BTreeMap<String, u32>,
+    starts: BTreeMap<HostId, SimTime>,
+    damaged_agents: BTreeSet<String>,
+    errors: Vec<(SimTime, HostId, String, &'static str)>,
+    progress: Vec<(SimTime, HostId, u32, u32)>,
+    corrupt_detected: u64,
+    corrupt_accepted: u64,
+    end: SimTime,
+}
+
+impl<'a> RegistrationReport<'a> {
+    /// Reads the outcome of a run of `plan` from its log; `end` is the
+    /// simulated time the run stopped at.
+    pub fn new(plan: &'a RegistrationPlan, log: &'a RunLog, end: SimTime) -> Self {
+        let registrars: BTreeSet<HostId> = plan.registrars.iter().copied().collect();
+        let mut report = RegistrationReport {
+            plan,
+            log,
+            pairs: BTreeMap::new(),
+            ready: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+            starts: BTreeMap::new(),
+            damaged_agents: BTreeSet::new(),
+            errors: Vec::new(),
+            progress: Vec::new(),
+            corrupt_detected: 0,
+            corrupt_accepted: 0,
+            end,
+        };
+        for (time, host, what) in &log.lifecycle {
+            if *what == Lifecycle::Started {
+                report.starts.entry(*host).or_insert(*time);
+            }
+        }
+        for (time, host, observation) in &log.observations {
+            let Observation::Registration(event) = observation else {
+                continue;
+            };
+            match event {
+                RegistrationEvent::FileWritten { agent, .. } => {
+                    *report.attempts.entry(agent.clone()).or_default() += 1;
+                }
+                RegistrationEvent::Accepted {
+                    agent,
+                    wallet,
+                    public_key,
+                    source,
+                } if registrars.contains(host) => {
+                    if !plan.is_true(agent, wallet, public_key.as_ref()) {
+                        report.corrupt_accepted += 1;
+                    }
+                    let pair = report.pairs.entry((agent.clone(), *host)).or_default();
+                    pair.accepted.get_or_insert((*time, *source));
+                }
+                RegistrationEvent::Invalid { agent, error } if registrars.contains(host) => {
+                    report
+                        .pairs
+                        .entry((agent.clone(), *host))
+                        .or_default()
+                        .errors += 1;
+                    report
+                        .errors
+                        .push((*time, *host, agent.clone(), error.as_str()));
+                    if error.is_damage() {
+                        report.corrupt_detected += 1;
+                        report.damaged_agents.insert(agent.clone());
+                    }
+                }
+                RegistrationEvent::Progress {
+                    registered,
+                    expected,
+                } => {
+                    report.progress.push((*time, *host, *registered, *expected));
+                }
+                RegistrationEvent::Ready {
+                    registered,
+                    expected,
+                    timed_out,
+                    ..
+                } => {
+                    report.progress.push((*time, *host, *registered, *expected));
+                    report.ready.insert(*host, (*time, *timed_out));
+                }
+                _ => {}
+            }
+        }
+        report
+    }
+
+    /// When `agent` started registering: its miner host's first boot, or
+    /// the start of the run for a legacy-only agent.
+    fn start_of(&self, agent: &str) -> Option<SimTime> {
+        match self.plan.miners.iter().find(|(a, _)| a == agent) {
+            Some((_, host)) => self.starts.get(host).copied(),
+            None => Some(SimTime::ZERO),
+        }
+    }
+
+    /// When every registrar had accepted `agent`, if they all did.
+    fn registered_at(&self, agent: &str) -> Option<SimTime> {
+        let mut last = SimTime::ZERO;
+        for registrar in &self.plan.registrars {
+            let (time, _) = self.pairs.get(&(agent.to_string(), *registrar))?.accepted?;
+            last = last.max(time);
+        }
+        Some(last)
+    }
+
+    /// Registration times (seconds) of every registered known agent,
+    /// sorted ascending: from its first boot (0 for a legacy-only agent) to
+    /// the last registrar's acceptance. Miners never registered are absent.
+    pub fn registration_times(&self) -> Vec<f64> {
+        let mut times: Vec<f64> = self
+            .plan
+            .truth
+            .keys()
+            .filter_map(|agent| {
+                let done = self.registered_at(agent)?;
+                let start = self.start_of(agent)?;
+                Some((done - start).as_secs_f64())
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times
+    }
+
+    /// Registration times for a CDF: the registered miners' times, then
+    /// `+inf` for each expected miner that never registered.
+    pub fn cdf_times(&self) -> Vec<f64> {
+        let mut times = self.registration_times();
+        let missing = (self.plan.expected as usize).saturating_sub(times.len());
+        times.extend(std::iter::repeat_n(f64::INFINITY, missing));
+        times
+    }
+
+    /// Adds the `registration.*` metrics to `summary`.
+    fn metrics(&self, summary: &mut Summary) {
+        let log = self.log;
+        let times = self.registration_times();
+        let registered = times.len() as u64;
+        let expected = u64::from(self.plan.expected);
+        summary.set("registration.expected", Metric::Count(expected));
+        summary.set("registration.registered", Metric::Count(registered));
+        if expected > 0 {
+            summary.set(
+                "registration.success_rate",
+                Metric::Real(registered as f64 / expected as f64),
+            );
+        }
+        if let (Some(p50), Some(p95), Some(max)) = (
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+            times.last(),
+        ) {
+            summary.set("registration.p50_s", Metric::Real(p50));
+            summary.set("registration.p95_s", Metric::Real(p95));
+            summary.set("registration.max_s", Metric::Real(*max));
+        }
+        let ready = self
+            .plan
+            .registrars
+            .iter()
+            .map(|r| self.ready.get(r).map_or(self.end, |(t, _)| *t))
+            .max()
+            .unwrap_or(self.end);
+        summary.set("registration.ready_s", Metric::Real(ready.as_secs_f64()));
+        summary.set(
+            "registration.registrars_timed_out",
+            Metric::Count(
+                self.ready
+                    .values()
+                    .filter(|(_, timed_out)| *timed_out)
+                    .count() as u64,
+            ),
+        );
+        let (reads, lists) = self.plan.registrars.iter().fold((0, 0), |(r, l), host| {
+            let c = log.fs.get(host).copied().unwrap_or_default();
+            (r + c.reads, l + c.lists)
+        });
+        summary.set("registration.file_reads", Metric::Count(reads));
+        summary.set("registration.dir_lists", Metric::Count(lists));
+        summary.set(
+            "registration.corrupt_detected",
+            Metric::Count(self.corrupt_detected),
+        );
+        summary.set(
+            "registration.corrupt_accepted",
+            Metric::Count(self.corrupt_accepted),
+        );
+        let recovered = self
+            .damaged_agents
+            .iter()
+            .filter(|a| self.registered_at(a).is_some())
+            .count();
+        summary.set("registration.recovered", Metric::Count(recovered as u64));
+        summary.set(
+            "registration.files_damaged",
+            Metric::Count(log.damaged.len() as u64),
+        );
+    }
+
+    /// Writes `registration.csv`: one row per (miner, registrar).
+    pub fn write_registration(&self, path: &Path, scenario: &Scenario) -> Result<(), ReportError> {
+        let header = [
+            "miner",
+            "registrar",
+            "miner_start_s",
+            "accepted_s",
+            "source",
+            "registration_s",
+            "attempts",
+            "errors_seen",
+        ];
+        let mut records = Vec::new();
+        for agent in self.plan.truth.keys() {
+            let start = self.start_of(agent);
+            for registrar in &self.plan.registrars {
+                let pair = self
+                    .pairs
+                    .get(&(agent.clone(), *registrar))
+                    .cloned()
+                    .unwrap_or_default();
+                let (accepted, source, took) = match (pair.accepted, start) {
+                    (Some((t, s)), Some(start)) => {
+                        (seconds(t), s.as_str().to_string(), secs(t - start))
+                    }
+                    (Some((t, s)), None) => (seconds(t), s.as_str().to_string(), String::new()),
+                    (None, _) => (String::new(), String::new(), String::new()),
+                };
+                records.push(vec![
+                    agent.clone(),
+                    host_name(scenario, *registrar).to_string(),
+                    start.map(seconds).unwrap_or_default(),
+                    accepted,
+                    source,
+                    took,
+                    self.attempts.get(agent).copied().unwrap_or(0).to_string(),
+                    pair.errors.to_string(),
+                ]);
+            }
+        }
+        rows(path, &header, records)
+    }
+
+    /// Writes `registration_progress.csv`: each registrar's progress
+    /// reports and its final count.
+    pub fn write_progress(&self, path: &Path, scenario: &Scenario) -> Result<(), ReportError> {
+        let header = ["time_s", "registrar", "registered", "expected", "fraction"];
+        let records = self.progress.iter().map(|(t, host, registered, expected)| {
+            let fraction = if *expected == 0 {
+                1.0
+            } else {
+                f64::from(*registered) / f64::from(*expected)
+            };
+            vec![
+                seconds(*t),
+                host_name(scenario, *host).to_string(),
+                registered.to_string(),
+                expected.to_string(),
+                format!("{fraction:.6}"),
+            ]
+        });
+        rows(path, &header, records)
+    }
+
+    /// Writes `registration_errors.csv`: one row per refused registration.
+    pub fn write_errors(&self, path: &Path, scenario: &Scenario) -> Result<(), ReportError> {
+        let header = ["time_s", "registrar", "miner", "kind"];
+        let records = self.errors.iter().map(|(t, host, agent, kind)| {
+            vec![
+                seconds(*t),
+                host_name(scenario, *host).to_string(),
+                agent.clone(),
+                kind.to_string(),
+            ]
+        });
+        rows(path, &header, records)
+    }
+}
+
+impl ProtocolReport for RegistrationReport<'_> {
+    fn add_metrics(&self, summary: &mut Summary) {
+        self.metrics(summary);
+    }
+    fn write_tables(&self, dir: &ResultDir, scenario: &Scenario) -> Result<(), ReportError> {
+        self.write_registration(&dir.file("registration.csv"), scenario)?;
+        self.write_progress(&dir.file("registration_progress.csv"), scenario)?;
+        self.write_errors(&dir.file("registration_errors.csv"), scenario)
+    }
+    fn write_plots(
+        &self,
+        dir: &ResultDir,
+        scenario: &Scenario,
+        log: &RunLog,
+    ) -> Result<(), ReportError> {
+        let label = format!("{} seed {}", scenario.name, scenario.seed);
+        let cdf = reports::plots::registration_cdf(&[(label, self.cdf_times())]);
+        reports::plots::write_svg(
+            dir,
+            "registration_progress.svg",
+            super::plots::progress(scenario, log),
+        )?;
+        reports::plots::write_svg(dir, "registration_cdf.svg", cdf)
+    }
+}
+
+/// The registration digest line, from the run's metrics.
+pub fn digest(summary: &Summary) -> Option<String> {
+    let get = |name: &str| summary.get(name).and_then(|m| m.as_f64());
+    let registered = get("registration.registered")?;
+    let expected = get("registration.expected")?;
+    let mut line = format!("registration: {registered}/{expected} registered");
+    if let Some(p95) = get("registration.p95_s") {
+        line.push_str(&format!(", p95 {p95:.3} s"));
+    }
+    if let Some(ready) = get("registration.ready_s") {
+        line.push_str(&format!(", ready at {ready:.1} s"));
+    }
+    if let (Some(detected), Some(accepted)) = (
+        get("registration.corrupt_detected"),
+        get("registration.corrupt_accepted"),
+    ) {
+        line.push_str(&format!(
+            ", {detected} damaged reads, {accepted} wrongly accepted"
+        ));
+    }
+    Some(line)
+}
+
+/// Seconds of a span, as in `*_s` columns.
+fn secs(d: sim_core::units::SimDuration) -> String {
+    seconds(SimTime::from_duration(d))
+}

@@ -1,0 +1,160 @@
+//! Turns a validated [`Scenario`] into a ready-to-run [`Simulation`] of
+//! [`HostNode`]s: builds the network, derives identities and start times
+//! from the seed, sets up every protocol (its plan, each host's part, its
+//! files and checkers) and schedules the fault timeline. Protocols and
+//! fault kinds are not named here: the registry ([`crate::protocols`]) and
+//! the fault table ([`crate::faults`]) are.
+
+use std::rc::Rc;
+
+use node_logic::identity::Identity;
+use node_logic::{HostConfig, HostId, HostNode};
+use rand::RngExt;
+use sim_core::engine::{EngineConfig, ScheduledFault, Simulation};
+use sim_core::fs::FsConfig;
+use sim_core::network::{NetworkError, build_network};
+use sim_core::rng::{RngStreams, names};
+use sim_core::scenario::{HostSpec, StartSpec};
+use sim_core::units::{SimDuration, SimTime};
+
+use crate::model::Scenario;
+use crate::protocols::registration::plan::PlanError;
+use crate::protocols::{Plans, Protocols};
+
+/// Why a valid scenario cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The network could not be built (GML file, bandwidth, topology).
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// The registration plan could not be made (legacy registry file).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// Options of a run that are not part of the scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Verify each distinct signed consensus message once per run (default
+    /// true); false verifies every copy, for measuring the cache.
+    pub signature_cache: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            signature_cache: true,
+        }
+    }
+}
+
+/// A scenario made ready to run.
+pub struct Prepared {
+    /// The simulation, ready for `run`.
+    pub sim: Simulation<HostNode>,
+    /// Every protocol's plan (the reports need them).
+    pub plans: Rc<Plans>,
+}
+
+/// Checks everything that can keep a valid scenario file from running —
+/// the network (graph file, bandwidths) and every protocol's plan (the
+/// legacy registry) — without building the hosts.
+pub fn validate(scenario: &Scenario) -> Result<(), RunError> {
+    let streams = RngStreams::new(scenario.seed);
+    build_network(scenario, &mut streams.stream(names::TOPOLOGY, 0))?;
+    scenario.protocols.plans(scenario, &RunOptions::default())?;
+    Ok(())
+}
+
+/// Builds the simulation `scenario` describes.
+pub fn prepare(scenario: &Scenario) -> Result<Prepared, RunError> {
+    prepare_with(scenario, RunOptions::default())
+}
+
+/// [`prepare`] with explicit run options.
+pub fn prepare_with(scenario: &Scenario, options: RunOptions) -> Result<Prepared, RunError> {
+    let streams = RngStreams::new(scenario.seed);
+    let network = build_network(scenario, &mut streams.stream(names::TOPOLOGY, 0))?;
+    let plans = Rc::new(scenario.protocols.plans(scenario, &options)?);
+    let config = EngineConfig {
+        seed: scenario.seed,
+        stop_at: SimTime::from_duration(scenario.duration),
+        fs: FsConfig::default(),
+    };
+    let setup = HostSetup::new(scenario, plans.clone());
+    let factory = Box::new(move |id| HostNode::new(setup.config(id)));
+    let mut sim = Simulation::new(config, network, factory);
+    for (path, bytes) in scenario.protocols.shared_files(&plans) {
+        sim.fs_mut().put(&path, bytes);
+    }
+    for host in &scenario.hosts {
+        let start = start_time(scenario.groups[host.group].start, host.id, &streams);
+        sim.schedule_start(host.id, start);
+    }
+    for (fault, cx) in crate::faults::each(scenario, &streams) {
+        let effects = fault.effects();
+        sim.schedule_fault(ScheduledFault {
+            index: cx.index,
+            kind: fault.name(),
+            hosts: effects.hosts(&cx),
+            at: cx.at,
+            heal: effects.heal(),
+            action: effects.action(&cx),
+        });
+    }
+    for checker in scenario.protocols.checkers(&plans, scenario) {
+        sim.add_checker(checker);
+    }
+    scenario.protocols.prepare(&plans, scenario, &mut sim);
+    Ok(Prepared { sim, plans })
+}
+
+/// When `host` boots: a fixed offset, or one drawn from its own stream.
+pub fn start_time(spec: StartSpec, host: HostId, streams: &RngStreams) -> SimTime {
+    let offset = match spec {
+        StartSpec::At(at) => at,
+        StartSpec::Uniform(from, to) => {
+            let mut rng = streams.stream(names::HOST_START, u64::from(host.0));
+            SimDuration::from_nanos(rng.random_range(from.as_nanos()..=to.as_nanos()))
+        }
+    };
+    SimTime::from_duration(offset)
+}
+
+/// A host's identity: the same for a given seed and host, across restarts.
+pub fn identity(streams: &RngStreams, host: HostId) -> Identity {
+    Identity::from_secret(streams.seed_bytes(names::IDENTITY, u64::from(host.0)))
+}
+
+/// Every host's configuration, built the same way for the simulator and
+/// for the real-process runtime (`sim node`), so both run the same
+/// protocols, keys and settings.
+pub struct HostSetup {
+    protocols: Protocols,
+    plans: Rc<Plans>,
+    hosts: Vec<HostSpec>,
+    streams: RngStreams,
+}
+
+impl HostSetup {
+    /// The setup of `scenario`'s hosts under `plans`.
+    pub fn new(scenario: &Scenario, plans: Rc<Plans>) -> Self {
+        HostSetup {
+            protocols: scenario.protocols.clone(),
+            plans,
+            hosts: scenario.hosts.clone(),
+            streams: RngStreams::new(scenario.seed),
+        }
+    }
+
+    /// The configuration host `id` boots with (the same after a restart).
+    pub fn config(&self, id: HostId) -> HostConfig {
+        let base = HostConfig::new(id, identity(&self.streams, id));
+        match self.hosts.get(id.index()) {
+            Some(host) => self
+                .protocols
+                .configure(&self.plans, host, base, &self.streams),
+            None => base,
+        }
+    }
+}
