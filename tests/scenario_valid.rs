@@ -1,4 +1,4 @@
-//! Valid scenarios: the full example of SCENARIO-FORMAT.md, defaults,
+//! Valid scenarios: the full example of the format (tests/scenarios/full.toml), defaults,
 //! `--set` overrides, host references and relative paths.
 
 use std::path::{Path, PathBuf};

@@ -7,7 +7,6 @@ pub const MAX_DATAGRAM: usize = 64 * 1024;
 
 /// Why bytes could not be decoded into a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum DecodeError {
     /// The input ended before the message did.
     #[error("truncated message")]

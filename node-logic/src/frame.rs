@@ -54,7 +54,6 @@ const DOMAIN: &[u8] = b"sim/frame/v1";
 
 /// Why a datagram was refused by [`open`] (or a payload by [`seal`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
-#[non_exhaustive]
 pub enum FrameError {
     /// The datagram is larger than [`MAX_FRAME`] (or the payload too big to
     /// seal into one).

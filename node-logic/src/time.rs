@@ -201,26 +201,37 @@ pub fn scale_decimal(number: &str, scale: u64) -> Option<u64> {
     Some(value)
 }
 
+/// A quantity written as a number and a unit from `units` (each unit's
+/// spellings and its size in the base unit), in base units, exactly:
+/// `"1.5 ms"` with the time units is 1 500 000. `expected` lists the units
+/// for the error message. Every quantity with a unit (times here,
+/// bandwidths in the simulator) is read by this one function.
+pub fn parse_quantity(
+    text: &str,
+    units: &[(&[&str], u64)],
+    expected: &'static str,
+) -> Result<u64, UnitError> {
+    let (number, unit) = split_number_unit(text)?;
+    let scale = units
+        .iter()
+        .find(|(names, _)| names.contains(&unit))
+        .map(|(_, scale)| *scale)
+        .ok_or_else(|| UnitError::UnknownUnit {
+            unit: unit.to_string(),
+            text: text.trim().to_string(),
+            expected,
+        })?;
+    if !number.chars().any(|c| c.is_ascii_digit()) {
+        return Err(UnitError::BadNumber(text.trim().to_string()));
+    }
+    scale_decimal(number, scale).ok_or_else(|| UnitError::OutOfRange(text.trim().to_string()))
+}
+
 impl FromStr for SimDuration {
     type Err = UnitError;
 
     fn from_str(text: &str) -> Result<Self, UnitError> {
-        let (number, unit) = split_number_unit(text)?;
-        let scale = UNITS
-            .iter()
-            .find(|(names, _)| names.contains(&unit))
-            .map(|(_, scale)| *scale)
-            .ok_or_else(|| UnitError::UnknownUnit {
-                unit: unit.to_string(),
-                text: text.trim().to_string(),
-                expected: "ns, us, ms, s (sec), min, h",
-            })?;
-        if !number.chars().any(|c| c.is_ascii_digit()) {
-            return Err(UnitError::BadNumber(text.trim().to_string()));
-        }
-        scale_decimal(number, scale)
-            .map(SimDuration)
-            .ok_or_else(|| UnitError::OutOfRange(text.trim().to_string()))
+        parse_quantity(text, UNITS, "ns, us, ms, s (sec), min, h").map(SimDuration)
     }
 }
 

@@ -283,7 +283,6 @@ struct Core {
 
 /// Why a run stopped before its stop time.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum EngineError {
     /// The event queue hit one of its limits.
     #[error("the run stopped at {at}: {source}")]
@@ -673,13 +672,14 @@ impl<N: Node> Simulation<N> {
         };
         // A network rule and file damages are used up when they apply;
         // crashes, misbehaviour and skews stay for their heal.
-        let action = match (&held.action, phase) {
+        let used_up = matches!(
+            (&held.action, phase),
             (
                 Some(FaultAction::Network(_) | FaultAction::DamageFiles { .. }),
-                FaultPhase::Apply,
-            ) => held.action.take(),
-            _ => None,
-        };
+                FaultPhase::Apply
+            )
+        );
+        let action = if used_up { held.action.take() } else { None };
         self.core
             .emit(None, TraceKind::Fault { index, phase }, sink);
         self.core.log.faults.push(record);

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use node_logic::time::parse_quantity;
 pub use node_logic::time::{SimDuration, SimTime, UnitError};
-use node_logic::time::{scale_decimal, split_number_unit};
 
 /// Bits per second in each bandwidth unit we accept (Shadow's spellings:
 /// decimal `Kbit` = 1000 bit, binary `Kibit` = 1024 bit; byte forms too).
@@ -58,21 +58,11 @@ impl FromStr for Bandwidth {
     type Err = UnitError;
 
     fn from_str(text: &str) -> Result<Self, UnitError> {
-        let (number, unit) = split_number_unit(text)?;
-        let scale = BANDWIDTH_UNITS
-            .iter()
-            .find(|(names, _)| names.contains(&unit))
-            .map(|(_, scale)| *scale)
-            .ok_or_else(|| UnitError::UnknownUnit {
-                unit: unit.to_string(),
-                text: text.trim().to_string(),
-                expected: "bit, Kbit, Mbit, Gbit, Tbit, Kibit, Mibit, Gibit, or bytes: B, KB, MB, GB, KiB, MiB, GiB",
-            })?;
-        if !number.chars().any(|c| c.is_ascii_digit()) {
-            return Err(UnitError::BadNumber(text.trim().to_string()));
-        }
-        let bits = scale_decimal(number, scale)
-            .ok_or_else(|| UnitError::OutOfRange(text.trim().to_string()))?;
+        let bits = parse_quantity(
+            text,
+            BANDWIDTH_UNITS,
+            "bit, Kbit, Mbit, Gbit, Tbit, Kibit, Mibit, Gibit, or bytes: B, KB, MB, GB, KiB, MiB, GiB",
+        )?;
         Bandwidth::from_bits_per_sec(bits)
             .ok_or_else(|| UnitError::OutOfRange(text.trim().to_string()))
     }

@@ -47,7 +47,6 @@ pub struct HostAttachment {
 
 /// Why a scenario's network cannot be built; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum NetworkError {
     /// The GML file cannot be read.
     #[error("cannot read the network graph {}: {source}", path.display())]

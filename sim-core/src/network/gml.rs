@@ -90,7 +90,6 @@ pub struct GmlError {
 
 /// What is wrong with a GML graph; the `Display` text says how to fix it.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[non_exhaustive]
 pub enum GmlErrorKind {
     /// A character that starts no GML token.
     #[error(

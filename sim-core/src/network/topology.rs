@@ -86,7 +86,6 @@ impl Vertex {
 
 /// Why a built-in topology cannot be built; the message says what to change.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum TopologyError {
     /// A random regular graph of no vertices.
     #[error("a random-regular topology needs at least one host")]

@@ -28,7 +28,6 @@ pub struct ScenarioError {
 /// The broad class of a [`ScenarioError`], for callers that react differently
 /// (an exit code, a test asserting which check fired).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// The scenario file could not be read (missing, unreadable, not UTF-8).
     Io,
@@ -53,7 +52,6 @@ pub enum ErrorKind {
 
 /// Where an error was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Origin {
     /// A position in the scenario file.
     File {

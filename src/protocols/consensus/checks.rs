@@ -170,7 +170,9 @@ impl Checker for ConsensusChecks {
                 self.last_height.insert(host, *height);
                 self.best = self.best.max(*height);
             }
-            _ => {}
+            ConsensusEvent::ViewChange { .. }
+            | ConsensusEvent::Equivocation { .. }
+            | ConsensusEvent::CaughtUp { .. } => {}
         }
         Ok(())
     }

@@ -22,13 +22,12 @@ use node_logic::protocols::consensus::{
 use node_logic::{HostConfig, HostId, HostNode};
 use reports::summary::Summary;
 use sim_core::checkers::Checker;
-use sim_core::engine::Simulation;
+use sim_core::engine::{FaultAction, Simulation};
 use sim_core::rng::RngStreams;
 use sim_core::scenario::{self, DeValue, ErrorKind, Field, HostSpec, Hosts, Role, Section, Table};
 use sim_core::units::SimDuration;
 
 use super::{Plans, Protocol, ProtocolCounters, ProtocolReport, Protocols};
-use crate::faults::Fault;
 use crate::model::Scenario;
 use crate::results::Finished;
 use crate::runner::{RunError, RunOptions, identity};
@@ -163,20 +162,21 @@ impl Protocol for Consensus {
         };
         validators.sort_unstable();
         validators.dedup();
-        let dishonest = scenario
-            .faults
-            .iter()
-            .filter_map(|f| match &f.kind {
-                Fault::Byzantine(b) => Some(b.hosts.clone()),
-                _ => None,
+        // Validators a fault makes misbehave are not held to agreement.
+        let streams = RngStreams::new(scenario.seed);
+        let dishonest = crate::faults::each(scenario, &streams)
+            .flat_map(|(fault, cx)| match fault.effects().action(&cx) {
+                FaultAction::Misbehave { hosts } => hosts,
+                FaultAction::Network(_)
+                | FaultAction::Crash { .. }
+                | FaultAction::ClockSkew { .. }
+                | FaultAction::DamageFiles { .. } => Vec::new(),
             })
-            .flatten()
             .collect();
         let cache = options
             .signature_cache
             .then(|| Rc::new(SignatureCache::new()));
         let from_registry = spec.validators == ValidatorSource::Registered;
-        let streams = RngStreams::new(scenario.seed);
         let keys = match from_registry {
             true => Vec::new(),
             false => validators

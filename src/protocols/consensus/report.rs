@@ -105,7 +105,10 @@ impl ConsensusReport {
                         .evidence
                         .push((*time, *host, *offender, *view, *height, kind.as_str()));
                 }
-                _ => {}
+                // A dishonest validator's finalization proves nothing.
+                ConsensusEvent::Finalized { .. }
+                | ConsensusEvent::Proposed { .. }
+                | ConsensusEvent::CaughtUp { .. } => {}
             }
         }
         report

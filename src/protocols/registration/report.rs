@@ -133,7 +133,13 @@ impl<'a> RegistrationReport<'a> {
                     report.progress.push((*time, *host, *registered, *expected));
                     report.ready.insert(*host, (*time, *timed_out));
                 }
-                _ => {}
+                // Acceptances and errors at hosts that are not registrars,
+                // and steps the metrics do not count.
+                RegistrationEvent::Accepted { .. }
+                | RegistrationEvent::Invalid { .. }
+                | RegistrationEvent::Quarantined { .. }
+                | RegistrationEvent::RestoredFromBackup { .. }
+                | RegistrationEvent::ReRegistrationRequested { .. } => {}
             }
         }
         report

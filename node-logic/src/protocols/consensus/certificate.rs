@@ -18,7 +18,6 @@ use crate::protocols::consensus::verify::SignatureVerifier;
 
 /// Why a certificate is not valid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum CertError {
     /// Fewer distinct votes than the quorum.
     #[error("{have} votes, quorum is {need}")]

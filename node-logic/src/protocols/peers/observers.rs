@@ -42,7 +42,6 @@ impl fmt::Display for ObserverId {
 
 /// Why an observer operation was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum ObserverError {
     /// `max_observers` observers are already registered.
     #[error(

@@ -121,7 +121,6 @@ impl PeerConfig {
 
 /// What this host knows of one peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum PeerStatus {
     /// Known but never authenticated.
     Unknown,
@@ -289,7 +288,7 @@ impl PeerRegistry {
                     ping.push(peer);
                 }
                 PeerStatus::Banned => {}
-                _ => greet.push(peer),
+                PeerStatus::Unknown | PeerStatus::Down => greet.push(peer),
             }
         }
         for (peer, lifetime) in went_down {

@@ -23,7 +23,6 @@ pub const MAX_ANNOUNCED_AGENTS: usize = 256;
 
 /// A message of the registration protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum RegistrationMessage {
     /// From a registrar to a miner: "your file is damaged and there is no
     /// valid backup; write it again".

@@ -794,9 +794,7 @@ impl Registrar {
         if self.config.announce {
             let agents: Vec<String> = self.accepted.keys().cloned().collect();
             let datagram = RegistrationMessage::Registry { agents }.encode();
-            for host in self.miners.values() {
-                out.send(*host, datagram.clone());
-            }
+            out.broadcast(self.miners.values().copied(), datagram);
         }
         record(
             out,
