@@ -48,6 +48,7 @@ command -v parallel >/dev/null || die "GNU parallel is not installed (apt-get in
 . "$here/sweep-args.sh"
 find_sim "$here" || exit 2
 sweep_args "$@" || exit 2
+check_sweep_args || exit 2
 
 runs=$("$SIM" run "${run_args[@]}" --count) || die "the sweep arguments are not valid (see above)"
 if [ -e "$merged" ] && [ -n "$(ls -A "$merged")" ]; then

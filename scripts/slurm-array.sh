@@ -66,6 +66,13 @@ if [ ${#run_args[@]} -eq 0 ]; then
   run_args+=(${items[@]+"${items[@]}"})
 fi
 
+for arg in "${run_args[@]}"; do
+  case $arg in
+    --out | --out=* | --shard | --shard=* | --run | --run=* | --list | --count)
+      die "leave $arg out of the sweep's arguments: this script sets where and which runs (see --shard-dir)"
+      ;;
+  esac
+done
 [[ $shards =~ ^[1-9][0-9]*$ ]] || die "set the number of shards: --shards N or SHARDS=N (got '${shards}')"
 task=${SLURM_ARRAY_TASK_ID:-}
 [[ $task =~ ^[0-9]+$ ]] || die "no SLURM_ARRAY_TASK_ID: submit this with sbatch --array=0-$((shards - 1))"

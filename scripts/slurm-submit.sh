@@ -59,6 +59,7 @@ array=${array:-0-$((shards - 1))}
 . "$here/sweep-args.sh"
 find_sim "$here" || exit 2
 sweep_args "$@" || exit 2
+check_sweep_args || exit 2
 
 # Check the sweep here, before anything is queued: bad files or flags fail now.
 runs=$("$SIM" run "${run_args[@]}" --count) || die "the sweep arguments are not valid (see above)"

@@ -24,6 +24,19 @@ sweep_args() {
   run_args+=(${items[@]+"${items[@]}"})
 }
 
+# check_sweep_args: the sweep must not choose what the script chooses.
+check_sweep_args() {
+  local arg
+  for arg in "${run_args[@]}"; do
+    case $arg in
+      --out | --out=* | --shard | --shard=* | --run | --run=* | --list | --count)
+        echo "leave $arg out of the sweep's arguments: the script sets where and which runs (see --shard-dir)" >&2
+        return 2
+        ;;
+    esac
+  done
+}
+
 # find_sim SCRIPT_DIR: sets and exports SIM as an absolute path: SIM as
 # given, else target/release/sim of this checkout, else `sim` on PATH.
 find_sim() {

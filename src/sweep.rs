@@ -125,7 +125,7 @@ impl Planned {
             Ok(None) => {}
             Ok(Some(_)) | Err(_) if quiet => {}
             Ok(Some(_)) | Err(_) => eprintln!(
-                "note: {} held the record of another sweep: replaced; runs of that sweep stay in the folder but are not part of this one (not in runs.csv / stats.csv)",
+                "note: {} held the record of another sweep: replaced; that sweep's runs at other paths stay in the folder but are not part of this one (not in runs.csv / stats.csv), those at this sweep's paths are made again",
                 dir.display()
             ),
         }

@@ -230,6 +230,14 @@ fn zero_and_one_based_arrays_and_environment_settings_merge_to_the_unsharded_swe
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(study.snapshot("env-sweep"), reference);
 
+    // What the scripts choose cannot be given as part of the sweep.
+    let mut args = vec!["--shards", "4", "--"];
+    args.extend_from_slice(SWEEP);
+    args.extend(["--out", "elsewhere"]);
+    let o = study.run("scripts/slurm-submit.sh", &args, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("leave --out out of the sweep's arguments"));
+
     // More tasks than shards would make a shard twice: refused.
     let id = study.sbatch_array("0-4", &[]);
     assert_eq!(study.codes(id), "2 2 2 2 2");
