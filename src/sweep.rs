@@ -7,7 +7,7 @@ use std::path::Path;
 
 use reports::aggregate::{RunRef, write_aggregates};
 
-use crate::cli::{RunIds, ScenarioArgs, Selection};
+use crate::cli::{RunIds, ScenarioArgs, Selection, Shard};
 use crate::exit::Exit;
 use crate::jobs::{Job, expand, select};
 use crate::record::{Hashes, Options, Part, RunRecord, SweepRecord, SweepSpec};
@@ -109,26 +109,7 @@ impl Planned {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let total = self.jobs.len();
-        let mut asked = self.part.ids(total);
-        let mut shards: Vec<_> = match &self.part {
-            Part::Shard(s) => vec![*s],
-            Part::All | Part::Runs(_) => Vec::new(),
-        };
-        match SweepRecord::read(&dir) {
-            Ok(Some(earlier)) if earlier.sweep == self.spec => {
-                // The same sweep: what was asked of this folder before still is.
-                asked.extend_from(&earlier.part.ids(total));
-                if let Part::Shard(s) = earlier.part {
-                    shards.push(s);
-                }
-            }
-            Ok(None) => {}
-            Ok(Some(_)) | Err(_) if quiet => {}
-            Ok(Some(_)) | Err(_) => eprintln!(
-                "note: {} held the record of another sweep: replaced; that sweep's runs at other paths stay in the folder but are not part of this one (not in runs.csv / stats.csv), those at this sweep's paths are made again",
-                dir.display()
-            ),
-        }
+        let (asked, shards) = self.asked_of(&dir, quiet);
         let part = Part::named(asked, total, &shards);
         let here: Vec<usize> = part
             .ids(total)
@@ -164,6 +145,37 @@ impl Planned {
             present: n,
             missing,
         })
+    }
+
+    /// The runs asked of the folder `dir` (this command's part, plus the
+    /// part its record already holds when that is of the same sweep) and
+    /// the shards among them; notes when another sweep's record goes.
+    fn asked_of(&self, dir: &Path, quiet: bool) -> (RunIds, Vec<Shard>) {
+        let total = self.jobs.len();
+        let mut asked = self.part.ids(total);
+        let mut shards: Vec<Shard> = Vec::new();
+        let mut add_shard = |part: &Part| match part {
+            Part::Shard(s) => shards.push(*s),
+            Part::All | Part::Runs(_) => {}
+        };
+        add_shard(&self.part);
+        let replaced = match SweepRecord::read(dir) {
+            Ok(Some(earlier)) if earlier.sweep == self.spec => {
+                asked.extend_from(&earlier.part.ids(total));
+                add_shard(&earlier.part);
+                return (asked, shards);
+            }
+            Ok(None) => return (asked, shards),
+            Ok(Some(_)) => "held the record of another sweep".to_string(),
+            Err(e) => format!("held a record that cannot be read ({e})"),
+        };
+        if !quiet {
+            eprintln!(
+                "note: {} {replaced}: replaced by this sweep's; runs already there stay, but count for this sweep (and in runs.csv / stats.csv) only if it makes them identically (same run.json)",
+                dir.display()
+            );
+        }
+        (asked, shards)
     }
 
     fn group(&self, id: usize) -> String {
