@@ -9,8 +9,10 @@ use reports::Summary;
 use crate::cli::CheckArgs;
 use crate::execute::ExecOptions;
 use crate::exit::Exit;
-use crate::jobs::{Job, expand};
-use crate::run_cmd::{aggregate, run_all};
+use crate::jobs::Job;
+use crate::record::Options;
+use crate::run_cmd::{report_folders, run_all};
+use crate::sweep::Planned;
 
 /// Metrics that identify a run rather than measure it: never compared
 /// with a baseline.
@@ -20,9 +22,16 @@ const IDENTITY: &[&str] = &["run.seed", "run.trace_hash", "run.scenario", "run.h
 /// any is missed, 2 on invalid input; a checker violation or engine failure
 /// during a run returns that run's code (4, 5, 6).
 pub fn check(args: &CheckArgs) -> Exit {
-    let Some(jobs) = expand(&args.scenarios, &args.selection) else {
-        return Exit::InvalidInput;
+    let options = Options {
+        trace: false,
+        plots: false,
+        signature_cache: true,
     };
+    let plan = match Planned::new(&args.scenarios, &args.selection, options) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    let jobs: Vec<&Job> = plan.selected.iter().map(|id| &plan.jobs[*id]).collect();
     let opts = ExecOptions {
         out: args.out.clone(),
         no_trace: true,
@@ -30,10 +39,13 @@ pub fn check(args: &CheckArgs) -> Exit {
         no_signature_cache: false,
         quiet: true,
     };
-    let reports = run_all(&jobs, &opts, args.selection.jobs, true);
+    if let Err(code) = plan.update_folders(&args.out, true) {
+        return code;
+    }
+    let reports = run_all(&plan, &plan.selected, &opts, args.selection.jobs, true);
     let mut exit = Exit::Ok;
     let (mut checked, mut missed) = (0usize, 0usize);
-    for (job, report) in jobs.iter().zip(&reports) {
+    for (job, report) in jobs.iter().copied().zip(&reports) {
         eprint!("{}", report.stderr);
         exit = exit.worst(report.exit);
         let Some(summary) = &report.summary else {
@@ -85,7 +97,7 @@ pub fn check(args: &CheckArgs) -> Exit {
     }
     // Targets over seeds: one verdict per scenario file and grid point.
     let mut points: Vec<(&Job, Vec<&Summary>, Vec<u64>)> = Vec::new();
-    for (job, report) in jobs.iter().zip(&reports) {
+    for (job, report) in jobs.iter().copied().zip(&reports) {
         let Some(summary) = &report.summary else {
             continue;
         };
@@ -131,8 +143,9 @@ pub fn check(args: &CheckArgs) -> Exit {
             }
         }
     }
-    if let Err(code) = aggregate(&args.out, &jobs, true) {
-        exit = exit.worst(code);
+    match plan.update_folders(&args.out, true) {
+        Ok(states) => report_folders(&states, true),
+        Err(code) => exit = exit.worst(code),
     }
     if missed > 0 {
         exit = exit.worst(Exit::TargetMissed);

@@ -1,5 +1,6 @@
 //! Command-line interface definitions.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -267,8 +268,12 @@ pub struct Selection {
     pub jobs: Option<usize>,
     /// Make only shard I of N of the runs (0-based), for batch schedulers;
     /// `sim merge` joins the shards.
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", conflicts_with = "runs")]
     pub shard: Option<Shard>,
+    /// Make only these runs of the sweep (ids as `--list` prints them):
+    /// `K`, `A..B` (inclusive) or a comma list of both (repeatable).
+    #[arg(long = "run", value_name = "IDS")]
+    pub runs: Vec<RunIds>,
 }
 
 /// `sim run`.
@@ -296,6 +301,16 @@ pub struct RunArgs {
     /// Print nothing but errors; no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print the id and result folder of every selected run, run nothing.
+    #[arg(long, conflicts_with = "count")]
+    pub list: bool,
+    /// Print how many runs are selected, run nothing.
+    #[arg(long)]
+    pub count: bool,
+    /// Keep the runs whose complete result is already in `--out` with the
+    /// same run record (`run.json`); make only the others (resume).
+    #[arg(long)]
+    pub skip_existing: bool,
 }
 
 /// `sim check`.
@@ -330,9 +345,14 @@ pub struct MergeArgs {
     /// Result folders of the shards (each as given to `--out`).
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
-    /// The merged result folder.
+    /// The merged result folder (must be new or empty).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Merge the runs that are there even if some of the sweep's runs are
+    /// missing (the record and `stats.csv` say so); without it an
+    /// incomplete sweep is refused with exit code 7.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 /// An inclusive seed range `A..B`.
@@ -419,6 +439,129 @@ impl FromStr for Shard {
     }
 }
 
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.first, self.last)
+    }
+}
+
+/// A set of run ids (positions in a sweep's run list), written `3`, `3..7`
+/// (inclusive) or a comma list of both, e.g. `0..3,7,9..11`; displayed in
+/// the same compact form (empty for no runs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RunIds(BTreeSet<usize>);
+
+/// At most this many ids in one `--run` argument or record.
+const MAX_RUN_IDS: usize = 100_000_000;
+
+impl RunIds {
+    /// Whether `id` is in the set.
+    pub fn contains(&self, id: usize) -> bool {
+        self.0.contains(&id)
+    }
+
+    /// Adds `id`.
+    pub fn insert(&mut self, id: usize) {
+        self.0.insert(id);
+    }
+
+    /// The ids, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// How many ids.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds every id of `other`.
+    pub fn extend_from(&mut self, other: &RunIds) {
+        self.0.extend(other.iter());
+    }
+}
+
+impl FromIterator<usize> for RunIds {
+    fn from_iter<I: IntoIterator<Item = usize>>(ids: I) -> Self {
+        RunIds(ids.into_iter().collect())
+    }
+}
+
+impl FromStr for RunIds {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut ids = BTreeSet::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let number = |s: &str| {
+                s.trim().parse::<usize>().map_err(|_| {
+                    format!("`{s}` in `{text}` is not a run id: write K, A..B or a comma list, e.g. 0..3,7")
+                })
+            };
+            let (first, last) = match part.split_once("..") {
+                Some((a, b)) => (number(a)?, number(b.trim_start_matches('='))?),
+                None => (number(part)?, number(part)?),
+            };
+            if first > last {
+                return Err(format!(
+                    "`{part}` in `{text}` is empty: write the smaller id first"
+                ));
+            }
+            if last - first >= MAX_RUN_IDS || ids.len() + (last - first) >= MAX_RUN_IDS {
+                return Err(format!("`{text}` has more than {MAX_RUN_IDS} run ids"));
+            }
+            ids.extend(first..=last);
+        }
+        Ok(RunIds(ids))
+    }
+}
+
+impl TryFrom<String> for RunIds {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<RunIds> for String {
+    fn from(ids: RunIds) -> String {
+        ids.to_string()
+    }
+}
+
+impl fmt::Display for RunIds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ids = self.0.iter().copied().peekable();
+        let mut first = true;
+        while let Some(start) = ids.next() {
+            let mut end = start;
+            while ids.peek() == Some(&(end + 1)) {
+                end += 1;
+                ids.next();
+            }
+            let sep = if first { "" } else { "," };
+            first = false;
+            match end - start {
+                0 => write!(f, "{sep}{start}")?,
+                1 => write!(f, "{sep}{start},{end}")?,
+                _ => write!(f, "{sep}{start}..{end}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A relative tolerance such as `10%`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance(pub f64);
@@ -440,5 +583,23 @@ impl FromStr for Tolerance {
 impl fmt::Display for Tolerance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}%", self.0 * 100.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_parse_and_print_compactly() {
+        let ids: RunIds = "7, 0..3,9,10,12..=13".parse().unwrap();
+        assert_eq!(ids.to_string(), "0..3,7,9,10,12,13");
+        assert_eq!(ids.len(), 9);
+        assert_eq!("".parse::<RunIds>().unwrap().to_string(), "");
+        for bad in ["x", "3..1", "1..", "-1"] {
+            assert!(bad.parse::<RunIds>().is_err(), "{bad}");
+        }
+        let round: RunIds = ids.to_string().parse().unwrap();
+        assert_eq!(round, ids);
     }
 }

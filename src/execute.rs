@@ -16,6 +16,7 @@ use sim_core::units::SimDuration;
 use crate::exit::Exit;
 use crate::jobs::Job;
 use crate::progress::Progress;
+use crate::record::{Outcome, RUN_RECORD, RunRecord};
 use sim::results::{Finished, Reports};
 
 /// How runs are made and what they write.
@@ -57,8 +58,9 @@ impl Report {
     }
 }
 
-/// Makes one run; `show_progress` draws a progress bar for it (single runs).
-pub fn execute(job: &Job, opts: &ExecOptions, show_progress: bool) -> Report {
+/// Makes one run and writes `record` (with the run's outcome) as its
+/// `run.json`; `show_progress` draws a progress bar for it (single runs).
+pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress: bool) -> Report {
     let (path, scenario) = (&job.path, &job.scenario);
     let options = runner::RunOptions {
         signature_cache: !opts.no_signature_cache,
@@ -139,10 +141,15 @@ pub fn execute(job: &Job, opts: &ExecOptions, show_progress: bool) -> Report {
         counters,
     };
     let reports = Reports::of(&finished, &job.params);
+    let record = RunRecord {
+        outcome: outcome(failure.as_ref()),
+        ..record.clone()
+    };
     let written = (|| -> Result<PathBuf, reports::ReportError> {
         if let Some(t) = trace {
             t.finish()?;
         }
+        record.write(&result.file(RUN_RECORD))?;
         reports.write(result, &finished, opts.no_plots)
     })();
     let summary = reports.summary;
@@ -182,6 +189,22 @@ pub fn execute(job: &Job, opts: &ExecOptions, show_progress: bool) -> Report {
         stdout,
         stderr,
         summary: Some(summary),
+    }
+}
+
+/// The outcome a run's record states.
+fn outcome(failure: Option<&EngineError>) -> Outcome {
+    match failure {
+        Some(EngineError::Violation(v)) => match v.kind {
+            ViolationKind::Safety => Outcome::Safety {
+                violation: v.to_string(),
+            },
+            ViolationKind::Liveness => Outcome::Liveness {
+                violation: v.to_string(),
+            },
+        },
+        // Engine failures return before results are written.
+        Some(_) | None => Outcome::Ok,
     }
 }
 

@@ -20,6 +20,11 @@ pub enum Exit {
     /// The run stopped before its end (an engine limit was hit, or
     /// simulated time stopped advancing).
     RunFailed = 6,
+    /// `sim merge`: the shards given are not one complete sweep (runs or
+    /// whole shards missing, or shards of different sweeps); nothing was
+    /// written. The message names what is missing and the command that
+    /// makes it.
+    Incomplete = 7,
 }
 
 impl Exit {

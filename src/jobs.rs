@@ -1,7 +1,8 @@
 //! The runs a command makes: every file x every point of the parameter
 //! grid x every seed, in that order (the first `--sweep` varies slowest).
-//! The order is fixed, so `--shard I/N` (runs whose position modulo N is I)
-//! selects the same runs on every machine.
+//! A run's position in that order is its id (`sim run --list`); the order
+//! is fixed, so `--shard I/N` (runs whose id modulo N is I) and `--run IDS`
+//! select the same runs on every machine.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,11 +11,15 @@ use sim::Scenario;
 use sim::runner;
 use sim_core::scenario::{self, Override};
 
-use crate::cli::{ScenarioArgs, Selection};
+use crate::cli::{RunIds, ScenarioArgs, Selection};
 
 /// One run to make.
 #[derive(Debug)]
 pub struct Job {
+    /// The run's id: its position in the sweep's run list.
+    pub id: usize,
+    /// Which of the command's files it runs (index into the file list).
+    pub file: usize,
     /// The scenario file.
     pub path: PathBuf,
     /// The scenario with overrides, grid point and seed applied.
@@ -27,8 +32,9 @@ pub struct Job {
     pub command: String,
 }
 
-/// Expands files x grid x seeds into jobs, printing every error; `None` if
-/// any file is invalid (nothing runs then).
+/// Expands files x grid x seeds into every job of the sweep (ids in order;
+/// `--shard` and `--run` are applied by [`select`]), printing every error;
+/// `None` if any file is invalid (nothing runs then).
 pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
     if args.seed.is_some() && selection.seeds.is_some() {
         eprintln!("error: --seed and --seeds cannot be used together: give one seed or one range");
@@ -37,7 +43,7 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
     let grid = grid(selection);
     let mut jobs = Vec::new();
     let mut failed = false;
-    for path in &args.files {
+    for (file, path) in args.files.iter().enumerate() {
         for point in &grid {
             let mut overrides = args.overrides.clone();
             overrides.extend(point.iter().map(|(key, value)| Override {
@@ -68,6 +74,8 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
                 scenario.seed = seed;
                 let command = reproduce(path, seed, &overrides);
                 jobs.push(Job {
+                    id: jobs.len(),
+                    file,
                     path: path.clone(),
                     scenario,
                     params: point.clone(),
@@ -101,15 +109,41 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
     if failed {
         return None;
     }
-    if let Some(shard) = selection.shard {
-        let mine = jobs
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % shard.count == shard.index)
-            .map(|(_, j)| j);
-        return Some(mine.collect());
-    }
     Some(jobs)
+}
+
+/// The jobs `--shard` or `--run` select (every job without either); an
+/// error names a `--run` id the sweep does not have.
+pub fn select<'a>(jobs: &'a [Job], selection: &Selection) -> Result<Vec<&'a Job>, String> {
+    if let Some(shard) = selection.shard {
+        return Ok(jobs
+            .iter()
+            .filter(|j| j.id % shard.count == shard.index)
+            .collect());
+    }
+    if selection.runs.is_empty() {
+        return Ok(jobs.iter().collect());
+    }
+    let wanted: RunIds = selection.runs.iter().flat_map(RunIds::iter).collect();
+    if let Some(bad) = wanted.iter().find(|id| *id >= jobs.len()) {
+        return Err(format!(
+            "--run {bad}: this sweep has {} runs (ids 0..{}); `--list` prints them",
+            jobs.len(),
+            jobs.len().saturating_sub(1)
+        ));
+    }
+    Ok(wanted.iter().map(|id| &jobs[id]).collect())
+}
+
+impl Job {
+    /// The run's result folder relative to `--out`:
+    /// `<scenario>[/<group>]/seed-<n>`.
+    pub fn folder(&self) -> String {
+        match &self.group {
+            Some(group) => format!("{}/{group}/seed-{}", self.scenario.name, self.scenario.seed),
+            None => format!("{}/seed-{}", self.scenario.name, self.scenario.seed),
+        }
+    }
 }
 
 /// Every combination of the sweeps' values (one empty point without sweeps).
@@ -132,7 +166,7 @@ fn grid(selection: &Selection) -> Vec<Vec<(String, String)>> {
 
 /// A folder name for a grid point: `key=value+key=value`, with anything but
 /// letters, digits and `._=+-` replaced by `_`.
-fn group_name(point: &[(String, String)]) -> String {
+pub fn group_name(point: &[(String, String)]) -> String {
     point
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -166,7 +200,8 @@ fn reproduce(path: &std::path::Path, seed: u64, overrides: &[Override]) -> Strin
     parts.join(" ")
 }
 
-fn quote(text: &str) -> String {
+/// `text` quoted for a POSIX shell when it needs it.
+pub fn quote(text: &str) -> String {
     if text
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-/=+:,".contains(c))
@@ -186,6 +221,7 @@ pub fn single(args: &ScenarioArgs, command: &str) -> Option<Job> {
         sweeps: Vec::new(),
         jobs: None,
         shard: None,
+        runs: Vec::new(),
     };
     let mut jobs = expand(args, &selection)?;
     if jobs.len() != 1 {
@@ -216,6 +252,7 @@ mod tests {
             ],
             jobs: None,
             shard: None,
+            runs: Vec::new(),
         };
         let points: Vec<String> = grid(&selection).iter().map(|p| group_name(p)).collect();
         assert_eq!(

@@ -6,7 +6,9 @@
 //! - 2: invalid input (a scenario, a graph, a flag);
 //! - 3: results could not be written;
 //! - 4: a safety checker tripped; 5: a liveness checker tripped;
-//! - 6: a run stopped early (an engine limit, or time stopped advancing).
+//! - 6: a run stopped early (an engine limit, or time stopped advancing);
+//! - 7: `sim merge`: the shards are not one complete sweep (runs missing,
+//!   or shards of different sweeps); nothing was written.
 
 mod check_cmd;
 mod cli;
@@ -21,7 +23,9 @@ mod merge_cmd;
 mod node_cmd;
 mod progress;
 mod real;
+mod record;
 mod run_cmd;
+mod sweep;
 
 use clap::Parser;
 

@@ -1,8 +1,6 @@
 //! `sim run` and `sim validate`, and running a list of jobs on all cores.
 
-use std::collections::BTreeSet;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -10,7 +8,9 @@ use rayon::prelude::*;
 use crate::cli::{RunArgs, ScenarioArgs, Selection};
 use crate::execute::{ExecOptions, Report, execute};
 use crate::exit::Exit;
-use crate::jobs::{Job, expand};
+use crate::jobs::expand;
+use crate::record::{Options, Outcome};
+use crate::sweep::{FolderState, Planned};
 
 /// `sim validate`: parse and check every file, run nothing.
 pub fn validate(args: &ScenarioArgs) -> Exit {
@@ -19,6 +19,7 @@ pub fn validate(args: &ScenarioArgs) -> Exit {
         sweeps: Vec::new(),
         jobs: None,
         shard: None,
+        runs: Vec::new(),
     };
     let Some(jobs) = expand(args, &selection) else {
         return Exit::InvalidInput;
@@ -39,12 +40,25 @@ pub fn validate(args: &ScenarioArgs) -> Exit {
 }
 
 /// `sim run`: check every file first (nothing runs if one is invalid), then
-/// make every run (on all cores unless `--jobs`), print their digests in run
-/// order, and write sweep aggregates.
+/// make every selected run (on all cores unless `--jobs`; with
+/// `--skip-existing` only those not already complete in `--out`), print
+/// their digests in run order, and write each scenario folder's sweep
+/// record and aggregates (before the runs too, so a killed sweep leaves a
+/// record of what it was doing). `--list` / `--count` run nothing.
 pub fn run(args: &RunArgs) -> Exit {
-    let Some(jobs) = expand(&args.scenarios, &args.selection) else {
-        return Exit::InvalidInput;
+    let options = Options {
+        trace: !args.no_trace,
+        plots: !args.no_plots,
+        signature_cache: !args.no_signature_cache,
     };
+    let plan = match Planned::new(&args.scenarios, &args.selection, options) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    if args.list || args.count {
+        list(&plan, args.count);
+        return Exit::Ok;
+    }
     let opts = ExecOptions {
         out: args.out.clone(),
         no_trace: args.no_trace,
@@ -52,40 +66,95 @@ pub fn run(args: &RunArgs) -> Exit {
         no_signature_cache: args.no_signature_cache,
         quiet: args.quiet,
     };
-    let reports = run_all(&jobs, &opts, args.selection.jobs, args.quiet);
-    let mut exit = Exit::Ok;
+    if let Err(code) = plan.update_folders(&args.out, args.quiet) {
+        return code;
+    }
+    let (to_run, mut exit) = skip_existing(&plan, args);
+    let reports = run_all(&plan, &to_run, &opts, args.selection.jobs, args.quiet);
     for report in &reports {
         print!("{}", report.stdout);
         eprint!("{}", report.stderr);
         exit = exit.worst(report.exit);
     }
-    if let Err(code) = aggregate(&args.out, &jobs, args.quiet) {
-        exit = exit.worst(code);
+    match plan.update_folders(&args.out, true) {
+        Ok(states) => report_folders(&states, args.quiet),
+        Err(code) => exit = exit.worst(code),
     }
     exit
 }
 
-/// Makes every job, in parallel on `jobs` threads (default: all cores), and
-/// returns the reports in job order. A single job gets its own progress
-/// bar; several share one that counts runs.
+/// `--list`: `<id>\t<result folder>` per selected run; `--count`: how many.
+fn list(plan: &Planned, count_only: bool) {
+    if count_only {
+        println!("{}", plan.selected.len());
+        return;
+    }
+    for id in &plan.selected {
+        println!("{id}\t{}", plan.jobs[*id].folder());
+    }
+}
+
+/// The selected runs still to make: all of them, or with `--skip-existing`
+/// those without a complete result of the same record in `--out`. A kept
+/// run that a checker stopped still counts in the exit code, as when it ran.
+fn skip_existing(plan: &Planned, args: &RunArgs) -> (Vec<usize>, Exit) {
+    if !args.skip_existing {
+        return (plan.selected.clone(), Exit::Ok);
+    }
+    let (mut to_run, mut exit, mut kept) = (Vec::new(), Exit::Ok, 0usize);
+    for &id in &plan.selected {
+        let Some(found) = plan.done(&args.out, id) else {
+            to_run.push(id);
+            continue;
+        };
+        kept += 1;
+        let (code, violation) = match &found.outcome {
+            Outcome::Ok => continue,
+            Outcome::Safety { violation } => (Exit::SafetyViolation, violation),
+            Outcome::Liveness { violation } => (Exit::LivenessViolation, violation),
+        };
+        exit = exit.worst(code);
+        eprintln!(
+            "error: run {id} ({}, kept from an earlier invocation): {violation}\n  reproduce with: {}",
+            plan.jobs[id].folder(),
+            found.command
+        );
+    }
+    if !args.quiet {
+        println!(
+            "--skip-existing: {kept} of {} runs already complete in {}, {} to make",
+            plan.selected.len(),
+            args.out.display(),
+            to_run.len()
+        );
+    }
+    (to_run, exit)
+}
+
+/// Makes the runs `ids` of `plan`, in parallel on `threads` threads
+/// (default: all cores), and returns the reports in the order of `ids`. A
+/// single run gets its own progress bar; several share one that counts runs.
 pub fn run_all(
-    jobs: &[Job],
+    plan: &Planned,
+    ids: &[usize],
     opts: &ExecOptions,
     threads: Option<usize>,
     quiet: bool,
 ) -> Vec<Report> {
-    if jobs.len() == 1 {
-        return vec![execute(&jobs[0], opts, true)];
+    let one =
+        |id: &usize, progress: bool| execute(&plan.jobs[*id], &plan.records[*id], opts, progress);
+    if ids.len() == 1 {
+        return vec![one(&ids[0], true)];
     }
-    let bar = sweep_bar(jobs.len() as u64, quiet);
+    let bar = sweep_bar(ids.len() as u64, quiet);
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
     let work = || {
-        jobs.par_iter()
-            .map(|job| {
-                let report = execute(job, opts, false);
+        ids.par_iter()
+            .map(|id| {
+                let report = one(id, false);
                 bar.inc(1);
                 report
             })
@@ -94,30 +163,31 @@ pub fn run_all(
     let reports = match pool {
         Ok(pool) => pool.install(work),
         // No thread pool (e.g. the OS refused threads): run them in order.
-        Err(_) => jobs.iter().map(|job| execute(job, opts, false)).collect(),
+        Err(_) => ids.iter().map(|id| one(id, false)).collect(),
     };
     bar.finish_and_clear();
     reports
 }
 
-/// Writes `runs.csv` / `stats.csv` for every scenario folder the jobs wrote
-/// into.
-pub fn aggregate(out: &Path, jobs: &[Job], quiet: bool) -> Result<(), Exit> {
-    let folders: BTreeSet<PathBuf> = jobs.iter().map(|j| out.join(&j.scenario.name)).collect();
-    for folder in folders {
-        match reports::aggregate::write_aggregates(&folder) {
-            Ok(n) if n >= 2 && !quiet => println!(
-                "aggregates of {n} runs: {}",
-                folder.join("stats.csv").display()
-            ),
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Err(Exit::OutputFailed);
-            }
+/// Says where the aggregates are and which runs a folder still lacks.
+pub fn report_folders(states: &[FolderState], quiet: bool) {
+    for state in states {
+        if state.present >= 2 && !quiet {
+            println!(
+                "aggregates of {} runs: {}",
+                state.present,
+                state.dir.join("stats.csv").display()
+            );
+        }
+        if !state.missing.is_empty() {
+            eprintln!(
+                "note: {}: {} runs of this sweep have no result there (ids {}); `--skip-existing` makes only those",
+                state.dir.display(),
+                state.missing.len(),
+                state.missing
+            );
         }
     }
-    Ok(())
 }
 
 fn sweep_bar(runs: u64, quiet: bool) -> ProgressBar {

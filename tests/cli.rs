@@ -69,6 +69,7 @@ fn same_seed_gives_byte_identical_results_and_another_seed_differs() {
             "small/seed-5/network.csv",
             "small/seed-5/observations.csv",
             "small/seed-5/peers.csv",
+            "small/seed-5/run.json",
             "small/seed-5/summary.json",
             "small/seed-5/trace.csv",
         ]

@@ -325,3 +325,116 @@ fn targets_over_seeds_and_per_metric_tolerances() {
     }
     fs::remove_dir_all(&dir).unwrap();
 }
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn runs_are_addressable_by_id_and_parts_add_up_in_one_folder() {
+    let out = temp("ids");
+    let mut list = SWEEP.to_vec();
+    list.push("--list");
+    let o = sim(&list);
+    let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(listed.lines().count(), 6, "{listed}");
+    assert!(
+        listed.starts_with("0\theartbeat-regions/peers.heartbeat=5s/seed-1\n"),
+        "{listed}"
+    );
+    assert!(listed.ends_with("5\theartbeat-regions/peers.heartbeat=10s/seed-3\n"));
+    let mut count = SWEEP.to_vec();
+    count.extend(["--count", "--shard", "1/4"]);
+    assert_eq!(String::from_utf8_lossy(&sim(&count).stdout), "2\n");
+
+    // Runs 1 and 4 only: the record says which part and what is missing.
+    sweep(&out, &["--run", "1,4"]);
+    let scenario = out.join("heartbeat-regions");
+    let record = fs::read_to_string(scenario.join("sweep.json")).unwrap();
+    assert!(record.contains("\"part\": \"runs 1,4\""), "{record}");
+    assert!(record.contains("\"present\": \"1,4\""), "{record}");
+    assert!(!scenario.join("peers.heartbeat=5s/seed-1").exists());
+    // The rest into the same folder: the parts add up to the whole sweep,
+    // the same bytes as one run of it.
+    sweep(&out, &["--run", "0,2..3", "--run", "5"]);
+    let whole = temp("ids-whole");
+    sweep(&whole, &[]);
+    assert_eq!(snapshot(&out), snapshot(&whole));
+    let mut bad = SWEEP.to_vec();
+    bad.extend(["--run", "6"]);
+    let o = sim(&bad);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("this sweep has 6 runs (ids 0..5)"),
+        "{}",
+        text(&o)
+    );
+    fs::remove_dir_all(&out).unwrap();
+    fs::remove_dir_all(&whole).unwrap();
+}
+
+#[test]
+fn two_processes_writing_one_shard_folder_both_succeed() {
+    let (shared, alone) = (temp("concurrent"), temp("concurrent-alone"));
+    let mut args: Vec<&str> = SWEEP.to_vec();
+    args.extend([
+        "--shard",
+        "0/2",
+        "--jobs",
+        "1",
+        "--out",
+        shared.to_str().unwrap(),
+    ]);
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sim"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    sweep(&alone, &["--shard", "0/2"]);
+    assert_eq!(
+        snapshot(&shared),
+        snapshot(&alone),
+        "no temporary left, nothing lost"
+    );
+    fs::remove_dir_all(&shared).unwrap();
+    fs::remove_dir_all(&alone).unwrap();
+}
+
+#[test]
+fn a_failed_merge_leaves_nothing_behind() {
+    let root = temp("failed-merge");
+    let (a, b) = (root.join("a"), root.join("b"));
+    sweep(&a, &[]);
+    sweep(&b, &[]);
+    // The same run, different bytes in the two folders.
+    let file = b.join("heartbeat-regions/peers.heartbeat=10s/seed-3/network.csv");
+    fs::write(&file, "tampered\n").unwrap();
+    let merged = root.join("merged");
+    let o = sim(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert!(text(&o).contains("differ"), "{}", text(&o));
+    let names: Vec<String> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "only a and b: {names:?}");
+    // Into a folder that is not empty: refused before anything is written.
+    let o = sim(&["merge", a.to_str().unwrap(), "--out", b.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    fs::remove_dir_all(&root).unwrap();
+}

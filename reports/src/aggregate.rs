@@ -1,11 +1,14 @@
 //! Sweep aggregates: `runs.csv` (one row per run: parameters, seed, every
 //! metric) and `stats.csv` (per parameter combination and metric: n, mean,
-//! p50, p95, min, max and a 95 % confidence interval of the mean).
+//! p50, p95, min, max, a 95 % confidence interval of the mean, and how many
+//! runs of that combination are present out of how many the sweep asked
+//! for).
 //!
-//! Both are computed from nothing but the `summary.json` files found in a
-//! scenario's result folder, in path order: a sweep, its shards merged by
-//! `sim merge`, or a re-run give the same bytes for the same set of runs.
-//! They are written when the folder holds at least two runs.
+//! Both are computed from nothing but the `summary.json` files of the runs
+//! the caller names (the runs a sweep record lists as present, never
+//! whatever else lies in the folder), in (grid point, seed) order: a sweep,
+//! its shards merged by `sim merge`, or a re-run give the same bytes for
+//! the same set of runs. Files are replaced atomically.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -15,6 +18,7 @@ use serde_json::Value;
 
 use crate::ReportError;
 use crate::percentile;
+use crate::result_dir::{replace_file, write_atomic};
 
 /// Two-sided 95 % Student-t quantiles for 1..=30 degrees of freedom (1.96
 /// beyond).
@@ -27,6 +31,18 @@ const T95: [f64; 30] = [
 /// Metrics that identify a run rather than measure it (no statistics).
 const NOT_MEASURES: &[&str] = &["run.seed", "run.trace_hash", "run.scenario"];
 
+/// The sweep-level files [`write_aggregates`] owns in a scenario folder.
+pub const AGGREGATE_FILES: &[&str] = &["runs.csv", "stats.csv", "registration_cdf.svg"];
+
+/// One run to aggregate: its grid point and result folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunRef {
+    /// The grid-point folder (`""` without sweeps).
+    pub group: String,
+    /// The run's result folder (holding `summary.json`).
+    pub dir: PathBuf,
+}
+
 /// One run found in a result folder.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunRow {
@@ -38,27 +54,11 @@ pub struct RunRow {
     pub values: BTreeMap<String, Value>,
 }
 
-/// Every run under `scenario_dir` (`seed-*/summary.json` and
-/// `<group>/seed-*/summary.json`), in path order.
-pub fn find_runs(scenario_dir: &Path) -> Result<Vec<RunRow>, ReportError> {
-    let mut found: Vec<(String, PathBuf)> = Vec::new();
-    for entry in read_dir_sorted(scenario_dir)? {
-        if is_run(&entry) {
-            found.push((String::new(), entry.join("summary.json")));
-        } else if entry.is_dir() && !hidden(&entry) {
-            for inner in read_dir_sorted(&entry)? {
-                if is_run(&inner) {
-                    let group = entry
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    found.push((group, inner.join("summary.json")));
-                }
-            }
-        }
-    }
-    let mut runs = Vec::new();
-    for (group, path) in found {
+/// Reads the summaries of `runs`, ordered by (grid point, seed).
+pub fn read_runs(runs: &[RunRef]) -> Result<Vec<RunRow>, ReportError> {
+    let mut rows = Vec::new();
+    for run in runs {
+        let path = run.dir.join("summary.json");
         let text = fs::read_to_string(&path).map_err(|source| ReportError::Io {
             path: path.clone(),
             source,
@@ -73,24 +73,35 @@ pub fn find_runs(scenario_dir: &Path) -> Result<Vec<RunRow>, ReportError> {
                 return Err(ReportError::Io { path, source });
             }
         };
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        runs.push(RunRow { group, dir, values });
+        rows.push(RunRow {
+            group: run.group.clone(),
+            dir: run.dir.clone(),
+            values,
+        });
     }
-    runs.sort_by(|a, b| (&a.group, seed(a)).cmp(&(&b.group, seed(b))));
-    Ok(runs)
+    rows.sort_by(|a, b| (&a.group, seed(a)).cmp(&(&b.group, seed(b))));
+    Ok(rows)
 }
 
-/// Writes `runs.csv` and `stats.csv` into `scenario_dir` when it holds at
-/// least two runs; returns how many runs it found.
-pub fn write_aggregates(scenario_dir: &Path) -> Result<usize, ReportError> {
-    let runs = find_runs(scenario_dir)?;
-    if runs.len() < 2 {
-        return Ok(runs.len());
-    }
-    write_runs(&scenario_dir.join("runs.csv"), &runs)?;
-    write_stats(&scenario_dir.join("stats.csv"), &runs)?;
-    write_registration_cdf(scenario_dir, &runs)?;
-    Ok(runs.len())
+/// Writes `runs.csv`, `stats.csv` and (when the runs register wallets)
+/// `registration_cdf.svg` into `scenario_dir` from exactly `runs`;
+/// `expected` is how many runs each grid point should have (the
+/// `runs_expected` column). Files of an earlier sweep that these runs do
+/// not make are removed. Returns how many runs were aggregated.
+pub fn write_aggregates(
+    scenario_dir: &Path,
+    runs: &[RunRef],
+    expected: &BTreeMap<String, usize>,
+) -> Result<usize, ReportError> {
+    let rows = read_runs(runs)?;
+    replace_file(&scenario_dir.join("runs.csv"), |temp| {
+        write_runs(temp, &rows)
+    })?;
+    replace_file(&scenario_dir.join("stats.csv"), |temp| {
+        write_stats(temp, &rows, expected)
+    })?;
+    write_registration_cdf(scenario_dir, &rows)?;
+    Ok(rows.len())
 }
 
 /// `registration_cdf.svg` of a sweep: per-miner registration times of all
@@ -108,15 +119,19 @@ fn write_registration_cdf(scenario_dir: &Path, runs: &[RunRow]) -> Result<(), Re
             series.entry(name).or_default().extend(times);
         }
     }
-    if series.is_empty() {
-        return Ok(());
-    }
     let series: Vec<(String, Vec<f64>)> = series.into_iter().collect();
-    if let Some(svg) = crate::plots::registration_cdf(&series) {
-        let path = scenario_dir.join("registration_cdf.svg");
-        fs::write(&path, svg).map_err(|source| ReportError::Io { path, source })?;
+    let path = scenario_dir.join("registration_cdf.svg");
+    match crate::plots::registration_cdf(&series) {
+        Some(svg) => write_atomic(&path, svg.as_bytes()),
+        // None of these runs registers wallets: a plot there is an earlier
+        // sweep's.
+        None => match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(ReportError::Io { path, source: e })
+            }
+            _ => Ok(()),
+        },
     }
-    Ok(())
 }
 
 /// A grid point for a legend, short enough to read: each value (a
@@ -192,7 +207,11 @@ fn write_runs(path: &Path, runs: &[RunRow]) -> Result<(), ReportError> {
     )
 }
 
-fn write_stats(path: &Path, runs: &[RunRow]) -> Result<(), ReportError> {
+fn write_stats(
+    path: &Path,
+    runs: &[RunRow],
+    expected: &BTreeMap<String, usize>,
+) -> Result<(), ReportError> {
     let header = [
         "group",
         "metric",
@@ -204,7 +223,13 @@ fn write_stats(path: &Path, runs: &[RunRow]) -> Result<(), ReportError> {
         "max",
         "ci95_low",
         "ci95_high",
+        "runs",
+        "runs_expected",
     ];
+    let mut present: BTreeMap<&str, usize> = BTreeMap::new();
+    for run in runs {
+        *present.entry(run.group.as_str()).or_default() += 1;
+    }
     let mut by_group: BTreeMap<&str, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
     for run in runs {
         for (name, value) in &run.values {
@@ -236,6 +261,8 @@ fn write_stats(path: &Path, runs: &[RunRow]) -> Result<(), ReportError> {
                 num(s.max),
                 num(s.ci_low),
                 num(s.ci_high),
+                present.get(group).copied().unwrap_or(0).to_string(),
+                expected.get(group).copied().unwrap_or(0).to_string(),
             ]);
         }
     }
@@ -310,27 +337,6 @@ fn num(x: f64) -> String {
     } else {
         String::new()
     }
-}
-
-fn is_run(path: &Path) -> bool {
-    path.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with("seed-"))
-        && path.join("summary.json").is_file()
-}
-
-fn hidden(path: &Path) -> bool {
-    path.file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-}
-
-fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let entries = fs::read_dir(dir).map_err(|source| ReportError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    Ok(paths)
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ pub trait Protocol {
         hosts: &Hosts<'_>,
         earlier: &Protocols,
     ) -> scenario::Result<Option<Self::Spec>>;
+    /// The files outside the scenario it reads (e.g. a legacy registry),
+    /// as resolved paths: provenance hashes them, exports copy them.
+    fn input_files(spec: &Self::Spec) -> Vec<std::path::PathBuf>;
     /// Sets up a run of it (`earlier`: the plans of the protocols listed
     /// before it).
     fn plan(
@@ -165,6 +168,30 @@ impl Protocols {
         p.registration = parse::<registration::Registration>(root, hosts, &p)?;
         p.consensus = parse::<consensus::Consensus>(root, hosts, &p)?;
         Ok(p)
+    }
+
+    /// Every file outside the scenario the protocols read, in registry order.
+    pub fn input_files(&self) -> Vec<std::path::PathBuf> {
+        let Protocols {
+            peers,
+            registration,
+            consensus,
+        } = self;
+        [
+            peers
+                .iter()
+                .flat_map(peers::Peers::input_files)
+                .collect::<Vec<_>>(),
+            registration
+                .iter()
+                .flat_map(registration::Registration::input_files)
+                .collect(),
+            consensus
+                .iter()
+                .flat_map(consensus::Consensus::input_files)
+                .collect(),
+        ]
+        .concat()
     }
 
     /// Whether the protocol that writes `metric` runs; if not, why, and

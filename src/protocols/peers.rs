@@ -90,6 +90,10 @@ impl Protocol for Peers {
         }))
     }
 
+    fn input_files(_: &PeersSpec) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
+
     fn plan(
         spec: &PeersSpec,
         _: &Scenario,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// Runs the `sim` binary with `args` from the repository root.
+#[allow(dead_code)] // tests/cluster.rs runs it from a study folder instead
 pub fn sim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(args)

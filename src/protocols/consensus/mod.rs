@@ -145,6 +145,10 @@ impl Protocol for Consensus {
         }))
     }
 
+    fn input_files(_: &ConsensusSpec) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
+
     fn plan(
         spec: &ConsensusSpec,
         scenario: &Scenario,

@@ -180,6 +180,10 @@ impl Protocol for Registration {
         spec(t, miners, registrars, legacy_registry, expected_bound).map(Some)
     }
 
+    fn input_files(spec: &RegistrationSpec) -> Vec<std::path::PathBuf> {
+        spec.legacy_registry.iter().cloned().collect()
+    }
+
     fn plan(
         spec: &RegistrationSpec,
         scenario: &Scenario,
