@@ -32,6 +32,9 @@ pub mod names {
     pub const FAULTS: &str = "faults";
     /// Bytes drawn to damage a file: index = fault index << 32 | target index.
     pub const FAULT_DAMAGE: &str = "fault-damage";
+    /// Per-message draws of a network fault rule (whether to duplicate or
+    /// delay this message): index = fault index.
+    pub const FAULT_RULE: &str = "fault-rule";
 }
 
 /// Derives independent streams from one master seed.

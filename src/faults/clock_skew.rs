@@ -27,6 +27,9 @@ impl FaultKind for ClockSkewFault {
         options: &["offset", "drift"],
         ends_with: None,
     };
+    const SAMPLE: &'static str = r#"at = "10 s"
+clock_skew = "validator-0"
+offset = "2 s""#;
 
     fn parse(entry: &FaultEntry<'_>, hosts: &Hosts<'_>, _: &Protocols) -> scenario::Result<Self> {
         let table = &entry.table;

@@ -26,6 +26,9 @@ impl FaultKind for Crash {
         options: &["restart"],
         ends_with: Some("restart"),
     };
+    const SAMPLE: &'static str = r#"at = "10 s"
+crash = "validator-2"
+restart = "30 s""#;
 
     fn parse(entry: &FaultEntry<'_>, hosts: &Hosts<'_>, _: &Protocols) -> scenario::Result<Self> {
         Ok(Crash {

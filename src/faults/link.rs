@@ -33,6 +33,10 @@ impl FaultKind for Link {
         options: &["latency", "loss", "until"],
         ends_with: Some("until"),
     };
+    const SAMPLE: &'static str = r#"at = "10 s"
+link = ["miner-0", "validator"]
+latency = "100 ms"
+until = "20 s""#;
 
     fn parse(entry: &FaultEntry<'_>, hosts: &Hosts<'_>, _: &Protocols) -> scenario::Result<Self> {
         let (a, b) = ends(&entry.field, hosts.index)?;
@@ -71,8 +75,12 @@ impl FaultEffects for Link {
     }
 }
 
-/// `link = [a, b]`: two host references with no host in common.
-fn ends(field: &Field<'_>, index: &HostIndex<'_>) -> scenario::Result<(Vec<HostId>, Vec<HostId>)> {
+/// `<key> = [a, b]`: two host references with no host in common (the
+/// ends of a path, both ways; other path faults read theirs the same way).
+pub fn ends(
+    field: &Field<'_>,
+    index: &HostIndex<'_>,
+) -> scenario::Result<(Vec<HostId>, Vec<HostId>)> {
     let ends = match field.value() {
         DeValue::Array(_) => field.array()?,
         _ => Vec::new(),

@@ -37,6 +37,11 @@ use crate::protocols::registration::corrupt::{Corrupt, DamageTarget};
 pub trait FaultKind: FaultEffects + Clone + fmt::Debug + PartialEq + Sized {
     /// Its kind key and options.
     const KEYS: FaultKeys;
+    /// An example `[[faults]]` entry of this kind (without the header),
+    /// naming hosts of the groups `miner` (4 miners, registering with the
+    /// 4 validators) and `validator` (4 validators in `[consensus]`): the
+    /// tests parse every kind's sample and walk what it does.
+    const SAMPLE: &'static str;
     /// Reads an entry whose kind key is `KEYS.key`.
     fn parse(
         entry: &FaultEntry<'_>,
@@ -127,6 +132,11 @@ macro_rules! fault_table {
         /// Every fault kind's keys, in table order.
         pub fn kinds() -> Vec<FaultKeys> {
             vec![$(<$kind as FaultKind>::KEYS,)*]
+        }
+
+        /// Every fault kind's sample entry, in table order.
+        pub fn samples() -> Vec<&'static str> {
+            vec![$(<$kind as FaultKind>::SAMPLE,)*]
         }
 
         impl Fault {

@@ -32,6 +32,9 @@ impl FaultKind for Partition {
         options: &["until", "one_way"],
         ends_with: Some("until"),
     };
+    const SAMPLE: &'static str = r#"at = "10 s"
+partition = [["validator-0"], ["validator-1"]]
+until = "20 s""#;
 
     fn parse(entry: &FaultEntry<'_>, hosts: &Hosts<'_>, _: &Protocols) -> scenario::Result<Self> {
         Ok(Partition {

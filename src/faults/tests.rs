@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use sim_core::rng::RngStreams;
 
-use super::{RealEffect, each, kinds};
+use super::{RealEffect, each, kinds, samples};
 use crate::model::parse_str;
 
 /// Hosts every sample can name: miners and registrars (registration),
@@ -26,38 +26,9 @@ role = "validator"
 [consensus]
 "#;
 
-/// One `[[faults]]` entry of each kind, by kind key. A kind added to the
-/// table without a sample here fails [`every_kind_has_a_sample`].
-const SAMPLES: &[(&str, &str)] = &[
-    (
-        "partition",
-        "at = \"10 s\"\npartition = [[\"validator-0\"], [\"validator-1\"]]\nuntil = \"20 s\"",
-    ),
-    (
-        "crash",
-        "at = \"10 s\"\ncrash = \"validator-2\"\nrestart = \"30 s\"",
-    ),
-    (
-        "link",
-        "at = \"10 s\"\nlink = [\"miner-0\", \"validator\"]\nlatency = \"100 ms\"\nuntil = \"20 s\"",
-    ),
-    (
-        "corrupt",
-        "at = \"1 s\"\ncorrupt = \"miner-1\"\nmode = \"truncate\"",
-    ),
-    (
-        "byzantine",
-        "at = \"10 s\"\nbyzantine = \"validator-3\"\nuntil = \"40 s\"",
-    ),
-    (
-        "clock_skew",
-        "at = \"10 s\"\nclock_skew = \"validator-0\"\noffset = \"2 s\"",
-    ),
-];
-
 fn scenario_with_every_kind() -> crate::Scenario {
     let mut text = HOSTS.to_string();
-    for (_, entry) in SAMPLES {
+    for entry in samples() {
         text.push_str("\n[[faults]]\n");
         text.push_str(entry);
         text.push('\n');
@@ -66,10 +37,11 @@ fn scenario_with_every_kind() -> crate::Scenario {
 }
 
 #[test]
-fn every_kind_has_a_sample() {
-    let table: BTreeSet<&str> = kinds().iter().map(|k| k.key).collect();
-    let samples: BTreeSet<&str> = SAMPLES.iter().map(|(k, _)| *k).collect();
-    assert_eq!(table, samples, "add a sample for each new fault kind");
+fn every_kind_has_a_sample_of_its_own_kind() {
+    let scenario = scenario_with_every_kind();
+    let parsed: Vec<&str> = scenario.faults.iter().map(|f| f.kind.name()).collect();
+    let table: Vec<&str> = kinds().iter().map(|k| k.name).collect();
+    assert_eq!(parsed, table, "each kind's SAMPLE is an entry of that kind");
 }
 
 #[test]

@@ -30,6 +30,9 @@ impl FaultKind for Byzantine {
         options: &["until"],
         ends_with: Some("until"),
     };
+    const SAMPLE: &'static str = r#"at = "10 s"
+byzantine = "validator-3"
+until = "40 s""#;
 
     fn parse(
         entry: &FaultEntry<'_>,

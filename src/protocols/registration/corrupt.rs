@@ -72,6 +72,9 @@ impl FaultKind for Corrupt {
         options: &["mode"],
         ends_with: None,
     };
+    const SAMPLE: &'static str = r#"at = "1 s"
+corrupt = "miner-1"
+mode = "truncate""#;
 
     fn parse(
         entry: &FaultEntry<'_>,
