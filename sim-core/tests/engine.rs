@@ -500,3 +500,55 @@ fn fault(index: usize, at: SimTime, heal: Option<SimTime>, action: FaultAction) 
         action,
     }
 }
+
+/// Duplicates every message from host 0, `copies` times, `spacing` apart.
+#[derive(Debug)]
+struct DuplicateFromZero {
+    copies: u32,
+    spacing: SimDuration,
+}
+
+impl sim_core::faults::NetworkRule for DuplicateFromZero {
+    fn verdict(&mut self, from: HostId, _to: HostId) -> sim_core::faults::Verdict {
+        if from == HostId(0) {
+            sim_core::faults::Verdict::Duplicate {
+                copies: self.copies,
+                spacing: self.spacing,
+            }
+        } else {
+            sim_core::faults::Verdict::Pass
+        }
+    }
+}
+
+#[test]
+fn a_duplicate_verdict_delivers_every_copy_spaced_after_the_original() {
+    let net = mesh(2, SimDuration::from_millis(10), 0.0, "1 Gbit");
+    let mut sim = chatter_sim(1, 2, 2, SimDuration::from_secs(1), 100, net, secs(10));
+    start_all(&mut sim, 2);
+    let rule = DuplicateFromZero {
+        copies: 2,
+        spacing: SimDuration::from_millis(3),
+    };
+    sim.schedule_fault(fault(
+        0,
+        secs(2),
+        Some(secs(5)),
+        FaultAction::Network(Box::new(rule)),
+    ));
+    let mut rec = Recorder::default();
+    sim.run(&mut rec).unwrap();
+    let at_1 = rec.at(1, "deliver from 0");
+    let at_0 = rec.at(0, "deliver from 1");
+    // Sent at 1..=9 s; those sent at 2, 3 and 4 s come three times.
+    assert_eq!(at_1.len(), 9 + 2 * 3, "{at_1:?}");
+    assert_eq!(at_0.len(), 9, "only host 0's messages");
+    let copies: Vec<SimTime> = at_1
+        .iter()
+        .copied()
+        .filter(|t| (secs(2)..secs(3)).contains(t))
+        .collect();
+    assert_eq!(copies.len(), 3);
+    assert_eq!(copies[1] - copies[0], SimDuration::from_millis(3));
+    assert_eq!(copies[2] - copies[1], SimDuration::from_millis(3));
+}
