@@ -16,6 +16,7 @@
 
 pub mod clock_skew;
 pub mod crash;
+pub mod duplicate;
 pub mod link;
 pub mod partition;
 
@@ -180,6 +181,8 @@ fault_table! {
     Byzantine(Byzantine),
     /// Hosts' clocks run off.
     ClockSkew(clock_skew::ClockSkewFault),
+    /// Messages on some paths arrive more than once.
+    Duplicate(duplicate::Duplicate),
 }
 
 /// Checks across the whole timeline: a host under one crash is not
