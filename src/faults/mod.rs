@@ -19,6 +19,7 @@ pub mod crash;
 pub mod duplicate;
 pub mod link;
 pub mod partition;
+pub mod reorder;
 
 use std::fmt;
 
@@ -183,6 +184,8 @@ fault_table! {
     ClockSkew(clock_skew::ClockSkewFault),
     /// Messages on some paths arrive more than once.
     Duplicate(duplicate::Duplicate),
+    /// Messages on some paths arrive out of order.
+    Reorder(reorder::Reorder),
 }
 
 /// Checks across the whole timeline: a host under one crash is not

@@ -1,0 +1,296 @@
+//! `reorder`: messages on the paths between the hosts of `a` and of `b`
+//! (both ways) arrive out of order until `until`. Each message is held
+//! back with `probability` (default 0.2) by an extra delay drawn uniformly
+//! from `0..=window` (default 50 ms), so messages sent after it overtake
+//! it — as multipath routing or a loaded switch would do. Per-message
+//! draws come from the fault's own `fault-rule` stream.
+
+use node_logic::HostId;
+use rand::RngExt;
+use sim_core::engine::FaultAction;
+use sim_core::faults::{HostSet, NetworkRule, Verdict};
+use sim_core::rng::{StreamRng, names};
+use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
+use sim_core::units::{Probability, SimDuration, SimTime};
+
+use super::link::ends;
+use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
+use crate::protocols::Protocols;
+
+/// A reordering fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reorder {
+    /// One end.
+    pub a: Vec<HostId>,
+    /// The other end.
+    pub b: Vec<HostId>,
+    /// Share of messages held back.
+    pub probability: Probability,
+    /// The longest extra delay of a held-back message.
+    pub window: SimDuration,
+    /// When it ends; `None` = never.
+    pub until: Option<SimTime>,
+}
+
+impl FaultKind for Reorder {
+    const KEYS: FaultKeys = FaultKeys {
+        key: "reorder",
+        name: "reorder",
+        options: &["probability", "window", "until"],
+        ends_with: Some("until"),
+    };
+    const SAMPLE: &'static str = r#"at = "10 s"
+reorder = ["validator-0", "validator"]
+probability = 0.3
+window = "30 ms"
+until = "20 s""#;
+
+    fn parse(entry: &FaultEntry<'_>, hosts: &Hosts<'_>, _: &Protocols) -> scenario::Result<Self> {
+        let (a, b) = ends(&entry.field, hosts.index)?;
+        let table = &entry.table;
+        let window = table.positive_duration_or("window", SimDuration::from_millis(50))?;
+        Ok(Reorder {
+            a,
+            b,
+            probability: match table.get("probability") {
+                Some(f) => f.probability()?,
+                None => Probability::new(DEFAULT_PROBABILITY).expect("0.2 is a probability"),
+            },
+            window,
+            until: entry.end("until", hosts)?,
+        })
+    }
+}
+
+impl FaultEffects for Reorder {
+    fn hosts(&self, _cx: &FaultContext<'_>) -> Vec<HostId> {
+        [self.a.as_slice(), self.b.as_slice()].concat()
+    }
+    fn heal(&self) -> Option<SimTime> {
+        self.until
+    }
+    fn over(&self, _at: SimTime) -> Option<SimTime> {
+        self.until
+    }
+    fn action(&self, cx: &FaultContext<'_>) -> FaultAction {
+        FaultAction::Network(Box::new(ReorderRule {
+            a: HostSet::new(&self.a),
+            b: HostSet::new(&self.b),
+            probability: self.probability.value(),
+            window: self.window,
+            rng: cx.streams.stream(names::FAULT_RULE, cx.index as u64),
+        }))
+    }
+    fn real(&self, _cx: &FaultContext<'_>) -> RealEffect {
+        RealEffect::Skipped(
+            "reordering is not applied to real processes yet (sim node sends each datagram at once; Shadow's graph has no reordering)",
+        )
+    }
+}
+
+/// Holds back a share of the messages on a path, with its own draws.
+#[derive(Debug)]
+struct ReorderRule {
+    a: HostSet,
+    b: HostSet,
+    probability: f64,
+    window: SimDuration,
+    rng: StreamRng,
+}
+
+impl NetworkRule for ReorderRule {
+    fn verdict(&mut self, from: HostId, to: HostId) -> Verdict {
+        let on_path = (self.a.contains(from) && self.b.contains(to))
+            || (self.b.contains(from) && self.a.contains(to));
+        if !on_path || !self.rng.random_bool(self.probability) {
+            return Verdict::Pass;
+        }
+        let delay = self.rng.random_range(0..=self.window.as_nanos());
+        Verdict::Deliver {
+            extra_latency: SimDuration::from_nanos(delay),
+            extra_loss: Probability::ZERO,
+        }
+    }
+}
+
+/// The share of messages held back unless the scenario says otherwise.
+const DEFAULT_PROBABILITY: f64 = 0.2;
+
+#[cfg(test)]
+mod tests {
+    use sim_core::rng::RngStreams;
+
+    use super::*;
+    use crate::model::parse_str;
+
+    const PEERS: &str = r#"
+duration = "40 s"
+[[hosts]]
+name = "p"
+count = 3
+role = "peer"
+"#;
+
+    /// The verdicts of `fault`'s rule for `n` messages from 0 to 1 and
+    /// from 0 to 2.
+    fn verdicts(fault: &Reorder, n: usize) -> (Vec<Verdict>, Vec<Verdict>) {
+        let scenario = parse_str(PEERS, None, &[]).unwrap();
+        let streams = RngStreams::new(scenario.seed);
+        let cx = FaultContext {
+            scenario: &scenario,
+            index: 2,
+            at: SimTime::ZERO,
+            streams: &streams,
+        };
+        let FaultAction::Network(mut rule) = fault.action(&cx) else {
+            panic!("a network rule");
+        };
+        let on: Vec<Verdict> = (0..n).map(|_| rule.verdict(HostId(0), HostId(1))).collect();
+        let off: Vec<Verdict> = (0..n).map(|_| rule.verdict(HostId(0), HostId(2))).collect();
+        (on, off)
+    }
+
+    fn fault(probability: f64) -> Reorder {
+        Reorder {
+            a: vec![HostId(0)],
+            b: vec![HostId(1)],
+            probability: Probability::new(probability).unwrap(),
+            window: SimDuration::from_millis(40),
+            until: None,
+        }
+    }
+
+    #[test]
+    fn a_share_of_path_messages_is_held_back_within_the_window() {
+        let (on, off) = verdicts(&fault(0.25), 4000);
+        assert!(off.iter().all(|v| *v == Verdict::Pass));
+        let delays: Vec<SimDuration> = on
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::Deliver { extra_latency, .. } => Some(*extra_latency),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            (850..1150).contains(&delays.len()),
+            "{} of 4000",
+            delays.len()
+        );
+        let window = SimDuration::from_millis(40);
+        assert!(delays.iter().all(|d| *d <= window));
+        let half = SimDuration::from_millis(20);
+        assert!(delays.iter().any(|d| *d > half), "spread over the window");
+        assert_eq!(verdicts(&fault(0.25), 4000).0, on, "the fault's own stream");
+    }
+
+    /// Host 0 sends a numbered datagram to host 1 every 10 ms; host 1
+    /// counts the ones that arrive after a higher number.
+    struct Numbered {
+        me: HostId,
+        next: u32,
+        highest: Option<u32>,
+        overtaken: u32,
+        out: node_logic::outbox::Outbox,
+    }
+
+    impl node_logic::Node for Numbered {
+        fn handle_input(
+            &mut self,
+            now: SimTime,
+            input: node_logic::Input,
+            _: &mut dyn rand_core::Rng,
+        ) {
+            let tick = node_logic::TimerId::Workload(0);
+            match input {
+                node_logic::Input::Start { .. } | node_logic::Input::Timer(_)
+                    if self.me == HostId(0) =>
+                {
+                    self.out.send(HostId(1), self.next.to_le_bytes().to_vec());
+                    self.next += 1;
+                    self.out.set_timer(tick, now + SimDuration::from_millis(10));
+                }
+                node_logic::Input::Message { payload, .. } => {
+                    let n = u32::from_le_bytes(payload[..4].try_into().expect("4 bytes"));
+                    if self.highest.is_some_and(|h| n < h) {
+                        self.overtaken += 1;
+                    }
+                    self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
+                }
+                _ => {}
+            }
+        }
+        fn poll_output(&mut self) -> Option<node_logic::Output> {
+            self.out.pop()
+        }
+    }
+
+    #[test]
+    fn held_back_messages_are_overtaken_only_while_in_force() {
+        let scenario = parse_str(PEERS, None, &[]).unwrap();
+        let streams = RngStreams::new(scenario.seed);
+        let cx = FaultContext {
+            scenario: &scenario,
+            index: 0,
+            at: SimTime::ZERO,
+            streams: &streams,
+        };
+        let link = sim_core::network::Link {
+            latency: SimDuration::from_millis(10),
+            jitter: SimDuration::ZERO,
+            loss: Probability::ZERO,
+        };
+        let network = sim_core::network::Network::mesh(2, link, "1 Gbit".parse().unwrap());
+        let config = sim_core::engine::EngineConfig {
+            seed: 1,
+            stop_at: SimTime::from_duration(SimDuration::from_secs(20)),
+            fs: sim_core::fs::FsConfig::default(),
+        };
+        let factory = Box::new(|me| Numbered {
+            me,
+            next: 0,
+            highest: None,
+            overtaken: 0,
+            out: Default::default(),
+        });
+        let run = |reorder: Option<&Reorder>| {
+            let mut sim =
+                sim_core::engine::Simulation::new(config, network.clone(), factory.clone());
+            sim.schedule_start(HostId(0), SimTime::ZERO);
+            sim.schedule_start(HostId(1), SimTime::ZERO);
+            if let Some(fault) = reorder {
+                sim.schedule_fault(sim_core::engine::ScheduledFault {
+                    index: 0,
+                    kind: "reorder",
+                    hosts: Vec::new(),
+                    at: SimTime::ZERO,
+                    heal: fault.until,
+                    action: fault.action(&cx),
+                });
+            }
+            sim.run(&mut sim_core::trace::NoTrace).unwrap();
+            sim.node(HostId(1)).expect("up").overtaken
+        };
+        assert_eq!(run(None), 0, "a plain link keeps the order");
+        let reorder = Reorder {
+            until: Some(SimTime::from_duration(SimDuration::from_secs(10))),
+            ..fault(0.3)
+        };
+        let overtaken = run(Some(&reorder));
+        assert!(overtaken > 50, "{overtaken} of 2000 overtaken");
+    }
+
+    #[test]
+    fn bad_settings_are_located_errors() {
+        for (bad, says) in [
+            ("window = \"0 s\"", "window"),
+            ("probability = -1", "probability"),
+            ("window = 5", "window"),
+        ] {
+            let text =
+                format!("{PEERS}[[faults]]\nat = \"1 s\"\nreorder = [\"p-0\", \"p-1\"]\n{bad}\n");
+            let err = parse_str(&text, None, &[]).unwrap_err();
+            assert!(err.line().is_some(), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+    }
+}
