@@ -347,22 +347,21 @@ fn restarted_miner_repairs_its_damaged_file() {
 // Datagrams.
 
 fn host_with(role: Option<RegistrationRole>, peers: bool) -> HostNode {
-    HostNode::new(HostConfig {
-        id: HostId(5),
-        identity: identity(5),
-        peers: peers.then(|| {
-            let members = vec![HostId(5), HostId(6)];
-            PeerConfig::new(
-                HostId(5),
-                members.clone(),
-                members,
-                SimDuration::from_secs(5),
-                SimDuration::from_secs(30),
-            )
-        }),
-        registration: role,
-        consensus: None,
-    })
+    let mut config = HostConfig::new(HostId(5), identity(5));
+    if peers {
+        let members = vec![HostId(5), HostId(6)];
+        config = config.with_peers(PeerConfig::new(
+            HostId(5),
+            members.clone(),
+            members,
+            SimDuration::from_secs(5),
+            SimDuration::from_secs(30),
+        ));
+    }
+    if let Some(role) = role {
+        config = config.with_registration(role);
+    }
+    HostNode::new(config)
 }
 
 fn deliver(node: &mut HostNode, from: u32, payload: Vec<u8>, rng: &mut ChaCha8Rng) -> Vec<Output> {

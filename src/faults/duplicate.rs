@@ -47,7 +47,7 @@ impl FaultKind for Duplicate {
         ends_with: Some("until"),
     };
     const SAMPLE: &'static str = r#"at = "10 s"
-duplicate = ["validator-0", "validator"]
+duplicate = ["miner-0", "validator"]
 probability = 0.5
 copies = 2
 until = "20 s""#;

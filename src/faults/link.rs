@@ -86,15 +86,18 @@ pub fn ends(
         _ => Vec::new(),
     };
     let [a, b] = ends.as_slice() else {
+        let key = field.name();
         return Err(field
-            .invalid("`link` needs exactly two ends, [a, b]")
-            .with_help("write e.g. `link = [\"miner-1\", \"validator-0\"]`"));
+            .invalid(format!("`{key}` needs exactly two ends, [a, b]"))
+            .with_help(format!(
+                "write e.g. `{key} = [\"miner-1\", \"validator-0\"]`"
+            )));
     };
     let (a, b) = (index.resolve(a)?, index.resolve(b)?);
     if let Some(host) = a.iter().find(|h| b.contains(h)) {
         return Err(field
             .invalid(format!(
-                "host `{}` is on both ends of the link",
+                "host `{}` is on both ends of the path",
                 index.name(*host)
             ))
             .with_help("the two ends of a link must not share hosts"));

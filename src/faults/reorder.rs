@@ -40,7 +40,7 @@ impl FaultKind for Reorder {
         ends_with: Some("until"),
     };
     const SAMPLE: &'static str = r#"at = "10 s"
-reorder = ["validator-0", "validator"]
+reorder = ["miner-0", "validator"]
 probability = 0.3
 window = "30 ms"
 until = "20 s""#;

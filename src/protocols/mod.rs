@@ -141,26 +141,48 @@ pub struct Plans {
     pub consensus: Option<<consensus::Consensus as Protocol>::Plan>,
 }
 
-/// Every protocol's table, in registry order.
-pub fn sections() -> Vec<Section> {
-    vec![
-        peers::Peers::SECTION,
-        registration::Registration::SECTION,
-        consensus::Consensus::SECTION,
-    ]
+/// Something done once per protocol type (its table, metrics, digest).
+pub trait VisitProtocol {
+    /// Called with each protocol, in registry order.
+    fn visit<P: Protocol>(&mut self);
 }
 
-/// Every protocol's metrics, in registry order.
-pub fn metrics() -> Vec<&'static str> {
-    [
-        peers::Peers::METRICS,
-        registration::Registration::METRICS,
-        consensus::Consensus::METRICS,
-    ]
-    .concat()
+/// Something done once per protocol with its settings and plan (`None`
+/// when the scenario does not run it).
+pub trait VisitRun<'a> {
+    /// Called with each protocol, in registry order.
+    fn visit<P: Protocol + 'a>(&mut self, spec: Option<&'a P::Spec>, plan: Option<&'a P::Plan>);
+}
+
+/// Calls `v` with every protocol, in registry order: the one list of
+/// protocol types. (The test `every_protocol_is_visited` checks it against
+/// the fields of [`Protocols`].)
+pub fn visit_protocols(v: &mut impl VisitProtocol) {
+    v.visit::<peers::Peers>();
+    v.visit::<registration::Registration>();
+    v.visit::<consensus::Consensus>();
 }
 
 impl Protocols {
+    /// Calls `v` with every protocol's settings and plan, in registry
+    /// order. (Destructured: a protocol added to the structs but not here
+    /// does not compile.)
+    pub fn visit<'a>(&'a self, plans: &'a Plans, v: &mut impl VisitRun<'a>) {
+        let Protocols {
+            peers,
+            registration,
+            consensus,
+        } = self;
+        let Plans {
+            peers: peers_plan,
+            registration: registration_plan,
+            consensus: consensus_plan,
+        } = plans;
+        v.visit::<peers::Peers>(peers.as_ref(), peers_plan.as_ref());
+        v.visit::<registration::Registration>(registration.as_ref(), registration_plan.as_ref());
+        v.visit::<consensus::Consensus>(consensus.as_ref(), consensus_plan.as_ref());
+    }
+
     /// Reads every protocol's table, in registry order.
     pub fn parse(root: &Table<'_>, hosts: &Hosts<'_>) -> scenario::Result<Self> {
         let mut p = Protocols::default();
@@ -170,70 +192,63 @@ impl Protocols {
         Ok(p)
     }
 
-    /// Every file outside the scenario the protocols read, in registry order.
+    /// Sets up a run of every protocol the scenario runs, in registry order.
+    pub fn plans(&self, scenario: &Scenario, options: &RunOptions) -> Result<Plans, RunError> {
+        let mut plans = Plans::default();
+        plans.peers = plan::<peers::Peers>(self.peers.as_ref(), scenario, options, &plans)?;
+        let registration = self.registration.as_ref();
+        plans.registration =
+            plan::<registration::Registration>(registration, scenario, options, &plans)?;
+        let consensus = self.consensus.as_ref();
+        plans.consensus = plan::<consensus::Consensus>(consensus, scenario, options, &plans)?;
+        Ok(plans)
+    }
+
+    /// Every file outside the scenario the protocols read.
     pub fn input_files(&self) -> Vec<std::path::PathBuf> {
-        let Protocols {
-            peers,
-            registration,
-            consensus,
-        } = self;
-        [
-            peers
-                .iter()
-                .flat_map(peers::Peers::input_files)
-                .collect::<Vec<_>>(),
-            registration
-                .iter()
-                .flat_map(registration::Registration::input_files)
-                .collect(),
-            consensus
-                .iter()
-                .flat_map(consensus::Consensus::input_files)
-                .collect(),
-        ]
-        .concat()
+        #[derive(Default)]
+        struct Files(Vec<std::path::PathBuf>);
+        impl<'a> VisitRun<'a> for Files {
+            fn visit<P: Protocol + 'a>(
+                &mut self,
+                spec: Option<&'a P::Spec>,
+                _: Option<&'a P::Plan>,
+            ) {
+                self.0.extend(spec.into_iter().flat_map(P::input_files));
+            }
+        }
+        let empty = Plans::default();
+        let mut files = Files::default();
+        self.visit(&empty, &mut files);
+        files.0
     }
 
     /// Whether the protocol that writes `metric` runs; if not, why, and
     /// how to fix it.
     pub fn unproduced(&self, metric: &str) -> Option<(String, String)> {
-        let Protocols {
-            peers,
-            registration,
-            consensus,
-        } = self;
-        let off = [
-            (peers::Peers::SECTION.name, peers.is_none()),
-            (
-                registration::Registration::SECTION.name,
-                registration.is_none(),
-            ),
-            (consensus::Consensus::SECTION.name, consensus.is_none()),
-        ];
-        let (name, _) = off
-            .into_iter()
-            .find(|(name, off)| *off && metric.split_once('.').is_some_and(|(p, _)| p == *name))?;
+        struct Off<'m>(&'m str, Option<&'static str>);
+        impl<'a> VisitRun<'a> for Off<'_> {
+            fn visit<P: Protocol + 'a>(
+                &mut self,
+                spec: Option<&'a P::Spec>,
+                _: Option<&'a P::Plan>,
+            ) {
+                let name = P::SECTION.name;
+                if spec.is_none() && self.0.split_once('.').is_some_and(|(p, _)| p == name) {
+                    self.1 = Some(name);
+                }
+            }
+        }
+        let empty = Plans::default();
+        let mut off = Off(metric, None);
+        self.visit(&empty, &mut off);
+        let name = off.1?;
         Some((
             format!("the scenario does not run the {name} protocol"),
             format!(
                 "give hosts a part in it (see [{name}] in docs/scenario-reference.md), or remove the target"
             ),
         ))
-    }
-
-    /// Sets up a run of every protocol the scenario runs.
-    pub fn plans(&self, scenario: &Scenario, options: &RunOptions) -> Result<Plans, RunError> {
-        let mut plans = Plans::default();
-        plans.peers = plan::<peers::Peers>(self.peers.as_ref(), scenario, options, &plans)?;
-        plans.registration = plan::<registration::Registration>(
-            self.registration.as_ref(),
-            scenario,
-            options,
-            &plans,
-        )?;
-        plans.consensus =
-            plan::<consensus::Consensus>(self.consensus.as_ref(), scenario, options, &plans)?;
-        Ok(plans)
     }
 
     /// Host `host`'s configuration: its part in every protocol.
@@ -244,62 +259,89 @@ impl Protocols {
         config: HostConfig,
         streams: &RngStreams,
     ) -> HostConfig {
-        let config =
-            configure::<peers::Peers>(&self.peers, &plans.peers, plans, host, config, streams);
-        let config = configure::<registration::Registration>(
-            &self.registration,
-            &plans.registration,
+        struct Configure<'s> {
+            plans: &'s Plans,
+            host: &'s HostSpec,
+            config: Option<HostConfig>,
+            streams: &'s RngStreams,
+        }
+        impl<'a> VisitRun<'a> for Configure<'_> {
+            fn visit<P: Protocol + 'a>(
+                &mut self,
+                spec: Option<&'a P::Spec>,
+                plan: Option<&'a P::Plan>,
+            ) {
+                if let (Some(spec), Some(plan)) = (spec, plan) {
+                    let (plans, host, streams) = (self.plans, self.host, self.streams);
+                    let config = self.config.take().expect("handed on by every protocol");
+                    self.config = Some(P::configure(spec, plan, plans, host, config, streams));
+                }
+            }
+        }
+        let mut v = Configure {
             plans,
             host,
-            config,
+            config: Some(config),
             streams,
-        );
-        configure::<consensus::Consensus>(
-            &self.consensus,
-            &plans.consensus,
-            plans,
-            host,
-            config,
-            streams,
-        )
+        };
+        self.visit(plans, &mut v);
+        v.config.expect("each protocol hands the configuration on")
     }
 
-    /// Every protocol's files for the shared directory, in registry order.
+    /// Every protocol's files for the shared directory.
     pub fn shared_files(&self, plans: &Plans) -> Vec<(String, Vec<u8>)> {
-        [
-            shared_files::<peers::Peers>(&self.peers, &plans.peers),
-            shared_files::<registration::Registration>(&self.registration, &plans.registration),
-            shared_files::<consensus::Consensus>(&self.consensus, &plans.consensus),
-        ]
-        .concat()
+        #[derive(Default)]
+        struct Files(Vec<(String, Vec<u8>)>);
+        impl<'a> VisitRun<'a> for Files {
+            fn visit<P: Protocol + 'a>(
+                &mut self,
+                spec: Option<&'a P::Spec>,
+                plan: Option<&'a P::Plan>,
+            ) {
+                if let (Some(spec), Some(plan)) = (spec, plan) {
+                    self.0.extend(P::shared_files(spec, plan));
+                }
+            }
+        }
+        let mut files = Files::default();
+        self.visit(plans, &mut files);
+        files.0
     }
 
-    /// Every protocol's invariant checkers, in registry order.
+    /// Every protocol's invariant checkers.
     pub fn checkers(&self, plans: &Plans, scenario: &Scenario) -> Vec<Box<dyn Checker>> {
-        [
-            checkers::<peers::Peers>(&self.peers, &plans.peers, scenario),
-            checkers::<registration::Registration>(
-                &self.registration,
-                &plans.registration,
-                scenario,
-            ),
-            checkers::<consensus::Consensus>(&self.consensus, &plans.consensus, scenario),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+        struct Checkers<'s>(&'s Scenario, Vec<Box<dyn Checker>>);
+        impl<'a> VisitRun<'a> for Checkers<'_> {
+            fn visit<P: Protocol + 'a>(
+                &mut self,
+                spec: Option<&'a P::Spec>,
+                plan: Option<&'a P::Plan>,
+            ) {
+                if let (Some(spec), Some(plan)) = (spec, plan) {
+                    self.1.extend(P::checkers(spec, plan, self.0));
+                }
+            }
+        }
+        let mut v = Checkers(scenario, Vec::new());
+        self.visit(plans, &mut v);
+        v.1
     }
 
     /// Adds every protocol's files, costs and deadlines to the simulation.
     pub fn prepare(&self, plans: &Plans, scenario: &Scenario, sim: &mut Simulation<HostNode>) {
-        prepare::<peers::Peers>(&self.peers, &plans.peers, scenario, sim);
-        prepare::<registration::Registration>(
-            &self.registration,
-            &plans.registration,
-            scenario,
-            sim,
-        );
-        prepare::<consensus::Consensus>(&self.consensus, &plans.consensus, scenario, sim);
+        struct Prepare<'s>(&'s Scenario, &'s mut Simulation<HostNode>);
+        impl<'a> VisitRun<'a> for Prepare<'_> {
+            fn visit<P: Protocol + 'a>(
+                &mut self,
+                spec: Option<&'a P::Spec>,
+                plan: Option<&'a P::Plan>,
+            ) {
+                if let (Some(spec), Some(plan)) = (spec, plan) {
+                    P::prepare(spec, plan, self.0, self.1);
+                }
+            }
+        }
+        self.visit(plans, &mut Prepare(scenario, sim));
     }
 
     /// The reports of a finished run, in registry order.
@@ -308,34 +350,74 @@ impl Protocols {
         plans: &'a Plans,
         run: &Finished<'a>,
     ) -> Vec<Box<dyn ProtocolReport + 'a>> {
-        [
-            report::<peers::Peers>(&self.peers, &plans.peers, run),
-            report::<registration::Registration>(&self.registration, &plans.registration, run),
-            report::<consensus::Consensus>(&self.consensus, &plans.consensus, run),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+        struct Reports<'r, 'a>(&'r Finished<'a>, Vec<Box<dyn ProtocolReport + 'a>>);
+        impl<'a> VisitRun<'a> for Reports<'_, 'a> {
+            fn visit<P: Protocol + 'a>(
+                &mut self,
+                spec: Option<&'a P::Spec>,
+                plan: Option<&'a P::Plan>,
+            ) {
+                if let (Some(spec), Some(plan)) = (spec, plan) {
+                    self.1.push(P::report(spec, plan, self.0));
+                }
+            }
+        }
+        let mut v = Reports(run, Vec::new());
+        self.visit(plans, &mut v);
+        v.1
     }
+}
+
+/// Every protocol's table, in registry order.
+pub fn sections() -> Vec<Section> {
+    #[derive(Default)]
+    struct Sections(Vec<Section>);
+    impl VisitProtocol for Sections {
+        fn visit<P: Protocol>(&mut self) {
+            self.0.push(P::SECTION);
+        }
+    }
+    let mut v = Sections::default();
+    visit_protocols(&mut v);
+    v.0
+}
+
+/// Every protocol's metrics, in registry order.
+pub fn metrics() -> Vec<&'static str> {
+    #[derive(Default)]
+    struct Metrics(Vec<&'static str>);
+    impl VisitProtocol for Metrics {
+        fn visit<P: Protocol>(&mut self) {
+            self.0.extend(P::METRICS);
+        }
+    }
+    let mut v = Metrics::default();
+    visit_protocols(&mut v);
+    v.0
 }
 
 /// Every protocol's counters read off a live node.
 pub fn node_counters(node: &HostNode, counters: &mut ProtocolCounters) {
-    peers::Peers::node_counters(node, counters);
-    registration::Registration::node_counters(node, counters);
-    consensus::Consensus::node_counters(node, counters);
+    struct Count<'n>(&'n HostNode, &'n mut ProtocolCounters);
+    impl VisitProtocol for Count<'_> {
+        fn visit<P: Protocol>(&mut self) {
+            P::node_counters(self.0, self.1);
+        }
+    }
+    visit_protocols(&mut Count(node, counters));
 }
 
 /// Every protocol's digest line that has one, in registry order.
 pub fn digests(summary: &Summary) -> Vec<String> {
-    [
-        peers::Peers::digest(summary),
-        registration::Registration::digest(summary),
-        consensus::Consensus::digest(summary),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+    struct Digests<'s>(&'s Summary, Vec<String>);
+    impl VisitProtocol for Digests<'_> {
+        fn visit<P: Protocol>(&mut self) {
+            self.1.extend(P::digest(self.0));
+        }
+    }
+    let mut v = Digests(summary, Vec::new());
+    visit_protocols(&mut v);
+    v.1
 }
 
 fn parse<P: Protocol>(
@@ -358,63 +440,6 @@ fn plan<P: Protocol>(
         .transpose()
 }
 
-fn configure<P: Protocol>(
-    spec: &Option<P::Spec>,
-    plan: &Option<P::Plan>,
-    plans: &Plans,
-    host: &HostSpec,
-    config: HostConfig,
-    streams: &RngStreams,
-) -> HostConfig {
-    match (spec, plan) {
-        (Some(spec), Some(plan)) => P::configure(spec, plan, plans, host, config, streams),
-        _ => config,
-    }
-}
-
-fn prepare<P: Protocol>(
-    spec: &Option<P::Spec>,
-    plan: &Option<P::Plan>,
-    scenario: &Scenario,
-    sim: &mut Simulation<HostNode>,
-) {
-    if let (Some(spec), Some(plan)) = (spec, plan) {
-        P::prepare(spec, plan, scenario, sim);
-    }
-}
-
-fn shared_files<P: Protocol>(
-    spec: &Option<P::Spec>,
-    plan: &Option<P::Plan>,
-) -> Vec<(String, Vec<u8>)> {
-    match (spec, plan) {
-        (Some(spec), Some(plan)) => P::shared_files(spec, plan),
-        _ => Vec::new(),
-    }
-}
-
-fn checkers<P: Protocol>(
-    spec: &Option<P::Spec>,
-    plan: &Option<P::Plan>,
-    scenario: &Scenario,
-) -> Vec<Box<dyn Checker>> {
-    match (spec, plan) {
-        (Some(spec), Some(plan)) => P::checkers(spec, plan, scenario),
-        _ => Vec::new(),
-    }
-}
-
-fn report<'a, P: Protocol + 'a>(
-    spec: &'a Option<P::Spec>,
-    plan: &'a Option<P::Plan>,
-    run: &Finished<'a>,
-) -> Option<Box<dyn ProtocolReport + 'a>> {
-    match (spec, plan) {
-        (Some(spec), Some(plan)) => Some(P::report(spec, plan, run)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -423,23 +448,38 @@ mod tests {
 
     #[test]
     fn each_protocol_names_its_metrics_after_its_table_and_no_two_collide() {
-        let mut all = BTreeSet::new();
-        for (section, metrics) in [
-            (peers::Peers::SECTION, peers::Peers::METRICS),
-            (
-                registration::Registration::SECTION,
-                registration::Registration::METRICS,
-            ),
-            (consensus::Consensus::SECTION, consensus::Consensus::METRICS),
-        ] {
-            for metric in metrics {
-                let prefix = format!("{}.", section.name);
-                assert!(metric.starts_with(&prefix), "{metric} outside {prefix}*");
-                assert!(all.insert(*metric), "{metric} twice");
+        struct Check(BTreeSet<&'static str>, usize);
+        impl VisitProtocol for Check {
+            fn visit<P: Protocol>(&mut self) {
+                self.1 += 1;
+                for metric in P::METRICS {
+                    let prefix = format!("{}.", P::SECTION.name);
+                    assert!(metric.starts_with(&prefix), "{metric} outside {prefix}*");
+                    assert!(self.0.insert(metric), "{metric} twice");
+                }
             }
         }
-        assert_eq!(all.len(), super::metrics().len());
+        let mut check = Check(BTreeSet::new(), 0);
+        visit_protocols(&mut check);
+        assert_eq!(check.0.len(), super::metrics().len());
         let names: BTreeSet<&str> = sections().iter().map(|s| s.name).collect();
-        assert_eq!(names.len(), sections().len());
+        assert_eq!(names.len(), check.1);
+    }
+
+    #[test]
+    fn every_protocol_is_visited_by_type_and_by_run() {
+        struct Count(usize);
+        impl<'a> VisitRun<'a> for Count {
+            fn visit<P: Protocol + 'a>(&mut self, _: Option<&'a P::Spec>, _: Option<&'a P::Plan>) {
+                self.0 += 1;
+            }
+        }
+        let mut count = Count(0);
+        Protocols::default().visit(&Plans::default(), &mut count);
+        assert_eq!(
+            count.0,
+            sections().len(),
+            "visit_protocols lists every protocol"
+        );
     }
 }

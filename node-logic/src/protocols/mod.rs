@@ -281,13 +281,20 @@ impl HostNode {
     }
 
     /// Every protocol this host runs, for inputs they all see.
+    /// (Destructured, so a protocol added to [`HostNode`] but not here
+    /// does not compile.)
     pub(crate) fn protocols(&mut self) -> [Option<&mut dyn HostProtocol>; 3] {
+        let HostNode {
+            id: _,
+            peers,
+            registration,
+            consensus,
+            out: _,
+        } = self;
         [
-            self.peers.as_mut().map(|p| p as &mut dyn HostProtocol),
-            self.registration
-                .as_mut()
-                .map(|p| p as &mut dyn HostProtocol),
-            self.consensus.as_mut().map(|p| p as &mut dyn HostProtocol),
+            peers.as_mut().map(|p| p as &mut dyn HostProtocol),
+            registration.as_mut().map(|p| p as _),
+            consensus.as_mut().map(|p| p as _),
         ]
     }
     /// The protocol a datagram tag names, if this host runs it.
@@ -497,7 +504,15 @@ mod tests {
 
     #[test]
     fn tags_round_trip_through_their_byte() {
-        for tag in ProtocolTag::ALL {
+        // An exhaustive match: a new tag does not compile until it is here,
+        // and then must be in ALL.
+        let position = |tag: ProtocolTag| match tag {
+            ProtocolTag::Peers => 0,
+            ProtocolTag::Registration => 1,
+            ProtocolTag::Consensus => 2,
+        };
+        for (i, tag) in ProtocolTag::ALL.into_iter().enumerate() {
+            assert_eq!(position(tag), i);
             assert_eq!(ProtocolTag::from_byte(tag as u8), Ok(tag));
         }
         assert_eq!(ProtocolTag::from_byte(0), Err(DecodeError::UnknownKind(0)));
