@@ -14,6 +14,7 @@
 //! destructurings make the compiler point at every one.
 
 pub mod consensus;
+pub mod gossip;
 pub mod peers;
 pub mod registration;
 
@@ -128,6 +129,8 @@ pub struct Protocols {
     pub registration: Option<<registration::Registration as Protocol>::Spec>,
     /// BFT consensus.
     pub consensus: Option<<consensus::Consensus as Protocol>::Spec>,
+    /// Rumor spreading.
+    pub gossip: Option<<gossip::Gossip as Protocol>::Spec>,
 }
 
 /// Every protocol's plan for one run.
@@ -139,6 +142,8 @@ pub struct Plans {
     pub registration: Option<<registration::Registration as Protocol>::Plan>,
     /// BFT consensus.
     pub consensus: Option<<consensus::Consensus as Protocol>::Plan>,
+    /// Rumor spreading.
+    pub gossip: Option<<gossip::Gossip as Protocol>::Plan>,
 }
 
 /// Something done once per protocol type (its table, metrics, digest).
@@ -161,6 +166,7 @@ pub fn visit_protocols(v: &mut impl VisitProtocol) {
     v.visit::<peers::Peers>();
     v.visit::<registration::Registration>();
     v.visit::<consensus::Consensus>();
+    v.visit::<gossip::Gossip>();
 }
 
 impl Protocols {
@@ -172,15 +178,18 @@ impl Protocols {
             peers,
             registration,
             consensus,
+            gossip,
         } = self;
         let Plans {
             peers: peers_plan,
             registration: registration_plan,
             consensus: consensus_plan,
+            gossip: gossip_plan,
         } = plans;
         v.visit::<peers::Peers>(peers.as_ref(), peers_plan.as_ref());
         v.visit::<registration::Registration>(registration.as_ref(), registration_plan.as_ref());
         v.visit::<consensus::Consensus>(consensus.as_ref(), consensus_plan.as_ref());
+        v.visit::<gossip::Gossip>(gossip.as_ref(), gossip_plan.as_ref());
     }
 
     /// Reads every protocol's table, in registry order.
@@ -189,6 +198,7 @@ impl Protocols {
         p.peers = parse::<peers::Peers>(root, hosts, &p)?;
         p.registration = parse::<registration::Registration>(root, hosts, &p)?;
         p.consensus = parse::<consensus::Consensus>(root, hosts, &p)?;
+        p.gossip = parse::<gossip::Gossip>(root, hosts, &p)?;
         Ok(p)
     }
 
@@ -201,6 +211,7 @@ impl Protocols {
             plan::<registration::Registration>(registration, scenario, options, &plans)?;
         let consensus = self.consensus.as_ref();
         plans.consensus = plan::<consensus::Consensus>(consensus, scenario, options, &plans)?;
+        plans.gossip = plan::<gossip::Gossip>(self.gossip.as_ref(), scenario, options, &plans)?;
         Ok(plans)
     }
 

@@ -13,6 +13,7 @@
 //! bus); ARCHITECTURE.md has the checklist.
 
 pub mod consensus;
+pub mod gossip;
 pub mod peers;
 pub mod registration;
 
@@ -24,6 +25,7 @@ use crate::observe::{Described, Description, TraceWriter, Traced};
 use crate::outbox::Outbox;
 
 use consensus::{ConsensusEvent, ConsensusNode, ConsensusSetup, ConsensusTimer};
+use gossip::{Gossip, GossipConfig, GossipEvent, GossipTimer};
 use peers::{PeerConfig, PeerRegistry, PeerRegistryEvent, PeerTimer};
 use registration::{RegistrationEvent, RegistrationNode, RegistrationRole, RegistrationTimer};
 
@@ -37,14 +39,17 @@ pub enum ProtocolTag {
     Registration = 2,
     /// BFT consensus (proposals, votes, view changes, catch-up).
     Consensus = 3,
+    /// Rumor spreading (pushed rumors).
+    Gossip = 4,
 }
 
 impl ProtocolTag {
     /// Every tag, in wire order.
-    pub const ALL: [ProtocolTag; 3] = [
+    pub const ALL: [ProtocolTag; 4] = [
         ProtocolTag::Peers,
         ProtocolTag::Registration,
         ProtocolTag::Consensus,
+        ProtocolTag::Gossip,
     ];
 
     /// The tag a header byte names.
@@ -67,6 +72,8 @@ pub enum TimerId {
     Registration(RegistrationTimer),
     /// A consensus timer.
     Consensus(ConsensusTimer),
+    /// A gossip timer.
+    Gossip(GossipTimer),
     /// A workload timer with an index, for tests and benchmarks of drivers.
     Workload(u32),
 }
@@ -87,6 +94,10 @@ impl TimerId {
                 ConsensusTimer::Propose => 6,
                 ConsensusTimer::View => 7,
             },
+            TimerId::Gossip(t) => match t {
+                GossipTimer::Round => 8,
+                GossipTimer::Originate => 9,
+            },
             TimerId::Workload(i) => (1 << 32) | u64::from(i),
         }
     }
@@ -103,6 +114,10 @@ impl TimerId {
             TimerId::Consensus(t) => match t {
                 ConsensusTimer::Propose => "consensus-propose",
                 ConsensusTimer::View => "consensus-view-timer",
+            },
+            TimerId::Gossip(t) => match t {
+                GossipTimer::Round => "gossip-round",
+                GossipTimer::Originate => "gossip-originate",
             },
             TimerId::Workload(_) => "workload",
         }
@@ -126,6 +141,8 @@ pub enum Observation {
     Registration(RegistrationEvent),
     /// Something the consensus protocol did or saw.
     Consensus(ConsensusEvent),
+    /// Something rumor spreading did.
+    Gossip(GossipEvent),
     /// A datagram was dropped because it was malformed, forged or
     /// misdirected, or its protocol does not run on this host.
     MessageRejected {
@@ -156,6 +173,10 @@ impl Traced for Observation {
                 out.word(8);
                 event.trace(out);
             }
+            Observation::Gossip(event) => {
+                out.word(9);
+                event.trace(out);
+            }
         }
     }
 }
@@ -166,6 +187,7 @@ impl Described for Observation {
             Observation::Peers(event) => event.describe(),
             Observation::Registration(event) => event.describe(),
             Observation::Consensus(event) => event.describe(),
+            Observation::Gossip(event) => event.describe(),
             Observation::MessageRejected { from, reason } => Description::new("message-rejected")
                 .host(*from)
                 .detail(reason.as_str()),
@@ -199,6 +221,8 @@ pub struct HostConfig {
     pub registration: Option<RegistrationRole>,
     /// Its part in consensus, if any.
     pub consensus: Option<ConsensusSetup>,
+    /// Its part in rumor spreading, if any.
+    pub gossip: Option<GossipConfig>,
 }
 
 impl HostConfig {
@@ -210,6 +234,7 @@ impl HostConfig {
             peers: None,
             registration: None,
             consensus: None,
+            gossip: None,
         }
     }
     /// The same host, also a peer-registry member.
@@ -227,6 +252,11 @@ impl HostConfig {
         self.consensus = Some(setup.into());
         self
     }
+    /// The same host, also spreading rumors.
+    pub fn with_gossip(mut self, config: GossipConfig) -> Self {
+        self.gossip = Some(config);
+        self
+    }
 }
 
 /// One host's protocols behind one [`crate::Node`]. Built anew on every
@@ -237,6 +267,7 @@ pub struct HostNode {
     pub(crate) peers: Option<PeerRegistry>,
     pub(crate) registration: Option<RegistrationNode>,
     pub(crate) consensus: Option<ConsensusNode>,
+    pub(crate) gossip: Option<Gossip>,
     pub(crate) out: Outbox,
 }
 
@@ -253,6 +284,7 @@ impl HostNode {
             consensus: config
                 .consensus
                 .map(|setup| ConsensusNode::new(setup, identity)),
+            gossip: config.gossip.map(Gossip::new),
             out: Outbox::default(),
         }
     }
@@ -279,22 +311,28 @@ impl HostNode {
     pub fn validator(&self) -> Option<&consensus::Validator> {
         self.consensus.as_ref().and_then(ConsensusNode::validator)
     }
+    /// The gossip member, if this host is one.
+    pub fn gossip(&self) -> Option<&Gossip> {
+        self.gossip.as_ref()
+    }
 
     /// Every protocol this host runs, for inputs they all see.
     /// (Destructured, so a protocol added to [`HostNode`] but not here
     /// does not compile.)
-    pub(crate) fn protocols(&mut self) -> [Option<&mut dyn HostProtocol>; 3] {
+    pub(crate) fn protocols(&mut self) -> [Option<&mut dyn HostProtocol>; 4] {
         let HostNode {
             id: _,
             peers,
             registration,
             consensus,
+            gossip,
             out: _,
         } = self;
         [
             peers.as_mut().map(|p| p as &mut dyn HostProtocol),
             registration.as_mut().map(|p| p as _),
             consensus.as_mut().map(|p| p as _),
+            gossip.as_mut().map(|p| p as _),
         ]
     }
     /// The protocol a datagram tag names, if this host runs it.
@@ -303,6 +341,7 @@ impl HostNode {
             ProtocolTag::Peers => self.peers.as_mut().map(|p| p as &mut dyn HostProtocol),
             ProtocolTag::Registration => self.registration.as_mut().map(|p| p as _),
             ProtocolTag::Consensus => self.consensus.as_mut().map(|p| p as _),
+            ProtocolTag::Gossip => self.gossip.as_mut().map(|p| p as _),
         }
     }
     /// Routes a timer to the protocol that owns it; a timer no running
@@ -321,6 +360,11 @@ impl HostNode {
             }
             TimerId::Consensus(t) => {
                 if let Some(p) = self.consensus.as_mut() {
+                    p.timer(cx, t);
+                }
+            }
+            TimerId::Gossip(t) => {
+                if let Some(p) = self.gossip.as_mut() {
                     p.timer(cx, t);
                 }
             }
@@ -389,6 +433,7 @@ mod tests {
         out.extend(registration.into_iter().map(Observation::Registration));
         let consensus = consensus::observe::samples::all();
         out.extend(consensus.into_iter().map(Observation::Consensus));
+        out.extend(gossip::samples::all().into_iter().map(Observation::Gossip));
         out
     }
 
@@ -399,6 +444,7 @@ mod tests {
             Observation::Peers(_) => "peers",
             Observation::Registration(_) => "registration",
             Observation::Consensus(_) => "consensus",
+            Observation::Gossip(_) => "gossip",
             Observation::MessageRejected { .. } => "message_rejected",
         }
     }
@@ -407,7 +453,7 @@ mod tests {
     fn every_observation_round_trips_through_json_on_one_line() {
         let samples = samples();
         let wrappers: std::collections::BTreeSet<&str> = samples.iter().map(wrapper).collect();
-        assert_eq!(wrappers.len(), 4);
+        assert_eq!(wrappers.len(), 5);
         for o in &samples {
             let text = serde_json::to_string(o).unwrap();
             assert!(!text.contains('\n'), "one observation per line: {text}");
@@ -510,6 +556,7 @@ mod tests {
             ProtocolTag::Peers => 0,
             ProtocolTag::Registration => 1,
             ProtocolTag::Consensus => 2,
+            ProtocolTag::Gossip => 3,
         };
         for (i, tag) in ProtocolTag::ALL.into_iter().enumerate() {
             assert_eq!(position(tag), i);
@@ -528,6 +575,8 @@ mod tests {
             TimerId::Registration(RegistrationTimer::MinerRewrite),
             TimerId::Consensus(ConsensusTimer::Propose),
             TimerId::Consensus(ConsensusTimer::View),
+            TimerId::Gossip(GossipTimer::Round),
+            TimerId::Gossip(GossipTimer::Originate),
             TimerId::Workload(0),
         ];
         let codes: std::collections::BTreeSet<u64> = timers.iter().map(|t| t.code()).collect();

@@ -1,0 +1,533 @@
+//! Rumor spreading by push gossip: the way a network with no directory of
+//! everyone gets a piece of news (an announcement, a transaction) to every
+//! member.
+//!
+//! # Behaviour
+//!
+//! - A member **originates** each rumor its configuration lists, at the
+//!   rumor's time: it learns it at 0 hops and starts pushing it.
+//! - A member that **learns** a rumor (it originates it, or receives it for
+//!   the first time) pushes it for `rounds` rounds, one round every
+//!   `interval` (the first at a random point of the first interval, so
+//!   members do not tick in lockstep): each round it sends the rumor to
+//!   `fanout` members drawn uniformly, without repetition, from the others
+//!   (from the host's RNG). A receiver learns it at the sender's hops + 1.
+//! - **Duplicates** (a rumor already known) are counted and dropped: no
+//!   second push, no observation. Only members' datagrams are taken
+//!   (others are rejected `NotAMember`); malformed ones are rejected.
+//! - A crash forgets everything: a restarted member learns rumors again
+//!   when they reach it, and does not originate rumors whose time passed.
+//!
+//! Rumors are not signed: this protocol models dissemination (delay,
+//! coverage, redundancy), not authenticity. A datagram is
+//! `[version][tag 4][kind 1][origin u32][seq u32][hops u8][body bytes]`,
+//! the body being the rumor's payload (its size travels through the
+//! bandwidth model).
+
+use std::collections::BTreeMap;
+
+use rand::RngExt;
+
+use crate::HostId;
+use crate::codec::{DecodeError, MAX_DATAGRAM, Reader};
+use crate::io::RejectReason;
+use crate::observe::{Described, Description, TraceWriter, Traced};
+use crate::outbox::Outbox;
+use crate::protocols::{Cx, HostProtocol, Observation, ProtocolTag, TimerId};
+use crate::time::{SimDuration, SimTime};
+use crate::wire::frame;
+
+/// The message kind byte of a rumor.
+const KIND_RUMOR: u8 = 1;
+/// Bytes of a rumor datagram besides its body.
+const HEADER: usize = 2 + 1 + 4 + 4 + 1 + 4;
+/// The largest rumor body.
+pub const MAX_RUMOR_BYTES: usize = MAX_DATAGRAM - HEADER;
+
+/// A rumor, named by who started it and its number there.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct RumorId {
+    /// The member that originated it.
+    pub origin: HostId,
+    /// Its number among that member's rumors.
+    pub seq: u32,
+}
+
+/// A rumor a member starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RumorSpec {
+    /// When (the member's clock).
+    pub at: SimTime,
+    /// The payload's size in bytes (at most [`MAX_RUMOR_BYTES`]).
+    pub size: u32,
+}
+
+/// How a member gossips.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GossipConfig {
+    /// This member.
+    pub me: HostId,
+    /// Every member, sorted (this one included).
+    pub members: Vec<HostId>,
+    /// Members pushed to per round.
+    pub fanout: u32,
+    /// Rounds a member pushes a rumor after learning it.
+    pub rounds: u32,
+    /// Between rounds.
+    pub interval: SimDuration,
+    /// The rumors this member starts, in time order.
+    pub rumors: Vec<RumorSpec>,
+}
+
+/// Gossip's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GossipTimer {
+    /// Push every rumor still being spread.
+    Round,
+    /// Originate the next rumor.
+    Originate,
+}
+
+/// What gossip reports (wrapped in [`Observation::Gossip`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GossipEvent {
+    /// This member started a rumor.
+    Originated {
+        /// The rumor.
+        rumor: RumorId,
+        /// Its payload's size.
+        size: u32,
+    },
+    /// This member learned a rumor for the first time.
+    Learned {
+        /// The rumor.
+        rumor: RumorId,
+        /// Who sent it.
+        from: HostId,
+        /// How many pushes it took from the origin.
+        hops: u32,
+    },
+}
+
+/// Counters a member keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GossipStats {
+    /// Rumors pushed (datagrams sent).
+    pub pushed: u64,
+    /// Rumors received that were already known.
+    pub duplicates: u64,
+}
+
+/// A rumor a member knows.
+#[derive(Clone, Debug)]
+struct Known {
+    hops: u32,
+    size: u32,
+    rounds_left: u32,
+}
+
+/// One member's gossip state machine.
+#[derive(Debug)]
+pub struct Gossip {
+    config: GossipConfig,
+    known: BTreeMap<RumorId, Known>,
+    /// The next of its own rumors to originate.
+    next_rumor: usize,
+    /// When the next round is set for, if one is.
+    round_at: Option<SimTime>,
+    stats: GossipStats,
+}
+
+impl Gossip {
+    /// A member running `config`.
+    pub fn new(config: GossipConfig) -> Self {
+        Gossip {
+            config,
+            known: BTreeMap::new(),
+            next_rumor: 0,
+            round_at: None,
+            stats: GossipStats::default(),
+        }
+    }
+    /// The rumors it knows, with the hops they took.
+    pub fn known(&self) -> impl Iterator<Item = (RumorId, u32)> + '_ {
+        self.known.iter().map(|(id, k)| (*id, k.hops))
+    }
+    /// Its counters.
+    pub fn stats(&self) -> GossipStats {
+        self.stats
+    }
+
+    /// A gossip timer fired; early (moved) or spurious ones are no-ops.
+    pub(crate) fn timer(&mut self, cx: &mut Cx<'_>, timer: GossipTimer) {
+        match timer {
+            GossipTimer::Round if self.round_at.is_some_and(|at| cx.now >= at) => {
+                self.round_at = None;
+                self.push_round(cx);
+            }
+            GossipTimer::Originate => self.originate_due(cx),
+            GossipTimer::Round => {}
+        }
+    }
+
+    fn originate_due(&mut self, cx: &mut Cx<'_>) {
+        while let Some(rumor) = self.config.rumors.get(self.next_rumor).copied() {
+            if rumor.at > cx.now {
+                return cx
+                    .out
+                    .set_timer(TimerId::Gossip(GossipTimer::Originate), rumor.at);
+            }
+            let seq = u32::try_from(self.next_rumor).unwrap_or(u32::MAX);
+            self.next_rumor += 1;
+            let id = RumorId {
+                origin: self.config.me,
+                seq,
+            };
+            cx.out.record(Observation::Gossip(GossipEvent::Originated {
+                rumor: id,
+                size: rumor.size,
+            }));
+            self.learn(cx, id, 0, rumor.size);
+        }
+    }
+
+    /// Starts spreading a rumor just learned.
+    fn learn(&mut self, cx: &mut Cx<'_>, id: RumorId, hops: u32, size: u32) {
+        let rounds_left = self.config.rounds;
+        self.known.insert(
+            id,
+            Known {
+                hops,
+                size,
+                rounds_left,
+            },
+        );
+        if self.round_at.is_none() && rounds_left > 0 {
+            let first = cx.rng.random_range(0..=self.config.interval.as_nanos());
+            let at = cx.now + SimDuration::from_nanos(first);
+            self.round_at = Some(at);
+            cx.out.set_timer(TimerId::Gossip(GossipTimer::Round), at);
+        }
+    }
+
+    /// One round: every rumor with rounds left goes to `fanout` others.
+    fn push_round(&mut self, cx: &mut Cx<'_>) {
+        let mut others: Vec<HostId> = self
+            .config
+            .members
+            .iter()
+            .copied()
+            .filter(|m| *m != self.config.me)
+            .collect();
+        let fanout = (self.config.fanout as usize).min(others.len());
+        let mut busy = false;
+        for (id, known) in self.known.iter_mut().filter(|(_, k)| k.rounds_left > 0) {
+            known.rounds_left -= 1;
+            busy |= known.rounds_left > 0;
+            // A partial Fisher-Yates shuffle: the first `fanout` are a
+            // uniform sample without repetition.
+            for i in 0..fanout {
+                let j = cx.rng.random_range(i..others.len());
+                others.swap(i, j);
+            }
+            let datagram = encode(*id, known.hops.saturating_add(1), known.size);
+            cx.out.broadcast(others[..fanout].iter().copied(), datagram);
+            self.stats.pushed += fanout as u64;
+        }
+        if busy {
+            let at = cx.now + self.config.interval;
+            self.round_at = Some(at);
+            cx.out.set_timer(TimerId::Gossip(GossipTimer::Round), at);
+        }
+    }
+
+    fn reject(out: &mut Outbox, from: HostId, reason: RejectReason) {
+        out.record(Observation::MessageRejected { from, reason });
+    }
+}
+
+impl HostProtocol for Gossip {
+    fn start(&mut self, cx: &mut Cx<'_>, _restarted: bool) {
+        // Rumors whose time has passed were another incarnation's to start.
+        self.next_rumor = self.config.rumors.partition_point(|r| r.at < cx.now);
+        self.originate_due(cx);
+    }
+
+    fn message(&mut self, cx: &mut Cx<'_>, from: HostId, body: Reader<'_>) {
+        if self.config.members.binary_search(&from).is_err() || from == self.config.me {
+            return Self::reject(cx.out, from, RejectReason::NotAMember);
+        }
+        let Ok((id, hops, size)) = decode(body) else {
+            return Self::reject(cx.out, from, RejectReason::Malformed);
+        };
+        if self.known.contains_key(&id) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        cx.out.record(Observation::Gossip(GossipEvent::Learned {
+            rumor: id,
+            from,
+            hops,
+        }));
+        self.learn(cx, id, hops, size);
+    }
+}
+
+/// The datagram pushing rumor `id` at `hops`, with a `size`-byte body.
+fn encode(id: RumorId, hops: u32, size: u32) -> Vec<u8> {
+    let size = (size as usize).min(MAX_RUMOR_BYTES);
+    let mut w = frame(ProtocolTag::Gossip, HEADER + size);
+    w.u8(KIND_RUMOR)
+        .u32(id.origin.0)
+        .u32(id.seq)
+        .u8(u8::try_from(hops).unwrap_or(u8::MAX))
+        .bytes(&vec![0; size]);
+    w.finish()
+}
+
+/// A rumor datagram's id, hops and body size; strict.
+fn decode(mut r: Reader<'_>) -> Result<(RumorId, u32, u32), DecodeError> {
+    let kind = r.u8()?;
+    if kind != KIND_RUMOR {
+        return Err(DecodeError::UnknownKind(kind));
+    }
+    let id = RumorId {
+        origin: HostId(r.u32()?),
+        seq: r.u32()?,
+    };
+    let hops = u32::from(r.u8()?);
+    let body = r.bytes()?;
+    r.finish()?;
+    let size = u32::try_from(body.len()).map_err(|_| DecodeError::InvalidField)?;
+    Ok((id, hops, size))
+}
+
+impl Traced for GossipEvent {
+    fn trace(&self, out: &mut impl TraceWriter) {
+        match self {
+            GossipEvent::Originated { rumor, size } => {
+                out.word(1);
+                out.word(u64::from(rumor.origin.0) << 32 | u64::from(rumor.seq));
+                out.word(u64::from(*size));
+            }
+            GossipEvent::Learned { rumor, from, hops } => {
+                out.word(2);
+                out.word(u64::from(rumor.origin.0) << 32 | u64::from(rumor.seq));
+                out.word(u64::from(from.0));
+                out.word(u64::from(*hops));
+            }
+        }
+    }
+}
+
+impl Described for GossipEvent {
+    fn describe(&self) -> Description {
+        match self {
+            GossipEvent::Originated { rumor, size } => Description::new("gossip-originated")
+                .detail(format!(
+                    "rumor {}.{} {size} bytes",
+                    rumor.origin.0, rumor.seq
+                )),
+            GossipEvent::Learned { rumor, from, hops } => Description::new("gossip-learned")
+                .host(*from)
+                .detail(format!(
+                    "rumor {}.{} hops {hops}",
+                    rumor.origin.0, rumor.seq
+                )),
+        }
+    }
+}
+
+/// One of each event, for the tests of every layer that encodes observations.
+#[cfg(test)]
+pub(crate) mod samples {
+    use super::*;
+
+    /// The variant's name; an exhaustive match, so a new variant does not
+    /// compile until [`all`] covers it.
+    pub(crate) fn name(e: &GossipEvent) -> &'static str {
+        match e {
+            GossipEvent::Originated { .. } => "originated",
+            GossipEvent::Learned { .. } => "learned",
+        }
+    }
+
+    pub(crate) fn all() -> Vec<GossipEvent> {
+        let rumor = RumorId {
+            origin: HostId(7),
+            seq: 2,
+        };
+        vec![
+            GossipEvent::Originated { rumor, size: 300 },
+            GossipEvent::Learned {
+                rumor,
+                from: HostId(1),
+                hops: 3,
+            },
+        ]
+    }
+
+    #[test]
+    fn the_samples_cover_every_variant() {
+        let names: std::collections::BTreeSet<&str> = all().iter().map(name).collect();
+        assert_eq!(names.len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use crate::protocols::HostConfig;
+    use crate::testkit::{self, TestNet};
+
+    fn config(me: u32, n: u32, rumors: Vec<RumorSpec>) -> GossipConfig {
+        GossipConfig {
+            me: HostId(me),
+            members: (0..n).map(HostId).collect(),
+            fanout: 3,
+            rounds: 4,
+            interval: SimDuration::from_millis(200),
+            rumors,
+        }
+    }
+
+    /// `n` members; member 0 starts one rumor at 1 s.
+    fn net(n: u32, seed: u64) -> TestNet {
+        let rumor = RumorSpec {
+            at: SimTime::from_duration(SimDuration::from_secs(1)),
+            size: 100,
+        };
+        let configs = (0..n)
+            .map(|i| {
+                let rumors = if i == 0 { vec![rumor] } else { Vec::new() };
+                HostConfig::new(HostId(i), Identity::from_secret([i as u8 + 1; 32]))
+                    .with_gossip(config(i, n, rumors))
+            })
+            .collect();
+        TestNet::of(configs, seed)
+    }
+
+    fn learned(net: &TestNet, host: u32) -> Vec<(SimTime, u32)> {
+        net.observations(HostId(host))
+            .filter_map(|(at, o)| match o {
+                Observation::Gossip(GossipEvent::Learned { hops, .. }) => Some((at, *hops)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rumor_reaches_every_member_once_in_a_few_rounds() {
+        for seed in 0..5 {
+            let mut net = net(30, seed);
+            net.start_all(SimTime::ZERO);
+            net.run_until(SimTime::from_duration(SimDuration::from_secs(10)));
+            for host in 1..30 {
+                let got = learned(&net, host);
+                assert_eq!(got.len(), 1, "seed {seed}: host {host} learned {got:?}");
+                assert!((1..=12).contains(&got[0].1), "hops {}", got[0].1);
+            }
+            let origin = net.node(HostId(0)).gossip().unwrap();
+            assert_eq!(origin.known().collect::<Vec<_>>().len(), 1);
+            let total: u64 = (0..30)
+                .map(|h| net.node(HostId(h)).gossip().unwrap().stats().duplicates)
+                .sum();
+            assert!(total > 0, "push gossip is redundant");
+        }
+    }
+
+    #[test]
+    fn pushing_stops_after_its_rounds() {
+        let mut net = net(10, 1);
+        net.start_all(SimTime::ZERO);
+        net.run_until(SimTime::from_duration(SimDuration::from_secs(10)));
+        let sent: Vec<u64> = (0..10)
+            .map(|h| net.node(HostId(h)).gossip().unwrap().stats().pushed)
+            .collect();
+        // Each member pushes its one rumor 4 rounds x 3 members.
+        assert!(sent.iter().all(|n| *n == 12), "{sent:?}");
+    }
+
+    #[test]
+    fn strangers_and_malformed_datagrams_are_rejected() {
+        let mut node = crate::protocols::HostNode::new(
+            HostConfig::new(HostId(1), Identity::from_secret([2; 32])).with_gossip(config(
+                1,
+                3,
+                Vec::new(),
+            )),
+        );
+        let mut rng = testkit::rng(1);
+        let rumor = RumorId {
+            origin: HostId(0),
+            seq: 0,
+        };
+        fn deliver(
+            node: &mut crate::protocols::HostNode,
+            rng: &mut rand_chacha::ChaCha8Rng,
+            from: u32,
+            payload: Vec<u8>,
+        ) -> Vec<crate::io::Output> {
+            let input = crate::io::Input::Message {
+                from: HostId(from),
+                payload: payload.into(),
+            };
+            testkit::drive(node, SimTime::ZERO, input, rng)
+        }
+        let out = deliver(&mut node, &mut rng, 9, encode(rumor, 1, 10));
+        assert!(
+            matches!(
+                &out[..],
+                [crate::io::Output::Record(Observation::MessageRejected {
+                    reason: RejectReason::NotAMember,
+                    ..
+                })]
+            ),
+            "{out:?}"
+        );
+        let mut bad = encode(rumor, 1, 10);
+        bad.push(0);
+        let out = deliver(&mut node, &mut rng, 0, bad);
+        assert!(
+            matches!(
+                &out[..],
+                [crate::io::Output::Record(Observation::MessageRejected {
+                    reason: RejectReason::Malformed,
+                    ..
+                })]
+            ),
+            "{out:?}"
+        );
+        let good = encode(rumor, 1, 10);
+        for cut in 0..good.len() {
+            let _ = deliver(&mut node, &mut rng, 0, good[..cut].to_vec());
+        }
+        let out = deliver(&mut node, &mut rng, 0, good);
+        assert!(
+            out.iter().any(|o| matches!(
+                o,
+                crate::io::Output::Record(Observation::Gossip(GossipEvent::Learned {
+                    hops: 1,
+                    ..
+                }))
+            )),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn datagrams_round_trip_and_bodies_are_bounded() {
+        let id = RumorId {
+            origin: HostId(3),
+            seq: 9,
+        };
+        let bytes = encode(id, 300, 5000);
+        let (_, body) = crate::wire::open(&bytes).unwrap();
+        assert_eq!(decode(body), Ok((id, 255, 5000)));
+        assert!(encode(id, 1, u32::MAX).len() <= MAX_DATAGRAM);
+    }
+}

@@ -1,0 +1,488 @@
+//! Rumor spreading's driver side: the `[gossip]` table, each member's
+//! configuration, `gossip.csv` (one row per rumor and member), the
+//! coverage plot and the `gossip.*` metrics. The state machine is
+//! `node_logic::protocols::gossip`.
+//!
+//! Definitions: a rumor **reaches** a member when the member learns it
+//! (its origin at origination). `gossip.coverage` is the share of (rumor,
+//! member) pairs reached by the end; `gossip.coverage_s` the longest time
+//! from a rumor's origination to reaching its last member, over the rumors
+//! that reached every member (absent when none did); the delivery delay of
+//! a pair is reaching minus origination (`delivery_p50_s`, `_p95_s`,
+//! nearest rank over the reached pairs); hops count pushes from the origin.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use node_logic::protocols::gossip::{
+    GossipConfig, GossipEvent, MAX_RUMOR_BYTES, RumorId, RumorSpec,
+};
+use node_logic::{HostConfig, HostId, HostNode, Observation};
+use reports::plots::{MAX_SERIES, svg, write_svg};
+use reports::summary::{Metric, Summary};
+use reports::tables::{host_name, rows};
+use reports::{ReportError, ResultDir, percentile, seconds};
+use sim_core::checkers::Checker;
+use sim_core::engine::Simulation;
+use sim_core::record::RunLog;
+use sim_core::rng::RngStreams;
+use sim_core::scenario::{self, ErrorKind, HostSpec, Hosts, Role, Section, Table};
+use sim_core::units::{SimDuration, SimTime};
+
+use super::{Plans, Protocol, ProtocolCounters, ProtocolReport, Protocols};
+use crate::model::Scenario;
+use crate::results::Finished;
+use crate::runner::{RunError, RunOptions};
+
+/// Rumor spreading (see the module docs).
+pub struct Gossip;
+
+/// The `[gossip]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GossipSpec {
+    /// Who takes part (default: every `peer` host).
+    pub members: Vec<HostId>,
+    /// Members pushed to per round (default 3).
+    pub fanout: u32,
+    /// Rounds a member pushes a rumor after learning it (default 4).
+    pub rounds: u32,
+    /// Between rounds (default 1 s).
+    pub interval: SimDuration,
+    /// Members that start rumors (default: the first member).
+    pub origins: Vec<HostId>,
+    /// When each origin starts its first rumor (default 5 s).
+    pub first_at: SimDuration,
+    /// Rumors each origin starts (default 1).
+    pub count: u32,
+    /// Between one origin's rumors (default 10 s).
+    pub every: SimDuration,
+    /// Each rumor's payload in bytes (default 256).
+    pub size: u32,
+}
+
+impl Protocol for Gossip {
+    type Spec = GossipSpec;
+    /// The members, sorted.
+    type Plan = Vec<HostId>;
+    const SECTION: Section = Section {
+        name: "gossip",
+        keys: &[
+            "members", "fanout", "rounds", "interval", "origins", "first_at", "count", "every",
+            "size",
+        ],
+    };
+    const METRICS: &'static [&'static str] = &[
+        "gossip.rumors",
+        "gossip.coverage",
+        "gossip.coverage_s",
+        "gossip.delivery_p50_s",
+        "gossip.delivery_p95_s",
+        "gossip.hops_max",
+        "gossip.hops_mean",
+        "gossip.pushed",
+        "gossip.duplicates",
+    ];
+
+    fn parse(
+        t: &Table<'_>,
+        hosts: &Hosts<'_>,
+        _: &Protocols,
+    ) -> scenario::Result<Option<GossipSpec>> {
+        if !t.is_present() {
+            return Ok(None);
+        }
+        let members = match t.get("members") {
+            Some(f) => hosts.index.resolve(&f)?,
+            None => hosts.with_roles(&[Role::Peer]),
+        };
+        if members.len() < 2 {
+            let message = format!(
+                "[gossip] needs at least two members, found {}",
+                members.len()
+            );
+            let err = match t.get("members") {
+                Some(f) => f.invalid(message),
+                None => t.error(ErrorKind::MissingKey, message),
+            };
+            return Err(err.with_help("set `members` to a group, or give two hosts role \"peer\""));
+        }
+        let max_fanout = u32::try_from(members.len() - 1).unwrap_or(u32::MAX);
+        let origins = match t.get("origins") {
+            Some(f) => {
+                let origins = hosts.index.resolve(&f)?;
+                if let Some(o) = origins.iter().find(|o| !members.contains(o)) {
+                    return Err(f
+                        .invalid(format!(
+                            "origin `{}` is not a gossip member",
+                            hosts.index.name(*o)
+                        ))
+                        .with_help("origins start rumors among the members: name members"));
+                }
+                origins
+            }
+            None => vec![members[0]],
+        };
+        Ok(Some(GossipSpec {
+            fanout: t.u32_or("fanout", 3.min(max_fanout), 1, max_fanout)?,
+            rounds: t.u32_or("rounds", 4, 1, 1_000)?,
+            interval: t.positive_duration_or("interval", SimDuration::from_secs(1))?,
+            first_at: t.duration_or("first_at", SimDuration::from_secs(5))?,
+            count: t.u32_or("count", 1, 1, 10_000)?,
+            every: t.positive_duration_or("every", SimDuration::from_secs(10))?,
+            size: t.u32_or("size", 256, 0, MAX_RUMOR_BYTES as u32)?,
+            members,
+            origins,
+        }))
+    }
+
+    fn input_files(_: &GossipSpec) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    fn plan(
+        spec: &GossipSpec,
+        _: &Scenario,
+        _: &RunOptions,
+        _: &Plans,
+    ) -> Result<Vec<HostId>, RunError> {
+        let mut members = spec.members.clone();
+        members.sort_unstable();
+        members.dedup();
+        Ok(members)
+    }
+
+    fn configure(
+        spec: &GossipSpec,
+        members: &Vec<HostId>,
+        _: &Plans,
+        host: &HostSpec,
+        config: HostConfig,
+        _: &RngStreams,
+    ) -> HostConfig {
+        if members.binary_search(&host.id).is_err() {
+            return config;
+        }
+        let rumors = match spec.origins.contains(&host.id) {
+            true => (0..spec.count)
+                .map(|i| RumorSpec {
+                    at: SimTime::from_duration(
+                        spec.first_at + spec.every.saturating_mul(u64::from(i)),
+                    ),
+                    size: spec.size,
+                })
+                .collect(),
+            false => Vec::new(),
+        };
+        config.with_gossip(GossipConfig {
+            me: host.id,
+            members: members.clone(),
+            fanout: spec.fanout,
+            rounds: spec.rounds,
+            interval: spec.interval,
+            rumors,
+        })
+    }
+
+    fn shared_files(_: &GossipSpec, _: &Vec<HostId>) -> Vec<(String, Vec<u8>)> {
+        Vec::new()
+    }
+
+    fn checkers(_: &GossipSpec, _: &Vec<HostId>, _: &Scenario) -> Vec<Box<dyn Checker>> {
+        Vec::new()
+    }
+
+    fn prepare(_: &GossipSpec, _: &Vec<HostId>, _: &Scenario, _: &mut Simulation<HostNode>) {}
+
+    fn node_counters(node: &HostNode, counters: &mut ProtocolCounters) {
+        if let Some(g) = node.gossip() {
+            let stats = g.stats();
+            *counters.entry("gossip.pushed".into()).or_default() += stats.pushed;
+            *counters.entry("gossip.duplicates".into()).or_default() += stats.duplicates;
+        }
+    }
+
+    fn report<'a>(
+        _: &'a GossipSpec,
+        members: &'a Vec<HostId>,
+        run: &Finished<'a>,
+    ) -> Box<dyn ProtocolReport + 'a> {
+        Box::new(GossipReport::new(members, run))
+    }
+
+    fn digest(summary: &Summary) -> Option<String> {
+        let get = |name: &str| summary.get(name).and_then(Metric::as_f64);
+        let rumors = get("gossip.rumors")?;
+        let mut line = format!(
+            "gossip: {rumors} rumors, coverage {:.1} %",
+            100.0 * get("gossip.coverage")?
+        );
+        if let Some(full) = get("gossip.coverage_s") {
+            line.push_str(&format!(", everyone reached within {full:.3} s"));
+        }
+        if let Some(hops) = get("gossip.hops_max") {
+            line.push_str(&format!(", at most {hops} hops"));
+        }
+        Some(line)
+    }
+}
+
+/// Who learned a rumor when: (time, hops, from).
+type Reached = BTreeMap<HostId, (SimTime, u32, Option<HostId>)>;
+
+/// Gossip's outcome of a run.
+struct GossipReport<'a> {
+    members: &'a [HostId],
+    /// Each rumor's origination time and who it reached.
+    rumors: BTreeMap<RumorId, (SimTime, Reached)>,
+    counters: (u64, u64),
+}
+
+impl<'a> GossipReport<'a> {
+    fn new(members: &'a [HostId], run: &Finished<'_>) -> Self {
+        let mut rumors: BTreeMap<RumorId, (SimTime, Reached)> = BTreeMap::new();
+        for (time, host, observation) in &run.log.observations {
+            let Observation::Gossip(event) = observation else {
+                continue;
+            };
+            match event {
+                GossipEvent::Originated { rumor, .. } => {
+                    let entry = rumors.entry(*rumor).or_insert((*time, Reached::new()));
+                    entry.0 = *time;
+                    entry.1.entry(*host).or_insert((*time, 0, None));
+                }
+                GossipEvent::Learned { rumor, from, hops } => {
+                    let entry = rumors
+                        .entry(*rumor)
+                        .or_insert((SimTime::NEVER, Reached::new()));
+                    entry.1.entry(*host).or_insert((*time, *hops, Some(*from)));
+                }
+            }
+        }
+        let count = |name: &str| run.counters.get(name).copied().unwrap_or(0);
+        GossipReport {
+            members,
+            rumors,
+            counters: (count("gossip.pushed"), count("gossip.duplicates")),
+        }
+    }
+
+    /// Every reached pair's delay and hops.
+    fn pairs(&self) -> impl Iterator<Item = (f64, u32)> + '_ {
+        self.rumors.values().flat_map(|(at, reached)| {
+            reached
+                .values()
+                .filter(move |_| *at != SimTime::NEVER)
+                .map(move |(t, hops, _)| ((*t - *at).as_secs_f64(), *hops))
+        })
+    }
+}
+
+impl ProtocolReport for GossipReport<'_> {
+    fn add_metrics(&self, summary: &mut Summary) {
+        let rumors = self.rumors.len() as u64;
+        summary.set("gossip.rumors", Metric::Count(rumors));
+        let reached: usize = self.rumors.values().map(|(_, r)| r.len()).sum();
+        let pairs = rumors as usize * self.members.len();
+        let coverage = if pairs == 0 {
+            0.0
+        } else {
+            reached as f64 / pairs as f64
+        };
+        summary.set("gossip.coverage", Metric::Real(coverage));
+        let full = self
+            .rumors
+            .values()
+            .filter(|(at, r)| *at != SimTime::NEVER && r.len() == self.members.len());
+        let longest = full.filter_map(|(at, r)| {
+            r.values()
+                .map(|(t, _, _)| *t)
+                .max()
+                .map(|t| (t - *at).as_secs_f64())
+        });
+        if let Some(worst) = longest.reduce(f64::max) {
+            summary.set("gossip.coverage_s", Metric::Real(worst));
+        }
+        let mut delays: Vec<f64> = self.pairs().map(|(d, _)| d).collect();
+        delays.sort_by(f64::total_cmp);
+        if let (Some(p50), Some(p95)) = (percentile(&delays, 0.5), percentile(&delays, 0.95)) {
+            summary.set("gossip.delivery_p50_s", Metric::Real(p50));
+            summary.set("gossip.delivery_p95_s", Metric::Real(p95));
+        }
+        let hops: Vec<u32> = self.pairs().map(|(_, h)| h).collect();
+        if let Some(max) = hops.iter().max() {
+            summary.set("gossip.hops_max", Metric::Count(u64::from(*max)));
+            let mean = hops.iter().map(|h| f64::from(*h)).sum::<f64>() / hops.len() as f64;
+            summary.set("gossip.hops_mean", Metric::Real(mean));
+        }
+        summary.set("gossip.pushed", Metric::Count(self.counters.0));
+        summary.set("gossip.duplicates", Metric::Count(self.counters.1));
+    }
+
+    /// `gossip.csv`: one row per rumor and member, reached or not.
+    fn write_tables(&self, dir: &ResultDir, scenario: &Scenario) -> Result<(), ReportError> {
+        let header = [
+            "rumor",
+            "origin",
+            "host",
+            "originated_s",
+            "learned_s",
+            "delay_s",
+            "hops",
+            "from",
+        ];
+        let mut records = Vec::new();
+        for (id, (at, reached)) in &self.rumors {
+            for member in self.members {
+                let got = reached.get(member);
+                let known = *at != SimTime::NEVER;
+                records.push(vec![
+                    format!("{}.{}", id.origin.0, id.seq),
+                    host_name(scenario, id.origin).to_string(),
+                    host_name(scenario, *member).to_string(),
+                    if known { seconds(*at) } else { String::new() },
+                    got.map(|(t, _, _)| seconds(*t)).unwrap_or_default(),
+                    got.filter(|_| known)
+                        .map(|(t, _, _)| seconds(SimTime::from_duration(*t - *at)))
+                        .unwrap_or_default(),
+                    got.map(|(_, h, _)| h.to_string()).unwrap_or_default(),
+                    got.and_then(|(_, _, f)| *f)
+                        .map(|f| host_name(scenario, f).to_string())
+                        .unwrap_or_default(),
+                ]);
+            }
+        }
+        rows(&dir.file("gossip.csv"), &header, records)
+    }
+
+    /// `gossip_coverage.svg`: the share of members each rumor has reached,
+    /// over the time since it started (the first rumors, up to the chart's
+    /// series limit).
+    fn write_plots(&self, dir: &ResultDir, _: &Scenario, _: &RunLog) -> Result<(), ReportError> {
+        let members = self.members.len() as f64;
+        let series: Vec<svg::Series> = self
+            .rumors
+            .iter()
+            .filter(|(_, (at, _))| *at != SimTime::NEVER)
+            .take(MAX_SERIES)
+            .map(|(id, (at, reached))| {
+                let mut times: Vec<f64> = reached
+                    .values()
+                    .map(|(t, _, _)| (*t - *at).as_secs_f64())
+                    .collect();
+                times.sort_by(f64::total_cmp);
+                let points = times
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (*t, (i + 1) as f64 / members))
+                    .collect();
+                svg::Series {
+                    name: format!("rumor {}.{}", id.origin.0, id.seq),
+                    points,
+                }
+            })
+            .collect();
+        let chart = (!series.is_empty()).then(|| {
+            svg::line_chart_with_note(
+                "Rumor coverage",
+                None,
+                "time since the rumor started (s)",
+                "members reached (fraction)",
+                &series,
+                true,
+            )
+        });
+        write_svg(dir, "gossip_coverage.svg", chart)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse_str;
+    use crate::results::Reports;
+    use sim_core::trace::NoTrace;
+
+    const BASE: &str = r#"
+duration = "30 s"
+[network]
+latency = "20 ms"
+[[hosts]]
+name = "p"
+count = 12
+role = "peer"
+[[hosts]]
+name = "quiet"
+count = 2
+role = "host"
+"#;
+
+    fn run(gossip: &str) -> Summary {
+        let scenario = parse_str(&format!("{BASE}{gossip}"), None, &[]).unwrap();
+        let prepared = crate::runner::prepare(&scenario).unwrap();
+        let mut sim = prepared.sim;
+        sim.run(&mut NoTrace).unwrap();
+        let mut counters = ProtocolCounters::new();
+        for host in &scenario.hosts {
+            if let Some(node) = sim.node(host.id) {
+                super::super::node_counters(node, &mut counters);
+            }
+        }
+        let (hash, end) = (sim.trace_hash(), sim.now());
+        let log = sim.into_log();
+        let finished = Finished {
+            scenario: &scenario,
+            log: &log,
+            plans: &prepared.plans,
+            trace_hash: &hash,
+            end,
+            safety_violated: false,
+            counters,
+        };
+        Reports::of(&finished, &[]).summary
+    }
+
+    fn metric(summary: &Summary, name: &str) -> f64 {
+        summary
+            .get(name)
+            .and_then(Metric::as_f64)
+            .unwrap_or_else(|| panic!("{name} missing"))
+    }
+
+    #[test]
+    fn rumors_reach_every_member_and_the_metrics_say_how() {
+        let s = run("[gossip]\norigins = [\"p-0\", \"p-5\"]\ncount = 2\ninterval = \"200 ms\"\n");
+        assert_eq!(metric(&s, "gossip.rumors"), 4.0);
+        assert_eq!(metric(&s, "gossip.coverage"), 1.0);
+        let full = metric(&s, "gossip.coverage_s");
+        assert!(full > 0.02 && full < 3.0, "{full}");
+        assert!(metric(&s, "gossip.delivery_p50_s") <= metric(&s, "gossip.delivery_p95_s"));
+        assert!(metric(&s, "gossip.hops_max") >= 2.0);
+        // 12 members x 4 rounds x fanout 3, per rumor.
+        assert_eq!(metric(&s, "gossip.pushed"), 4.0 * 12.0 * 4.0 * 3.0);
+        assert!(metric(&s, "gossip.duplicates") > 0.0);
+        assert!(s.get("peers.members").is_some(), "peers run beside gossip");
+    }
+
+    #[test]
+    fn a_single_round_of_fanout_one_leaves_members_out() {
+        let s = run("[gossip]\nfanout = 1\nrounds = 1\n");
+        let coverage = metric(&s, "gossip.coverage");
+        assert!(coverage < 1.0, "{coverage}");
+        assert!(s.get("gossip.coverage_s").is_none(), "never everyone");
+    }
+
+    #[test]
+    fn bad_tables_are_located_errors() {
+        for (table, says) in [
+            ("[gossip]\nmembers = \"quiet-0\"\n", "at least two members"),
+            ("[gossip]\nfanout = 12\n", "fanout"),
+            ("[gossip]\norigins = \"quiet-0\"\n", "not a gossip member"),
+            ("[gossip]\nsize = 70000\n", "size"),
+            ("[gossip]\nfanut = 2\n", "fanout"),
+        ] {
+            let err = parse_str(&format!("{BASE}{table}"), None, &[]).unwrap_err();
+            assert!(err.line().is_some(), "{err}");
+            assert!(err.to_string().contains(says), "{table}: {err}");
+        }
+    }
+}
