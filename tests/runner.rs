@@ -189,3 +189,59 @@ fn peer_settings_reach_the_hosts() {
         .registry_stats();
     assert_eq!(stats.max_observers, 7);
 }
+
+/// Roles are shorthands: hosts with role "host" take exactly the parts the
+/// protocol tables give them, and run them.
+#[test]
+fn host_role_hosts_take_the_parts_tables_name() {
+    let text = r#"
+duration = "2 min"
+[[hosts]]
+name = "box"
+count = 8
+role = "host"
+[registration]
+miners = ["box-0", "box-1", "box-2"]
+registrars = ["box-3", "box-4"]
+[consensus]
+validators = ["box-3", "box-4", "box-5", "box-6"]
+block_interval = "2 s"
+[peers]
+members = ["box-5", "box-6", "box-7"]
+"#;
+    let scenario = sim::model::parse_str(text, None, &[]).unwrap();
+    let prepared = runner::prepare(&scenario).unwrap();
+    let setup = runner::HostSetup::new(&scenario, prepared.plans.clone());
+    let parts = |i: u32| {
+        let c = setup.config(HostId(i));
+        (
+            c.registration.is_some(),
+            c.consensus.is_some(),
+            c.peers.is_some(),
+        )
+    };
+    assert_eq!(parts(0), (true, false, false), "a miner only");
+    assert_eq!(parts(3), (true, true, false), "registrar and validator");
+    assert_eq!(parts(5), (false, true, true), "validator and peer");
+    assert_eq!(parts(7), (false, false, true), "peer only");
+    let mut sim = prepared.sim;
+    sim.run(&mut NoTrace).unwrap();
+    let finalized = sim
+        .log()
+        .observations
+        .iter()
+        .filter(|(_, _, o)| {
+            matches!(
+                o,
+                Observation::Consensus(
+                    node_logic::protocols::consensus::ConsensusEvent::Finalized { .. }
+                )
+            )
+        })
+        .count();
+    assert!(finalized > 20, "{finalized}");
+    // A host the tables give nothing runs nothing.
+    let lone = "duration = \"1 min\"\n[[hosts]]\nname = \"box\"\nrole = \"host\"\n";
+    let lone = sim::model::parse_str(lone, None, &[]).unwrap();
+    assert_eq!(lone.protocols, sim::protocols::Protocols::default());
+}
