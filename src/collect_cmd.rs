@@ -149,6 +149,10 @@ pub fn collect_into(
     summary.set("real.hosts_recorded", Metric::Count(records.len() as u64));
     summary.set("real.send_errors", Metric::Count(run.send_errors));
     summary.set(
+        "real.received_beyond_sent",
+        Metric::Count(run.received_beyond_sent),
+    );
+    summary.set(
         "real.processes_interrupted",
         Metric::Count(run.interrupted as u64),
     );
@@ -189,6 +193,13 @@ pub fn collect_into(
         let _ = writeln!(text, "  {line}");
     }
     crate::execute::target_lines(&mut text, scenario, &reports.summary);
+    if run.received_beyond_sent > 0 {
+        let _ = writeln!(
+            text,
+            "  warning: {} datagrams were accepted beyond what their senders sent (replays to a restarted host): not counted as delivered",
+            run.received_beyond_sent
+        );
+    }
     if run.interrupted > 0 {
         let _ = writeln!(
             text,
