@@ -12,6 +12,7 @@ pub mod consensus_checks;
 pub mod engine;
 pub mod faults;
 pub mod fs;
+pub mod input;
 pub mod network;
 pub mod plan;
 pub mod queue;

@@ -8,9 +8,13 @@ use std::path::PathBuf;
 
 use node_logic::HostId;
 use node_logic::identity::PublicKey;
+use node_logic::registration::ValidationErrorKind;
 pub use node_logic::registration::file::{LEGACY_REGISTRY_FILE, file_name};
-use node_logic::registration::file::{parse_legacy_registry, wallet_address};
+use node_logic::registration::file::{MAX_AGENT_ID_LEN, parse_legacy_registry, wallet_address};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
+use crate::input::{self, MAX_LEGACY_REGISTRY_BYTES, ReadError, read_bounded};
 use crate::rng::RngStreams;
 use crate::runner::identity;
 use crate::scenario::{Expected, Role, Scenario};
@@ -43,23 +47,22 @@ pub struct RegistrationPlan {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
-    /// The legacy registry file could not be read.
-    #[error("cannot read the legacy registry {path}: {source}")]
+    /// The legacy registry file could not be read (missing, not a regular
+    /// file, larger than [`MAX_LEGACY_REGISTRY_BYTES`]).
+    #[error("cannot read the legacy registry {}: {source}", path.display())]
     ReadLegacy {
         /// The file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// Why.
+        source: ReadError,
     },
     /// The legacy registry file is not in the documented format.
-    #[error(
-        "the legacy registry {path} is not valid ({kind}): it must be {{\"agents\": [{{\"agent_id\": \"...\", \"wallet_address\": \"...\"}}, ...]}}"
-    )]
+    #[error("{}:{}:{}: the legacy registry is not valid: {}; {LEGACY_FORMAT}", path.display(), .error.line, .error.column, .error.what)]
     BadLegacy {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
-        kind: &'static str,
+        /// What is wrong, and where.
+        error: LegacyError,
     },
 }
 
@@ -139,13 +142,174 @@ pub fn read_legacy(scenario: &Scenario) -> Result<Option<LegacyRegistry>, PlanEr
     let Some(path) = &scenario.registration.legacy_registry else {
         return Ok(None);
     };
-    let bytes = std::fs::read(path).map_err(|source| PlanError::ReadLegacy {
+    let bytes =
+        read_bounded(path, MAX_LEGACY_REGISTRY_BYTES, "a legacy registry").map_err(|source| {
+            PlanError::ReadLegacy {
+                path: path.clone(),
+                source,
+            }
+        })?;
+    let entries = parse_legacy_located(&bytes).map_err(|error| PlanError::BadLegacy {
         path: path.clone(),
-        source,
-    })?;
-    let entries = parse_legacy_registry(&bytes).map_err(|kind| PlanError::BadLegacy {
-        path: path.clone(),
-        kind: kind.as_str(),
+        error,
     })?;
     Ok(Some(LegacyRegistry { bytes, entries }))
+}
+
+/// What a legacy registry must look like, for messages.
+pub const LEGACY_FORMAT: &str =
+    "it must be {\"agents\": [{\"agent_id\": \"...\", \"wallet_address\": \"...\"}, ...]}";
+
+/// Why a legacy registry was refused, and where in the file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {what}")]
+pub struct LegacyError {
+    /// The registrars' verdict (as `parse_legacy_registry` gives it).
+    pub kind: ValidationErrorKind,
+    /// 1-based line of the offending value (or entry).
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// What is wrong there.
+    pub what: String,
+}
+
+/// [`parse_legacy_registry`] (the registrars' own check, so the verdict is
+/// theirs) with the position of what is wrong: the JSON error's position,
+/// the first byte of the value or entry that breaks the format, or line 1,
+/// column 1 for an empty file.
+pub fn parse_legacy_located(bytes: &[u8]) -> Result<Vec<(String, String)>, LegacyError> {
+    let kind = match parse_legacy_registry(bytes) {
+        Ok(entries) => return Ok(entries),
+        Err(kind) => kind,
+    };
+    let (offset, what) = legacy_problem(bytes).unwrap_or_else(|| (0, kind.as_str().to_string()));
+    let (line, column) = input::line_column(bytes, offset);
+    Err(LegacyError {
+        kind,
+        line,
+        column,
+        what,
+    })
+}
+
+/// The offset and description of the first problem in a legacy registry,
+/// checked in the order `parse_legacy_registry` checks.
+fn legacy_problem(bytes: &[u8]) -> Option<(usize, String)> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Some((0, "the file is empty".into()));
+    }
+    if bytes.len() as u64 > MAX_LEGACY_REGISTRY_BYTES {
+        let what = format!("larger than {MAX_LEGACY_REGISTRY_BYTES} bytes");
+        return Some((0, what));
+    }
+    if let Err(e) = serde_json::from_slice::<Value>(bytes) {
+        let what = format!("not JSON: {}", json_message(&e));
+        return Some((json_offset(bytes, &e), what));
+    }
+    // Valid JSON is valid UTF-8 (serde_json checks the strings).
+    let text = std::str::from_utf8(bytes).ok()?;
+    let at = |raw: &RawValue| raw.get().as_ptr() as usize - text.as_ptr() as usize;
+    let top: &RawValue = serde_json::from_str(text).ok()?;
+    let Some(fields) = object(top) else {
+        return Some((
+            at(top),
+            format!("the file holds {}, not an object", kind_of(top)),
+        ));
+    };
+    let Some(agents) = fields.get("agents") else {
+        return Some((at(top), "the object has no `agents` list".into()));
+    };
+    let Ok(entries) = serde_json::from_str::<Vec<&RawValue>>(agents.get()) else {
+        let what = format!("`agents` is {}, not a list", kind_of(agents));
+        return Some((at(agents), what));
+    };
+    entries
+        .iter()
+        .enumerate()
+        .find_map(|(i, entry)| entry_problem(entry, i + 1).map(|(raw, what)| (at(raw), what)))
+}
+
+/// The first problem of entry `n` (1-based) of `agents`: the raw value it
+/// is in, and what.
+fn entry_problem(entry: &RawValue, n: usize) -> Option<(&RawValue, String)> {
+    let Some(fields) = object(entry) else {
+        return Some((
+            entry,
+            format!("entry {n} of `agents` is {}, not an object", kind_of(entry)),
+        ));
+    };
+    for key in ["agent_id", "wallet_address"] {
+        if !fields.contains_key(key) {
+            return Some((entry, format!("entry {n} of `agents` has no `{key}`")));
+        }
+    }
+    let mut texts = Vec::new();
+    for key in ["agent_id", "wallet_address"] {
+        let raw = fields[key];
+        match serde_json::from_str::<Value>(raw.get()) {
+            Ok(Value::String(text)) => texts.push((key, raw, text)),
+            _ => {
+                return Some((
+                    raw,
+                    format!("`{key}` of entry {n} is {}, not a string", kind_of(raw)),
+                ));
+            }
+        }
+    }
+    for (key, raw, text) in texts {
+        let max = if key == "agent_id" {
+            MAX_AGENT_ID_LEN
+        } else {
+            128
+        };
+        if text.is_empty() || text.len() > max {
+            let what = format!(
+                "`{key}` of entry {n} must be 1 to {max} bytes long, not {}",
+                text.len()
+            );
+            return Some((raw, what));
+        }
+    }
+    None
+}
+
+/// The fields of a JSON object (the last of repeated keys wins, as in
+/// `parse_legacy_registry`), or `None` for another kind of value.
+fn object(raw: &RawValue) -> Option<BTreeMap<String, &RawValue>> {
+    if !raw.get().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// "a number", "a list", ... for a raw JSON value.
+fn kind_of(raw: &RawValue) -> &'static str {
+    match raw.get().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "a list",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+/// serde_json's message without its " at line L column C" suffix.
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    }
+}
+
+/// The byte offset of a serde_json error (its line, and column in bytes).
+fn json_offset(bytes: &[u8], e: &serde_json::Error) -> usize {
+    let line_start = bytes
+        .split_inclusive(|&b| b == b'\n')
+        .take(e.line().saturating_sub(1))
+        .map(<[u8]>::len)
+        .sum::<usize>();
+    (line_start + e.column().saturating_sub(1)).min(bytes.len())
 }
