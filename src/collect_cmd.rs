@@ -161,6 +161,11 @@ pub fn collect_into(
     for (reason, n) in &run.rejected {
         summary.set(&format!("real.rejected.{reason}"), Metric::Count(*n));
     }
+    let refused: u64 = run.fs_refused.values().sum();
+    summary.set("real.files_refused", Metric::Count(refused));
+    for (reason, n) in &run.fs_refused {
+        summary.set(&format!("real.files_refused.{reason}"), Metric::Count(*n));
+    }
     for (name, value) in extra {
         summary.set(name, value.clone());
     }
@@ -193,6 +198,12 @@ pub fn collect_into(
         let _ = writeln!(text, "  {line}");
     }
     crate::execute::target_lines(&mut text, scenario, &reports.summary);
+    if refused > 0 {
+        let _ = writeln!(
+            text,
+            "  warning: {refused} files in the shared directory were refused (symbolic links, FIFOs, devices, oversize, planted temporaries): see real.files_refused.*"
+        );
+    }
     if run.received_beyond_sent > 0 {
         let _ = writeln!(
             text,

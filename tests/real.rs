@@ -289,6 +289,65 @@ fn node_stops_cleanly_on_sigterm_and_leaves_its_records() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A registrar whose shared directory holds hostile files in place of
+/// miners' registration files — a FIFO nobody writes (a blocking open would
+/// hang forever), a link to /dev/zero (an endless read) and a link to a
+/// file outside — refuses and counts them, follows nothing, and still
+/// stops at once on SIGTERM.
+#[test]
+fn node_refuses_hostile_shared_files_and_still_stops_on_sigterm() {
+    let dir = temp("real", "hostile-files");
+    let shared = dir.join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    let outside = dir.join("outside.json");
+    fs::write(&outside, b"{}").unwrap();
+    let fifo = std::ffi::CString::new(shared.join("miner-0_miner_info.json").to_str().unwrap());
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.unwrap().as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", shared.join("miner-1_miner_info.json")).unwrap();
+    std::os::unix::fs::symlink(&outside, shared.join("miner-2_miner_info.json")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["node", "--scenario", "scenarios/registration-backoff.toml"])
+        .args([
+            "--host",
+            "registrar-0",
+            "--listen",
+            "127.0.0.1:0",
+            "--time-scale",
+            "1",
+        ])
+        .args(["--set", "hosts.miner.count=3", "--shared-dir"])
+        .arg(&shared)
+        .arg("--out")
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&dir.join("registrar-0.events.jsonl"));
+    thread::sleep(Duration::from_millis(2_500));
+    let signalled = Instant::now();
+    // SAFETY: kill(2) on our own child with a valid signal number.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = wait_exit(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let s = summary(&dir.join("registrar-0.summary.json"));
+    assert_eq!(s["ended"], "signal", "{s}");
+    let refused = &s["counters"]["fs_refused"];
+    assert!(refused["not-a-file"].as_u64().unwrap_or(0) >= 1, "{s}");
+    assert!(refused["symlink"].as_u64().unwrap_or(0) >= 2, "{s}");
+    assert_eq!(fs::read(&outside).unwrap(), b"{}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn node_drops_and_counts_malformed_datagrams_and_keeps_running() {
     let dir = temp("real", "datagrams");

@@ -33,6 +33,8 @@ pub struct Assembled {
     pub signature_requests: u64,
     /// Datagrams dropped by the transport frame check, by reason.
     pub rejected: BTreeMap<String, u64>,
+    /// Files in the shared directory refused, by reason.
+    pub fs_refused: BTreeMap<String, u64>,
     /// Sends that failed locally.
     pub send_errors: u64,
     /// Datagrams accepted beyond what their sender sent to the receiver
@@ -65,6 +67,7 @@ pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>
         end: SimTime::from_duration(scenario.duration),
         signature_requests: 0,
         rejected: BTreeMap::new(),
+        fs_refused: BTreeMap::new(),
         send_errors: 0,
         received_beyond_sent: 0,
         interrupted: 0,
@@ -256,6 +259,9 @@ fn add_counters(log: &mut RunLog, host: HostId, c: &NodeCounters, out: &mut Asse
     out.send_errors += c.send_errors;
     for (reason, n) in &c.rejected {
         *out.rejected.entry(reason.clone()).or_default() += n;
+    }
+    for (reason, n) in &c.fs_refused {
+        *out.fs_refused.entry(reason.clone()).or_default() += n;
     }
 }
 

@@ -125,6 +125,10 @@ pub struct NodeCounters {
     pub metadata: u64,
     /// Signature verifications the validator asked for.
     pub signature_requests: u64,
+    /// Files in the shared directory refused (a symbolic link, not a
+    /// regular file, too large, a planted temporary), by reason.
+    #[serde(default)]
+    pub fs_refused: BTreeMap<String, u64>,
 }
 
 /// Appends records to a host's file.
