@@ -71,3 +71,23 @@ fn peer_message_inputs_replay() {
 fn frame_inputs_replay() {
     replay("frame", checks::frame);
 }
+
+/// The frame seeds hold frames that open, so the target's re-seal check
+/// runs from the first input on.
+#[test]
+fn frame_seeds_include_frames_that_open() {
+    use node_logic::frame;
+    let keys: Vec<_> = (0..checks::FRAME_KNOWN)
+        .map(|i| checks::frame_identity(node_logic::HostId(i)).public_key())
+        .collect();
+    let opened = inputs("seeds", "frame")
+        .iter()
+        .map(|path| fs::read(path).unwrap())
+        .filter(|bytes| {
+            let len = usize::from(u16::from_le_bytes([bytes[0], bytes[1]]));
+            let datagram = &bytes[2..2 + len];
+            frame::open(datagram, checks::FRAME_ME, |h| keys.get(h.index()).copied()).is_ok()
+        })
+        .count();
+    assert!(opened >= 10, "{opened}");
+}
