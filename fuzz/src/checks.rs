@@ -162,9 +162,13 @@ pub fn peer_message(data: &[u8]) {
 /// a known host sealed for this host; the window accepts each `(epoch,
 /// seq)` at most once and never one from an older epoch.
 pub fn frame(data: &[u8]) {
-    let keys: Vec<PublicKey> = (0..FRAME_KNOWN)
-        .map(|i| frame_identity(HostId(i)).public_key())
-        .collect();
+    // Deriving a key costs about as much as a verification: once per process.
+    static KEYS: std::sync::OnceLock<Vec<PublicKey>> = std::sync::OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        (0..FRAME_KNOWN)
+            .map(|i| frame_identity(HostId(i)).public_key())
+            .collect()
+    });
     let len = match data {
         [a, b, ..] => usize::from(u16::from_le_bytes([*a, *b])),
         _ => 0,
