@@ -145,6 +145,10 @@ pub fn collect_into(
     summary.set("real.hosts_recorded", Metric::Count(records.len() as u64));
     summary.set("real.send_errors", Metric::Count(run.send_errors));
     summary.set(
+        "real.received_beyond_sent",
+        Metric::Count(run.received_beyond_sent),
+    );
+    summary.set(
         "real.processes_interrupted",
         Metric::Count(run.interrupted as u64),
     );
@@ -152,6 +156,11 @@ pub fn collect_into(
     summary.set("real.datagrams_rejected", Metric::Count(rejected));
     for (reason, n) in &run.rejected {
         summary.set(&format!("real.rejected.{reason}"), Metric::Count(*n));
+    }
+    let refused: u64 = run.fs_refused.values().sum();
+    summary.set("real.files_refused", Metric::Count(refused));
+    for (reason, n) in &run.fs_refused {
+        summary.set(&format!("real.files_refused.{reason}"), Metric::Count(*n));
     }
     for (name, value) in extra {
         summary.set(name, value.clone());
@@ -179,6 +188,19 @@ pub fn collect_into(
         let _ = writeln!(text, "  {line}");
     }
     crate::execute::target_lines(&mut text, scenario, &reports.summary);
+    if refused > 0 {
+        let _ = writeln!(
+            text,
+            "  warning: {refused} files in the shared directory were refused (symbolic links, FIFOs, devices, oversize, planted temporaries): see real.files_refused.*"
+        );
+    }
+    if run.received_beyond_sent > 0 {
+        let _ = writeln!(
+            text,
+            "  warning: {} datagrams were accepted beyond what their senders sent (replays to a restarted host): not counted as delivered",
+            run.received_beyond_sent
+        );
+    }
     if run.interrupted > 0 {
         let _ = writeln!(
             text,

@@ -2,12 +2,17 @@
 //! directory the way a scenario's `corrupt` fault does in the simulator
 //! (same damage modes, same code), and appends what it did to the host's
 //! record for `sim collect`. Shadow exports start it as a helper process at
-//! the fault's time; `sim launch` calls [`damage_file`] itself.
+//! the fault's time; `sim launch` calls [`damage_file`] itself. The file is
+//! read and rewritten through [`SharedDir`], so a symbolic link, FIFO,
+//! device or oversize file planted under the agent's name is refused, never
+//! followed or read without bound.
 
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use node_logic::HostId;
+use node_logic::io::{FsError, WriteMode};
 use node_logic::protocols::registration::damage::{DamageMode, damage};
 use sim::protocols::registration::plan::file_name;
 use sim_core::rng::{RngStreams, StreamRng};
@@ -16,6 +21,7 @@ use sim_core::units::SimTime;
 use crate::cli::CorruptArgs;
 use crate::exit::Exit;
 use crate::real::host_log::{HostRecord, append_one};
+use crate::real::shared_dir::SharedDir;
 
 /// How often a missing file is looked for again, in real time: short, as
 /// the simulator damages the file as its write completes and a registrar
@@ -84,9 +90,10 @@ pub fn corrupt(args: &CorruptArgs) -> Exit {
     }
 }
 
-/// Damages `agent`'s registration file in `shared` with `mode`, waiting up
-/// to `wait` (real time) for it to exist. Returns the file's path relative
-/// to `shared`, or `None` if it never appeared.
+/// Damages `agent`'s registration file in `shared`, waiting up to `wait`
+/// (real time) for it to exist. Returns the file's path relative to
+/// `shared`, or `None` if it never appeared. A file that is not a regular
+/// file (or a link) is an error, not damaged.
 pub fn damage_file(
     shared: &Path,
     agent: &str,
@@ -95,14 +102,15 @@ pub fn damage_file(
     rng: &mut StreamRng,
 ) -> std::io::Result<Option<String>> {
     let name = file_name(agent);
-    let path = shared.join(&name);
+    // The helper writes in place, as a torn write would: no temporary file,
+    // so the host id is never used.
+    let mut dir = SharedDir::open(shared, HostId(u32::MAX))?;
     let deadline = Instant::now() + wait;
     let original = loop {
-        match std::fs::read(&path) {
+        match dir.read(&name) {
             Ok(bytes) if !bytes.is_empty() => break bytes,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            Ok(_) | Err(FsError::NotFound) => {}
+            Err(e) => return Err(std::io::Error::other(e.to_string())),
         }
         if Instant::now() >= deadline {
             return Ok(None);
@@ -110,6 +118,48 @@ pub fn damage_file(
         thread::sleep(RETRY);
     };
     let damaged = damage(mode, &original, agent, rng);
-    std::fs::write(&path, damaged)?;
+    dir.write(&name, &damaged, WriteMode::InPlace)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    /// `sim corrupt` refuses a link planted as the agent's file: the file
+    /// it points to (outside the shared directory) is not touched.
+    #[test]
+    fn a_linked_registration_file_is_not_damaged_through() {
+        let root = std::env::temp_dir().join(format!("sim-corrupt-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let shared = root.join("shared");
+        fs::create_dir_all(&shared).unwrap();
+        let outside = root.join("precious.json");
+        fs::write(&outside, b"{\"keep\": true}").unwrap();
+        std::os::unix::fs::symlink(&outside, shared.join(file_name("miner-0"))).unwrap();
+        let mut rng = RngStreams::new(1).damage(0, 0);
+        let wait = Duration::from_millis(50);
+        let result = damage_file(&shared, "miner-0", DamageMode::Garbage, wait, &mut rng);
+        let err = result.unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(fs::read(&outside).unwrap(), b"{\"keep\": true}");
+        // A regular file is damaged as before.
+        fs::remove_file(shared.join(file_name("miner-0"))).unwrap();
+        fs::write(
+            shared.join(file_name("miner-0")),
+            b"{\"agent_id\": \"miner-0\"}",
+        )
+        .unwrap();
+        let damaged = damage_file(&shared, "miner-0", DamageMode::Empty, wait, &mut rng);
+        assert_eq!(damaged.unwrap().as_deref(), Some("miner-0_miner_info.json"));
+        assert!(
+            fs::read(shared.join(file_name("miner-0")))
+                .unwrap()
+                .is_empty()
+        );
+        fs::remove_dir_all(&root).unwrap();
+    }
 }

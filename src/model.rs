@@ -49,6 +49,9 @@ impl Model for Sim {
     fn check_faults(faults: &[(Fault, FaultEntry<'_>)], hosts: &Hosts<'_>) -> scenario::Result<()> {
         crate::faults::check_timeline(faults, hosts)
     }
+    fn check_files(root: &Table<'_>, protocols: &Protocols) -> scenario::Result<()> {
+        protocols.check_files(root)
+    }
 }
 
 /// Reads and validates the scenario file at `path` after `overrides`.
@@ -64,4 +67,14 @@ pub fn parse_str(
     overrides: &[Override],
 ) -> Result<Scenario, ScenarioError> {
     scenario::parse_str::<Sim>(text, path, overrides)
+}
+
+/// Validates scenario bytes: a byte that is not UTF-8 is an error at its
+/// line and column; then as [`parse_str`].
+pub fn parse_bytes(
+    bytes: &[u8],
+    path: Option<&Path>,
+    overrides: &[Override],
+) -> Result<Scenario, ScenarioError> {
+    scenario::parse_bytes::<Sim>(bytes, path, overrides)
 }

@@ -251,6 +251,36 @@ fn bad_graph_file_exits_2_naming_the_graph_line() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `sim validate` on a scenario whose graph is a FIFO (nobody writes it)
+/// or /dev/zero: an input error at the `graph` key, at once; and on a
+/// scenario file that is a FIFO itself.
+#[test]
+fn graphs_that_are_fifos_or_devices_exit_2_without_hanging() {
+    let dir = temp("gml-fifo");
+    let fifo = dir.join("g.gml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for graph in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let file = write_scenario(
+            &dir,
+            "s.toml",
+            &format!(
+                "duration = \"1 min\"\n[network]\ngraph = \"{graph}\"\n[[hosts]]\nname = \"p\"\nrole = \"peer\"\n"
+            ),
+        );
+        let o = sim(&["validate", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(err.contains("s.toml:3:9"), "{err}");
+    }
+    let o = sim(&["validate", fifo.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("a FIFO (named pipe)"), "{}", stderr(&o));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn faults_of_later_protocols_are_refused_not_ignored() {
     let dir = temp("unsupported");

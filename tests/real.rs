@@ -289,6 +289,65 @@ fn node_stops_cleanly_on_sigterm_and_leaves_its_records() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A registrar whose shared directory holds hostile files in place of
+/// miners' registration files — a FIFO nobody writes (a blocking open would
+/// hang forever), a link to /dev/zero (an endless read) and a link to a
+/// file outside — refuses and counts them, follows nothing, and still
+/// stops at once on SIGTERM.
+#[test]
+fn node_refuses_hostile_shared_files_and_still_stops_on_sigterm() {
+    let dir = temp("real", "hostile-files");
+    let shared = dir.join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    let outside = dir.join("outside.json");
+    fs::write(&outside, b"{}").unwrap();
+    let fifo = std::ffi::CString::new(shared.join("miner-0_miner_info.json").to_str().unwrap());
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.unwrap().as_ptr(), 0o600) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", shared.join("miner-1_miner_info.json")).unwrap();
+    std::os::unix::fs::symlink(&outside, shared.join("miner-2_miner_info.json")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["node", "--scenario", "scenarios/registration-backoff.toml"])
+        .args([
+            "--host",
+            "registrar-0",
+            "--listen",
+            "127.0.0.1:0",
+            "--time-scale",
+            "1",
+        ])
+        .args(["--set", "hosts.miner.count=3", "--shared-dir"])
+        .arg(&shared)
+        .arg("--out")
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&dir.join("registrar-0.events.jsonl"));
+    thread::sleep(Duration::from_millis(2_500));
+    let signalled = Instant::now();
+    // SAFETY: kill(2) on our own child with a valid signal number.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let status = wait_exit(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let s = summary(&dir.join("registrar-0.summary.json"));
+    assert_eq!(s["ended"], "signal", "{s}");
+    let refused = &s["counters"]["fs_refused"];
+    assert!(refused["not-a-file"].as_u64().unwrap_or(0) >= 1, "{s}");
+    assert!(refused["symlink"].as_u64().unwrap_or(0) >= 2, "{s}");
+    assert_eq!(fs::read(&outside).unwrap(), b"{}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn node_drops_and_counts_malformed_datagrams_and_keeps_running() {
     let dir = temp("real", "datagrams");
@@ -310,15 +369,16 @@ fn node_drops_and_counts_malformed_datagrams_and_keeps_running() {
     let streams = RngStreams::new(1);
     let (me, other) = (HostId(0), HostId(1));
     let sender = identity(&streams, other);
-    let valid = frame::seal(&sender, other, me, b"not a protocol message").unwrap();
+    let stamp = frame::Stamp { epoch: 1, seq: 0 };
+    let valid = frame::seal(&sender, other, me, stamp, b"not a protocol message").unwrap();
     let mut wrong_version = valid.clone();
     wrong_version[4] = 99;
     let mut tampered = valid.clone();
     let last = tampered.len() - 70;
     tampered[last] ^= 1;
-    let forged = frame::seal(&identity(&streams, HostId(2)), other, me, b"x").unwrap();
-    let misdirected = frame::seal(&sender, other, HostId(3), b"x").unwrap();
-    let unknown = frame::seal(&sender, HostId(99), me, b"x").unwrap();
+    let forged = frame::seal(&identity(&streams, HostId(2)), other, me, stamp, b"x").unwrap();
+    let misdirected = frame::seal(&sender, other, HostId(3), stamp, b"x").unwrap();
+    let unknown = frame::seal(&sender, HostId(99), me, stamp, b"x").unwrap();
     let cases: Vec<Vec<u8>> = vec![
         vec![0xAB; 100],
         Vec::new(),
@@ -356,6 +416,59 @@ fn node_drops_and_counts_malformed_datagrams_and_keeps_running() {
         rows.contains("message-rejected,validator-1,malformed"),
         "{rows}"
     );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Replays over a real socket: a frame sent again, and a frame of the
+/// sender's previous process, are dropped and counted as `replayed`; a
+/// restarted sender (newer epoch) is accepted at once.
+#[test]
+fn node_drops_and_counts_replayed_frames() {
+    let dir = temp("real", "replays");
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = start_node(
+        &dir,
+        "validator-0",
+        &listen,
+        &["--set", "duration=3 s", "--time-scale", "1"],
+    );
+    wait_for(&dir.join("validator-0.events.jsonl"));
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let streams = RngStreams::new(1);
+    let (me, other) = (HostId(0), HostId(1));
+    let sender = identity(&streams, other);
+    let sealed = |epoch, seq| {
+        let stamp = frame::Stamp { epoch, seq };
+        frame::seal(&sender, other, me, stamp, b"not a protocol message").unwrap()
+    };
+    // (epoch, seq) in sending order; `true` = accepted.
+    let sends = [
+        ((10, 0), true),
+        ((10, 0), false), // replayed
+        ((10, 1), true),
+        ((10, 0), false), // replayed, out of order
+        ((5, 7), false),  // an older process of the sender
+        ((20, 0), true),  // the sender restarted
+        ((10, 2), false), // its previous process, now older
+        ((20, 0), false), // replayed
+    ];
+    for ((epoch, seq), _) in sends {
+        socket.send_to(&sealed(epoch, seq), &listen).unwrap();
+        // Loopback keeps order; a pause keeps the receive buffer small.
+        thread::sleep(Duration::from_millis(5));
+    }
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    let s = summary(&dir.join("validator-0.summary.json"));
+    let accepted = sends.iter().filter(|(_, ok)| *ok).count() as u64;
+    let replayed = sends.len() as u64 - accepted;
+    assert_eq!(s["counters"]["received_from"]["1"], accepted, "{s}");
+    assert_eq!(s["counters"]["rejected"]["replayed"], replayed, "{s}");
     fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -22,24 +22,40 @@
 //! | 1     | version ([`FRAME_VERSION`]) |
 //! | 4     | sender host id |
 //! | 4     | recipient host id |
+//! | 8     | epoch: the sending process's start (unix ns) |
+//! | 8     | sequence number, per (sender process, recipient), from 0 |
 //! | 4     | payload length |
 //! | n     | payload |
 //! | 64    | ed25519 signature |
 //!
 //! The signature is over every byte before it (so the header is
-//! authenticated too), in the domain `sim/frame/v1`.
+//! authenticated too), in the domain `sim/frame/v2`.
 //!
 //! [`open`] checks, in order: the size bound (before any parsing), the
 //! minimum length, magic, version, length field, recipient, that the sender
 //! is known, and last the signature (the only expensive check). It never
 //! panics, whatever the bytes.
+//!
+//! # Replays
+//!
+//! A valid frame stays valid: anyone who sees it can send it again. The
+//! [`Stamp`] (epoch, sequence number) inside the signature lets the
+//! receiver keep a [`ReplayWindow`] per sender, checked after the
+//! signature (so only authentic stamps move it): a stamp is accepted once;
+//! a stamp of an older epoch than the sender's newest is a replay of a
+//! previous process of that host; a restarted sender has a newer epoch (it
+//! started later) and resets the window, so it is accepted at once. Within
+//! an epoch the window remembers the last [`REPLAY_WINDOW`] sequence numbers,
+//! so datagrams reordered by less than that are still accepted; older ones
+//! cannot be told from replays and are refused as
+//! [`FrameError::OutOfWindow`].
 
 use crate::HostId;
 use crate::codec::{Reader, Writer};
 use crate::identity::{Identity, PublicKey, SIGNATURE_LEN};
 
 /// The frame format version this build speaks.
-pub const FRAME_VERSION: u8 = 1;
+pub const FRAME_VERSION: u8 = 2;
 /// Bytes a frame adds around its payload (header + signature).
 pub const FRAME_OVERHEAD: usize = HEADER_LEN + SIGNATURE_LEN;
 /// The largest datagram sent or accepted (= [`crate::codec::MAX_DATAGRAM`]).
@@ -47,12 +63,18 @@ pub const MAX_FRAME: usize = crate::codec::MAX_DATAGRAM;
 
 /// The first bytes of every frame.
 const MAGIC: [u8; 4] = *b"SIMF";
-/// Magic, version, from, to, payload length.
-const HEADER_LEN: usize = 4 + 1 + 4 + 4 + 4;
-/// Signature domain of frames.
-const DOMAIN: &[u8] = b"sim/frame/v1";
+/// Sequence numbers a [`ReplayWindow`] remembers below the newest one.
+pub const REPLAY_WINDOW: u64 = 1024;
 
-/// Why a datagram was refused by [`open`] (or a payload by [`seal`]).
+/// Magic, version, from, to, epoch, sequence number, payload length.
+const HEADER_LEN: usize = 4 + 1 + 4 + 4 + 8 + 8 + 4;
+/// Signature domain of frames.
+const DOMAIN: &[u8] = b"sim/frame/v2";
+/// 64-bit words of a [`ReplayWindow`]'s bitmap.
+const WINDOW_WORDS: usize = (REPLAY_WINDOW / 64) as usize;
+
+/// Why a datagram was refused by [`open`] or a [`ReplayWindow`] (or a
+/// payload by [`seal`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
 pub enum FrameError {
     /// The datagram is larger than [`MAX_FRAME`] (or the payload too big to
@@ -80,6 +102,14 @@ pub enum FrameError {
     /// The signature does not verify under the sender's key.
     #[error("frame signature does not verify")]
     BadSignature,
+    /// An authentic frame seen before, or one from an older process of
+    /// its sender (a [`ReplayWindow`] refused it).
+    #[error("frame replayed (its stamp was seen before or is from an older process)")]
+    Replayed,
+    /// An authentic frame older than the [`ReplayWindow`] remembers: it
+    /// cannot be told from a replay.
+    #[error("frame older than the replay window ({REPLAY_WINDOW} sequence numbers)")]
+    OutOfWindow,
 }
 
 impl FrameError {
@@ -93,6 +123,8 @@ impl FrameError {
         "unknown-sender",
         "misdirected",
         "bad-signature",
+        "replayed",
+        "out-of-window",
     ];
 
     /// A stable kebab-case name for counters and CSV (one of
@@ -107,11 +139,36 @@ impl FrameError {
             FrameError::UnknownSender(_) => "unknown-sender",
             FrameError::Misdirected => "misdirected",
             FrameError::BadSignature => "bad-signature",
+            FrameError::Replayed => "replayed",
+            FrameError::OutOfWindow => "out-of-window",
         }
     }
 }
 
-/// Wraps `payload` from host `from` to host `to`, signed by `identity`.
+/// Where a frame sits in its sender's stream: the sending process's epoch
+/// and a sequence number. Signed with the frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp {
+    /// The sending process's start, unix nanoseconds: a restarted process
+    /// has a newer one.
+    pub epoch: u64,
+    /// The frame's number among those the process sent to this recipient.
+    pub seq: u64,
+}
+
+/// An authentic frame's contents, as [`open`] returns them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opened<'a> {
+    /// The sender.
+    pub from: HostId,
+    /// Its stamp, for the receiver's [`ReplayWindow`].
+    pub stamp: Stamp,
+    /// The payload for the node.
+    pub payload: &'a [u8],
+}
+
+/// Wraps `payload` from host `from` to host `to` with `stamp`, signed by
+/// `identity`.
 ///
 /// Fails with [`FrameError::Oversize`] when the frame would exceed
 /// [`MAX_FRAME`] (`payload.len() + FRAME_OVERHEAD > MAX_FRAME`).
@@ -119,6 +176,7 @@ pub fn seal(
     identity: &Identity,
     from: HostId,
     to: HostId,
+    stamp: Stamp,
     payload: &[u8],
 ) -> Result<Vec<u8>, FrameError> {
     if payload.len() > MAX_FRAME - FRAME_OVERHEAD {
@@ -129,6 +187,8 @@ pub fn seal(
         .u8(FRAME_VERSION)
         .u32(from.0)
         .u32(to.0)
+        .u64(stamp.epoch)
+        .u64(stamp.seq)
         // A u32 length then the payload: bounded by MAX_FRAME above.
         .bytes(payload);
     let signature = identity.sign(DOMAIN, w.as_slice());
@@ -136,14 +196,15 @@ pub fn seal(
     Ok(w.finish())
 }
 
-/// Checks a received datagram addressed to `me`: returns the sender and the
-/// payload. `key_of` gives the public key of a host id (`None` = unknown
-/// host). See the module docs for the order of the checks.
+/// Checks a received datagram addressed to `me`: returns the sender, the
+/// stamp and the payload. `key_of` gives the public key of a host id
+/// (`None` = unknown host). See the module docs for the order of the
+/// checks; replays are the receiver's [`ReplayWindow`]'s to refuse.
 pub fn open(
     datagram: &[u8],
     me: HostId,
     key_of: impl Fn(HostId) -> Option<PublicKey>,
-) -> Result<(HostId, &[u8]), FrameError> {
+) -> Result<Opened<'_>, FrameError> {
     if datagram.len() > MAX_FRAME {
         return Err(FrameError::Oversize);
     }
@@ -163,13 +224,18 @@ pub fn open(
         signature.try_into().map_err(|_| FrameError::Truncated)?;
     key.verify(DOMAIN, signed, signature)
         .map_err(|_| FrameError::BadSignature)?;
-    Ok((header.from, header.payload))
+    Ok(Opened {
+        from: header.from,
+        stamp: header.stamp,
+        payload: header.payload,
+    })
 }
 
 /// The signed part of a frame, parsed but not yet authenticated.
 struct Header<'a> {
     from: HostId,
     to: HostId,
+    stamp: Stamp,
     payload: &'a [u8],
 }
 
@@ -188,10 +254,101 @@ impl<'a> Header<'a> {
         }
         let from = HostId(r.u32().map_err(truncated)?);
         let to = HostId(r.u32().map_err(truncated)?);
+        let epoch = r.u64().map_err(truncated)?;
+        let seq = r.u64().map_err(truncated)?;
         // Shorter than the length field says: Truncated; longer: trailing bytes.
         let payload = r.bytes().map_err(truncated)?;
         r.finish().map_err(|_| FrameError::LengthMismatch)?;
-        Ok(Header { from, to, payload })
+        Ok(Header {
+            from,
+            to,
+            stamp: Stamp { epoch, seq },
+            payload,
+        })
+    }
+}
+
+/// What a receiver remembers of one sender's stamps: its newest epoch, the
+/// highest sequence number seen in it and which of the [`REPLAY_WINDOW`]
+/// numbers below that were seen. Fixed size (144 bytes), whatever arrives.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayWindow {
+    /// `(epoch, highest seq)` once a stamp was accepted.
+    newest: Option<(u64, u64)>,
+    /// Bit `seq % REPLAY_WINDOW` is set when `seq` (within the window) was seen.
+    seen: [u64; WINDOW_WORDS],
+}
+
+impl ReplayWindow {
+    /// Accepts `stamp` (and remembers it) if it is new: a newer epoch, or a
+    /// sequence number of the current epoch not seen before and not below
+    /// the window. Refuses a seen stamp or an older epoch with
+    /// [`FrameError::Replayed`], one below the window with
+    /// [`FrameError::OutOfWindow`].
+    pub fn check(&mut self, stamp: Stamp) -> Result<(), FrameError> {
+        let Some((epoch, top)) = self.newest.filter(|(epoch, _)| stamp.epoch <= *epoch) else {
+            self.restart(stamp);
+            return Ok(());
+        };
+        if stamp.epoch < epoch {
+            return Err(FrameError::Replayed);
+        }
+        if stamp.seq > top {
+            self.advance(top, stamp.seq);
+            self.newest = Some((epoch, stamp.seq));
+        } else if top - stamp.seq >= REPLAY_WINDOW {
+            return Err(FrameError::OutOfWindow);
+        } else if self.is_seen(stamp.seq) {
+            return Err(FrameError::Replayed);
+        }
+        self.mark(stamp.seq);
+        Ok(())
+    }
+
+    /// Whether `stamp` is older than anything the window can tell apart:
+    /// an older epoch, or below the window of the current one.
+    pub fn is_behind(&self, stamp: Stamp) -> bool {
+        self.newest.is_some_and(|(epoch, top)| {
+            stamp.epoch < epoch
+                || (stamp.epoch == epoch && stamp.seq < top && top - stamp.seq >= REPLAY_WINDOW)
+        })
+    }
+
+    /// Starts over at `stamp` (the first stamp, or a newer process).
+    fn restart(&mut self, stamp: Stamp) {
+        self.newest = Some((stamp.epoch, stamp.seq));
+        self.seen = [0; WINDOW_WORDS];
+        self.mark(stamp.seq);
+    }
+
+    /// Forgets the bits of the numbers `top + 1 ..= new_top` now enter the
+    /// window with (they held numbers that fell out of it).
+    fn advance(&mut self, top: u64, new_top: u64) {
+        if new_top - top >= REPLAY_WINDOW {
+            self.seen = [0; WINDOW_WORDS];
+            return;
+        }
+        for seq in top + 1..=new_top {
+            let (word, bit) = Self::slot(seq);
+            self.seen[word] &= !bit;
+        }
+    }
+
+    fn is_seen(&self, seq: u64) -> bool {
+        let (word, bit) = Self::slot(seq);
+        self.seen[word] & bit != 0
+    }
+
+    fn mark(&mut self, seq: u64) {
+        let (word, bit) = Self::slot(seq);
+        self.seen[word] |= bit;
+    }
+
+    /// The word and bit of `seq` in the bitmap.
+    fn slot(seq: u64) -> (usize, u64) {
+        let index = seq % REPLAY_WINDOW;
+        // index < REPLAY_WINDOW = 1024, so index / 64 < WINDOW_WORDS.
+        ((index / 64) as usize, 1 << (index % 64))
     }
 }
 
@@ -221,18 +378,24 @@ mod tests {
             .collect()
     }
 
+    /// The stamp tests seal with unless they say otherwise.
+    const STAMP: Stamp = Stamp {
+        epoch: 0x0102_0304_0506_0708,
+        seq: 9,
+    };
+
     fn sealed(from: u32, to: HostId, payload: &[u8]) -> Vec<u8> {
-        seal(&identity(HostId(from)), HostId(from), to, payload).unwrap()
+        seal(&identity(HostId(from)), HostId(from), to, STAMP, payload).unwrap()
     }
 
     /// Opens `bytes` at [`ME`] with the known-host key table.
     fn open_at_me(bytes: &[u8], keys: &[PublicKey]) -> Result<(HostId, Vec<u8>), FrameError> {
-        open(bytes, ME, |h| keys.get(h.index()).copied()).map(|(from, p)| (from, p.to_vec()))
+        open(bytes, ME, |h| keys.get(h.index()).copied()).map(|o| (o.from, o.payload.to_vec()))
     }
 
     /// Overwrites the payload length field.
     fn set_length(frame: &mut [u8], len: u32) {
-        frame[13..17].copy_from_slice(&len.to_le_bytes());
+        frame[29..33].copy_from_slice(&len.to_le_bytes());
     }
 
     #[test]
@@ -257,14 +420,16 @@ mod tests {
         assert_eq!(frame[4], FRAME_VERSION);
         assert_eq!(&frame[5..9], &2u32.to_le_bytes());
         assert_eq!(&frame[9..13], &0x0102_0304u32.to_le_bytes());
-        assert_eq!(&frame[13..17], &2u32.to_le_bytes());
-        assert_eq!(&frame[17..19], b"ab");
-        assert_eq!(frame.len(), 19 + SIGNATURE_LEN);
-        assert_eq!(FRAME_OVERHEAD, 17 + SIGNATURE_LEN);
-        let signature: [u8; SIGNATURE_LEN] = frame[19..].try_into().unwrap();
+        assert_eq!(&frame[13..21], &STAMP.epoch.to_le_bytes());
+        assert_eq!(&frame[21..29], &STAMP.seq.to_le_bytes());
+        assert_eq!(&frame[29..33], &2u32.to_le_bytes());
+        assert_eq!(&frame[33..35], b"ab");
+        assert_eq!(frame.len(), 35 + SIGNATURE_LEN);
+        assert_eq!(FRAME_OVERHEAD, 33 + SIGNATURE_LEN);
+        let signature: [u8; SIGNATURE_LEN] = frame[35..].try_into().unwrap();
         let key = identity(HostId(2)).public_key();
         assert_eq!(
-            key.verify(b"sim/frame/v1", &frame[..19], &signature),
+            key.verify(b"sim/frame/v2", &frame[..35], &signature),
             Ok(())
         );
     }
@@ -273,7 +438,7 @@ mod tests {
     fn seal_refuses_an_oversize_payload() {
         let payload = vec![0; MAX_FRAME - FRAME_OVERHEAD + 1];
         assert_eq!(
-            seal(&identity(HostId(2)), HostId(2), ME, &payload),
+            seal(&identity(HostId(2)), HostId(2), ME, STAMP, &payload),
             Err(FrameError::Oversize)
         );
     }
@@ -319,7 +484,7 @@ mod tests {
         let mut bad = frame.clone();
         bad[..4].copy_from_slice(b"SIMG");
         assert_eq!(open_at_me(&bad, &keys), Err(FrameError::BadMagic));
-        for version in [0, 2, 0xff] {
+        for version in [0, 1, 3, 0xff] {
             let mut bad = frame.clone();
             bad[4] = version;
             assert_eq!(
@@ -369,7 +534,7 @@ mod tests {
     fn signature_by_another_key_is_refused() {
         let keys = keys();
         // Host 3 claims to be host 2.
-        let forged = seal(&identity(HostId(3)), HostId(2), ME, b"trust me").unwrap();
+        let forged = seal(&identity(HostId(3)), HostId(2), ME, STAMP, b"trust me").unwrap();
         assert_eq!(open_at_me(&forged, &keys), Err(FrameError::BadSignature));
         // Host 2's real signature moved onto another payload of the same size.
         let genuine = sealed(2, ME, b"pay 1");
@@ -394,7 +559,9 @@ mod tests {
                 // Another known sender's key does not verify; others are unknown.
                 5..=8 => matches!(err, FrameError::BadSignature | FrameError::UnknownSender(_)),
                 9..=12 => err == FrameError::Misdirected,
-                13..=16 => matches!(err, FrameError::Truncated | FrameError::LengthMismatch),
+                // The stamp is signed: a changed one does not verify.
+                13..=28 => err == FrameError::BadSignature,
+                29..=32 => matches!(err, FrameError::Truncated | FrameError::LengthMismatch),
                 _ => err == FrameError::BadSignature,
             };
             assert!(ok, "bit {bit}: {err:?}");
@@ -412,6 +579,8 @@ mod tests {
             FrameError::UnknownSender(HostId(4)),
             FrameError::Misdirected,
             FrameError::BadSignature,
+            FrameError::Replayed,
+            FrameError::OutOfWindow,
         ];
         let names: Vec<&str> = all.iter().map(FrameError::reason).collect();
         assert_eq!(names, FrameError::REASONS);
@@ -422,6 +591,94 @@ mod tests {
             FrameError::UnknownSender(HostId(4)).to_string(),
             "frame from unknown sender host#4"
         );
+    }
+
+    fn stamp(epoch: u64, seq: u64) -> Stamp {
+        Stamp { epoch, seq }
+    }
+
+    #[test]
+    fn the_stamp_round_trips_inside_the_signature() {
+        let keys = keys();
+        let frame = seal(&identity(HostId(2)), HostId(2), ME, stamp(7, 42), b"x").unwrap();
+        let opened = open(&frame, ME, |h| keys.get(h.index()).copied()).unwrap();
+        assert_eq!(opened.stamp, stamp(7, 42));
+        assert_eq!((opened.from, opened.payload), (HostId(2), &b"x"[..]));
+    }
+
+    #[test]
+    fn a_window_accepts_each_stamp_once_and_reordering_within_it() {
+        let mut w = ReplayWindow::default();
+        assert_eq!(w.check(stamp(5, 10)), Ok(()));
+        assert_eq!(w.check(stamp(5, 10)), Err(FrameError::Replayed));
+        // Later and earlier numbers within the window, each once.
+        for seq in [12, 11, 3, 0] {
+            assert_eq!(w.check(stamp(5, seq)), Ok(()), "{seq}");
+            assert_eq!(w.check(stamp(5, seq)), Err(FrameError::Replayed), "{seq}");
+        }
+        // A jump far ahead: what is now below the window cannot be told apart.
+        assert_eq!(w.check(stamp(5, 12 + REPLAY_WINDOW)), Ok(()));
+        assert_eq!(w.check(stamp(5, 12)), Err(FrameError::OutOfWindow));
+        assert!(w.is_behind(stamp(5, 12)));
+        assert_eq!(w.check(stamp(5, 13)), Ok(()));
+        assert!(!w.is_behind(stamp(5, 13)));
+        assert_eq!(w.check(stamp(5, 13)), Err(FrameError::Replayed));
+    }
+
+    #[test]
+    fn a_restarted_sender_is_accepted_and_its_old_process_refused() {
+        let mut w = ReplayWindow::default();
+        for seq in 0..100 {
+            assert_eq!(w.check(stamp(1_000, seq)), Ok(()));
+        }
+        // The restarted process starts later and counts from 0 again.
+        assert_eq!(w.check(stamp(2_000, 0)), Ok(()));
+        assert_eq!(w.check(stamp(2_000, 1)), Ok(()));
+        // Anything of the old process, even a number it never sent, is a replay.
+        assert_eq!(w.check(stamp(1_000, 100)), Err(FrameError::Replayed));
+        assert_eq!(w.check(stamp(1_000, 5)), Err(FrameError::Replayed));
+        assert!(w.is_behind(stamp(1_000, 5)));
+        assert_eq!(w.check(stamp(2_000, 1)), Err(FrameError::Replayed));
+    }
+
+    /// Every sequence of stamps, against a model that remembers everything:
+    /// accepted at most once, and a refusal is a replay or below the window.
+    #[test]
+    fn a_window_matches_a_model_that_remembers_everything() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0x7e91);
+        for _ in 0..200 {
+            let mut w = ReplayWindow::default();
+            let mut seen = std::collections::BTreeSet::new();
+            let mut newest = (0u64, 0u64);
+            for _ in 0..500 {
+                let epoch = rng.random_range(newest.0.saturating_sub(1)..=newest.0 + 1);
+                let spread = REPLAY_WINDOW * 2;
+                let seq = rng.random_range(newest.1.saturating_sub(spread)..=newest.1 + spread);
+                let s = stamp(epoch, seq);
+                let fresh = !seen.contains(&(epoch, seq));
+                match w.check(s) {
+                    Ok(()) => {
+                        assert!(fresh && epoch >= newest.0, "{s:?}");
+                        seen.insert((epoch, seq));
+                        newest = if epoch > newest.0 {
+                            (epoch, seq)
+                        } else {
+                            (epoch, newest.1.max(seq))
+                        };
+                    }
+                    Err(FrameError::Replayed) => {
+                        assert!(!fresh || epoch < newest.0, "{s:?}")
+                    }
+                    Err(FrameError::OutOfWindow) => {
+                        assert!(
+                            epoch == newest.0 && newest.1 - seq >= REPLAY_WINDOW,
+                            "{s:?}"
+                        )
+                    }
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+        }
     }
 
     /// Applies one random mutation: flip a bit, truncate, extend, or
@@ -489,7 +746,7 @@ mod tests {
             rng.fill_bytes(&mut bytes);
             // Half the cases get a plausible header, to reach the later checks.
             if case % 2 == 0 && bytes.len() >= HEADER_LEN {
-                bytes[..5].copy_from_slice(b"SIMF\x01");
+                bytes[..5].copy_from_slice(b"SIMF\x02");
                 bytes[5..9].copy_from_slice(&rng.random_range(0..KNOWN + 1).to_le_bytes());
                 bytes[9..13].copy_from_slice(&ME.0.to_le_bytes());
                 if case % 4 == 0 {

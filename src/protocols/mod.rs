@@ -60,6 +60,9 @@ pub trait Protocol {
     /// The files outside the scenario it reads (e.g. a legacy registry),
     /// as resolved paths: provenance hashes them, exports copy them.
     fn input_files(spec: &Self::Spec) -> Vec<std::path::PathBuf>;
+    /// Reads and checks those files when a scenario file is loaded, with
+    /// errors at the key of `table` that names each or inside the file.
+    fn check_files(spec: &Self::Spec, table: &Table<'_>) -> scenario::Result<()>;
     /// Sets up a run of it (`earlier`: the plans of the protocols listed
     /// before it).
     fn plan(
@@ -232,6 +235,32 @@ impl Protocols {
         let mut files = Files::default();
         self.visit(&empty, &mut files);
         files.0
+    }
+
+    /// Reads and checks every file outside the scenario the protocols name
+    /// (see [`Protocol::check_files`]); `root` is the scenario's table.
+    pub fn check_files(&self, root: &Table<'_>) -> scenario::Result<()> {
+        struct Check<'r, 'a>(&'r Table<'a>, scenario::Result<()>);
+        impl<'p> VisitRun<'p> for Check<'_, '_> {
+            fn visit<P: Protocol + 'p>(
+                &mut self,
+                spec: Option<&'p P::Spec>,
+                _: Option<&'p P::Plan>,
+            ) {
+                if let (Some(spec), Ok(())) = (spec, &self.1) {
+                    let section = P::SECTION;
+                    let name = format!("[{}]", section.name);
+                    self.1 = self
+                        .0
+                        .subtable(section.name, &name, section.keys)
+                        .and_then(|table| P::check_files(spec, &table));
+                }
+            }
+        }
+        let empty = Plans::default();
+        let mut check = Check(root, Ok(()));
+        self.visit(&empty, &mut check);
+        check.1
     }
 
     /// Whether the protocol that writes `metric` runs; if not, why, and

@@ -93,6 +93,9 @@ impl Protocol for Peers {
     fn input_files(_: &PeersSpec) -> Vec<std::path::PathBuf> {
         Vec::new()
     }
+    fn check_files(_: &PeersSpec, _: &Table<'_>) -> scenario::Result<()> {
+        Ok(())
+    }
 
     fn plan(
         spec: &PeersSpec,

@@ -3,7 +3,12 @@
 //! same kind of facts. What a real run cannot observe is said here:
 //! a crash is known from the scenario (the process was killed at the
 //! crash fault's time and left no exit record), a datagram lost on the way
-//! is known only as "sent but never accepted" (no reason).
+//! is known only as "sent but never accepted" (no reason). Receivers drop
+//! replayed frames, so a host accepts at most what was sent to it; where
+//! the records still say more (a restarted receiver has a fresh replay
+//! window, so frames captured before its restart are new to it), the excess
+//! is not delivered traffic: it is taken out of the receiver's count and
+//! reported as `received_beyond_sent`.
 
 use std::collections::BTreeMap;
 
@@ -30,8 +35,14 @@ pub struct Assembled {
     pub counters: BTreeMap<String, u64>,
     /// Datagrams dropped by the transport frame check, by reason.
     pub rejected: BTreeMap<String, u64>,
+    /// Files in the shared directory refused, by reason.
+    pub fs_refused: BTreeMap<String, u64>,
     /// Sends that failed locally.
     pub send_errors: u64,
+    /// Datagrams accepted beyond what their sender sent to the receiver
+    /// (replays a restarted receiver could not tell apart), not counted
+    /// as delivered.
+    pub received_beyond_sent: u64,
     /// Processes that ended early (a signal, or gone without an exit record
     /// and no crash fault to explain it).
     pub interrupted: usize,
@@ -58,7 +69,9 @@ pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>
         end: SimTime::from_duration(scenario.duration),
         counters: BTreeMap::new(),
         rejected: BTreeMap::new(),
+        fs_refused: BTreeMap::new(),
         send_errors: 0,
+        received_beyond_sent: 0,
         interrupted: 0,
     };
     let mut observations = Vec::new();
@@ -106,14 +119,7 @@ pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>
             }
         }
     }
-    // A datagram is lost when sent but never accepted by its receiver
-    // (those still in flight at the end are not lost, as in the simulator).
-    for ((from, to), sent) in &sent_to {
-        let got = received_from.get(&(*from, *to)).copied().unwrap_or(0);
-        if let Some(c) = log.net.get_mut(from.index()) {
-            c.messages_dropped += sent.saturating_sub(got);
-        }
-    }
+    count_losses(&mut log, &sent_to, &received_from, &mut out);
     for ((time, index, apply), mut touched) in faults {
         touched.sort_unstable();
         touched.dedup();
@@ -138,6 +144,32 @@ pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>
     log.damaged.sort_by_key(|d| (d.time, d.host));
     out.log = log;
     out
+}
+
+/// A datagram is lost when sent but never accepted by its receiver (those
+/// still in flight at the end are not lost, as in the simulator); accepted
+/// beyond what was sent is not delivered (see the module docs).
+fn count_losses(
+    log: &mut RunLog,
+    sent_to: &BTreeMap<(HostId, HostId), u64>,
+    received_from: &BTreeMap<(HostId, HostId), u64>,
+    out: &mut Assembled,
+) {
+    for ((from, to), got) in received_from {
+        let sent = sent_to.get(&(*from, *to)).copied().unwrap_or(0);
+        let excess = got.saturating_sub(sent);
+        if let Some(c) = log.net.get_mut(to.index()) {
+            let taken = excess.min(c.messages_received);
+            c.messages_received -= taken;
+            out.received_beyond_sent += taken;
+        }
+    }
+    for ((from, to), sent) in sent_to {
+        let got = received_from.get(&(*from, *to)).copied().unwrap_or(0);
+        if let Some(c) = log.net.get_mut(from.index()) {
+            c.messages_dropped += sent.saturating_sub(got);
+        }
+    }
 }
 
 /// Splits one host's records into its processes, moving observations,
@@ -232,6 +264,9 @@ fn add_counters(log: &mut RunLog, host: HostId, c: &NodeCounters, out: &mut Asse
     for (reason, n) in &c.rejected {
         *out.rejected.entry(reason.clone()).or_default() += n;
     }
+    for (reason, n) in &c.fs_refused {
+        *out.fs_refused.entry(reason.clone()).or_default() += n;
+    }
 }
 
 /// The crash faults: (time, fault index, hosts, restart).
@@ -262,4 +297,63 @@ fn restart_of(scenario: &Scenario, index: usize) -> Option<SimTime> {
         .into_iter()
         .find(|(_, i, _, _)| *i == index)
         .and_then(|(_, _, _, restart)| restart)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(counters: NodeCounters) -> Vec<HostRecord> {
+        vec![
+            HostRecord::Boot {
+                format: super::super::host_log::LOG_FORMAT,
+                host: String::new(),
+                scenario: "replays".into(),
+                seed: 1,
+                restarted: false,
+                at_ns: 0,
+                time_scale: 1.0,
+            },
+            HostRecord::Counters {
+                at_ns: 1_000,
+                counters,
+            },
+            HostRecord::Exit {
+                at_ns: 2_000,
+                reason: "duration".into(),
+            },
+        ]
+    }
+
+    /// Host 1 sent host 0 five datagrams; host 0's records say it accepted
+    /// nine from host 1 (replays it could not tell apart): five delivered,
+    /// four beyond what was sent, none lost. Host 0's three to host 1, of
+    /// which two arrived: one lost.
+    #[test]
+    fn accepted_beyond_sent_is_not_delivered_and_lost_is_sent_minus_accepted() {
+        let text = "duration = \"1 min\"\n[[hosts]]\nname = \"p\"\ncount = 2\nrole = \"peer\"\n";
+        let scenario = sim_core::scenario::parse_str(text, None, &[]).unwrap();
+        let zero = NodeCounters {
+            messages_sent: 3,
+            sent_to: BTreeMap::from([(1, 3)]),
+            messages_received: 9,
+            received_from: BTreeMap::from([(1, 9)]),
+            ..NodeCounters::default()
+        };
+        let one = NodeCounters {
+            messages_sent: 5,
+            sent_to: BTreeMap::from([(0, 5)]),
+            messages_received: 2,
+            received_from: BTreeMap::from([(0, 2)]),
+            ..NodeCounters::default()
+        };
+        let records = BTreeMap::from([(HostId(0), process(zero)), (HostId(1), process(one))]);
+        let run = assemble(&scenario, &records);
+        let total = run.log.net_total();
+        assert_eq!(total.messages_sent, 8);
+        assert_eq!(total.messages_received, 5 + 2);
+        assert_eq!(total.messages_dropped, 1);
+        assert_eq!(run.received_beyond_sent, 4);
+        assert_eq!(run.log.net[0].messages_received, 5);
+    }
 }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use node_logic::HostNode;
@@ -31,6 +32,11 @@ const WATCH_POLL: Duration = Duration::from_millis(20);
 const DRAIN: Duration = Duration::from_millis(100);
 /// How often running totals are written, in real time.
 const COUNTERS_EVERY: Duration = Duration::from_millis(50);
+/// How long, in real time, the loop has to end after SIGTERM or SIGINT
+/// before the process exits anyway (exit 6, without its last records).
+/// Nothing in the loop blocks (the socket is polled, files are opened
+/// non-blocking), so this is a safety net, not the way a node stops.
+pub const SIGNAL_GRACE: Duration = Duration::from_secs(2);
 
 /// A fault of the scenario that the process applies to itself.
 #[derive(Clone, Copy, Debug)]
@@ -107,16 +113,59 @@ struct Loop {
 
 impl NodeRun {
     /// Runs until the scenario's end or a signal; returns why it stopped.
+    /// A signal ends the process within [`SIGNAL_GRACE`] even if the loop
+    /// were stuck.
     pub fn run(self) -> io::Result<(Ended, NodeCounters)> {
+        let done = Arc::new(AtomicBool::new(false));
+        watchdog(
+            Arc::clone(&self.stop),
+            Arc::clone(&done),
+            SIGNAL_GRACE,
+            || {
+                eprintln!(
+                    "sim node: the loop did not end within {SIGNAL_GRACE:?} of the signal; exiting without its last records"
+                );
+                std::process::exit(crate::exit::Exit::RunFailed as i32);
+            },
+        );
         let mut l = Loop {
             run: self,
             timers: BTreeMap::new(),
             pending: VecDeque::new(),
             inputs: 0,
         };
-        let ended = l.run_loop()?;
-        Ok((ended, l.counters()))
+        let ended = l.run_loop();
+        done.store(true, Ordering::Relaxed);
+        Ok((ended?, l.counters()))
     }
+}
+
+/// On a thread of its own: once `stop` is set, waits up to `grace` for
+/// `done`, and calls `expire` if it does not come. Returns when `done` is
+/// set (or after `expire`).
+pub fn watchdog(
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    grace: Duration,
+    expire: impl FnOnce() + Send + 'static,
+) -> JoinHandle<()> {
+    const POLL: Duration = Duration::from_millis(10);
+    thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            thread::sleep(POLL);
+        }
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            thread::sleep(POLL);
+        }
+        expire();
+    })
 }
 
 impl Loop {
@@ -280,6 +329,7 @@ impl Loop {
                 sim::protocols::node_counters(&self.run.node, &mut counters);
                 counters
             },
+            fs_refused: self.run.dir.refused().clone(),
             ..self.run.transport.counters.clone()
         }
     }
@@ -290,5 +340,55 @@ impl Loop {
         self.run
             .log
             .append(&HostRecord::Counters { at_ns, counters })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> (Arc<AtomicBool>, Arc<AtomicBool>, Arc<AtomicBool>) {
+        let f = || Arc::new(AtomicBool::new(false));
+        (f(), f(), f())
+    }
+
+    #[test]
+    fn a_stuck_loop_is_ended_after_the_grace() {
+        let (stop, done, expired) = flags();
+        let e = Arc::clone(&expired);
+        let dog = watchdog(
+            Arc::clone(&stop),
+            done,
+            Duration::from_millis(30),
+            move || e.store(true, Ordering::Relaxed),
+        );
+        stop.store(true, Ordering::Relaxed);
+        dog.join().unwrap();
+        assert!(expired.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_loop_that_ends_in_time_is_left_alone() {
+        let (stop, done, expired) = flags();
+        let e = Arc::clone(&expired);
+        let dog = watchdog(
+            Arc::clone(&stop),
+            Arc::clone(&done),
+            Duration::from_secs(60),
+            move || e.store(true, Ordering::Relaxed),
+        );
+        stop.store(true, Ordering::Relaxed);
+        done.store(true, Ordering::Relaxed);
+        dog.join().unwrap();
+        assert!(!expired.load(Ordering::Relaxed));
+        // Without a signal, the end of the loop ends the watchdog too.
+        let (stop, done, expired) = flags();
+        let e = Arc::clone(&expired);
+        let dog = watchdog(stop, Arc::clone(&done), Duration::ZERO, move || {
+            e.store(true, Ordering::Relaxed)
+        });
+        done.store(true, Ordering::Relaxed);
+        dog.join().unwrap();
+        assert!(!expired.load(Ordering::Relaxed));
     }
 }

@@ -126,6 +126,10 @@ pub struct NodeCounters {
     /// Each protocol's counters read off the node (`sim::protocols::node_counters`).
     #[serde(default)]
     pub protocols: BTreeMap<String, u64>,
+    /// Files in the shared directory refused (a symbolic link, not a
+    /// regular file, too large, a planted temporary), by reason.
+    #[serde(default)]
+    pub fs_refused: BTreeMap<String, u64>,
 }
 
 /// Appends records to a host's file.

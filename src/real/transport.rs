@@ -7,14 +7,18 @@
 //! logic the simulator does not model. Anything a socket receives that is
 //! not a valid frame for this host (random bytes, truncated, oversize,
 //! another version, a forged or foreign signature) is dropped and counted.
+//! So is a replay: every frame carries this process's epoch (its start on
+//! the wall clock, so a restarted process has a newer one) and a sequence
+//! number per recipient, and the receiver keeps a
+//! [`ReplayWindow`](node_logic::frame::ReplayWindow) per sender.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_logic::HostId;
-use node_logic::frame::{self, MAX_FRAME};
+use node_logic::frame::{self, MAX_FRAME, Opened, ReplayWindow, Stamp};
 use node_logic::identity::{Identity, PublicKey};
 
 use super::host_log::NodeCounters;
@@ -79,6 +83,12 @@ pub struct Transport {
     keys: Vec<PublicKey>,
     book: AddressBook,
     buffer: Vec<u8>,
+    /// This process's epoch (see the module docs).
+    epoch: u64,
+    /// The next sequence number per recipient, by host id.
+    next_seq: Vec<u64>,
+    /// What was accepted from each sender, by host id.
+    windows: Vec<ReplayWindow>,
     /// Traffic so far.
     pub counters: NodeCounters,
 }
@@ -112,6 +122,7 @@ impl Transport {
         // (SO_RCVTIMEO) is rounded to the kernel's tick (4 ms here), which a
         // time scale of 0.1 turns into 40 ms late timers.
         socket.set_nonblocking(true)?;
+        let hosts = keys.len();
         Ok(Transport {
             socket,
             me,
@@ -119,6 +130,9 @@ impl Transport {
             keys,
             book,
             buffer: vec![0; MAX_FRAME + 1],
+            epoch: process_epoch(),
+            next_seq: vec![0; hosts],
+            windows: vec![ReplayWindow::default(); hosts],
             counters: NodeCounters::default(),
         })
     }
@@ -133,7 +147,16 @@ impl Transport {
         self.counters.messages_sent += 1;
         self.counters.bytes_sent += payload.len() as u64;
         *self.counters.sent_to.entry(to.0).or_default() += 1;
-        let sent = frame::seal(&self.identity, self.me, to, payload)
+        let Some(next) = self.next_seq.get_mut(to.index()) else {
+            self.counters.send_errors += 1;
+            return;
+        };
+        let stamp = Stamp {
+            epoch: self.epoch,
+            seq: *next,
+        };
+        *next += 1;
+        let sent = frame::seal(&self.identity, self.me, to, stamp, payload)
             .ok()
             .zip(self.book.address(to))
             .is_some_and(|(datagram, addr)| self.socket.send_to(&datagram, addr).is_ok());
@@ -160,7 +183,7 @@ impl Transport {
         let deadline = Instant::now() + within;
         loop {
             while let Some(len) = self.try_read()? {
-                if let Ok((from, _)) = self.open(len) {
+                if let Ok(from) = self.check(len).map(|o| o.from) {
                     *self.counters.in_flight_from.entry(from.0).or_default() += 1;
                 }
             }
@@ -197,35 +220,50 @@ impl Transport {
         }
     }
 
-    /// The first `len` bytes of the buffer checked as a frame for this host:
-    /// its sender and payload.
-    fn open(&self, len: usize) -> Result<(HostId, &[u8]), frame::FrameError> {
+    /// The first `len` bytes of the buffer checked as a frame for this host
+    /// and against its sender's replay window; a refusal is counted by
+    /// reason.
+    fn check(&mut self, len: usize) -> Result<Opened<'_>, frame::FrameError> {
         let keys = &self.keys;
-        frame::open(&self.buffer[..len], self.me, |h| {
+        let checked = frame::open(&self.buffer[..len], self.me, |h| {
             keys.get(h.index()).copied()
         })
+        .and_then(|opened| {
+            // `open` knows a key for the sender, so it has a window.
+            let window = self.windows.get_mut(opened.from.index());
+            window.map_or(Ok(()), |w| w.check(opened.stamp))?;
+            Ok(opened)
+        });
+        if let Err(e) = &checked {
+            *self
+                .counters
+                .rejected
+                .entry(e.reason().to_string())
+                .or_default() += 1;
+        }
+        checked
     }
 
     /// Counts and passes on the frame in the first `len` bytes of the buffer.
     fn accept(&mut self, len: usize) -> Received {
-        match self.open(len) {
-            Ok((from, payload)) => {
-                let payload = payload.to_vec();
-                self.counters.messages_received += 1;
-                self.counters.bytes_received += payload.len() as u64;
-                *self.counters.received_from.entry(from.0).or_default() += 1;
-                Received::Message { from, payload }
-            }
-            Err(e) => {
-                *self
-                    .counters
-                    .rejected
-                    .entry(e.reason().to_string())
-                    .or_default() += 1;
-                Received::Dropped
-            }
-        }
+        let Ok(opened) = self.check(len) else {
+            return Received::Dropped;
+        };
+        let (from, payload) = (opened.from, opened.payload.to_vec());
+        self.counters.messages_received += 1;
+        self.counters.bytes_received += payload.len() as u64;
+        *self.counters.received_from.entry(from.0).or_default() += 1;
+        Received::Message { from, payload }
     }
+}
+
+/// This process's epoch: the wall clock at its start, in unix nanoseconds
+/// (a restarted process starts later, so its frames are told from replays
+/// of its predecessor's). A clock before 1970 gives 0.
+fn process_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Blocks until `socket` is readable or `timeout` passes (nanosecond

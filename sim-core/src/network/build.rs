@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use rand_core::Rng;
 
-use super::gml::{GmlError, parse_gml};
+use super::gml::{GmlError, parse_gml_bytes};
 use super::routes::Routes;
 use super::topology::{Link, Topology, TopologyError, VertexId};
+use crate::input::{MAX_GRAPH_BYTES, ReadError, read_bounded};
 use crate::scenario::{GraphNodeSpec, HostGroup, HostSpec, Model, Scenario, TopologySpec};
 use crate::units::Bandwidth;
 
@@ -48,13 +49,14 @@ pub struct HostAttachment {
 /// Why a scenario's network cannot be built; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
-    /// The GML file cannot be read.
+    /// The GML file cannot be read (missing, not a regular file, larger
+    /// than [`MAX_GRAPH_BYTES`]).
     #[error("cannot read the network graph {}: {source}", path.display())]
     ReadGraph {
         /// The file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// Why.
+        source: ReadError,
     },
     /// The GML file is not a valid network graph.
     #[error("{}:{}:{}: {}", path.display(), source.line, source.column, source.kind)]
@@ -173,7 +175,16 @@ pub fn build_network<M: Model, R: Rng + ?Sized>(
         ),
         TopologySpec::Gml { path } => (read_topology(path)?, Some(path.as_path())),
     };
+    attach(scenario, topology, gml_path)
+}
 
+/// Places the hosts of `scenario` on `topology` (read from the GML file at
+/// `gml_path`, or built in when `None`), as [`build_network`] does.
+pub fn attach<M: Model>(
+    scenario: &Scenario<M>,
+    topology: Topology,
+    gml_path: Option<&Path>,
+) -> Result<Network, NetworkError> {
     let mut round_robin = 0usize;
     let gml_ids: Vec<VertexId> = topology.gml_ids().map(|(_, v)| v).collect();
     let mut hosts = Vec::with_capacity(scenario.hosts.len());
@@ -193,7 +204,7 @@ pub fn build_network<M: Model, R: Rng + ?Sized>(
                     id,
                 });
             }
-            (None, GraphNodeSpec::RoundRobin) => builtin_vertex(&network.topology, index),
+            (None, GraphNodeSpec::RoundRobin) => builtin_vertex(&scenario.network.topology, index),
             (Some(path), GraphNodeSpec::Node(id)) => topology
                 .vertex_by_gml_id(id)
                 .ok_or_else(|| unknown_node(&topology, path, group, id))?,
@@ -218,15 +229,17 @@ pub fn build_network<M: Model, R: Rng + ?Sized>(
 
 /// Reads and checks the GML file at `path`.
 fn read_topology(path: &Path) -> Result<Topology, NetworkError> {
-    let text = std::fs::read_to_string(path).map_err(|source| NetworkError::ReadGraph {
-        path: path.to_path_buf(),
-        source,
+    let bytes = read_bounded(path, MAX_GRAPH_BYTES, "a network graph").map_err(|source| {
+        NetworkError::ReadGraph {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     let gml_error = |source| NetworkError::Gml {
         path: path.to_path_buf(),
         source,
     };
-    let graph = parse_gml(&text).map_err(gml_error)?;
+    let graph = parse_gml_bytes(&bytes).map_err(gml_error)?;
     Topology::from_gml(&graph).map_err(gml_error)
 }
 

@@ -289,6 +289,9 @@ pub enum GmlErrorKind {
         /// Whether edges are one-way (`directed 1`).
         directed: bool,
     },
+    /// A byte that is not UTF-8 (at the error's line and column).
+    #[error("byte 0x{0:02X} is not UTF-8: GML files are text; save the file as UTF-8")]
+    NotUtf8(u8),
 }
 
 /// How to connect `to` to `from`, for [`GmlErrorKind::Unreachable`].
@@ -319,6 +322,14 @@ pub fn parse_gml(text: &str) -> Result<GmlGraph, GmlError> {
     let (graph, positions) = read::read_graph(&entries)?;
     validate::validate(&graph, &positions)?;
     Ok(graph)
+}
+
+/// [`parse_gml`] of a file's bytes: a byte that is not UTF-8 is an error
+/// at its line and column ([`GmlErrorKind::NotUtf8`]).
+pub fn parse_gml_bytes(bytes: &[u8]) -> Result<GmlGraph, GmlError> {
+    let text = crate::input::utf8(bytes)
+        .map_err(|e| GmlError::new(e.line, e.column, GmlErrorKind::NotUtf8(e.byte)))?;
+    parse_gml(text)
 }
 
 impl GmlGraph {

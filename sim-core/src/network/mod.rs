@@ -23,9 +23,11 @@ pub mod routes;
 pub mod topology;
 
 /// A scenario's network ready to use, how to build it, and why that can fail.
-pub use build::{DEFAULT_BANDWIDTH, HostAttachment, Network, NetworkError, build_network};
+pub use build::{DEFAULT_BANDWIDTH, HostAttachment, Network, NetworkError, attach, build_network};
 /// The GML reader and writer and the graph they exchange.
-pub use gml::{GmlEdge, GmlError, GmlErrorKind, GmlGraph, GmlNode, parse_gml, write_gml};
+pub use gml::{
+    GmlEdge, GmlError, GmlErrorKind, GmlGraph, GmlNode, parse_gml, parse_gml_bytes, write_gml,
+};
 /// Shortest-latency routes and what a message meets along one.
 pub use routes::{PathProps, Routes};
 /// The graph hosts attach to and its parts.

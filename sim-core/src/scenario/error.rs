@@ -2,7 +2,9 @@
 //! do about it, rendered the way rustc and cargo report errors.
 
 use std::fmt;
-use std::io;
+use std::path::Path;
+
+use crate::input::{ReadError, line_text};
 
 /// Why a scenario could not be loaded. `Display` renders the whole report,
 /// rustc style:
@@ -22,15 +24,19 @@ pub struct ScenarioError {
     kind: ErrorKind,
     report: Box<Report>,
     #[source]
-    source: Option<io::Error>,
+    source: Option<ReadError>,
 }
 
 /// The broad class of a [`ScenarioError`], for callers that react differently
 /// (an exit code, a test asserting which check fired).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The scenario file could not be read (missing, unreadable, not UTF-8).
+    /// The scenario file could not be read (missing, unreadable, not a
+    /// regular file, larger than the limit, not UTF-8).
     Io,
+    /// A file the scenario names (its `graph`, its `legacy_registry`)
+    /// cannot be read or holds something invalid.
+    ReferencedFile,
     /// The file is not valid TOML.
     Syntax,
     /// A key the format does not have, in the file or in a `--set`.
@@ -112,11 +118,36 @@ impl ScenarioError {
         }
     }
 
-    pub(crate) fn io(file: String, source: io::Error) -> Self {
+    pub(crate) fn read(file: String, source: ReadError) -> Self {
         let message = format!("cannot read the scenario file: {source}");
         let mut err = ScenarioError::new(ErrorKind::Io, message, Origin::WholeFile { file });
         err.source = Some(source);
         err
+    }
+
+    /// An error at `line`:`column` of another file than the scenario (a
+    /// graph, a registry), whose `bytes` give the line to show.
+    pub fn in_file(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        file: &Path,
+        bytes: &[u8],
+        (line, column): (u32, u32),
+    ) -> Self {
+        let origin = Origin::File {
+            file: file.display().to_string(),
+            line,
+            column,
+        };
+        let text = line_text(bytes, line);
+        let indent = (column.saturating_sub(1) as usize).min(text.chars().count());
+        let snippet = Snippet {
+            line,
+            text,
+            indent,
+            width: 1,
+        };
+        ScenarioError::new(kind, message, origin).with_snippet(Some(snippet))
     }
 
     pub(crate) fn with_snippet(mut self, snippet: Option<Snippet>) -> Self {

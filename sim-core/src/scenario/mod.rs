@@ -11,6 +11,7 @@
 
 mod error;
 mod faults;
+mod files;
 mod hosts;
 pub mod model;
 mod network;
@@ -27,8 +28,11 @@ use std::path::Path;
 
 use toml::de::DeTable;
 
+use crate::input::{MAX_SCENARIO_BYTES, read_bounded};
+
 pub use error::{ErrorKind, Origin, ScenarioError};
 pub use faults::FaultEntry;
+pub use files::unreadable;
 pub use model::*;
 pub use overrides::Override;
 pub use reader::{Field, Result, Table};
@@ -68,6 +72,10 @@ pub trait Model: Sized {
     /// Checks the whole fault timeline (e.g. one host is not crashed twice
     /// at once); `faults` are in file order, each with its entry.
     fn check_faults(faults: &[(Self::Fault, FaultEntry<'_>)], hosts: &Hosts<'_>) -> Result<()>;
+    /// Reads and checks the files the protocols' tables name (a legacy
+    /// registry), with errors at the key or in the file; [`load`] calls
+    /// it, [`parse_str`] does not.
+    fn check_files(root: &Table<'_>, protocols: &Self::Protocols) -> Result<()>;
 }
 
 /// A protocol's top-level table: `[name]` and the keys it accepts.
@@ -116,32 +124,84 @@ impl Hosts<'_> {
 }
 
 /// Reads and validates the scenario file at `path`, after applying
-/// `overrides` (`--set key=value`) in order.
+/// `overrides` (`--set key=value`) in order, then reads and checks the
+/// files it names (`graph`, `legacy_registry`). Every file is read bounded
+/// and never blocks (see [`crate::input`]: the scenario file is at most
+/// [`MAX_SCENARIO_BYTES`]).
 pub fn load<M: Model>(
     path: &Path,
     overrides: &[Override],
 ) -> std::result::Result<Scenario<M>, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::io(path.display().to_string(), e))?;
-    parse_str(&text, Some(path), overrides)
+    let bytes = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file")
+        .map_err(|e| ScenarioError::read(path.display().to_string(), e))?;
+    let text = utf8_text(&bytes, Some(path))?;
+    parse_checked(text, Some(path), overrides, true)
+}
+
+/// Validates scenario bytes: a byte that is not UTF-8 is an error at its
+/// line and column; then as [`parse_str`].
+pub fn parse_bytes<M: Model>(
+    bytes: &[u8],
+    path: Option<&Path>,
+    overrides: &[Override],
+) -> std::result::Result<Scenario<M>, ScenarioError> {
+    let text = utf8_text(bytes, path)?;
+    parse_checked(text, path, overrides, false)
 }
 
 /// Validates scenario text. `path` names the file in messages, gives the
 /// default `name` (its stem) and anchors relative paths (`graph`,
-/// `legacy_registry`).
+/// `legacy_registry`); the files those name are read by [`load`] only.
 pub fn parse_str<M: Model>(
     source: &str,
     path: Option<&Path>,
     overrides: &[Override],
 ) -> std::result::Result<Scenario<M>, ScenarioError> {
+    parse_checked(source, path, overrides, false)
+}
+
+/// Parses `source`, applies `overrides`, reads the tables, and with
+/// `read_files` checks the files the scenario names.
+fn parse_checked<M: Model>(
+    source: &str,
+    path: Option<&Path>,
+    overrides: &[Override],
+    read_files: bool,
+) -> std::result::Result<Scenario<M>, ScenarioError> {
     let mut src = Sources::new(source, path);
     src.set_schema(schema::tables::<M>());
     let mut document: DeTable<'_> = DeTable::parse(source)
-        .map_err(|e| syntax_error(&src, &e))?
+        .map_err(|e| syntax_error(&src, source, &e))?
         .into_inner();
     overrides::apply_all(&mut document, overrides, &mut src)?;
     let root = Table::root(&src, &document);
-    scenario(&root, path)
+    let scenario = scenario(&root, path)?;
+    if read_files {
+        files::check(&root, &scenario)?;
+        M::check_files(&root, &scenario.protocols)?;
+    }
+    Ok(scenario)
+}
+
+/// `bytes` as text, or an error at the first byte that is not UTF-8.
+fn utf8_text<'a>(
+    bytes: &'a [u8],
+    path: Option<&Path>,
+) -> std::result::Result<&'a str, ScenarioError> {
+    crate::input::utf8(bytes).map_err(|e| {
+        let file = path.unwrap_or(Path::new("<input>"));
+        ScenarioError::in_file(
+            ErrorKind::Io,
+            format!(
+                "the scenario file is not UTF-8: byte 0x{:02X} starts no character",
+                e.byte
+            ),
+            file,
+            bytes,
+            (e.line, e.column),
+        )
+        .with_help("scenario files are TOML, which is UTF-8 text: save the file as UTF-8")
+    })
 }
 
 /// The whole scenario, table by table.
@@ -218,18 +278,23 @@ fn name(root: &Table<'_>, path: Option<&Path>) -> Result<String> {
 }
 
 /// A TOML syntax error, at its position, with a hint for common slips.
-fn syntax_error(src: &Sources<'_>, err: &toml::de::Error) -> ScenarioError {
+/// An error the parser gives without a position (keys nested too deep)
+/// is placed on the first line at which the text fails that way.
+fn syntax_error(src: &Sources<'_>, source: &str, err: &toml::de::Error) -> ScenarioError {
     let message = err.message();
     let help = if message.contains("must be quoted") {
         Some("text values go in quotes: write e.g. `role = \"miner\"` or `duration = \"10 min\"`")
     } else if message.contains("duplicate key") {
         Some("each key and each [table] may appear only once ([[table]] repeats)")
+    } else if message.contains("recursion") {
+        Some("tables, arrays and dotted keys nest at most 80 deep: flatten the value")
     } else {
         None
     };
+    let span = err.span().or_else(|| first_failing_line(source, message));
     src.error(
         ErrorKind::Syntax,
-        err.span().as_ref(),
+        span.as_ref(),
         format!("invalid TOML: {message}"),
     )
     .with_help_opt(help.map(str::to_string))
@@ -272,4 +337,38 @@ impl Model for Bare {
     fn check_faults(_: &[(NoFault, FaultEntry<'_>)], _: &Hosts<'_>) -> Result<()> {
         Ok(())
     }
+    fn check_files(_: &Table<'_>, _: &()) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The span of the first line such that the text up to and including it
+/// fails to parse with `message` and no position (found by bisection:
+/// `log2(lines)` parses).
+fn first_failing_line(source: &str, message: &str) -> Option<std::ops::Range<usize>> {
+    let ends: Vec<usize> = source
+        .match_indices('\n')
+        .map(|(i, _)| i)
+        .chain(std::iter::once(source.len()))
+        .collect();
+    let fails = |k: usize| {
+        DeTable::parse(&source[..ends[k]])
+            .err()
+            .is_some_and(|e| e.span().is_none() && e.message() == message)
+    };
+    let last = ends.len() - 1;
+    if !fails(last) {
+        return None;
+    }
+    let (mut good, mut bad) = (None::<usize>, last);
+    while good.map_or(0, |g| g + 1) < bad {
+        let mid = good.map_or(0, |g| g + 1) + (bad - good.map_or(0, |g| g + 1)) / 2;
+        if fails(mid) {
+            bad = mid;
+        } else {
+            good = Some(mid);
+        }
+    }
+    let start = if bad == 0 { 0 } else { ends[bad - 1] + 1 };
+    Some(start..ends[bad])
 }

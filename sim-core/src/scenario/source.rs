@@ -159,6 +159,7 @@ impl<'a> Sources<'a> {
             .replace('\t', " ");
         let line = u32::try_from(line).unwrap_or(u32::MAX);
         let column = u32::try_from(indent + 1).unwrap_or(u32::MAX);
+        let (text, indent, width) = window(&text, indent, width);
         let snippet = Snippet {
             line,
             text,
@@ -168,6 +169,32 @@ impl<'a> Sources<'a> {
         (line, column, snippet)
     }
 }
+
+/// At most [`SNIPPET_CHARS`] characters of a long line around the
+/// underline (elided parts shown as `...`), and the underline moved along.
+fn window(text: &str, indent: usize, width: usize) -> (String, usize, usize) {
+    let chars = text.chars().count();
+    if chars <= SNIPPET_CHARS {
+        return (text.to_string(), indent, width);
+    }
+    let start = indent
+        .saturating_sub(SNIPPET_CHARS / 3)
+        .min(chars - SNIPPET_CHARS);
+    let shown: String = text.chars().skip(start).take(SNIPPET_CHARS).collect();
+    let (head, lead) = if start > 0 { ("...", 3) } else { ("", 0) };
+    let tail = if start + SNIPPET_CHARS < chars {
+        "..."
+    } else {
+        ""
+    };
+    let width = width
+        .min(SNIPPET_CHARS - (indent - start).min(SNIPPET_CHARS))
+        .max(1);
+    (format!("{head}{shown}{tail}"), indent - start + lead, width)
+}
+
+/// The most characters of a source line an error shows.
+const SNIPPET_CHARS: usize = 120;
 
 /// Characters in a UTF-8 byte slice that may start or end mid-character.
 fn char_count(bytes: &[u8]) -> usize {

@@ -148,6 +148,9 @@ impl Protocol for Consensus {
     fn input_files(_: &ConsensusSpec) -> Vec<std::path::PathBuf> {
         Vec::new()
     }
+    fn check_files(_: &ConsensusSpec, _: &Table<'_>) -> scenario::Result<()> {
+        Ok(())
+    }
 
     fn plan(
         spec: &ConsensusSpec,

@@ -5,6 +5,7 @@
 //! plots. The state machines are `node_logic::protocols::registration`.
 
 pub mod corrupt;
+pub mod legacy;
 pub mod plan;
 pub mod plots;
 pub mod report;
@@ -182,6 +183,12 @@ impl Protocol for Registration {
 
     fn input_files(spec: &RegistrationSpec) -> Vec<std::path::PathBuf> {
         spec.legacy_registry.iter().cloned().collect()
+    }
+    fn check_files(spec: &RegistrationSpec, table: &Table<'_>) -> scenario::Result<()> {
+        match (&spec.legacy_registry, table.get("legacy_registry")) {
+            (Some(path), Some(field)) => legacy::check_legacy(&field, path),
+            _ => Ok(()),
+        }
     }
 
     fn plan(

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 
 use node_logic::HostId;
 use node_logic::identity::PublicKey;
+use node_logic::protocols::registration::file::wallet_address;
 pub use node_logic::protocols::registration::file::{LEGACY_REGISTRY_FILE, file_name};
-use node_logic::protocols::registration::file::{parse_legacy_registry, wallet_address};
-
+use sim_core::input::ReadError;
 use sim_core::rng::RngStreams;
 
+use super::legacy::{LEGACY_FORMAT, LegacyError, read_legacy};
 use super::{Expected, RegistrationSpec};
 use crate::model::Scenario;
 use crate::runner::identity;
@@ -44,23 +45,22 @@ pub struct RegistrationPlan {
 /// Why the registration plan cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    /// The legacy registry file could not be read.
-    #[error("cannot read the legacy registry {path}: {source}")]
+    /// The legacy registry file could not be read (missing, not a regular
+    /// file, larger than [`MAX_LEGACY_REGISTRY_BYTES`]).
+    #[error("cannot read the legacy registry {}: {source}", path.display())]
     ReadLegacy {
         /// The file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// Why.
+        source: ReadError,
     },
     /// The legacy registry file is not in the documented format.
-    #[error(
-        "the legacy registry {path} is not valid ({kind}): it must be {{\"agents\": [{{\"agent_id\": \"...\", \"wallet_address\": \"...\"}}, ...]}}"
-    )]
+    #[error("{}:{}:{}: the legacy registry is not valid: {}; {LEGACY_FORMAT}", path.display(), .error.line, .error.column, .error.what)]
     BadLegacy {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
-        kind: &'static str,
+        /// What is wrong, and where.
+        error: LegacyError,
     },
 }
 
@@ -118,29 +118,4 @@ impl RegistrationPlan {
             None => false,
         }
     }
-}
-
-/// A scenario's legacy registry, read and parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LegacyRegistry {
-    /// The file's bytes, to place in the shared directory.
-    pub bytes: Vec<u8>,
-    /// Its `(agent, wallet)` entries.
-    pub entries: Vec<(String, String)>,
-}
-
-/// The legacy registry `spec` names, read and parsed; `None` when it names none.
-pub fn read_legacy(spec: &RegistrationSpec) -> Result<Option<LegacyRegistry>, PlanError> {
-    let Some(path) = &spec.legacy_registry else {
-        return Ok(None);
-    };
-    let bytes = std::fs::read(path).map_err(|source| PlanError::ReadLegacy {
-        path: path.clone(),
-        source,
-    })?;
-    let entries = parse_legacy_registry(&bytes).map_err(|kind| PlanError::BadLegacy {
-        path: path.clone(),
-        kind: kind.as_str(),
-    })?;
-    Ok(Some(LegacyRegistry { bytes, entries }))
 }

@@ -233,7 +233,7 @@ impl Gossip {
                 let j = cx.rng.random_range(i..others.len());
                 others.swap(i, j);
             }
-            let datagram = encode(*id, known.hops.saturating_add(1), known.size);
+            let datagram = encode_rumor(*id, known.hops.saturating_add(1), known.size);
             cx.out.broadcast(others[..fanout].iter().copied(), datagram);
             self.stats.pushed += fanout as u64;
         }
@@ -260,7 +260,7 @@ impl HostProtocol for Gossip {
         if self.config.members.binary_search(&from).is_err() || from == self.config.me {
             return Self::reject(cx.out, from, RejectReason::NotAMember);
         }
-        let Ok((id, hops, size)) = decode(body) else {
+        let Ok((id, hops, size)) = decode_rumor(body) else {
             return Self::reject(cx.out, from, RejectReason::Malformed);
         };
         if self.known.contains_key(&id) {
@@ -276,8 +276,9 @@ impl HostProtocol for Gossip {
     }
 }
 
-/// The datagram pushing rumor `id` at `hops`, with a `size`-byte body.
-fn encode(id: RumorId, hops: u32, size: u32) -> Vec<u8> {
+/// The datagram pushing rumor `id` at `hops` (at most 255 on the wire),
+/// with a `size`-byte body (at most [`MAX_RUMOR_BYTES`]).
+pub fn encode_rumor(id: RumorId, hops: u32, size: u32) -> Vec<u8> {
     let size = (size as usize).min(MAX_RUMOR_BYTES);
     let mut w = frame(ProtocolTag::Gossip, HEADER + size);
     w.u8(KIND_RUMOR)
@@ -288,8 +289,10 @@ fn encode(id: RumorId, hops: u32, size: u32) -> Vec<u8> {
     w.finish()
 }
 
-/// A rumor datagram's id, hops and body size; strict.
-fn decode(mut r: Reader<'_>) -> Result<(RumorId, u32, u32), DecodeError> {
+/// A rumor datagram's id, hops and body size, after its header
+/// ([`crate::wire::open`]); strict: a body larger than
+/// [`MAX_RUMOR_BYTES`] or trailing bytes are refused.
+pub fn decode_rumor(mut r: Reader<'_>) -> Result<(RumorId, u32, u32), DecodeError> {
     let kind = r.u8()?;
     if kind != KIND_RUMOR {
         return Err(DecodeError::UnknownKind(kind));
@@ -301,6 +304,9 @@ fn decode(mut r: Reader<'_>) -> Result<(RumorId, u32, u32), DecodeError> {
     let hops = u32::from(r.u8()?);
     let body = r.bytes()?;
     r.finish()?;
+    if body.len() > MAX_RUMOR_BYTES {
+        return Err(DecodeError::InvalidField);
+    }
     let size = u32::try_from(body.len()).map_err(|_| DecodeError::InvalidField)?;
     Ok((id, hops, size))
 }
@@ -478,7 +484,7 @@ mod tests {
             };
             testkit::drive(node, SimTime::ZERO, input, rng)
         }
-        let out = deliver(&mut node, &mut rng, 9, encode(rumor, 1, 10));
+        let out = deliver(&mut node, &mut rng, 9, encode_rumor(rumor, 1, 10));
         assert!(
             matches!(
                 &out[..],
@@ -489,7 +495,7 @@ mod tests {
             ),
             "{out:?}"
         );
-        let mut bad = encode(rumor, 1, 10);
+        let mut bad = encode_rumor(rumor, 1, 10);
         bad.push(0);
         let out = deliver(&mut node, &mut rng, 0, bad);
         assert!(
@@ -502,7 +508,7 @@ mod tests {
             ),
             "{out:?}"
         );
-        let good = encode(rumor, 1, 10);
+        let good = encode_rumor(rumor, 1, 10);
         for cut in 0..good.len() {
             let _ = deliver(&mut node, &mut rng, 0, good[..cut].to_vec());
         }
@@ -525,9 +531,9 @@ mod tests {
             origin: HostId(3),
             seq: 9,
         };
-        let bytes = encode(id, 300, 5000);
+        let bytes = encode_rumor(id, 300, 5000);
         let (_, body) = crate::wire::open(&bytes).unwrap();
-        assert_eq!(decode(body), Ok((id, 255, 5000)));
-        assert!(encode(id, 1, u32::MAX).len() <= MAX_DATAGRAM);
+        assert_eq!(decode_rumor(body), Ok((id, 255, 5000)));
+        assert!(encode_rumor(id, 1, u32::MAX).len() <= MAX_DATAGRAM);
     }
 }

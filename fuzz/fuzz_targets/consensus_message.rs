@@ -1,0 +1,4 @@
+//! Fuzz target `consensus_message`: see `sim_fuzz::checks::consensus_message` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sim_fuzz::checks::consensus_message(data));

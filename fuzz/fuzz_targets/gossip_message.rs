@@ -1,0 +1,4 @@
+//! Fuzz target `gossip_message`: see `sim_fuzz::checks::gossip_message` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sim_fuzz::checks::gossip_message(data));
