@@ -24,6 +24,7 @@ mod node_cmd;
 mod progress;
 mod real;
 mod record;
+mod resolved_copy;
 mod run_cmd;
 mod sweep;
 

@@ -93,7 +93,9 @@ fn schedule(scenario: &Scenario) -> Vec<(SimTime, usize, Action)> {
                 plan.push((cx.at, 1, Action::Damage { fault, targets }));
             }
             // `sim node` applies these to itself (it reads the scenario).
-            RealEffect::Misbehave { .. } | RealEffect::ClockSkew { .. } => {}
+            RealEffect::Misbehave { .. }
+            | RealEffect::ClockSkew { .. }
+            | RealEffect::Network { .. } => {}
             // `sim launch` announces and counts these (launch_cmd).
             RealEffect::Skipped(_) => {}
         }
@@ -259,6 +261,9 @@ impl<'a> Launcher<'a> {
                 &SocketAddr::from(([127, 0, 0, 1], self.ports[host.index()])).to_string(),
             ])
             .args(["--time-scale", &self.time_scale.to_string()])
+            // Loopback has no latency, jitter, loss or bandwidth limit:
+            // each process puts the scenario's own path into its sends.
+            .args(["--path", "emulate"])
             .args(["--start-at", &at.since_start().to_string()])
             .args(["--epoch-unix-ns", &self.epoch_unix_ns.to_string()])
             .arg("--out")

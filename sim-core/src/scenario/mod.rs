@@ -18,6 +18,7 @@ mod network;
 mod overrides;
 mod reader;
 mod resolve;
+mod rewrite;
 mod schema;
 mod source;
 mod suggest;
@@ -136,6 +137,34 @@ pub fn load<M: Model>(
         .map_err(|e| ScenarioError::read(path.display().to_string(), e))?;
     let text = utf8_text(&bytes, Some(path))?;
     parse_checked(text, Some(path), overrides, true)
+}
+
+/// The scenario file at `path` with `overrides` applied, written back as
+/// TOML text that reads, with no `--set`, as the same scenario (see
+/// `rewrite.rs`: values as read, keys in file order, comments dropped).
+/// Checked as [`parse_str`] checks (the files it names are not read):
+/// the same errors. A file path in it is relative to the folder the text
+/// is written to; override such keys to where their copies go.
+pub fn rewritten<M: Model>(
+    path: &Path,
+    overrides: &[Override],
+) -> std::result::Result<String, ScenarioError> {
+    let bytes = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file")
+        .map_err(|e| ScenarioError::read(path.display().to_string(), e))?;
+    let text = utf8_text(&bytes, Some(path))?;
+    let mut src = Sources::new(text, Some(path));
+    src.set_schema(schema::tables::<M>());
+    let mut document: DeTable<'_> = DeTable::parse(text)
+        .map_err(|e| syntax_error(&src, text, &e))?
+        .into_inner();
+    overrides::apply_all(&mut document, overrides, &mut src)?;
+    scenario::<M>(&Table::root(&src, &document), Some(path))?;
+    Ok(rewrite::document(&document))
+}
+
+/// `text` as a TOML string value (for an [`Override`] of a path or name).
+pub fn toml_string(text: &str) -> String {
+    rewrite::string(text)
 }
 
 /// Validates scenario bytes: a byte that is not UTF-8 is an error at its
