@@ -309,3 +309,134 @@ impl NetPath {
         (to, from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sim_core::faults::{LinkRule, PartitionRule};
+    use sim_core::network::Link;
+    use sim_core::rng::RngStreams;
+
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    /// Host 0's path over a 3-host mesh: 20 ms latency, `jitter`, `loss`,
+    /// 8 Mbit (1000 bytes take 1 ms to serialize).
+    fn path(model: PathModel, jitter: u64, loss: f64) -> NetPath {
+        let link = Link {
+            latency: SimDuration::from_millis(20),
+            jitter: SimDuration::from_millis(jitter),
+            loss: Probability::new(loss).unwrap(),
+        };
+        let network = Network::mesh(3, link, "8 Mbit".parse().unwrap());
+        let rng = RngStreams::new(1).stream("real-network", 0);
+        NetPath::new(HostId(0), model, network, rng)
+    }
+
+    fn at(ms: u64) -> SimTime {
+        SimTime::from_nanos(ms * MS)
+    }
+
+    fn payload() -> Payload {
+        vec![7u8; 1000].into()
+    }
+
+    /// Everything sent out by `until`, with its send time.
+    fn drain(p: &mut NetPath, until: u64) -> Vec<(u64, HostId)> {
+        let mut out = Vec::new();
+        for ms in 0..=until {
+            while let Some((to, _)) = p.pop_outgoing(at(ms)) {
+                out.push((ms, to));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn emulated_paths_serialize_and_delay_as_the_simulator() {
+        let mut p = path(PathModel::Emulate, 0, 0.0);
+        p.send(at(0), HostId(1), payload());
+        p.send(at(0), HostId(2), payload());
+        // 1 ms on the up-link each (queued), then 20 ms on the path.
+        assert_eq!(drain(&mut p, 50), vec![(21, HostId(1)), (22, HostId(2))]);
+        // Under Shadow the graph has the latency: only jitter (none here).
+        let mut p = path(PathModel::Jitter, 0, 0.0);
+        p.send(at(5), HostId(1), payload());
+        assert_eq!(drain(&mut p, 50), vec![(5, HostId(1))]);
+        // Arrivals wait for the down-link when emulated.
+        let mut p = path(PathModel::Emulate, 0, 0.0);
+        p.arrive(at(3), HostId(2), payload());
+        assert!(p.pop_incoming(at(3)).is_none());
+        assert_eq!(p.pop_incoming(at(4)).map(|(h, _)| h), Some(HostId(2)));
+    }
+
+    #[test]
+    fn loss_and_jitter_are_drawn_from_the_seeded_stream() {
+        let run = || {
+            let mut p = path(PathModel::Emulate, 10, 0.3);
+            for i in 0..200 {
+                p.send(at(i * 10), HostId(1), vec![1u8].into());
+            }
+            (drain(&mut p, 3000), p.counters.clone())
+        };
+        let (sent, counters) = run();
+        let lost = counters.dropped["loss"];
+        assert!((40..80).contains(&lost), "{lost} of 200 lost at 30 %");
+        assert_eq!(sent.len() as u64 + lost, 200);
+        let delays: Vec<u64> = sent.iter().map(|(ms, _)| ms % 10).collect();
+        assert!(delays.iter().any(|d| *d != delays[0]), "jitter varies");
+        assert_eq!(run(), (sent, counters), "same seed, same draws");
+    }
+
+    #[test]
+    fn fault_rules_drop_delay_and_heal_on_schedule() {
+        let mut p = path(PathModel::Faults, 0, 0.0);
+        let sides = [vec![HostId(0)], vec![HostId(1)]];
+        p.schedule(
+            0,
+            at(10),
+            Some(at(20)),
+            Box::new(PartitionRule::new(&sides, false)),
+        );
+        let slow = LinkRule::new(
+            &[HostId(0)],
+            &[HostId(2)],
+            SimDuration::from_millis(5),
+            Probability::ZERO,
+        );
+        p.schedule(1, at(30), None, Box::new(slow));
+        assert_eq!(p.next_due(), Some(at(10)));
+        let applied = p.apply_due(at(15));
+        assert_eq!(
+            applied,
+            vec![Applied {
+                at: at(10),
+                index: 0,
+                apply: true
+            }]
+        );
+        p.send(at(15), HostId(1), payload());
+        p.send(at(15), HostId(2), payload());
+        // A datagram from across the partition arriving now is cut too.
+        p.arrive(at(15), HostId(1), payload());
+        assert!(p.pop_incoming(at(15)).is_none());
+        assert_eq!(p.counters.dropped["partition"], 2);
+        assert_eq!(drain(&mut p, 15), vec![(15, HostId(2))]);
+        let healed = p.apply_due(at(35));
+        assert_eq!(
+            healed
+                .iter()
+                .map(|a| (a.index, a.apply))
+                .collect::<Vec<_>>(),
+            vec![(0, false), (1, true)]
+        );
+        p.send(at(35), HostId(1), payload());
+        p.send(at(35), HostId(2), payload());
+        let sent: Vec<(u64, HostId)> = drain(&mut p, 60)
+            .into_iter()
+            .filter(|(ms, _)| *ms >= 35)
+            .collect();
+        assert_eq!(sent, vec![(35, HostId(1)), (40, HostId(2))]);
+        assert_eq!(p.in_flight(), (BTreeMap::new(), BTreeMap::new()));
+    }
+}
