@@ -101,7 +101,7 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], args.port)));
     let book = AddressBook::new(names.clone(), &explicit, args.port);
-    let transport = Transport::bind(listen, me, identity(&streams, me), keys, book)
+    let mut transport = Transport::bind(listen, me, identity(&streams, me), keys, book)
         .map_err(|e| (Exit::RunFailed, format!("cannot listen on {listen}: {e}")))?;
     let clock = match args.epoch_unix_ns {
         Some(epoch) => ScaledClock::from_epoch(epoch, args.time_scale),
@@ -130,6 +130,20 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
             )
         })?;
     }
+    // Started ahead of its time (`sim launch` does, so that setting up
+    // costs no scenario time): wait for it, then drop what arrived before
+    // the host was up, as the simulator drops messages to a host not yet
+    // started.
+    loop {
+        let wait = clock.real_until(start_at);
+        if wait.is_zero() || stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        std::thread::sleep(wait.min(std::time::Duration::from_millis(20)));
+    }
+    transport
+        .discard_waiting()
+        .map_err(|e| (Exit::RunFailed, format!("{}: {e}", host.name)))?;
     log.append(&HostRecord::Boot {
         format: LOG_FORMAT,
         host: host.name.clone(),

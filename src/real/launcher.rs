@@ -31,6 +31,12 @@ type Failure = (Exit, String);
 /// Real time the processes get after the scenario's end to exit by
 /// themselves before they are killed.
 const GRACE: Duration = Duration::from_secs(10);
+/// Real time, before scenario time 0, in which the first processes are
+/// started (they set up, then wait for their start time), plus
+/// [`PRESTART_PER_HOST`] per host.
+const PRESTART: Duration = Duration::from_millis(300);
+/// See [`PRESTART`].
+const PRESTART_PER_HOST: Duration = Duration::from_millis(10);
 
 /// One thing the launcher does at a scenario time.
 #[derive(Clone, Debug)]
@@ -146,6 +152,11 @@ impl<'a> Launcher<'a> {
         time_scale: f64,
     ) -> std::io::Result<Self> {
         let ports = free_ports(scenario.hosts.len())?;
+        // Scenario time 0 lies a little ahead: every first process is
+        // started at once and sets up (reads the scenario, derives keys,
+        // binds) before its start time, so set-up costs no scenario time.
+        let ahead = PRESTART + PRESTART_PER_HOST * scenario.hosts.len() as u32;
+        let epoch = SystemTime::now() + ahead;
         Ok(Launcher {
             sim,
             scenario_file,
@@ -155,8 +166,8 @@ impl<'a> Launcher<'a> {
             ports,
             time_scale,
             children: BTreeMap::new(),
-            origin: Instant::now(),
-            epoch_unix_ns: SystemTime::now()
+            origin: Instant::now() + ahead,
+            epoch_unix_ns: epoch
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
         })
@@ -167,11 +178,24 @@ impl<'a> Launcher<'a> {
     pub fn run(mut self, stop: &AtomicBool) -> Result<Outcome, Failure> {
         let plan = schedule(self.scenario);
         let mut corruptions = Vec::new();
+        // Every host's first process now; each waits for its start time.
+        for (at, _, action) in &plan {
+            if let Action::Start {
+                host,
+                restarted: false,
+            } = action
+            {
+                self.start(*host, false, *at)?;
+            }
+        }
         for (at, _, action) in &plan {
             if !self.sleep_until(*at, stop) {
                 break;
             }
             match action {
+                Action::Start {
+                    restarted: false, ..
+                } => {} // started above
                 Action::Start { host, restarted } => self.start(*host, *restarted, *at)?,
                 Action::Kill { host } => self.kill(*host),
                 Action::Damage { fault, targets } => {

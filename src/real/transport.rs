@@ -210,6 +210,13 @@ impl Transport {
         }
     }
 
+    /// Reads and drops every datagram waiting (sent before this host
+    /// started), uncounted: their senders count them as lost.
+    pub fn discard_waiting(&mut self) -> io::Result<()> {
+        while self.try_read()?.is_some() {}
+        Ok(())
+    }
+
     /// One datagram if one is waiting.
     fn try_receive(&mut self) -> io::Result<Option<Received>> {
         Ok(self.try_read()?.map(|len| self.accept(len)))
