@@ -17,7 +17,7 @@ use crate::exit::Exit;
 use crate::jobs::Job;
 use crate::progress::Progress;
 use crate::record::{Outcome, RUN_RECORD, RunRecord};
-use sim::results::{Finished, Reports};
+use sim::results::{Finished, PlotOptions, Reports};
 
 /// How runs are made and what they write.
 #[derive(Clone, Debug)]
@@ -150,7 +150,11 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress:
             t.finish()?;
         }
         record.write(&result.file(RUN_RECORD))?;
-        reports.write(result, &finished, opts.no_plots)
+        let plots = PlotOptions {
+            plots: !opts.no_plots,
+            log_cdf: false,
+        };
+        reports.write(result, &finished, plots)
     })();
     let summary = reports.summary;
     let dir = match written {

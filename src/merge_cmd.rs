@@ -482,7 +482,7 @@ fn write_folder(
         );
     }
     record.write(&dir).map_err(|e| e.to_string())?;
-    write_aggregates(&dir, &runs, &expected).map_err(|e| e.to_string())?;
+    write_aggregates(&dir, &runs, &expected, &spec.info(name)).map_err(|e| e.to_string())?;
     Ok(())
 }
 

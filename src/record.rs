@@ -479,6 +479,21 @@ impl SweepSpec {
         })
     }
 
+    /// What the aggregates of scenario folder `name` say about the sweep.
+    pub fn info(&self, name: &str) -> reports::aggregate::SweepInfo {
+        let seeds = match self.seeds.as_str() {
+            "scenario" => "the scenario's seed".to_string(),
+            range if range.contains("..") => format!("seeds {range}"),
+            one => format!("seed {one}"),
+        };
+        reports::aggregate::SweepInfo {
+            scenario: name.to_string(),
+            seeds,
+            plots: self.options.plots,
+            log_cdf: false,
+        }
+    }
+
     /// The ids of the runs whose results go into scenario folder `name`.
     pub fn ids_in(&self, name: &str) -> RunIds {
         let prefix = format!("{name}/");

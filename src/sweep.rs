@@ -139,7 +139,8 @@ impl Planned {
             .collect();
         let record = SweepRecord::new(self.spec.clone(), part, present, missing.clone());
         record.write(&dir).map_err(|e| e.to_string())?;
-        let n = write_aggregates(&dir, &runs, &expected).map_err(|e| e.to_string())?;
+        let info = self.spec.info(name);
+        let n = write_aggregates(&dir, &runs, &expected, &info).map_err(|e| e.to_string())?;
         Ok(FolderState {
             dir,
             present: n,

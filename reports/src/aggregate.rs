@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::ReportError;
-use crate::percentile;
 use crate::result_dir::{replace_file, write_atomic};
+use crate::{number, percentile, statistic};
 
 /// Two-sided 95 % Student-t quantiles for 1..=30 degrees of freedom (1.96
 /// beyond).
@@ -83,6 +83,19 @@ pub fn read_runs(runs: &[RunRef]) -> Result<Vec<RunRow>, ReportError> {
     Ok(rows)
 }
 
+/// What the aggregates say about the sweep they summarize.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepInfo {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seeds, as plot captions name them (`seeds 1..20`).
+    pub seeds: String,
+    /// Whether plots are written.
+    pub plots: bool,
+    /// Whether CDF plots use a logarithmic time axis.
+    pub log_cdf: bool,
+}
+
 /// Writes `runs.csv`, `stats.csv` and (when the runs register wallets)
 /// `registration_cdf.svg` into `scenario_dir` from exactly `runs`;
 /// `expected` is how many runs each grid point should have (the
@@ -92,6 +105,7 @@ pub fn write_aggregates(
     scenario_dir: &Path,
     runs: &[RunRef],
     expected: &BTreeMap<String, usize>,
+    info: &SweepInfo,
 ) -> Result<usize, ReportError> {
     let rows = read_runs(runs)?;
     replace_file(&scenario_dir.join("runs.csv"), |temp| {
@@ -100,14 +114,18 @@ pub fn write_aggregates(
     replace_file(&scenario_dir.join("stats.csv"), |temp| {
         write_stats(temp, &rows, expected)
     })?;
-    write_registration_cdf(scenario_dir, &rows)?;
+    write_registration_cdf(scenario_dir, &rows, info)?;
     Ok(rows.len())
 }
 
 /// `registration_cdf.svg` of a sweep: per-miner registration times of all
 /// seeds of each grid point, one line per point (e.g. per strategy); the y
 /// axis is the fraction of all miners, registered or not.
-fn write_registration_cdf(scenario_dir: &Path, runs: &[RunRow]) -> Result<(), ReportError> {
+fn write_registration_cdf(
+    scenario_dir: &Path,
+    runs: &[RunRow],
+    info: &SweepInfo,
+) -> Result<(), ReportError> {
     let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for run in runs {
         if let Some(times) = registration_times(&run.dir) {
@@ -121,7 +139,9 @@ fn write_registration_cdf(scenario_dir: &Path, runs: &[RunRow]) -> Result<(), Re
     }
     let series: Vec<(String, Vec<f64>)> = series.into_iter().collect();
     let path = scenario_dir.join("registration_cdf.svg");
-    match crate::plots::registration_cdf(&series) {
+    let caption = crate::plots::caption(&info.scenario, &info.seeds, &[]);
+    let svg = crate::plots::registration_cdf(&series, &caption, info.log_cdf);
+    match svg.filter(|_| info.plots) {
         Some(svg) => write_atomic(&path, svg.as_bytes()),
         // None of these runs registers wallets: a plot there is an earlier
         // sweep's.
@@ -230,40 +250,35 @@ fn write_stats(
     for run in runs {
         *present.entry(run.group.as_str()).or_default() += 1;
     }
+    // Every measure any run of the group has, numeric or not: a metric that
+    // is null in every run (never happened) still gets its row, with n = 0.
     let mut by_group: BTreeMap<&str, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
     for run in runs {
         for (name, value) in &run.values {
             if NOT_MEASURES.contains(&name.as_str()) || name.starts_with("param.") {
                 continue;
             }
-            if let Some(x) = value.as_f64() {
-                by_group
-                    .entry(run.group.as_str())
-                    .or_default()
-                    .entry(name.as_str())
-                    .or_default()
-                    .push(x);
-            }
+            let values = by_group
+                .entry(run.group.as_str())
+                .or_default()
+                .entry(name.as_str())
+                .or_default();
+            values.extend(measure(value));
         }
     }
     let mut records = Vec::new();
     for (group, metrics) in by_group {
         for (metric, mut values) in metrics {
+            if values.is_empty() && !runs.iter().any(|r| is_null(r, group, metric)) {
+                continue; // text, not a measure
+            }
             let s = Stats::of(&mut values);
-            records.push(vec![
-                group.to_string(),
-                metric.to_string(),
-                s.n.to_string(),
-                num(s.mean),
-                num(s.p50),
-                num(s.p95),
-                num(s.min),
-                num(s.max),
-                num(s.ci_low),
-                num(s.ci_high),
-                present.get(group).copied().unwrap_or(0).to_string(),
-                expected.get(group).copied().unwrap_or(0).to_string(),
-            ]);
+            let cells = [s.mean, s.p50, s.p95, s.min, s.max, s.ci_low, s.ci_high];
+            let mut row = vec![group.to_string(), metric.to_string(), s.n.to_string()];
+            row.extend(cells.iter().map(|x| number(statistic(*x))));
+            row.push(present.get(group).copied().unwrap_or(0).to_string());
+            row.push(expected.get(group).copied().unwrap_or(0).to_string());
+            records.push(row);
         }
     }
     crate::tables::rows(path, &header, records)
@@ -295,7 +310,13 @@ impl Stats {
     pub fn of(values: &mut [f64]) -> Stats {
         values.sort_by(f64::total_cmp);
         let n = values.len();
-        let mean = values.iter().sum::<f64>() / n.max(1) as f64;
+        // No value (the metric was null in every run): every statistic is
+        // empty, never a made-up 0.
+        let mean = if n == 0 {
+            f64::NAN
+        } else {
+            values.iter().sum::<f64>() / n as f64
+        };
         let half = if n < 2 {
             0.0
         } else {
@@ -323,20 +344,29 @@ fn seed(run: &RunRow) -> u64 {
         .unwrap_or(0)
 }
 
+/// A summary value as CSV text: strings as they are, numbers in their
+/// shortest round-trip form, booleans `true`/`false`, null as an empty cell.
 fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Number(n) if n.is_f64() => n.as_f64().map(number).unwrap_or_default(),
         other => other.to_string(),
     }
 }
 
-/// A number as CSV text: shortest round-trip form, deterministic.
-fn num(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x}")
-    } else {
-        String::new()
+/// A summary value as a measure: numbers, and booleans as 1 / 0 (their mean
+/// is the share of runs in which the event happened).
+fn measure(value: &Value) -> Option<f64> {
+    match value {
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        other => other.as_f64(),
     }
+}
+
+/// Whether run `run` of `group` has `metric` as null (never happened).
+fn is_null(run: &RunRow, group: &str, metric: &str) -> bool {
+    run.group == group && run.values.get(metric).is_some_and(Value::is_null)
 }
 
 #[cfg(test)]
@@ -359,5 +389,8 @@ mod tests {
         );
         let one = Stats::of(&mut [3.0]);
         assert_eq!((one.ci_low, one.ci_high), (3.0, 3.0));
+        let none = Stats::of(&mut []);
+        assert_eq!(none.n, 0);
+        assert!(none.mean.is_nan() && none.ci_low.is_nan() && none.max.is_nan());
     }
 }
