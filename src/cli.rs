@@ -248,7 +248,7 @@ pub struct ScenarioArgs {
     /// Override any key, e.g. `--set registration.strategy=poll` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<Override>,
-    /// Use this seed instead of the scenario's (not with `--seeds`).
+    /// Use this seed instead of the scenario's.
     #[arg(long)]
     pub seed: Option<u64>,
 }
@@ -256,15 +256,17 @@ pub struct ScenarioArgs {
 /// Which runs to make of each file: seeds, a parameter grid, a shard.
 #[derive(Debug, Args)]
 pub struct Selection {
-    /// Run every seed of an inclusive range, e.g. `--seeds 1..20`.
+    /// Run every seed of an inclusive range, e.g. `--seeds 1..20` (instead
+    /// of `--seed`).
     #[arg(long, value_name = "A..B")]
     pub seeds: Option<SeedRange>,
     /// Sweep a key over values (repeatable; the runs are the grid of all
     /// sweeps), e.g. `--sweep registration.strategy=poll,backoff,watch`.
     #[arg(long = "sweep", value_name = "KEY=V1,V2,...")]
     pub sweeps: Vec<Sweep>,
-    /// Runs at once (default: every core). Results do not depend on it.
-    #[arg(long, value_name = "N")]
+    /// Runs at once (default: every core; at least 1). Results do not
+    /// depend on it.
+    #[arg(long, value_name = "N", value_parser = jobs_count)]
     pub jobs: Option<usize>,
     /// Make only shard I of N of the runs (0-based), for batch schedulers;
     /// `sim merge` joins the shards.
@@ -274,6 +276,30 @@ pub struct Selection {
     /// `K`, `A..B` (inclusive) or a comma list of both (repeatable).
     #[arg(long = "run", value_name = "IDS")]
     pub runs: Vec<RunIds>,
+}
+
+/// What runs write besides their tables, shared by `sim run` and `sim check`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Also write trace.csv, one row per processed event (large: hundreds
+    /// of MB for a big run). Off by default; the trace hash is computed and
+    /// printed either way.
+    #[arg(long, conflicts_with = "no_trace")]
+    pub trace: bool,
+    /// Do not write trace.csv. This is the default; the flag is accepted so
+    /// that commands written for older versions still run.
+    #[arg(long)]
+    pub no_trace: bool,
+    /// Do not write SVG plots.
+    #[arg(long)]
+    pub no_plots: bool,
+    /// Draw CDF plots over a logarithmic time axis (for long tails).
+    #[arg(long, conflicts_with = "no_plots")]
+    pub log_cdf: bool,
+    /// Verify every copy of every consensus signature instead of each
+    /// distinct one once (results are identical; for measuring the cache).
+    #[arg(long)]
+    pub no_signature_cache: bool,
 }
 
 /// `sim run`.
@@ -288,16 +314,9 @@ pub struct RunArgs {
     /// Root folder of results: `<out>/<scenario>/[<parameters>/]seed-<n>/`.
     #[arg(long, default_value = "out", value_name = "DIR")]
     pub out: PathBuf,
-    /// Do not write trace.csv (the trace hash is still computed and printed).
-    #[arg(long)]
-    pub no_trace: bool,
-    /// Do not write SVG plots.
-    #[arg(long)]
-    pub no_plots: bool,
-    /// Verify every copy of every consensus signature instead of each
-    /// distinct one once (results are identical; for measuring the cache).
-    #[arg(long)]
-    pub no_signature_cache: bool,
+    /// Trace, plots and the signature cache.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Print nothing but errors; no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -325,6 +344,9 @@ pub struct CheckArgs {
     /// Where the checked runs' results go.
     #[arg(long, default_value = "out/check", value_name = "DIR")]
     pub out: PathBuf,
+    /// Trace, plots and the signature cache, as for `sim run`.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Also compare every metric with the summaries in this baseline folder.
     #[arg(long, value_name = "DIR", conflicts_with = "update_baseline")]
     pub baseline: Option<PathBuf>,
@@ -353,6 +375,17 @@ pub struct MergeArgs {
     /// incomplete sweep is refused with exit code 7.
     #[arg(long)]
     pub allow_partial: bool,
+}
+
+/// `--jobs N`: a whole number of at least 1.
+fn jobs_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => {
+            Err("`0` runs at once would run nothing: give 1 or more (default: every core)".into())
+        }
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a number of runs: give 1 or more")),
+    }
 }
 
 /// An inclusive seed range `A..B`.

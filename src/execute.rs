@@ -16,7 +16,7 @@ use sim_core::units::SimDuration;
 use crate::exit::Exit;
 use crate::jobs::Job;
 use crate::progress::Progress;
-use crate::record::{Outcome, RUN_RECORD, RunRecord};
+use crate::record::{Options, Outcome, RUN_RECORD, RunRecord};
 use sim::results::{Finished, PlotOptions, Reports};
 
 /// How runs are made and what they write.
@@ -24,12 +24,8 @@ use sim::results::{Finished, PlotOptions, Reports};
 pub struct ExecOptions {
     /// Root of the result folders.
     pub out: PathBuf,
-    /// Skip trace.csv.
-    pub no_trace: bool,
-    /// Skip the SVG plots.
-    pub no_plots: bool,
-    /// Verify every signature copy (measuring the cache).
-    pub no_signature_cache: bool,
+    /// Trace, plots, signature cache.
+    pub options: Options,
     /// Leave the digest out of the report (errors are always kept).
     pub quiet: bool,
 }
@@ -63,7 +59,7 @@ impl Report {
 pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress: bool) -> Report {
     let (path, scenario) = (&job.path, &job.scenario);
     let options = runner::RunOptions {
-        signature_cache: !opts.no_signature_cache,
+        signature_cache: opts.options.signature_cache,
     };
     let runner::Prepared { mut sim, plans } = match runner::prepare_with(scenario, options) {
         Ok(prepared) => prepared,
@@ -83,7 +79,7 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress:
         Ok(r) => r,
         Err(e) => return Report::failed(Exit::OutputFailed, format!("error: {e}\n")),
     };
-    let mut trace = if opts.no_trace {
+    let mut trace = if !opts.options.trace {
         None
     } else {
         let names: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
@@ -151,8 +147,8 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress:
         }
         record.write(&result.file(RUN_RECORD))?;
         let plots = PlotOptions {
-            plots: !opts.no_plots,
-            log_cdf: false,
+            plots: opts.options.plots,
+            log_cdf: opts.options.log_cdf,
         };
         reports.write(result, &finished, plots)
     })();

@@ -40,25 +40,39 @@ pub const SIM_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The options that change what a run writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Options {
-    /// `trace.csv` written (not `--no-trace`).
+    /// `trace.csv` written (`--trace`).
     pub trace: bool,
     /// SVG plots written (not `--no-plots`).
     pub plots: bool,
+    /// CDF plots over a logarithmic time axis (`--log-cdf`).
+    pub log_cdf: bool,
     /// The signature cache used (not `--no-signature-cache`; changes
     /// `consensus.signature_checks`).
     pub signature_cache: bool,
 }
 
 impl Options {
-    /// The flags that give these options, e.g. ` --no-trace`.
+    /// The options `--trace`, `--no-plots`, `--log-cdf` and
+    /// `--no-signature-cache` give.
+    pub fn of(args: &crate::cli::OutputArgs) -> Self {
+        Options {
+            trace: args.trace,
+            plots: !args.no_plots,
+            log_cdf: args.log_cdf,
+            signature_cache: !args.no_signature_cache,
+        }
+    }
+
+    /// The flags that give these options, e.g. ` --trace --no-plots`.
     fn flags(&self) -> String {
         let mut text = String::new();
-        for (on, flag) in [
-            (self.trace, " --no-trace"),
-            (self.plots, " --no-plots"),
-            (self.signature_cache, " --no-signature-cache"),
+        for (given, flag) in [
+            (self.trace, " --trace"),
+            (!self.plots, " --no-plots"),
+            (self.log_cdf, " --log-cdf"),
+            (!self.signature_cache, " --no-signature-cache"),
         ] {
-            if !on {
+            if given {
                 text.push_str(flag);
             }
         }
@@ -490,7 +504,7 @@ impl SweepSpec {
             scenario: name.to_string(),
             seeds,
             plots: self.options.plots,
-            log_cdf: false,
+            log_cdf: self.options.log_cdf,
         }
     }
 
@@ -507,7 +521,7 @@ impl SweepSpec {
     pub fn differences(&self, other: &SweepSpec) -> Vec<&'static str> {
         let mut fields = Vec::new();
         let (a, b) = (&self.options, &other.options);
-        let checks: [(&'static str, bool); 10] = [
+        let checks: [(&'static str, bool); 11] = [
             ("sim_version", self.sim_version == other.sim_version),
             ("files", self.files == other.files),
             ("seeds", self.seeds == other.seeds),
@@ -515,6 +529,7 @@ impl SweepSpec {
             ("sweeps", self.sweeps == other.sweeps),
             ("trace", a.trace == b.trace),
             ("plots", a.plots == b.plots),
+            ("log_cdf", a.log_cdf == b.log_cdf),
             ("signature_cache", a.signature_cache == b.signature_cache),
             ("runs", self.runs == other.runs),
             ("command", self.command == other.command),
@@ -538,8 +553,8 @@ fn seeds_text(args: &ScenarioArgs, selection: &Selection) -> String {
 }
 
 /// `sim run FILE... [--seed N | --seeds A..B] [--set K=V]... [--sweep
-/// K=V1,V2]... [--no-trace] [--no-plots] [--no-signature-cache]`, quoted
-/// for a POSIX shell.
+/// K=V1,V2]... [--trace] [--no-plots] [--log-cdf] [--no-signature-cache]`,
+/// quoted for a POSIX shell.
 fn sweep_command(args: &ScenarioArgs, selection: &Selection, options: Options) -> String {
     let mut parts = vec!["sim".to_string(), "run".to_string()];
     parts.extend(args.files.iter().map(|f| quote(&f.display().to_string())));

@@ -46,11 +46,7 @@ pub fn validate(args: &ScenarioArgs) -> Exit {
 /// record and aggregates (before the runs too, so a killed sweep leaves a
 /// record of what it was doing). `--list` / `--count` run nothing.
 pub fn run(args: &RunArgs) -> Exit {
-    let options = Options {
-        trace: !args.no_trace,
-        plots: !args.no_plots,
-        signature_cache: !args.no_signature_cache,
-    };
+    let options = Options::of(&args.output);
     let plan = match Planned::new(&args.scenarios, &args.selection, options) {
         Ok(plan) => plan,
         Err(code) => return code,
@@ -61,9 +57,7 @@ pub fn run(args: &RunArgs) -> Exit {
     }
     let opts = ExecOptions {
         out: args.out.clone(),
-        no_trace: args.no_trace,
-        no_plots: args.no_plots,
-        no_signature_cache: args.no_signature_cache,
+        options,
         quiet: args.quiet,
     };
     if let Err(code) = plan.update_folders(&args.out, args.quiet) {

@@ -56,7 +56,14 @@ fn same_seed_gives_byte_identical_results_and_another_seed_differs() {
     let file = file.to_str().unwrap();
     let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
     for out in [&a, &b] {
-        let o = sim(&["run", file, "--out", out.to_str().unwrap(), "--quiet"]);
+        let o = sim(&[
+            "run",
+            file,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--trace",
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let first = snapshot(&a);
@@ -161,19 +168,22 @@ fn overrides_change_the_run() {
             "--out",
             out.to_str().unwrap(),
             "--quiet",
-            "--no-trace",
         ];
         args.extend_from_slice(extra);
         let o = sim(&args);
         assert!(o.status.success(), "{}", stderr(&o));
         fs::read_to_string(out.join("small/seed-5/summary.json")).unwrap()
     };
-    let base = run(&[]);
+    let base = run(&["--trace"]);
+    assert!(
+        out.join("small/seed-5/trace.csv").is_file(),
+        "--trace writes it"
+    );
     let more = run(&["--set", "hosts.peer.count=7"]);
     assert!(more.contains("\"run.hosts\": 7") && base.contains("\"run.hosts\": 5"));
     assert!(
         !out.join("small/seed-5/trace.csv").exists(),
-        "--no-trace, and the old result was replaced whole"
+        "no trace by default, and the old result was replaced whole"
     );
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -356,7 +366,6 @@ fn plots_are_written_beside_the_tables_unless_turned_off() {
         "--out",
         out.to_str().unwrap(),
         "--quiet",
-        "--no-trace",
     ]);
     assert_eq!(o.status.code(), Some(0));
     let svg = fs::read_to_string(out.join("small/seed-5/messages_per_host.svg")).unwrap();
@@ -372,10 +381,51 @@ fn plots_are_written_beside_the_tables_unless_turned_off() {
         "--out",
         out.to_str().unwrap(),
         "--quiet",
-        "--no-trace",
         "--no-plots",
     ]);
     assert_eq!(o.status.code(), Some(0));
     assert!(!out.join("small/seed-5/messages_per_host.svg").exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_trace_is_written_only_when_asked_and_check_takes_the_output_flags_of_run() {
+    let dir = temp("trace-off");
+    let file = write_scenario(&dir, "small.toml", SMALL);
+    let (file, out) = (file.to_str().unwrap(), dir.join("o"));
+    let out = out.to_str().unwrap();
+    let o = sim(&["run", file, "--out", out, "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = dir.join("o/small/seed-5");
+    assert!(run.join("summary.json").is_file() && !run.join("trace.csv").exists());
+    let record = fs::read_to_string(run.join("run.json")).unwrap();
+    assert!(record.contains("\"trace\": false"), "{record}");
+    // --no-trace is the default, still accepted; with --trace it conflicts.
+    let o = sim(&["run", file, "--out", out, "--quiet", "--no-trace"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!run.join("trace.csv").exists());
+    let o = sim(&["run", file, "--out", out, "--trace", "--no-trace"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--trace"), "{}", stderr(&o));
+    // `sim check` takes the output flags of `sim run`.
+    let check_out = dir.join("c");
+    let o = sim(&[
+        "check",
+        file,
+        "--out",
+        check_out.to_str().unwrap(),
+        "--no-trace",
+        "--no-plots",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        !check_out
+            .join("small/seed-5/messages_per_host.svg")
+            .exists()
+    );
+    // Zero runs at once would run nothing.
+    let o = sim(&["run", file, "--out", out, "--seeds", "1..2", "--jobs", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("would run nothing"), "{}", stderr(&o));
     fs::remove_dir_all(&dir).unwrap();
 }

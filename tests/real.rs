@@ -43,12 +43,7 @@ fn launch_matches_the_simulator_within_documented_tolerances() {
     let out = dir.to_str().unwrap();
     let set = ["--set", "duration=2 min"];
     let file = "scenarios/network-bring-up.toml";
-    let simulated = sim(&[
-        &["run", file, "--no-trace", "--no-plots", "--out"],
-        &[out][..],
-        &set,
-    ]
-    .concat());
+    let simulated = sim(&[&["run", file, "--no-plots", "--out"], &[out][..], &set].concat());
     assert!(simulated.status.success(), "{}", text(&simulated.stderr));
     let sim_summary = summary(&dir.join("network-bring-up/seed-1/summary.json"));
 

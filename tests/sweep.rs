@@ -18,7 +18,6 @@ const SWEEP: &[&str] = &[
     "1..3",
     "--sweep",
     "peers.heartbeat=5s,10s",
-    "--no-trace",
     "--no-plots",
     "--quiet",
 ];
