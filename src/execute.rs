@@ -16,6 +16,7 @@ use sim_core::units::SimDuration;
 use crate::exit::Exit;
 use crate::jobs::Job;
 use crate::progress::Progress;
+use crate::provenance::RESOLVED;
 use crate::record::{Options, Outcome, RUN_RECORD, RunRecord};
 use sim::results::{Finished, PlotOptions, Reports};
 
@@ -146,6 +147,7 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress:
             t.finish()?;
         }
         record.write(&result.file(RUN_RECORD))?;
+        job.resolved.write_into(&result.file(""), RESOLVED)?;
         let plots = PlotOptions {
             plots: opts.options.plots,
             log_cdf: opts.options.log_cdf,

@@ -12,6 +12,7 @@ use sim::runner;
 use sim_core::scenario::{self, Override};
 
 use crate::cli::{RunIds, ScenarioArgs, Selection};
+use crate::provenance::Resolved;
 
 /// One run to make.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub struct Job {
     pub scenario: Scenario,
     /// The swept keys and this run's values, in `--sweep` order.
     pub params: Vec<(String, String)>,
+    /// The scenario as this run resolves it (`scenario.toml`).
+    pub resolved: Resolved,
     /// The result sub-folder of this grid point (`None` without sweeps).
     pub group: Option<String>,
     /// The command that reproduces this run alone.
@@ -50,8 +53,12 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
                 key: key.clone(),
                 value: value.clone(),
             }));
-            let base = match scenario::load(path, &overrides) {
-                Ok(s) => s,
+            let loaded = scenario::load(path, &overrides).and_then(|base: Scenario| {
+                let resolved = Resolved::of(path, &overrides, &base.name, Some(base.seed))?;
+                Ok((base, resolved))
+            });
+            let (base, resolved) = match loaded {
+                Ok(loaded) => loaded,
                 Err(e) => {
                     eprintln!("{e}");
                     failed = true;
@@ -79,6 +86,7 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
                     path: path.clone(),
                     scenario,
                     params: point.clone(),
+                    resolved: resolved.with_seed(seed),
                     group: group.clone(),
                     command,
                 });

@@ -22,6 +22,7 @@ mod launch_cmd;
 mod merge_cmd;
 mod node_cmd;
 mod progress;
+mod provenance;
 mod real;
 mod record;
 mod run_cmd;

@@ -29,6 +29,7 @@ use sim_core::scenario::TopologySpec;
 
 use crate::cli::{RunIds, ScenarioArgs, Selection, Shard};
 use crate::jobs::{Job, quote};
+use crate::provenance::{RESOLVED, Resolved};
 
 /// A run's record, in its result folder.
 pub const RUN_RECORD: &str = "run.json";
@@ -36,6 +37,11 @@ pub const RUN_RECORD: &str = "run.json";
 pub const SWEEP_RECORD: &str = "sweep.json";
 /// This `sim`'s version, as recorded.
 pub const SIM_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The source this `sim` was built from (`git <commit>[+modified]`, see
+/// `build.rs`), as recorded.
+pub const SIM_BUILD: &str = env!("SIM_BUILD");
+/// The records' format version.
+pub const FORMAT: u32 = 2;
 
 /// The options that change what a run writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +105,21 @@ pub struct ScenarioFile {
     pub scenario: String,
     /// Every other file its runs read (GML graph, legacy registry), sorted.
     pub inputs: Vec<FileHash>,
+    /// The file with `--set` (and `--seed`) applied, as kept in the
+    /// scenario folder (`scenario.toml`), and its hash; the grid and the
+    /// seeds are this record's.
+    pub resolved: FileHash,
+}
+
+/// The resolved scenario of a run, kept in its folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedFile {
+    /// Its name in the folder (`scenario.toml`) and its hash.
+    #[serde(flatten)]
+    pub file: FileHash,
+    /// Each input it reads: `[the path the scenario read, its copy in the
+    /// folder]`.
+    pub copies: Vec<[String; 2]>,
 }
 
 /// One `--sweep KEY=V1,V2`.
@@ -116,6 +137,8 @@ pub struct SweepAxis {
 pub struct SweepSpec {
     /// The `sim` version that made it.
     pub sim_version: String,
+    /// The source it was built from.
+    pub sim_build: String,
     /// The command that makes the whole sweep (without `--out`, `--jobs`,
     /// `--shard`: they do not change results).
     pub command: String,
@@ -232,7 +255,7 @@ pub enum Status {
 pub struct SweepRecord {
     /// Always `sim sweep record`.
     pub record: String,
-    /// Format version (1).
+    /// Format version ([`FORMAT`]).
     pub format: u32,
     /// The sweep.
     pub sweep: SweepSpec,
@@ -255,7 +278,7 @@ impl SweepRecord {
     pub fn new(sweep: SweepSpec, part: Part, present: RunIds, missing: RunIds) -> Self {
         SweepRecord {
             record: "sim sweep record".into(),
-            format: 1,
+            format: FORMAT,
             sweep,
             part,
             status: if missing.is_empty() {
@@ -316,16 +339,22 @@ pub enum Outcome {
 pub struct RunRecord {
     /// Always `sim run record`.
     pub record: String,
-    /// Format version (1).
+    /// Format version ([`FORMAT`]).
     pub format: u32,
     /// The `sim` version that made it.
     pub sim_version: String,
+    /// The source it was built from.
+    pub sim_build: String,
     /// The scenario's name.
     pub scenario: String,
     /// The scenario file and its hash.
     pub file: FileHash,
     /// Every other file the run read (GML graph, legacy registry), sorted.
     pub inputs: Vec<FileHash>,
+    /// The resolved scenario (`scenario.toml` beside this record).
+    pub resolved: ResolvedFile,
+    /// One hash of everything the run read: see `provenance::Resolved::input_sha256`.
+    pub input_sha256: String,
     /// `--set` values, in order (`key=value`).
     pub set: Vec<String>,
     /// The grid point: swept keys and this run's values, in `--sweep` order.
@@ -349,16 +378,32 @@ impl RunRecord {
         options: Options,
         hashes: &mut Hashes,
     ) -> Result<Self, String> {
+        let resolved = &job.resolved;
+        let mut copies = Vec::new();
+        let mut input_hashes = Vec::new();
+        for (from, copy) in &resolved.copies {
+            input_hashes.push((from.clone(), hashes.of(from)?.sha256));
+            copies.push([from.display().to_string(), copy.clone()]);
+        }
         Ok(RunRecord {
             record: "sim run record".into(),
-            format: 1,
+            format: FORMAT,
             sim_version: SIM_VERSION.into(),
+            sim_build: SIM_BUILD.into(),
             scenario: job.scenario.name.clone(),
             file: hashes.of(&job.path)?,
             inputs: inputs_of(&job.scenario)
                 .iter()
                 .map(|p| hashes.of(p))
                 .collect::<Result<_, _>>()?,
+            resolved: ResolvedFile {
+                file: FileHash {
+                    path: RESOLVED.into(),
+                    sha256: resolved.sha256(),
+                },
+                copies,
+            },
+            input_sha256: resolved.input_sha256(&input_hashes),
             set: overrides(args),
             params: job.params.clone(),
             seed: job.scenario.seed,
@@ -448,13 +493,15 @@ fn overrides(args: &ScenarioArgs) -> Vec<String> {
 
 impl SweepSpec {
     /// The definition of the sweep `jobs` (every run of it, in id order)
-    /// made by `args` and `selection`.
+    /// made by `args` and `selection`; `resolved` is each file's resolved
+    /// scenario with its file name in the scenario folder.
     pub fn new(
         args: &ScenarioArgs,
         selection: &Selection,
         jobs: &[Job],
         options: Options,
         hashes: &mut Hashes,
+        resolved: &[(String, Resolved)],
     ) -> Result<Self, String> {
         let mut files = Vec::new();
         for (index, path) in args.files.iter().enumerate() {
@@ -468,14 +515,20 @@ impl SweepSpec {
             }
             inputs.sort();
             inputs.dedup();
+            let (file_name, text) = &resolved[index];
             files.push(ScenarioFile {
                 file: hashes.of(path)?,
                 scenario: name,
                 inputs,
+                resolved: FileHash {
+                    path: file_name.clone(),
+                    sha256: text.sha256(),
+                },
             });
         }
         Ok(SweepSpec {
             sim_version: SIM_VERSION.into(),
+            sim_build: SIM_BUILD.into(),
             command: sweep_command(args, selection, options),
             files,
             seeds: seeds_text(args, selection),
@@ -521,8 +574,9 @@ impl SweepSpec {
     pub fn differences(&self, other: &SweepSpec) -> Vec<&'static str> {
         let mut fields = Vec::new();
         let (a, b) = (&self.options, &other.options);
-        let checks: [(&'static str, bool); 11] = [
+        let checks: [(&'static str, bool); 12] = [
             ("sim_version", self.sim_version == other.sim_version),
+            ("sim_build", self.sim_build == other.sim_build),
             ("files", self.files == other.files),
             ("seeds", self.seeds == other.seeds),
             ("set", self.set == other.set),

@@ -80,6 +80,7 @@ fn same_seed_gives_byte_identical_results_and_another_seed_differs() {
             "small/seed-5/peers_flaps.svg",
             "small/seed-5/peers_live.svg",
             "small/seed-5/run.json",
+            "small/seed-5/scenario.toml",
             "small/seed-5/summary.json",
             "small/seed-5/trace.csv",
         ]

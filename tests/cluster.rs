@@ -331,7 +331,8 @@ fn merge_refuses_a_shard_made_with_other_settings() {
     assert_eq!(o.status.code(), Some(7), "{}", text(&o));
     let err = text(&o);
     assert!(
-        err.contains("are not shards of one sweep: they differ in set"),
+        // The resolved scenario (in `files`) differs with the --set too.
+        err.contains("are not shards of one sweep: they differ in files, set,"),
         "{err}"
     );
     assert!(err.contains("[\"peers.stale_after=40 s\"]"), "{err}");

@@ -481,7 +481,9 @@ impl<'a> Field<'a> {
         if text.trim().is_empty() {
             return Err(self.invalid(format!("`{}` is an empty path", self.name())));
         }
-        Ok(self.src.resolve_path(text))
+        let resolved = self.src.resolve_path(text);
+        self.src.note_path(&self.path, &resolved);
+        Ok(resolved)
     }
 
     /// The value as a table whose keys must all be in `known`.

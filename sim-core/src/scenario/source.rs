@@ -22,6 +22,8 @@ pub struct Sources<'a> {
     overrides: Vec<Region>,
     /// Every table of the format, for "`x` belongs in `[y]`" hints.
     schema: Vec<super::schema::SchemaTable>,
+    /// Every file path read so far: (key path, the path as resolved).
+    paths: std::cell::RefCell<Vec<(String, PathBuf)>>,
 }
 
 /// The offsets owned by one `--set` argument.
@@ -39,6 +41,7 @@ impl<'a> Sources<'a> {
             folder: path.and_then(Path::parent).map(Path::to_path_buf),
             overrides: Vec::new(),
             schema: Vec::new(),
+            paths: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -77,6 +80,19 @@ impl<'a> Sources<'a> {
             Some(folder) => folder.join(relative),
             None => PathBuf::from(relative),
         }
+    }
+
+    /// Notes that the key at `key_path` named the file `resolved`.
+    pub(crate) fn note_path(&self, key_path: &str, resolved: &Path) {
+        self.paths
+            .borrow_mut()
+            .push((key_path.to_string(), resolved.to_path_buf()));
+    }
+
+    /// Every file path the scenario named: (key path, resolved path), in
+    /// the order they were read.
+    pub(crate) fn paths(&self) -> Vec<(String, PathBuf)> {
+        self.paths.borrow().clone()
     }
 
     /// An error pointing at `span` (or at the whole file for `None`).
