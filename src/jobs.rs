@@ -11,7 +11,7 @@ use sim::Scenario;
 use sim::runner;
 use sim_core::scenario::{self, Override};
 
-use crate::cli::{RunIds, ScenarioArgs, Selection};
+use crate::cli::{Axis, RunIds, ScenarioArgs, Selection};
 use crate::provenance::Resolved;
 
 /// One run to make.
@@ -43,16 +43,26 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
         eprintln!("error: --seed and --seeds cannot be used together: give one seed or one range");
         return None;
     }
+    if let Err(e) = check_axes(selection) {
+        eprintln!("error: {e}");
+        return None;
+    }
     let grid = grid(selection);
+    let groups = group_names(&grid);
     let mut jobs = Vec::new();
     let mut failed = false;
     for (file, path) in args.files.iter().enumerate() {
-        for point in &grid {
+        for (point_index, point) in grid.iter().enumerate() {
             let mut overrides = args.overrides.clone();
-            overrides.extend(point.iter().map(|(key, value)| Override {
+            overrides.extend(point.iter().map(|(key, value, flag)| Override {
                 key: key.clone(),
                 value: value.clone(),
+                flag,
             }));
+            let point: Vec<(String, String)> = point
+                .iter()
+                .map(|(k, v, _)| (k.clone(), v.clone()))
+                .collect();
             let loaded = scenario::load(path, &overrides).and_then(|base: Scenario| {
                 let resolved = Resolved::of(path, &overrides, &base.name, Some(base.seed))?;
                 Ok((base, resolved))
@@ -75,7 +85,7 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
                 (None, Some(seed)) => vec![seed],
                 (None, None) => vec![base.seed],
             };
-            let group = (!point.is_empty()).then(|| group_name(point));
+            let group = groups[point_index].clone();
             for seed in seeds {
                 let mut scenario = base.clone();
                 scenario.seed = seed;
@@ -154,16 +164,35 @@ impl Job {
     }
 }
 
-/// Every combination of the sweeps' values (one empty point without sweeps).
-fn grid(selection: &Selection) -> Vec<Vec<(String, String)>> {
-    let mut points: Vec<Vec<(String, String)>> = vec![Vec::new()];
-    for sweep in &selection.sweeps {
+/// One swept key's value at a grid point, and the flag it came with.
+type Param = (String, String, &'static str);
+
+/// Every point of the grid: the product of the axes, the first varying
+/// slowest; a zipped axis contributes one value of each of its keys per
+/// point. One empty point without axes.
+fn grid(selection: &Selection) -> Vec<Vec<Param>> {
+    let mut points: Vec<Vec<Param>> = vec![Vec::new()];
+    for axis in &selection.axes {
+        let choices: Vec<Vec<Param>> = match axis {
+            Axis::One(s) => s
+                .values
+                .iter()
+                .map(|v| vec![(s.key.clone(), v.clone(), s.flag)])
+                .collect(),
+            Axis::Zip(keys) => (0..keys.first().map_or(0, |k| k.values.len()))
+                .map(|i| {
+                    keys.iter()
+                        .map(|k| (k.key.clone(), k.values[i].clone(), k.flag))
+                        .collect()
+                })
+                .collect(),
+        };
         points = points
             .into_iter()
             .flat_map(|point| {
-                sweep.values.iter().map(move |value| {
+                choices.iter().map(move |choice| {
                     let mut next = point.clone();
-                    next.push((sweep.key.clone(), value.clone()));
+                    next.extend(choice.iter().cloned());
                     next
                 })
             })
@@ -172,23 +201,110 @@ fn grid(selection: &Selection) -> Vec<Vec<(String, String)>> {
     points
 }
 
-/// A folder name for a grid point: `key=value+key=value`, with anything but
-/// letters, digits and `._=+-` replaced by `_`.
+/// The axes make a grid: zipped keys have as many values each, and no key
+/// is swept twice.
+fn check_axes(selection: &Selection) -> Result<(), String> {
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for axis in &selection.axes {
+        let sweeps = match axis {
+            Axis::One(s) => std::slice::from_ref(s),
+            Axis::Zip(zipped) => zipped.as_slice(),
+        };
+        if let Axis::Zip(zipped) = axis
+            && let Some(first) = zipped.first()
+            && let Some(other) = zipped.iter().find(|z| z.values.len() != first.values.len())
+        {
+            return Err(format!(
+                "--zip {} has {} values but --zip {} has {}: zipped keys pair their values by position, so give every --zip as many",
+                first.key,
+                first.values.len(),
+                other.key,
+                other.values.len()
+            ));
+        }
+        for s in sweeps {
+            if let Some((_, flag)) = keys.iter().find(|(k, _)| *k == s.key) {
+                return Err(format!(
+                    "{} {} sweeps `{}`, which {flag} already sweeps: give each key one axis (several values in one flag, or --zip to pair keys)",
+                    s.flag, s.key, s.key
+                ));
+            }
+            keys.push((&s.key, s.flag));
+        }
+    }
+    Ok(())
+}
+
+/// Longest grid-point folder name; longer ones are cut and end with a
+/// hash of the whole name, so they stay distinct.
+pub const MAX_GROUP_NAME: usize = 120;
+
+/// A folder name for a grid point: `key=value+key=value`, list and table
+/// punctuation (`"[]{}`) dropped, anything else but letters, digits and
+/// `._=+-` replaced by `_` (one for a run of them); beyond
+/// [`MAX_GROUP_NAME`] characters (long list values), the start and `-` and
+/// 12 hex digits of the full name's SHA-256. Two points of one grid never
+/// share a name: [`expand`] tells them apart the same way.
 pub fn group_name(point: &[(String, String)]) -> String {
-    point
+    let full = point
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
-        .join("+")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._=+-".contains(c) {
-                c
-            } else {
-                '_'
-            }
+        .join("+");
+    let mut name = String::new();
+    for c in full.chars().filter(|c| !"\"'[]{}".contains(*c)) {
+        let c = if c.is_ascii_alphanumeric() || "._=+-".contains(c) {
+            c
+        } else {
+            '_'
+        };
+        if !(c == '_' && name.ends_with('_')) {
+            name.push(c);
+        }
+    }
+    if name.len() <= MAX_GROUP_NAME {
+        return name;
+    }
+    hashed(&name, &full)
+}
+
+/// Each point's folder name (`None` for the one point of no sweep), made
+/// distinct where two points would get the same one (`[1, 2]` and `1_2`
+/// both give `1_2`).
+fn group_names(grid: &[Vec<Param>]) -> Vec<Option<String>> {
+    let plain: Vec<(String, String)> = grid
+        .iter()
+        .map(|point| {
+            let full: Vec<String> = point.iter().map(|(k, v, _)| format!("{k}={v}")).collect();
+            let pairs: Vec<(String, String)> = point
+                .iter()
+                .map(|(k, v, _)| (k.clone(), v.clone()))
+                .collect();
+            (group_name(&pairs), full.join("+"))
         })
+        .collect();
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for (name, _) in &plain {
+        *count.entry(name.as_str()).or_default() += 1;
+    }
+    grid.iter()
+        .zip(&plain)
+        .map(
+            |(point, (name, full))| match (point.is_empty(), count[name.as_str()]) {
+                (true, _) => None,
+                (false, 1) => Some(name.clone()),
+                (false, _) => Some(hashed(name, full)),
+            },
+        )
         .collect()
+}
+
+/// `name` cut to fit [`MAX_GROUP_NAME`] with `-` and a hash of `full`.
+fn hashed(name: &str, full: &str) -> String {
+    use sha2::Digest as _;
+    let hash = crate::provenance::hex(&sha2::Sha256::digest(full.as_bytes()));
+    let keep = name.len().min(MAX_GROUP_NAME - 13);
+    format!("{}-{}", &name[..keep], &hash[..12])
 }
 
 /// `sim run FILE --seed N --set k=v ...`, quoted for a POSIX shell.
@@ -224,14 +340,7 @@ pub fn quote(text: &str) -> String {
 /// one: `export`, `node`, `launch`, `collect`), printing every error;
 /// `None` when the file is invalid or more than one was given.
 pub fn single(args: &ScenarioArgs, command: &str) -> Option<Job> {
-    let selection = Selection {
-        seeds: None,
-        sweeps: Vec::new(),
-        jobs: None,
-        shard: None,
-        runs: Vec::new(),
-    };
-    let mut jobs = expand(args, &selection)?;
+    let mut jobs = expand(args, &Selection::default())?;
     if jobs.len() != 1 {
         eprintln!("error: `sim {command}` takes one scenario file");
         return None;
@@ -244,30 +353,89 @@ mod tests {
     use super::*;
     use crate::cli::Sweep;
 
+    fn sweep(key: &str, values: &[&str], flag: &'static str) -> Sweep {
+        Sweep {
+            key: key.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            flag,
+        }
+    }
+
+    fn names(selection: &Selection) -> Vec<String> {
+        grid(selection)
+            .iter()
+            .map(|p| {
+                let p: Vec<(String, String)> =
+                    p.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
+                group_name(&p)
+            })
+            .collect()
+    }
+
     #[test]
     fn grid_is_the_product_first_sweep_slowest() {
-        let selection = Selection {
-            seeds: None,
+        let mut selection = Selection {
             sweeps: vec![
-                Sweep {
-                    key: "a".into(),
-                    values: vec!["1".into(), "2".into()],
-                },
-                Sweep {
-                    key: "b".into(),
-                    values: vec!["x".into(), "y".into(), "z".into()],
-                },
+                sweep("a", &["1", "2"], "--sweep"),
+                sweep("b", &["x", "y", "z"], "--sweep"),
             ],
-            jobs: None,
-            shard: None,
-            runs: Vec::new(),
+            ..Selection::default()
         };
-        let points: Vec<String> = grid(&selection).iter().map(|p| group_name(p)).collect();
+        selection.order_axes(None);
         assert_eq!(
-            points,
+            names(&selection),
             [
                 "a=1+b=x", "a=1+b=y", "a=1+b=z", "a=2+b=x", "a=2+b=y", "a=2+b=z"
             ]
+        );
+    }
+
+    #[test]
+    fn zipped_keys_move_together_and_must_pair_up() {
+        let mut selection = Selection {
+            sweeps: vec![sweep("a", &["1", "2"], "--sweep")],
+            zips: vec![
+                sweep("b", &["x", "y"], "--zip"),
+                sweep("c", &["[1, 2]", "[3]"], "--zip"),
+            ],
+            ..Selection::default()
+        };
+        selection.order_axes(None);
+        assert!(check_axes(&selection).is_ok());
+        assert_eq!(
+            names(&selection),
+            [
+                "a=1+b=x+c=1_2",
+                "a=1+b=y+c=3",
+                "a=2+b=x+c=1_2",
+                "a=2+b=y+c=3"
+            ]
+        );
+        // `[1, 2]` and `1_2` would share a folder: each gets a hash suffix.
+        let collide = [
+            vec![("c".to_string(), "[1, 2]".to_string(), "--sweep")],
+            vec![("c".to_string(), "1_2".to_string(), "--sweep")],
+        ];
+        let groups = group_names(&collide);
+        assert!(groups[0].as_ref().unwrap().starts_with("c=1_2-") && groups[0] != groups[1]);
+        selection.zips[1].values.pop();
+        selection.order_axes(None);
+        let err = check_axes(&selection).unwrap_err();
+        assert!(
+            err.contains("--zip b has 2 values but --zip c has 1"),
+            "{err}"
+        );
+        let twice = Selection {
+            sweeps: vec![sweep("a", &["1"], "--sweep")],
+            sweep_files: vec![sweep("a", &["2"], "--sweep-file")],
+            ..Selection::default()
+        };
+        let mut twice = twice;
+        twice.order_axes(None);
+        let err = check_axes(&twice).unwrap_err();
+        assert!(
+            err.starts_with("--sweep-file a sweeps `a`, which --sweep already sweeps"),
+            "{err}"
         );
     }
 
@@ -277,10 +445,15 @@ mod tests {
             group_name(&[("net.latency".into(), "20 ms".into())]),
             "net.latency=20_ms"
         );
-        let o = vec![Override {
-            key: "network.latency".into(),
-            value: "20 ms".into(),
-        }];
+        let long: Vec<String> = (0..40).map(|i| format!("\"validator-{i}\"")).collect();
+        let a = group_name(&[("faults.0.crash".into(), format!("[{}]", long.join(", ")))]);
+        let b = group_name(&[(
+            "faults.0.crash".into(),
+            format!("[{}]", long[1..].join(", ")),
+        )]);
+        assert_eq!(a.len(), MAX_GROUP_NAME);
+        assert_ne!(a, b, "cut names stay distinct");
+        let o = vec![Override::set("network.latency", "20 ms")];
         assert_eq!(
             reproduce(std::path::Path::new("s.toml"), 3, &o),
             "sim run s.toml --seed 3 --set 'network.latency=20 ms'"

@@ -222,11 +222,22 @@ fn verify(spec: &SweepSpec, folder: &str, dir: &Path) -> Result<RunRecord, Strin
         .iter()
         .find(|f| f.scenario == record.scenario && f.file == record.file)
         .ok_or("made from another scenario file")?;
+    // The folder of its grid point: its name, or (when two points of the
+    // grid would share it) that name cut and suffixed with a hash.
     let group = group_name(&record.params);
-    let expected = if record.params.is_empty() {
-        format!("{}/seed-{}", record.scenario, record.seed)
-    } else {
-        format!("{}/{group}/seed-{}", record.scenario, record.seed)
+    let expected = match folder
+        .strip_prefix(&format!("{}/", record.scenario))
+        .and_then(|rest| rest.strip_suffix(&format!("/seed-{}", record.seed)))
+    {
+        Some(middle)
+            if !record.params.is_empty()
+                && middle
+                    .starts_with(&group[..group.len().min(crate::jobs::MAX_GROUP_NAME - 13)]) =>
+        {
+            folder.to_string()
+        }
+        _ if record.params.is_empty() => format!("{}/seed-{}", record.scenario, record.seed),
+        _ => format!("{}/{group}/seed-{}", record.scenario, record.seed),
     };
     let same = record.sim_version == spec.sim_version
         && record.sim_build == spec.sim_build

@@ -36,15 +36,9 @@ impl Resolved {
         name: &str,
         seed: Option<u64>,
     ) -> Result<Self, ScenarioError> {
-        let mut extra = vec![Override {
-            key: "name".into(),
-            value: toml_string(name),
-        }];
+        let mut extra = vec![Override::set("name", toml_string(name))];
         if let Some(seed) = seed {
-            extra.push(Override {
-                key: "seed".into(),
-                value: seed.to_string(),
-            });
+            extra.push(Override::set("seed", seed.to_string()));
         }
         let mut used: Vec<String> = Vec::new();
         let mut rename = |input: &Path| {

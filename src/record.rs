@@ -122,13 +122,43 @@ pub struct ResolvedFile {
     pub copies: Vec<[String; 2]>,
 }
 
-/// One `--sweep KEY=V1,V2`.
+/// One key's values on an axis of the grid.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SweepAxis {
+pub struct SweptKey {
     /// The key.
     pub key: String,
-    /// Its values, in order.
+    /// Its values, in order, each as `--set` takes it.
     pub values: Vec<String>,
+}
+
+/// An axis of the grid: one key (`--sweep`, `--sweep-file`), or keys that
+/// move together (`--zip`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SweepAxis {
+    /// `{"key": ..., "values": [...]}`.
+    One(SweptKey),
+    /// `{"zip": [{"key": ..., "values": [...]}, ...]}`.
+    Zip {
+        /// The zipped keys.
+        zip: Vec<SweptKey>,
+    },
+}
+
+impl SweepAxis {
+    /// The axis of the command line's `axis`.
+    fn of(axis: &crate::cli::Axis) -> Self {
+        let key = |s: &crate::cli::Sweep| SweptKey {
+            key: s.key.clone(),
+            values: s.values.clone(),
+        };
+        match axis {
+            crate::cli::Axis::One(s) => SweepAxis::One(key(s)),
+            crate::cli::Axis::Zip(keys) => SweepAxis::Zip {
+                zip: keys.iter().map(key).collect(),
+            },
+        }
+    }
 }
 
 /// What a sweep is: the same in every shard of it, so `sim merge` compares
@@ -533,14 +563,7 @@ impl SweepSpec {
             files,
             seeds: seeds_text(args, selection),
             set: overrides(args),
-            sweeps: selection
-                .sweeps
-                .iter()
-                .map(|s| SweepAxis {
-                    key: s.key.clone(),
-                    values: s.values.clone(),
-                })
-                .collect(),
+            sweeps: selection.axes.iter().map(SweepAxis::of).collect(),
             options,
             runs: jobs.iter().map(Job::folder).collect(),
         })
@@ -620,11 +643,16 @@ fn sweep_command(args: &ScenarioArgs, selection: &Selection, options: Options) -
     for o in overrides(args) {
         parts.push(format!("--set {}", quote(&o)));
     }
-    for s in &selection.sweeps {
-        parts.push(format!(
-            "--sweep {}",
-            quote(&format!("{}={}", s.key, s.values.join(",")))
-        ));
+    // Values from a --sweep-file are written out as a --sweep.
+    for axis in &selection.axes {
+        let (flag, keys) = match axis {
+            crate::cli::Axis::One(s) => ("--sweep", std::slice::from_ref(s)),
+            crate::cli::Axis::Zip(keys) => ("--zip", keys.as_slice()),
+        };
+        for s in keys {
+            let text = format!("{}={}", s.key, s.values_text());
+            parts.push(format!("{flag} {}", quote(&text)));
+        }
     }
     format!("{}{}", parts.join(" "), options.flags())
 }

@@ -14,14 +14,7 @@ use crate::sweep::{FolderState, Planned};
 
 /// `sim validate`: parse and check every file, run nothing.
 pub fn validate(args: &ScenarioArgs) -> Exit {
-    let selection = Selection {
-        seeds: None,
-        sweeps: Vec::new(),
-        jobs: None,
-        shard: None,
-        runs: Vec::new(),
-    };
-    let Some(jobs) = expand(args, &selection) else {
+    let Some(jobs) = expand(args, &Selection::default()) else {
         return Exit::InvalidInput;
     };
     for job in &jobs {

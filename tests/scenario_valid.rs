@@ -365,7 +365,11 @@ fn set_of_a_bad_value_points_at_the_set() {
 
     let err = parse_with(TWO_GROUPS, &["duration=600"]).unwrap_err();
     assert_eq!(err.set_argument(), Some("duration=600"));
-    assert!(err.help().unwrap().contains("\"600 s\""), "{err}");
+    // The hint is in the form the mistake was made in: a --set.
+    assert!(
+        err.help().unwrap().contains("`--set 'duration=600 s'`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -438,3 +438,100 @@ fn a_failed_merge_leaves_nothing_behind() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn list_values_files_and_zipped_keys_make_the_grid_and_errors_name_their_flag() {
+    let out = temp("lists");
+    let values = out.join("crashes.txt");
+    fs::write(
+        &values,
+        "# who crashes\n[\"validator-1\"]\n\n[\"validator-1\", \"validator-2\"]\n",
+    )
+    .unwrap();
+    let o = sim(&[
+        "run",
+        "scenarios/consensus-leader-crash.toml",
+        "--set",
+        "duration=100s",
+        "--sweep-file",
+        &format!("faults.0.crash={}", values.display()),
+        "--zip",
+        "faults.0.restart=60s,90s",
+        "--zip",
+        "consensus.view_timeout=[\"5 s\", \"10 s\"]",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let folder = out.join("consensus-leader-crash");
+    let mut groups: Vec<String> = fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("faults."))
+        .collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        [
+            "faults.0.crash=validator-1+faults.0.restart=60s+consensus.view_timeout=5_s",
+            "faults.0.crash=validator-1+faults.0.restart=90s+consensus.view_timeout=10_s",
+            "faults.0.crash=validator-1_validator-2+faults.0.restart=60s+consensus.view_timeout=5_s",
+            "faults.0.crash=validator-1_validator-2+faults.0.restart=90s+consensus.view_timeout=10_s",
+        ]
+    );
+    let scenario =
+        fs::read_to_string(folder.join(&groups[3]).join("seed-3/scenario.toml")).unwrap();
+    assert!(
+        scenario.contains("crash = [\"validator-1\", \"validator-2\"]"),
+        "{scenario}"
+    );
+    assert!(scenario.contains("restart = \"90s\"") && scenario.contains("view_timeout = \"10 s\""));
+    let record = fs::read_to_string(folder.join("sweep.json")).unwrap();
+    assert!(record.contains("\"zip\": ["), "{record}");
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let command = record["sweep"]["command"].as_str().unwrap();
+    assert!(
+        command.ends_with(
+            "--sweep 'faults.0.crash=[[\"validator-1\"], [\"validator-1\", \"validator-2\"]]' \
+             --zip faults.0.restart=60s,90s --zip 'consensus.view_timeout=5 s,10 s'"
+        ),
+        "{command}"
+    );
+    // Errors name the flag the bad value came with.
+    let bad = |args: &[&str]| {
+        let mut all = vec![
+            "run",
+            "scenarios/consensus-leader-crash.toml",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let o = sim(&all);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        text(&o)
+    };
+    let e = bad(&["--sweep", "consensus.view_timeout=10,5s"]);
+    assert!(e.contains("--> --sweep consensus.view_timeout=10"), "{e}");
+    assert!(
+        e.contains("help: write `--sweep 'consensus.view_timeout=10 s'`"),
+        "{e}"
+    );
+    let e = bad(&[
+        "--zip",
+        "consensus.view_timeout=5s,x",
+        "--zip",
+        "consensus.block_interval=1s,2s",
+    ]);
+    assert!(e.contains("--> --zip consensus.view_timeout=x"), "{e}");
+    let e = bad(&["--zip", "a=1,2", "--zip", "b=1"]);
+    assert!(e.contains("--zip a has 2 values but --zip b has 1"), "{e}");
+    let e = bad(&["--sweep", "a=[1,"]);
+    assert!(
+        e.contains("'--sweep <KEY=V1,V2,...>'") && e.contains("not a TOML or JSON array"),
+        "{e}"
+    );
+    let e = bad(&["--set", "duration=600"]);
+    assert!(e.contains("help: write `--set 'duration=600 s'`"), "{e}");
+    fs::remove_dir_all(&out).unwrap();
+}

@@ -176,10 +176,7 @@ pub fn resolved<M: Model>(
     let mut renames = Vec::new();
     for (key, resolved) in named {
         let written = rename(&resolved);
-        renames.push(Override {
-            key,
-            value: emit::string(&written),
-        });
+        renames.push(Override::set(key, emit::string(&written)));
         files.push((resolved, written));
     }
     let mut src = Sources::new(&text, Some(path));

@@ -277,6 +277,9 @@ impl<'a> Field<'a> {
 
     /// `key = value` as the user would write it, for help lines.
     fn example(&self, value: &str) -> String {
+        if let Some(flag) = self.src.as_flag(&self.value.span(), &self.path, value) {
+            return format!("`{flag}`");
+        }
         match self.key {
             Some(key) => format!("`{} = {value}`", key.get_ref()),
             None => format!("`{value}`"),
