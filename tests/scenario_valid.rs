@@ -422,6 +422,7 @@ byzantine = "validator"
 [[faults]]
 at = "3 s"
 link = [["miner-1", "miner-2", "miner-1"], "validator-0"]
+loss = 0.1
 "#
     );
     let s = parse(&text);

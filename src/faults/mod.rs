@@ -18,6 +18,7 @@ pub mod clock_skew;
 pub mod crash;
 pub mod link;
 pub mod partition;
+pub mod storage_outage;
 
 use std::fmt;
 
@@ -170,6 +171,8 @@ fault_table! {
     Byzantine(Byzantine),
     /// Hosts' clocks run off.
     ClockSkew(clock_skew::ClockSkewFault),
+    /// Hosts cannot reach the shared directory.
+    StorageOutage(storage_outage::StorageOutage),
 }
 
 /// Checks across the whole timeline: a host under one crash is not

@@ -178,7 +178,8 @@ impl Protocol for Consensus {
                 FaultAction::Network(_)
                 | FaultAction::Crash { .. }
                 | FaultAction::ClockSkew { .. }
-                | FaultAction::DamageFiles { .. } => Vec::new(),
+                | FaultAction::DamageFiles { .. }
+                | FaultAction::StorageOutage { .. } => Vec::new(),
             })
             .collect();
         let cache = options

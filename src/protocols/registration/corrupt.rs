@@ -102,6 +102,20 @@ impl FaultKind for Corrupt {
                 ))
                 .with_help("name miners only (role \"miner\", or `[registration] miners`)"));
         }
+        if let CorruptTarget::Fraction { fraction, of } = &target {
+            let count = (fraction.value() * of.len() as f64).round();
+            if count == 0.0 {
+                return Err(entry
+                    .field
+                    .invalid(format!(
+                        "`fraction` {} of {} hosts is round({}) = 0 files: nothing would be damaged",
+                        fraction.value(),
+                        of.len(),
+                        fraction.value() * of.len() as f64
+                    ))
+                    .with_help("raise `fraction`, or name the hosts"));
+            }
+        }
         Ok(Corrupt { target, mode })
     }
 }
