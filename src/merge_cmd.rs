@@ -536,7 +536,8 @@ fn write_folder(
         );
     }
     record.write(&dir).map_err(|e| e.to_string())?;
-    write_aggregates(&dir, &runs, &expected, &spec.info(name)).map_err(|e| e.to_string())?;
+    let info = spec.info(name, crate::sweep::shades(&runs));
+    write_aggregates(&dir, &runs, &expected, &info).map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -569,18 +569,33 @@ impl SweepSpec {
         })
     }
 
-    /// What the aggregates of scenario folder `name` say about the sweep.
-    pub fn info(&self, name: &str) -> reports::aggregate::SweepInfo {
+    /// What the aggregates of scenario folder `name` say about the sweep
+    /// (with each grid point's faults, `shades`).
+    pub fn info(
+        &self,
+        name: &str,
+        shades: std::collections::BTreeMap<String, Vec<reports::plots::svg::Shade>>,
+    ) -> reports::aggregate::SweepInfo {
         let seeds = match self.seeds.as_str() {
             "scenario" => "the scenario's seed".to_string(),
             range if range.contains("..") => format!("seeds {range}"),
             one => format!("seed {one}"),
         };
+        let params = self
+            .sweeps
+            .iter()
+            .flat_map(|axis| match axis {
+                SweepAxis::One(k) => vec![k.key.clone()],
+                SweepAxis::Zip { zip } => zip.iter().map(|k| k.key.clone()).collect(),
+            })
+            .collect();
         reports::aggregate::SweepInfo {
             scenario: name.to_string(),
             seeds,
+            params,
             plots: self.options.plots,
             log_cdf: self.options.log_cdf,
+            shades,
         }
     }
 

@@ -152,7 +152,7 @@ impl Planned {
                     .map_err(|e| e.to_string())?;
             }
         }
-        let info = self.spec.info(name);
+        let info = self.spec.info(name, shades(&runs));
         let n = write_aggregates(&dir, &runs, &expected, &info).map_err(|e| e.to_string())?;
         Ok(FolderState {
             dir,
@@ -222,4 +222,23 @@ fn resolved_files(args: &ScenarioArgs, jobs: &[Job]) -> Result<Vec<(String, Reso
         out.push((file_name, resolved));
     }
     Ok(out)
+}
+
+/// Each grid point's faults as shaded windows, from its first run's
+/// resolved scenario (`scenario.toml` in the run folder, so a merge, which
+/// has no scenario file, draws the same); a run whose scenario cannot be
+/// read draws none.
+pub fn shades(runs: &[RunRef]) -> BTreeMap<String, Vec<reports::plots::svg::Shade>> {
+    let mut shades = BTreeMap::new();
+    for run in runs {
+        if shades.contains_key(&run.group) {
+            continue;
+        }
+        let path = run.dir.join(RESOLVED);
+        let windows = sim::model::load(&path, &[])
+            .map(|scenario| sim::results::fault_shades(&scenario))
+            .unwrap_or_default();
+        shades.insert(run.group.clone(), windows);
+    }
+    shades
 }

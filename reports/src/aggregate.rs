@@ -1,14 +1,16 @@
-//! Sweep aggregates: `runs.csv` (one row per run: parameters, seed, every
-//! metric) and `stats.csv` (per parameter combination and metric: n, mean,
+//! Sweep aggregates: `runs.csv` (one row per run: grid point, seed, the
+//! swept parameters as typed columns, every metric), `stats.csv` (per grid
+//! point — its folder name and its typed parameters — and metric: n, mean,
 //! p50, p95, min, max, a 95 % confidence interval of the mean, and how many
 //! runs of that combination are present out of how many the sweep asked
-//! for).
+//! for), every per-run table combined ([`crate::tidy`]), the sweep's
+//! figures ([`crate::plots::sweep`]) and `index.html`.
 //!
-//! Both are computed from nothing but the `summary.json` files of the runs
-//! the caller names (the runs a sweep record lists as present, never
-//! whatever else lies in the folder), in (grid point, seed) order: a sweep,
-//! its shards merged by `sim merge`, or a re-run give the same bytes for
-//! the same set of runs. Files are replaced atomically.
+//! All are computed from nothing but the files of the runs the caller
+//! names (the runs a sweep record lists as present, never whatever else
+//! lies in the folder), in (grid point, seed) order: a sweep, its shards
+//! merged by `sim merge`, or a re-run give the same bytes for the same set
+//! of runs. Files are replaced atomically.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -16,8 +18,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::ReportError;
+use crate::plots::svg::Shade;
 use crate::result_dir::{replace_file, write_atomic};
+use crate::{ReportError, tidy};
 use crate::{number, percentile, statistic};
 
 /// Two-sided 95 % Student-t quantiles for 1..=30 degrees of freedom (1.96
@@ -30,9 +33,6 @@ const T95: [f64; 30] = [
 
 /// Metrics that identify a run rather than measure it (no statistics).
 const NOT_MEASURES: &[&str] = &["run.seed", "run.trace_hash", "run.scenario"];
-
-/// The sweep-level files [`write_aggregates`] owns in a scenario folder.
-pub const AGGREGATE_FILES: &[&str] = &["runs.csv", "stats.csv", "registration_cdf.svg"];
 
 /// One run to aggregate: its grid point and result folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,23 +84,29 @@ pub fn read_runs(runs: &[RunRef]) -> Result<Vec<RunRow>, ReportError> {
 }
 
 /// What the aggregates say about the sweep they summarize.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SweepInfo {
     /// The scenario's name.
     pub scenario: String,
     /// The seeds, as plot captions name them (`seeds 1..20`).
     pub seeds: String,
+    /// The swept keys, in the grid's order (their columns come first).
+    pub params: Vec<String>,
     /// Whether plots are written.
     pub plots: bool,
     /// Whether CDF plots use a logarithmic time axis.
     pub log_cdf: bool,
+    /// Each grid point's faults, as shaded windows on time axes.
+    pub shades: BTreeMap<String, Vec<Shade>>,
 }
 
-/// Writes `runs.csv`, `stats.csv` and (when the runs register wallets)
-/// `registration_cdf.svg` into `scenario_dir` from exactly `runs`;
-/// `expected` is how many runs each grid point should have (the
-/// `runs_expected` column). Files of an earlier sweep that these runs do
-/// not make are removed. Returns how many runs were aggregated.
+/// Writes the aggregates of exactly `runs` into `scenario_dir`:
+/// `runs.csv`, `stats.csv`, every per-run table combined (two runs or
+/// more; see [`crate::tidy`]), the sweep's figures (with plots; see
+/// [`crate::plots::sweep`]) and `index.html`. `expected` is how many runs
+/// each grid point should have (the `runs_expected` column). Tables and
+/// plots of an earlier sweep that these runs do not make are removed.
+/// Returns how many runs were aggregated.
 pub fn write_aggregates(
     scenario_dir: &Path,
     runs: &[RunRef],
@@ -108,70 +114,138 @@ pub fn write_aggregates(
     info: &SweepInfo,
 ) -> Result<usize, ReportError> {
     let rows = read_runs(runs)?;
+    let params = tidy::param_columns(&rows, &info.params);
     replace_file(&scenario_dir.join("runs.csv"), |temp| {
-        write_runs(temp, &rows)
+        write_runs(temp, &rows, &params)
     })?;
     replace_file(&scenario_dir.join("stats.csv"), |temp| {
-        write_stats(temp, &rows, expected)
+        write_stats(temp, &rows, &params, expected)
     })?;
-    write_registration_cdf(scenario_dir, &rows, info)?;
+    let mut written = vec!["runs.csv".to_string(), "stats.csv".to_string()];
+    written.extend(tidy::write_combined(scenario_dir, &rows, &params)?);
+    if info.plots {
+        written.extend(write_plots(scenario_dir, &rows, &params, info)?);
+    }
+    remove_stale(scenario_dir, &written)?;
+    write_index(scenario_dir, &rows, info)?;
     Ok(rows.len())
+}
+
+/// The sweep's figures; returns the names written.
+fn write_plots(
+    scenario_dir: &Path,
+    rows: &[RunRow],
+    params: &[tidy::ParamColumn],
+    info: &SweepInfo,
+) -> Result<Vec<String>, ReportError> {
+    let mut plots = crate::plots::sweep::all(rows, params, info);
+    if let Some(cdf) = registration_cdf(rows, info) {
+        plots.push(("registration_cdf.svg".to_string(), cdf));
+    }
+    let mut names = Vec::new();
+    for (name, svg) in plots {
+        write_atomic(&scenario_dir.join(&name), svg.as_bytes())?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Removes the tables and plots at the top of `scenario_dir` that this
+/// sweep did not write (an earlier sweep's).
+fn remove_stale(scenario_dir: &Path, written: &[String]) -> Result<(), ReportError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
+    };
+    for entry in fs::read_dir(scenario_dir).map_err(io(scenario_dir))? {
+        let path = entry.map_err(io(scenario_dir))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(name) = name else { continue };
+        let ours = path.is_file() && (name.ends_with(".csv") || name.ends_with(".svg"));
+        if ours && !written.contains(&name) {
+            fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// The sweep folder's `index.html`: its plots, the mean (95 % interval)
+/// of every headline metric per grid point, and a link to every run.
+fn write_index(scenario_dir: &Path, rows: &[RunRow], info: &SweepInfo) -> Result<(), ReportError> {
+    let mut groups: Vec<&str> = Vec::new();
+    for row in rows {
+        if !groups.contains(&row.group.as_str()) {
+            groups.push(&row.group);
+        }
+    }
+    let mut header = vec!["metric".to_string()];
+    header.extend(groups.iter().map(|g| crate::plots::sweep::label(g)));
+    let mut means = Vec::new();
+    for metric in crate::plots::sweep::HEADLINE {
+        let mut row = vec![metric.to_string()];
+        for group in &groups {
+            let mut values: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.group == *group)
+                .filter_map(|r| r.values.get(*metric).and_then(measure))
+                .collect();
+            let s = Stats::of(&mut values);
+            row.push(match s.n {
+                0 => String::new(),
+                n => format!(
+                    "{} [{}, {}] (n={n})",
+                    number(statistic(s.mean)),
+                    number(statistic(s.ci_low)),
+                    number(statistic(s.ci_high))
+                ),
+            });
+        }
+        if row[1..].iter().any(|c| !c.is_empty()) {
+            means.push(row);
+        }
+    }
+    let runs = rows
+        .iter()
+        .map(|r| {
+            let rel = r.dir.strip_prefix(scenario_dir).unwrap_or(&r.dir);
+            vec![
+                crate::plots::sweep::label(&r.group),
+                seed(r).to_string(),
+                format!("{}/index.html", rel.display()),
+            ]
+        })
+        .collect();
+    let tables = [
+        crate::index::Table {
+            heading: "Mean [95 % confidence interval] over seeds".into(),
+            header,
+            rows: means,
+        },
+        crate::index::Table {
+            heading: "Runs".into(),
+            header: vec!["grid point".into(), "seed".into(), "run".into()],
+            rows: runs,
+        },
+    ];
+    let title = format!("{} \u{2014} sweep", info.scenario);
+    let caption = crate::plots::caption(&info.scenario, &info.seeds, &[]);
+    crate::index::write_sweep_index(scenario_dir, &title, &caption, &tables)
 }
 
 /// `registration_cdf.svg` of a sweep: per-miner registration times of all
 /// seeds of each grid point, one line per point (e.g. per strategy); the y
 /// axis is the fraction of all miners, registered or not.
-fn write_registration_cdf(
-    scenario_dir: &Path,
-    runs: &[RunRow],
-    info: &SweepInfo,
-) -> Result<(), ReportError> {
+fn registration_cdf(runs: &[RunRow], info: &SweepInfo) -> Option<String> {
     let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for run in runs {
         if let Some(times) = registration_times(&run.dir) {
-            let name = if run.group.is_empty() {
-                "all runs".to_string()
-            } else {
-                short_group(&run.group)
-            };
+            let name = crate::plots::sweep::label(&run.group);
             series.entry(name).or_default().extend(times);
         }
     }
     let series: Vec<(String, Vec<f64>)> = series.into_iter().collect();
-    let path = scenario_dir.join("registration_cdf.svg");
     let caption = crate::plots::caption(&info.scenario, &info.seeds, &[]);
-    let svg = crate::plots::registration_cdf(&series, &caption, info.log_cdf);
-    match svg.filter(|_| info.plots) {
-        Some(svg) => write_atomic(&path, svg.as_bytes()),
-        // None of these runs registers wallets: a plot there is an earlier
-        // sweep's.
-        None => match fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(ReportError::Io { path, source: e })
-            }
-            _ => Ok(()),
-        },
-    }
-}
-
-/// A grid point for a legend, short enough to read: each value (a
-/// boolean as `key` / `no key`), e.g. `poll, no recover`.
-fn short_group(group: &str) -> String {
-    group
-        .split('+')
-        .map(|part| match part.split_once('=') {
-            Some((key, value)) => {
-                let key = key.rsplit('.').next().unwrap_or(key);
-                match value {
-                    "true" => key.to_string(),
-                    "false" => format!("no {key}"),
-                    other => other.to_string(),
-                }
-            }
-            None => part.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::plots::registration_cdf(&series, &caption, info.log_cdf)
 }
 
 /// Per-miner registration times of one run (from its `registration.csv`):
@@ -199,23 +273,24 @@ fn registration_times(run_dir: &Path) -> Option<Vec<f64>> {
     )
 }
 
-fn write_runs(path: &Path, runs: &[RunRow]) -> Result<(), ReportError> {
-    let params: BTreeSet<&String> = runs
-        .iter()
-        .flat_map(|r| r.values.keys())
-        .filter(|k| k.starts_with("param."))
-        .collect();
+/// `runs.csv`: grid point, seed, the typed parameter columns, every metric.
+fn write_runs(
+    path: &Path,
+    runs: &[RunRow],
+    params: &[tidy::ParamColumn],
+) -> Result<(), ReportError> {
     let metrics: BTreeSet<&String> = runs
         .iter()
         .flat_map(|r| r.values.keys())
         .filter(|k| !k.starts_with("param.") && k.as_str() != "run.seed")
         .collect();
     let mut header = vec!["group".to_string(), "seed".to_string()];
-    header.extend(params.iter().map(|p| p.to_string()));
+    header.extend(params.iter().map(|p| p.name.clone()));
     header.extend(metrics.iter().map(|m| m.to_string()));
     let records = runs.iter().map(|r| {
-        let mut row = vec![r.group.clone(), seed(r).to_string()];
-        for key in params.iter().chain(metrics.iter()) {
+        let mut row = vec![r.group.clone()];
+        row.extend(tidy::key_cells(r, params));
+        for key in &metrics {
             row.push(r.values.get(*key).map(text).unwrap_or_default());
         }
         row
@@ -230,22 +305,34 @@ fn write_runs(path: &Path, runs: &[RunRow]) -> Result<(), ReportError> {
 fn write_stats(
     path: &Path,
     runs: &[RunRow],
+    params: &[tidy::ParamColumn],
     expected: &BTreeMap<String, usize>,
 ) -> Result<(), ReportError> {
-    let header = [
-        "group",
-        "metric",
-        "n",
-        "mean",
-        "p50",
-        "p95",
-        "min",
-        "max",
-        "ci95_low",
-        "ci95_high",
-        "runs",
-        "runs_expected",
-    ];
+    let mut header = vec!["group".to_string()];
+    header.extend(params.iter().map(|p| p.name.clone()));
+    header.extend(
+        [
+            "metric",
+            "n",
+            "mean",
+            "p50",
+            "p95",
+            "min",
+            "max",
+            "ci95_low",
+            "ci95_high",
+            "runs",
+            "runs_expected",
+        ]
+        .map(String::from),
+    );
+    // Each grid point's parameter cells (its first run's).
+    let mut cells: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for run in runs {
+        cells
+            .entry(run.group.as_str())
+            .or_insert_with(|| tidy::key_cells(run, params)[1..].to_vec());
+    }
     let mut present: BTreeMap<&str, usize> = BTreeMap::new();
     for run in runs {
         *present.entry(run.group.as_str()).or_default() += 1;
@@ -273,14 +360,18 @@ fn write_stats(
                 continue; // text, not a measure
             }
             let s = Stats::of(&mut values);
-            let cells = [s.mean, s.p50, s.p95, s.min, s.max, s.ci_low, s.ci_high];
-            let mut row = vec![group.to_string(), metric.to_string(), s.n.to_string()];
-            row.extend(cells.iter().map(|x| number(statistic(*x))));
+            let stats = [s.mean, s.p50, s.p95, s.min, s.max, s.ci_low, s.ci_high];
+            let mut row = vec![group.to_string()];
+            row.extend(cells.get(group).cloned().unwrap_or_default());
+            row.push(metric.to_string());
+            row.push(s.n.to_string());
+            row.extend(stats.iter().map(|x| number(statistic(*x))));
             row.push(present.get(group).copied().unwrap_or(0).to_string());
             row.push(expected.get(group).copied().unwrap_or(0).to_string());
             records.push(row);
         }
     }
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
     crate::tables::rows(path, &header, records)
 }
 

@@ -16,6 +16,7 @@ pub mod result_dir;
 pub mod summary;
 pub mod tables;
 pub mod targets;
+pub mod tidy;
 pub mod trace_csv;
 
 pub use result_dir::ResultDir;

@@ -7,6 +7,7 @@
 //! `None` when there is no such data.
 
 pub mod svg;
+pub mod sweep;
 pub mod xml_check;
 
 use sim_core::record::RunLog;

@@ -933,6 +933,70 @@ pub fn bars(chart: &Chart, bars: &[(String, f64)]) -> String {
     out
 }
 
+/// A bar chart of means with their intervals: `(label, mean, low, high)`
+/// per bar, in the order given, each bar labelled and its interval drawn
+/// as a whisker; the value axis (with nice ticks, including 0) covers the
+/// whiskers. Bars with a non-finite mean are skipped; an empty chart says
+/// "no data".
+pub fn bars_with_intervals(chart: &Chart, bars: &[(String, f64, f64, f64)]) -> String {
+    let bars: Vec<&(String, f64, f64, f64)> = bars.iter().filter(|b| b.1.is_finite()).collect();
+    let mut out = String::new();
+    open(&mut out, chart);
+    let rotate = bars.len() > 10
+        || bars
+            .iter()
+            .any(|b| b.0.chars().count() > SHORT_BAR_LABEL_CHARS);
+    let f = Frame {
+        left: LEFT,
+        right: RIGHT,
+        top: TOP,
+        bottom: if rotate { BOTTOM - 50.0 } else { BOTTOM },
+    };
+    axis_labels(&mut out, &chart.x_label, &chart.y_label, f);
+    if bars.is_empty() {
+        no_data(&mut out, f);
+        out.push_str("</svg>\n");
+        return out;
+    }
+    let (lo, hi) = bars
+        .iter()
+        .flat_map(|b| [b.1, b.2, b.3])
+        .filter(|v| v.is_finite())
+        .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let yt = nice_ticks(lo, hi);
+    let y = Scale {
+        lo: yt.lo(),
+        hi: yt.hi(),
+        from: f.bottom,
+        to: f.top,
+        log: false,
+    };
+    y_axis(&mut out, &yt, y, f);
+    let plain: Vec<(String, f64)> = bars.iter().map(|b| (b.0.clone(), b.1)).collect();
+    let refs: Vec<&(String, f64)> = plain.iter().collect();
+    labelled_bars(&mut out, &refs, y, f, rotate);
+    let slot = (f.right - f.left) / bars.len() as f64;
+    out.push_str("<g class=\"whiskers\" stroke=\"#000000\">\n");
+    for (i, (_, _, low, high)) in bars.iter().enumerate() {
+        if !(low.is_finite() && high.is_finite()) {
+            continue;
+        }
+        let cx = f.left + slot * (i as f64 + 0.5);
+        let (top, bottom) = (y.at(*high), y.at(*low));
+        w!(
+            out,
+            "<path class=\"whisker\" d=\"M{a} {t} H{b} M{x} {t} V{bo} M{a} {bo} H{b}\"/>\n",
+            a = c(cx - 6.0),
+            b = c(cx + 6.0),
+            x = c(cx),
+            t = c(top),
+            bo = c(bottom)
+        );
+    }
+    out.push_str("</g>\n</svg>\n");
+    out
+}
+
 /// Up to [`MAX_LABELLED_BARS`] bars, each with its label.
 fn labelled_bars(out: &mut String, bars: &[&(String, f64)], y: Scale, f: Frame, rotate: bool) {
     let (left, right, base) = (f.left, f.right, y.at(0.0));
@@ -1343,5 +1407,84 @@ mod tests {
         well_formed(&svg);
         assert!(svg.contains(&format!("<title>{long}</title>")));
         assert!(svg.contains("a-very-long-series-name\u{2026}<"));
+    }
+
+    #[test]
+    fn charts_say_what_ran_shade_faults_draw_bands_and_keep_overlapping_series_apart() {
+        let chart = Chart {
+            subtitle: "demo \u{b7} seed 7 \u{b7} heartbeat=5 s".into(),
+            shades: vec![
+                Shade {
+                    from: 10.0,
+                    to: 20.0,
+                    label: "partition #0".into(),
+                },
+                Shade {
+                    from: 30.0,
+                    to: 30.0,
+                    label: "corrupt #1".into(),
+                },
+            ],
+            x_span: Some((0.0, 60.0)),
+            step: true,
+            ..Chart::new("Progress", "simulated time (s)", "fraction")
+        };
+        let same = vec![(0.0, 0.0), (5.0, 1.0)];
+        let series = [
+            Series::new("registrar-0", same.clone()),
+            Series::new("registrar-1", same),
+            Series {
+                name: "mean".into(),
+                points: vec![(0.0, 0.5), (40.0, 0.7)],
+                band: vec![(0.0, 0.4, 0.6), (40.0, 0.6, 0.8)],
+            },
+        ];
+        let svg = line(&chart, &series);
+        well_formed(&svg);
+        assert!(
+            svg.contains(
+                "<title>Progress \u{2014} demo \u{b7} seed 7 \u{b7} heartbeat=5 s</title>"
+            )
+        );
+        assert!(svg.contains(">demo \u{b7} seed 7 \u{b7} heartbeat=5 s<"));
+        assert_eq!(svg.matches("<rect class=\"shade\"").count(), 1);
+        assert_eq!(svg.matches("<line class=\"shade\"").count(), 1);
+        assert!(svg.contains(">partition #0<") && svg.contains(">corrupt #1<"));
+        // Identical registrars share one line, named together.
+        assert_eq!(svg.matches("<path class=\"series\"").count(), 2);
+        assert!(svg.contains("registrar-0, registrar-1 (identical)"));
+        assert_eq!(svg.matches("<path class=\"band\"").count(), 1);
+        // The x axis spans the whole run (60 s), not just the data.
+        assert!(svg.contains(">60<"));
+        // Later series are dashed and thinner.
+        assert!(svg.contains("stroke-width=\"3.0\" stroke-dasharray=\"7 3\""));
+
+        let log = Chart {
+            log_x: true,
+            ..Chart::new("CDF", "time (s, log scale)", "fraction")
+        };
+        let svg = line(
+            &log,
+            &[Series::new("t", vec![(0.0, 0.0), (0.5, 0.1), (120.0, 1.0)])],
+        );
+        well_formed(&svg);
+        for tick in [">0.1<", ">1.0<", ">10.0<", ">1000.0<"] {
+            assert!(svg.contains(tick), "missing {tick}");
+        }
+        assert!(svg.contains("1 points at or below 0 not shown on the log axis"));
+    }
+
+    #[test]
+    fn bars_with_intervals_draw_a_whisker_per_bar() {
+        let chart = Chart::new("ready_s per grid point", "grid point", "ready_s (s)");
+        let bars = vec![
+            ("poll".to_string(), 300.0, 290.0, 310.0),
+            ("watch".to_string(), 30.0, 29.0, 31.0),
+        ];
+        let svg = bars_with_intervals(&chart, &bars);
+        well_formed(&svg);
+        assert_eq!(svg.matches("<rect class=\"bar\"").count(), 2);
+        assert_eq!(svg.matches("class=\"whisker\"").count(), 2);
+        assert!(svg.contains(">poll<") && svg.contains(">300<"));
     }
 }
