@@ -32,6 +32,7 @@ pub fn check(args: &CheckArgs) -> Exit {
         out: args.out.clone(),
         options,
         quiet: true,
+        interrupt: crate::progress::Interrupt::install(),
     };
     if let Err(code) = plan.update_folders(&args.out, true) {
         return code;
@@ -140,6 +141,10 @@ pub fn check(args: &CheckArgs) -> Exit {
     match plan.update_folders(&args.out, true) {
         Ok(states) => report_folders(&states, true),
         Err(code) => exit = exit.worst(code),
+    }
+    if exit == Exit::Interrupted {
+        crate::run_cmd::say_interrupted(&reports, &args.out);
+        return exit;
     }
     if missed > 0 {
         exit = exit.worst(Exit::TargetMissed);

@@ -15,7 +15,7 @@ use sim_core::units::SimDuration;
 
 use crate::exit::Exit;
 use crate::jobs::Job;
-use crate::progress::Progress;
+use crate::progress::{Interrupt, Stopwatch, Watch};
 use crate::provenance::RESOLVED;
 use crate::record::{Options, Outcome, RUN_RECORD, RunRecord};
 use sim::results::{Finished, PlotOptions, Reports};
@@ -29,6 +29,8 @@ pub struct ExecOptions {
     pub options: Options,
     /// Leave the digest out of the report (errors are always kept).
     pub quiet: bool,
+    /// Ctrl-C: runs stop without a result, and none starts.
+    pub interrupt: Interrupt,
 }
 
 /// What one run did.
@@ -55,9 +57,50 @@ impl Report {
     }
 }
 
+/// How the simulation of a run ended.
+enum Simulated {
+    /// It ran to its end, or stopped at an engine failure or violation.
+    Done(Option<EngineError>),
+    /// A Ctrl-C stopped it: no result.
+    Interrupted,
+}
+
+/// Runs `sim` to its end in 200 steps, telling `watch` after each and
+/// stopping early when `interrupt` asks.
+fn simulate(
+    sim: &mut sim_core::engine::Simulation<node_logic::HostNode>,
+    trace: Option<&mut TraceCsv>,
+    duration: SimDuration,
+    watch: &dyn Watch,
+    interrupt: &Interrupt,
+) -> Simulated {
+    let mut no_trace = NoTrace;
+    let sink: &mut dyn TraceSink = match trace {
+        Some(t) => t,
+        None => &mut no_trace,
+    };
+    let duration_ms = duration.as_nanos() / 1_000_000;
+    let step = SimDuration::from_nanos((duration.as_nanos() / 200).max(1));
+    let mut outcome = Ok(());
+    while outcome.is_ok() && !sim.is_finished() {
+        if interrupt.asked() {
+            return Simulated::Interrupted;
+        }
+        let next = sim.now() + step;
+        outcome = sim.run_until(next, sink);
+        let sim_ms = sim.now().as_nanos() / 1_000_000;
+        watch.update(sim_ms, duration_ms, sim.log().events);
+    }
+    Simulated::Done(outcome.and_then(|()| sim.run(sink)).err())
+}
+
 /// Makes one run and writes `record` (with the run's outcome) as its
-/// `run.json`; `show_progress` draws a progress bar for it (single runs).
-pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress: bool) -> Report {
+/// `run.json`, telling `watch` how it goes. A Ctrl-C (`opts.interrupt`)
+/// stops it without a result.
+pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, watch: &dyn Watch) -> Report {
+    if opts.interrupt.asked() {
+        return Report::failed(Exit::Interrupted, String::new());
+    }
     let (path, scenario) = (&job.path, &job.scenario);
     let options = runner::RunOptions {
         signature_cache: opts.options.signature_cache,
@@ -90,25 +133,22 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress:
         }
     };
 
-    let duration_ms = scenario.duration.as_nanos() / 1_000_000;
-    let progress = Progress::new(&scenario.name, duration_ms, !show_progress || opts.quiet);
-    let step = SimDuration::from_nanos((scenario.duration.as_nanos() / 200).max(1));
-    let failure: Option<EngineError>;
-    {
-        let mut no_trace = NoTrace;
-        let sink: &mut dyn TraceSink = match trace.as_mut() {
-            Some(t) => t,
-            None => &mut no_trace,
-        };
-        let mut outcome = Ok(());
-        while outcome.is_ok() && !sim.is_finished() {
-            let next = sim.now() + step;
-            outcome = sim.run_until(next, sink);
-            progress.update(sim.now().as_nanos() / 1_000_000, sim.log().events);
+    let clock = Stopwatch::start();
+    let failure = match simulate(
+        &mut sim,
+        trace.as_mut(),
+        scenario.duration,
+        watch,
+        &opts.interrupt,
+    ) {
+        Simulated::Done(failure) => failure,
+        Simulated::Interrupted => {
+            drop(trace);
+            result.abandon();
+            return Report::failed(Exit::Interrupted, String::new());
         }
-        failure = outcome.and_then(|()| sim.run(sink)).err();
-    }
-    let wall_s = progress.finish();
+    };
+    let wall_s = clock.seconds();
     if let Some(e @ (EngineError::QueueFull { .. } | EngineError::Stalled { .. })) = &failure {
         // Nothing a checker could explain: report and stop without results.
         let text = format!("error: {}: {e} (seed {})\n", path.display(), scenario.seed);
@@ -137,6 +177,7 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress:
         ),
         counters,
     };
+    watch.writing();
     let reports = Reports::of(&finished, &job.params);
     let record = RunRecord {
         outcome: outcome(failure.as_ref()),

@@ -430,3 +430,73 @@ fn the_trace_is_written_only_when_asked_and_check_takes_the_output_flags_of_run(
     assert!(stderr(&o).contains("would run nothing"), "{}", stderr(&o));
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Ctrl-C stops a sweep cleanly: exit 130, a message saying what is
+/// complete and how to go on, no half-written folder, a record that lists
+/// exactly the complete runs.
+#[test]
+fn ctrl_c_stops_a_sweep_without_half_results() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = temp("interrupt");
+    let out = dir.join("o");
+    let child = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args([
+            "run",
+            "scenarios/heartbeat-partition.toml",
+            "--seeds",
+            "1..400",
+            "--jobs",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the sweep has begun (its record is written first).
+    let record = out.join("heartbeat-partition/sweep.json");
+    let start = Instant::now();
+    while !record.is_file() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) with the child's pid and SIGINT has no memory effects.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("interrupted: ") && err.contains("--skip-existing"),
+        "{err}"
+    );
+    let folder = out.join("heartbeat-partition");
+    let mut complete = 0;
+    for entry in fs::read_dir(&folder).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".partial"), "a half result is left: {name}");
+        if name.starts_with("seed-") {
+            assert!(folder.join(&name).join("summary.json").is_file(), "{name}");
+            complete += 1;
+        }
+    }
+    assert!(complete < 400, "the sweep was stopped");
+    let record: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(record["status"], "incomplete");
+    // `present` is written as ids and inclusive ranges: `0..3,7`.
+    let present: usize = record["present"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once("..") {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum();
+    assert_eq!(present, complete);
+    fs::remove_dir_all(&dir).unwrap();
+}
