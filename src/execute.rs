@@ -203,7 +203,13 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, watch: &dyn Wa
 
     let mut stdout = String::new();
     if !opts.quiet {
-        digest(&mut stdout, job, &summary, &log, wall_s, &trace_hash, &dir);
+        let facts = RunFacts {
+            wall_s,
+            trace_hash: &trace_hash,
+            dir: &dir,
+            set: &record.set,
+        };
+        digest(&mut stdout, job, &summary, &log, &facts);
     }
     let mut stderr = String::new();
     let exit = match failure {
@@ -251,19 +257,35 @@ fn outcome(failure: Option<&EngineError>) -> Outcome {
     }
 }
 
+/// What the digest says besides the metrics.
+struct RunFacts<'a> {
+    wall_s: f64,
+    trace_hash: &'a str,
+    dir: &'a Path,
+    /// The `--set` values (the description is the file's, before them).
+    set: &'a [String],
+}
+
 fn digest(
     out: &mut String,
     job: &Job,
     summary: &Summary,
     log: &sim_core::record::RunLog,
-    wall_s: f64,
-    trace_hash: &str,
-    dir: &Path,
+    facts: &RunFacts<'_>,
 ) {
+    let (wall_s, trace_hash, dir) = (facts.wall_s, facts.trace_hash, facts.dir);
     let scenario = &job.scenario;
     let _ = writeln!(out, "{} ({})", scenario.name, job.path.display());
     if !scenario.description.is_empty() {
         let _ = writeln!(out, "  {}", scenario.description);
+        if !facts.set.is_empty() {
+            // The description was written for the file, not for the overrides.
+            let _ = writeln!(
+                out,
+                "  (the file's description; --set changed: {})",
+                facts.set.join(", ")
+            );
+        }
     }
     if !job.params.is_empty() {
         let params: Vec<String> = job.params.iter().map(|(k, v)| format!("{k}={v}")).collect();

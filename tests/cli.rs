@@ -28,6 +28,7 @@ fn write_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 const SMALL: &str = r#"
+description = "five peers"
 duration = "2 min"
 seed = 5
 [network]
@@ -498,5 +499,27 @@ fn ctrl_c_stops_a_sweep_without_half_results() {
         })
         .sum();
     assert_eq!(present, complete);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_description_is_marked_as_the_files_when_set_changed_the_scenario() {
+    let dir = temp("description");
+    let file = write_scenario(&dir, "small.toml", SMALL);
+    let out = dir.join("o");
+    let o = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "hosts.peer.count=7",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("(the file's description; --set changed: hosts.peer.count=7)"),
+        "{}",
+        stdout(&o)
+    );
     fs::remove_dir_all(&dir).unwrap();
 }

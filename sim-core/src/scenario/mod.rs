@@ -195,6 +195,11 @@ fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<
     let mut top: Vec<&str> = schema::TOP.to_vec();
     top.extend(sections.iter().map(|s| s.name));
     root.check_keys(&top)?;
+    if root.get("duration").is_none()
+        && let Some(misplaced) = root.misplaced("duration")
+    {
+        return Err(misplaced);
+    }
     let duration = root
         .required("duration", "\"10 min\"")?
         .positive_duration()?;

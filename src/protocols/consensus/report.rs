@@ -425,4 +425,18 @@ mod tests {
             Some(&Metric::Count(0))
         );
     }
+
+    #[test]
+    fn the_digest_says_1_view_change_and_2_view_changes() {
+        let mut summary = Summary::default();
+        summary.set("consensus.blocks_finalized", Metric::Count(1));
+        summary.set("consensus.view_changes", Metric::Count(1));
+        summary.set("consensus.equivocations", Metric::Count(2));
+        summary.set("consensus.safety_violations", Metric::Count(0));
+        let line = digest(&summary).unwrap();
+        assert!(line.starts_with("consensus: 1 block finalized"), "{line}");
+        assert!(line.contains(", 1 view change,"), "{line}");
+        assert!(line.contains(", 2 equivocations seen,"), "{line}");
+        assert!(line.contains(", 0 safety violations"), "{line}");
+    }
 }
