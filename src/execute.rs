@@ -178,7 +178,14 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, watch: &dyn Wa
         counters,
     };
     watch.writing();
-    let reports = Reports::of(&finished, &job.params);
+    let mut changed: Vec<(String, String)> = record
+        .set
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    changed.extend(job.params.iter().cloned());
+    let reports = Reports::of(&finished, &job.params).caption_with(&finished, &changed);
     let record = RunRecord {
         outcome: outcome(failure.as_ref()),
         ..record.clone()

@@ -593,6 +593,14 @@ impl SweepSpec {
             scenario: name.to_string(),
             seeds,
             params,
+            set: self
+                .set
+                .iter()
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (kv.clone(), String::new()),
+                })
+                .collect(),
             plots: self.options.plots,
             log_cdf: self.options.log_cdf,
             shades,

@@ -39,7 +39,8 @@ pub struct Reports<'a> {
     /// Every metric (`summary.json`).
     pub summary: Summary,
     protocols: Vec<Box<dyn ProtocolReport + 'a>>,
-    /// The line under every plot's title.
+    /// The line under every plot's title (scenario, seed, parameters;
+    /// [`Reports::of`] names the sweep's, see [`Reports::caption_with`]).
     caption: String,
 }
 
@@ -75,6 +76,14 @@ impl<'a> Reports<'a> {
             protocols,
             caption,
         }
+    }
+
+    /// Names `changed` (the `--set` values and the grid point, as (key,
+    /// value)) under every plot's title.
+    pub fn caption_with(mut self, run: &Finished<'_>, changed: &[(String, String)]) -> Self {
+        let seed = format!("seed {}", run.scenario.seed);
+        self.caption = reports::plots::caption(&run.scenario.name, &seed, changed);
+        self
     }
 
     /// Writes `summary.json`, the CSV tables, the plots (as `plots` says)

@@ -65,7 +65,9 @@ fn a_sweep_gives_the_same_bytes_on_one_or_two_threads_and_as_merged_shards() {
     }
     let by_param =
         String::from_utf8(reference["heartbeat-regions/sweep_peers.flaps.svg"].clone()).unwrap();
-    assert!(by_param.contains(">peers.flaps by heartbeat<") && by_param.contains("class=\"band\""));
+    assert!(
+        by_param.contains(">Peer-down events by heartbeat<") && by_param.contains("class=\"band\"")
+    );
     assert!(reference.contains_key("heartbeat-regions/index.html"));
     assert!(reference.contains_key("heartbeat-regions/peers.heartbeat=10s/seed-2/summary.json"));
 

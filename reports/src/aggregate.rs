@@ -92,12 +92,21 @@ pub struct SweepInfo {
     pub seeds: String,
     /// The swept keys, in the grid's order (their columns come first).
     pub params: Vec<String>,
+    /// The `--set` values every run shares, as (key, value).
+    pub set: Vec<(String, String)>,
     /// Whether plots are written.
     pub plots: bool,
     /// Whether CDF plots use a logarithmic time axis.
     pub log_cdf: bool,
     /// Each grid point's faults, as shaded windows on time axes.
     pub shades: BTreeMap<String, Vec<Shade>>,
+}
+
+impl SweepInfo {
+    /// The line under every figure's title: scenario, seeds, `--set` values.
+    pub fn caption(&self) -> String {
+        crate::plots::caption(&self.scenario, &self.seeds, &self.set)
+    }
 }
 
 /// Writes the aggregates of exactly `runs` into `scenario_dir`:
@@ -228,7 +237,7 @@ fn write_index(scenario_dir: &Path, rows: &[RunRow], info: &SweepInfo) -> Result
         },
     ];
     let title = format!("{} \u{2014} sweep", info.scenario);
-    let caption = crate::plots::caption(&info.scenario, &info.seeds, &[]);
+    let caption = info.caption();
     crate::index::write_sweep_index(scenario_dir, &title, &caption, &tables)
 }
 
@@ -244,7 +253,7 @@ fn registration_cdf(runs: &[RunRow], info: &SweepInfo) -> Option<String> {
         }
     }
     let series: Vec<(String, Vec<f64>)> = series.into_iter().collect();
-    let caption = crate::plots::caption(&info.scenario, &info.seeds, &[]);
+    let caption = info.caption();
     crate::plots::registration_cdf(&series, &caption, info.log_cdf)
 }
 

@@ -39,6 +39,24 @@ pub const HEADLINE: &[&str] = &[
     "consensus.recovery_s",
 ];
 
+/// What a headline metric is, in words, for a figure's title.
+fn described(metric: &str) -> &'static str {
+    match metric {
+        "registration.ready_s" => "Registrars ready",
+        "registration.p95_s" => "Registration time, 95th percentile",
+        "registration.success_rate" => "Share of miners registered",
+        "registration.recovery_s" => "Time to recover damaged files",
+        "peers.converged_s" => "Peer registry converged",
+        "peers.reconverged_s" => "Peer registry converged again after the last fault",
+        "peers.flaps" => "Peer-down events",
+        "consensus.blocks_finalized" => "Blocks finalized",
+        "consensus.finality_p95_s" => "Finality, 95th percentile",
+        "consensus.max_gap_s" => "Longest time without a new block",
+        "consensus.recovery_s" => "From the last fault to the next block",
+        _ => "",
+    }
+}
+
 /// Instants each run's time series is read at.
 const SAMPLES: usize = 201;
 
@@ -153,7 +171,7 @@ fn over_time(
     }
     let first = groups.first().map_or("", |(g, _)| g.as_str());
     let chart = svg::Chart {
-        subtitle: crate::plots::caption(&info.scenario, &info.seeds, &[]),
+        subtitle: info.caption(),
         note: format!(
             "mean over seeds with its 95 % confidence interval; faults of {}",
             label(first)
@@ -281,15 +299,25 @@ fn against_params(
         v.dedup();
         v.len()
     };
-    let x = params.iter().find(|p| {
+    // The x axis: the numeric parameter with the most values (the first of
+    // those on a tie), when one has two or more.
+    let numeric = |p: &&ParamColumn| {
         distinct(p) >= 2
             && runs
                 .iter()
                 .all(|r| param(r, &p.key).and_then(|v| p.numeric(v)).is_some())
-    });
+    };
+    let x = params
+        .iter()
+        .filter(numeric)
+        .fold(None::<&ParamColumn>, |best, p| match best {
+            Some(b) if distinct(b) >= distinct(p) => Some(b),
+            _ => Some(p),
+        });
     let chart = svg::Chart {
-        subtitle: crate::plots::caption(&info.scenario, &info.seeds, &[]),
-        note: "mean over seeds with its 95 % confidence interval (null runs left out)".into(),
+        subtitle: info.caption(),
+        note: "mean over seeds with its 95 % confidence interval (runs where it never happened left out)"
+            .into(),
         ..svg::Chart::new(metric, "", &metric_label(metric))
     };
     match x {
@@ -317,6 +345,25 @@ fn lines_against(
     let others: Vec<&ParamColumn> = params.iter().filter(|p| p.key != x.key).collect();
     let mut lines: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
+    // Lines in the order of the other parameters' values (2s before 10s).
+    let mut runs: Vec<&RunRow> = runs.iter().collect();
+    let key = |run: &RunRow| -> Vec<(f64, String)> {
+        others
+            .iter()
+            .map(|p| {
+                let v = param(run, &p.key).unwrap_or("");
+                (p.numeric(v).unwrap_or(f64::NAN), v.to_string())
+            })
+            .collect()
+    };
+    runs.sort_by(|a, b| {
+        key(a)
+            .iter()
+            .zip(&key(b))
+            .map(|(x, y)| x.0.total_cmp(&y.0).then_with(|| x.1.cmp(&y.1)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     for run in runs {
         let name: Vec<String> = others
             .iter()
@@ -360,7 +407,7 @@ fn lines_against(
             }
         })
         .collect();
-    chart.title = format!("{metric} by {}", short_key(&x.key));
+    chart.title = title(metric, &format!("by {}", short_key(&x.key)));
     chart.x_label = x_label(x);
     svg::line(&chart, &series)
 }
@@ -384,9 +431,18 @@ fn bars_per_point(
         let stats = Stats::of(&mut values);
         bars.push((label(&group), stats.mean, stats.ci_low, stats.ci_high));
     }
-    chart.title = format!("{metric} per grid point");
+    chart.title = title(metric, "per grid point");
     chart.x_label = "grid point".into();
     svg::bars_with_intervals(&chart, &bars)
+}
+
+/// A figure's title: what the metric is and how it is split, e.g.
+/// `Longest time without a new block by view_timeout`.
+fn title(metric: &str, split: &str) -> String {
+    match described(metric) {
+        "" => format!("{metric} {split}"),
+        words => format!("{words} {split}"),
+    }
 }
 
 /// The last part of a key (`peers.heartbeat` → `heartbeat`).

@@ -326,6 +326,7 @@ pub fn digest(summary: &Summary) -> Option<String> {
         line.push_str(&format!(", {flaps}"));
     }
     match get("peers.reconverged_s") {
+        Some(0.0) => line.push_str(", still converged when the last fault ended"),
         Some(t) => line.push_str(&format!(", converged again {t:.3} s after the last fault")),
         None => line.push_str(", not converged again after the last fault"),
     }
