@@ -523,3 +523,34 @@ fn the_description_is_marked_as_the_files_when_set_changed_the_scenario() {
     );
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn log_cdf_draws_the_registration_cdf_over_a_log_time_axis() {
+    let dir = temp("log-cdf");
+    let out = dir.join("o");
+    let o = sim(&[
+        "run",
+        "scenarios/registration-backoff.toml",
+        "--set",
+        "duration=60s",
+        "--log-cdf",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = out.join("registration-backoff/seed-1");
+    let cdf = fs::read_to_string(run.join("registration_cdf.svg")).unwrap();
+    assert!(cdf.contains(">registration time (s, log scale)<"), "{cdf}");
+    let record = fs::read_to_string(run.join("run.json")).unwrap();
+    assert!(record.contains("\"log_cdf\": true") && record.contains("--log-cdf"));
+    // Registration only: nobody sends a message, so no messages plot.
+    assert!(!run.join("messages_per_host.svg").exists() || registration_sends(&run));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Whether any host of the run sent a message (re-registration requests).
+fn registration_sends(run: &Path) -> bool {
+    let summary = fs::read_to_string(run.join("summary.json")).unwrap();
+    !summary.contains("\"network.messages_sent\": 0,")
+}
