@@ -195,7 +195,9 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, watch: &dyn Wa
             t.finish()?;
         }
         record.write(&result.file(RUN_RECORD))?;
-        job.resolved.write_into(&result.file(""), RESOLVED)?;
+        if let Some(resolved) = &job.resolved {
+            resolved.write_into(&result.file(""), RESOLVED)?;
+        }
         let plots = PlotOptions {
             plots: opts.options.plots,
             log_cdf: opts.options.log_cdf,

@@ -27,18 +27,30 @@ pub struct Job {
     pub scenario: Scenario,
     /// The swept keys and this run's values, in `--sweep` order.
     pub params: Vec<(String, String)>,
-    /// The scenario as this run resolves it (`scenario.toml`).
-    pub resolved: Resolved,
+    /// The scenario as this run resolves it (`scenario.toml`); `None`
+    /// when the command keeps no result folder (see [`Resolve`]).
+    pub resolved: Option<Resolved>,
     /// The result sub-folder of this grid point (`None` without sweeps).
     pub group: Option<String>,
     /// The command that reproduces this run alone.
     pub command: String,
 }
 
+/// Whether jobs carry their resolved scenario: the commands that write
+/// result folders keep it; the others (`validate`, `node`, `launch`, ...)
+/// need not pay for writing it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolve {
+    /// Each job gets its resolved scenario.
+    Yes,
+    /// Jobs carry none.
+    No,
+}
+
 /// Expands files x grid x seeds into every job of the sweep (ids in order;
 /// `--shard` and `--run` are applied by [`select`]), printing every error;
 /// `None` if any file is invalid (nothing runs then).
-pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
+pub fn expand(args: &ScenarioArgs, selection: &Selection, resolve: Resolve) -> Option<Vec<Job>> {
     if args.seed.is_some() && selection.seeds.is_some() {
         eprintln!("error: --seed and --seeds cannot be used together: give one seed or one range");
         return None;
@@ -64,7 +76,12 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
                 .map(|(k, v, _)| (k.clone(), v.clone()))
                 .collect();
             let loaded = scenario::load(path, &overrides).and_then(|base: Scenario| {
-                let resolved = Resolved::of(path, &overrides, &base.name, Some(base.seed))?;
+                let resolved = match resolve {
+                    Resolve::Yes => {
+                        Some(Resolved::of(path, &overrides, &base.name, Some(base.seed))?)
+                    }
+                    Resolve::No => None,
+                };
                 Ok((base, resolved))
             });
             let (base, resolved) = match loaded {
@@ -96,7 +113,7 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection) -> Option<Vec<Job>> {
                     path: path.clone(),
                     scenario,
                     params: point.clone(),
-                    resolved: resolved.with_seed(seed),
+                    resolved: resolved.as_ref().map(|r| r.with_seed(seed)),
                     group: group.clone(),
                     command,
                 });
@@ -340,7 +357,7 @@ pub fn quote(text: &str) -> String {
 /// one: `export`, `node`, `launch`, `collect`), printing every error;
 /// `None` when the file is invalid or more than one was given.
 pub fn single(args: &ScenarioArgs, command: &str) -> Option<Job> {
-    let mut jobs = expand(args, &Selection::default())?;
+    let mut jobs = expand(args, &Selection::default(), Resolve::No)?;
     if jobs.len() != 1 {
         eprintln!("error: `sim {command}` takes one scenario file");
         return None;

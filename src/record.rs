@@ -408,7 +408,10 @@ impl RunRecord {
         options: Options,
         hashes: &mut Hashes,
     ) -> Result<Self, String> {
-        let resolved = &job.resolved;
+        let resolved = job
+            .resolved
+            .as_ref()
+            .ok_or("internal: a run to record has no resolved scenario")?;
         let mut copies = Vec::new();
         let mut input_hashes = Vec::new();
         for (from, copy) in &resolved.copies {

@@ -5,14 +5,14 @@ use rayon::prelude::*;
 use crate::cli::{RunArgs, ScenarioArgs, Selection};
 use crate::execute::{ExecOptions, Report, execute};
 use crate::exit::Exit;
-use crate::jobs::expand;
+use crate::jobs::{Resolve, expand};
 use crate::progress::{Interrupt, Progress, SweepProgress, Watch};
 use crate::record::{Options, Outcome};
 use crate::sweep::{FolderState, Planned};
 
 /// `sim validate`: parse and check every file, run nothing.
 pub fn validate(args: &ScenarioArgs) -> Exit {
-    let Some(jobs) = expand(args, &Selection::default()) else {
+    let Some(jobs) = expand(args, &Selection::default(), Resolve::No) else {
         return Exit::InvalidInput;
     };
     for job in &jobs {

@@ -9,7 +9,7 @@ use reports::aggregate::{RunRef, write_aggregates};
 
 use crate::cli::{RunIds, ScenarioArgs, Selection, Shard};
 use crate::exit::Exit;
-use crate::jobs::{Job, expand, select};
+use crate::jobs::{Job, Resolve, expand, select};
 use crate::provenance::{RESOLVED, Resolved};
 use crate::record::{Hashes, Options, Part, RunRecord, SweepRecord, SweepSpec};
 
@@ -46,7 +46,7 @@ impl Planned {
     /// Expands and checks the command's files, hashes its inputs and
     /// applies the selection, printing every error (exit 2).
     pub fn new(args: &ScenarioArgs, selection: &Selection, options: Options) -> Result<Self, Exit> {
-        let jobs = expand(args, selection).ok_or(Exit::InvalidInput)?;
+        let jobs = expand(args, selection, Resolve::Yes).ok_or(Exit::InvalidInput)?;
         let mut hashes = Hashes::default();
         let built = resolved_files(args, &jobs).and_then(|resolved| {
             let spec = SweepSpec::new(args, selection, &jobs, options, &mut hashes, &resolved)?;
