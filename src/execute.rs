@@ -94,6 +94,91 @@ fn simulate(
     Simulated::Done(outcome.and_then(|()| sim.run(sink)).err())
 }
 
+/// A run ready to simulate: the simulation, its plans, its staging
+/// folder and its trace writer (with `--trace`).
+struct Started {
+    sim: sim_core::engine::Simulation<node_logic::HostNode>,
+    plans: std::rc::Rc<sim::protocols::Plans>,
+    result: ResultDir,
+    trace: Option<TraceCsv>,
+}
+
+/// Prepares `job`'s simulation and its result folder; the report of why
+/// not, if it cannot.
+fn start(job: &Job, opts: &ExecOptions) -> Result<Started, Report> {
+    let (path, scenario) = (&job.path, &job.scenario);
+    let options = runner::RunOptions {
+        signature_cache: opts.options.signature_cache,
+    };
+    let runner::Prepared { sim, plans } = runner::prepare_with(scenario, options).map_err(|e| {
+        Report::failed(
+            Exit::InvalidInput,
+            format!("error: {}: {e}\n", path.display()),
+        )
+    })?;
+    let output =
+        |e: reports::ReportError| Report::failed(Exit::OutputFailed, format!("error: {e}\n"));
+    let result = ResultDir::create(
+        &opts.out,
+        &scenario.name,
+        job.group.as_deref(),
+        scenario.seed,
+    )
+    .map_err(output)?;
+    let trace = match opts.options.trace {
+        false => None,
+        true => {
+            let names: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
+            Some(TraceCsv::create(&result.file("trace.csv"), names).map_err(output)?)
+        }
+    };
+    Ok(Started {
+        sim,
+        plans,
+        result,
+        trace,
+    })
+}
+
+/// What a checker violation prints, and the exit code of how the run ended.
+fn ending(failure: Option<EngineError>, job: &Job, dir: &Path) -> (Exit, String) {
+    let mut stderr = String::new();
+    let exit = match failure {
+        Some(EngineError::Violation(v)) => {
+            let _ = writeln!(stderr, "error: {}: {v}", job.path.display());
+            let _ = writeln!(
+                stderr,
+                "  seed {}; reproduce with: {}",
+                job.scenario.seed, job.command
+            );
+            let _ = writeln!(
+                stderr,
+                "  (results up to the violation are in {})",
+                dir.display()
+            );
+            match v.kind {
+                ViolationKind::Safety => Exit::SafetyViolation,
+                ViolationKind::Liveness => Exit::LivenessViolation,
+            }
+        }
+        Some(_) => Exit::RunFailed,
+        None => Exit::Ok,
+    };
+    (exit, stderr)
+}
+
+/// The `--set` values and the grid point, named under every plot's title.
+fn changed(record: &RunRecord, job: &Job) -> Vec<(String, String)> {
+    let mut changed: Vec<(String, String)> = record
+        .set
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    changed.extend(job.params.iter().cloned());
+    changed
+}
+
 /// Makes one run and writes `record` (with the run's outcome) as its
 /// `run.json`, telling `watch` how it goes. A Ctrl-C (`opts.interrupt`)
 /// stops it without a result.
@@ -102,37 +187,15 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, watch: &dyn Wa
         return Report::failed(Exit::Interrupted, String::new());
     }
     let (path, scenario) = (&job.path, &job.scenario);
-    let options = runner::RunOptions {
-        signature_cache: opts.options.signature_cache,
+    let Started {
+        mut sim,
+        plans,
+        result,
+        mut trace,
+    } = match start(job, opts) {
+        Ok(started) => started,
+        Err(report) => return report,
     };
-    let runner::Prepared { mut sim, plans } = match runner::prepare_with(scenario, options) {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            return Report::failed(
-                Exit::InvalidInput,
-                format!("error: {}: {e}\n", path.display()),
-            );
-        }
-    };
-    let result = match ResultDir::create(
-        &opts.out,
-        &scenario.name,
-        job.group.as_deref(),
-        scenario.seed,
-    ) {
-        Ok(r) => r,
-        Err(e) => return Report::failed(Exit::OutputFailed, format!("error: {e}\n")),
-    };
-    let mut trace = if !opts.options.trace {
-        None
-    } else {
-        let names: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
-        match TraceCsv::create(&result.file("trace.csv"), names) {
-            Ok(t) => Some(t),
-            Err(e) => return Report::failed(Exit::OutputFailed, format!("error: {e}\n")),
-        }
-    };
-
     let clock = Stopwatch::start();
     let failure = match simulate(
         &mut sim,
@@ -178,14 +241,8 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, watch: &dyn Wa
         counters,
     };
     watch.writing();
-    let mut changed: Vec<(String, String)> = record
-        .set
-        .iter()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    changed.extend(job.params.iter().cloned());
-    let reports = Reports::of(&finished, &job.params).caption_with(&finished, &changed);
+    let reports =
+        Reports::of(&finished, &job.params).caption_with(&finished, &changed(record, job));
     let record = RunRecord {
         outcome: outcome(failure.as_ref()),
         ..record.clone()
@@ -220,28 +277,7 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, watch: &dyn Wa
         };
         digest(&mut stdout, job, &summary, &log, &facts);
     }
-    let mut stderr = String::new();
-    let exit = match failure {
-        Some(EngineError::Violation(v)) => {
-            let _ = writeln!(stderr, "error: {}: {v}", path.display());
-            let _ = writeln!(
-                stderr,
-                "  seed {}; reproduce with: {}",
-                scenario.seed, job.command
-            );
-            let _ = writeln!(
-                stderr,
-                "  (results up to the violation are in {})",
-                dir.display()
-            );
-            match v.kind {
-                ViolationKind::Safety => Exit::SafetyViolation,
-                ViolationKind::Liveness => Exit::LivenessViolation,
-            }
-        }
-        Some(_) => Exit::RunFailed,
-        None => Exit::Ok,
-    };
+    let (exit, stderr) = ending(failure, job, &dir);
     Report {
         exit,
         stdout,

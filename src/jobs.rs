@@ -64,65 +64,80 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection, resolve: Resolve) -> O
     let mut jobs = Vec::new();
     let mut failed = false;
     for (file, path) in args.files.iter().enumerate() {
-        for (point_index, point) in grid.iter().enumerate() {
+        for (point, group) in grid.iter().zip(&groups) {
             let mut overrides = args.overrides.clone();
             overrides.extend(point.iter().map(|(key, value, flag)| Override {
                 key: key.clone(),
                 value: value.clone(),
                 flag,
             }));
-            let point: Vec<(String, String)> = point
-                .iter()
-                .map(|(k, v, _)| (k.clone(), v.clone()))
-                .collect();
-            let loaded = scenario::load(path, &overrides).and_then(|base: Scenario| {
-                let resolved = match resolve {
-                    Resolve::Yes => {
-                        Some(Resolved::of(path, &overrides, &base.name, Some(base.seed))?)
-                    }
-                    Resolve::No => None,
-                };
-                Ok((base, resolved))
-            });
-            let (base, resolved) = match loaded {
-                Ok(loaded) => loaded,
-                Err(e) => {
-                    eprintln!("{e}");
-                    failed = true;
-                    break;
-                }
-            };
-            if let Err(e) = runner::validate(&base) {
-                eprintln!("error: {}: {e}", path.display());
+            // A bad file is reported once; the other files are still checked.
+            let Some((base, resolved)) = load_point(path, &overrides, resolve) else {
                 failed = true;
                 break;
-            }
+            };
             let seeds: Vec<u64> = match (selection.seeds, args.seed) {
                 (Some(range), _) => (range.first..=range.last).collect(),
                 (None, Some(seed)) => vec![seed],
                 (None, None) => vec![base.seed],
             };
-            let group = groups[point_index].clone();
+            let params: Vec<(String, String)> = point
+                .iter()
+                .map(|(k, v, _)| (k.clone(), v.clone()))
+                .collect();
             for seed in seeds {
                 let mut scenario = base.clone();
                 scenario.seed = seed;
-                let command = reproduce(path, seed, &overrides);
                 jobs.push(Job {
                     id: jobs.len(),
                     file,
                     path: path.clone(),
                     scenario,
-                    params: point.clone(),
+                    params: params.clone(),
                     resolved: resolved.as_ref().map(|r| r.with_seed(seed)),
                     group: group.clone(),
-                    command,
+                    command: reproduce(path, seed, &overrides),
                 });
             }
         }
     }
-    // Two runs writing one result folder would replace each other's results.
+    (one_writer_per_folder(&jobs) && !failed).then_some(jobs)
+}
+
+/// The scenario file `path` with `overrides`, checked for a run (and
+/// resolved, when asked); `None` after printing why not.
+fn load_point(
+    path: &std::path::Path,
+    overrides: &[Override],
+    resolve: Resolve,
+) -> Option<(Scenario, Option<Resolved>)> {
+    let loaded = scenario::load(path, overrides).and_then(|base: Scenario| {
+        let resolved = match resolve {
+            Resolve::Yes => Some(Resolved::of(path, overrides, &base.name, Some(base.seed))?),
+            Resolve::No => None,
+        };
+        Ok((base, resolved))
+    });
+    let (base, resolved) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("{e}");
+            return None;
+        }
+    };
+    if let Err(e) = runner::validate(&base) {
+        eprintln!("error: {}: {e}", path.display());
+        return None;
+    }
+    Some((base, resolved))
+}
+
+/// Whether no two jobs of different files write one result folder (they
+/// would replace each other's results); prints each clash.
+fn one_writer_per_folder(jobs: &[Job]) -> bool {
     let mut writers: BTreeMap<(String, Option<String>, u64), &PathBuf> = BTreeMap::new();
-    for job in &jobs {
+    let mut ok = true;
+    for job in jobs {
         let key = (
             job.scenario.name.clone(),
             job.group.clone(),
@@ -138,13 +153,10 @@ pub fn expand(args: &ScenarioArgs, selection: &Selection, resolve: Resolve) -> O
                 job.scenario.name,
                 job.scenario.seed
             );
-            failed = true;
+            ok = false;
         }
     }
-    if failed {
-        return None;
-    }
-    Some(jobs)
+    ok
 }
 
 /// The jobs `--shard` or `--run` select (every job without either); an

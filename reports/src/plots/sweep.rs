@@ -346,24 +346,7 @@ fn lines_against(
     let mut lines: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     // Lines in the order of the other parameters' values (2s before 10s).
-    let mut runs: Vec<&RunRow> = runs.iter().collect();
-    let key = |run: &RunRow| -> Vec<(f64, String)> {
-        others
-            .iter()
-            .map(|p| {
-                let v = param(run, &p.key).unwrap_or("");
-                (p.numeric(v).unwrap_or(f64::NAN), v.to_string())
-            })
-            .collect()
-    };
-    runs.sort_by(|a, b| {
-        key(a)
-            .iter()
-            .zip(&key(b))
-            .map(|(x, y)| x.0.total_cmp(&y.0).then_with(|| x.1.cmp(&y.1)))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    let runs = sorted_by(runs, &others);
     for run in runs {
         let name: Vec<String> = others
             .iter()
@@ -410,6 +393,29 @@ fn lines_against(
     chart.title = title(metric, &format!("by {}", short_key(&x.key)));
     chart.x_label = x_label(x);
     svg::line(&chart, &series)
+}
+
+/// `runs` ordered by the values of `params` (numbers as numbers).
+fn sorted_by<'a>(runs: &'a [RunRow], params: &[&ParamColumn]) -> Vec<&'a RunRow> {
+    let mut runs: Vec<&RunRow> = runs.iter().collect();
+    let key = |run: &RunRow| -> Vec<(f64, String)> {
+        params
+            .iter()
+            .map(|p| {
+                let v = param(run, &p.key).unwrap_or("");
+                (p.numeric(v).unwrap_or(f64::NAN), v.to_string())
+            })
+            .collect()
+    };
+    runs.sort_by(|a, b| {
+        key(a)
+            .iter()
+            .zip(&key(b))
+            .map(|(x, y)| x.0.total_cmp(&y.0).then_with(|| x.1.cmp(&y.1)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    runs
 }
 
 /// One bar per grid point: the mean, its interval as a whisker.
