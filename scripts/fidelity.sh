@@ -110,7 +110,7 @@ for case in "${cases[@]}"; do
   if [[ ${TABLES_ONLY:-0} != 1 ]]; then
     echo "== $key: sim run" >&2
     timed "$key sim-run" "$out/$key.sim.log" \
-      "$sim" run "$file" "${args[@]}" --seed "$seed" --no-trace --no-plots --out "$out/sim/$key"
+      "$sim" run "$file" "${args[@]}" --seed "$seed" --no-plots --out "$out/sim/$key"
     echo "== $key: Shadow" >&2
     rm -rf "$out/export/$key"
     "$sim" export shadow "$file" "${args[@]}" --seed "$seed" --sim-path "$sim" \

@@ -30,9 +30,9 @@ pub fn write(
         inputs.push(("network.graph".to_string(), path.clone()));
     }
     inputs.extend(scenario.protocols.input_files());
-    let mut all = overrides.to_vec();
-    all.push(set("name", &toml_string(&scenario.name)));
-    all.push(set("seed", &scenario.seed.to_string()));
+    let mut placed = Vec::new();
+    placed.push(set("name", &toml_string(&scenario.name)));
+    placed.push(set("seed", &scenario.seed.to_string()));
     let mut copies: Vec<(PathBuf, String)> = Vec::new();
     for (key, from) in inputs {
         let base = from
@@ -44,10 +44,10 @@ pub fn write(
             copy = format!("{INPUTS}/{k}-{base}");
             k += 1;
         }
-        all.push(set(&key, &toml_string(&copy)));
+        placed.push(set(&key, &toml_string(&copy)));
         copies.push((from, copy));
     }
-    let text = rewritten::<Sim>(path, &all).map_err(|e| e.to_string())?;
+    let text = rewritten::<Sim>(path, overrides, &placed).map_err(|e| e.to_string())?;
     let header = format!(
         "# {} as the real run reads it: --set values applied, name and seed\n\
          # written in, the files it reads copied under {INPUTS}/.\n",
@@ -64,8 +64,5 @@ pub fn write(
 }
 
 fn set(key: &str, value: &str) -> Override {
-    Override {
-        key: key.to_string(),
-        value: value.to_string(),
-    }
+    Override::set(key, value)
 }

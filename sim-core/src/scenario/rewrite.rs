@@ -165,7 +165,7 @@ role = "peer"
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        let text = rewritten::<Bare>(&path, &set).unwrap();
+        let text = rewritten::<Bare>(&path, &set, &[]).unwrap();
         assert!(!text.contains("comment"), "{text}");
         let again = parse_str::<Bare>(&text, None, &[]).unwrap();
         let direct = parse_str::<Bare>(TEXT, Some(&path), &set).unwrap();
@@ -176,7 +176,7 @@ role = "peer"
         assert_eq!(again.groups, direct.groups);
         // A bad override is the scenario's own located error.
         let bad: Override = "hosts.x.count=1".parse().unwrap();
-        assert!(rewritten::<Bare>(&path, &[bad]).is_err());
+        assert!(rewritten::<Bare>(&path, &[bad], &[]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
