@@ -146,7 +146,8 @@ impl RealFaults {
                 // `sim node` applies these to itself.
                 RealEffect::Misbehave { .. }
                 | RealEffect::ClockSkew { .. }
-                | RealEffect::Network { .. } => out.by_nodes.push((cx.index, fault.name())),
+                | RealEffect::Network { .. }
+                | RealEffect::StorageOutage { .. } => out.by_nodes.push((cx.index, fault.name())),
                 RealEffect::Skipped(why) => {
                     let line = scenario.faults[cx.index].location.line;
                     out.skipped.push((cx.index, line, cx.at, why));
@@ -342,7 +343,8 @@ fn notes(real: &RealFaults, jittered: usize) -> String {
             notes,
             "- Faults {}: applied by each `sim node` to itself and its own datagrams \
              (partitions, degraded links, duplication and reordering as the simulator's own rules; \
-             byzantine behaviour; clock skew).",
+             byzantine behaviour; clock skew; storage outages, by holding its file operations \
+             until the end).",
             by_nodes.join(", ")
         );
     }

@@ -2,10 +2,10 @@
 //! process on loopback, with a fresh shared directory. The launcher is the
 //! fault injector the simulator's engine is: it starts each host at its
 //! start time, kills it (SIGKILL) at a crash fault and starts it again at
-//! the restart, and damages registration files at `corrupt` faults. Faults
-//! that need a network between the processes (partitions, degraded links)
-//! cannot be applied on loopback and are reported as skipped, loudly;
-//! `byzantine` and `clock_skew` faults are applied by the nodes themselves.
+//! the restart, and damages registration files at `corrupt` faults. The
+//! other kinds (`byzantine`, `clock_skew`, `storage_outage` and the
+//! network faults) are applied by the nodes themselves; a kind real runs
+//! could not reproduce would be reported as skipped, loudly.
 //! At the end it collects the records into `sim run`'s result layout.
 
 use std::fs;

@@ -261,7 +261,7 @@ pub fn check_time_scale(scale: f64) -> Result<(), Failure> {
 }
 
 /// The faults touching `me` that the process applies to itself:
-/// `byzantine` and `clock_skew` (returned), network rules (scheduled on
+/// `byzantine`, `clock_skew` and `storage_outage` (returned), network rules (scheduled on
 /// `path`), and the times the scenario crashes it (returned: the counters
 /// are written just before). Those already in force at `start_at` (a
 /// restart) apply at once, as the simulator tells a restarted node again.
@@ -291,6 +291,15 @@ fn self_faults(
                 let action = SelfAction::Skew(skew);
                 faults.push(SelfFault { at, index, action });
             }
+            RealEffect::StorageOutage { hosts, until } if hosts.contains(&me) && !ended(until) => {
+                let at = cx.at.max(start_at);
+                let action = SelfAction::StorageOutage(true);
+                faults.push(SelfFault { at, index, action });
+                if let Some(at) = until {
+                    let action = SelfAction::StorageOutage(false);
+                    faults.push(SelfFault { at, index, action });
+                }
+            }
             RealEffect::Network { hosts, until, rule } if hosts.contains(&me) && !ended(until) => {
                 path.schedule(index, cx.at.max(start_at), until, rule);
             }
@@ -301,6 +310,7 @@ fn self_faults(
             RealEffect::Misbehave { .. }
             | RealEffect::ClockSkew { .. }
             | RealEffect::Network { .. }
+            | RealEffect::StorageOutage { .. }
             | RealEffect::Crash { .. }
             | RealEffect::Damage { .. }
             | RealEffect::Skipped(_) => {}

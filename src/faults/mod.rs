@@ -160,6 +160,15 @@ pub enum RealEffect {
         /// The rule, built for the process the context names.
         rule: Box<dyn NetworkRule>,
     },
+    /// The hosts' file operations hang from the fault's time until
+    /// `until` (the node applies it: it holds each operation, and its
+    /// change notifications, and carries them out at the end).
+    StorageOutage {
+        /// The hosts.
+        hosts: Vec<HostId>,
+        /// When they reach the shared directory again, if ever.
+        until: Option<SimTime>,
+    },
     /// Not reproduced by real processes; the reason is printed and counted.
     Skipped(&'static str),
 }
@@ -293,7 +302,8 @@ pub fn skipped_in_real_runs(scenario: &Scenario) -> Vec<SkippedFault> {
             | RealEffect::Damage { .. }
             | RealEffect::Misbehave { .. }
             | RealEffect::ClockSkew { .. }
-            | RealEffect::Network { .. } => continue,
+            | RealEffect::Network { .. }
+            | RealEffect::StorageOutage { .. } => continue,
         };
         skipped.push(SkippedFault {
             index: cx.index,

@@ -59,7 +59,8 @@ fn every_kind_acts_in_the_simulator_and_says_what_real_runs_do() {
             RealEffect::Crash { hosts, .. }
             | RealEffect::Misbehave { hosts, .. }
             | RealEffect::ClockSkew { hosts, .. }
-            | RealEffect::Network { hosts, .. } => assert!(!hosts.is_empty()),
+            | RealEffect::Network { hosts, .. }
+            | RealEffect::StorageOutage { hosts, .. } => assert!(!hosts.is_empty()),
             RealEffect::Damage { targets } => assert!(!targets.is_empty()),
         }
         assert!(

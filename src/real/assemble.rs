@@ -343,6 +343,7 @@ fn crashes(scenario: &Scenario) -> Vec<(SimTime, usize, Vec<HostId>, Option<SimT
             | RealEffect::Misbehave { .. }
             | RealEffect::ClockSkew { .. }
             | RealEffect::Network { .. }
+            | RealEffect::StorageOutage { .. }
             | RealEffect::Skipped(_) => None,
         })
         .collect()

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use node_logic::HostNode;
 use node_logic::TimerId;
+use node_logic::io::FileOp;
 use node_logic::{Input, Node, Output};
 use sim_core::engine::ClockSkew;
 use sim_core::rng::StreamRng;
@@ -61,6 +62,10 @@ pub enum SelfAction {
     Misbehave(bool),
     /// A `clock_skew` fault starts.
     Skew(ClockSkew),
+    /// A `storage_outage` starts (true: file operations and change
+    /// notifications are held) or ends (false: the held operations are
+    /// carried out, in order, and watching resumes).
+    StorageOutage(bool),
 }
 
 /// Why the loop ended.
@@ -118,6 +123,8 @@ struct Loop {
     run: NodeRun,
     timers: BTreeMap<TimerId, SimTime>,
     pending: VecDeque<Input>,
+    /// During a storage outage, the file operations held until its end.
+    held_files: Option<VecDeque<Box<FileOp>>>,
     inputs: u64,
     /// The totals the counters records written so far add up to.
     written: NodeCounters,
@@ -144,6 +151,7 @@ impl NodeRun {
             run: self,
             timers: BTreeMap::new(),
             pending: VecDeque::new(),
+            held_files: None,
             inputs: 0,
             written: NodeCounters::default(),
         };
@@ -199,7 +207,7 @@ impl Loop {
             self.apply_due_faults(now)?;
             self.fire_due_timers()?;
             self.move_datagrams()?;
-            if self.run.dir.is_watching() && Instant::now() >= next_watch {
+            if self.watching() && Instant::now() >= next_watch {
                 for path in self.run.dir.poll_changes() {
                     self.feed(Input::FileChanged { path })?;
                 }
@@ -292,7 +300,7 @@ impl Loop {
             ));
         }
         let mut wait = clock.real_until(due).min(MAX_WAIT);
-        if self.run.dir.is_watching() {
+        if self.watching() {
             wait = wait.min(next_watch.saturating_duration_since(Instant::now()));
         }
         wait
@@ -312,6 +320,10 @@ impl Loop {
                     self.run.clock.set_skew(skew);
                     true
                 }
+                SelfAction::StorageOutage(on) => {
+                    self.storage_outage(on)?;
+                    on
+                }
             };
             self.run.log.append(&HostRecord::Fault {
                 at_ns: fault.at.as_nanos(),
@@ -327,6 +339,27 @@ impl Loop {
             })?;
         }
         Ok(())
+    }
+
+    /// A storage outage starts (`on`: file operations are held from now)
+    /// or ends: each held operation is carried out in order and its result
+    /// fed to the node (what it leads to runs at once, the outage over).
+    fn storage_outage(&mut self, on: bool) -> io::Result<()> {
+        if on {
+            self.held_files.get_or_insert_with(VecDeque::new);
+            return Ok(());
+        }
+        for op in self.held_files.take().unwrap_or_default() {
+            let result = self.run.dir.apply(*op);
+            self.feed(Input::File(Box::new(result)))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the shared directory is watched now (never during an
+    /// outage: the notifications wait for its end, as in the simulator).
+    fn watching(&self) -> bool {
+        self.run.dir.is_watching() && self.held_files.is_none()
     }
 
     fn fire_due_timers(&mut self) -> io::Result<()> {
@@ -374,10 +407,13 @@ impl Loop {
             Output::CancelTimer(timer) => {
                 self.timers.remove(&timer);
             }
-            Output::File(op) => {
-                let result = self.run.dir.apply(*op);
-                self.pending.push_back(Input::File(Box::new(result)));
-            }
+            Output::File(op) => match &mut self.held_files {
+                Some(held) => held.push_back(op),
+                None => {
+                    let result = self.run.dir.apply(*op);
+                    self.pending.push_back(Input::File(Box::new(result)));
+                }
+            },
             Output::Record(observation) => {
                 self.run.rows.append(now, &observation)?;
                 self.run.log.append(&HostRecord::Observation {

@@ -101,7 +101,8 @@ fn schedule(scenario: &Scenario) -> Vec<(SimTime, usize, Action)> {
             // `sim node` applies these to itself (it reads the scenario).
             RealEffect::Misbehave { .. }
             | RealEffect::ClockSkew { .. }
-            | RealEffect::Network { .. } => {}
+            | RealEffect::Network { .. }
+            | RealEffect::StorageOutage { .. } => {}
             // `sim launch` announces and counts these (launch_cmd).
             RealEffect::Skipped(_) => {}
         }
