@@ -80,6 +80,9 @@ pub struct RegistrationSpec {
     pub recover: bool,
     /// Temp file + rename (default true); false allows torn writes.
     pub atomic_writes: bool,
+    /// With in-place writes: how long a damaged read must persist before
+    /// it counts as damage (default 100 ms).
+    pub settle: SimDuration,
     /// What file operations cost in the shared directory.
     pub fs: FsConfig,
     /// How often registrars report progress (default 10 s).
@@ -114,6 +117,7 @@ impl Protocol for Registration {
             "expected",
             "recover",
             "atomic_writes",
+            "settle",
             "write_time",
             "read_time",
             "list_time",
@@ -289,6 +293,7 @@ fn spec(
         },
         recover: t.bool_or("recover", true)?,
         atomic_writes: t.bool_or("atomic_writes", true)?,
+        settle: t.positive_duration_or("settle", SimDuration::from_millis(100))?,
         fs: FsConfig {
             write_time: t.duration_or("write_time", SimDuration::from_millis(20))?,
             read_time: t.duration_or("read_time", SimDuration::from_millis(2))?,
@@ -399,6 +404,7 @@ fn role(
             .as_ref()
             .map(|_| LEGACY_REGISTRY_FILE.to_string()),
         write_mode,
+        settle: spec.settle,
         announce,
     }))
 }
