@@ -86,6 +86,7 @@ impl TimerId {
             TimerId::Consensus(t) => match t {
                 ConsensusTimer::Propose => 6,
                 ConsensusTimer::View => 7,
+                ConsensusTimer::Resend => 8,
             },
             TimerId::Workload(i) => (1 << 32) | u64::from(i),
         }
@@ -103,6 +104,7 @@ impl TimerId {
             TimerId::Consensus(t) => match t {
                 ConsensusTimer::Propose => "consensus-propose",
                 ConsensusTimer::View => "consensus-view-timer",
+                ConsensusTimer::Resend => "consensus-resend",
             },
             TimerId::Workload(_) => "workload",
         }
@@ -513,6 +515,7 @@ mod tests {
             TimerId::Registration(RegistrationTimer::MinerRewrite),
             TimerId::Consensus(ConsensusTimer::Propose),
             TimerId::Consensus(ConsensusTimer::View),
+            TimerId::Consensus(ConsensusTimer::Resend),
             TimerId::Workload(0),
         ];
         let codes: std::collections::BTreeSet<u64> = timers.iter().map(|t| t.code()).collect();

@@ -9,7 +9,9 @@ pub mod byzantine;
 pub mod checks;
 pub mod plots;
 pub mod report;
+pub mod schedules;
 pub mod sigcache;
+pub mod timing;
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -57,10 +59,13 @@ pub struct ConsensusSpec {
     pub block_interval: SimDuration,
     /// Leader timeout before a view change (default 10 s).
     pub view_timeout: SimDuration,
-    /// After the last fault heals, a new block must finalize within this
-    /// (default: `block_interval` + 15 x `view_timeout`), else the run stops
-    /// with a liveness failure.
-    pub liveness_bound: SimDuration,
+    /// The ceiling the view timeout doubles up to (`None`: the default of
+    /// [`timing::default_max_view_timeout`], from the network).
+    pub max_view_timeout: Option<SimDuration>,
+    /// After the last fault heals, a new block must finalize within this,
+    /// else the run stops with a liveness failure (`None`: the default of
+    /// [`timing::default_liveness_bound`]).
+    pub liveness_bound: Option<SimDuration>,
     /// TEST ONLY: a quorum below 2f+1, to prove the agreement checker trips
     /// on an unsafe protocol. Never set it in a study.
     pub unsafe_quorum: Option<u32>,
@@ -81,6 +86,13 @@ pub struct ConsensusPlan {
     pub dishonest: BTreeSet<HostId>,
     /// The run's signature cache (`None` with the cache off).
     pub cache: Option<Rc<SignatureCache>>,
+    /// The longest one-way delay between two validators
+    /// ([`timing::network_delay`]).
+    pub network_delay: SimDuration,
+    /// The view-timeout ceiling the validators run with.
+    pub max_view_timeout: SimDuration,
+    /// The liveness bound the checker holds the run to.
+    pub liveness_bound: SimDuration,
 }
 
 impl Protocol for Consensus {
@@ -93,6 +105,7 @@ impl Protocol for Consensus {
             "min_validators",
             "block_interval",
             "view_timeout",
+            "max_view_timeout",
             "liveness_bound",
             "unsafe_quorum",
         ],
@@ -127,10 +140,11 @@ impl Protocol for Consensus {
         }
         let block_interval = t.positive_duration_or("block_interval", SimDuration::from_secs(5))?;
         let view_timeout = t.positive_duration_or("view_timeout", SimDuration::from_secs(10))?;
-        // Default: a block interval plus enough view timeouts for the doubling
-        // timeouts of views that failed during a fault to run out and a new
-        // leader to finish (1 + 2 + 4 + 8 view timeouts).
-        let default_bound = block_interval + view_timeout.saturating_mul(15);
+        let max_view_timeout = max_view_timeout(t, view_timeout)?;
+        let liveness_bound = match t.get("liveness_bound") {
+            Some(_) => Some(t.positive_duration_or("liveness_bound", SimDuration::ZERO)?),
+            None => None,
+        };
         let unsafe_quorum = match t.get("unsafe_quorum") {
             Some(_) => Some(t.u32_or("unsafe_quorum", 0, 1, u32::MAX)?),
             None => None,
@@ -140,7 +154,8 @@ impl Protocol for Consensus {
             min_validators,
             block_interval,
             view_timeout,
-            liveness_bound: t.positive_duration_or("liveness_bound", default_bound)?,
+            max_view_timeout,
+            liveness_bound,
             unsafe_quorum,
         }))
     }
@@ -188,12 +203,27 @@ impl Protocol for Consensus {
                 .map(|h| (*h, identity(&streams, *h).public_key()))
                 .collect(),
         };
+        let network_delay = timing::network_delay(scenario, &validators)?;
+        let max_view_timeout = spec
+            .max_view_timeout
+            .unwrap_or_else(|| timing::default_max_view_timeout(spec.view_timeout, network_delay));
+        let liveness_bound = spec.liveness_bound.unwrap_or_else(|| {
+            let timing = timing::Timing {
+                block_interval: spec.block_interval,
+                view_timeout: spec.view_timeout,
+                delay: network_delay,
+            };
+            timing::default_liveness_bound(validators.len(), timing, max_view_timeout)
+        });
         Ok(ConsensusPlan {
             validators,
             from_registry,
             keys,
             dishonest,
             cache,
+            network_delay,
+            max_view_timeout,
+            liveness_bound,
         })
     }
 
@@ -213,6 +243,7 @@ impl Protocol for Consensus {
             validators: Vec::new(),
             block_interval: spec.block_interval,
             view_timeout: spec.view_timeout,
+            max_view_timeout: plan.max_view_timeout,
             min_validators: spec.min_validators,
             quorum_override: spec.unsafe_quorum,
         };
@@ -235,7 +266,7 @@ impl Protocol for Consensus {
     }
 
     fn checkers(
-        spec: &ConsensusSpec,
+        _: &ConsensusSpec,
         plan: &ConsensusPlan,
         scenario: &Scenario,
     ) -> Vec<Box<dyn Checker>> {
@@ -244,18 +275,18 @@ impl Protocol for Consensus {
             plan.validators.iter().copied(),
             plan.dishonest.iter().copied(),
             names,
-            liveness(spec, plan, scenario),
+            liveness(plan, scenario),
         ))]
     }
 
     /// Schedules the liveness checker's deadlines.
     fn prepare(
-        spec: &ConsensusSpec,
+        _: &ConsensusSpec,
         plan: &ConsensusPlan,
         scenario: &Scenario,
         sim: &mut Simulation<HostNode>,
     ) {
-        if let Some(rule) = liveness(spec, plan, scenario) {
+        if let Some(rule) = liveness(plan, scenario) {
             sim.schedule_deadline(rule.healed_at);
             sim.schedule_deadline(rule.healed_at + rule.bound);
         }
@@ -297,18 +328,43 @@ impl Protocol for Consensus {
     }
 }
 
+/// When `scenario` owes liveness and within what bound (`None` without
+/// consensus, or when a fault never ends).
+pub fn liveness_rule(scenario: &Scenario) -> Option<LivenessRule> {
+    let plans = scenario
+        .protocols
+        .plans(scenario, &RunOptions::default())
+        .ok()?;
+    liveness(plans.consensus.as_ref()?, scenario)
+}
+
 /// When liveness is owed and within what bound: from the end of the last
 /// fault (never, if one never ends).
-fn liveness(
-    spec: &ConsensusSpec,
-    plan: &ConsensusPlan,
-    scenario: &Scenario,
-) -> Option<LivenessRule> {
+fn liveness(plan: &ConsensusPlan, scenario: &Scenario) -> Option<LivenessRule> {
     crate::faults::liveness_start(scenario).map(|healed_at| LivenessRule {
         healed_at,
-        bound: spec.liveness_bound,
+        bound: plan.liveness_bound,
         quorum: quorum(plan.validators.len()),
     })
+}
+
+/// `max_view_timeout`, if set: at least `view_timeout`.
+fn max_view_timeout(
+    t: &Table<'_>,
+    view_timeout: SimDuration,
+) -> scenario::Result<Option<SimDuration>> {
+    let Some(f) = t.get("max_view_timeout") else {
+        return Ok(None);
+    };
+    let max = t.positive_duration_or("max_view_timeout", view_timeout)?;
+    if max < view_timeout {
+        return Err(f
+            .invalid(format!(
+                "`max_view_timeout` ({max}) is shorter than `view_timeout` ({view_timeout})"
+            ))
+            .with_help("the view timeout doubles from `view_timeout` up to this ceiling"));
+    }
+    Ok(Some(max))
 }
 
 /// `validators = "registered"` or a host reference.
