@@ -11,6 +11,7 @@ pub mod checkers;
 pub mod engine;
 pub mod faults;
 pub mod fs;
+pub mod memory;
 pub mod network;
 pub mod queue;
 pub mod record;

@@ -102,6 +102,12 @@ pub trait Protocol {
     ) -> Box<dyn ProtocolReport + 'a>;
     /// Its line in `sim run`'s digest, from the run's metrics.
     fn digest(summary: &Summary) -> Option<String>;
+    /// The memory its part of a run of `scenario` takes at its peak, in
+    /// bytes: every host's state machine, the observations it records,
+    /// shared state (caches, files). From measured sizes, erring high
+    /// (BENCHMARKS.md, "Memory estimates"): a run whose estimate does not
+    /// fit is refused before it starts instead of aborting mid-run.
+    fn memory(spec: &Self::Spec, scenario: &Scenario) -> u64;
 }
 
 /// What a protocol computed from a finished run.
@@ -168,6 +174,24 @@ impl Protocols {
         p.registration = parse::<registration::Registration>(root, hosts, &p)?;
         p.consensus = parse::<consensus::Consensus>(root, hosts, &p)?;
         Ok(p)
+    }
+
+    /// Each running protocol's memory estimate ([`Protocol::memory`]), by
+    /// table name, in registry order.
+    pub fn memory(&self, scenario: &Scenario) -> Vec<(&'static str, u64)> {
+        let Protocols {
+            peers,
+            registration,
+            consensus,
+        } = self;
+        [
+            memory::<peers::Peers>(peers.as_ref(), scenario),
+            memory::<registration::Registration>(registration.as_ref(), scenario),
+            memory::<consensus::Consensus>(consensus.as_ref(), scenario),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Every file outside the scenario the protocols read, in registry order.
@@ -336,6 +360,10 @@ pub fn digests(summary: &Summary) -> Vec<String> {
     .into_iter()
     .flatten()
     .collect()
+}
+
+fn memory<P: Protocol>(spec: Option<&P::Spec>, scenario: &Scenario) -> Option<(&'static str, u64)> {
+    spec.map(|spec| (P::SECTION.name, P::memory(spec, scenario)))
 }
 
 fn parse<P: Protocol>(

@@ -248,6 +248,21 @@ impl Protocol for Registration {
     fn digest(summary: &Summary) -> Option<String> {
         report::digest(summary)
     }
+
+    /// Each registrar holds, for every miner it knows, the miner's name,
+    /// host and key, its acceptance and wallet, and records the
+    /// acceptance: 1 KiB per registrar and miner, plus 4 KiB per
+    /// registrar; each miner 3 KiB with its two files (measured: 100
+    /// miners x 4,000 registrars take 415 MiB, 1,000 x 400 take 398 MiB).
+    fn memory(spec: &RegistrationSpec, _: &Scenario) -> u64 {
+        let miners = spec.miners.len() as u64;
+        let registrars = spec.registrars.len() as u64;
+        registrars
+            .saturating_mul(miners)
+            .saturating_mul(1 << 10)
+            .saturating_add(registrars.saturating_mul(4 << 10))
+            .saturating_add(miners.saturating_mul(3 << 10))
+    }
 }
 
 /// The hosts under `key` (a host reference), or those with `roles`.
