@@ -725,15 +725,15 @@ fn recovery_world(backup_valid: bool, kill: Option<(SimTime, Finisher)>) -> Test
 fn recovery_steps(w: &TestNet) -> Vec<SimTime> {
     let mut steps = Vec::new();
     for (at, e) in events(w, 0) {
-        let of_miner_1 = match &e {
-            RegistrationEvent::Invalid { agent, .. }
-            | RegistrationEvent::Quarantined { agent, .. }
-            | RegistrationEvent::Accepted { agent, .. }
-            | RegistrationEvent::RestoredFromBackup { agent }
-            | RegistrationEvent::ReRegistrationRequested { agent } => agent == "miner-1",
-            _ => false,
+        let (RegistrationEvent::Invalid { agent, .. }
+        | RegistrationEvent::Quarantined { agent, .. }
+        | RegistrationEvent::Accepted { agent, .. }
+        | RegistrationEvent::RestoredFromBackup { agent }
+        | RegistrationEvent::ReRegistrationRequested { agent }) = &e
+        else {
+            continue;
         };
-        if !of_miner_1 {
+        if agent != "miner-1" {
             continue;
         }
         if steps.is_empty() {

@@ -145,7 +145,7 @@ impl Validator {
                 {
                     messages.push(ConsensusMessage::NewView(nv.clone()));
                 }
-                _ => {
+                Some(_) | None => {
                     if let Some(pp) = self.round.proposals.get(&self.view) {
                         messages.push(ConsensusMessage::PrePrepare(pp.clone()));
                     }
