@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use sim::Sim;
-use sim_core::scenario::{self, Override, ScenarioError};
+use sim_core::scenario::{self, Override, ScenarioError, toml_string};
 
 /// The resolved scenario's file name in a result folder.
 pub const RESOLVED: &str = "scenario.toml";
@@ -128,19 +128,6 @@ impl Resolved {
         }
         Ok(())
     }
-}
-
-/// `text` as a TOML string.
-fn toml_string(text: &str) -> String {
-    let escaped: String = text
-        .chars()
-        .flat_map(|c| match c {
-            '"' => vec!['\\', '"'],
-            '\\' => vec!['\\', '\\'],
-            c => vec![c],
-        })
-        .collect();
-    format!("\"{escaped}\"")
 }
 
 /// Lowercase hex of `bytes`.

@@ -183,4 +183,53 @@ mod tests {
         assert_eq!(written.matches("[[hosts]]").count(), 2);
         assert!(!written.contains("comment"));
     }
+
+    use crate::scenario::{Bare, Override, parse_str, resolved};
+
+    const TEXT: &str = r#"
+# a comment that is not kept
+name = "emit-test"
+description = "quoted \"words\"\tand a tab"
+seed = 0x2a
+duration = "1 min"
+[network]
+topology = "mesh"
+latency = "10 ms"
+loss = 1e-3
+[[hosts]]
+name = "p"
+count = 3
+role = "peer"
+start = { uniform = ["0 s", "5 s"] }
+[[hosts]]
+name = "q"
+count = 2
+role = "peer"
+"#;
+
+    #[test]
+    fn the_resolved_text_reads_as_the_same_scenario_with_the_overrides() {
+        let dir = std::env::temp_dir().join(format!("sim-emit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.toml");
+        std::fs::write(&path, TEXT).unwrap();
+        let set: Vec<Override> = ["hosts.q.count=4", "network.jitter=\"2 ms\""]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let mut keep = |p: &std::path::Path| p.display().to_string();
+        let (text, _) = resolved::<Bare>(&path, &set, &[], &mut keep).unwrap();
+        assert!(!text.contains("comment"), "{text}");
+        let again = parse_str::<Bare>(&text, None, &[]).unwrap();
+        let direct = parse_str::<Bare>(TEXT, Some(&path), &set).unwrap();
+        assert_eq!(again.description, "quoted \"words\"\tand a tab");
+        assert_eq!(again.seed, 42);
+        assert_eq!(again.hosts, direct.hosts);
+        assert_eq!(again.network, direct.network);
+        assert_eq!(again.groups, direct.groups);
+        // A bad override is the scenario's own located error.
+        let bad: Override = "hosts.x.count=1".parse().unwrap();
+        assert!(resolved::<Bare>(&path, &[bad], &[], &mut keep).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
