@@ -307,6 +307,14 @@ impl ShadowExport {
                 "- jitter on {jittered} link(s): Shadow's GML has no jitter; network.gml keeps the base latency"
             );
         }
+        if scenario.cpu.is_some() {
+            skipped += 1;
+            notes.push_str(
+                "- [cpu]: Shadow does not model CPU time (processes run in zero simulated \
+                 time), so the per-operation costs and queue delays of the CPU model are not \
+                 reproduced; compare with a `sim run` without [cpu]\n",
+            );
+        }
         if skipped == 0 {
             notes.push_str("None: everything in the scenario is in shadow.yaml.\n");
         }

@@ -224,11 +224,18 @@ fn prepare_work_dir(
     Ok(())
 }
 
-/// Prints every fault that real processes on loopback cannot apply and
-/// returns how many.
+/// Prints every fault (and the CPU model) that real processes on
+/// loopback cannot apply and returns how many.
 fn announce_skipped(scenario: &Scenario) -> usize {
     let streams = sim_core::rng::RngStreams::new(scenario.seed);
     let mut skipped = 0;
+    if scenario.cpu.is_some() {
+        skipped += 1;
+        eprintln!(
+            "warning: SKIPPED [cpu]: real processes spend real CPU time; the scenario's \
+             per-operation costs are not applied (compare with a `sim run` without [cpu])"
+        );
+    }
     for (fault, cx) in sim::faults::each(scenario, &streams) {
         let why = match fault.effects().real(&cx) {
             RealEffect::Skipped(why) => why,

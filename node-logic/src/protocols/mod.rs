@@ -21,8 +21,10 @@ use crate::HostId;
 use crate::codec::{DecodeError, Reader};
 use crate::identity::Identity;
 use crate::io::RejectReason;
+use crate::meter::Meter;
 use crate::observe::{Described, Description, TraceWriter, Traced};
 use crate::outbox::Outbox;
+use std::rc::Rc;
 
 use consensus::{ConsensusEvent, ConsensusNode, ConsensusSetup, ConsensusTimer};
 use gossip::{Gossip, GossipConfig, GossipEvent, GossipTimer};
@@ -223,6 +225,10 @@ pub struct HostConfig {
     pub consensus: Option<ConsensusSetup>,
     /// Its part in rumor spreading, if any.
     pub gossip: Option<GossipConfig>,
+    /// Count the work of each input ([`crate::io::Node::take_work`]) for a
+    /// driver that models CPU time, with a signature cache of this many
+    /// entries; `None`: count nothing (the default).
+    pub meter: Option<usize>,
 }
 
 impl HostConfig {
@@ -235,6 +241,7 @@ impl HostConfig {
             registration: None,
             consensus: None,
             gossip: None,
+            meter: None,
         }
     }
     /// The same host, also a peer-registry member.
@@ -257,6 +264,12 @@ impl HostConfig {
         self.gossip = Some(config);
         self
     }
+    /// The same host, counting the work of its inputs, with a signature
+    /// cache of `signature_cache` entries (see [`crate::meter`]).
+    pub fn with_meter(mut self, signature_cache: usize) -> Self {
+        self.meter = Some(signature_cache);
+        self
+    }
 }
 
 /// One host's protocols behind one [`crate::Node`]. Built anew on every
@@ -269,11 +282,20 @@ pub struct HostNode {
     pub(crate) consensus: Option<ConsensusNode>,
     pub(crate) gossip: Option<Gossip>,
     pub(crate) out: Outbox,
+    /// Counts the work of each input, when the driver models CPU time.
+    pub(crate) meter: Option<Rc<Meter>>,
 }
 
 impl HostNode {
     /// A host running what `config` says.
-    pub fn new(config: HostConfig) -> Self {
+    pub fn new(mut config: HostConfig) -> Self {
+        let meter = config.meter.map(|_| Rc::new(Meter::default()));
+        if let (Some(meter), Some(capacity)) = (&meter, config.meter) {
+            config.identity = config.identity.with_meter(meter.clone());
+            if let Some(setup) = config.consensus.as_mut() {
+                setup.meter(meter.clone(), capacity);
+            }
+        }
         let identity = &config.identity;
         HostNode {
             id: config.id,
@@ -286,6 +308,7 @@ impl HostNode {
                 .map(|setup| ConsensusNode::new(setup, identity)),
             gossip: config.gossip.map(Gossip::new),
             out: Outbox::default(),
+            meter,
         }
     }
     /// The peer registry, if this host is a member.
@@ -327,6 +350,7 @@ impl HostNode {
             consensus,
             gossip,
             out: _,
+            meter: _,
         } = self;
         [
             peers.as_mut().map(|p| p as &mut dyn HostProtocol),

@@ -28,6 +28,7 @@ use std::rc::Rc;
 use crate::HostId;
 use crate::codec::Reader;
 use crate::identity::{Identity, PublicKey};
+use crate::meter::{Meter, MeteredVerifier};
 use crate::protocols::{Cx, HostProtocol, Local};
 
 pub use block::{Block, Hash32};
@@ -56,6 +57,18 @@ pub struct ConsensusSetup {
     /// ([`DirectVerifier`]). A driver injects a shared caching verifier
     /// here (signature checks are pure functions).
     pub verifier: Option<Rc<dyn SignatureVerifier>>,
+}
+
+impl ConsensusSetup {
+    /// Counts every signature check in `meter`, with a signature cache of
+    /// `capacity` entries (a host whose CPU time the driver models).
+    pub fn meter(&mut self, meter: Rc<Meter>, capacity: usize) {
+        let inner = self
+            .verifier
+            .take()
+            .unwrap_or_else(|| Rc::new(DirectVerifier));
+        self.verifier = Some(Rc::new(MeteredVerifier::new(inner, meter, capacity)));
+    }
 }
 
 impl From<ConsensusConfig> for ConsensusSetup {
