@@ -51,6 +51,38 @@ pub fn registration_cdf(series: &[(String, Vec<f64>)]) -> Option<String> {
     ))
 }
 
+/// An empirical CDF chart: one line per `(label, values)` (`+inf` counts
+/// in the denominator but is never reached; at most [`MAX_SERIES`] drawn).
+/// `None` when no label has a finite value.
+pub fn cdf_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<f64>)],
+) -> Option<String> {
+    let lines: Vec<Series> = series
+        .iter()
+        .take(MAX_SERIES)
+        .map(|(name, values)| Series {
+            name: name.clone(),
+            points: cdf_points(values),
+        })
+        .collect();
+    if lines.iter().all(|s| s.points.is_empty()) {
+        return None;
+    }
+    let note = (series.len() > MAX_SERIES)
+        .then(|| format!("showing the first {MAX_SERIES} of {} series", series.len()));
+    Some(svg::line_chart_with_note(
+        title,
+        note.as_deref(),
+        x_label,
+        y_label,
+        &lines,
+        true,
+    ))
+}
+
 /// The corners of an empirical CDF's step function: `(first, 0)`, then
 /// `(x_i, i/n)` for the sorted finite values.
 fn cdf_points(values: &[f64]) -> Vec<(f64, f64)> {

@@ -105,6 +105,7 @@ use crate::time::{SimDuration, SimTime};
 
 mod catch_up;
 mod normal;
+mod payload;
 mod view_change;
 
 /// Votes are kept for views `view - VIEW_WINDOW ..= view` of the current
@@ -222,6 +223,8 @@ pub struct Validator {
     helped_at: BTreeMap<HostId, SimTime>,
 
     stats: ConsensusStats,
+    /// The transaction pool, with client load (`payload.rs`).
+    mempool: Option<Box<crate::protocols::consensus::mempool::Mempool>>,
 }
 
 impl Validator {
@@ -269,6 +272,7 @@ impl Validator {
             sync_allowed_at: SimTime::ZERO,
             helped_at: BTreeMap::new(),
             stats: ConsensusStats::default(),
+            mempool: None,
         }
     }
 
