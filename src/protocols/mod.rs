@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use node_logic::{HostConfig, HostNode};
+use reports::plots::svg;
 use reports::{ReportError, ResultDir, Summary};
 use sim_core::checkers::Checker;
 use sim_core::engine::Simulation;
@@ -110,6 +111,12 @@ pub trait Protocol {
     ) -> Box<dyn ProtocolReport + 'a>;
     /// Its line in `sim run`'s digest, from the run's metrics.
     fn digest(summary: &Summary) -> Option<String>;
+    /// The memory its part of a run of `scenario` takes at its peak, in
+    /// bytes: every host's state machine, the observations it records,
+    /// shared state (caches, files). From measured sizes, erring high
+    /// (BENCHMARKS.md, "Memory estimates"): a run whose estimate does not
+    /// fit is refused before it starts instead of aborting mid-run.
+    fn memory(spec: &Self::Spec, scenario: &Scenario) -> u64;
 }
 
 /// What a protocol computed from a finished run.
@@ -119,12 +126,48 @@ pub trait ProtocolReport {
     /// Writes its CSV tables into the result folder.
     fn write_tables(&self, dir: &ResultDir, scenario: &Scenario) -> Result<(), ReportError>;
     /// Writes its SVG plots into the result folder.
-    fn write_plots(
-        &self,
-        dir: &ResultDir,
-        scenario: &Scenario,
-        log: &RunLog,
-    ) -> Result<(), ReportError>;
+    fn write_plots(&self, dir: &ResultDir, plot: &PlotContext<'_>) -> Result<(), ReportError>;
+}
+
+/// What a protocol's plots need besides its report: the run, the line
+/// under every title and the faults to shade.
+pub struct PlotContext<'a> {
+    /// The scenario that ran.
+    pub scenario: &'a Scenario,
+    /// What happened.
+    pub log: &'a RunLog,
+    /// The line under every title: scenario, seed, parameters.
+    pub caption: String,
+    /// The faults, as shaded windows on time axes.
+    pub faults: Vec<svg::Shade>,
+    /// CDFs on a logarithmic time axis.
+    pub log_cdf: bool,
+}
+
+impl<'a> PlotContext<'a> {
+    /// The context of a run without sweep parameters: captioned with its
+    /// name and seed, its faults shaded, CDFs on a linear axis.
+    pub fn new(scenario: &'a Scenario, log: &'a RunLog) -> Self {
+        let seed = format!("seed {}", scenario.seed);
+        PlotContext {
+            scenario,
+            log,
+            caption: reports::plots::caption(&scenario.name, &seed, &[]),
+            faults: crate::results::fault_shades(scenario),
+            log_cdf: false,
+        }
+    }
+
+    /// A chart over simulated time (the whole run, faults shaded) with the
+    /// run's caption.
+    pub fn time_chart(&self, title: &str, y_label: &str) -> svg::Chart {
+        svg::Chart {
+            subtitle: self.caption.clone(),
+            shades: self.faults.clone(),
+            x_span: Some((0.0, self.scenario.duration.as_secs_f64())),
+            ..svg::Chart::new(title, "simulated time (s)", y_label)
+        }
+    }
 }
 
 /// Every protocol's settings: `None` for a protocol the scenario does not run.
@@ -232,7 +275,28 @@ impl Protocols {
         Ok(plans)
     }
 
-    /// Every file outside the scenario the protocols read.
+    /// Each running protocol's memory estimate ([`Protocol::memory`]), by
+    /// table name, in registry order.
+    pub fn memory(&self, scenario: &Scenario) -> Vec<(&'static str, u64)> {
+        struct Memory<'s>(&'s Scenario, Vec<(&'static str, u64)>);
+        impl<'a> VisitRun<'a> for Memory<'_> {
+            fn visit<P: Protocol + 'a>(
+                &mut self,
+                spec: Option<&'a P::Spec>,
+                _: Option<&'a P::Plan>,
+            ) {
+                if let Some(spec) = spec {
+                    self.1.push((P::SECTION.name, P::memory(spec, self.0)));
+                }
+            }
+        }
+        let empty = Plans::default();
+        let mut memory = Memory(scenario, Vec::new());
+        self.visit(&empty, &mut memory);
+        memory.1
+    }
+
+    /// Every file outside the scenario the protocols read, in registry order.
     pub fn input_files(&self) -> Vec<std::path::PathBuf> {
         #[derive(Default)]
         struct Files(Vec<std::path::PathBuf>);

@@ -99,6 +99,7 @@ impl TimerId {
             TimerId::Consensus(t) => match t {
                 ConsensusTimer::Propose => 6,
                 ConsensusTimer::View => 7,
+                ConsensusTimer::Resend => 10,
             },
             TimerId::Gossip(t) => match t {
                 GossipTimer::Round => 8,
@@ -121,6 +122,7 @@ impl TimerId {
             TimerId::Consensus(t) => match t {
                 ConsensusTimer::Propose => "consensus-propose",
                 ConsensusTimer::View => "consensus-view-timer",
+                ConsensusTimer::Resend => "consensus-resend",
             },
             TimerId::Gossip(t) => match t {
                 GossipTimer::Round => "gossip-round",
@@ -635,6 +637,7 @@ mod tests {
             TimerId::Registration(RegistrationTimer::MinerRewrite),
             TimerId::Consensus(ConsensusTimer::Propose),
             TimerId::Consensus(ConsensusTimer::View),
+            TimerId::Consensus(ConsensusTimer::Resend),
             TimerId::Gossip(GossipTimer::Round),
             TimerId::Gossip(GossipTimer::Originate),
             TimerId::Load(LoadTimer::Submit),

@@ -10,6 +10,7 @@
 //! `docs/scenario-reference.md`.
 
 mod cpu;
+mod emit;
 mod error;
 mod faults;
 mod files;
@@ -25,7 +26,7 @@ mod suggest;
 mod targets;
 pub mod timeline;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
@@ -206,15 +207,63 @@ fn utf8_text<'a>(
     })
 }
 
+/// The scenario at `path` after `overrides` and then `extra` (`--set`
+/// edits, e.g. the seed a run used), validated like [`load`] and written
+/// back as TOML text (see `emit`: what was read, without comments). Each
+/// file the scenario names (a GML graph, a legacy registry) is written as
+/// `rename` returns for its resolved path (e.g. a copy beside the text),
+/// so the text reads the same files wherever it is put. Returns the text
+/// and every (resolved path, written path) pair.
+pub fn resolved<M: Model>(
+    path: &Path,
+    overrides: &[Override],
+    extra: &[Override],
+    rename: &mut dyn FnMut(&Path) -> String,
+) -> std::result::Result<(String, Vec<(PathBuf, String)>), ScenarioError> {
+    let bytes = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file")
+        .map_err(|e| ScenarioError::read(path.display().to_string(), e))?;
+    let text = utf8_text(&bytes, Some(path))?;
+    // First pass: validate, and learn which keys name files.
+    let named = {
+        let mut src = Sources::new(text, Some(path));
+        src.set_schema(schema::tables::<M>());
+        let mut document: DeTable<'_> = DeTable::parse(text)
+            .map_err(|e| syntax_error(&src, text, &e))?
+            .into_inner();
+        overrides::apply_all(&mut document, overrides, &mut src)?;
+        overrides::apply_all(&mut document, extra, &mut src)?;
+        scenario::<M>(&Table::root(&src, &document), Some(path))?;
+        src.paths()
+    };
+    let mut files = Vec::new();
+    let mut renames = Vec::new();
+    for (key, resolved) in named {
+        let written = rename(&resolved);
+        renames.push(Override::set(key, emit::string(&written)));
+        files.push((resolved, written));
+    }
+    let mut src = Sources::new(text, Some(path));
+    let mut document: DeTable<'_> = DeTable::parse(text)
+        .map_err(|e| syntax_error(&src, text, &e))?
+        .into_inner();
+    overrides::apply_all(&mut document, overrides, &mut src)?;
+    overrides::apply_all(&mut document, extra, &mut src)?;
+    overrides::apply_all(&mut document, &renames, &mut src)?;
+    Ok((emit::document(&document), files))
+}
+
 /// The whole scenario, table by table.
 fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<M>> {
     let sections = M::sections();
     let mut top: Vec<&str> = schema::TOP.to_vec();
     top.extend(sections.iter().map(|s| s.name));
     root.check_keys(&top)?;
-    let duration = root
-        .required("duration", "\"10 min\"")?
-        .positive_duration()?;
+    if root.get("duration").is_none()
+        && let Some(misplaced) = root.misplaced("duration")
+    {
+        return Err(misplaced);
+    }
+    let duration = run_duration(root)?;
     let network = network::parse(root)?;
     let has_graph = matches!(network.topology, TopologySpec::Gml { .. });
     let (groups, hosts) = hosts::parse(root, has_graph, duration)?;
@@ -265,6 +314,28 @@ fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<
         tolerances,
         source: path.map(Path::to_path_buf),
     })
+}
+
+/// The longest run a scenario may ask for: 365 days of simulated time.
+/// Studies last minutes to days; a run of years would not finish (every
+/// heartbeat, poll and block is an event), and a slip such as a few extra
+/// zeros should fail here, not hours into a run.
+pub const MAX_DURATION: crate::units::SimDuration =
+    crate::units::SimDuration::from_secs(365 * 24 * 3600);
+
+/// `duration`: required, positive, at most [`MAX_DURATION`].
+fn run_duration(root: &Table<'_>) -> Result<crate::units::SimDuration> {
+    let field = root.required("duration", "\"10 min\"")?;
+    let duration = field.positive_duration()?;
+    if duration > MAX_DURATION {
+        let days = duration.as_nanos() / 1_000_000_000 / 86_400;
+        return Err(field
+            .invalid(format!(
+                "`duration` is {days} days; a run may last at most 365 days of simulated time"
+            ))
+            .with_help("a study runs for minutes to days: write e.g. `duration = \"10 min\"` or `\"24 h\"`"));
+    }
+    Ok(duration)
 }
 
 /// `name`, or the file's stem, or "scenario"; it names the output folder.

@@ -230,6 +230,35 @@ impl Protocol for Load {
         Box::new(report::LoadReport::new(spec, plan, run))
     }
 
+    /// Each validator's pool (full, with its entry and order overhead of
+    /// about 200 bytes per transaction) and up to 16 bodies held; per
+    /// submitted transaction (at the highest rate for the whole load) its
+    /// `submitted` observation, its place in a `block_txs` record and the
+    /// report's row: about 200 bytes.
+    fn memory(spec: &LoadSpec, scenario: &Scenario) -> u64 {
+        let validators = scenario
+            .protocols
+            .consensus
+            .as_ref()
+            .map_or(0, |c| match &c.validators {
+                ValidatorSource::Hosts(hosts) => hosts.len() as u64,
+                ValidatorSource::Registered => scenario
+                    .protocols
+                    .registration
+                    .as_ref()
+                    .map_or(0, |r| r.miners.len() as u64),
+            });
+        let m = &spec.mempool;
+        let held = (m.max_txs as u64).min(m.max_bytes as u64 / u64::from(spec.tx_bytes).max(1));
+        let pool = held * (u64::from(spec.tx_bytes) + 200) + 16 * m.block_bytes as u64;
+        let rate = spec.schedule.iter().map(|s| s.1).fold(0.0, f64::max);
+        let span = spec.stop.saturating_sub(spec.schedule[0].0).as_secs_f64();
+        let txs = (rate * span).ceil() as u64;
+        validators
+            .saturating_mul(pool)
+            .saturating_add(txs.saturating_mul(200))
+    }
+
     fn digest(summary: &Summary) -> Option<String> {
         let get = |name: &str| summary.get(name).and_then(Metric::as_f64);
         let submitted = get("consensus.tx_submitted")?;

@@ -29,12 +29,11 @@ use node_logic::{HostId, Observation};
 use reports::summary::{Metric, Summary};
 use reports::tables::{host_name, rows};
 use reports::{ReportError, ResultDir, percentile, seconds};
-use sim_core::record::RunLog;
 use sim_core::units::SimTime;
 
 use super::{LoadPlan, LoadSpec};
 use crate::model::Scenario;
-use crate::protocols::ProtocolReport;
+use crate::protocols::{PlotContext, ProtocolReport};
 use crate::results::Finished;
 
 /// Every metric the load study writes.
@@ -326,7 +325,7 @@ impl LoadReport {
     }
 
     /// The latency CDF: finalized transactions, the rest never reached.
-    fn latency_cdf(&self) -> Option<String> {
+    fn latency_cdf(&self, caption: &str) -> Option<String> {
         let mut values = self.latencies();
         let pending = self.txs.len() - values.len();
         values.extend(std::iter::repeat_n(f64::INFINITY, pending));
@@ -337,8 +336,8 @@ impl LoadReport {
         }
         reports::plots::cdf_chart(
             "Transaction latency",
-            "seconds",
-            "fraction of transactions (blocks)",
+            caption,
+            ("seconds", "fraction of transactions (blocks)"),
             &series,
         )
     }
@@ -352,7 +351,8 @@ impl ProtocolReport for LoadReport {
         self.write_transactions(dir, scenario)?;
         self.write_mempool(dir, scenario)
     }
-    fn write_plots(&self, dir: &ResultDir, _: &Scenario, _: &RunLog) -> Result<(), ReportError> {
-        reports::plots::write_svg(dir, "transactions_latency_cdf.svg", self.latency_cdf())
+    fn write_plots(&self, dir: &ResultDir, plot: &PlotContext<'_>) -> Result<(), ReportError> {
+        let cdf = self.latency_cdf(&plot.caption);
+        reports::plots::write_svg(dir, "transactions_latency_cdf.svg", cdf)
     }
 }

@@ -38,7 +38,9 @@ use mempool::{Mempool, MempoolConfig};
 
 pub use block::{Block, Hash32};
 pub use certificate::{CertError, CommitCertificate, PreparedCertificate};
-pub use config::{ConsensusConfig, MAX_VALIDATORS, ValidatorSet, fault_tolerance, quorum};
+pub use config::{
+    ConsensusConfig, MAX_VALIDATORS, ValidatorSet, fault_tolerance, quorum, view_timeout_after,
+};
 pub use message::{ConsensusMessage, Signed, Vote, VoteKind};
 pub use observe::{ConsensusEvent, EquivocationKind};
 pub use validator::{ConsensusStats, Validator};
@@ -51,6 +53,8 @@ pub enum ConsensusTimer {
     Propose,
     /// The view has made no progress for too long; change view.
     View,
+    /// Send again what the current view still needs from this validator.
+    Resend,
 }
 
 /// How a host takes part in consensus.

@@ -140,6 +140,21 @@ impl Validator {
         }
     }
 
+    /// A leader resending its part of an active view sends the current
+    /// proposal's body first (a validator that lost it cannot prepare).
+    pub(super) fn resend_current_body(&self, to: &[HostId], out: &mut Outbox) {
+        if !self.view_active || !self.is_leader() {
+            return;
+        }
+        let Some(pp) = self.round.proposals.get(&self.view) else {
+            return;
+        };
+        let payload = pp.value().block.payload;
+        if let Some(body) = self.mempool.as_deref().and_then(|m| m.body(&payload)) {
+            out.broadcast(to.iter().copied(), body_datagram(body, &payload));
+        }
+    }
+
     /// Whether this validator may vote for `block`: always without a pool,
     /// else once it holds the block's checked body.
     pub(super) fn payload_ready(&self, block: &Block) -> bool {
