@@ -105,7 +105,7 @@ impl TimerId {
                 GossipTimer::Round => 8,
                 GossipTimer::Originate => 9,
             },
-            TimerId::Load(LoadTimer::Submit) => 10,
+            TimerId::Load(LoadTimer::Submit) => 11,
             TimerId::Workload(i) => (1 << 32) | u64::from(i),
         }
     }

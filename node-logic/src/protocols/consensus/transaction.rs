@@ -34,8 +34,9 @@ pub const MAX_TX_BYTES: usize = 16 * 1024;
 /// Bytes of a block body besides its transactions (kind, height, digest,
 /// count) and the datagram header.
 pub const BODY_OVERHEAD: usize = 2 + 1 + 8 + 32 + 4;
-/// The largest block body's transaction bytes: a body is one datagram.
-pub const MAX_BODY_TX_BYTES: usize = MAX_DATAGRAM - BODY_OVERHEAD;
+/// The largest block body's transaction bytes: a body is one datagram,
+/// with room for the signed frame real processes wrap it in.
+pub const MAX_BODY_TX_BYTES: usize = MAX_DATAGRAM - BODY_OVERHEAD - crate::frame::FRAME_OVERHEAD;
 
 /// The message kind of a transaction datagram (after the header; the
 /// consensus message kinds are 1 to 7).
