@@ -37,6 +37,13 @@ pub mod names {
     pub const FAULT_RULE: &str = "fault-rule";
     /// A load client's arrivals, fees and validator choices: index = host id.
     pub const LOAD: &str = "load";
+    /// A real process's per-message draws of a network fault rule it
+    /// applies to its own datagrams: index = fault index << 32 | host id.
+    pub const REAL_FAULT_RULE: &str = "real-fault-rule";
+    /// A real process's draws for the scenario's own path (loss, jitter)
+    /// in its send path (`sim launch`, and jitter under Shadow): index =
+    /// host id, plus 1 << 32 for a restarted process.
+    pub const REAL_NETWORK: &str = "real-network";
 }
 
 /// Derives independent streams from one master seed.

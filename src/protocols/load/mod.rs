@@ -148,7 +148,7 @@ impl Protocol for Load {
         }))
     }
 
-    fn input_files(_: &LoadSpec) -> Vec<PathBuf> {
+    fn input_files(_: &LoadSpec) -> Vec<(&'static str, PathBuf)> {
         Vec::new()
     }
     fn check_files(_: &LoadSpec, _: &Table<'_>) -> scenario::Result<()> {
