@@ -205,8 +205,8 @@ impl ShadowExport {
         Ok(ShadowExport {
             gml,
             yaml,
-            notes: notes(&real, jittered),
-            skipped: real.skipped.len(),
+            notes: notes(&real, jittered, scenario.cpu.is_some()),
+            skipped: real.skipped.len() + usize::from(scenario.cpu.is_some()),
         })
     }
 }
@@ -307,7 +307,7 @@ fn host_processes(
 
 /// `EXPORT-NOTES.md`: what a Shadow run of the export leaves out, how
 /// each part is reproduced, and what is approximated.
-fn notes(real: &RealFaults, jittered: usize) -> String {
+fn notes(real: &RealFaults, jittered: usize, cpu: bool) -> String {
     let mut notes = String::from(
         "# Export notes\n\nHow a Shadow run of this export reproduces `sim run scenario.toml`.\n\n\
          ## Left out\n\n",
@@ -319,7 +319,14 @@ fn notes(real: &RealFaults, jittered: usize) -> String {
             at.since_start()
         );
     }
-    if real.skipped.is_empty() {
+    if cpu {
+        notes.push_str(
+            "- [cpu]: Shadow does not model CPU time (processes run in zero simulated \
+             time), so the per-operation costs and queue delays of the CPU model are not \
+             reproduced; compare with a `sim run` without [cpu]\n",
+        );
+    }
+    if real.skipped.is_empty() && !cpu {
         notes.push_str("Nothing: every fault of the scenario is in this export.\n");
     }
     notes.push_str(

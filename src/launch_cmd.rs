@@ -211,9 +211,16 @@ fn prepare_work_dir(
     Ok(())
 }
 
-/// Prints every fault that real processes cannot apply and returns how
-/// many.
+/// Prints every fault (and the CPU model) that real processes cannot
+/// apply and returns how many.
 fn announce_skipped(scenario: &Scenario) -> usize {
+    let cpu = scenario.cpu.is_some();
+    if cpu {
+        eprintln!(
+            "warning: SKIPPED [cpu]: real processes spend real CPU time; the scenario's \
+             per-operation costs are not applied (compare with a `sim run` without [cpu])"
+        );
+    }
     let skipped = sim::faults::skipped_in_real_runs(scenario);
     for f in &skipped {
         eprintln!(
@@ -225,5 +232,5 @@ fn announce_skipped(scenario: &Scenario) -> usize {
             f.why
         );
     }
-    skipped.len()
+    skipped.len() + usize::from(cpu)
 }

@@ -30,6 +30,7 @@ impl Model for Sim {
     }
     fn metrics() -> Vec<&'static str> {
         let mut metrics = reports::summary::RUN_METRICS.to_vec();
+        metrics.extend(reports::cpu::CPU_METRICS);
         metrics.extend(protocols::metrics());
         metrics
     }

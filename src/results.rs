@@ -67,6 +67,7 @@ impl<'a> Reports<'a> {
         for (key, value) in params {
             summary.set(&format!("param.{key}"), Metric::Text(value.clone()));
         }
+        reports::cpu::add_metrics(&mut summary, run.log, run.end);
         let protocols = run.scenario.protocols.reports(run.plans, run);
         for report in &protocols {
             report.add_metrics(&mut summary);
@@ -100,6 +101,7 @@ impl<'a> Reports<'a> {
         tables::write_faults(&result.file("faults.csv"), scenario, log)?;
         tables::write_lifecycle(&result.file("lifecycle.csv"), scenario, log)?;
         tables::write_observations(&result.file("observations.csv"), scenario, log)?;
+        reports::cpu::write_csv(&result.file("cpu.csv"), scenario, log, run.end)?;
         for report in &self.protocols {
             report.write_tables(&result, scenario)?;
         }

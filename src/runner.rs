@@ -83,8 +83,21 @@ pub fn prepare_with(scenario: &Scenario, options: RunOptions) -> Result<Prepared
         fs: FsConfig::default(),
     };
     let setup = HostSetup::new(scenario, plans.clone());
-    let factory = Box::new(move |id| HostNode::new(setup.config(id)));
+    // With a CPU model every host counts the work of its inputs.
+    let meter = scenario.cpu.as_ref().map(|cpu| cpu.signature_cache);
+    let factory = Box::new(move |id| {
+        let config = setup.config(id);
+        HostNode::new(match meter {
+            Some(cache) => config.with_meter(cache),
+            None => config,
+        })
+    });
     let mut sim = Simulation::new(config, network, factory);
+    if let Some(cpu) = &scenario.cpu {
+        for host in &scenario.hosts {
+            sim.set_cpu(host.id, cpu.of_group(host.group));
+        }
+    }
     for (path, bytes) in scenario.protocols.shared_files(&plans) {
         sim.fs_mut().put(&path, bytes);
     }

@@ -133,6 +133,10 @@ impl<'a> Reader<'a> {
         let len = self.u32()? as usize;
         self.take(len)
     }
+    /// The next byte, without taking it.
+    pub fn peek_u8(&self) -> Option<u8> {
+        self.rest.first().copied()
+    }
     /// Bytes consumed so far from `original`, for signing the decoded prefix.
     pub fn remaining(&self) -> usize {
         self.rest.len()

@@ -6,7 +6,7 @@
 use rand_core::Rng;
 
 use crate::HostId;
-use crate::io::{Input, Node, Output, RejectReason};
+use crate::io::{Input, Node, Output, RejectReason, Work};
 use crate::protocols::{Cx, HostNode, Local, Observation};
 use crate::time::SimTime;
 use crate::wire;
@@ -92,5 +92,9 @@ impl Node for HostNode {
 
     fn poll_output(&mut self) -> Option<Output> {
         self.out.pop()
+    }
+
+    fn take_work(&mut self) -> Work {
+        self.meter.as_ref().map(|m| m.take()).unwrap_or_default()
     }
 }

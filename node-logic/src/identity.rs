@@ -2,18 +2,24 @@
 //! deterministically from bytes the driver supplies, so a run's keys are a
 //! function of its seed and survive a host's crash and restart.
 
+use std::rc::Rc;
+
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use crate::meter::Meter;
 
 /// Bytes in a public key.
 pub const PUBLIC_KEY_LEN: usize = 32;
 /// Bytes in a signature.
 pub const SIGNATURE_LEN: usize = 64;
 
-/// A host's signing key. Cloning is cheap enough for per-host ownership.
+/// A host's signing key. Cloning is cheap enough for per-host ownership;
+/// clones share the host's [`Meter`], if it has one.
 #[derive(Clone)]
 pub struct Identity {
     signing: SigningKey,
     public: PublicKey,
+    meter: Option<Rc<Meter>>,
 }
 
 impl Identity {
@@ -22,7 +28,17 @@ impl Identity {
     pub fn from_secret(secret: [u8; 32]) -> Self {
         let signing = SigningKey::from_bytes(&secret);
         let public = PublicKey(signing.verifying_key().to_bytes());
-        Identity { signing, public }
+        Identity {
+            signing,
+            public,
+            meter: None,
+        }
+    }
+    /// The same identity, counting every signature it makes in `meter`
+    /// (a host whose CPU time the driver models).
+    pub fn with_meter(mut self, meter: Rc<Meter>) -> Self {
+        self.meter = Some(meter);
+        self
     }
     /// The public half, to send to others.
     pub fn public_key(&self) -> PublicKey {
@@ -31,6 +47,9 @@ impl Identity {
     /// Signs `message` under a protocol `domain` string, so a signature made
     /// for one purpose can never be replayed as another.
     pub fn sign(&self, domain: &[u8], message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        if let Some(meter) = &self.meter {
+            meter.sign();
+        }
         self.signing
             .sign(&domain_separated(domain, message))
             .to_bytes()

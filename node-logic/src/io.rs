@@ -42,6 +42,30 @@ pub trait Node {
     /// The next thing the node wants done, or `None` when it has nothing more
     /// until the next input.
     fn poll_output(&mut self) -> Option<Output>;
+
+    /// The work the inputs since the last call cost, as counted operations
+    /// (see [`Work`]), and resets the count. A driver that models CPU time
+    /// calls it after each input and prices the operations; the node never
+    /// measures time itself. Nodes that count nothing report no work.
+    fn take_work(&mut self) -> Work {
+        Work::default()
+    }
+}
+
+/// What handling inputs cost a node, as counts of the operations a driver
+/// prices (the simulator's `[cpu]` costs). Counting is the node's part;
+/// time is the driver's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Signature verifications done in full.
+    pub verifies: u64,
+    /// Signature verifications answered by the host's own cache of
+    /// signatures it verified before.
+    pub cached_verifies: u64,
+    /// Signatures made.
+    pub signs: u64,
+    /// Bytes hashed (transaction ids, block payload digests).
+    pub hashed_bytes: u64,
 }
 
 /// Something that happened to a host, fed to [`Node::handle_input`].

@@ -15,6 +15,7 @@ pub mod host;
 pub mod host_node;
 pub mod identity;
 pub mod io;
+pub mod meter;
 pub mod observe;
 pub mod outbox;
 pub mod protocols;
@@ -24,5 +25,5 @@ pub mod time;
 pub mod wire;
 
 pub use host::HostId;
-pub use io::{Input, Node, Output, Payload};
+pub use io::{Input, Node, Output, Payload, Work};
 pub use protocols::{HostConfig, HostNode, Observation, ProtocolTag, TimerId};

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
+pub mod cpu;
 pub mod index;
 pub mod plots;
 pub mod result_dir;

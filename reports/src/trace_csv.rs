@@ -123,6 +123,12 @@ impl TraceSink for TraceCsv {
                 String::new(),
                 format!("{mode} {path}"),
             ),
+            TraceKind::Serve { cost } => (
+                "serve",
+                String::new(),
+                String::new(),
+                format!("cost {} ns", cost.as_nanos()),
+            ),
         };
         let time = crate::seconds(event.time);
         if let Err(e) = self.writer.write_record([

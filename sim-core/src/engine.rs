@@ -14,6 +14,7 @@ use node_logic::HostId;
 use node_logic::io::{FileOp, FileResult, Input, Node, Output, Payload};
 
 use crate::checkers::{Checker, Violation};
+use crate::cpu::{CpuQueue, HostCpu};
 use crate::faults::{FaultRules, NetworkRule};
 use crate::fs::{Begun, Change, FsConfig, OpId, SimFs};
 use crate::network::Network;
@@ -184,6 +185,16 @@ enum Event {
         phase: FaultPhase,
     },
     Deadline,
+    /// The outputs of an input whose CPU cost has now been served.
+    Release {
+        host: HostId,
+        incarnation: u32,
+        outputs: Box<[Output]>,
+    },
+    /// A core of the host is free for the input at the head of its queue.
+    CpuWake {
+        host: HostId,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,6 +314,9 @@ struct Core {
     checkers: Vec<Box<dyn Checker>>,
     /// Events processed at the current instant (stall detection).
     same_instant: u64,
+    /// Each host's processing queue, for hosts with a CPU model (empty
+    /// when no host has one: the model is off and costs nothing).
+    cpu: Vec<Option<Box<CpuQueue>>>,
     log: RunLog,
     hash: TraceHasher,
     failure: Option<EngineError>,
@@ -372,6 +386,7 @@ impl<N: Node> Simulation<N> {
             streams,
             checkers: Vec::new(),
             same_instant: 0,
+            cpu: Vec::new(),
             log: RunLog::new(count),
             hash: TraceHasher::default(),
             failure: None,
@@ -383,6 +398,19 @@ impl<N: Node> Simulation<N> {
                 .collect(),
             factory,
             core,
+        }
+    }
+
+    /// Gives `host` a CPU: from now on its inputs wait for a free core and
+    /// its outputs leave when the input's cost has been served (see
+    /// [`crate::cpu`]). Hosts never given one handle inputs in zero time.
+    pub fn set_cpu(&mut self, host: HostId, cpu: HostCpu) {
+        let count = self.core.hosts.len();
+        if self.core.cpu.len() < count {
+            self.core.cpu.resize_with(count, || None);
+        }
+        if let Some(slot) = self.core.cpu.get_mut(host.index()) {
+            *slot = Some(Box::new(CpuQueue::new(cpu)));
         }
     }
 
@@ -535,6 +563,10 @@ impl<N: Node> Simulation<N> {
     /// Ends the run and hands over what it recorded.
     pub fn into_log(mut self) -> RunLog {
         self.core.log.fs = self.core.fs.counters().clone();
+        self.core.log.cpu = std::mem::take(&mut self.core.cpu)
+            .into_iter()
+            .map(|q| q.map(|q| q.record).unwrap_or_default())
+            .collect();
         self.core.log
     }
 
@@ -630,6 +662,23 @@ impl<N: Node> Simulation<N> {
                 }
             }
             Event::Fault { index, phase } => self.fault(index, phase, sink),
+            Event::Release {
+                host,
+                incarnation,
+                outputs,
+            } => {
+                if self.core.current(host, incarnation) {
+                    for output in outputs {
+                        self.core.carry_out(host, output, sink);
+                    }
+                }
+            }
+            Event::CpuWake { host } => {
+                if let Some(Some(queue)) = self.core.cpu.get_mut(host.index()) {
+                    queue.wake_at = None;
+                }
+                self.serve(host, sink);
+            }
             Event::Deadline => {
                 let now = self.core.now;
                 for checker in &mut self.core.checkers {
@@ -673,6 +722,9 @@ impl<N: Node> Simulation<N> {
         slot.incarnation += 1;
         slot.timers.disarm_all();
         self.nodes[host.index()] = None;
+        if let Some(Some(queue)) = self.core.cpu.get_mut(host.index()) {
+            queue.crash(self.core.now);
+        }
         self.core.fs.crash(self.core.now, host);
         self.core.transport.reset_host(host, self.core.now);
         self.core
@@ -815,8 +867,67 @@ impl<N: Node> Simulation<N> {
         }
     }
 
-    /// Feeds `input` to `host`'s node and carries out everything it asks.
+    /// Feeds `input` to `host`'s node: at once, or through the host's
+    /// processing queue when it has a CPU model.
     fn feed(&mut self, host: HostId, input: Input, sink: &mut dyn TraceSink) {
+        match self.core.cpu.get_mut(host.index()) {
+            Some(Some(queue)) => {
+                queue.arrive(self.core.now, input);
+                self.serve(host, sink);
+            }
+            Some(None) | None => self.feed_now(host, input, sink),
+        }
+    }
+
+    /// Starts every waiting input of `host` a free core can take now; each
+    /// changes the node's state at once and releases its outputs when its
+    /// cost has been served. Queues one wake-up for the next free core.
+    fn serve(&mut self, host: HostId, sink: &mut dyn TraceSink) {
+        let now = self.core.now;
+        loop {
+            let Some(Some(queue)) = self.core.cpu.get_mut(host.index()) else {
+                return;
+            };
+            let Some((core, input)) = queue.start(now) else {
+                if let Some(at) = queue.wake_needed(now) {
+                    self.core.schedule(at, Event::CpuWake { host });
+                }
+                return;
+            };
+            let message = matches!(input, Input::Message { .. });
+            let Some(node) = self.nodes[host.index()].as_mut() else {
+                continue;
+            };
+            let local = match self.core.hosts[host.index()].skew {
+                Some(skew) => skew.local(now),
+                None => now,
+            };
+            node.handle_input(local, input, &mut self.rngs[host.index()]);
+            let outputs: Box<[Output]> = std::iter::from_fn(|| node.poll_output()).collect();
+            let work = node.take_work();
+            let Some(Some(queue)) = self.core.cpu.get_mut(host.index()) else {
+                return;
+            };
+            let cost = queue.charge(core, now, work, message);
+            self.core.emit(Some(host), TraceKind::Serve { cost }, sink);
+            if cost.is_zero() {
+                for output in outputs {
+                    self.core.carry_out(host, output, sink);
+                }
+            } else {
+                let incarnation = self.core.hosts[host.index()].incarnation;
+                let release = Event::Release {
+                    host,
+                    incarnation,
+                    outputs,
+                };
+                self.core.schedule(now + cost, release);
+            }
+        }
+    }
+
+    /// Feeds `input` to `host`'s node and carries out everything it asks.
+    fn feed_now(&mut self, host: HostId, input: Input, sink: &mut dyn TraceSink) {
         // Nodes and the core are separate fields: the node stays in place
         // while the core carries out each output as it is polled.
         let Some(node) = self.nodes[host.index()].as_mut() else {

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod checkers;
+pub mod cpu;
 pub mod engine;
 pub mod faults;
 pub mod fs;

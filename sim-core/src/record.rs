@@ -79,6 +79,9 @@ pub struct RunLog {
     pub fs: std::collections::BTreeMap<HostId, crate::fs::FsCounters>,
     /// Registration files damaged by `corrupt` faults, in time order.
     pub damaged: Vec<DamageRecord>,
+    /// Per host, what its CPU did (filled when the run ends; empty when
+    /// no host has a CPU model, a default record for a host without one).
+    pub cpu: Vec<crate::cpu::CpuRecord>,
 }
 
 /// A registration file damaged by a `corrupt` fault.

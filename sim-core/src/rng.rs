@@ -35,6 +35,8 @@ pub mod names {
     /// Per-message draws of a network fault rule (whether to duplicate or
     /// delay this message): index = fault index.
     pub const FAULT_RULE: &str = "fault-rule";
+    /// A load client's arrivals, fees and validator choices: index = host id.
+    pub const LOAD: &str = "load";
     /// A real process's per-message draws of a network fault rule it
     /// applies to its own datagrams: index = fault index << 32 | host id.
     pub const REAL_FAULT_RULE: &str = "real-fault-rule";

@@ -116,6 +116,12 @@ pub enum TraceKind<'a> {
     },
     /// A protocol recorded an observation.
     Observation(&'a Observation),
+    /// The host's CPU started serving an input (only with a CPU model):
+    /// its outputs leave `cost` later.
+    Serve {
+        /// What the input costs.
+        cost: crate::units::SimDuration,
+    },
     /// A `corrupt` fault damaged a file.
     Damage {
         /// The file.
@@ -246,6 +252,10 @@ impl TraceHasher {
                 self.word(11);
                 self.bytes(path.as_bytes());
                 self.bytes(mode.as_bytes());
+            }
+            TraceKind::Serve { cost } => {
+                self.word(12);
+                self.word(cost.as_nanos());
             }
         }
     }

@@ -15,6 +15,7 @@
 
 pub mod consensus;
 pub mod gossip;
+pub mod load;
 pub mod peers;
 pub mod registration;
 
@@ -49,6 +50,9 @@ pub trait Protocol {
     const SECTION: Section;
     /// Every metric it may write to `summary.json`.
     const METRICS: &'static [&'static str];
+    /// Prefixes besides its table's name that its metrics may carry (the
+    /// load protocol writes `consensus.tx_*` and `mempool.*`).
+    const OTHER_PREFIXES: &'static [&'static str] = &[];
 
     /// Reads its table; `None` when the scenario does not run it (a table
     /// that would do nothing is an error). `earlier` holds the protocols
@@ -178,6 +182,8 @@ pub struct Protocols {
     pub consensus: Option<<consensus::Consensus as Protocol>::Spec>,
     /// Rumor spreading.
     pub gossip: Option<<gossip::Gossip as Protocol>::Spec>,
+    /// Client load.
+    pub load: Option<<load::Load as Protocol>::Spec>,
 }
 
 /// Every protocol's plan for one run.
@@ -191,6 +197,8 @@ pub struct Plans {
     pub consensus: Option<<consensus::Consensus as Protocol>::Plan>,
     /// Rumor spreading.
     pub gossip: Option<<gossip::Gossip as Protocol>::Plan>,
+    /// Client load.
+    pub load: Option<<load::Load as Protocol>::Plan>,
 }
 
 /// Something done once per protocol type (its table, metrics, digest).
@@ -214,6 +222,7 @@ pub fn visit_protocols(v: &mut impl VisitProtocol) {
     v.visit::<registration::Registration>();
     v.visit::<consensus::Consensus>();
     v.visit::<gossip::Gossip>();
+    v.visit::<load::Load>();
 }
 
 impl Protocols {
@@ -226,17 +235,20 @@ impl Protocols {
             registration,
             consensus,
             gossip,
+            load,
         } = self;
         let Plans {
             peers: peers_plan,
             registration: registration_plan,
             consensus: consensus_plan,
             gossip: gossip_plan,
+            load: load_plan,
         } = plans;
         v.visit::<peers::Peers>(peers.as_ref(), peers_plan.as_ref());
         v.visit::<registration::Registration>(registration.as_ref(), registration_plan.as_ref());
         v.visit::<consensus::Consensus>(consensus.as_ref(), consensus_plan.as_ref());
         v.visit::<gossip::Gossip>(gossip.as_ref(), gossip_plan.as_ref());
+        v.visit::<load::Load>(load.as_ref(), load_plan.as_ref());
     }
 
     /// Reads every protocol's table, in registry order.
@@ -246,6 +258,7 @@ impl Protocols {
         p.registration = parse::<registration::Registration>(root, hosts, &p)?;
         p.consensus = parse::<consensus::Consensus>(root, hosts, &p)?;
         p.gossip = parse::<gossip::Gossip>(root, hosts, &p)?;
+        p.load = parse::<load::Load>(root, hosts, &p)?;
         Ok(p)
     }
 
@@ -259,6 +272,7 @@ impl Protocols {
         let consensus = self.consensus.as_ref();
         plans.consensus = plan::<consensus::Consensus>(consensus, scenario, options, &plans)?;
         plans.gossip = plan::<gossip::Gossip>(self.gossip.as_ref(), scenario, options, &plans)?;
+        plans.load = plan::<load::Load>(self.load.as_ref(), scenario, options, &plans)?;
         Ok(plans)
     }
 
@@ -344,7 +358,10 @@ impl Protocols {
                 _: Option<&'a P::Plan>,
             ) {
                 let name = P::SECTION.name;
-                if spec.is_none() && self.0.split_once('.').is_some_and(|(p, _)| p == name) {
+                let own = P::METRICS.contains(&self.0)
+                    || (P::OTHER_PREFIXES.is_empty()
+                        && self.0.split_once('.').is_some_and(|(p, _)| p == name));
+                if spec.is_none() && own {
                     self.1 = Some(name);
                 }
             }
@@ -564,7 +581,13 @@ mod tests {
                 self.1 += 1;
                 for metric in P::METRICS {
                     let prefix = format!("{}.", P::SECTION.name);
-                    assert!(metric.starts_with(&prefix), "{metric} outside {prefix}*");
+                    let other = P::OTHER_PREFIXES
+                        .iter()
+                        .any(|p| metric.starts_with(&format!("{p}.")));
+                    assert!(
+                        metric.starts_with(&prefix) || other,
+                        "{metric} outside {prefix}*"
+                    );
                     assert!(self.0.insert(metric), "{metric} twice");
                 }
             }

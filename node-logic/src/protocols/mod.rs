@@ -14,6 +14,7 @@
 
 pub mod consensus;
 pub mod gossip;
+pub mod load;
 pub mod peers;
 pub mod registration;
 
@@ -21,11 +22,14 @@ use crate::HostId;
 use crate::codec::{DecodeError, Reader};
 use crate::identity::Identity;
 use crate::io::RejectReason;
+use crate::meter::Meter;
 use crate::observe::{Described, Description, TraceWriter, Traced};
 use crate::outbox::Outbox;
+use std::rc::Rc;
 
 use consensus::{ConsensusEvent, ConsensusNode, ConsensusSetup, ConsensusTimer};
 use gossip::{Gossip, GossipConfig, GossipEvent, GossipTimer};
+use load::{LoadClient, LoadConfig, LoadEvent, LoadTimer};
 use peers::{PeerConfig, PeerRegistry, PeerRegistryEvent, PeerTimer};
 use registration::{RegistrationEvent, RegistrationNode, RegistrationRole, RegistrationTimer};
 
@@ -74,6 +78,8 @@ pub enum TimerId {
     Consensus(ConsensusTimer),
     /// A gossip timer.
     Gossip(GossipTimer),
+    /// A client-load timer.
+    Load(LoadTimer),
     /// A workload timer with an index, for tests and benchmarks of drivers.
     Workload(u32),
 }
@@ -99,6 +105,7 @@ impl TimerId {
                 GossipTimer::Round => 8,
                 GossipTimer::Originate => 9,
             },
+            TimerId::Load(LoadTimer::Submit) => 11,
             TimerId::Workload(i) => (1 << 32) | u64::from(i),
         }
     }
@@ -121,6 +128,7 @@ impl TimerId {
                 GossipTimer::Round => "gossip-round",
                 GossipTimer::Originate => "gossip-originate",
             },
+            TimerId::Load(LoadTimer::Submit) => "load-submit",
             TimerId::Workload(_) => "workload",
         }
     }
@@ -145,6 +153,8 @@ pub enum Observation {
     Consensus(ConsensusEvent),
     /// Something rumor spreading did.
     Gossip(GossipEvent),
+    /// Something a load client did.
+    Load(LoadEvent),
     /// A datagram was dropped because it was malformed, forged or
     /// misdirected, or its protocol does not run on this host.
     MessageRejected {
@@ -179,6 +189,10 @@ impl Traced for Observation {
                 out.word(9);
                 event.trace(out);
             }
+            Observation::Load(event) => {
+                out.word(10);
+                event.trace(out);
+            }
         }
     }
 }
@@ -190,6 +204,7 @@ impl Described for Observation {
             Observation::Registration(event) => event.describe(),
             Observation::Consensus(event) => event.describe(),
             Observation::Gossip(event) => event.describe(),
+            Observation::Load(event) => event.describe(),
             Observation::MessageRejected { from, reason } => Description::new("message-rejected")
                 .host(*from)
                 .detail(reason.as_str()),
@@ -225,6 +240,12 @@ pub struct HostConfig {
     pub consensus: Option<ConsensusSetup>,
     /// Its part in rumor spreading, if any.
     pub gossip: Option<GossipConfig>,
+    /// The transactions it submits, if it is a load client.
+    pub load: Option<LoadConfig>,
+    /// Count the work of each input ([`crate::io::Node::take_work`]) for a
+    /// driver that models CPU time, with a signature cache of this many
+    /// entries; `None`: count nothing (the default).
+    pub meter: Option<usize>,
 }
 
 impl HostConfig {
@@ -237,6 +258,8 @@ impl HostConfig {
             registration: None,
             consensus: None,
             gossip: None,
+            load: None,
+            meter: None,
         }
     }
     /// The same host, also a peer-registry member.
@@ -259,6 +282,17 @@ impl HostConfig {
         self.gossip = Some(config);
         self
     }
+    /// The same host, also submitting transactions.
+    pub fn with_load(mut self, config: LoadConfig) -> Self {
+        self.load = Some(config);
+        self
+    }
+    /// The same host, counting the work of its inputs, with a signature
+    /// cache of `signature_cache` entries (see [`crate::meter`]).
+    pub fn with_meter(mut self, signature_cache: usize) -> Self {
+        self.meter = Some(signature_cache);
+        self
+    }
 }
 
 /// One host's protocols behind one [`crate::Node`]. Built anew on every
@@ -270,12 +304,22 @@ pub struct HostNode {
     pub(crate) registration: Option<RegistrationNode>,
     pub(crate) consensus: Option<ConsensusNode>,
     pub(crate) gossip: Option<Gossip>,
+    pub(crate) load: Option<LoadClient>,
     pub(crate) out: Outbox,
+    /// Counts the work of each input, when the driver models CPU time.
+    pub(crate) meter: Option<Rc<Meter>>,
 }
 
 impl HostNode {
     /// A host running what `config` says.
-    pub fn new(config: HostConfig) -> Self {
+    pub fn new(mut config: HostConfig) -> Self {
+        let meter = config.meter.map(|_| Rc::new(Meter::default()));
+        if let (Some(meter), Some(capacity)) = (&meter, config.meter) {
+            config.identity = config.identity.with_meter(meter.clone());
+            if let Some(setup) = config.consensus.as_mut() {
+                setup.meter(meter.clone(), capacity);
+            }
+        }
         let identity = &config.identity;
         HostNode {
             id: config.id,
@@ -287,7 +331,9 @@ impl HostNode {
                 .consensus
                 .map(|setup| ConsensusNode::new(setup, identity)),
             gossip: config.gossip.map(Gossip::new),
+            load: config.load.map(|c| LoadClient::new(c, identity.clone())),
             out: Outbox::default(),
+            meter,
         }
     }
     /// The peer registry, if this host is a member.
@@ -317,24 +363,31 @@ impl HostNode {
     pub fn gossip(&self) -> Option<&Gossip> {
         self.gossip.as_ref()
     }
+    /// The load client, if this host is one.
+    pub fn load(&self) -> Option<&LoadClient> {
+        self.load.as_ref()
+    }
 
     /// Every protocol this host runs, for inputs they all see.
     /// (Destructured, so a protocol added to [`HostNode`] but not here
     /// does not compile.)
-    pub(crate) fn protocols(&mut self) -> [Option<&mut dyn HostProtocol>; 4] {
+    pub(crate) fn protocols(&mut self) -> [Option<&mut dyn HostProtocol>; 5] {
         let HostNode {
             id: _,
             peers,
             registration,
             consensus,
             gossip,
+            load,
             out: _,
+            meter: _,
         } = self;
         [
             peers.as_mut().map(|p| p as &mut dyn HostProtocol),
             registration.as_mut().map(|p| p as _),
             consensus.as_mut().map(|p| p as _),
             gossip.as_mut().map(|p| p as _),
+            load.as_mut().map(|p| p as _),
         ]
     }
     /// The protocol a datagram tag names, if this host runs it.
@@ -367,6 +420,11 @@ impl HostNode {
             }
             TimerId::Gossip(t) => {
                 if let Some(p) = self.gossip.as_mut() {
+                    p.timer(cx, t);
+                }
+            }
+            TimerId::Load(t) => {
+                if let Some(p) = self.load.as_mut() {
                     p.timer(cx, t);
                 }
             }
@@ -436,6 +494,7 @@ mod tests {
         let consensus = consensus::observe::samples::all();
         out.extend(consensus.into_iter().map(Observation::Consensus));
         out.extend(gossip::samples::all().into_iter().map(Observation::Gossip));
+        out.extend(load::samples::all().into_iter().map(Observation::Load));
         out
     }
 
@@ -447,6 +506,7 @@ mod tests {
             Observation::Registration(_) => "registration",
             Observation::Consensus(_) => "consensus",
             Observation::Gossip(_) => "gossip",
+            Observation::Load(_) => "load",
             Observation::MessageRejected { .. } => "message_rejected",
         }
     }
@@ -455,7 +515,7 @@ mod tests {
     fn every_observation_round_trips_through_json_on_one_line() {
         let samples = samples();
         let wrappers: std::collections::BTreeSet<&str> = samples.iter().map(wrapper).collect();
-        assert_eq!(wrappers.len(), 5);
+        assert_eq!(wrappers.len(), 6);
         for o in &samples {
             let text = serde_json::to_string(o).unwrap();
             assert!(!text.contains('\n'), "one observation per line: {text}");
@@ -580,6 +640,7 @@ mod tests {
             TimerId::Consensus(ConsensusTimer::Resend),
             TimerId::Gossip(GossipTimer::Round),
             TimerId::Gossip(GossipTimer::Originate),
+            TimerId::Load(LoadTimer::Submit),
             TimerId::Workload(0),
         ];
         let codes: std::collections::BTreeSet<u64> = timers.iter().map(|t| t.code()).collect();

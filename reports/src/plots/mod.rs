@@ -70,6 +70,35 @@ pub fn caption(scenario: &str, seeds: &str, params: &[(String, String)]) -> Stri
     parts.join(" \u{b7} ")
 }
 
+/// An empirical CDF chart: one line per `(label, values)` (`+inf` counts
+/// in the denominator but is never reached; at most [`MAX_SERIES`] drawn);
+/// `caption` names the run under the title. `None` when no label has a
+/// finite value.
+pub fn cdf_chart(
+    title: &str,
+    caption: &str,
+    axes: (&str, &str),
+    series: &[(String, Vec<f64>)],
+) -> Option<String> {
+    let lines: Vec<Series> = series
+        .iter()
+        .take(MAX_SERIES)
+        .map(|(name, values)| Series::new(name.clone(), cdf_points(values)))
+        .collect();
+    if lines.iter().all(|s| s.points.is_empty()) {
+        return None;
+    }
+    let note = (series.len() > MAX_SERIES)
+        .then(|| format!("showing the first {MAX_SERIES} of {} series", series.len()));
+    let chart = svg::Chart {
+        subtitle: caption.to_string(),
+        note: note.unwrap_or_default(),
+        step: true,
+        ..svg::Chart::new(title, axes.0, axes.1)
+    };
+    Some(svg::line(&chart, &lines))
+}
+
 /// The corners of an empirical CDF's step function: `(first, 0)`, then
 /// `(x_i, i/n)` for the sorted finite values.
 fn cdf_points(values: &[f64]) -> Vec<(f64, f64)> {

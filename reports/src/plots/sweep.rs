@@ -13,6 +13,11 @@
 //!   axis (the first one with two values or more), one line per value of
 //!   the other parameters; otherwise one bar per grid point with its
 //!   interval as a whisker.
+//! - With client load: `throughput_latency.svg`, one point per grid point
+//!   (mean throughput against mean latency p50 and p95: the knee of a
+//!   sweep over offered load), and `transactions_latency_cdf.svg`, each
+//!   grid point's transactions of all its seeds pooled (those never
+//!   finalized count as never reached).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -37,6 +42,8 @@ pub const HEADLINE: &[&str] = &[
     "consensus.finality_p95_s",
     "consensus.max_gap_s",
     "consensus.recovery_s",
+    "consensus.tx_throughput",
+    "consensus.tx_latency_p95_s",
 ];
 
 /// What a headline metric is, in words, for a figure's title.
@@ -53,6 +60,8 @@ fn described(metric: &str) -> &'static str {
         "consensus.finality_p95_s" => "Finality, 95th percentile",
         "consensus.max_gap_s" => "Longest time without a new block",
         "consensus.recovery_s" => "From the last fault to the next block",
+        "consensus.tx_throughput" => "Finalized transactions per second",
+        "consensus.tx_latency_p95_s" => "Transaction latency, 95th percentile",
         _ => "",
     }
 }
@@ -82,7 +91,88 @@ pub fn all(runs: &[RunRow], params: &[ParamColumn], info: &SweepInfo) -> Vec<(St
             out.push((format!("sweep_{metric}.svg"), svg));
         }
     }
+    if let Some(svg) = throughput_latency(&groups, info) {
+        out.push(("throughput_latency.svg".to_string(), svg));
+    }
+    if let Some(svg) = latency_cdf(&groups, info) {
+        out.push(("transactions_latency_cdf.svg".to_string(), svg));
+    }
     out
+}
+
+/// Throughput against latency, one point per grid point (in grid order),
+/// each the mean over its seeds; `None` without client load or with fewer
+/// than two grid points.
+fn throughput_latency(groups: &[(String, Vec<&RunRow>)], info: &SweepInfo) -> Option<String> {
+    let mean = |runs: &[&RunRow], metric: &str| -> Option<f64> {
+        let mut values: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.values.get(metric).and_then(Value::as_f64))
+            .collect();
+        (!values.is_empty()).then(|| Stats::of(&mut values).mean)
+    };
+    let mut p50 = Vec::new();
+    let mut p95 = Vec::new();
+    let mut names = Vec::new();
+    for (group, runs) in groups {
+        let Some(tps) = mean(runs, "consensus.tx_throughput") else {
+            continue;
+        };
+        if let Some(l) = mean(runs, "consensus.tx_latency_p50_s") {
+            p50.push((tps, l));
+        }
+        if let Some(l) = mean(runs, "consensus.tx_latency_p95_s") {
+            p95.push((tps, l));
+        }
+        names.push(label(group));
+    }
+    if p50.len() < 2 {
+        return None;
+    }
+    let chart = svg::Chart {
+        subtitle: info.caption(),
+        note: format!(
+            "one point per grid point, mean over seeds: {}",
+            names.join("; ")
+        ),
+        ..svg::Chart::new(
+            "Throughput against latency",
+            "finalized transactions per second",
+            "transaction latency (s)",
+        )
+    };
+    let series = [
+        Series::new("latency p50", p50),
+        Series::new("latency p95", p95),
+    ];
+    Some(svg::line(&chart, &series))
+}
+
+/// Each grid point's transaction latencies (`transactions.csv` of all its
+/// seeds pooled; a transaction never finalized is `+inf`).
+fn latency_cdf(groups: &[(String, Vec<&RunRow>)], info: &SweepInfo) -> Option<String> {
+    let mut series = Vec::new();
+    for (group, runs) in groups {
+        let mut values = Vec::new();
+        for run in runs {
+            for row in rows(&run.dir, "transactions.csv").into_iter().flatten() {
+                let latency = row.get(5).map(String::as_str).unwrap_or("");
+                values.push(latency.parse::<f64>().unwrap_or(f64::INFINITY));
+            }
+        }
+        if !values.is_empty() {
+            series.push((label(group), values));
+        }
+    }
+    if series.is_empty() {
+        return None;
+    }
+    crate::plots::cdf_chart(
+        "Transaction latency CDF",
+        &info.caption(),
+        ("submission to finalization (s)", "fraction of transactions"),
+        &series,
+    )
 }
 
 /// Reads one run's step function: `(time, value)` changes, ascending.

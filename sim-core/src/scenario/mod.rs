@@ -9,6 +9,7 @@
 //! engine never sees an invalid scenario. The reference for users is
 //! `docs/scenario-reference.md`.
 
+mod cpu;
 mod emit;
 mod error;
 mod faults;
@@ -31,6 +32,7 @@ use toml::de::DeTable;
 
 use crate::input::{MAX_SCENARIO_BYTES, read_bounded};
 
+pub use cpu::CpuSpec;
 pub use error::{ErrorKind, Origin, ScenarioError};
 pub use faults::FaultEntry;
 pub use files::unreadable;
@@ -273,6 +275,7 @@ fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<
     // hosts::parse caps the total at MAX_HOSTS, far below u32::MAX.
     let host_count = u32::try_from(hosts.len()).unwrap_or(u32::MAX);
     network::check_degree(root, &network, host_count)?;
+    let cpu = cpu::parse(root, &groups)?;
     let index = HostIndex::new(&groups);
     let view = Hosts {
         index: &index,
@@ -283,7 +286,16 @@ fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<
     let protocols = M::parse_protocols(root, &view)?;
     let faults = faults::parse::<M>(root, &view, &protocols)?;
     let metrics = M::metrics();
-    let targets = targets::parse(root, &metrics, |m| M::unproduced(&protocols, m))?;
+    let targets = targets::parse(root, &metrics, |m| {
+        if m.starts_with("cpu.") && cpu.is_none() {
+            return Some((
+                "the scenario has no [cpu] table, so the CPU model is off".to_string(),
+                "add [cpu] with the operations' costs (docs/scenario-reference.md), or remove the target"
+                    .to_string(),
+            ));
+        }
+        M::unproduced(&protocols, m)
+    })?;
     let tolerances = targets::tolerances(root, &metrics)?;
     Ok(Scenario {
         name: name(root, path)?,
@@ -300,6 +312,7 @@ fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<
         network,
         groups,
         hosts,
+        cpu,
         protocols,
         faults,
         targets,

@@ -32,6 +32,8 @@ pub struct Scenario<M: Model> {
     pub groups: Vec<HostGroup>,
     /// Every host, expanded from the groups (index = [`HostId`]).
     pub hosts: Vec<HostSpec>,
+    /// The CPU cost model (`[cpu]`), off when `None`.
+    pub cpu: Option<super::CpuSpec>,
     /// Every protocol's settings, from their tables.
     pub protocols: M::Protocols,
     /// The fault timeline, in file order.
@@ -345,6 +347,7 @@ impl<M: Model> Scenario<M> {
             network,
             hosts: super::hosts::expand(&groups),
             groups,
+            cpu: None,
             protocols,
             faults: Vec::new(),
             targets: Vec::new(),

@@ -13,6 +13,7 @@ pub(crate) const TOP: &[&str] = &[
     "duration",
     "network",
     "hosts",
+    "cpu",
     "faults",
     "targets",
     "tolerances",
@@ -41,6 +42,7 @@ pub(crate) const HOSTS: &[&str] = &[
     "bandwidth",
     "bandwidth_up",
     "bandwidth_down",
+    "cpu",
 ];
 
 /// Keys of `start = { ... }` in a host group.
@@ -83,6 +85,10 @@ pub(crate) fn tables<M: super::Model>() -> Vec<SchemaTable> {
         SchemaTable {
             title: "[[hosts]]".to_string(),
             keys: HOSTS.to_vec(),
+        },
+        SchemaTable {
+            title: "[cpu]".to_string(),
+            keys: super::cpu::CPU.to_vec(),
         },
     ];
     tables.extend(sections.iter().map(|s| SchemaTable {

@@ -172,7 +172,10 @@ impl Checker for ConsensusChecks {
             }
             ConsensusEvent::ViewChange { .. }
             | ConsensusEvent::Equivocation { .. }
-            | ConsensusEvent::CaughtUp { .. } => {}
+            | ConsensusEvent::CaughtUp { .. }
+            | ConsensusEvent::BlockTxs { .. }
+            | ConsensusEvent::BodyReceived { .. }
+            | ConsensusEvent::Mempool { .. } => {}
         }
         Ok(())
     }

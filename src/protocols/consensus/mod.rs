@@ -269,7 +269,7 @@ impl Protocol for Consensus {
             }),
         };
         let verifier = plan.cache.clone().map(|c| c as Rc<dyn SignatureVerifier>);
-        config.with_consensus(ConsensusSetup { role, verifier })
+        config.with_consensus(ConsensusSetup::new(role, verifier))
     }
 
     fn shared_files(_: &ConsensusSpec, _: &ConsensusPlan) -> Vec<(String, Vec<u8>)> {

@@ -125,7 +125,10 @@ impl ConsensusReport {
                 // A dishonest validator's finalization proves nothing.
                 ConsensusEvent::Finalized { .. }
                 | ConsensusEvent::Proposed { .. }
-                | ConsensusEvent::CaughtUp { .. } => {}
+                | ConsensusEvent::CaughtUp { .. }
+                | ConsensusEvent::BlockTxs { .. }
+                | ConsensusEvent::BodyReceived { .. }
+                | ConsensusEvent::Mempool { .. } => {}
             }
         }
         report

@@ -11,14 +11,18 @@
 //! - [`certificate`]: prepared and commit certificates and their checks.
 //! - [`verify`]: the injected signature verifier.
 //! - [`config`]: the configuration and quorum arithmetic.
+//! - [`transaction`]: client transactions, block bodies, nonce windows.
+//! - [`mempool`]: a validator's bounded transaction pool.
 //! - [`validator`]: the state machine.
 //! - [`observe`]: what it reports.
 
 pub mod block;
 pub mod certificate;
 pub mod config;
+pub mod mempool;
 pub mod message;
 pub mod observe;
+pub mod transaction;
 pub mod validator;
 pub mod verify;
 
@@ -28,7 +32,9 @@ use std::rc::Rc;
 use crate::HostId;
 use crate::codec::Reader;
 use crate::identity::{Identity, PublicKey};
+use crate::meter::{Meter, MeteredVerifier};
 use crate::protocols::{Cx, HostProtocol, Local};
+use mempool::{Mempool, MempoolConfig};
 
 pub use block::{Block, Hash32};
 pub use certificate::{CertError, CommitCertificate, PreparedCertificate};
@@ -60,14 +66,53 @@ pub struct ConsensusSetup {
     /// ([`DirectVerifier`]). A driver injects a shared caching verifier
     /// here (signature checks are pure functions).
     pub verifier: Option<Rc<dyn SignatureVerifier>>,
+    /// With client load: the validator's transaction pool and block
+    /// limits (blocks then carry transactions); `None`: blocks carry a
+    /// random digest.
+    pub mempool: Option<MempoolConfig>,
+    /// Counts the bytes the pool hashes, when CPU time is modelled.
+    pub meter: Option<Rc<Meter>>,
+}
+
+impl ConsensusSetup {
+    /// A validator's part with the fixed set of `config`, verifying
+    /// directly, without transactions.
+    pub fn new(role: ConsensusRole, verifier: Option<Rc<dyn SignatureVerifier>>) -> Self {
+        ConsensusSetup {
+            role,
+            verifier,
+            mempool: None,
+            meter: None,
+        }
+    }
+    /// The validator that runs builds its blocks from a pool of `config`.
+    pub fn with_mempool(mut self, config: MempoolConfig) -> Self {
+        self.mempool = Some(config);
+        self
+    }
+    /// Counts every signature check in `meter`, with a signature cache of
+    /// `capacity` entries (a host whose CPU time the driver models).
+    pub fn meter(&mut self, meter: Rc<Meter>, capacity: usize) {
+        let inner = self
+            .verifier
+            .take()
+            .unwrap_or_else(|| Rc::new(DirectVerifier));
+        self.verifier = Some(Rc::new(MeteredVerifier::new(
+            inner,
+            meter.clone(),
+            capacity,
+        )));
+        self.meter = Some(meter);
+    }
+    /// A new pool for the validator, if it takes transactions.
+    fn new_mempool(&self) -> Option<Mempool> {
+        self.mempool.map(|c| Mempool::new(c, self.meter.clone()))
+    }
 }
 
 impl From<ConsensusConfig> for ConsensusSetup {
     fn from(config: ConsensusConfig) -> Self {
-        ConsensusSetup {
-            role: ConsensusRole::Validator(config),
-            verifier: None,
-        }
+        ConsensusSetup::new(ConsensusRole::Validator(config), None)
     }
 }
 
@@ -132,15 +177,22 @@ pub struct PendingValidator {
     verifier: Rc<dyn SignatureVerifier>,
     /// Whether a Byzantine fault is in force (applied at the start).
     misbehave: bool,
+    /// Its transaction pool, with client load.
+    mempool: Option<Mempool>,
 }
 
 impl ConsensusNode {
     /// The state machine `setup` says, signing with `identity`.
     pub fn new(setup: ConsensusSetup, identity: &Identity) -> Self {
+        let mempool = setup.new_mempool();
         let verifier = setup.verifier.unwrap_or_else(|| Rc::new(DirectVerifier));
         match setup.role {
             ConsensusRole::Validator(config) => {
-                ConsensusNode::Running(Box::new(Validator::new(config, identity.clone(), verifier)))
+                let mut validator = Validator::new(config, identity.clone(), verifier);
+                if let Some(mempool) = mempool {
+                    validator.set_mempool(mempool);
+                }
+                ConsensusNode::Running(Box::new(validator))
             }
             ConsensusRole::FromRegistry(spec) => {
                 ConsensusNode::Waiting(Box::new(PendingValidator {
@@ -148,6 +200,7 @@ impl ConsensusNode {
                     identity: identity.clone(),
                     verifier,
                     misbehave: false,
+                    mempool,
                 }))
             }
         }
@@ -177,6 +230,9 @@ impl HostProtocol for ConsensusNode {
     /// unread, as a host without consensus would not have it at all.
     fn message(&mut self, cx: &mut Cx<'_>, from: HostId, body: Reader<'_>) {
         match self {
+            ConsensusNode::Running(v) if v.takes_payload(body.peek_u8()) => {
+                v.handle_payload(cx.now, from, body, cx.rng, cx.out)
+            }
             ConsensusNode::Running(v) => v.handle_message(cx.now, from, body, cx.rng, cx.out),
             ConsensusNode::Waiting(_) => {
                 cx.out
@@ -203,6 +259,9 @@ impl HostProtocol for ConsensusNode {
         let mut validator =
             Validator::new(config, pending.identity.clone(), pending.verifier.clone());
         validator.set_misbehaving(pending.misbehave);
+        if let Some(mempool) = pending.mempool.take() {
+            validator.set_mempool(mempool);
+        }
         validator.handle_start(cx.now, cx.rng, cx.out);
         *self = ConsensusNode::Running(Box::new(validator));
     }

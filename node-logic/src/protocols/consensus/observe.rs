@@ -60,6 +60,39 @@ pub enum ConsensusEvent {
         /// The finalized height afterwards.
         to_height: u64,
     },
+    /// This validator, as leader, filled a block from its mempool
+    /// (with client load only): which transactions the block carries.
+    BlockTxs {
+        /// The block's hash.
+        hash: Hash32,
+        /// Its payload digest (names its body).
+        payload: Hash32,
+        /// Each transaction's submitting host and nonce, in block order.
+        txs: Vec<(HostId, u64)>,
+    },
+    /// This validator received and checked the body (transactions) of a
+    /// proposed block (with client load only).
+    BodyReceived {
+        /// The block's height.
+        height: u64,
+        /// The body's payload digest.
+        payload: Hash32,
+    },
+    /// This validator's mempool after a finalization (with client load
+    /// only); the counters run from the validator's start.
+    Mempool {
+        /// Transactions held.
+        txs: u64,
+        /// Their bytes.
+        bytes: u64,
+        /// The most transactions held since the previous sample.
+        peak: u64,
+        /// Transactions dropped for space so far.
+        evicted: u64,
+        /// Transactions and bodies refused so far (bad signature, replay,
+        /// duplicate, malformed, over the limits).
+        rejected: u64,
+    },
 }
 
 /// The kind of message a validator signed twice.
@@ -133,6 +166,33 @@ impl Traced for ConsensusEvent {
                 out.word(5);
                 out.word(*to_height);
             }
+            ConsensusEvent::BlockTxs { hash, payload, txs } => {
+                out.word(6);
+                out.bytes(&hash.0);
+                out.bytes(&payload.0);
+                out.word(txs.len() as u64);
+                for (client, nonce) in txs {
+                    out.word(u64::from(client.0));
+                    out.word(*nonce);
+                }
+            }
+            ConsensusEvent::BodyReceived { height, payload } => {
+                out.word(7);
+                out.word(*height);
+                out.bytes(&payload.0);
+            }
+            ConsensusEvent::Mempool {
+                txs,
+                bytes,
+                peak,
+                evicted,
+                rejected,
+            } => {
+                out.word(8);
+                for w in [txs, bytes, peak, evicted, rejected] {
+                    out.word(*w);
+                }
+            }
         }
     }
 }
@@ -172,6 +232,21 @@ impl Described for ConsensusEvent {
             ConsensusEvent::CaughtUp { to_height } => {
                 Description::new("consensus-caught-up").detail(format!("height {to_height}"))
             }
+            ConsensusEvent::BlockTxs { hash, txs, .. } => Description::new("consensus-block-txs")
+                .detail(format!("{hash:?} {} transactions", txs.len())),
+            ConsensusEvent::BodyReceived { height, payload } => {
+                Description::new("consensus-body-received")
+                    .detail(format!("height {height} {payload:?}"))
+            }
+            ConsensusEvent::Mempool {
+                txs,
+                bytes,
+                evicted,
+                rejected,
+                ..
+            } => Description::new("consensus-mempool").detail(format!(
+                "{txs} transactions {bytes} bytes, evicted {evicted}, rejected {rejected}"
+            )),
         }
     }
 }
@@ -189,6 +264,9 @@ pub(crate) mod samples {
             ConsensusEvent::ViewChange { .. } => "view_change",
             ConsensusEvent::Equivocation { .. } => "equivocation",
             ConsensusEvent::CaughtUp { .. } => "caught_up",
+            ConsensusEvent::BlockTxs { .. } => "block_txs",
+            ConsensusEvent::BodyReceived { .. } => "body_received",
+            ConsensusEvent::Mempool { .. } => "mempool",
         }
     }
 
@@ -220,6 +298,22 @@ pub(crate) mod samples {
                 to_view: 6,
             },
             ConsensusEvent::CaughtUp { to_height: 99 },
+            ConsensusEvent::BlockTxs {
+                hash: Hash32([0x0c; 32]),
+                payload: Hash32([0x0d; 32]),
+                txs: vec![(HostId(9), 0), (HostId(9), 1), (HostId(10), 0)],
+            },
+            ConsensusEvent::BodyReceived {
+                height: 3,
+                payload: Hash32([0x0d; 32]),
+            },
+            ConsensusEvent::Mempool {
+                txs: 10,
+                bytes: 2500,
+                peak: 12,
+                evicted: 1,
+                rejected: 2,
+            },
         ];
         for kind in [
             EquivocationKind::PrePrepare,
@@ -239,6 +333,6 @@ pub(crate) mod samples {
     #[test]
     fn the_samples_cover_every_variant() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(name).collect();
-        assert_eq!(names.len(), 5, "{names:?}");
+        assert_eq!(names.len(), 8, "{names:?}");
     }
 }

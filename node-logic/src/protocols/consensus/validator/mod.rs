@@ -130,6 +130,7 @@ use crate::time::{SimDuration, SimTime};
 
 mod catch_up;
 mod normal;
+mod payload;
 mod resend;
 mod view_change;
 
@@ -252,6 +253,8 @@ pub struct Validator {
     helped_at: BTreeMap<HostId, SimTime>,
 
     stats: ConsensusStats,
+    /// The transaction pool, with client load (`payload.rs`).
+    mempool: Option<Box<crate::protocols::consensus::mempool::Mempool>>,
 }
 
 impl Validator {
@@ -302,6 +305,7 @@ impl Validator {
             sync_allowed_at: SimTime::ZERO,
             helped_at: BTreeMap::new(),
             stats: ConsensusStats::default(),
+            mempool: None,
         }
     }
 

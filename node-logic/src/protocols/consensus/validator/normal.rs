@@ -36,6 +36,7 @@ impl Validator {
             return;
         }
         let block = self.new_block(now, rng);
+        let block = self.fill_block(block, out);
         let pp = self.seal_pre_prepare(block);
         if self.misbehaving {
             // Equivocate: another block for the same (view, height) to the
@@ -165,7 +166,8 @@ impl Validator {
             && (via_new_view || height > self.new_view_height)
             && p.block.parent == self.tip
             && (via_new_view || p.block.proposer == p.leader)
-            && !self.round.prepared_in.contains(&view);
+            && !self.round.prepared_in.contains(&view)
+            && self.payload_ready(&p.block);
         if acceptable {
             self.round.prepared_in.insert(view);
             self.cast(now, VoteKind::Prepare, view, height, hash, out);
@@ -339,6 +341,7 @@ impl Validator {
             proposed_at: block.proposed_at,
             via_sync,
         }));
+        self.payload_finalized(&block, out);
         self.finalized_height = block.height;
         self.tip = hash;
         self.chain.push(hash);

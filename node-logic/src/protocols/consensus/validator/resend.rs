@@ -111,6 +111,7 @@ impl Validator {
         if to.is_empty() {
             return;
         }
+        self.resend_current_body(to, out);
         for message in self.round_messages() {
             out.broadcast(to.iter().copied(), message.encode());
         }

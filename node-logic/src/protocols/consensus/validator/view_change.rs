@@ -207,8 +207,15 @@ impl Validator {
         let view_changes: Vec<Signed<ViewChange>> =
             chosen.iter().map(|(vc, _)| vc.clone()).collect();
         let block = match &highest {
-            Some(cert) => cert.pre_prepare.value().block.clone(),
-            None => self.new_block(now, rng),
+            Some(cert) => {
+                let block = cert.pre_prepare.value().block.clone();
+                self.resend_body(&block, out);
+                block
+            }
+            None => {
+                let block = self.new_block(now, rng);
+                self.fill_block(block, out)
+            }
         };
         let proposal = self.seal_pre_prepare(block);
         let nv = Signed::seal(

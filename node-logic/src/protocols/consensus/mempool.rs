@@ -1,0 +1,500 @@
+//! A validator's bounded transaction pool and the block bodies it holds.
+//!
+//! The pool keeps at most `max_txs` transactions and `max_bytes` bytes.
+//! A transaction is checked on receipt, cheapest check first: one already
+//! held (same account and nonce) is a **duplicate**, one whose nonce the
+//! account already finalized is a **replay** (the account's
+//! [`NonceWindow`]), one whose signature fails is **bad**; each is refused
+//! and counted. When a new transaction does not fit, the pool **evicts**
+//! by its policy ([`Eviction`]): the oldest first (arrival order), or the
+//! lowest fee first (ties: the oldest) — under lowest-fee a newcomer whose
+//! fee is below everything held is itself the one dropped. Evictions are
+//! counted. Transactions leave when a block carrying them is finalized;
+//! their nonces are then marked used.
+//!
+//! A leader fills a block in the pool's order (oldest first; or highest fee
+//! first, ties newest first) up to `block_txs` transactions and
+//! `block_bytes` bytes. Followers check a block's body before voting for
+//! it: every transaction validly signed (those already in the pool are
+//! cache hits of the host's signature cache when CPU time is modelled),
+//! none a replay, no `(account, nonce)` twice, within the limits.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::identity::PublicKey;
+use crate::meter::Meter;
+use crate::protocols::consensus::block::Hash32;
+use crate::protocols::consensus::transaction::{BlockBody, NonceWindow, Transaction};
+use crate::protocols::consensus::verify::SignatureVerifier;
+
+/// Which transactions a full pool drops first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Eviction {
+    /// The one that arrived first.
+    Oldest,
+    /// The one with the lowest fee (ties: the oldest).
+    LowestFee,
+}
+
+/// A validator's transaction settings (from the scenario's `[load]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MempoolConfig {
+    /// Most transactions held.
+    pub max_txs: usize,
+    /// Most bytes held.
+    pub max_bytes: usize,
+    /// What a full pool drops.
+    pub eviction: Eviction,
+    /// Most transactions in a block.
+    pub block_txs: usize,
+    /// Most transaction bytes in a block (at most
+    /// [`crate::protocols::consensus::transaction::MAX_BODY_TX_BYTES`]).
+    pub block_bytes: usize,
+}
+
+/// Why a transaction or a body was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxRejection {
+    /// The signature does not verify.
+    BadSignature,
+    /// The account already finalized this nonce.
+    Replay,
+    /// Already held (same account and nonce), or twice in one body.
+    Duplicate,
+    /// Undecodable, or a body over the block limits or for another height.
+    Malformed,
+}
+
+/// Counters of a pool, from its validator's start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MempoolStats {
+    /// Transactions taken in.
+    pub accepted: u64,
+    /// Transactions dropped for space.
+    pub evicted: u64,
+    /// Transactions and bodies refused.
+    pub rejected: u64,
+    /// The most transactions held since the last [`Mempool::take_peak`].
+    pub peak: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    tx: Transaction,
+    order: (u64, u64),
+}
+
+/// A validator's transaction pool (see the module docs).
+#[derive(Debug)]
+pub struct Mempool {
+    config: MempoolConfig,
+    txs: BTreeMap<(PublicKey, u64), Entry>,
+    /// `(fee or 0, arrival)` → transaction: eviction takes the first.
+    order: BTreeMap<(u64, u64), (PublicKey, u64)>,
+    bytes: usize,
+    arrivals: u64,
+    windows: BTreeMap<PublicKey, NonceWindow>,
+    stats: MempoolStats,
+    /// Checked bodies by payload digest: `(height, body)`.
+    bodies: BTreeMap<Hash32, (u64, Rc<BlockBody>)>,
+    meter: Option<Rc<Meter>>,
+}
+
+/// Bodies held at once (for the next heights, across views).
+const MAX_BODIES: usize = 16;
+
+impl Mempool {
+    /// An empty pool; `meter` counts the bytes it hashes.
+    pub fn new(config: MempoolConfig, meter: Option<Rc<Meter>>) -> Self {
+        Mempool {
+            config,
+            txs: BTreeMap::new(),
+            order: BTreeMap::new(),
+            bytes: 0,
+            arrivals: 0,
+            windows: BTreeMap::new(),
+            stats: MempoolStats::default(),
+            bodies: BTreeMap::new(),
+            meter,
+        }
+    }
+    /// The settings.
+    pub fn config(&self) -> &MempoolConfig {
+        &self.config
+    }
+    /// Transactions held.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    /// Counters.
+    pub fn stats(&self) -> MempoolStats {
+        self.stats
+    }
+    /// The peak since the last call, reset to the current size.
+    pub fn take_peak(&mut self) -> u64 {
+        std::mem::replace(&mut self.stats.peak, self.txs.len() as u64)
+    }
+    /// Counts a refusal made outside the pool (an undecodable datagram).
+    pub fn count_rejection(&mut self) {
+        self.stats.rejected += 1;
+    }
+
+    /// Takes `tx` in, or says why not (counted); may evict others.
+    pub fn insert(
+        &mut self,
+        tx: Transaction,
+        verifier: &dyn SignatureVerifier,
+    ) -> Result<(), TxRejection> {
+        let checked = self.check_new(&tx, verifier);
+        if let Err(why) = checked {
+            self.stats.rejected += 1;
+            return Err(why);
+        }
+        self.arrivals += 1;
+        let order = match self.config.eviction {
+            Eviction::Oldest => (0, self.arrivals),
+            Eviction::LowestFee => (tx.fee, self.arrivals),
+        };
+        let len = tx.len();
+        while self.txs.len() + 1 > self.config.max_txs || self.bytes + len > self.config.max_bytes {
+            match self.order.first_key_value() {
+                // Under lowest-fee the newcomer may be the cheapest.
+                Some((&first, _)) if first < order => self.evict(first),
+                Some(_) | None => {
+                    self.stats.evicted += 1;
+                    return Ok(());
+                }
+            }
+        }
+        self.order.insert(order, tx.id());
+        self.bytes += len;
+        self.txs.insert(tx.id(), Entry { tx, order });
+        self.stats.accepted += 1;
+        self.stats.peak = self.stats.peak.max(self.txs.len() as u64);
+        Ok(())
+    }
+
+    fn check_new(
+        &self,
+        tx: &Transaction,
+        verifier: &dyn SignatureVerifier,
+    ) -> Result<(), TxRejection> {
+        if self.txs.contains_key(&tx.id()) {
+            return Err(TxRejection::Duplicate);
+        }
+        if self.is_replay(tx) {
+            return Err(TxRejection::Replay);
+        }
+        self.hashed(tx.len());
+        if !tx.verify(verifier) {
+            return Err(TxRejection::BadSignature);
+        }
+        Ok(())
+    }
+
+    fn is_replay(&self, tx: &Transaction) -> bool {
+        self.windows
+            .get(&tx.key)
+            .is_some_and(|w| w.is_used(tx.nonce))
+    }
+
+    fn evict(&mut self, order: (u64, u64)) {
+        if let Some(id) = self.order.remove(&order)
+            && let Some(entry) = self.txs.remove(&id)
+        {
+            self.bytes -= entry.tx.len();
+            self.stats.evicted += 1;
+        }
+    }
+
+    fn hashed(&self, bytes: usize) {
+        if let Some(meter) = &self.meter {
+            meter.hashed(bytes);
+        }
+    }
+
+    /// A leader's block: transactions in pool order up to the limits.
+    pub fn fill(&self) -> Vec<Transaction> {
+        let iter: Box<dyn Iterator<Item = &(PublicKey, u64)>> = match self.config.eviction {
+            Eviction::Oldest => Box::new(self.order.values()),
+            Eviction::LowestFee => Box::new(self.order.values().rev()),
+        };
+        let (mut txs, mut bytes) = (Vec::new(), 0);
+        for id in iter {
+            if txs.len() == self.config.block_txs {
+                break;
+            }
+            let Some(entry) = self.txs.get(id) else {
+                continue;
+            };
+            if bytes + entry.tx.len() > self.config.block_bytes {
+                continue;
+            }
+            bytes += entry.tx.len();
+            txs.push(entry.tx.clone());
+        }
+        txs
+    }
+
+    /// The payload digest of `txs`, hashing counted.
+    pub fn digest(&self, txs: &[Transaction]) -> Hash32 {
+        let (digest, hashed) = BlockBody::digest(txs);
+        self.hashed(hashed);
+        digest
+    }
+
+    /// Checks a body received for `height` against the limits, the
+    /// signatures and the finalized nonces; a valid one is kept (by the
+    /// digest it claims, which must be its own) for the proposal naming it.
+    pub fn receive_body(
+        &mut self,
+        body: BlockBody,
+        claimed: Hash32,
+        next_height: u64,
+        verifier: &dyn SignatureVerifier,
+    ) -> Result<(), TxRejection> {
+        let checked = self.check_body(&body, claimed, next_height, verifier);
+        if let Err(why) = checked {
+            self.stats.rejected += 1;
+            return Err(why);
+        }
+        self.keep_body(claimed, body);
+        Ok(())
+    }
+
+    fn check_body(
+        &self,
+        body: &BlockBody,
+        claimed: Hash32,
+        next_height: u64,
+        verifier: &dyn SignatureVerifier,
+    ) -> Result<(), TxRejection> {
+        let over =
+            body.txs.len() > self.config.block_txs || body.tx_bytes() > self.config.block_bytes;
+        if body.height < next_height || over || self.digest(&body.txs) != claimed {
+            return Err(TxRejection::Malformed);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for tx in &body.txs {
+            if !seen.insert(tx.id()) {
+                return Err(TxRejection::Duplicate);
+            }
+            if self.is_replay(tx) {
+                return Err(TxRejection::Replay);
+            }
+            if !self.txs.contains_key(&tx.id()) {
+                self.hashed(tx.len());
+            }
+            if !tx.verify(verifier) {
+                return Err(TxRejection::BadSignature);
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps a body (its own proposal's, or a checked one) until its height
+    /// is finalized; the fewest are kept for the furthest heights.
+    pub fn keep_body(&mut self, digest: Hash32, body: BlockBody) {
+        self.bodies.insert(digest, (body.height, Rc::new(body)));
+        while self.bodies.len() > MAX_BODIES {
+            let furthest = self
+                .bodies
+                .iter()
+                .max_by_key(|(d, (h, _))| (*h, **d))
+                .map(|(d, _)| *d);
+            if let Some(d) = furthest {
+                self.bodies.remove(&d);
+            }
+        }
+    }
+
+    /// The checked body with this payload digest, if held.
+    pub fn body(&self, digest: &Hash32) -> Option<&Rc<BlockBody>> {
+        self.bodies.get(digest).map(|(_, b)| b)
+    }
+
+    /// A block at `height` with payload `digest` was finalized: its
+    /// transactions leave the pool and their nonces are used. Without its
+    /// body (finalized by catch-up, or before the body arrived) the pool
+    /// cannot tell which transactions were taken and is emptied: its
+    /// transactions may be finalized already, and a block built from them
+    /// would be refused as a replay by the others. Returns whether the body
+    /// was known.
+    pub fn finalized(&mut self, height: u64, digest: &Hash32) -> bool {
+        let body = self.bodies.get(digest).map(|(_, b)| b.clone());
+        self.bodies.retain(|_, (h, _)| *h > height);
+        let Some(body) = body else {
+            self.txs.clear();
+            self.order.clear();
+            self.bytes = 0;
+            return false;
+        };
+        for tx in &body.txs {
+            self.windows.entry(tx.key).or_default().mark(tx.nonce);
+            if let Some(entry) = self.txs.remove(&tx.id()) {
+                self.order.remove(&entry.order);
+                self.bytes -= entry.tx.len();
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HostId;
+    use crate::identity::Identity;
+    use crate::protocols::consensus::DirectVerifier;
+
+    fn config(max_txs: usize, max_bytes: usize, eviction: Eviction) -> MempoolConfig {
+        MempoolConfig {
+            max_txs,
+            max_bytes,
+            eviction,
+            block_txs: 3,
+            block_bytes: 1000,
+        }
+    }
+
+    fn tx(account: u8, nonce: u64, fee: u64) -> Transaction {
+        let id = Identity::from_secret([account; 32]);
+        Transaction::new(&id, HostId(u32::from(account)), nonce, fee, 200)
+    }
+
+    fn ids(txs: &[Transaction]) -> Vec<(u32, u64)> {
+        txs.iter().map(|t| (t.client.0, t.nonce)).collect()
+    }
+
+    #[test]
+    fn count_and_byte_bounds_evict_the_oldest_first() {
+        let mut pool = Mempool::new(config(3, 10_000, Eviction::Oldest), None);
+        for n in 0..5 {
+            pool.insert(tx(1, n, 1), &DirectVerifier).unwrap();
+        }
+        assert_eq!((pool.len(), pool.stats().evicted), (3, 2));
+        assert_eq!(ids(&pool.fill()), [(1, 2), (1, 3), (1, 4)]);
+        let mut pool = Mempool::new(config(100, 450, Eviction::Oldest), None);
+        for n in 0..3 {
+            pool.insert(tx(1, n, 1), &DirectVerifier).unwrap();
+        }
+        assert_eq!(
+            (pool.len(), pool.bytes(), pool.stats().evicted),
+            (2, 400, 1)
+        );
+    }
+
+    #[test]
+    fn lowest_fee_evicts_the_cheapest_and_drops_a_cheaper_newcomer() {
+        let mut pool = Mempool::new(config(3, 10_000, Eviction::LowestFee), None);
+        for (n, fee) in [(0, 5), (1, 2), (2, 9)] {
+            pool.insert(tx(1, n, fee), &DirectVerifier).unwrap();
+        }
+        pool.insert(tx(1, 3, 7), &DirectVerifier).unwrap();
+        assert_eq!(
+            ids(&pool.fill()),
+            [(1, 2), (1, 3), (1, 0)],
+            "fee 2 evicted; highest first"
+        );
+        pool.insert(tx(1, 4, 1), &DirectVerifier).unwrap();
+        assert_eq!(pool.stats().evicted, 2, "the cheaper newcomer is dropped");
+        assert_eq!(pool.len(), 3);
+    }
+
+    #[test]
+    fn duplicates_replays_and_forgeries_are_refused_and_counted() {
+        let mut pool = Mempool::new(config(10, 10_000, Eviction::Oldest), None);
+        pool.insert(tx(1, 0, 1), &DirectVerifier).unwrap();
+        assert_eq!(
+            pool.insert(tx(1, 0, 1), &DirectVerifier),
+            Err(TxRejection::Duplicate)
+        );
+        let mut forged = tx(1, 1, 1);
+        forged.fee = 100;
+        assert_eq!(
+            pool.insert(forged, &DirectVerifier),
+            Err(TxRejection::BadSignature)
+        );
+        let body = BlockBody {
+            height: 1,
+            txs: pool.fill(),
+        };
+        let digest = pool.digest(&body.txs);
+        pool.keep_body(digest, body);
+        assert!(pool.finalized(1, &digest));
+        assert!(pool.is_empty());
+        assert_eq!(
+            pool.insert(tx(1, 0, 1), &DirectVerifier),
+            Err(TxRejection::Replay)
+        );
+        assert_eq!(pool.stats().rejected, 3);
+        pool.insert(tx(1, 1, 1), &DirectVerifier).unwrap();
+    }
+
+    #[test]
+    fn blocks_honour_count_and_byte_limits_and_bodies_are_checked() {
+        let mut pool = Mempool::new(config(100, 100_000, Eviction::Oldest), None);
+        for n in 0..10 {
+            pool.insert(tx(1, n, 1), &DirectVerifier).unwrap();
+        }
+        assert_eq!(pool.fill().len(), 3, "block_txs");
+        let mut small = pool.config;
+        small.block_bytes = 450;
+        let limited = Mempool {
+            config: small,
+            ..Mempool::new(small, None)
+        };
+        assert!(limited.fill().is_empty(), "empty pool");
+        let mut pool2 = Mempool::new(small, None);
+        for n in 0..10 {
+            pool2.insert(tx(1, n, 1), &DirectVerifier).unwrap();
+        }
+        assert_eq!(pool2.fill().len(), 2, "block_bytes");
+        // A body over the limits, twice one transaction, or not matching
+        // its digest is refused.
+        let four: Vec<_> = (0..4).map(|n| tx(2, n, 1)).collect();
+        let over = BlockBody {
+            height: 1,
+            txs: four.clone(),
+        };
+        let d = pool.digest(&four);
+        assert_eq!(
+            pool.receive_body(over, d, 1, &DirectVerifier),
+            Err(TxRejection::Malformed)
+        );
+        let twice = vec![tx(2, 0, 1), tx(2, 0, 1)];
+        let d = pool.digest(&twice);
+        let body = BlockBody {
+            height: 1,
+            txs: twice,
+        };
+        assert_eq!(
+            pool.receive_body(body, d, 1, &DirectVerifier),
+            Err(TxRejection::Duplicate)
+        );
+        let ok = vec![tx(2, 0, 1)];
+        let body = BlockBody {
+            height: 1,
+            txs: ok.clone(),
+        };
+        assert_eq!(
+            pool.receive_body(body.clone(), Hash32::ZERO, 1, &DirectVerifier),
+            Err(TxRejection::Malformed)
+        );
+        let d = pool.digest(&ok);
+        pool.receive_body(body, d, 1, &DirectVerifier).unwrap();
+        assert!(pool.body(&d).is_some());
+        // Finalizing without the body empties the pool (it cannot tell).
+        assert!(!pool.finalized(1, &Hash32([9; 32])));
+        assert!(pool.is_empty() && pool.body(&d).is_none());
+    }
+}
