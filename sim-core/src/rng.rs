@@ -35,6 +35,9 @@ pub mod names {
     /// Per-message draws of a network fault rule (whether to duplicate or
     /// delay this message): index = fault index.
     pub const FAULT_RULE: &str = "fault-rule";
+    /// The peers each member of a peer registry with bounded views starts
+    /// from (its bootstrap sample): index = host id.
+    pub const PEERS_BOOTSTRAP: &str = "peers-bootstrap";
 }
 
 /// Derives independent streams from one master seed.
