@@ -79,14 +79,8 @@ fn main() -> Result<(), String> {
                 reach.push((n as f64, r));
             }
         }
-        convergence.push(Series {
-            name: format!("max_outbound {k}"),
-            points: conv,
-        });
-        gossip.push(Series {
-            name: format!("max_outbound {k}"),
-            points: reach,
-        });
+        convergence.push(Series::new(format!("max_outbound {k}"), conv));
+        gossip.push(Series::new(format!("max_outbound {k}"), reach));
     }
     let write = |name: &str, text: String| {
         fs::write(docs.join(name), text).map_err(|e| format!("{name}: {e}"))

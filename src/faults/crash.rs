@@ -4,8 +4,8 @@
 use node_logic::HostId;
 use sim_core::engine::FaultAction;
 use sim_core::scenario::timeline::CrashWindow;
-use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
-use sim_core::units::SimTime;
+use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts, StartSpec};
+use sim_core::units::{SimDuration, SimTime};
 
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
@@ -31,10 +31,37 @@ crash = "validator-2"
 restart = "30 s""#;
 
     fn parse(entry: &FaultEntry<'_>, hosts: &Hosts<'_>, _: &Protocols) -> scenario::Result<Self> {
-        Ok(Crash {
+        let crash = Crash {
             hosts: hosts.index.resolve(&entry.field)?,
             restart: entry.end("restart", hosts)?,
-        })
+        };
+        // A host that starts only once it is restarted is never touched.
+        if let Some(restart) = crash.restart
+            && let Some(host) = crash
+                .hosts
+                .iter()
+                .find(|h| earliest_start(hosts, **h) >= restart.since_start())
+        {
+            let start = earliest_start(hosts, *host);
+            return Err(entry
+                .field
+                .invalid(format!(
+                    "host `{}` starts at {start} at the earliest, not before this crash's restart at {}: the crash would change nothing for it",
+                    hosts.index.name(*host),
+                    restart.since_start()
+                ))
+                .with_help("crash it after it has started, or restart it later"));
+        }
+        Ok(crash)
+    }
+}
+
+/// The earliest time `host` can start (its group's `start`, or the low end
+/// of its `uniform` range).
+fn earliest_start(hosts: &Hosts<'_>, host: HostId) -> SimDuration {
+    let group = &hosts.groups[hosts.hosts[host.index()].group];
+    match group.start {
+        StartSpec::At(t) | StartSpec::Uniform(t, _) => t,
     }
 }
 

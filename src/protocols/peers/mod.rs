@@ -1,59 +1,36 @@
 //! The peer registry's driver side: the `[peers]` table, each member's
-//! configuration, `peers.csv` and the `peers.*` metrics.
-//!
-//! **Converged** means every live member of the peer registry knows every
-//! other live member as up. It is tracked as events happen, by counting
-//! the missing (observer, peer) pairs among live members: a host's boot
-//! adds its own missing view and its absence from the others' views; a
-//! crash removes both (and its memory: it knows nobody when it comes back).
-//! `peers.converged_s` is the first time the count reaches zero after
-//! every member has booted at least once (bring-up, not just the first few
-//! hosts finding each other); it is absent when that never happens.
-//!
-//! **Bounded views** (`max_outbound` set): a member keeps a few
-//! connections (`node_logic::protocols::peers::registry` module `view`),
-//! so nobody knows everyone. There **converged** means every live member
-//! has at least `min(max_outbound, members - 1)` peers up and the overlay
-//! of live members (an edge when either end has the other up, see
-//! [`overlay`]) is one component; it is checked whenever the first holds.
-//! The end-of-run shape of the overlay gives `peers.degree_min/mean/max`,
-//! `peers.components` and `peers.diameter_hops` (absent when disconnected).
-//! `peers.refused`, `peers.evicted` and `peers.rate_limited` count the
-//! registry's refusals, evictions and datagrams dropped over a rate limit.
-//! These metrics are written only when bounded views or rate limits are
-//! set, so full-mesh runs keep their summaries.
+//! configuration (full mesh, or bounded views with `max_outbound`; rate
+//! limits), and its report (`report`: `peers.csv` and the `peers.*`
+//! metrics; `replay`: the views over time; `overlay`: the overlay's
+//! degrees, components and diameter; `plots`: live peers and flaps over
+//! time).
 
 pub mod overlay;
+pub mod plots;
 mod replay;
+pub mod report;
 
-use overlay::{Overlay, Shape};
-use replay::{MemberStats, Replay};
-
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use node_logic::protocols::consensus::SignatureVerifier;
-use node_logic::protocols::peers::{
-    Membership, PeerConfig, PeerRegistryEvent, RateLimit, ViewLimits,
-};
-use node_logic::{HostConfig, HostId, HostNode, Observation};
+use node_logic::protocols::peers::{Membership, PeerConfig, RateLimit, ViewLimits};
+use node_logic::{HostConfig, HostId, HostNode};
 use rand::RngExt;
-use reports::summary::{Metric, Summary};
-use reports::tables::{host_name, rows};
-use reports::{ReportError, ResultDir, seconds};
+use reports::summary::Summary;
+use reports::{ReportError, ResultDir};
 use sim_core::checkers::Checker;
 use sim_core::engine::Simulation;
-use sim_core::record::RunLog;
 use sim_core::rng::{RngStreams, names};
 use sim_core::scenario::{self, DeValue, ErrorKind, HostSpec, Hosts, Role, Section, Table};
-use sim_core::units::{SimDuration, SimTime};
+use sim_core::units::SimDuration;
 
 use super::consensus::sigcache::SignatureCache;
-use super::{Plans, Protocol, ProtocolCounters, ProtocolReport, Protocols};
+use super::{Plans, PlotContext, Protocol, ProtocolCounters, ProtocolReport, Protocols};
 use crate::model::Scenario;
 use crate::results::Finished;
 use crate::runner::{RunError, RunOptions};
+use report::{Mode, PeersReport};
 
 /// The peer registry (see the module docs).
 pub struct Peers;
@@ -116,7 +93,11 @@ impl Protocol for Peers {
     };
     const METRICS: &'static [&'static str] = &[
         "peers.converged_s",
+        "peers.converged_reached",
         "peers.members",
+        "peers.reconverged_s",
+        "peers.reconverged_reached",
+        "peers.flaps",
         "peers.degree_min",
         "peers.degree_mean",
         "peers.degree_max",
@@ -242,15 +223,17 @@ impl Protocol for Peers {
             (None, Some(_)) => Mode::MeshLimited,
             (None, None) => Mode::Mesh,
         };
+        let from = crate::faults::liveness_start(run.scenario);
         Box::new(PeersOutcome(PeersReport::new(
             plan.members.as_slice(),
             run.log,
+            from,
             mode,
         )))
     }
 
-    fn digest(_: &Summary) -> Option<String> {
-        None
+    fn digest(summary: &Summary) -> Option<String> {
+        report::digest(summary)
     }
 }
 
@@ -357,212 +340,12 @@ impl ProtocolReport for PeersOutcome {
             None => Ok(()),
         }
     }
-    fn write_plots(&self, _: &ResultDir, _: &Scenario, _: &RunLog) -> Result<(), ReportError> {
-        Ok(())
-    }
-}
-
-/// What the report measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Full mesh: converged when every live member knows every other.
-    Mesh,
-    /// Full mesh with rate limits: as [`Mode::Mesh`], plus their counts.
-    MeshLimited,
-    /// Bounded views with this outbound target.
-    Bounded {
-        /// Outbound connections each member aims for.
-        target: usize,
-    },
-}
-
-/// Peer-registry outcome of a run.
-#[derive(Debug)]
-pub struct PeersReport {
-    members: Vec<HostId>,
-    mode: Mode,
-    converged_at: Option<SimTime>,
-    stats: BTreeMap<HostId, MemberStats>,
-    up_at_end: BTreeMap<HostId, usize>,
-    /// The overlay of the members live at the end (bounded views).
-    shape: Option<Shape>,
-    /// Refusals, evictions and rate-limit drops recorded.
-    refused: u64,
-    evicted: u64,
-    rate_limited: u64,
-}
-
-impl PeersReport {
-    /// Replays the run's lifecycle and peer observations; `None` when the
-    /// peer registry has fewer than two members.
-    pub fn new(members: &[HostId], log: &RunLog, mode: Mode) -> Option<Self> {
-        let members: BTreeSet<HostId> = members.iter().copied().collect();
-        if members.len() < 2 {
-            return None;
-        }
-        let target = match mode {
-            Mode::Bounded { target } => Some(target),
-            Mode::Mesh | Mode::MeshLimited => None,
+    fn write_plots(&self, dir: &ResultDir, plot: &PlotContext<'_>) -> Result<(), ReportError> {
+        let Some(report) = &self.0 else {
+            return Ok(());
         };
-        let replay = Replay::run(members.clone(), log, target);
-        let shape = target.and_then(|_| Overlay::new(&replay.live, &replay.knows).shape());
-        let (mut refused, mut evicted, mut rate_limited) = (0, 0, 0);
-        for (_, h, o) in &log.observations {
-            let Observation::Peers(event) = o else {
-                continue;
-            };
-            if !members.contains(h) {
-                continue;
-            }
-            match event {
-                PeerRegistryEvent::Refused { .. } => refused += 1,
-                PeerRegistryEvent::Evicted { .. } => evicted += 1,
-                PeerRegistryEvent::RateLimited { .. } => rate_limited += 1,
-                PeerRegistryEvent::Up { .. }
-                | PeerRegistryEvent::Down { .. }
-                | PeerRegistryEvent::Banned { .. }
-                | PeerRegistryEvent::Unbanned { .. }
-                | PeerRegistryEvent::ObserversCleaned { .. } => {}
-            }
-        }
-        let up_at_end = replay.knows.iter().map(|(h, k)| (*h, k.len())).collect();
-        Some(PeersReport {
-            members: members.into_iter().collect(),
-            mode,
-            converged_at: replay.converged_at,
-            stats: replay.stats,
-            up_at_end,
-            shape,
-            refused,
-            evicted,
-            rate_limited,
-        })
-    }
-
-    /// Adds `peers.converged_s` (when it happened) and `peers.members`.
-    pub fn add_metrics(&self, summary: &mut Summary) {
-        summary.set("peers.members", Metric::Count(self.members.len() as u64));
-        if let Some(t) = self.converged_at {
-            summary.set("peers.converged_s", Metric::Real(t.as_secs_f64()));
-        }
-        if self.mode == Mode::Mesh {
-            return;
-        }
-        summary.set("peers.refused", Metric::Count(self.refused));
-        summary.set("peers.evicted", Metric::Count(self.evicted));
-        summary.set("peers.rate_limited", Metric::Count(self.rate_limited));
-        if let Some(shape) = self.shape {
-            summary.set("peers.degree_min", Metric::Count(shape.degree_min as u64));
-            summary.set("peers.degree_mean", Metric::Real(shape.degree_mean));
-            summary.set("peers.degree_max", Metric::Count(shape.degree_max as u64));
-            summary.set("peers.components", Metric::Count(shape.components as u64));
-            if let Some(d) = shape.diameter {
-                summary.set("peers.diameter_hops", Metric::Count(u64::from(d)));
-            }
-        }
-    }
-
-    /// Writes `peers.csv`: one row per member.
-    pub fn write(&self, path: &Path, scenario: &Scenario) -> Result<(), ReportError> {
-        let header = [
-            "host",
-            "joins",
-            "leaves",
-            "bans",
-            "avg_peer_lifetime_s",
-            "peers_up_at_end",
-            "full_view_s",
-        ];
-        let records = self.members.iter().map(|m| {
-            let s = self.stats.get(m).cloned().unwrap_or_default();
-            vec![
-                host_name(scenario, *m).to_string(),
-                s.joins.to_string(),
-                s.leaves.to_string(),
-                s.bans.to_string(),
-                match s.lifetimes {
-                    (0, _) => String::new(),
-                    (n, total) => format!("{:.9}", total as f64 / n as f64 / 1e9),
-                },
-                self.up_at_end.get(m).copied().unwrap_or(0).to_string(),
-                s.full_view_at.map(seconds).unwrap_or_default(),
-            ]
-        });
-        rows(path, &header, records)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sim_core::record::Lifecycle;
-
-    fn s(secs: u64) -> SimTime {
-        SimTime::from_nanos(secs * 1_000_000_000)
-    }
-
-    fn three_peers() -> Vec<HostId> {
-        vec![HostId(0), HostId(1), HostId(2)]
-    }
-
-    fn up(log: &mut RunLog, t: u64, host: u32, peer: u32) {
-        log.observations.push((
-            s(t),
-            HostId(host),
-            Observation::Peers(PeerRegistryEvent::Up { peer: HostId(peer) }),
-        ));
-    }
-
-    #[test]
-    fn converges_when_every_booted_member_knows_every_live_member() {
-        let scenario = three_peers();
-        let mut log = RunLog::new(3);
-        for h in 0..3 {
-            log.lifecycle
-                .push((s(h), HostId(h as u32), Lifecycle::Started));
-        }
-        // 0 and 1 know each other at 1 s: not converged, host 2 has booted
-        // (at 2 s) only later.
-        up(&mut log, 1, 0, 1);
-        up(&mut log, 1, 1, 0);
-        for (t, a, b) in [(3, 2, 0), (3, 2, 1), (4, 0, 2)] {
-            up(&mut log, t, a, b);
-        }
-        up(&mut log, 5, 1, 2);
-        let report = PeersReport::new(&scenario, &log, Mode::Mesh).unwrap();
-        assert_eq!(report.converged_at, Some(s(5)));
-        assert_eq!(report.stats[&HostId(2)].full_view_at, Some(s(3)));
-    }
-
-    #[test]
-    fn a_crashed_member_does_not_block_convergence_of_the_live_ones() {
-        let scenario = three_peers();
-        let mut log = RunLog::new(3);
-        for h in 0..3 {
-            log.lifecycle.push((s(0), HostId(h), Lifecycle::Started));
-        }
-        log.lifecycle.push((s(1), HostId(2), Lifecycle::Crashed));
-        // Only 0 and 1 are live; they find each other at 2 s.
-        up(&mut log, 2, 0, 1);
-        up(&mut log, 2, 1, 0);
-        let report = PeersReport::new(&scenario, &log, Mode::Mesh).unwrap();
-        assert_eq!(report.converged_at, Some(s(2)));
-        let mut summary = Summary::default();
-        report.add_metrics(&mut summary);
-        assert_eq!(summary.get("peers.converged_s"), Some(&Metric::Real(2.0)));
-    }
-
-    #[test]
-    fn never_converged_means_absent() {
-        let scenario = three_peers();
-        let mut log = RunLog::new(3);
-        for h in 0..3 {
-            log.lifecycle.push((s(0), HostId(h), Lifecycle::Started));
-        }
-        up(&mut log, 1, 0, 1);
-        let report = PeersReport::new(&scenario, &log, Mode::Mesh).unwrap();
-        let mut summary = Summary::default();
-        report.add_metrics(&mut summary);
-        assert!(summary.get("peers.converged_s").is_none());
+        let live = plots::live_peers(report, plot);
+        reports::plots::write_svg(dir, "peers_live.svg", live)?;
+        reports::plots::write_svg(dir, "peers_flaps.svg", plots::flaps(report, plot))
     }
 }
