@@ -2,8 +2,8 @@
 # The scale study of issue 12: overlay convergence and gossip delay against
 # network size (1,000 and 10,000 peers) and the outbound target
 # (max_outbound 4, 8, 16; max_inbound 4 x max_outbound), on
-# scenarios/gossip-overlay.toml. Writes docs/scale-study.md (the table,
-# between the markers) and docs/scale-study-*.svg.
+# scenarios/gossip-overlay.toml. Writes docs/scale-study/scale-study.md
+# (the table) and docs/scale-study/scale-study-{convergence,gossip}.svg.
 #
 #   scripts/scale-study.sh [OUT_DIR]      (default /tmp/scale-study)
 #

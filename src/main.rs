@@ -19,6 +19,7 @@ mod exit;
 mod export_cmd;
 mod jobs;
 mod launch_cmd;
+mod memory;
 mod merge_cmd;
 mod node_cmd;
 mod progress;
