@@ -250,17 +250,17 @@ impl Protocol for Peers {
     /// Full mesh: every member keeps an entry for every other member and
     /// records their joins and leaves: 600 bytes per pair of members and
     /// 4 KiB per member (measured: 200 and 400 peers take 26 and 86 MiB).
-    /// Bounded views: the same 600 bytes per peer a member may remember
-    /// (`max_known`) instead of per member (measured: 10,000 peers with
-    /// `max_known` 80 take 322 MiB with gossip, BENCHMARKS.md).
+    /// Bounded views: 400 bytes per peer a member may remember
+    /// (`max_known`) instead (measured: 10,000 peers remembering 144 take
+    /// 448 MiB; BENCHMARKS.md, "Memory estimates").
     fn memory(spec: &PeersSpec, _: &Scenario) -> u64 {
         let n = spec.members.iter().collect::<BTreeSet<_>>().len() as u64;
-        let per_member = match spec.view {
-            None => n,
-            Some(view) => (view.limits.known as u64).min(n),
+        let (per_member, bytes) = match spec.view {
+            None => (n, 600),
+            Some(view) => ((view.limits.known as u64).min(n), 400),
         };
         n.saturating_mul(per_member)
-            .saturating_mul(600)
+            .saturating_mul(bytes)
             .saturating_add(n.saturating_mul(4 << 10))
     }
 }
