@@ -26,6 +26,7 @@ mod progress;
 mod provenance;
 mod real;
 mod record;
+mod resolved_copy;
 mod run_cmd;
 mod sweep;
 

@@ -17,7 +17,6 @@
 //! (bounded views) instead of to any member.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use node_logic::protocols::gossip::{
     GossipConfig, GossipEvent, MAX_RUMOR_BYTES, RumorId, RumorSpec,
@@ -149,7 +148,7 @@ impl Protocol for Gossip {
         }))
     }
 
-    fn input_files(_: &GossipSpec) -> Vec<PathBuf> {
+    fn input_files(_: &GossipSpec) -> Vec<(&'static str, std::path::PathBuf)> {
         Vec::new()
     }
     fn check_files(_: &GossipSpec, _: &Table<'_>) -> scenario::Result<()> {
