@@ -413,14 +413,15 @@ fn empty_partition_side() {
 }
 
 #[test]
-fn regions_is_not_supported_yet() {
-    check(
+fn regions_without_their_tables() {
+    let err = check(
         "regions_topology.toml",
         ErrorKind::InvalidValue,
         Some(5),
         Some("network.topology"),
-        "not supported yet",
+        "needs its regions",
     );
+    assert!(help(&err).contains("[[network.regions]]"));
 }
 
 #[test]

@@ -37,6 +37,9 @@ pub mod names {
     pub const FAULT_RULE: &str = "fault-rule";
     /// A load client's arrivals, fees and validator choices: index = host id.
     pub const LOAD: &str = "load";
+    /// The peers each member of a peer registry with bounded views starts
+    /// from (its bootstrap sample): index = host id.
+    pub const PEERS_BOOTSTRAP: &str = "peers-bootstrap";
     /// A real process's per-message draws of a network fault rule it
     /// applies to its own datagrams: index = fault index << 32 | host id.
     pub const REAL_FAULT_RULE: &str = "real-fault-rule";

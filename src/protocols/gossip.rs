@@ -10,12 +10,18 @@
 //! that reached every member (absent when none did); the delivery delay of
 //! a pair is reaching minus origination (`delivery_p50_s`, `_p95_s`,
 //! nearest rank over the reached pairs); hops count pushes from the origin.
+//! `gossip.reach50_s` / `reach90_s` / `reach100_s`: for each rumor, the
+//! time from its origination until half (90 %, all) of the members had
+//! learned it, averaged over the rumors that got that far (absent when
+//! none did). `over = "peers"` pushes along the peer registry's overlay
+//! (bounded views) instead of to any member.
 
 use std::collections::BTreeMap;
 
 use node_logic::protocols::gossip::{
     GossipConfig, GossipEvent, MAX_RUMOR_BYTES, RumorId, RumorSpec,
 };
+use node_logic::protocols::peers::Membership;
 use node_logic::{HostConfig, HostId, HostNode, Observation};
 use reports::plots::{MAX_SERIES, svg, write_svg};
 use reports::summary::{Metric, Summary};
@@ -56,17 +62,20 @@ pub struct GossipSpec {
     pub every: SimDuration,
     /// Each rumor's payload in bytes (default 256).
     pub size: u32,
+    /// Push over the peer overlay (`over = "peers"`) instead of to any
+    /// member (`"members"`, the default).
+    pub over_peers: bool,
 }
 
 impl Protocol for Gossip {
     type Spec = GossipSpec;
-    /// The members, sorted.
-    type Plan = Vec<HostId>;
+    /// The members (shared by every member's configuration).
+    type Plan = Membership;
     const SECTION: Section = Section {
         name: "gossip",
         keys: &[
             "members", "fanout", "rounds", "interval", "origins", "first_at", "count", "every",
-            "size",
+            "size", "over",
         ],
     };
     const METRICS: &'static [&'static str] = &[
@@ -76,6 +85,9 @@ impl Protocol for Gossip {
         "gossip.coverage_reached",
         "gossip.delivery_p50_s",
         "gossip.delivery_p95_s",
+        "gossip.reach50_s",
+        "gossip.reach90_s",
+        "gossip.reach100_s",
         "gossip.hops_max",
         "gossip.hops_mean",
         "gossip.pushed",
@@ -85,7 +97,7 @@ impl Protocol for Gossip {
     fn parse(
         t: &Table<'_>,
         hosts: &Hosts<'_>,
-        _: &Protocols,
+        earlier: &Protocols,
     ) -> scenario::Result<Option<GossipSpec>> {
         if !t.is_present() {
             return Ok(None);
@@ -121,7 +133,9 @@ impl Protocol for Gossip {
             }
             None => vec![members[0]],
         };
+        let over_peers = parse_over(t, hosts, earlier, &members)?;
         Ok(Some(GossipSpec {
+            over_peers,
             fanout: t.u32_or("fanout", 3.min(max_fanout), 1, max_fanout)?,
             rounds: t.u32_or("rounds", 4, 1, 1_000)?,
             interval: t.positive_duration_or("interval", SimDuration::from_secs(1))?,
@@ -146,22 +160,19 @@ impl Protocol for Gossip {
         _: &Scenario,
         _: &RunOptions,
         _: &Plans,
-    ) -> Result<Vec<HostId>, RunError> {
-        let mut members = spec.members.clone();
-        members.sort_unstable();
-        members.dedup();
-        Ok(members)
+    ) -> Result<Membership, RunError> {
+        Ok(Membership::new(spec.members.clone()))
     }
 
     fn configure(
         spec: &GossipSpec,
-        members: &Vec<HostId>,
+        members: &Membership,
         _: &Plans,
         host: &HostSpec,
         config: HostConfig,
         _: &RngStreams,
     ) -> HostConfig {
-        if members.binary_search(&host.id).is_err() {
+        if !members.contains(host.id) {
             return config;
         }
         let rumors = match spec.origins.contains(&host.id) {
@@ -182,18 +193,19 @@ impl Protocol for Gossip {
             rounds: spec.rounds,
             interval: spec.interval,
             rumors,
+            over_peers: spec.over_peers,
         })
     }
 
-    fn shared_files(_: &GossipSpec, _: &Vec<HostId>) -> Vec<(String, Vec<u8>)> {
+    fn shared_files(_: &GossipSpec, _: &Membership) -> Vec<(String, Vec<u8>)> {
         Vec::new()
     }
 
-    fn checkers(_: &GossipSpec, _: &Vec<HostId>, _: &Scenario) -> Vec<Box<dyn Checker>> {
+    fn checkers(_: &GossipSpec, _: &Membership, _: &Scenario) -> Vec<Box<dyn Checker>> {
         Vec::new()
     }
 
-    fn prepare(_: &GossipSpec, _: &Vec<HostId>, _: &Scenario, _: &mut Simulation<HostNode>) {}
+    fn prepare(_: &GossipSpec, _: &Membership, _: &Scenario, _: &mut Simulation<HostNode>) {}
 
     fn node_counters(node: &HostNode, counters: &mut ProtocolCounters) {
         if let Some(g) = node.gossip() {
@@ -205,10 +217,10 @@ impl Protocol for Gossip {
 
     fn report<'a>(
         _: &'a GossipSpec,
-        members: &'a Vec<HostId>,
+        members: &'a Membership,
         run: &Finished<'a>,
     ) -> Box<dyn ProtocolReport + 'a> {
-        Box::new(GossipReport::new(members, run))
+        Box::new(GossipReport::new(members.as_slice(), run))
     }
 
     /// Every member remembers every rumor it has seen (id, payload and
@@ -240,6 +252,44 @@ impl Protocol for Gossip {
         Some(line)
     }
 }
+
+/// `over`: `"members"` (default) or `"peers"`, which needs every gossip
+/// member to be a member of the peer registry.
+fn parse_over(
+    t: &Table<'_>,
+    hosts: &Hosts<'_>,
+    earlier: &Protocols,
+    members: &[HostId],
+) -> scenario::Result<bool> {
+    let Some(f) = t.get("over") else {
+        return Ok(false);
+    };
+    let over_peers = f.choice("dissemination path", &[("members", false), ("peers", true)])?;
+    if !over_peers {
+        return Ok(false);
+    }
+    let Some(peers) = &earlier.peers else {
+        return Err(f
+            .invalid("`over = \"peers\"` needs the peer registry, which does not run here")
+            .with_help("add a [peers] table (with `max_outbound` for bounded views)"));
+    };
+    if let Some(m) = members.iter().find(|m| !peers.members.contains(m)) {
+        return Err(f
+            .invalid(format!(
+                "gossip member `{}` is not a member of the peer registry, so it has no peers to push to",
+                hosts.index.name(*m)
+            ))
+            .with_help("make [peers] members include every gossip member"));
+    }
+    Ok(true)
+}
+
+/// The dissemination delays reported: to half, 90 % and all of the members.
+const REACH: [(f64, &str); 3] = [
+    (0.5, "gossip.reach50_s"),
+    (0.9, "gossip.reach90_s"),
+    (1.0, "gossip.reach100_s"),
+];
 
 /// Who learned a rumor when: (time, hops, from).
 type Reached = BTreeMap<HostId, (SimTime, u32, Option<HostId>)>;
@@ -279,6 +329,23 @@ impl<'a> GossipReport<'a> {
             rumors,
             counters: (count("gossip.pushed"), count("gossip.duplicates")),
         }
+    }
+
+    /// The mean, over the rumors that reached `share` of the members, of
+    /// the time from origination until they had (`None`: no rumor did).
+    fn mean_reach(&self, share: f64) -> Option<f64> {
+        let need = ((share * self.members.len() as f64).ceil() as usize).max(1);
+        let delays: Vec<f64> = self
+            .rumors
+            .values()
+            .filter(|(at, r)| *at != SimTime::NEVER && r.len() >= need)
+            .map(|(at, r)| {
+                let mut times: Vec<SimTime> = r.values().map(|(t, _, _)| *t).collect();
+                times.sort_unstable();
+                (times[need - 1] - *at).as_secs_f64()
+            })
+            .collect();
+        (!delays.is_empty()).then(|| delays.iter().sum::<f64>() / delays.len() as f64)
     }
 
     /// Every reached pair's delay and hops.
@@ -332,6 +399,9 @@ impl ProtocolReport for GossipReport<'_> {
         let mean = (!hops.is_empty())
             .then(|| hops.iter().map(|h| f64::from(*h)).sum::<f64>() / hops.len() as f64);
         summary.set("gossip.hops_mean", real_or_null(mean));
+        for (share, name) in REACH {
+            summary.set(name, real_or_null(self.mean_reach(share)));
+        }
         summary.set("gossip.pushed", Metric::Count(self.counters.0));
         summary.set("gossip.duplicates", Metric::Count(self.counters.1));
     }

@@ -420,7 +420,12 @@ impl HostNode {
             }
             TimerId::Gossip(t) => {
                 if let Some(p) = self.gossip.as_mut() {
-                    p.timer(cx, t);
+                    // Gossip over the overlay draws from the up peers now.
+                    let view: Option<Vec<HostId>> = match (p.over_peers(), &self.peers) {
+                        (true, Some(registry)) => Some(registry.up_peers().collect()),
+                        (true, None) | (false, _) => None,
+                    };
+                    p.timer(cx, t, view.as_deref());
                 }
             }
             TimerId::Load(t) => {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rand_core::Rng;
 
 use super::gml::{GmlError, parse_gml_bytes};
+use super::regions;
 use super::routes::Routes;
 use super::topology::{Link, Topology, TopologyError, VertexId};
 use crate::input::{MAX_GRAPH_BYTES, ReadError, read_bounded};
@@ -108,6 +109,10 @@ pub enum NetworkError {
         /// The GML id of its node.
         node: u32,
     },
+    /// The regions' matrix does not make a valid graph (a scenario built
+    /// in code with a matrix of the wrong size).
+    #[error("[network] regions: {0}")]
+    Regions(GmlError),
     /// A host whose group index is not in the scenario (a malformed
     /// [`Scenario`] built in code).
     #[error("host {host} names host group #{group}, but the scenario has {groups} groups")]
@@ -174,6 +179,13 @@ pub fn build_network<M: Model, R: Rng + ?Sized>(
             None,
         ),
         TopologySpec::Gml { path } => (read_topology(path)?, Some(path.as_path())),
+        TopologySpec::Regions(list) => {
+            let graph = regions::graph(list, network.jitter);
+            (
+                Topology::from_gml(&graph).map_err(NetworkError::Regions)?,
+                None,
+            )
+        }
     };
     attach(scenario, topology, gml_path)
 }
@@ -186,6 +198,14 @@ pub fn attach<M: Model>(
     gml_path: Option<&Path>,
 ) -> Result<Network, NetworkError> {
     let mut round_robin = 0usize;
+    let region_of = match &scenario.network.topology {
+        TopologySpec::Regions(list) => regions::assign(list, scenario.hosts.len()),
+        TopologySpec::Mesh
+        | TopologySpec::Star
+        | TopologySpec::Ring
+        | TopologySpec::RandomRegular { .. }
+        | TopologySpec::Gml { .. } => Vec::new(),
+    };
     let gml_ids: Vec<VertexId> = topology.gml_ids().map(|(_, v)| v).collect();
     let mut hosts = Vec::with_capacity(scenario.hosts.len());
     for (index, host) in scenario.hosts.iter().enumerate() {
@@ -204,7 +224,10 @@ pub fn attach<M: Model>(
                     id,
                 });
             }
-            (None, GraphNodeSpec::RoundRobin) => builtin_vertex(&scenario.network.topology, index),
+            (None, GraphNodeSpec::RoundRobin) => match region_of.get(index) {
+                Some(&region) => region,
+                None => builtin_vertex(&scenario.network.topology, index),
+            },
             (Some(path), GraphNodeSpec::Node(id)) => topology
                 .vertex_by_gml_id(id)
                 .ok_or_else(|| unknown_node(&topology, path, group, id))?,

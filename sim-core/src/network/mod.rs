@@ -5,6 +5,8 @@
 //!   written ([`write_gml`]), so one graph file serves sim and Shadow.
 //! - [`topology`]: the graph ([`Topology`]) built from GML or from a
 //!   built-in shape (mesh, star, ring, random regular).
+//! - [`regions`]: the `regions` topology (a vertex per region, the latency
+//!   matrix as links) and how hosts are spread over the regions.
 //! - [`routes`]: shortest-latency paths ([`Routes`]), computed per source on
 //!   first use and cached; latency and jitter add up, loss compounds.
 //! - [`build`]: [`build_network`] turns a [`Scenario`](crate::scenario::Scenario)
@@ -19,6 +21,7 @@
 
 pub mod build;
 pub mod gml;
+pub mod regions;
 pub mod routes;
 pub mod topology;
 

@@ -110,6 +110,7 @@ fn network_error(
         NetworkError::ReadGraph { .. }
         | NetworkError::Gml { .. }
         | NetworkError::Topology(_)
+        | NetworkError::Regions(_)
         | NetworkError::GraphNodeWithoutGml { .. }
         | NetworkError::UnknownGroup { .. } => {
             field.error(ErrorKind::ReferencedFile, error.to_string())

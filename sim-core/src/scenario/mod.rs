@@ -19,6 +19,7 @@ pub mod model;
 mod network;
 mod overrides;
 mod reader;
+mod regions;
 mod resolve;
 mod schema;
 mod source;
@@ -275,6 +276,7 @@ fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<
     // hosts::parse caps the total at MAX_HOSTS, far below u32::MAX.
     let host_count = u32::try_from(hosts.len()).unwrap_or(u32::MAX);
     network::check_degree(root, &network, host_count)?;
+    network::check_regions(root, &network, host_count)?;
     let cpu = cpu::parse(root, &groups)?;
     let index = HostIndex::new(&groups);
     let view = Hosts {

@@ -67,7 +67,7 @@ pub struct NetworkSpec {
 }
 
 /// The graph hosts attach to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum TopologySpec {
     /// Every pair of hosts one link apart (one vertex with a self-loop, as
     /// Shadow's single-switch graph).
@@ -87,6 +87,35 @@ pub enum TopologySpec {
         /// Absolute or scenario-relative path, already resolved.
         path: PathBuf,
     },
+    /// Named regions with a latency (and loss) matrix between them: one
+    /// vertex per region, hosts spread over the regions by share or count.
+    Regions(Vec<RegionSpec>),
+}
+
+/// One region of a `regions` topology.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegionSpec {
+    /// Its name (unique).
+    pub name: String,
+    /// How many of the hosts it holds.
+    pub size: RegionSize,
+    /// Host bandwidth in the region (up and down), unless a host group or
+    /// `[network]` sets one.
+    pub bandwidth: Option<Bandwidth>,
+    /// One-way latency to each region, by region index (its own index:
+    /// between two hosts of this region). The matrix is symmetric.
+    pub latency: Vec<SimDuration>,
+    /// Loss to each region, by region index (symmetric; 0 when not given).
+    pub loss: Vec<Probability>,
+}
+
+/// How many hosts a region holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RegionSize {
+    /// This share of all hosts (the shares add up to 1).
+    Share(f64),
+    /// Exactly this many hosts (the counts add up to the host count).
+    Count(u32),
 }
 
 /// What a host does: a shorthand for the protocols it runs by default.

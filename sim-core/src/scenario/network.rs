@@ -4,6 +4,7 @@
 use super::error::ErrorKind;
 use super::model::{NetworkSpec, TopologySpec};
 use super::reader::{Field, Result, Table};
+use super::regions;
 use super::schema;
 use crate::units::{Bandwidth, Probability, SimDuration};
 
@@ -19,6 +20,7 @@ enum Builtin {
     Star,
     Ring,
     RandomRegular,
+    Regions,
 }
 
 /// The topologies as written; `None`: recognised but not supported yet.
@@ -27,7 +29,7 @@ const TOPOLOGIES: &[(&str, Option<Builtin>)] = &[
     ("star", Some(Builtin::Star)),
     ("ring", Some(Builtin::Ring)),
     ("random-regular", Some(Builtin::RandomRegular)),
-    ("regions", None),
+    ("regions", Some(Builtin::Regions)),
 ];
 
 /// The `[network]` table, or the defaults when it is absent.
@@ -67,8 +69,8 @@ pub(crate) fn parse(root: &Table<'_>) -> Result<NetworkSpec> {
                 return Err(f
                     .invalid(format!("topology `{}` is not supported yet", f.str()?))
                     .with_help(
-                        "use mesh, star, ring or random-regular, or a GML `graph` with \
-                         per-link latencies",
+                        "use mesh, star, ring, random-regular or regions, or a GML `graph` \
+                         with per-link latencies",
                     ));
             }
         },
@@ -84,6 +86,38 @@ pub(crate) fn parse(root: &Table<'_>) -> Result<NetworkSpec> {
             )
             .with_help("remove `degree`, or set `topology = \"random-regular\"`"));
     }
+    let regions_field = table.get("regions");
+    match (&regions_field, builtin, &topology_field) {
+        (Some(f), Builtin::Mesh | Builtin::Star | Builtin::Ring | Builtin::RandomRegular, _) => {
+            return Err(f
+                .key_error(
+                    ErrorKind::Conflict,
+                    "`regions` applies only to `topology = \"regions\"`",
+                )
+                .with_help("set `topology = \"regions\"`, or remove the regions"));
+        }
+        (None, Builtin::Regions, Some(topology)) => {
+            return Err(topology
+                .invalid("`topology = \"regions\"` needs its regions")
+                .with_help(
+                    "add `[[network.regions]]` tables, each with a name, a share (or count) and a latency to every region",
+                ));
+        }
+        (Some(_), Builtin::Regions, _) => {
+            for key in ["latency", "loss"] {
+                if let Some(f) = table.get(key) {
+                    return Err(f
+                        .key_error(
+                            ErrorKind::Conflict,
+                            format!("`{key}` of [network] does not apply to regions"),
+                        )
+                        .with_note("with regions, each region's table gives its latency and loss to every region")
+                        .with_help(format!("remove `{key}` and set it in the regions' `{key}` tables")));
+                }
+            }
+        }
+        (None, _, _) => {}
+    }
     let topology = match (graph_field, builtin) {
         (Some(graph), _) => TopologySpec::Gml {
             path: readable_graph(&graph)?,
@@ -93,6 +127,11 @@ pub(crate) fn parse(root: &Table<'_>) -> Result<NetworkSpec> {
         (None, Builtin::Ring) => TopologySpec::Ring,
         (None, Builtin::RandomRegular) => TopologySpec::RandomRegular {
             degree: table.u32_or("degree", DEFAULT_DEGREE, 2, u32::MAX)?,
+        },
+        (None, Builtin::Regions) => match &regions_field {
+            Some(f) => TopologySpec::Regions(regions::parse(f)?),
+            // Refused above: regions without their tables.
+            None => TopologySpec::Mesh,
         },
     };
     let (bandwidth_up, bandwidth_down) = bandwidths(&table)?;
@@ -104,6 +143,21 @@ pub(crate) fn parse(root: &Table<'_>) -> Result<NetworkSpec> {
         bandwidth_up,
         bandwidth_down,
     })
+}
+
+/// Regions sized by count must hold exactly the scenario's hosts.
+pub(crate) fn check_regions(root: &Table<'_>, network: &NetworkSpec, hosts: u32) -> Result<()> {
+    let TopologySpec::Regions(list) = &network.topology else {
+        return Ok(());
+    };
+    let table = root
+        .get("network")
+        .map(|f| f.table("[network]", schema::NETWORK))
+        .transpose()?;
+    match table.as_ref().and_then(|t| t.get("regions")) {
+        Some(field) => regions::check_sizes(list, &field, hosts),
+        None => Ok(()),
+    }
 }
 
 /// A random-regular graph needs `degree < hosts` and `hosts x degree` even.

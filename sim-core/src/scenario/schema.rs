@@ -23,6 +23,7 @@ pub(crate) const TOP: &[&str] = &[
 pub(crate) const NETWORK: &[&str] = &[
     "topology",
     "graph",
+    "regions",
     "latency",
     "jitter",
     "loss",
@@ -81,6 +82,10 @@ pub(crate) fn tables<M: super::Model>() -> Vec<SchemaTable> {
         SchemaTable {
             title: "[network]".to_string(),
             keys: NETWORK.to_vec(),
+        },
+        SchemaTable {
+            title: "[[network.regions]]".to_string(),
+            keys: super::regions::REGION_KEYS.to_vec(),
         },
         SchemaTable {
             title: "[[hosts]]".to_string(),

@@ -1,27 +1,36 @@
 //! The peer registry's driver side: the `[peers]` table, each member's
-//! configuration, and its report (`report`: `peers.csv` and the `peers.*`
-//! metrics; `plots`: live peers and flaps over time).
+//! configuration (full mesh, or bounded views with `max_outbound`; rate
+//! limits), and its report (`report`: `peers.csv` and the `peers.*`
+//! metrics; `replay`: the views over time; `overlay`: the overlay's
+//! degrees, components and diameter; `plots`: live peers and flaps over
+//! time).
 
+pub mod overlay;
 pub mod plots;
+mod replay;
 pub mod report;
 
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
-use node_logic::protocols::peers::PeerConfig;
+use node_logic::protocols::consensus::SignatureVerifier;
+use node_logic::protocols::peers::{Membership, PeerConfig, RateLimit, ViewLimits};
 use node_logic::{HostConfig, HostId, HostNode};
+use rand::RngExt;
 use reports::summary::Summary;
 use reports::{ReportError, ResultDir};
 use sim_core::checkers::Checker;
 use sim_core::engine::Simulation;
-use sim_core::rng::RngStreams;
+use sim_core::rng::{RngStreams, names};
 use sim_core::scenario::{self, DeValue, ErrorKind, HostSpec, Hosts, Role, Section, Table};
 use sim_core::units::SimDuration;
 
+use super::consensus::sigcache::SignatureCache;
 use super::{Plans, PlotContext, Protocol, ProtocolCounters, ProtocolReport, Protocols};
 use crate::model::Scenario;
 use crate::results::Finished;
 use crate::runner::{RunError, RunOptions};
-use report::PeersReport;
+use report::{Mode, PeersReport};
 
 /// The peer registry (see the module docs).
 pub struct Peers;
@@ -37,15 +46,50 @@ pub struct PeersSpec {
     pub stale_after: SimDuration,
     /// Bound on observers of join/leave events (default 50).
     pub max_observers: u32,
+    /// Bounded views; `None`: full mesh.
+    pub view: Option<ViewSpec>,
+    /// Per-peer rate limits; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Bounded views, as the `[peers]` table sets them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViewSpec {
+    /// The limits every member applies.
+    pub limits: ViewLimits,
+    /// Members each member starts from, drawn at random (default
+    /// `max_outbound`).
+    pub bootstrap: u32,
+}
+
+/// The peer registry's part of a run.
+#[derive(Debug)]
+pub struct PeersPlan {
+    /// The members (shared by every member's registry).
+    pub members: Membership,
+    /// The run's cache of hello signature checks (`None` with the cache
+    /// off: every hello verified).
+    pub cache: Option<Rc<SignatureCache>>,
 }
 
 impl Protocol for Peers {
     type Spec = PeersSpec;
-    /// The members, sorted.
-    type Plan = Vec<HostId>;
+    type Plan = PeersPlan;
     const SECTION: Section = Section {
         name: "peers",
-        keys: &["members", "heartbeat", "stale_after", "max_observers"],
+        keys: &[
+            "members",
+            "heartbeat",
+            "stale_after",
+            "max_observers",
+            "max_outbound",
+            "max_inbound",
+            "max_known",
+            "bootstrap",
+            "retry_after",
+            "rate_limit_messages",
+            "rate_limit_bytes",
+        ],
     };
     const METRICS: &'static [&'static str] = &[
         "peers.converged_s",
@@ -54,6 +98,14 @@ impl Protocol for Peers {
         "peers.reconverged_s",
         "peers.reconverged_reached",
         "peers.flaps",
+        "peers.degree_min",
+        "peers.degree_mean",
+        "peers.degree_max",
+        "peers.components",
+        "peers.diameter_hops",
+        "peers.refused",
+        "peers.evicted",
+        "peers.rate_limited",
     ];
 
     fn parse(
@@ -93,11 +145,15 @@ impl Protocol for Peers {
             ));
         }
         let max_observers = t.u32_or("max_observers", 50, 0, u32::MAX)?;
+        let view = parse_view(t, stale_after)?;
+        let rate_limit = parse_rate_limit(t)?;
         Ok((!members.is_empty()).then_some(PeersSpec {
             members,
             heartbeat,
             stale_after,
             max_observers,
+            view,
+            rate_limit,
         }))
     }
 
@@ -111,74 +167,190 @@ impl Protocol for Peers {
     fn plan(
         spec: &PeersSpec,
         _: &Scenario,
-        _: &RunOptions,
+        options: &RunOptions,
         _: &Plans,
-    ) -> Result<Vec<HostId>, RunError> {
-        let mut members = spec.members.clone();
-        members.sort_unstable();
-        members.dedup();
-        Ok(members)
+    ) -> Result<PeersPlan, RunError> {
+        Ok(PeersPlan {
+            members: Membership::new(spec.members.clone()),
+            cache: options
+                .signature_cache
+                .then(|| Rc::new(SignatureCache::new())),
+        })
     }
 
     /// Every member greets every other member at start (its bootstrap list
     /// is the whole membership).
     fn configure(
         spec: &PeersSpec,
-        members: &Vec<HostId>,
+        plan: &PeersPlan,
         _: &Plans,
         host: &HostSpec,
         config: HostConfig,
-        _: &RngStreams,
+        streams: &RngStreams,
     ) -> HostConfig {
-        if members.binary_search(&host.id).is_err() {
+        if !plan.members.contains(host.id) {
             return config;
         }
+        let bootstrap = match spec.view {
+            None => plan.members.as_slice().to_vec(),
+            Some(view) => bootstrap_sample(&plan.members, host.id, view.bootstrap, streams),
+        };
         config.with_peers(PeerConfig {
             max_observers: spec.max_observers as usize,
+            verifier: plan.cache.clone().map(|c| c as Rc<dyn SignatureVerifier>),
+            limits: spec.view.map(|v| v.limits),
+            rate_limit: spec.rate_limit,
             ..PeerConfig::new(
                 host.id,
-                members.clone(),
-                members.clone(),
+                plan.members.clone(),
+                bootstrap,
                 spec.heartbeat,
                 spec.stale_after,
             )
         })
     }
 
-    fn shared_files(_: &PeersSpec, _: &Vec<HostId>) -> Vec<(String, Vec<u8>)> {
+    fn shared_files(_: &PeersSpec, _: &PeersPlan) -> Vec<(String, Vec<u8>)> {
         Vec::new()
     }
 
-    fn checkers(_: &PeersSpec, _: &Vec<HostId>, _: &Scenario) -> Vec<Box<dyn Checker>> {
+    fn checkers(_: &PeersSpec, _: &PeersPlan, _: &Scenario) -> Vec<Box<dyn Checker>> {
         Vec::new()
     }
 
-    fn prepare(_: &PeersSpec, _: &Vec<HostId>, _: &Scenario, _: &mut Simulation<HostNode>) {}
+    fn prepare(_: &PeersSpec, _: &PeersPlan, _: &Scenario, _: &mut Simulation<HostNode>) {}
 
     fn node_counters(_: &HostNode, _: &mut ProtocolCounters) {}
 
     fn report<'a>(
-        _: &'a PeersSpec,
-        members: &'a Vec<HostId>,
+        spec: &'a PeersSpec,
+        plan: &'a PeersPlan,
         run: &Finished<'a>,
     ) -> Box<dyn ProtocolReport + 'a> {
+        let mode = match (spec.view, spec.rate_limit) {
+            (Some(view), _) => Mode::Bounded {
+                target: view.limits.outbound,
+            },
+            (None, Some(_)) => Mode::MeshLimited,
+            (None, None) => Mode::Mesh,
+        };
         let from = crate::faults::liveness_start(run.scenario);
-        Box::new(PeersOutcome(PeersReport::new(members, run.log, from)))
+        Box::new(PeersOutcome(PeersReport::new(
+            plan.members.as_slice(),
+            run.log,
+            from,
+            mode,
+        )))
     }
 
     fn digest(summary: &Summary) -> Option<String> {
         report::digest(summary)
     }
 
-    /// Every member keeps an entry for every other member and records
-    /// their joins and leaves: 600 bytes per pair of members and 4 KiB
-    /// per member (measured: 200 and 400 peers take 26 and 86 MiB).
+    /// Full mesh: every member keeps an entry for every other member and
+    /// records their joins and leaves: 600 bytes per pair of members and
+    /// 4 KiB per member (measured: 200 and 400 peers take 26 and 86 MiB).
+    /// Bounded views: 400 bytes per peer a member may remember
+    /// (`max_known`) instead (measured: 10,000 peers remembering 144 take
+    /// 448 MiB; BENCHMARKS.md, "Memory estimates").
     fn memory(spec: &PeersSpec, _: &Scenario) -> u64 {
         let n = spec.members.iter().collect::<BTreeSet<_>>().len() as u64;
-        n.saturating_mul(n)
-            .saturating_mul(600)
+        let (per_member, bytes) = match spec.view {
+            None => (n, 600),
+            Some(view) => ((view.limits.known as u64).min(n), 400),
+        };
+        n.saturating_mul(per_member)
+            .saturating_mul(bytes)
             .saturating_add(n.saturating_mul(4 << 10))
     }
+}
+
+/// `[peers]` keys that apply only with bounded views.
+const VIEW_KEYS: [&str; 4] = ["max_inbound", "max_known", "bootstrap", "retry_after"];
+
+/// Bounded views: `max_outbound` and the keys that refine it.
+fn parse_view(t: &Table<'_>, stale_after: SimDuration) -> scenario::Result<Option<ViewSpec>> {
+    let Some(outbound_field) = t.get("max_outbound") else {
+        if let Some(f) = VIEW_KEYS.iter().find_map(|k| t.get(k)) {
+            return Err(f
+                .key_error(
+                    ErrorKind::Conflict,
+                    format!("`{}` applies only with bounded views", f.name()),
+                )
+                .with_help(
+                    "set `max_outbound` (the outbound connections each member keeps), or remove it",
+                ));
+        }
+        return Ok(None);
+    };
+    let outbound = outbound_field.u32_in(1, 4096)?;
+    let inbound = t.u32_or(
+        "max_inbound",
+        outbound.saturating_mul(8).min(65_536),
+        1,
+        65_536,
+    )?;
+    let slots = outbound + inbound;
+    let known = t.u32_or("max_known", slots.saturating_mul(2), 1, 1 << 20)?;
+    if known < slots {
+        let f = t.get("max_known").unwrap_or(outbound_field);
+        return Err(f
+            .invalid(format!(
+                "`max_known` ({known}) must be at least `max_outbound` + `max_inbound` ({slots}): a host must remember its connections"
+            ))
+            .with_help("raise `max_known` or remove it (default: twice the connections)"));
+    }
+    Ok(Some(ViewSpec {
+        limits: ViewLimits {
+            outbound: outbound as usize,
+            inbound: inbound as usize,
+            known: known as usize,
+            retry_after: t.positive_duration_or("retry_after", stale_after)?,
+        },
+        bootstrap: t.u32_or("bootstrap", outbound, 1, 1 << 20)?,
+    }))
+}
+
+/// `rate_limit_messages` (datagrams per second) and `rate_limit_bytes`
+/// (body bytes per second), each optional.
+fn parse_rate_limit(t: &Table<'_>) -> scenario::Result<Option<RateLimit>> {
+    let messages = t
+        .get("rate_limit_messages")
+        .map(|f| f.u32_in(1, u32::MAX))
+        .transpose()?;
+    let bytes = t
+        .get("rate_limit_bytes")
+        .map(|f| f.int_in(1, 1 << 40).map(|n| n as u64))
+        .transpose()?;
+    Ok(
+        (messages.is_some() || bytes.is_some()).then_some(RateLimit {
+            messages_per_s: messages,
+            bytes_per_s: bytes,
+        }),
+    )
+}
+
+/// `count` members other than `host`, drawn uniformly from its own stream
+/// (all of them when there are fewer), in id order.
+fn bootstrap_sample(
+    members: &Membership,
+    host: HostId,
+    count: u32,
+    streams: &RngStreams,
+) -> Vec<HostId> {
+    let others: Vec<HostId> = members
+        .as_slice()
+        .iter()
+        .copied()
+        .filter(|&m| m != host)
+        .collect();
+    let count = (count as usize).min(others.len());
+    let mut rng = streams.stream(names::PEERS_BOOTSTRAP, u64::from(host.0));
+    let mut picked = BTreeSet::new();
+    while picked.len() < count {
+        picked.insert(others[rng.random_range(0..others.len())]);
+    }
+    picked.into_iter().collect()
 }
 
 /// The peer registry's report, when it has two members or more.

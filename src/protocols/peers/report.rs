@@ -20,6 +20,19 @@
 //! - `flaps`: peer-down events, every time a member drops a peer it had
 //!   up (silence, ban, or the peer's crash);
 //! - `members`.
+//!
+//! **Bounded views** (`max_outbound` set): a member keeps a few
+//! connections (`node_logic::protocols::peers::registry` module `view`),
+//! so nobody knows everyone. There **converged** means every live member
+//! has at least `min(max_outbound, members - 1)` peers up and the overlay
+//! of live members (an edge when either end has the other up, see
+//! [`super::overlay`]) is one component. The end-of-run shape of the
+//! overlay gives `peers.degree_min/mean/max`, `peers.components` and
+//! `peers.diameter_hops` (null when disconnected). `peers.refused`,
+//! `peers.evicted` and `peers.rate_limited` count the registry's refusals,
+//! evictions and datagrams dropped over a rate limit. These metrics are
+//! written only when bounded views or rate limits are set, so full-mesh
+//! runs keep their summaries.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -29,33 +42,32 @@ use node_logic::{HostId, Observation};
 use reports::summary::{Metric, Summary};
 use reports::tables::{host_name, rows};
 use reports::{ReportError, seconds};
-use sim_core::record::{Lifecycle, RunLog};
+use sim_core::record::RunLog;
 use sim_core::units::SimTime;
 
+use super::overlay::{Overlay, Shape};
+use super::replay::{MemberStats, Replay};
 use crate::model::Scenario;
 
-/// What one member saw.
-#[derive(Clone, Debug, Default)]
-struct MemberStats {
-    joins: u64,
-    leaves: u64,
-    bans: u64,
-    full_view_at: Option<SimTime>,
-    /// Completed up periods of its peers: (count, total nanoseconds).
-    lifetimes: (u64, u128),
-    up_since: BTreeMap<HostId, SimTime>,
-}
-
-/// One step of the replay: a boot or crash, or a peer observation.
-enum Step<'a> {
-    Life(Lifecycle),
-    Seen(&'a PeerRegistryEvent),
+/// What the report measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Full mesh: converged when every live member knows every other.
+    Mesh,
+    /// Full mesh with rate limits: as [`Mode::Mesh`], plus their counts.
+    MeshLimited,
+    /// Bounded views with this outbound target.
+    Bounded {
+        /// Outbound connections each member aims for.
+        target: usize,
+    },
 }
 
 /// Peer-registry outcome of a run.
 #[derive(Debug)]
 pub struct PeersReport {
     members: Vec<HostId>,
+    mode: Mode,
     converged_at: Option<SimTime>,
     reconverged_at: Option<SimTime>,
     recovery_from: Option<SimTime>,
@@ -65,193 +77,74 @@ pub struct PeersReport {
     live: BTreeMap<HostId, Vec<(SimTime, usize)>>,
     /// When a member dropped a peer (the flaps).
     downs: Vec<SimTime>,
+    /// The overlay of the members live at the end (bounded views).
+    shape: Option<Shape>,
+    /// Refusals, evictions and rate-limit drops recorded.
+    refused: u64,
+    evicted: u64,
+    rate_limited: u64,
 }
 
-/// The registry's state while the run is replayed.
-#[derive(Default)]
-struct Replay {
-    members: BTreeSet<HostId>,
-    live: BTreeSet<HostId>,
-    booted: BTreeSet<HostId>,
-    knows: BTreeMap<HostId, BTreeSet<HostId>>,
-    /// Missing (observer, peer) pairs among live members.
-    missing: u64,
-}
-
-impl Replay {
-    fn converged(&self) -> bool {
-        self.missing == 0 && self.booted.len() == self.members.len() && self.live.len() >= 2
-    }
-
-    fn boot(&mut self, host: HostId) {
-        self.booted.insert(host);
-        if self.live.insert(host) {
-            self.knows.insert(host, BTreeSet::new());
-            // Its own view is empty; it is absent from the others'.
-            let others = self.live.len() as u64 - 1;
-            let unseen = self
-                .live
-                .iter()
-                .filter(|a| **a != host && !self.knows[*a].contains(&host))
-                .count() as u64;
-            self.missing += others + unseen;
-        }
-    }
-
-    fn crash(&mut self, host: HostId) {
-        if self.live.remove(&host) {
-            let own = self
-                .knows
-                .get(&host)
-                .map_or(0, |k| k.iter().filter(|p| self.live.contains(p)).count())
-                as u64;
-            self.missing = self.missing.saturating_sub(self.live.len() as u64 - own);
-            let unseen = self
-                .live
-                .iter()
-                .filter(|a| !self.knows[*a].contains(&host))
-                .count() as u64;
-            self.missing = self.missing.saturating_sub(unseen);
-            self.knows.insert(host, BTreeSet::new());
-        }
-    }
-
-    /// `host` now sees `peer` up (`up`) or down.
-    fn see(&mut self, host: HostId, peer: HostId, up: bool) {
-        let view = self.knows.entry(host).or_default();
-        let changed = if up {
-            view.insert(peer)
-        } else {
-            view.remove(&peer)
+/// Refusals, evictions and rate-limit drops the members recorded.
+fn limit_counts(members: &BTreeSet<HostId>, log: &RunLog) -> (u64, u64, u64) {
+    let (mut refused, mut evicted, mut rate_limited) = (0, 0, 0);
+    for (_, h, o) in &log.observations {
+        let Observation::Peers(event) = o else {
+            continue;
         };
-        if changed && self.live.contains(&host) && self.live.contains(&peer) {
-            if up {
-                self.missing = self.missing.saturating_sub(1);
-            } else {
-                self.missing += 1;
-            }
+        if !members.contains(h) {
+            continue;
         }
-    }
-
-    /// How many peers `host` has up (0 while it is down).
-    fn view_size(&self, host: HostId) -> usize {
-        match self.live.contains(&host) {
-            true => self.knows.get(&host).map_or(0, BTreeSet::len),
-            false => 0,
-        }
-    }
-}
-
-/// The members' boots, crashes and peer observations in time order (at
-/// equal times a boot or crash first: it happens before what the node
-/// does next).
-fn steps<'a>(members: &BTreeSet<HostId>, log: &'a RunLog) -> Vec<(SimTime, HostId, Step<'a>)> {
-    let mut steps: Vec<(SimTime, u8, usize, HostId, Step<'_>)> = Vec::new();
-    for (i, (t, h, what)) in log.lifecycle.iter().enumerate() {
-        if members.contains(h) {
-            steps.push((*t, 0, i, *h, Step::Life(*what)));
-        }
-    }
-    for (i, (t, h, o)) in log.observations.iter().enumerate() {
-        if let Observation::Peers(
-            e @ (PeerRegistryEvent::Up { .. }
+        match event {
+            PeerRegistryEvent::Refused { .. } => refused += 1,
+            PeerRegistryEvent::Evicted { .. } => evicted += 1,
+            PeerRegistryEvent::RateLimited { .. } => rate_limited += 1,
+            PeerRegistryEvent::Up { .. }
             | PeerRegistryEvent::Down { .. }
-            | PeerRegistryEvent::Banned { .. }),
-        ) = o
-            && members.contains(h)
-        {
-            steps.push((*t, 1, i, *h, Step::Seen(e)));
+            | PeerRegistryEvent::Banned { .. }
+            | PeerRegistryEvent::Unbanned { .. }
+            | PeerRegistryEvent::ObserversCleaned { .. } => {}
         }
     }
-    steps.sort_by_key(|(t, order, i, _, _)| (*t, *order, *i));
-    steps.into_iter().map(|(t, _, _, h, s)| (t, h, s)).collect()
+    (refused, evicted, rate_limited)
 }
 
 impl PeersReport {
     /// Replays the run's lifecycle and peer observations; `None` when the
     /// peer registry has fewer than two members. `recovery_from` is when
     /// the last fault was over (`None`: a fault never ends).
-    pub fn new(members: &[HostId], log: &RunLog, recovery_from: Option<SimTime>) -> Option<Self> {
+    pub fn new(
+        members: &[HostId],
+        log: &RunLog,
+        recovery_from: Option<SimTime>,
+        mode: Mode,
+    ) -> Option<Self> {
         let members: BTreeSet<HostId> = members.iter().copied().collect();
         if members.len() < 2 {
             return None;
         }
-        let mut report = PeersReport {
-            members: members.iter().copied().collect(),
-            converged_at: None,
-            reconverged_at: None,
+        let target = match mode {
+            Mode::Bounded { target } => Some(target),
+            Mode::Mesh | Mode::MeshLimited => None,
+        };
+        let (refused, evicted, rate_limited) = limit_counts(&members, log);
+        let replay = Replay::run(members.clone(), log, target, recovery_from);
+        let shape = target.and_then(|_| Overlay::new(&replay.live, &replay.knows).shape());
+        Some(PeersReport {
+            members: members.into_iter().collect(),
+            mode,
+            converged_at: replay.converged_at,
+            reconverged_at: replay.reconverged_at,
             recovery_from,
-            stats: members
-                .iter()
-                .map(|m| (*m, MemberStats::default()))
-                .collect(),
-            up_at_end: BTreeMap::new(),
-            live: members.iter().map(|m| (*m, Vec::new())).collect(),
-            downs: Vec::new(),
-        };
-        let mut replay = Replay {
-            members,
-            ..Replay::default()
-        };
-        let mut was_converged = false;
-        for (time, host, step) in steps(&replay.members, log) {
-            if let Some(from) = recovery_from
-                && time > from
-                && was_converged
-            {
-                // Converged at the end of the last fault, before this step.
-                report.reconverged_at.get_or_insert(from);
-            }
-            report.apply(&mut replay, time, host, &step);
-            was_converged = replay.converged();
-            if was_converged {
-                report.converged_at.get_or_insert(time);
-                if recovery_from.is_some_and(|from| time >= from) {
-                    report.reconverged_at.get_or_insert(time);
-                }
-            }
-        }
-        if let Some(from) = recovery_from
-            && was_converged
-        {
-            report.reconverged_at.get_or_insert(from);
-        }
-        report.up_at_end = replay.knows.iter().map(|(h, k)| (*h, k.len())).collect();
-        Some(report)
-    }
-
-    /// One step of the replay: the registry's state, the member's
-    /// statistics and its live-peer series.
-    fn apply(&mut self, replay: &mut Replay, time: SimTime, host: HostId, step: &Step<'_>) {
-        let stat = self.stats.entry(host).or_default();
-        match step {
-            Step::Life(Lifecycle::Started | Lifecycle::Restarted) => replay.boot(host),
-            Step::Life(Lifecycle::Crashed) => replay.crash(host),
-            Step::Seen(PeerRegistryEvent::Up { peer }) => {
-                stat.joins += 1;
-                stat.up_since.insert(*peer, time);
-                replay.see(host, *peer, true);
-            }
-            Step::Seen(PeerRegistryEvent::Down { peer }) => {
-                stat.leaves += 1;
-                if let Some(since) = stat.up_since.remove(peer) {
-                    stat.lifetimes.0 += 1;
-                    stat.lifetimes.1 += u128::from((time - since).as_nanos());
-                }
-                self.downs.push(time);
-                replay.see(host, *peer, false);
-            }
-            Step::Seen(PeerRegistryEvent::Banned { .. }) => stat.bans += 1,
-            Step::Seen(_) => {}
-        }
-        if replay.live.contains(&host) && replay.view_size(host) + 1 >= replay.members.len() {
-            stat.full_view_at.get_or_insert(time);
-        }
-        let size = replay.view_size(host);
-        let series = self.live.entry(host).or_default();
-        if series.last().is_none_or(|(_, last)| *last != size) {
-            series.push((time, size));
-        }
+            up_at_end: replay.knows.iter().map(|(h, k)| (*h, k.len())).collect(),
+            stats: replay.stats,
+            live: replay.series,
+            downs: replay.downs,
+            shape,
+            refused,
+            evicted,
+            rate_limited,
+        })
     }
 
     /// Adds the `peers.*` metrics (see the module docs).
@@ -265,6 +158,39 @@ impl PeersReport {
         };
         summary.set_event("peers.reconverged", reconverged);
         summary.set("peers.flaps", Metric::Count(self.downs.len() as u64));
+        if self.mode == Mode::Mesh {
+            return;
+        }
+        summary.set("peers.refused", Metric::Count(self.refused));
+        summary.set("peers.evicted", Metric::Count(self.evicted));
+        summary.set("peers.rate_limited", Metric::Count(self.rate_limited));
+        if self.mode == Mode::MeshLimited {
+            return;
+        }
+        let shape = self.shape;
+        let count = |f: fn(&Shape) -> Option<u64>| shape.as_ref().and_then(f);
+        let set_count = |summary: &mut Summary, name: &str, v: Option<u64>| {
+            summary.set(name, v.map_or(Metric::Null, Metric::Count));
+        };
+        set_count(
+            summary,
+            "peers.degree_min",
+            count(|s| Some(s.degree_min as u64)),
+        );
+        let mean = shape.map_or(Metric::Null, |s| Metric::Real(s.degree_mean));
+        summary.set("peers.degree_mean", mean);
+        set_count(
+            summary,
+            "peers.degree_max",
+            count(|s| Some(s.degree_max as u64)),
+        );
+        set_count(
+            summary,
+            "peers.components",
+            count(|s| Some(s.components as u64)),
+        );
+        let diameter = count(|s| s.diameter.map(u64::from));
+        set_count(summary, "peers.diameter_hops", diameter);
     }
 
     /// Each member's count of live peers over time, in host order: the
@@ -336,6 +262,7 @@ pub fn digest(summary: &Summary) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim_core::record::Lifecycle;
 
     fn s(secs: u64) -> SimTime {
         SimTime::from_nanos(secs * 1_000_000_000)
@@ -389,7 +316,7 @@ mod tests {
             up(&mut log, t, a, b);
         }
         up(&mut log, 5, 1, 2);
-        let report = PeersReport::new(&scenario, &log, Some(SimTime::ZERO)).unwrap();
+        let report = PeersReport::new(&scenario, &log, Some(SimTime::ZERO), Mode::Mesh).unwrap();
         assert_eq!(report.converged_at, Some(s(5)));
         assert_eq!(report.stats[&HostId(2)].full_view_at, Some(s(3)));
         // Without faults, reconvergence is measured from the start.
@@ -406,7 +333,7 @@ mod tests {
         // Only 0 and 1 are live; they find each other at 2 s.
         up(&mut log, 2, 0, 1);
         up(&mut log, 2, 1, 0);
-        let report = PeersReport::new(&scenario, &log, Some(s(1))).unwrap();
+        let report = PeersReport::new(&scenario, &log, Some(s(1)), Mode::Mesh).unwrap();
         assert_eq!(report.converged_at, Some(s(2)));
         let summary = metrics(&report);
         assert_eq!(summary.get("peers.converged_s"), Some(&Metric::Real(2.0)));
@@ -421,7 +348,7 @@ mod tests {
         let scenario = three_peers();
         let mut log = booted(3);
         up(&mut log, 1, 0, 1);
-        let report = PeersReport::new(&scenario, &log, Some(SimTime::ZERO)).unwrap();
+        let report = PeersReport::new(&scenario, &log, Some(SimTime::ZERO), Mode::Mesh).unwrap();
         let summary = metrics(&report);
         assert_eq!(summary.get("peers.converged_s"), Some(&Metric::Null));
         assert_eq!(
@@ -449,7 +376,7 @@ mod tests {
         ] {
             see(&mut log, t, a, b, is_up);
         }
-        let report = PeersReport::new(&members, &log, Some(s(60))).unwrap();
+        let report = PeersReport::new(&members, &log, Some(s(60)), Mode::Mesh).unwrap();
         let summary = metrics(&report);
         assert_eq!(summary.get("peers.converged_s"), Some(&Metric::Real(1.0)));
         assert_eq!(summary.get("peers.reconverged_s"), Some(&Metric::Real(5.0)));
@@ -464,12 +391,12 @@ mod tests {
             vec![(s(0), 0), (s(1), 1), (s(40), 0), (s(63), 1)]
         );
         // Still converged when the fault ends: 0. A fault that never ends: null.
-        let calm = PeersReport::new(&members, &log, Some(s(70))).unwrap();
+        let calm = PeersReport::new(&members, &log, Some(s(70)), Mode::Mesh).unwrap();
         assert_eq!(
             metrics(&calm).get("peers.reconverged_s"),
             Some(&Metric::Real(0.0))
         );
-        let never = PeersReport::new(&members, &log, None).unwrap();
+        let never = PeersReport::new(&members, &log, None, Mode::Mesh).unwrap();
         assert_eq!(
             metrics(&never).get("peers.reconverged_reached"),
             Some(&Metric::Flag(false))

@@ -25,6 +25,20 @@ pub trait SignatureVerifier: fmt::Debug {
         message: &[u8],
         signature: &[u8; SIGNATURE_LEN],
     ) -> bool;
+
+    /// Told of a signature this run made itself with `key`'s secret (as
+    /// [`crate::identity::Identity::sign`] does). An ed25519 signature made
+    /// with the secret always verifies, so a cache may answer the check of
+    /// exactly these bytes without verifying; any other bytes (forged,
+    /// damaged) are not vouched for and are verified. Default: ignored.
+    fn signed(
+        &self,
+        _key: &PublicKey,
+        _domain: &[u8],
+        _message: &[u8],
+        _signature: &[u8; SIGNATURE_LEN],
+    ) {
+    }
 }
 
 /// Verifies every signature with [`PublicKey::verify`] (strict ed25519).

@@ -12,6 +12,12 @@
 //!   members do not tick in lockstep): each round it sends the rumor to
 //!   `fanout` members drawn uniformly, without repetition, from the others
 //!   (from the host's RNG). A receiver learns it at the sender's hops + 1.
+//! - **Over the peer overlay** (`over_peers`): the members a round draws
+//!   from are the host's peers up in its peer registry at that moment (its
+//!   bounded view), not every member: dissemination uses only connections
+//!   the host has, as in a real network where nobody knows everyone. With
+//!   no peer up, a round sends nothing (the rumor's rounds still count
+//!   down).
 //! - **Duplicates** (a rumor already known) are counted and dropped: no
 //!   second push, no observation. Only members' datagrams are taken
 //!   (others are rejected `NotAMember`); malformed ones are rejected.
@@ -33,6 +39,7 @@ use crate::codec::{DecodeError, MAX_DATAGRAM, Reader};
 use crate::io::RejectReason;
 use crate::observe::{Described, Description, TraceWriter, Traced};
 use crate::outbox::Outbox;
+use crate::protocols::peers::Membership;
 use crate::protocols::{Cx, HostProtocol, Observation, ProtocolTag, TimerId};
 use crate::time::{SimDuration, SimTime};
 use crate::wire::frame;
@@ -69,8 +76,8 @@ pub struct RumorSpec {
 pub struct GossipConfig {
     /// This member.
     pub me: HostId,
-    /// Every member, sorted (this one included).
-    pub members: Vec<HostId>,
+    /// Every member (this one included), shared by all members.
+    pub members: Membership,
     /// Members pushed to per round.
     pub fanout: u32,
     /// Rounds a member pushes a rumor after learning it.
@@ -79,6 +86,8 @@ pub struct GossipConfig {
     pub interval: SimDuration,
     /// The rumors this member starts, in time order.
     pub rumors: Vec<RumorSpec>,
+    /// Push to the host's up peers of the peer registry, not to any member.
+    pub over_peers: bool,
 }
 
 /// Gossip's timers.
@@ -161,12 +170,18 @@ impl Gossip {
         self.stats
     }
 
+    /// Whether rounds draw from the host's up peers (see the module docs).
+    pub fn over_peers(&self) -> bool {
+        self.config.over_peers
+    }
+
     /// A gossip timer fired; early (moved) or spurious ones are no-ops.
-    pub(crate) fn timer(&mut self, cx: &mut Cx<'_>, timer: GossipTimer) {
+    /// `view`: the host's up peers, when gossip runs over the overlay.
+    pub(crate) fn timer(&mut self, cx: &mut Cx<'_>, timer: GossipTimer, view: Option<&[HostId]>) {
         match timer {
             GossipTimer::Round if self.round_at.is_some_and(|at| cx.now >= at) => {
                 self.round_at = None;
-                self.push_round(cx);
+                self.push_round(cx, view);
             }
             GossipTimer::Originate => self.originate_due(cx),
             GossipTimer::Round => {}
@@ -213,14 +228,19 @@ impl Gossip {
         }
     }
 
-    /// One round: every rumor with rounds left goes to `fanout` others.
-    fn push_round(&mut self, cx: &mut Cx<'_>) {
-        let mut others: Vec<HostId> = self
-            .config
-            .members
+    /// One round: every rumor with rounds left goes to `fanout` others
+    /// (members, or the up peers in `view` that are members).
+    fn push_round(&mut self, cx: &mut Cx<'_>, view: Option<&[HostId]>) {
+        let me = self.config.me;
+        let candidates = match (self.config.over_peers, view) {
+            (true, Some(view)) => view,
+            (true, None) => &[][..],
+            (false, _) => self.config.members.as_slice(),
+        };
+        let mut others: Vec<HostId> = candidates
             .iter()
             .copied()
-            .filter(|m| *m != self.config.me)
+            .filter(|&m| m != me && self.config.members.contains(m))
             .collect();
         let fanout = (self.config.fanout as usize).min(others.len());
         let mut busy = false;
@@ -257,7 +277,7 @@ impl HostProtocol for Gossip {
     }
 
     fn message(&mut self, cx: &mut Cx<'_>, from: HostId, body: Reader<'_>) {
-        if self.config.members.binary_search(&from).is_err() || from == self.config.me {
+        if !self.config.members.contains(from) || from == self.config.me {
             return Self::reject(cx.out, from, RejectReason::NotAMember);
         }
         let Ok((id, hops, size)) = decode_rumor(body) else {
@@ -393,11 +413,12 @@ mod tests {
     fn config(me: u32, n: u32, rumors: Vec<RumorSpec>) -> GossipConfig {
         GossipConfig {
             me: HostId(me),
-            members: (0..n).map(HostId).collect(),
+            members: (0..n).map(HostId).collect::<Vec<_>>().into(),
             fanout: 3,
             rounds: 4,
             interval: SimDuration::from_millis(200),
             rumors,
+            over_peers: false,
         }
     }
 

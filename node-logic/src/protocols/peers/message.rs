@@ -5,12 +5,15 @@
 //! from peers already authenticated by a hello. `GetPeers` / `Peers` are the
 //! peer exchange: a request for the live peers a host knows and the answer,
 //! a strictly increasing list of at most [`MAX_EXCHANGE_PEERS`] host ids.
+//! `Refused` closes a connection (or refuses one) under bounded views and
+//! carries a list of the same form: other peers to try.
 
 use crate::HostId;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::envelope::SignedEnvelope;
 use crate::identity::{Identity, PublicKey, SignatureError};
 use crate::protocols::ProtocolTag;
+use crate::protocols::consensus::SignatureVerifier;
 use crate::wire::frame;
 
 /// Domain string for hello signatures.
@@ -22,6 +25,7 @@ const KIND_PING: u8 = 3;
 const KIND_PONG: u8 = 4;
 const KIND_GET_PEERS: u8 = 5;
 const KIND_PEERS: u8 = 6;
+const KIND_REFUSED: u8 = 7;
 
 /// The most host ids one [`PeerMessage::Peers`] carries (4 KiB of ids, well
 /// inside a datagram); a longer list is refused when decoding and cut to this
@@ -53,6 +57,14 @@ pub enum PeerMessage {
     /// decoding refuses anything else.
     Peers {
         /// The peers the sender has authenticated and heard from recently.
+        peers: Vec<HostId>,
+    },
+    /// Bounded views: "I will not keep a connection with you" — a hello
+    /// refused because the sender's inbound slots are full, or an open
+    /// connection closed to make room for another. The list (same form as
+    /// [`PeerMessage::Peers`]) names other peers to try.
+    Refused {
+        /// Peers the sender is connected to.
         peers: Vec<HostId>,
     },
 }
@@ -112,6 +124,18 @@ impl SignedHello {
     pub fn verify(&self) -> Result<(), SignatureError> {
         self.envelope.open(HELLO_DOMAIN).map(|_| ())
     }
+    /// Whether the signature is the introduced key's over this hello, asked
+    /// of `verifier` (which may answer from a cache).
+    pub fn verify_with(&self, verifier: &dyn SignatureVerifier) -> bool {
+        let e = &self.envelope;
+        verifier.verify(&e.signer, HELLO_DOMAIN, &e.body, &e.signature)
+    }
+    /// Tells `verifier` that this host signed this hello itself (see
+    /// [`SignatureVerifier::signed`]).
+    pub fn vouch(&self, verifier: &dyn SignatureVerifier) {
+        let e = &self.envelope;
+        verifier.signed(&e.signer, HELLO_DOMAIN, &e.body, &e.signature);
+    }
 }
 
 impl PeerMessage {
@@ -137,12 +161,17 @@ impl PeerMessage {
             PeerMessage::GetPeers => {
                 w.u8(KIND_GET_PEERS);
             }
-            PeerMessage::Peers { peers } => {
+            PeerMessage::Peers { peers } | PeerMessage::Refused { peers } => {
                 let mut canonical = peers.clone();
                 canonical.sort_unstable();
                 canonical.dedup();
                 canonical.truncate(MAX_EXCHANGE_PEERS);
-                w.u8(KIND_PEERS);
+                let kind = if matches!(self, PeerMessage::Peers { .. }) {
+                    KIND_PEERS
+                } else {
+                    KIND_REFUSED
+                };
+                w.u8(kind);
                 // At most MAX_EXCHANGE_PEERS (1024) entries: fits a u16.
                 w.u16(canonical.len() as u16);
                 for peer in canonical {
@@ -169,6 +198,9 @@ impl PeerMessage {
             KIND_PONG => PeerMessage::Pong { nonce: r.u64()? },
             KIND_GET_PEERS => PeerMessage::GetPeers,
             KIND_PEERS => PeerMessage::Peers {
+                peers: decode_peer_list(&mut r)?,
+            },
+            KIND_REFUSED => PeerMessage::Refused {
                 peers: decode_peer_list(&mut r)?,
             },
             other => return Err(DecodeError::UnknownKind(other)),
@@ -226,6 +258,10 @@ mod tests {
             },
             PeerMessage::Peers {
                 peers: (0..MAX_EXCHANGE_PEERS as u32).map(HostId).collect(),
+            },
+            PeerMessage::Refused { peers: vec![] },
+            PeerMessage::Refused {
+                peers: vec![HostId(2), HostId(9)],
             },
         ] {
             assert_eq!(round_trip(&m).unwrap(), m);

@@ -4,9 +4,11 @@
 //! lose score and are banned for a while; in-host observers hear of joins
 //! and leaves. [`registry`] states the behaviour in full.
 
+pub mod membership;
 pub mod message;
 pub mod observe;
 pub mod observers;
+pub mod rate;
 pub mod registry;
 pub mod score;
 
@@ -14,12 +16,16 @@ use crate::HostId;
 use crate::codec::Reader;
 use crate::protocols::{Cx, HostProtocol};
 
+pub use membership::Membership;
 pub use message::{MAX_EXCHANGE_PEERS, PeerMessage, SignedHello};
 pub use observe::PeerRegistryEvent;
 pub use observers::{
     ObserverError, ObserverId, ObserverInfo, ObserverRegistry, PeerEvent, PeerEventKind,
 };
-pub use registry::{PeerConfig, PeerRegistry, PeerRegistryStats, PeerStats, PeerStatus};
+pub use rate::RateLimit;
+pub use registry::{
+    Connections, PeerConfig, PeerRegistry, PeerRegistryStats, PeerStats, PeerStatus, ViewLimits,
+};
 pub use score::ScoreConfig;
 
 /// The peer registry's timers.

@@ -30,6 +30,23 @@ pub enum PeerRegistryEvent {
         /// The peer.
         peer: HostId,
     },
+    /// Bounded views: a hello from `peer` was refused, the inbound slots
+    /// being full (the peer is sent other peers to try).
+    Refused {
+        /// The peer refused.
+        peer: HostId,
+    },
+    /// Bounded views: the connection with `peer` was closed to make room
+    /// for a better-scored newcomer (recorded before its peer-down).
+    Evicted {
+        /// The peer evicted.
+        peer: HostId,
+    },
+    /// A datagram from `peer` exceeded its rate limit and was dropped.
+    RateLimited {
+        /// The sender.
+        peer: HostId,
+    },
     /// Observers of the peer registry inactive for longer than
     /// `observer_stale_after` were removed (recorded only when `removed > 0`).
     ObserversCleaned {
@@ -48,6 +65,9 @@ impl Traced for PeerRegistryEvent {
             PeerRegistryEvent::Banned { peer } => (5, u64::from(peer.0)),
             PeerRegistryEvent::Unbanned { peer } => (6, u64::from(peer.0)),
             PeerRegistryEvent::ObserversCleaned { removed } => (7, u64::from(*removed)),
+            PeerRegistryEvent::Refused { peer } => (8, u64::from(peer.0)),
+            PeerRegistryEvent::Evicted { peer } => (9, u64::from(peer.0)),
+            PeerRegistryEvent::RateLimited { peer } => (10, u64::from(peer.0)),
         };
         out.word(code);
         out.word(value);
@@ -63,6 +83,11 @@ impl Described for PeerRegistryEvent {
             PeerRegistryEvent::Unbanned { peer } => Description::new("peer-unbanned").host(*peer),
             PeerRegistryEvent::ObserversCleaned { removed } => {
                 Description::new("observers-cleaned").detail(removed.to_string())
+            }
+            PeerRegistryEvent::Refused { peer } => Description::new("peer-refused").host(*peer),
+            PeerRegistryEvent::Evicted { peer } => Description::new("peer-evicted").host(*peer),
+            PeerRegistryEvent::RateLimited { peer } => {
+                Description::new("peer-rate-limited").host(*peer)
             }
         }
     }
@@ -83,6 +108,9 @@ pub(crate) mod samples {
             PeerRegistryEvent::Banned { .. } => "banned",
             PeerRegistryEvent::Unbanned { .. } => "unbanned",
             PeerRegistryEvent::ObserversCleaned { .. } => "observers_cleaned",
+            PeerRegistryEvent::Refused { .. } => "refused",
+            PeerRegistryEvent::Evicted { .. } => "evicted",
+            PeerRegistryEvent::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -93,12 +121,15 @@ pub(crate) mod samples {
             PeerRegistryEvent::Banned { peer: HostId(3) },
             PeerRegistryEvent::Unbanned { peer: HostId(4) },
             PeerRegistryEvent::ObserversCleaned { removed: 5 },
+            PeerRegistryEvent::Refused { peer: HostId(6) },
+            PeerRegistryEvent::Evicted { peer: HostId(7) },
+            PeerRegistryEvent::RateLimited { peer: HostId(8) },
         ]
     }
 
     #[test]
     fn the_samples_cover_every_variant() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(name).collect();
-        assert_eq!(names.len(), 5, "{names:?}");
+        assert_eq!(names.len(), 8, "{names:?}");
     }
 }

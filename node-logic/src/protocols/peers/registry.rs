@@ -39,7 +39,7 @@
 //! once (a peer that goes up and down twice contributes two periods).
 //! Periods still open are not counted; `None` until some peer has left.
 
-use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use rand::RngExt;
 use rand_core::Rng;
@@ -49,24 +49,28 @@ use crate::codec::Reader;
 use crate::identity::{Identity, PublicKey};
 use crate::io::RejectReason;
 use crate::outbox::Outbox;
+use crate::protocols::consensus::{DirectVerifier, SignatureVerifier};
 use crate::protocols::peers::PeerTimer;
+use crate::protocols::peers::membership::Membership;
 use crate::protocols::peers::message::{MAX_EXCHANGE_PEERS, PeerMessage, SignedHello};
 use crate::protocols::peers::observe::PeerRegistryEvent;
 use crate::protocols::peers::observers::{
     ObserverError, ObserverId, ObserverRegistry, PeerEvent, PeerEventKind,
 };
+use crate::protocols::peers::rate::{Buckets, RateLimit};
 use crate::protocols::peers::score::ScoreConfig;
 use crate::protocols::{Observation, TimerId};
 use crate::time::{SimDuration, SimTime};
+use table::PeerTable;
 
 /// How a member of the peer registry behaves.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct PeerConfig {
     /// This host.
     pub me: HostId,
-    /// Who may join: datagrams from other hosts are rejected. Order and
-    /// duplicates do not matter; `me` is ignored.
-    pub members: Vec<HostId>,
+    /// Who may join: datagrams from other hosts are rejected. `me` is
+    /// ignored. Shared by every member (see [`Membership`]).
+    pub members: Membership,
     /// The peers greeted at start. Entries that are not members (and `me`)
     /// are ignored; the rest are found by peer exchange.
     pub bootstrap: Vec<HostId>,
@@ -84,6 +88,32 @@ pub struct PeerConfig {
     pub observer_queue_len: usize,
     /// Peer scores and bans.
     pub scores: ScoreConfig,
+    /// How hello signatures are checked; `None` verifies each one directly
+    /// ([`DirectVerifier`]). A driver may share a caching verifier, which
+    /// the registry tells of every hello it signs
+    /// ([`SignatureVerifier::signed`]).
+    pub verifier: Option<Rc<dyn SignatureVerifier>>,
+    /// Bounded views (see [`view`]); `None`: every member is greeted and
+    /// kept (full mesh).
+    pub limits: Option<ViewLimits>,
+    /// Per-peer rate limits on received datagrams; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Bounded views: how many connections a member keeps and how many peers
+/// it remembers (see [`view`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViewLimits {
+    /// Outbound connections a host keeps trying to have (its target).
+    pub outbound: usize,
+    /// The most inbound connections it accepts.
+    pub inbound: usize,
+    /// The most peers it remembers, connected or not (at least
+    /// `outbound + inbound`).
+    pub known: usize,
+    /// How long a peer that refused us, or did not answer a hello within
+    /// `stale_after`, is not tried again.
+    pub retry_after: SimDuration,
 }
 
 impl PeerConfig {
@@ -99,14 +129,14 @@ impl PeerConfig {
     /// A configuration with the defaults for everything else.
     pub fn new(
         me: HostId,
-        members: Vec<HostId>,
+        members: impl Into<Membership>,
         bootstrap: Vec<HostId>,
         heartbeat: SimDuration,
         stale_after: SimDuration,
     ) -> Self {
         PeerConfig {
             me,
-            members,
+            members: members.into(),
             bootstrap,
             heartbeat,
             stale_after,
@@ -115,6 +145,9 @@ impl PeerConfig {
             observer_stale_after: Self::DEFAULT_OBSERVER_STALE_AFTER,
             observer_queue_len: Self::DEFAULT_OBSERVER_QUEUE_LEN,
             scores: ScoreConfig::DEFAULT,
+            verifier: None,
+            limits: None,
+            rate_limit: None,
         }
     }
 }
@@ -132,14 +165,27 @@ pub enum PeerStatus {
     Banned,
 }
 
+/// Laid out in declaration order (`repr(C)`): what every datagram reads or
+/// writes (status, score, last heard, ban end) shares the first 32 bytes,
+/// so a lookup costs one cache line, not the three the compiler's order
+/// spread them over.
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct PeerState {
-    key: Option<PublicKey>,
     status: PeerStatus,
-    last_heard: SimTime,
-    up_since: SimTime,
+    /// Bounded views, while up: we opened the connection (else the peer did).
+    outbound: bool,
     score: i32,
+    last_heard: SimTime,
     banned_until: SimTime,
+    up_since: SimTime,
+    key: Option<PublicKey>,
+    /// Bounded views, while not up: when we sent it a hello to connect.
+    pending: Option<SimTime>,
+    /// Bounded views: not tried again before this.
+    retry_at: SimTime,
+    /// Its rate-limit buckets (with rate limits, once it sent something).
+    buckets: Option<Buckets>,
 }
 
 impl PeerState {
@@ -151,6 +197,10 @@ impl PeerState {
             up_since: SimTime::ZERO,
             score,
             banned_until: SimTime::ZERO,
+            outbound: false,
+            pending: None,
+            retry_at: SimTime::ZERO,
+            buckets: None,
         }
     }
 }
@@ -168,6 +218,16 @@ pub struct PeerStats {
     pub rejected: u64,
     /// Datagrams from banned peers dropped unread.
     pub dropped_banned: u64,
+    /// Bounded views: hellos refused, the inbound slots being full.
+    pub refused: u64,
+    /// Bounded views: connections closed to make room for a newcomer.
+    pub evicted: u64,
+    /// Datagrams dropped over their sender's rate limit.
+    pub rate_limited: u64,
+    /// Bounded views: datagrams from unknown members dropped because every
+    /// slot of the known-peer table was taken by connected, connecting or
+    /// banned peers.
+    pub dropped_no_room: u64,
 }
 
 /// The registry's state in numbers; see the module docs for definitions.
@@ -193,15 +253,21 @@ pub struct PeerRegistryStats {
     pub bans: u64,
 }
 
+mod table;
+mod view;
+
+pub use view::Connections;
+
 /// One host's view of the peer registry. Drive it through
 /// [`crate::host_node::HostNode`] or directly with its `handle_*` methods.
 #[derive(Debug)]
 pub struct PeerRegistry {
     config: PeerConfig,
     identity: Identity,
-    /// Sorted, deduplicated, without `config.me`.
-    members: Vec<HostId>,
-    peers: BTreeMap<HostId, PeerState>,
+    /// Members other than `config.me`.
+    others: usize,
+    verifier: Rc<dyn SignatureVerifier>,
+    peers: PeerTable,
     observers: ObserverRegistry,
     stats: PeerStats,
     heartbeats: u64,
@@ -215,22 +281,27 @@ pub struct PeerRegistry {
 impl PeerRegistry {
     /// A registry for `config.me`, signing with `identity`.
     pub fn new(config: PeerConfig, identity: Identity) -> Self {
-        let mut members = config.members.clone();
-        members.retain(|&m| m != config.me);
-        members.sort_unstable();
-        members.dedup();
+        let me = config.me;
+        let others = config.members.len() - usize::from(config.members.contains(me));
         let initial = config.scores.initial;
+        let known = config.limits.map_or(usize::MAX, |l| l.known);
         let peers = config
             .bootstrap
             .iter()
-            .filter(|p| members.binary_search(p).is_ok())
+            .filter(|&&p| p != me && config.members.contains(p))
+            .take(known)
             .map(|&p| (p, PeerState::new(initial)))
             .collect();
         let observers = ObserverRegistry::new(config.max_observers, config.observer_queue_len);
+        let verifier = config
+            .verifier
+            .clone()
+            .unwrap_or_else(|| Rc::new(DirectVerifier));
         PeerRegistry {
             config,
             identity,
-            members,
+            others,
+            verifier,
             peers,
             observers,
             stats: PeerStats::default(),
@@ -246,9 +317,13 @@ impl PeerRegistry {
     /// heartbeat at a random point of the first interval, so hosts do not
     /// tick in lockstep.
     pub fn handle_start(&mut self, now: SimTime, rng: &mut dyn Rng, out: &mut Outbox) {
-        let targets: Vec<HostId> = self.peers.keys().copied().collect();
-        for peer in targets {
-            self.send_hello(peer, false, rng, out);
+        if self.config.limits.is_some() {
+            self.fill_slots(now, rng, out);
+        } else {
+            let targets: Vec<HostId> = self.peers.keys().copied().collect();
+            for peer in targets {
+                self.send_hello(peer, false, rng, out);
+            }
         }
         let first = rng.random_range(0..=self.config.heartbeat.as_nanos());
         out.set_timer(
@@ -265,10 +340,11 @@ impl PeerRegistry {
         let stale_after = self.config.stale_after;
         let heartbeat = self.config.heartbeat;
         let scores = self.config.scores;
+        let limits = self.config.limits;
         let mut greet = Vec::new();
         let mut ping = Vec::new();
         let mut went_down = Vec::new();
-        for (&peer, state) in &mut self.peers {
+        for (&peer, state) in self.peers.iter_mut() {
             if state.status == PeerStatus::Banned && now >= state.banned_until {
                 unban(peer, state, scores, out);
             }
@@ -276,7 +352,9 @@ impl PeerRegistry {
                 PeerStatus::Up if now - state.last_heard > stale_after => {
                     state.status = PeerStatus::Down;
                     went_down.push((peer, now - state.up_since));
-                    greet.push(peer);
+                    if limits.is_none() {
+                        greet.push(peer);
+                    }
                 }
                 PeerStatus::Up => {
                     if now - state.last_heard <= heartbeat {
@@ -288,7 +366,17 @@ impl PeerRegistry {
                     ping.push(peer);
                 }
                 PeerStatus::Banned => {}
-                PeerStatus::Unknown | PeerStatus::Down => greet.push(peer),
+                PeerStatus::Unknown | PeerStatus::Down => match limits {
+                    None => greet.push(peer),
+                    // Bounded views greet only to fill slots (below); an
+                    // attempt unanswered for `stale_after` failed.
+                    Some(l) => {
+                        if state.pending.is_some_and(|since| now - since > stale_after) {
+                            state.pending = None;
+                            state.retry_at = now + l.retry_after;
+                        }
+                    }
+                },
             }
         }
         for (peer, lifetime) in went_down {
@@ -307,6 +395,7 @@ impl PeerRegistry {
         for peer in greet {
             self.send_hello(peer, false, rng, out);
         }
+        self.fill_slots(now, rng, out);
         self.maybe_exchange(rng, out);
         let removed = self.cleanup_stale_observers(now, self.config.observer_stale_after);
         if removed > 0 {
@@ -330,14 +419,20 @@ impl PeerRegistry {
         rng: &mut dyn Rng,
         out: &mut Outbox,
     ) {
-        if self.members.binary_search(&from).is_err() {
+        if from == self.config.me || !self.config.members.contains(from) {
             return self.reject(now, from, RejectReason::NotAMember, out);
         }
+        if self.config.limits.is_some() && !self.peers.contains_key(&from) && !self.make_room(rng) {
+            self.stats.dropped_no_room += 1;
+            return;
+        }
         let scores = self.config.scores;
+        // The one lookup of the sender: every branch below that needs its
+        // state uses `state` (per-message work independent of the number
+        // of peers but for this search).
         let state = self
             .peers
-            .entry(from)
-            .or_insert_with(|| PeerState::new(scores.initial));
+            .get_or_insert_with(from, || PeerState::new(scores.initial));
         if state.status == PeerStatus::Banned {
             if now < state.banned_until {
                 self.stats.dropped_banned += 1;
@@ -345,48 +440,55 @@ impl PeerRegistry {
             }
             unban(from, state, scores, out);
         }
-        let message = match PeerMessage::decode(body) {
-            Ok(m) => m,
-            Err(_) => return self.reject(now, from, RejectReason::Malformed, out),
+        if let Some(limit) = self.config.rate_limit {
+            let buckets = state.buckets.get_or_insert(Buckets::full(limit, now));
+            if !buckets.take(limit, now, body.remaining()) {
+                return self.rate_limited(now, from, out);
+            }
+        }
+        let Ok(message) = PeerMessage::decode(body) else {
+            return self.reject(now, from, RejectReason::Malformed, out);
         };
+        let up = state.status == PeerStatus::Up;
+        // Any message from an up peer is a sign of life.
         match message {
+            PeerMessage::Ping { nonce } if up => {
+                state.last_heard = now;
+                out.send(from, PeerMessage::Pong { nonce }.encode());
+            }
+            PeerMessage::Pong { .. } => {
+                if up {
+                    state.last_heard = now;
+                }
+            }
+            PeerMessage::GetPeers if up => {
+                state.last_heard = now;
+                let peers = self.exchange_list(from, rng);
+                out.send(from, PeerMessage::Peers { peers }.encode());
+            }
+            PeerMessage::Peers { peers } => {
+                if up {
+                    state.last_heard = now;
+                    self.learn(now, &peers, rng, out);
+                }
+            }
+            PeerMessage::Refused { peers } => {
+                if up || state.pending.is_some() {
+                    self.refused_by(now, from, &peers, rng, out);
+                }
+            }
+            // A peer that still thinks we know it (we restarted, or it was
+            // dropped): authenticate again instead of answering.
+            PeerMessage::Ping { .. } | PeerMessage::GetPeers => {
+                self.send_hello(from, false, rng, out);
+            }
             PeerMessage::Hello(hello) => {
-                if self.accept_hello(now, from, &hello, out) {
+                if self.accept_hello(now, from, &hello, rng, out) {
                     self.send_hello(from, true, rng, out);
                 }
             }
             PeerMessage::HelloAck(hello) => {
-                self.accept_hello(now, from, &hello, out);
-            }
-            PeerMessage::Ping { nonce } => {
-                if self.is_up(from) {
-                    self.touch(now, from);
-                    out.send(from, PeerMessage::Pong { nonce }.encode());
-                } else {
-                    // A peer that still thinks we know it (we restarted, or it
-                    // was dropped): authenticate again instead of answering.
-                    self.send_hello(from, false, rng, out);
-                }
-            }
-            PeerMessage::Pong { .. } => {
-                if self.is_up(from) {
-                    self.touch(now, from);
-                }
-            }
-            PeerMessage::GetPeers => {
-                if self.is_up(from) {
-                    self.touch(now, from);
-                    let peers = self.exchange_list(from, rng);
-                    out.send(from, PeerMessage::Peers { peers }.encode());
-                } else {
-                    self.send_hello(from, false, rng, out);
-                }
-            }
-            PeerMessage::Peers { peers } => {
-                if self.is_up(from) {
-                    self.touch(now, from);
-                    self.learn(&peers, rng, out);
-                }
+                self.accept_hello(now, from, &hello, rng, out);
             }
         }
     }
@@ -477,13 +579,14 @@ impl PeerRegistry {
         now: SimTime,
         from: HostId,
         hello: &SignedHello,
+        rng: &mut dyn Rng,
         out: &mut Outbox,
     ) -> bool {
         if hello.host() != from {
             self.reject(now, from, RejectReason::Misdirected, out);
             return false;
         }
-        if hello.verify().is_err() {
+        if !hello.verify_with(&*self.verifier) {
             self.reject(now, from, RejectReason::BadSignature, out);
             return false;
         }
@@ -498,10 +601,19 @@ impl PeerRegistry {
             }
             _ => state.key = Some(hello.key()),
         }
+        let outbound = state.pending.is_some();
+        if state.status != PeerStatus::Up && !outbound && !self.admit_inbound(now, from, rng, out) {
+            return false;
+        }
+        let Some(state) = self.peers.get_mut(&from) else {
+            return false;
+        };
         state.last_heard = now;
         if state.status != PeerStatus::Up {
             state.status = PeerStatus::Up;
             state.up_since = now;
+            state.outbound = outbound;
+            state.pending = None;
             self.joins += 1;
             out.record(Observation::Peers(PeerRegistryEvent::Up { peer: from }));
             self.observers.notify(PeerEvent {
@@ -538,7 +650,14 @@ impl PeerRegistry {
         if every == 0 || !self.heartbeats.is_multiple_of(every) {
             return;
         }
-        if self.peers.len() >= self.members.len() {
+        let knows_enough = match self.config.limits {
+            None => self.peers.len() >= self.others,
+            Some(l) => {
+                self.peers.len() >= l.known.min(self.others)
+                    && self.connections().outbound_or_pending() >= l.outbound
+            }
+        };
+        if knows_enough {
             return;
         }
         let up: Vec<HostId> = self.up_peers().collect();
@@ -566,20 +685,31 @@ impl PeerRegistry {
         peers
     }
 
-    /// Greets every member in `peers` that this host did not know yet.
-    fn learn(&mut self, peers: &[HostId], rng: &mut dyn Rng, out: &mut Outbox) {
+    /// Remembers every member in `peers` that this host did not know yet
+    /// and greets it at once (full mesh) or fills free outbound slots
+    /// (bounded views, which remember as many as the known-peer table holds).
+    fn learn(&mut self, now: SimTime, peers: &[HostId], rng: &mut dyn Rng, out: &mut Outbox) {
+        let bounded = self.config.limits.is_some();
         for &peer in peers {
-            if self.members.binary_search(&peer).is_err() || self.peers.contains_key(&peer) {
+            if peer == self.config.me
+                || !self.config.members.contains(peer)
+                || self.peers.contains_key(&peer)
+                || (bounded && !self.make_room(rng))
+            {
                 continue;
             }
             self.peers
                 .insert(peer, PeerState::new(self.config.scores.initial));
-            self.send_hello(peer, false, rng, out);
+            if !bounded {
+                self.send_hello(peer, false, rng, out);
+            }
         }
+        self.fill_slots(now, rng, out);
     }
 
     fn send_hello(&mut self, to: HostId, ack: bool, rng: &mut dyn Rng, out: &mut Outbox) {
         let hello = SignedHello::new(self.config.me, &self.identity, rng.next_u64());
+        hello.vouch(&*self.verifier);
         let message = if ack {
             PeerMessage::HelloAck(hello)
         } else {
@@ -589,32 +719,38 @@ impl PeerRegistry {
         out.send(to, message.encode());
     }
 
-    fn is_up(&self, peer: HostId) -> bool {
-        self.status(peer) == Some(PeerStatus::Up)
-    }
-
-    fn touch(&mut self, now: SimTime, peer: HostId) {
-        if let Some(state) = self.peers.get_mut(&peer) {
-            state.last_heard = now;
-        }
-    }
-
     /// Records a rejected datagram and charges its sender's score, banning
     /// it at the threshold.
     fn reject(&mut self, now: SimTime, from: HostId, reason: RejectReason, out: &mut Outbox) {
         self.stats.rejected += 1;
         out.record(Observation::MessageRejected { from, reason });
+        self.charge(now, from, self.config.scores.penalty(reason), out);
+    }
+
+    /// Records a datagram dropped over its sender's rate limit and charges
+    /// the sender.
+    fn rate_limited(&mut self, now: SimTime, from: HostId, out: &mut Outbox) {
+        self.stats.rate_limited += 1;
+        out.record(Observation::Peers(PeerRegistryEvent::RateLimited {
+            peer: from,
+        }));
+        self.charge(now, from, self.config.scores.rate_limited, out);
+    }
+
+    /// Lowers `from`'s score by `penalty`, banning it at the threshold.
+    fn charge(&mut self, now: SimTime, from: HostId, penalty: i32, out: &mut Outbox) {
         let scores = self.config.scores;
         let Some(state) = self.peers.get_mut(&from) else {
             return;
         };
-        state.score = state.score.saturating_sub(scores.penalty(reason));
+        state.score = state.score.saturating_sub(penalty);
         if state.score > scores.ban_threshold || state.status == PeerStatus::Banned {
             return;
         }
         let was_up = state.status == PeerStatus::Up;
         let lifetime = now - state.up_since;
         state.status = PeerStatus::Banned;
+        state.pending = None;
         state.banned_until = now + scores.ban_for;
         self.bans += 1;
         out.record(Observation::Peers(PeerRegistryEvent::Banned { peer: from }));

@@ -9,12 +9,14 @@
 //! | misdirected (a hello naming another host)   |      25 |
 //! | bad signature                               |      40 |
 //! | wrong key (a valid hello with another key)  |      50 |
+//! | over its rate limit (see [`crate::protocols::peers::rate`]) | 2 |
 //!
 //! At or below [`ScoreConfig::ban_threshold`] (0) the peer is banned for
 //! [`ScoreConfig::ban_for`] (5 min): everything it sends is dropped unread
 //! and unrecorded, it is neither pinged nor greeted nor offered to others in
 //! peer exchange, and if it was up it goes down. So three bad signatures, four
-//! misdirected hellos or ten malformed datagrams ban a peer with a full score.
+//! misdirected hellos, ten malformed datagrams or fifty datagrams over the
+//! rate limit ban a peer with a full score.
 //! When the ban ends the score restarts at [`ScoreConfig::after_unban`] (50):
 //! a repeat offender is banned again twice as fast.
 //!
@@ -55,6 +57,8 @@ pub struct ScoreConfig {
     pub wrong_key: i32,
     /// Points regained per heartbeat by a live peer heard from within it.
     pub recovery_per_heartbeat: i32,
+    /// Penalty for a datagram dropped over the sender's rate limit.
+    pub rate_limited: i32,
 }
 
 impl ScoreConfig {
@@ -70,6 +74,7 @@ impl ScoreConfig {
         bad_signature: 40,
         wrong_key: 50,
         recovery_per_heartbeat: 1,
+        rate_limited: 2,
     };
 
     /// The points a rejection for `reason` costs (0 for reasons that are not
