@@ -16,6 +16,7 @@ mod collect_cmd;
 mod corrupt_cmd;
 mod execute;
 mod exit;
+mod explore_cmd;
 mod export_cmd;
 mod jobs;
 mod launch_cmd;
@@ -25,6 +26,7 @@ mod progress;
 mod real;
 mod record;
 mod run_cmd;
+mod shrink_cmd;
 mod sweep;
 
 use clap::Parser;
@@ -41,6 +43,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Launch(args) => launch_cmd::launch(&args),
         cli::Command::Collect(args) => collect_cmd::collect(&args),
         cli::Command::Corrupt(args) => corrupt_cmd::corrupt(&args),
+        cli::Command::Explore(args) => explore_cmd::explore(&args),
+        cli::Command::Shrink(args) => shrink_cmd::shrink(&args),
     };
     code.into()
 }

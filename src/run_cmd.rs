@@ -146,27 +146,40 @@ pub fn run_all(
     if ids.len() == 1 {
         return vec![one(&ids[0], true)];
     }
+    in_parallel(ids, threads, quiet, |id| one(id, false))
+}
+
+/// `work` on every id, on `threads` threads (default: all cores), under
+/// one progress bar that counts runs; the results in the order of `ids`
+/// whatever the thread count. `sim run`, `sim check` and `sim explore`
+/// share it.
+pub fn in_parallel<I: Sync, T: Send>(
+    ids: &[I],
+    threads: Option<usize>,
+    quiet: bool,
+    work: impl Fn(&I) -> T + Sync,
+) -> Vec<T> {
     let bar = sweep_bar(ids.len() as u64, quiet);
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-    let work = || {
+    let all = || {
         ids.par_iter()
             .map(|id| {
-                let report = one(id, false);
+                let result = work(id);
                 bar.inc(1);
-                report
+                result
             })
             .collect()
     };
-    let reports = match pool {
-        Ok(pool) => pool.install(work),
+    let results = match pool {
+        Ok(pool) => pool.install(all),
         // No thread pool (e.g. the OS refused threads): run them in order.
-        Err(_) => ids.iter().map(|id| one(id, false)).collect(),
+        Err(_) => ids.iter().map(&work).collect(),
     };
     bar.finish_and_clear();
-    reports
+    results
 }
 
 /// Says where the aggregates are and which runs a folder still lacks.

@@ -35,6 +35,9 @@ pub mod names {
     /// Per-message draws of a network fault rule (whether to duplicate or
     /// delay this message): index = fault index.
     pub const FAULT_RULE: &str = "fault-rule";
+    /// `sim explore`'s schedules: a run's seed and fault schedule, drawn
+    /// from the master seed given to `sim explore`: index = run index.
+    pub const EXPLORE: &str = "explore";
 }
 
 /// Derives independent streams from one master seed.

@@ -3,10 +3,12 @@
 
 use node_logic::HostId;
 use sim_core::engine::FaultAction;
+use sim_core::rng::StreamRng;
 use sim_core::scenario::timeline::CrashWindow;
 use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::SimTime;
 
+use super::draw::{self, DrawSpace, EntryWriter};
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
 
@@ -35,6 +37,39 @@ restart = "30 s""#;
             hosts: hosts.index.resolve(&entry.field)?,
             restart: entry.end("restart", hosts)?,
         })
+    }
+
+    /// Crashes up to `max_hosts` hosts not already down then; they
+    /// restart at the window's end.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let pool = space.pool(|h| space.taken.may_crash(h, space.at, space.end));
+        Some(Crash {
+            hosts: draw::pick(rng, &pool, space.bounds.max_hosts)?,
+            restart: Some(space.end),
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        entry.hosts("crash", &self.hosts);
+        entry.time("restart", self.restart);
+    }
+
+    /// An earlier restart, then one host fewer.
+    fn simpler(&self, at: SimTime) -> Vec<Self> {
+        let mut out = Vec::new();
+        if let Some(restart) = draw::earlier_end(at, self.restart) {
+            out.push(Crash {
+                restart: Some(restart),
+                ..self.clone()
+            });
+        }
+        for hosts in draw::fewer(&self.hosts) {
+            out.push(Crash {
+                hosts,
+                ..self.clone()
+            });
+        }
+        out
     }
 }
 
