@@ -199,17 +199,17 @@ fn bad_explore_bounds_are_refused_with_located_errors() {
     let base = "duration = \"2 min\"\n[[hosts]]\nname = \"validator\"\ncount = 4\nrole = \"validator\"\n[consensus]\n[explore]\n";
     let cases: &[(&str, &[&str])] = &[
         (
-            "byzantine = 2\n",
+            "faulty_validators = 2\n",
             &[
-                ":8:13",
-                "explore.byzantine",
+                ":8:21",
+                "explore.faulty_validators",
                 "f = 1",
-                "unsafe_byzantine = true",
+                "unsafe_faulty_validators = true",
             ],
         ),
         (
-            "byzantine = 1\nunsafe_byzantine = true\n",
-            &["explore.unsafe_byzantine", "does nothing"],
+            "faulty_validators = 1\nunsafe_faulty_validators = true\n",
+            &["explore.unsafe_faulty_validators", "does nothing"],
         ),
         (
             "kinds = [\"partitoin\"]\n",

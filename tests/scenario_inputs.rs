@@ -7,8 +7,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sim_core::input::{MAX_GRAPH_BYTES, MAX_SCENARIO_BYTES};
 use sim::model::load;
+use sim_core::input::{MAX_GRAPH_BYTES, MAX_SCENARIO_BYTES};
 use sim_core::scenario::{ErrorKind, Origin, ScenarioError};
 
 /// A fresh folder for one test.

@@ -3,8 +3,14 @@
 //! settings (partition size, Byzantine validators, clock skew, latency and
 //! loss, duplication and reordering rates, corruption modes). Every key
 //! has a default; a key that bounds only kinds that are not drawn is an
-//! error (it would do nothing), and so is allowing more than f Byzantine
-//! validators without `unsafe_byzantine = true`.
+//! error (it would do nothing), and so is allowing more than f faulty
+//! validators without `unsafe_faulty_validators = true`.
+//!
+//! **Faulty validators** are those a schedule makes Byzantine *or
+//! crashes*: a restarted validator has lost its chain (no durable state),
+//! so BFT must count it as faulty — four crashes of two validators each in
+//! quick succession fork the chain of four validators (found by `sim
+//! explore` itself; BENCHMARKS.md).
 
 use node_logic::HostId;
 use node_logic::protocols::consensus::quorum;
@@ -31,8 +37,8 @@ pub const SECTION: Section = Section {
         "hosts",
         "max_hosts",
         "max_partition",
-        "byzantine",
-        "unsafe_byzantine",
+        "faulty_validators",
+        "unsafe_faulty_validators",
         "clock_offset",
         "clock_drift",
         "latency",
@@ -46,8 +52,8 @@ pub const SECTION: Section = Section {
 /// Keys that bound only some kinds: `(key, the kinds it bounds)`.
 const KIND_KEYS: &[(&str, &[&str])] = &[
     ("max_partition", &["partition"]),
-    ("byzantine", &["byzantine"]),
-    ("unsafe_byzantine", &["byzantine"]),
+    ("faulty_validators", &["byzantine", "crash"]),
+    ("unsafe_faulty_validators", &["byzantine", "crash"]),
     ("clock_offset", &["clock_skew"]),
     ("clock_drift", &["clock_skew"]),
     ("latency", &["link"]),
@@ -79,8 +85,9 @@ pub struct Bounds {
     pub max_hosts: u32,
     /// Hosts a partition cuts off at most.
     pub max_partition: u32,
-    /// Byzantine validators in a schedule at most.
-    pub byzantine: u32,
+    /// Validators a schedule makes Byzantine or crashes, at most (f
+    /// unless `unsafe_faulty_validators`).
+    pub faulty_validators: u32,
     /// Largest clock offset either way.
     pub clock_offset: SimDuration,
     /// Largest clock drift either way.
@@ -128,7 +135,7 @@ impl Bounds {
             hosts,
             max_hosts: t.u32_or("max_hosts", 2, 1, u32::MAX)?,
             max_partition: t.u32_or("max_partition", (pool / 2).max(1), 1, u32::MAX)?,
-            byzantine: byzantine(&t, scenario)?,
+            faulty_validators: faulty_validators(&t, scenario)?,
             clock_offset: t.duration_or("clock_offset", SimDuration::from_secs(2))?,
             clock_drift: drift(&t)?,
             latency: duration_range(
@@ -278,31 +285,31 @@ fn times(
     ))
 }
 
-/// `byzantine`: at most f unless `unsafe_byzantine = true` (which must
-/// then be needed).
-fn byzantine(t: &Table<'_>, scenario: &Scenario) -> scenario::Result<u32> {
+/// `faulty_validators`: at most f unless `unsafe_faulty_validators =
+/// true` (which must then be needed).
+fn faulty_validators(t: &Table<'_>, scenario: &Scenario) -> scenario::Result<u32> {
     let f = tolerated(scenario);
-    let count = t.u32_or("byzantine", f, 0, u32::MAX)?;
-    let unsafe_ok = t.bool_or("unsafe_byzantine", false)?;
+    let count = t.u32_or("faulty_validators", f, 0, u32::MAX)?;
+    let unsafe_ok = t.bool_or("unsafe_faulty_validators", false)?;
     let n = scenario
         .protocols
         .consensus
         .as_ref()
         .map_or(0, |c| candidates(&c.validators, &scenario.protocols).len());
     if count > f && !unsafe_ok {
-        let field = t.get("byzantine").expect("the default is f");
+        let field = t.get("faulty_validators").expect("the default is f");
         return Err(field
-            .invalid(format!("`byzantine = {count}` allows more Byzantine validators than consensus tolerates (f = {f} of {n} validators, quorum {}): runs could break safety by design", quorum(n)))
-            .with_help(format!("lower it to at most {f}, or set `unsafe_byzantine = true` to test that the checkers catch it")));
+            .invalid(format!("`faulty_validators = {count}` allows more faulty validators (Byzantine or crashed) than consensus tolerates (f = {f} of {n} validators, quorum {}): runs could break safety by design", quorum(n)))
+            .with_help(format!("lower it to at most {f}, or set `unsafe_faulty_validators = true` to test that the checkers catch it")));
     }
     if unsafe_ok && count <= f {
-        let field = t.get("unsafe_byzantine").expect("it is true");
+        let field = t.get("unsafe_faulty_validators").expect("it is true");
         return Err(field
             .invalid(format!(
-                "`unsafe_byzantine = true` does nothing: `byzantine` is {count}, within f = {f}"
+                "`unsafe_faulty_validators = true` does nothing: `faulty_validators` is {count}, within f = {f}"
             ))
             .with_help(format!(
-                "set `byzantine` above {f}, or remove `unsafe_byzantine`"
+                "set `faulty_validators` above {f}, or remove `unsafe_faulty_validators`"
             )));
     }
     Ok(count)

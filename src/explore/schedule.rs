@@ -8,7 +8,7 @@ use sim_core::rng::{RngStreams, names};
 use sim_core::units::{SimDuration, SimTime};
 
 use super::Bounds;
-use crate::faults::draw::{DrawSpace, Taken, duration_in};
+use crate::faults::draw::{DrawSpace, Taken, duration_in, validators};
 use crate::faults::{Fault, FaultContext};
 use crate::model::Scenario;
 
@@ -83,11 +83,15 @@ fn hold(taken: &mut Taken, scenario: &Scenario, seed: u64, at: SimTime, fault: &
     match effects.action(&cx) {
         FaultAction::Crash { hosts } => {
             let end = effects.heal().unwrap_or(SimTime::NEVER);
+            let validators = validators(scenario);
+            taken
+                .faulty
+                .extend(hosts.iter().filter(|h| validators.contains(h)));
             taken
                 .crashes
                 .extend(hosts.into_iter().map(|h| (h, at, end)));
         }
-        FaultAction::Misbehave { hosts } => taken.byzantine.extend(hosts),
+        FaultAction::Misbehave { hosts } => taken.faulty.extend(hosts),
         FaultAction::Network(_)
         | FaultAction::ClockSkew { .. }
         | FaultAction::DamageFiles { .. } => {}

@@ -40,11 +40,24 @@ restart = "30 s""#;
     }
 
     /// Crashes up to `max_hosts` hosts not already down then; they
-    /// restart at the window's end.
+    /// restart at the window's end. A validator that crashes loses its
+    /// chain: it counts as faulty, so validators not yet faulty are taken
+    /// only while `faulty_validators` leaves room.
     fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
-        let pool = space.pool(|h| space.taken.may_crash(h, space.at, space.end));
+        let validators = space.validators();
+        let faulty = &space.taken.faulty;
+        let fresh = |h: &HostId| validators.contains(h) && !faulty.contains(h);
+        let room = space.faulty_room();
+        let pool = space
+            .pool(|h| space.taken.may_crash(h, space.at, space.end) && (room > 0 || !fresh(&h)));
+        let mut hosts = draw::pick(rng, &pool, space.bounds.max_hosts)?;
+        let mut new = 0;
+        hosts.retain(|h| {
+            new += usize::from(fresh(h));
+            !fresh(h) || new <= room
+        });
         Some(Crash {
-            hosts: draw::pick(rng, &pool, space.bounds.max_hosts)?,
+            hosts,
             restart: Some(space.end),
         })
     }

@@ -40,9 +40,9 @@ pub struct Taken {
     /// Each crashed host's window, `[start, restart)`: one host is not
     /// crashed twice at once.
     pub crashes: Vec<(HostId, SimTime, SimTime)>,
-    /// Every host a Byzantine fault touched (they are dishonest for the
-    /// whole run).
-    pub byzantine: BTreeSet<HostId>,
+    /// Every validator made Byzantine or crashed (faulty for the whole
+    /// run: a restarted validator has lost its chain).
+    pub faulty: BTreeSet<HostId>,
 }
 
 impl Taken {
@@ -56,6 +56,17 @@ impl Taken {
 }
 
 impl DrawSpace<'_> {
+    /// The scenario's consensus validators (candidates with
+    /// `validators = "registered"`); empty without consensus.
+    pub fn validators(&self) -> Vec<HostId> {
+        validators(self.scenario)
+    }
+
+    /// How many more validators may become faulty.
+    pub fn faulty_room(&self) -> usize {
+        (self.bounds.faulty_validators as usize).saturating_sub(self.taken.faulty.len())
+    }
+
     /// The hosts of the pool `[explore] hosts` allows that satisfy `keep`.
     pub fn pool(&self, keep: impl Fn(HostId) -> bool) -> Vec<HostId> {
         self.bounds
@@ -65,6 +76,19 @@ impl DrawSpace<'_> {
             .filter(|h| keep(*h))
             .collect()
     }
+}
+
+/// The scenario's consensus validators (candidates with `validators =
+/// "registered"`); empty without consensus.
+pub fn validators(scenario: &Scenario) -> Vec<HostId> {
+    scenario
+        .protocols
+        .consensus
+        .as_ref()
+        .map(|c| {
+            crate::protocols::consensus::byzantine::candidates(&c.validators, &scenario.protocols)
+        })
+        .unwrap_or_default()
 }
 
 /// One to `max` hosts of `pool` (at most as many as it has), drawn at

@@ -68,15 +68,15 @@ until = "40 s""#;
     }
 
     /// Makes validators of the pool equivocate until the window's end:
-    /// up to `max_hosts`, while the schedule's Byzantine validators stay
-    /// at most `byzantine` (f unless `unsafe_byzantine`).
+    /// up to `max_hosts`, while the schedule's faulty validators (Byzantine
+    /// or crashed) stay at most `faulty_validators` (f unless
+    /// `unsafe_faulty_validators`).
     fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
-        let spec = space.scenario.protocols.consensus.as_ref()?;
-        let candidates = candidates(&spec.validators, &space.scenario.protocols);
-        let taken = &space.taken.byzantine;
-        let room = (space.bounds.byzantine as usize).saturating_sub(taken.len());
+        let candidates = space.validators();
+        let taken = &space.taken.faulty;
+        let room = space.faulty_room();
         let fresh = space.pool(|h| candidates.contains(&h) && !taken.contains(&h));
-        let again = space.pool(|h| taken.contains(&h));
+        let again = space.pool(|h| taken.contains(&h) && candidates.contains(&h));
         let most = u32::try_from(room)
             .unwrap_or(u32::MAX)
             .min(space.bounds.max_hosts);
