@@ -18,8 +18,8 @@ trap 'rm -rf "$work"' EXIT
 
 status=0
 for scenario in "$@"; do
-  "$sim" run "$scenario" --out "$work/a" --quiet
-  "$sim" run "$scenario" --out "$work/b" --quiet
+  "$sim" run "$scenario" --out "$work/a" --quiet --trace
+  "$sim" run "$scenario" --out "$work/b" --quiet --trace
   if diff -r "$work/a" "$work/b" > "$work/diff.txt"; then
     echo "same bytes: $scenario"
   else

@@ -16,7 +16,7 @@
 #
 # Needs python3 (to read summary.json; jq is not needed).
 #
-# For every case below it runs `sim run ... --no-trace --no-plots` and then
+# For every case below it runs `sim run ... --no-plots` and then
 # `sim launch ... --no-plots` (one launch at a time: the processes of one
 # launch already share the machine's cores), and prints one Markdown table
 # per case to stdout: per seed, the simulator's value, the real run's value
@@ -103,12 +103,12 @@ for case in "${cases[@]}"; do
   for seed in $seeds; do
     if [[ ${TABLES_ONLY:-0} == 1 ]]; then break; fi
     echo "== $name seed $seed: sim run" >&2
-    "$sim" run "$file" "${args[@]}" --seed "$seed" --quiet --no-trace --no-plots \
+    "$sim" run "$file" "${args[@]}" --seed "$seed" --quiet --no-plots \
       --out "$out/sim"
     if [[ -n $ref_sets ]]; then
       echo "== $name seed $seed: sim run without the skipped faults" >&2
       "$sim" run "$file" "${args[@]}" "${ref_args[@]}" --seed "$seed" --quiet \
-        --no-trace --no-plots --out "$out/sim-ref"
+        --no-plots --out "$out/sim-ref"
     fi
     for ((n = 1; n <= launches; n++)); do
       dir=$out/launch

@@ -5,7 +5,7 @@
 #
 #   cargo build --release                      # once
 #   scripts/gnu-parallel.sh --shards 8 -- scenarios/registration-baseline.toml \
-#       --seeds 1..20 --sweep registration.strategy=poll,backoff,watch --no-trace
+#       --seeds 1..20 --sweep registration.strategy=poll,backoff,watch
 #
 # Options (before `--`; the rest is the sweep, as `sim run` takes it):
 #   --shards N        shards to cut the sweep into (required; or SHARDS=N)

@@ -37,7 +37,7 @@ for strategy in poll backoff watch; do
   for recover in false true; do
     for seed in $(seq 1 "$seeds"); do
       out="$work/$strategy-$recover"
-      "$sim" run "$scenario" --quiet --no-trace --seed "$seed" --out "$out" \
+      "$sim" run "$scenario" --quiet --seed "$seed" --out "$out" \
         --set registration.strategy="$strategy" --set registration.recover="$recover"
       summary="$out/registration-baseline/seed-$seed/summary.json"
       printf '%s\t%s\t%s' "$strategy" "$recover" "$seed" >> "$results"

@@ -5,7 +5,7 @@
 #   cargo build --release
 #   SIM=$PWD/target/release/sim sbatch --array=0-15 scripts/slurm-array.sh \
 #       --shards 16 -- scenarios/registration-baseline.toml --seeds 1..100 \
-#       --sweep registration.strategy=poll,backoff,watch --no-trace
+#       --sweep registration.strategy=poll,backoff,watch
 #   # when every task is done:
 #   target/release/sim merge sweep-shards/{0..15} --out sweep
 #
@@ -15,7 +15,7 @@
 #                    change it)
 #   --shard-dir DIR  shard I writes DIR/I (default sweep-shards)
 #   the rest         the sweep, as `sim run` takes it (files, --seeds,
-#                    --sweep, --set, --no-trace, ...)
+#                    --sweep, --set, --trace, ...)
 # or the same in the environment: SHARDS, SHARD_DIR, and SCENARIO (files,
 # space-separated), SEEDS, SWEEPS and SETS (each `;`-separated), SIM_ARGS
 # (more flags, space-separated).

@@ -5,7 +5,7 @@
 #   cargo build --release                      # once, on the login node
 #   scripts/slurm-submit.sh --shards 16 -- scenarios/registration-baseline.toml \
 #       --seeds 1..100 --sweep registration.strategy=poll,backoff,watch \
-#       --sweep registration.recover=false,true --no-trace
+#       --sweep registration.recover=false,true
 #
 # Options (before `--`; the rest is the sweep, as `sim run` takes it):
 #   --shards N        shards to cut the sweep into (required; or SHARDS=N)

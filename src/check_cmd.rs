@@ -22,11 +22,7 @@ const IDENTITY: &[&str] = &["run.seed", "run.trace_hash", "run.scenario", "run.h
 /// any is missed, 2 on invalid input; a checker violation or engine failure
 /// during a run returns that run's code (4, 5, 6).
 pub fn check(args: &CheckArgs) -> Exit {
-    let options = Options {
-        trace: false,
-        plots: false,
-        signature_cache: true,
-    };
+    let options = Options::of(&args.output);
     let plan = match Planned::new(&args.scenarios, &args.selection, options) {
         Ok(plan) => plan,
         Err(code) => return code,
@@ -34,10 +30,9 @@ pub fn check(args: &CheckArgs) -> Exit {
     let jobs: Vec<&Job> = plan.selected.iter().map(|id| &plan.jobs[*id]).collect();
     let opts = ExecOptions {
         out: args.out.clone(),
-        no_trace: true,
-        no_plots: true,
-        no_signature_cache: false,
+        options,
         quiet: true,
+        interrupt: crate::progress::Interrupt::install(),
     };
     if let Err(code) = plan.update_folders(&args.out, true) {
         return code;
@@ -56,9 +51,7 @@ pub fn check(args: &CheckArgs) -> Exit {
             if !verdict.holds {
                 missed += 1;
                 let t = verdict.target;
-                let measured = verdict
-                    .measured
-                    .map_or("not produced by this run".to_string(), |m| m.to_string());
+                let measured = verdict.measured_text();
                 println!(
                     "MISS {} {} {}: measured {} (seed {}, target at {}:{})",
                     t.metric,
@@ -118,9 +111,11 @@ pub fn check(args: &CheckArgs) -> Exit {
             if !verdict.holds {
                 missed += 1;
                 let t = verdict.target;
-                let measured = verdict
-                    .measured
-                    .map_or("not produced by every run".to_string(), |m| m.to_string());
+                let measured = match (verdict.measured, verdict.never) {
+                    (Some(m), _) => m.to_string(),
+                    (None, true) => "null in some run (it never happened there)".to_string(),
+                    (None, false) => "not produced by every run".to_string(),
+                };
                 let statistic = t.over_seeds.map_or("", |s| s.as_str());
                 let (first, last) = (
                     seeds.iter().min().unwrap_or(&0),
@@ -146,6 +141,10 @@ pub fn check(args: &CheckArgs) -> Exit {
     match plan.update_folders(&args.out, true) {
         Ok(states) => report_folders(&states, true),
         Err(code) => exit = exit.worst(code),
+    }
+    if exit == Exit::Interrupted {
+        crate::run_cmd::say_interrupted(&reports, &args.out);
+        return exit;
     }
     if missed > 0 {
         exit = exit.worst(Exit::TargetMissed);
@@ -193,10 +192,18 @@ fn compare(
         .map_err(|e| format!("{} is not a summary: {e}", path.display()))?;
     let mut misses = Vec::new();
     for (name, value) in &base {
-        let Some(old) = value.as_f64() else { continue };
         if IDENTITY.contains(&name.as_str()) || name.starts_with("param.") {
             continue;
         }
+        let now = summary.get(name).and_then(|m| m.as_f64());
+        if let (serde_json::Value::Null, Some(new)) = (value, now) {
+            misses.push(format!(
+                "{name}: null in the baseline (it never happened), now {new} (seed {})",
+                job.scenario.seed
+            ));
+            continue;
+        }
+        let Some(old) = value.as_f64() else { continue };
         // A scenario's [tolerances] overrides --tolerance for its metric.
         let tolerance = job
             .scenario
@@ -205,6 +212,10 @@ fn compare(
             .find(|(m, _)| m == name)
             .map_or(tolerance, |(_, t)| *t);
         match summary.get(name).and_then(|m| m.as_f64()) {
+            None if summary.get(name) == Some(&reports::Metric::Null) => misses.push(format!(
+                "{name}: in the baseline ({old}) but null in this run: it never happened (seed {})",
+                job.scenario.seed
+            )),
             None => misses.push(format!(
                 "{name}: in the baseline ({old}) but not produced by this run (seed {})",
                 job.scenario.seed

@@ -308,23 +308,44 @@ pub struct ScenarioArgs {
     /// Override any key, e.g. `--set registration.strategy=poll` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<Override>,
-    /// Use this seed instead of the scenario's (not with `--seeds`).
+    /// Use this seed instead of the scenario's.
     #[arg(long)]
     pub seed: Option<u64>,
 }
 
 /// Which runs to make of each file: seeds, a parameter grid, a shard.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct Selection {
-    /// Run every seed of an inclusive range, e.g. `--seeds 1..20`.
+    /// Run every seed of an inclusive range, e.g. `--seeds 1..20` (instead
+    /// of `--seed`).
     #[arg(long, value_name = "A..B")]
     pub seeds: Option<SeedRange>,
     /// Sweep a key over values (repeatable; the runs are the grid of all
-    /// sweeps), e.g. `--sweep registration.strategy=poll,backoff,watch`.
-    #[arg(long = "sweep", value_name = "KEY=V1,V2,...")]
+    /// sweeps, the first varying slowest), e.g. `--sweep
+    /// registration.strategy=poll,backoff,watch`; values that hold commas
+    /// (lists) as a TOML or JSON array: `--sweep
+    /// 'faults.0.crash=[["validator-0"], ["validator-0", "validator-1"]]'`.
+    #[arg(long = "sweep", value_name = "KEY=V1,V2,...", value_parser = Sweep::parse_sweep)]
     pub sweeps: Vec<Sweep>,
-    /// Runs at once (default: every core). Results do not depend on it.
-    #[arg(long, value_name = "N")]
+    /// Sweep a key over the values in a file, one per line as `--set`
+    /// takes it (blank lines and lines starting with `#` are skipped); an
+    /// axis of the grid like `--sweep`.
+    #[arg(long = "sweep-file", value_name = "KEY=FILE", value_parser = Sweep::parse_file)]
+    pub sweep_files: Vec<Sweep>,
+    /// Sweep keys together instead of over their grid (repeatable): every
+    /// `--zip` gives the same number of values, and the i-th run of the
+    /// zipped axis takes the i-th value of each, e.g. `--zip
+    /// consensus.block_interval=2s,5s --zip consensus.view_timeout=4s,10s`.
+    /// The zipped axis sits in the grid where the first `--zip` is.
+    #[arg(long = "zip", value_name = "KEY=V1,V2,...", value_parser = Sweep::parse_zip)]
+    pub zips: Vec<Sweep>,
+    /// The grid's axes in command-line order (from `--sweep`,
+    /// `--sweep-file` and `--zip`; see [`Selection::order_axes`]).
+    #[arg(skip)]
+    pub axes: Vec<Axis>,
+    /// Runs at once (default: every core; at least 1). Results do not
+    /// depend on it.
+    #[arg(long, value_name = "N", value_parser = jobs_count)]
     pub jobs: Option<usize>,
     /// Make only shard I of N of the runs (0-based), for batch schedulers;
     /// `sim merge` joins the shards.
@@ -334,6 +355,30 @@ pub struct Selection {
     /// `K`, `A..B` (inclusive) or a comma list of both (repeatable).
     #[arg(long = "run", value_name = "IDS")]
     pub runs: Vec<RunIds>,
+}
+
+/// What runs write besides their tables, shared by `sim run` and `sim check`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Also write trace.csv, one row per processed event (large: hundreds
+    /// of MB for a big run). Off by default; the trace hash is computed and
+    /// printed either way.
+    #[arg(long, conflicts_with = "no_trace")]
+    pub trace: bool,
+    /// Do not write trace.csv. This is the default; the flag is accepted so
+    /// that commands written for older versions still run.
+    #[arg(long)]
+    pub no_trace: bool,
+    /// Do not write SVG plots.
+    #[arg(long)]
+    pub no_plots: bool,
+    /// Draw CDF plots over a logarithmic time axis (for long tails).
+    #[arg(long, conflicts_with = "no_plots")]
+    pub log_cdf: bool,
+    /// Verify every copy of every consensus signature instead of each
+    /// distinct one once (results are identical; for measuring the cache).
+    #[arg(long)]
+    pub no_signature_cache: bool,
 }
 
 /// `sim run`.
@@ -348,16 +393,9 @@ pub struct RunArgs {
     /// Root folder of results: `<out>/<scenario>/[<parameters>/]seed-<n>/`.
     #[arg(long, default_value = "out", value_name = "DIR")]
     pub out: PathBuf,
-    /// Do not write trace.csv (the trace hash is still computed and printed).
-    #[arg(long)]
-    pub no_trace: bool,
-    /// Do not write SVG plots.
-    #[arg(long)]
-    pub no_plots: bool,
-    /// Verify every copy of every consensus signature instead of each
-    /// distinct one once (results are identical; for measuring the cache).
-    #[arg(long)]
-    pub no_signature_cache: bool,
+    /// Trace, plots and the signature cache.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Print nothing but errors; no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -385,6 +423,9 @@ pub struct CheckArgs {
     /// Where the checked runs' results go.
     #[arg(long, default_value = "out/check", value_name = "DIR")]
     pub out: PathBuf,
+    /// Trace, plots and the signature cache, as for `sim run`.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Also compare every metric with the summaries in this baseline folder.
     #[arg(long, value_name = "DIR", conflicts_with = "update_baseline")]
     pub baseline: Option<PathBuf>,
@@ -413,6 +454,17 @@ pub struct MergeArgs {
     /// incomplete sweep is refused with exit code 7.
     #[arg(long)]
     pub allow_partial: bool,
+}
+
+/// `--jobs N`: a whole number of at least 1.
+fn jobs_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => {
+            Err("`0` runs at once would run nothing: give 1 or more (default: every core)".into())
+        }
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a number of runs: give 1 or more")),
+    }
 }
 
 /// An inclusive seed range `A..B`.
@@ -448,29 +500,251 @@ impl FromStr for SeedRange {
     }
 }
 
-/// One `--sweep KEY=V1,V2,...`.
+/// One axis of values: a `--sweep`, `--sweep-file` or one `--zip`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sweep {
     /// The key, as `--set` takes it.
     pub key: String,
-    /// Its values, in the order given.
+    /// Its values, in the order given, each as `--set` takes it.
     pub values: Vec<String>,
+    /// The flag it came with (named in errors).
+    pub flag: &'static str,
 }
 
-impl FromStr for Sweep {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let (key, values) = text.split_once('=').ok_or_else(|| {
-            format!("`{text}` is not a sweep: write KEY=V1,V2,... e.g. registration.strategy=poll,backoff")
+/// An axis of the parameter grid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Axis {
+    /// One key over its values.
+    One(Sweep),
+    /// Keys that move together (`--zip`): point i takes value i of each.
+    Zip(Vec<Sweep>),
+}
+
+impl Sweep {
+    /// `--sweep KEY=V1,V2,...` or `--sweep KEY=[...]`.
+    pub fn parse_sweep(text: &str) -> Result<Self, String> {
+        Sweep::parse(text, "--sweep")
+    }
+
+    /// `--zip KEY=V1,V2,...` or `--zip KEY=[...]`.
+    pub fn parse_zip(text: &str) -> Result<Self, String> {
+        Sweep::parse(text, "--zip")
+    }
+
+    /// `--sweep-file KEY=FILE`: one value per line.
+    pub fn parse_file(text: &str) -> Result<Self, String> {
+        let (key, path) = split_key_value(
+            text,
+            "--sweep-file",
+            "KEY=FILE, e.g. faults.0.crash=crashes.txt",
+        )?;
+        let content = std::fs::read_to_string(path.trim()).map_err(|e| {
+            format!(
+                "cannot read the values of `{key}` from {}: {e}",
+                path.trim()
+            )
         })?;
-        let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
-        if key.trim().is_empty() || values.iter().any(String::is_empty) {
-            return Err(format!("`{text}` has an empty key or value"));
+        let values: Vec<String> = content
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        if values.is_empty() {
+            return Err(format!(
+                "{} has no values for `{key}`: write one value per line",
+                path.trim()
+            ));
         }
         Ok(Sweep {
-            key: key.trim().to_string(),
+            key,
             values,
+            flag: "--sweep-file",
         })
+    }
+
+    fn parse(text: &str, flag: &'static str) -> Result<Self, String> {
+        let (key, values) = split_key_value(
+            text,
+            flag,
+            "KEY=V1,V2,... e.g. registration.strategy=poll,backoff, or KEY=[...] for values with commas",
+        )?;
+        let values = values.trim();
+        let values: Vec<String> = match values.starts_with('[') {
+            true => array_values(values)
+                .map_err(|e| format!("`{values}` is not a TOML or JSON array of values: {e}"))?,
+            false => values.split(',').map(|v| v.trim().to_string()).collect(),
+        };
+        if values.is_empty() || values.iter().any(String::is_empty) {
+            return Err(format!("`{text}` has an empty value"));
+        }
+        Ok(Sweep { key, values, flag })
+    }
+
+    /// The values as one `--sweep` argument gives them back: `a,b` when
+    /// no value holds a comma or starts like an array, else an array.
+    pub fn values_text(&self) -> String {
+        let plain = self
+            .values
+            .iter()
+            .all(|v| !v.contains(',') && !v.starts_with('['));
+        if plain {
+            return self.values.join(",");
+        }
+        let items: Vec<String> = self.values.iter().map(|v| toml_literal(v)).collect();
+        format!("[{}]", items.join(", "))
+    }
+}
+
+/// `KEY=REST` with a key; the error names `flag` and shows `form`.
+fn split_key_value(text: &str, flag: &str, form: &str) -> Result<(String, String), String> {
+    let (key, rest) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not a {flag} argument: write {form}"))?;
+    if key.trim().is_empty() {
+        return Err(format!("`{text}` has no key: write {form}"));
+    }
+    Ok((key.trim().to_string(), rest.to_string()))
+}
+
+/// The elements of a TOML array (or, failing that, a JSON array), each as
+/// the text `--set` takes: a string as itself when `--set` would read it
+/// as that string, else as TOML.
+fn array_values(text: &str) -> Result<Vec<String>, String> {
+    let items: Vec<toml::Value> = match toml::from_str::<toml::Table>(&format!("v = {text}")) {
+        Ok(mut table) => match table.remove("v") {
+            Some(toml::Value::Array(items)) => items,
+            _ => return Err("not an array".into()),
+        },
+        Err(toml_error) => {
+            let json: serde_json::Value =
+                serde_json::from_str(text).map_err(|_| toml_error.message().to_string())?;
+            let serde_json::Value::Array(items) = json else {
+                return Err("not an array".into());
+            };
+            items
+                .into_iter()
+                .map(json_to_toml)
+                .collect::<Result<_, _>>()?
+        }
+    };
+    Ok(items.iter().map(set_text).collect())
+}
+
+/// A JSON value as TOML (which has no null).
+fn json_to_toml(value: serde_json::Value) -> Result<toml::Value, String> {
+    use serde_json::Value as J;
+    Ok(match value {
+        J::Null => return Err("null is not a value a scenario key takes".into()),
+        J::Bool(b) => toml::Value::Boolean(b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => toml::Value::String(s),
+        J::Array(items) => toml::Value::Array(
+            items
+                .into_iter()
+                .map(json_to_toml)
+                .collect::<Result<_, _>>()?,
+        ),
+        J::Object(map) => {
+            let mut table = toml::Table::new();
+            for (k, v) in map {
+                table.insert(k, json_to_toml(v)?);
+            }
+            toml::Value::Table(table)
+        }
+    })
+}
+
+/// A value as `--set` takes it.
+fn set_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) if reads_as_string(s) => s.clone(),
+        other => inline_toml(other),
+    }
+}
+
+/// Whether `--set` reads `text` as exactly this string (it is no other
+/// TOML value and has no surrounding blanks).
+fn reads_as_string(text: &str) -> bool {
+    !text.is_empty()
+        && text.trim() == text
+        && toml::from_str::<toml::Table>(&format!("v = {text}")).is_err()
+}
+
+/// `text` (a value as `--set` takes it) as a TOML literal.
+fn toml_literal(text: &str) -> String {
+    match reads_as_string(text) {
+        true => inline_toml(&toml::Value::String(text.to_string())),
+        false => text.to_string(),
+    }
+}
+
+/// A TOML value written inline.
+fn inline_toml(value: &toml::Value) -> String {
+    match value {
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(inline_toml).collect();
+            format!("[{}]", items.join(", "))
+        }
+        toml::Value::Table(table) => {
+            let entries: Vec<String> = table
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{} = {}",
+                        inline_toml(&toml::Value::String(k.clone())),
+                        inline_toml(v)
+                    )
+                })
+                .collect();
+            format!("{{ {} }}", entries.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+impl Selection {
+    /// Fills [`Selection::axes`] from `--sweep`, `--sweep-file` and
+    /// `--zip` in command-line order (`matches` says where each was given;
+    /// without it, in that order of flags). The zipped keys make one axis,
+    /// where the first `--zip` is.
+    pub fn order_axes(&mut self, matches: Option<&clap::ArgMatches>) {
+        let at = |id: &str, n: usize| -> Vec<usize> {
+            let given = matches
+                .and_then(|m| m.indices_of(id))
+                .map(|i| i.collect::<Vec<_>>());
+            given
+                .filter(|v| v.len() == n)
+                .unwrap_or_else(|| (0..n).collect())
+        };
+        let mut axes: Vec<(usize, Axis)> = Vec::new();
+        for (i, s) in at("sweeps", self.sweeps.len())
+            .into_iter()
+            .zip(&self.sweeps)
+        {
+            axes.push((i, Axis::One(s.clone())));
+        }
+        let base = if matches.is_some() {
+            0
+        } else {
+            self.sweeps.len()
+        };
+        for (i, s) in at("sweep_files", self.sweep_files.len())
+            .into_iter()
+            .zip(&self.sweep_files)
+        {
+            axes.push((base + i, Axis::One(s.clone())));
+        }
+        let zip_at = at("zips", self.zips.len()).into_iter().min();
+        if let Some(first) = zip_at {
+            let base = if matches.is_some() { 0 } else { axes.len() };
+            axes.push((base + first, Axis::Zip(self.zips.clone())));
+        }
+        axes.sort_by_key(|(i, _)| *i);
+        self.axes = axes.into_iter().map(|(_, a)| a).collect();
     }
 }
 

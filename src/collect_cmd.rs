@@ -16,7 +16,7 @@ use crate::exit::Exit;
 use crate::jobs::single;
 use crate::real::assemble::assemble;
 use crate::real::host_log::{self, HostRecord, LOG_SUFFIX};
-use sim::results::{Finished, Reports};
+use sim::results::{Finished, PlotOptions, Reports};
 
 /// What a real run's summary says instead of a trace hash.
 pub const NO_TRACE_HASH: &str = "none (real processes)";
@@ -168,7 +168,14 @@ pub fn collect_into(
     let result = ResultDir::create(out, &scenario.name, None, scenario.seed)
         .map_err(|e| (Exit::OutputFailed, e.to_string()))?;
     let written = reports
-        .write(result, &finished, no_plots)
+        .write(
+            result,
+            &finished,
+            PlotOptions {
+                plots: !no_plots,
+                log_cdf: false,
+            },
+        )
         .map_err(|e| (Exit::OutputFailed, e.to_string()))?;
     let mut text = String::new();
     let _ = writeln!(

@@ -15,23 +15,22 @@ use sim_core::units::SimDuration;
 
 use crate::exit::Exit;
 use crate::jobs::Job;
-use crate::progress::Progress;
-use crate::record::{Outcome, RUN_RECORD, RunRecord};
-use sim::results::{Finished, Reports};
+use crate::progress::{Interrupt, Stopwatch, Watch};
+use crate::provenance::RESOLVED;
+use crate::record::{Options, Outcome, RUN_RECORD, RunRecord};
+use sim::results::{Finished, PlotOptions, Reports};
 
 /// How runs are made and what they write.
 #[derive(Clone, Debug)]
 pub struct ExecOptions {
     /// Root of the result folders.
     pub out: PathBuf,
-    /// Skip trace.csv.
-    pub no_trace: bool,
-    /// Skip the SVG plots.
-    pub no_plots: bool,
-    /// Verify every signature copy (measuring the cache).
-    pub no_signature_cache: bool,
+    /// Trace, plots, signature cache.
+    pub options: Options,
     /// Leave the digest out of the report (errors are always kept).
     pub quiet: bool,
+    /// Ctrl-C: runs stop without a result, and none starts.
+    pub interrupt: Interrupt,
 }
 
 /// What one run did.
@@ -58,60 +57,161 @@ impl Report {
     }
 }
 
-/// Makes one run and writes `record` (with the run's outcome) as its
-/// `run.json`; `show_progress` draws a progress bar for it (single runs).
-pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress: bool) -> Report {
+/// How the simulation of a run ended.
+enum Simulated {
+    /// It ran to its end, or stopped at an engine failure or violation.
+    Done(Option<EngineError>),
+    /// A Ctrl-C stopped it: no result.
+    Interrupted,
+}
+
+/// Runs `sim` to its end in 200 steps, telling `watch` after each and
+/// stopping early when `interrupt` asks.
+fn simulate(
+    sim: &mut sim_core::engine::Simulation<node_logic::HostNode>,
+    trace: Option<&mut TraceCsv>,
+    duration: SimDuration,
+    watch: &dyn Watch,
+    interrupt: &Interrupt,
+) -> Simulated {
+    let mut no_trace = NoTrace;
+    let sink: &mut dyn TraceSink = match trace {
+        Some(t) => t,
+        None => &mut no_trace,
+    };
+    let duration_ms = duration.as_nanos() / 1_000_000;
+    let step = SimDuration::from_nanos((duration.as_nanos() / 200).max(1));
+    let mut outcome = Ok(());
+    while outcome.is_ok() && !sim.is_finished() {
+        if interrupt.asked() {
+            return Simulated::Interrupted;
+        }
+        let next = sim.now() + step;
+        outcome = sim.run_until(next, sink);
+        let sim_ms = sim.now().as_nanos() / 1_000_000;
+        watch.update(sim_ms, duration_ms, sim.log().events);
+    }
+    Simulated::Done(outcome.and_then(|()| sim.run(sink)).err())
+}
+
+/// A run ready to simulate: the simulation, its plans, its staging
+/// folder and its trace writer (with `--trace`).
+struct Started {
+    sim: sim_core::engine::Simulation<node_logic::HostNode>,
+    plans: std::rc::Rc<sim::protocols::Plans>,
+    result: ResultDir,
+    trace: Option<TraceCsv>,
+}
+
+/// Prepares `job`'s simulation and its result folder; the report of why
+/// not, if it cannot.
+fn start(job: &Job, opts: &ExecOptions) -> Result<Started, Report> {
     let (path, scenario) = (&job.path, &job.scenario);
     let options = runner::RunOptions {
-        signature_cache: !opts.no_signature_cache,
+        signature_cache: opts.options.signature_cache,
     };
-    let runner::Prepared { mut sim, plans } = match runner::prepare_with(scenario, options) {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            return Report::failed(
-                Exit::InvalidInput,
-                format!("error: {}: {e}\n", path.display()),
-            );
-        }
-    };
-    let result = match ResultDir::create(
+    let runner::Prepared { sim, plans } = runner::prepare_with(scenario, options).map_err(|e| {
+        Report::failed(
+            Exit::InvalidInput,
+            format!("error: {}: {e}\n", path.display()),
+        )
+    })?;
+    let output =
+        |e: reports::ReportError| Report::failed(Exit::OutputFailed, format!("error: {e}\n"));
+    let result = ResultDir::create(
         &opts.out,
         &scenario.name,
         job.group.as_deref(),
         scenario.seed,
-    ) {
-        Ok(r) => r,
-        Err(e) => return Report::failed(Exit::OutputFailed, format!("error: {e}\n")),
-    };
-    let mut trace = if opts.no_trace {
-        None
-    } else {
-        let names: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
-        match TraceCsv::create(&result.file("trace.csv"), names) {
-            Ok(t) => Some(t),
-            Err(e) => return Report::failed(Exit::OutputFailed, format!("error: {e}\n")),
+    )
+    .map_err(output)?;
+    let trace = match opts.options.trace {
+        false => None,
+        true => {
+            let names: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
+            Some(TraceCsv::create(&result.file("trace.csv"), names).map_err(output)?)
         }
     };
+    Ok(Started {
+        sim,
+        plans,
+        result,
+        trace,
+    })
+}
 
-    let duration_ms = scenario.duration.as_nanos() / 1_000_000;
-    let progress = Progress::new(&scenario.name, duration_ms, !show_progress || opts.quiet);
-    let step = SimDuration::from_nanos((scenario.duration.as_nanos() / 200).max(1));
-    let failure: Option<EngineError>;
-    {
-        let mut no_trace = NoTrace;
-        let sink: &mut dyn TraceSink = match trace.as_mut() {
-            Some(t) => t,
-            None => &mut no_trace,
-        };
-        let mut outcome = Ok(());
-        while outcome.is_ok() && !sim.is_finished() {
-            let next = sim.now() + step;
-            outcome = sim.run_until(next, sink);
-            progress.update(sim.now().as_nanos() / 1_000_000, sim.log().events);
+/// What a checker violation prints, and the exit code of how the run ended.
+fn ending(failure: Option<EngineError>, job: &Job, dir: &Path) -> (Exit, String) {
+    let mut stderr = String::new();
+    let exit = match failure {
+        Some(EngineError::Violation(v)) => {
+            let _ = writeln!(stderr, "error: {}: {v}", job.path.display());
+            let _ = writeln!(
+                stderr,
+                "  seed {}; reproduce with: {}",
+                job.scenario.seed, job.command
+            );
+            let _ = writeln!(
+                stderr,
+                "  (results up to the violation are in {})",
+                dir.display()
+            );
+            match v.kind {
+                ViolationKind::Safety => Exit::SafetyViolation,
+                ViolationKind::Liveness => Exit::LivenessViolation,
+            }
         }
-        failure = outcome.and_then(|()| sim.run(sink)).err();
+        Some(_) => Exit::RunFailed,
+        None => Exit::Ok,
+    };
+    (exit, stderr)
+}
+
+/// The `--set` values and the grid point, named under every plot's title.
+fn changed(record: &RunRecord, job: &Job) -> Vec<(String, String)> {
+    let mut changed: Vec<(String, String)> = record
+        .set
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    changed.extend(job.params.iter().cloned());
+    changed
+}
+
+/// Makes one run and writes `record` (with the run's outcome) as its
+/// `run.json`, telling `watch` how it goes. A Ctrl-C (`opts.interrupt`)
+/// stops it without a result.
+pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, watch: &dyn Watch) -> Report {
+    if opts.interrupt.asked() {
+        return Report::failed(Exit::Interrupted, String::new());
     }
-    let wall_s = progress.finish();
+    let (path, scenario) = (&job.path, &job.scenario);
+    let Started {
+        mut sim,
+        plans,
+        result,
+        mut trace,
+    } = match start(job, opts) {
+        Ok(started) => started,
+        Err(report) => return report,
+    };
+    let clock = Stopwatch::start();
+    let failure = match simulate(
+        &mut sim,
+        trace.as_mut(),
+        scenario.duration,
+        watch,
+        &opts.interrupt,
+    ) {
+        Simulated::Done(failure) => failure,
+        Simulated::Interrupted => {
+            drop(trace);
+            result.abandon();
+            return Report::failed(Exit::Interrupted, String::new());
+        }
+    };
+    let wall_s = clock.seconds();
     if let Some(e @ (EngineError::QueueFull { .. } | EngineError::Stalled { .. })) = &failure {
         // Nothing a checker could explain: report and stop without results.
         let text = format!("error: {}: {e} (seed {})\n", path.display(), scenario.seed);
@@ -140,7 +240,9 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress:
         ),
         counters,
     };
-    let reports = Reports::of(&finished, &job.params);
+    watch.writing();
+    let reports =
+        Reports::of(&finished, &job.params).caption_with(&finished, &changed(record, job));
     let record = RunRecord {
         outcome: outcome(failure.as_ref()),
         ..record.clone()
@@ -150,7 +252,14 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress:
             t.finish()?;
         }
         record.write(&result.file(RUN_RECORD))?;
-        reports.write(result, &finished, opts.no_plots)
+        if let Some(resolved) = &job.resolved {
+            resolved.write_into(&result.file(""), RESOLVED)?;
+        }
+        let plots = PlotOptions {
+            plots: opts.options.plots,
+            log_cdf: opts.options.log_cdf,
+        };
+        reports.write(result, &finished, plots)
     })();
     let summary = reports.summary;
     let dir = match written {
@@ -160,30 +269,15 @@ pub fn execute(job: &Job, record: &RunRecord, opts: &ExecOptions, show_progress:
 
     let mut stdout = String::new();
     if !opts.quiet {
-        digest(&mut stdout, job, &summary, &log, wall_s, &trace_hash, &dir);
+        let facts = RunFacts {
+            wall_s,
+            trace_hash: &trace_hash,
+            dir: &dir,
+            set: &record.set,
+        };
+        digest(&mut stdout, job, &summary, &log, &facts);
     }
-    let mut stderr = String::new();
-    let exit = match failure {
-        Some(EngineError::Violation(v)) => {
-            let _ = writeln!(stderr, "error: {}: {v}", path.display());
-            let _ = writeln!(
-                stderr,
-                "  seed {}; reproduce with: {}",
-                scenario.seed, job.command
-            );
-            let _ = writeln!(
-                stderr,
-                "  (results up to the violation are in {})",
-                dir.display()
-            );
-            match v.kind {
-                ViolationKind::Safety => Exit::SafetyViolation,
-                ViolationKind::Liveness => Exit::LivenessViolation,
-            }
-        }
-        Some(_) => Exit::RunFailed,
-        None => Exit::Ok,
-    };
+    let (exit, stderr) = ending(failure, job, &dir);
     Report {
         exit,
         stdout,
@@ -208,19 +302,35 @@ fn outcome(failure: Option<&EngineError>) -> Outcome {
     }
 }
 
+/// What the digest says besides the metrics.
+struct RunFacts<'a> {
+    wall_s: f64,
+    trace_hash: &'a str,
+    dir: &'a Path,
+    /// The `--set` values (the description is the file's, before them).
+    set: &'a [String],
+}
+
 fn digest(
     out: &mut String,
     job: &Job,
     summary: &Summary,
     log: &sim_core::record::RunLog,
-    wall_s: f64,
-    trace_hash: &str,
-    dir: &Path,
+    facts: &RunFacts<'_>,
 ) {
+    let (wall_s, trace_hash, dir) = (facts.wall_s, facts.trace_hash, facts.dir);
     let scenario = &job.scenario;
     let _ = writeln!(out, "{} ({})", scenario.name, job.path.display());
     if !scenario.description.is_empty() {
         let _ = writeln!(out, "  {}", scenario.description);
+        if !facts.set.is_empty() {
+            // The description was written for the file, not for the overrides.
+            let _ = writeln!(
+                out,
+                "  (the file's description; --set changed: {})",
+                facts.set.join(", ")
+            );
+        }
     }
     if !job.params.is_empty() {
         let params: Vec<String> = job.params.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -25,6 +25,9 @@ pub enum Exit {
     /// written. The message names what is missing and the command that
     /// makes it.
     Incomplete = 7,
+    /// Ctrl-C (SIGINT) or SIGTERM stopped the command: the runs in
+    /// progress left no result; the complete ones and the records stand.
+    Interrupted = 130,
 }
 
 impl Exit {

@@ -46,7 +46,7 @@ pub fn explore(args: &ExploreArgs) -> Exit {
         println!("{}", header(&explorer, ids.len(), args.runs));
     }
     outcome::quiet_panics();
-    let results = in_parallel(&ids, args.jobs, args.quiet, |id| {
+    let results = in_parallel(&ids, args.jobs, args.quiet, |id, _| {
         explorer.explore(*id, &run_file(&dir, *id))
     });
     drop(std::panic::take_hook());

@@ -23,16 +23,33 @@ mod launch_cmd;
 mod merge_cmd;
 mod node_cmd;
 mod progress;
+mod provenance;
 mod real;
 mod record;
 mod run_cmd;
 mod shrink_cmd;
 mod sweep;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let mut cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // The grid's axes keep the order their flags were given in.
+    let sub = matches.subcommand().map(|(_, m)| m);
+    match &mut cli.command {
+        cli::Command::Run(args) => args.selection.order_axes(sub),
+        cli::Command::Check(args) => args.selection.order_axes(sub),
+        cli::Command::Validate(_)
+        | cli::Command::Merge(_)
+        | cli::Command::Export(_)
+        | cli::Command::Node(_)
+        | cli::Command::Launch(_)
+        | cli::Command::Collect(_)
+        | cli::Command::Corrupt(_)
+        | cli::Command::Explore(_)
+        | cli::Command::Shrink(_) => {}
+    }
     let code = match cli.command {
         cli::Command::Run(args) => run_cmd::run(&args),
         cli::Command::Check(args) => check_cmd::check(&args),

@@ -18,6 +18,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use reports::aggregate::{RunRef, write_aggregates};
+use sha2::Digest as _;
 
 use crate::cli::{MergeArgs, RunIds, Shard};
 use crate::exit::Exit;
@@ -77,7 +78,7 @@ pub fn merge(args: &MergeArgs) -> Exit {
         report_missing(args, spec, &found, &missing);
         return Exit::Incomplete;
     }
-    if let Err((code, message)) = build(args, spec, &sources, &missing) {
+    if let Err((code, message)) = build(args, spec, &found, &sources, &missing) {
         eprintln!("error: {message}");
         return code;
     }
@@ -221,19 +222,33 @@ fn verify(spec: &SweepSpec, folder: &str, dir: &Path) -> Result<RunRecord, Strin
         .iter()
         .find(|f| f.scenario == record.scenario && f.file == record.file)
         .ok_or("made from another scenario file")?;
+    // The folder of its grid point: its name, or (when two points of the
+    // grid would share it) that name cut and suffixed with a hash.
     let group = group_name(&record.params);
-    let expected = if record.params.is_empty() {
-        format!("{}/seed-{}", record.scenario, record.seed)
-    } else {
-        format!("{}/{group}/seed-{}", record.scenario, record.seed)
+    let expected = match folder
+        .strip_prefix(&format!("{}/", record.scenario))
+        .and_then(|rest| rest.strip_suffix(&format!("/seed-{}", record.seed)))
+    {
+        Some(middle)
+            if !record.params.is_empty()
+                && middle
+                    .starts_with(&group[..group.len().min(crate::jobs::MAX_GROUP_NAME - 13)]) =>
+        {
+            folder.to_string()
+        }
+        _ if record.params.is_empty() => format!("{}/seed-{}", record.scenario, record.seed),
+        _ => format!("{}/{group}/seed-{}", record.scenario, record.seed),
     };
     let same = record.sim_version == spec.sim_version
+        && record.sim_build == spec.sim_build
         && record.set == spec.set
         && record.options == spec.options
         && record.inputs.iter().all(|i| file.inputs.contains(i))
         && expected == folder;
     if !same {
-        return Err("its run.json is of another sweep (version, --set, inputs or options)".into());
+        return Err(
+            "its run.json is of another sweep (version, build, --set, inputs or options)".into(),
+        );
     }
     Ok(record)
 }
@@ -393,6 +408,7 @@ fn shell_list(dirs: &[PathBuf]) -> String {
 fn build(
     args: &MergeArgs,
     spec: &SweepSpec,
+    found: &[Found],
     sources: &BTreeMap<usize, Vec<Source<'_>>>,
     missing: &RunIds,
 ) -> Result<(), Failure> {
@@ -401,7 +417,7 @@ fn build(
         ".{name}.merging.{}",
         reports::result_dir::process_tag()
     ));
-    let result = write_merged(&staging, spec, sources, missing, args.allow_partial)
+    let result = write_merged(&staging, spec, found, sources, missing, args.allow_partial)
         .and_then(|()| move_into_place(&staging, &args.out));
     if result.is_err() && staging.exists() {
         let _ = fs::remove_dir_all(&staging);
@@ -414,6 +430,7 @@ fn build(
 fn write_merged(
     staging: &Path,
     spec: &SweepSpec,
+    found: &[Found],
     sources: &BTreeMap<usize, Vec<Source<'_>>>,
     missing: &RunIds,
     allow_partial: bool,
@@ -443,7 +460,44 @@ fn write_merged(
     }
     let names: BTreeSet<&str> = spec.files.iter().map(|f| f.scenario.as_str()).collect();
     for name in names {
+        let dir = staging.join(name);
+        fs::create_dir_all(&dir).map_err(|e| output(format!("{}: {e}", dir.display())))?;
+        copy_resolved(staging, spec, found, name).map_err(output)?;
         write_folder(staging, spec, name, sources, missing, allow_partial).map_err(output)?;
+    }
+    Ok(())
+}
+
+/// Copies scenario folder `name`'s resolved scenarios (and their input
+/// copies) from a shard that holds it, checking each against the hash the
+/// sweep records.
+fn copy_resolved(
+    staging: &Path,
+    spec: &SweepSpec,
+    found: &[Found],
+    name: &str,
+) -> Result<(), String> {
+    let Some(from) = found.iter().find(|f| f.name == name) else {
+        return Ok(());
+    };
+    let (from, to) = (from.dir.join(name), staging.join(name));
+    for file in spec.files.iter().filter(|f| f.scenario == name) {
+        let source = from.join(&file.resolved.path);
+        let bytes = fs::read(&source).map_err(|e| format!("{}: {e}", source.display()))?;
+        let hash = crate::provenance::hex(&sha2::Sha256::digest(&bytes));
+        if hash != file.resolved.sha256 {
+            return Err(format!(
+                "{} is not the resolved scenario the sweep records (SHA-256 {hash}, expected {}): changed after the sweep?",
+                source.display(),
+                file.resolved.sha256
+            ));
+        }
+        fs::write(to.join(&file.resolved.path), bytes)
+            .map_err(|e| format!("{}: {e}", to.display()))?;
+    }
+    let inputs = from.join(crate::provenance::INPUTS);
+    if inputs.is_dir() {
+        copy_dir(&inputs, &to.join(crate::provenance::INPUTS))?;
     }
     Ok(())
 }
@@ -482,7 +536,8 @@ fn write_folder(
         );
     }
     record.write(&dir).map_err(|e| e.to_string())?;
-    write_aggregates(&dir, &runs, &expected).map_err(|e| e.to_string())?;
+    let info = spec.info(name, crate::sweep::shades(&runs));
+    write_aggregates(&dir, &runs, &expected, &info).map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -29,6 +29,7 @@ use sim_core::scenario::TopologySpec;
 
 use crate::cli::{RunIds, ScenarioArgs, Selection, Shard};
 use crate::jobs::{Job, quote};
+use crate::provenance::{RESOLVED, Resolved};
 
 /// A run's record, in its result folder.
 pub const RUN_RECORD: &str = "run.json";
@@ -36,29 +37,48 @@ pub const RUN_RECORD: &str = "run.json";
 pub const SWEEP_RECORD: &str = "sweep.json";
 /// This `sim`'s version, as recorded.
 pub const SIM_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The source this `sim` was built from (`git <commit>[+modified]`, see
+/// `build.rs`), as recorded.
+pub const SIM_BUILD: &str = env!("SIM_BUILD");
+/// The records' format version.
+pub const FORMAT: u32 = 2;
 
 /// The options that change what a run writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Options {
-    /// `trace.csv` written (not `--no-trace`).
+    /// `trace.csv` written (`--trace`).
     pub trace: bool,
     /// SVG plots written (not `--no-plots`).
     pub plots: bool,
+    /// CDF plots over a logarithmic time axis (`--log-cdf`).
+    pub log_cdf: bool,
     /// The signature cache used (not `--no-signature-cache`; changes
     /// `consensus.signature_checks`).
     pub signature_cache: bool,
 }
 
 impl Options {
-    /// The flags that give these options, e.g. ` --no-trace`.
+    /// The options `--trace`, `--no-plots`, `--log-cdf` and
+    /// `--no-signature-cache` give.
+    pub fn of(args: &crate::cli::OutputArgs) -> Self {
+        Options {
+            trace: args.trace,
+            plots: !args.no_plots,
+            log_cdf: args.log_cdf,
+            signature_cache: !args.no_signature_cache,
+        }
+    }
+
+    /// The flags that give these options, e.g. ` --trace --no-plots`.
     fn flags(&self) -> String {
         let mut text = String::new();
-        for (on, flag) in [
-            (self.trace, " --no-trace"),
-            (self.plots, " --no-plots"),
-            (self.signature_cache, " --no-signature-cache"),
+        for (given, flag) in [
+            (self.trace, " --trace"),
+            (!self.plots, " --no-plots"),
+            (self.log_cdf, " --log-cdf"),
+            (!self.signature_cache, " --no-signature-cache"),
         ] {
-            if !on {
+            if given {
                 text.push_str(flag);
             }
         }
@@ -85,15 +105,60 @@ pub struct ScenarioFile {
     pub scenario: String,
     /// Every other file its runs read (GML graph, legacy registry), sorted.
     pub inputs: Vec<FileHash>,
+    /// The file with `--set` (and `--seed`) applied, as kept in the
+    /// scenario folder (`scenario.toml`), and its hash; the grid and the
+    /// seeds are this record's.
+    pub resolved: FileHash,
 }
 
-/// One `--sweep KEY=V1,V2`.
+/// The resolved scenario of a run, kept in its folder.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SweepAxis {
+pub struct ResolvedFile {
+    /// Its name in the folder (`scenario.toml`) and its hash.
+    #[serde(flatten)]
+    pub file: FileHash,
+    /// Each input it reads: `[the path the scenario read, its copy in the
+    /// folder]`.
+    pub copies: Vec<[String; 2]>,
+}
+
+/// One key's values on an axis of the grid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweptKey {
     /// The key.
     pub key: String,
-    /// Its values, in order.
+    /// Its values, in order, each as `--set` takes it.
     pub values: Vec<String>,
+}
+
+/// An axis of the grid: one key (`--sweep`, `--sweep-file`), or keys that
+/// move together (`--zip`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SweepAxis {
+    /// `{"key": ..., "values": [...]}`.
+    One(SweptKey),
+    /// `{"zip": [{"key": ..., "values": [...]}, ...]}`.
+    Zip {
+        /// The zipped keys.
+        zip: Vec<SweptKey>,
+    },
+}
+
+impl SweepAxis {
+    /// The axis of the command line's `axis`.
+    fn of(axis: &crate::cli::Axis) -> Self {
+        let key = |s: &crate::cli::Sweep| SweptKey {
+            key: s.key.clone(),
+            values: s.values.clone(),
+        };
+        match axis {
+            crate::cli::Axis::One(s) => SweepAxis::One(key(s)),
+            crate::cli::Axis::Zip(keys) => SweepAxis::Zip {
+                zip: keys.iter().map(key).collect(),
+            },
+        }
+    }
 }
 
 /// What a sweep is: the same in every shard of it, so `sim merge` compares
@@ -102,6 +167,8 @@ pub struct SweepAxis {
 pub struct SweepSpec {
     /// The `sim` version that made it.
     pub sim_version: String,
+    /// The source it was built from.
+    pub sim_build: String,
     /// The command that makes the whole sweep (without `--out`, `--jobs`,
     /// `--shard`: they do not change results).
     pub command: String,
@@ -218,7 +285,7 @@ pub enum Status {
 pub struct SweepRecord {
     /// Always `sim sweep record`.
     pub record: String,
-    /// Format version (1).
+    /// Format version ([`FORMAT`]).
     pub format: u32,
     /// The sweep.
     pub sweep: SweepSpec,
@@ -241,7 +308,7 @@ impl SweepRecord {
     pub fn new(sweep: SweepSpec, part: Part, present: RunIds, missing: RunIds) -> Self {
         SweepRecord {
             record: "sim sweep record".into(),
-            format: 1,
+            format: FORMAT,
             sweep,
             part,
             status: if missing.is_empty() {
@@ -302,16 +369,22 @@ pub enum Outcome {
 pub struct RunRecord {
     /// Always `sim run record`.
     pub record: String,
-    /// Format version (1).
+    /// Format version ([`FORMAT`]).
     pub format: u32,
     /// The `sim` version that made it.
     pub sim_version: String,
+    /// The source it was built from.
+    pub sim_build: String,
     /// The scenario's name.
     pub scenario: String,
     /// The scenario file and its hash.
     pub file: FileHash,
     /// Every other file the run read (GML graph, legacy registry), sorted.
     pub inputs: Vec<FileHash>,
+    /// The resolved scenario (`scenario.toml` beside this record).
+    pub resolved: ResolvedFile,
+    /// One hash of everything the run read: see `provenance::Resolved::input_sha256`.
+    pub input_sha256: String,
     /// `--set` values, in order (`key=value`).
     pub set: Vec<String>,
     /// The grid point: swept keys and this run's values, in `--sweep` order.
@@ -335,16 +408,35 @@ impl RunRecord {
         options: Options,
         hashes: &mut Hashes,
     ) -> Result<Self, String> {
+        let resolved = job
+            .resolved
+            .as_ref()
+            .ok_or("internal: a run to record has no resolved scenario")?;
+        let mut copies = Vec::new();
+        let mut input_hashes = Vec::new();
+        for (from, copy) in &resolved.copies {
+            input_hashes.push((from.clone(), hashes.of(from)?.sha256));
+            copies.push([from.display().to_string(), copy.clone()]);
+        }
         Ok(RunRecord {
             record: "sim run record".into(),
-            format: 1,
+            format: FORMAT,
             sim_version: SIM_VERSION.into(),
+            sim_build: SIM_BUILD.into(),
             scenario: job.scenario.name.clone(),
             file: hashes.of(&job.path)?,
             inputs: inputs_of(&job.scenario)
                 .iter()
                 .map(|p| hashes.of(p))
                 .collect::<Result<_, _>>()?,
+            resolved: ResolvedFile {
+                file: FileHash {
+                    path: RESOLVED.into(),
+                    sha256: resolved.sha256(),
+                },
+                copies,
+            },
+            input_sha256: resolved.input_sha256(&input_hashes),
             set: overrides(args),
             params: job.params.clone(),
             seed: job.scenario.seed,
@@ -434,13 +526,15 @@ fn overrides(args: &ScenarioArgs) -> Vec<String> {
 
 impl SweepSpec {
     /// The definition of the sweep `jobs` (every run of it, in id order)
-    /// made by `args` and `selection`.
+    /// made by `args` and `selection`; `resolved` is each file's resolved
+    /// scenario with its file name in the scenario folder.
     pub fn new(
         args: &ScenarioArgs,
         selection: &Selection,
         jobs: &[Job],
         options: Options,
         hashes: &mut Hashes,
+        resolved: &[(String, Resolved)],
     ) -> Result<Self, String> {
         let mut files = Vec::new();
         for (index, path) in args.files.iter().enumerate() {
@@ -454,29 +548,66 @@ impl SweepSpec {
             }
             inputs.sort();
             inputs.dedup();
+            let (file_name, text) = &resolved[index];
             files.push(ScenarioFile {
                 file: hashes.of(path)?,
                 scenario: name,
                 inputs,
+                resolved: FileHash {
+                    path: file_name.clone(),
+                    sha256: text.sha256(),
+                },
             });
         }
         Ok(SweepSpec {
             sim_version: SIM_VERSION.into(),
+            sim_build: SIM_BUILD.into(),
             command: sweep_command(args, selection, options),
             files,
             seeds: seeds_text(args, selection),
             set: overrides(args),
-            sweeps: selection
-                .sweeps
-                .iter()
-                .map(|s| SweepAxis {
-                    key: s.key.clone(),
-                    values: s.values.clone(),
-                })
-                .collect(),
+            sweeps: selection.axes.iter().map(SweepAxis::of).collect(),
             options,
             runs: jobs.iter().map(Job::folder).collect(),
         })
+    }
+
+    /// What the aggregates of scenario folder `name` say about the sweep
+    /// (with each grid point's faults, `shades`).
+    pub fn info(
+        &self,
+        name: &str,
+        shades: std::collections::BTreeMap<String, Vec<reports::plots::svg::Shade>>,
+    ) -> reports::aggregate::SweepInfo {
+        let seeds = match self.seeds.as_str() {
+            "scenario" => "the scenario's seed".to_string(),
+            range if range.contains("..") => format!("seeds {range}"),
+            one => format!("seed {one}"),
+        };
+        let params = self
+            .sweeps
+            .iter()
+            .flat_map(|axis| match axis {
+                SweepAxis::One(k) => vec![k.key.clone()],
+                SweepAxis::Zip { zip } => zip.iter().map(|k| k.key.clone()).collect(),
+            })
+            .collect();
+        reports::aggregate::SweepInfo {
+            scenario: name.to_string(),
+            seeds,
+            params,
+            set: self
+                .set
+                .iter()
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (kv.clone(), String::new()),
+                })
+                .collect(),
+            plots: self.options.plots,
+            log_cdf: self.options.log_cdf,
+            shades,
+        }
     }
 
     /// The ids of the runs whose results go into scenario folder `name`.
@@ -492,14 +623,16 @@ impl SweepSpec {
     pub fn differences(&self, other: &SweepSpec) -> Vec<&'static str> {
         let mut fields = Vec::new();
         let (a, b) = (&self.options, &other.options);
-        let checks: [(&'static str, bool); 10] = [
+        let checks: [(&'static str, bool); 12] = [
             ("sim_version", self.sim_version == other.sim_version),
+            ("sim_build", self.sim_build == other.sim_build),
             ("files", self.files == other.files),
             ("seeds", self.seeds == other.seeds),
             ("set", self.set == other.set),
             ("sweeps", self.sweeps == other.sweeps),
             ("trace", a.trace == b.trace),
             ("plots", a.plots == b.plots),
+            ("log_cdf", a.log_cdf == b.log_cdf),
             ("signature_cache", a.signature_cache == b.signature_cache),
             ("runs", self.runs == other.runs),
             ("command", self.command == other.command),
@@ -523,8 +656,8 @@ fn seeds_text(args: &ScenarioArgs, selection: &Selection) -> String {
 }
 
 /// `sim run FILE... [--seed N | --seeds A..B] [--set K=V]... [--sweep
-/// K=V1,V2]... [--no-trace] [--no-plots] [--no-signature-cache]`, quoted
-/// for a POSIX shell.
+/// K=V1,V2]... [--trace] [--no-plots] [--log-cdf] [--no-signature-cache]`,
+/// quoted for a POSIX shell.
 fn sweep_command(args: &ScenarioArgs, selection: &Selection, options: Options) -> String {
     let mut parts = vec!["sim".to_string(), "run".to_string()];
     parts.extend(args.files.iter().map(|f| quote(&f.display().to_string())));
@@ -536,11 +669,16 @@ fn sweep_command(args: &ScenarioArgs, selection: &Selection, options: Options) -
     for o in overrides(args) {
         parts.push(format!("--set {}", quote(&o)));
     }
-    for s in &selection.sweeps {
-        parts.push(format!(
-            "--sweep {}",
-            quote(&format!("{}={}", s.key, s.values.join(",")))
-        ));
+    // Values from a --sweep-file are written out as a --sweep.
+    for axis in &selection.axes {
+        let (flag, keys) = match axis {
+            crate::cli::Axis::One(s) => ("--sweep", std::slice::from_ref(s)),
+            crate::cli::Axis::Zip(keys) => ("--zip", keys.as_slice()),
+        };
+        for s in keys {
+            let text = format!("{}={}", s.key, s.values_text());
+            parts.push(format!("{flag} {}", quote(&text)));
+        }
     }
     format!("{}{}", parts.join(" "), options.flags())
 }

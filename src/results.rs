@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use reports::plots::svg;
 use reports::summary::RunFacts;
 use reports::{Metric, ReportError, ResultDir, Summary, tables};
 use sim_core::checkers::{Checker, ViolationKind};
@@ -13,7 +14,7 @@ use sim_core::record::RunLog;
 use sim_core::units::SimTime;
 
 use crate::model::Scenario;
-use crate::protocols::{Plans, ProtocolCounters, ProtocolReport};
+use crate::protocols::{Plans, PlotContext, ProtocolCounters, ProtocolReport};
 
 /// What a finished run hands to the reports.
 pub struct Finished<'a> {
@@ -38,11 +39,25 @@ pub struct Reports<'a> {
     /// Every metric (`summary.json`).
     pub summary: Summary,
     protocols: Vec<Box<dyn ProtocolReport + 'a>>,
+    /// The line under every plot's title (scenario, seed, parameters;
+    /// [`Reports::of`] names the sweep's, see [`Reports::caption_with`]).
+    caption: String,
+}
+
+/// Which plots a run writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlotOptions {
+    /// Write SVG plots at all.
+    pub plots: bool,
+    /// Draw CDFs on a logarithmic time axis.
+    pub log_cdf: bool,
 }
 
 impl<'a> Reports<'a> {
     /// Computes every report of `run`; `params` are a sweep's values.
     pub fn of(run: &Finished<'a>, params: &[(String, String)]) -> Self {
+        let seed = format!("seed {}", run.scenario.seed);
+        let caption = reports::plots::caption(&run.scenario.name, &seed, params);
         let mut summary = Summary::from_run(RunFacts {
             scenario: run.scenario,
             log: run.log,
@@ -56,16 +71,28 @@ impl<'a> Reports<'a> {
         for report in &protocols {
             report.add_metrics(&mut summary);
         }
-        Reports { summary, protocols }
+        Reports {
+            summary,
+            protocols,
+            caption,
+        }
     }
 
-    /// Writes `summary.json`, the CSV tables and (unless `no_plots`) the
-    /// plots into `result`, then moves it into place.
+    /// Names `changed` (the `--set` values and the grid point, as (key,
+    /// value)) under every plot's title.
+    pub fn caption_with(mut self, run: &Finished<'_>, changed: &[(String, String)]) -> Self {
+        let seed = format!("seed {}", run.scenario.seed);
+        self.caption = reports::plots::caption(&run.scenario.name, &seed, changed);
+        self
+    }
+
+    /// Writes `summary.json`, the CSV tables, the plots (as `plots` says)
+    /// and `index.html` into `result`, then moves it into place.
     pub fn write(
         &self,
         result: ResultDir,
         run: &Finished<'_>,
-        no_plots: bool,
+        plots: PlotOptions,
     ) -> Result<PathBuf, ReportError> {
         let (scenario, log) = (run.scenario, run.log);
         self.summary.write(&result.file("summary.json"))?;
@@ -76,15 +103,37 @@ impl<'a> Reports<'a> {
         for report in &self.protocols {
             report.write_tables(&result, scenario)?;
         }
-        if !no_plots {
+        if plots.plots {
+            let context = PlotContext {
+                scenario,
+                log,
+                caption: self.caption.clone(),
+                faults: fault_shades(scenario),
+                log_cdf: plots.log_cdf,
+            };
             for report in &self.protocols {
-                report.write_plots(&result, scenario, log)?;
+                report.write_plots(&result, &context)?;
             }
-            let messages = reports::plots::messages_per_host(scenario, log);
+            let messages = reports::plots::messages_per_host(scenario, log, &self.caption);
             reports::plots::write_svg(&result, "messages_per_host.svg", messages)?;
         }
+        let title = format!("{} \u{2014} seed {}", scenario.name, scenario.seed);
+        reports::index::write_run_index(&result, &title, &self.caption, &self.summary)?;
         result.commit()
     }
+}
+
+/// The scenario's faults as shaded windows for plots over time (a fault
+/// that never ends lasts to the end of the run).
+pub fn fault_shades(scenario: &Scenario) -> Vec<svg::Shade> {
+    crate::faults::windows(scenario, SimTime::ZERO + scenario.duration)
+        .into_iter()
+        .map(|(from, to, label)| svg::Shade {
+            from: from.as_secs_f64(),
+            to: to.as_secs_f64(),
+            label,
+        })
+        .collect()
 }
 
 /// Whether a safety checker would have stopped the run: `checkers` see its

@@ -1,27 +1,18 @@
 //! `sim run` and `sim validate`, and running a list of jobs on all cores.
 
-use std::io::IsTerminal;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::cli::{RunArgs, ScenarioArgs, Selection};
 use crate::execute::{ExecOptions, Report, execute};
 use crate::exit::Exit;
-use crate::jobs::expand;
+use crate::jobs::{Resolve, expand};
+use crate::progress::{Interrupt, Progress, SweepProgress, Watch};
 use crate::record::{Options, Outcome};
 use crate::sweep::{FolderState, Planned};
 
 /// `sim validate`: parse and check every file, run nothing.
 pub fn validate(args: &ScenarioArgs) -> Exit {
-    let selection = Selection {
-        seeds: None,
-        sweeps: Vec::new(),
-        jobs: None,
-        shard: None,
-        runs: Vec::new(),
-    };
-    let Some(jobs) = expand(args, &selection) else {
+    let Some(jobs) = expand(args, &Selection::default(), Resolve::No) else {
         return Exit::InvalidInput;
     };
     for job in &jobs {
@@ -46,11 +37,7 @@ pub fn validate(args: &ScenarioArgs) -> Exit {
 /// record and aggregates (before the runs too, so a killed sweep leaves a
 /// record of what it was doing). `--list` / `--count` run nothing.
 pub fn run(args: &RunArgs) -> Exit {
-    let options = Options {
-        trace: !args.no_trace,
-        plots: !args.no_plots,
-        signature_cache: !args.no_signature_cache,
-    };
+    let options = Options::of(&args.output);
     let plan = match Planned::new(&args.scenarios, &args.selection, options) {
         Ok(plan) => plan,
         Err(code) => return code,
@@ -61,10 +48,9 @@ pub fn run(args: &RunArgs) -> Exit {
     }
     let opts = ExecOptions {
         out: args.out.clone(),
-        no_trace: args.no_trace,
-        no_plots: args.no_plots,
-        no_signature_cache: args.no_signature_cache,
+        options,
         quiet: args.quiet,
+        interrupt: Interrupt::install(),
     };
     if let Err(code) = plan.update_folders(&args.out, args.quiet) {
         return code;
@@ -80,7 +66,24 @@ pub fn run(args: &RunArgs) -> Exit {
         Ok(states) => report_folders(&states, args.quiet),
         Err(code) => exit = exit.worst(code),
     }
+    if exit == Exit::Interrupted {
+        say_interrupted(&reports, &args.out);
+    }
     exit
+}
+
+/// What a Ctrl-C left: how many runs are complete, and how to go on.
+pub fn say_interrupted(reports: &[Report], out: &std::path::Path) {
+    let stopped = reports
+        .iter()
+        .filter(|r| r.exit == Exit::Interrupted)
+        .count();
+    let made = reports.len() - stopped;
+    eprintln!(
+        "interrupted: {made} of {} runs were made and are complete in {}; the {stopped} others left no result (no half-written folder). The same command with --skip-existing makes only those.",
+        reports.len(),
+        out.display()
+    );
 }
 
 /// `--list`: `<id>\t<result folder>` per selected run; `--count`: how many.
@@ -133,7 +136,8 @@ fn skip_existing(plan: &Planned, args: &RunArgs) -> (Vec<usize>, Exit) {
 
 /// Makes the runs `ids` of `plan`, in parallel on `threads` threads
 /// (default: all cores), and returns the reports in the order of `ids`. A
-/// single run gets its own progress bar; several share one that counts runs.
+/// single run gets its own progress bar; several share one, drawn from the
+/// start (see `progress`).
 pub fn run_all(
     plan: &Planned,
     ids: &[usize],
@@ -142,43 +146,44 @@ pub fn run_all(
     quiet: bool,
 ) -> Vec<Report> {
     let one =
-        |id: &usize, progress: bool| execute(&plan.jobs[*id], &plan.records[*id], opts, progress);
-    if ids.len() == 1 {
-        return vec![one(&ids[0], true)];
+        |id: usize, watch: &dyn Watch| execute(&plan.jobs[id], &plan.records[id], opts, watch);
+    if let [id] = ids {
+        let job = &plan.jobs[*id];
+        let duration_ms = job.scenario.duration.as_nanos() / 1_000_000;
+        let bar = Progress::new(&job.scenario.name, duration_ms, quiet || opts.quiet);
+        let report = one(*id, &bar);
+        bar.finish();
+        return vec![report];
     }
-    in_parallel(ids, threads, quiet, |id| one(id, false))
+    in_parallel(ids, threads, quiet, |id, watch| one(*id, watch))
 }
 
 /// `work` on every id, on `threads` threads (default: all cores), under
-/// one progress bar that counts runs; the results in the order of `ids`
-/// whatever the thread count. `sim run`, `sim check` and `sim explore`
-/// share it.
+/// one sweep progress bar (`work` gets its run's slot to report into); the
+/// results in the order of `ids` whatever the thread count. `sim run`,
+/// `sim check` and `sim explore` share it.
 pub fn in_parallel<I: Sync, T: Send>(
     ids: &[I],
     threads: Option<usize>,
     quiet: bool,
-    work: impl Fn(&I) -> T + Sync,
+    work: impl Fn(&I, &dyn Watch) -> T + Sync,
 ) -> Vec<T> {
-    let bar = sweep_bar(ids.len() as u64, quiet);
+    let bar = SweepProgress::new(ids.len(), quiet);
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-    let all = || {
-        ids.par_iter()
-            .map(|id| {
-                let result = work(id);
-                bar.inc(1);
-                result
-            })
-            .collect()
+    let each = |(slot, id): (usize, &I)| {
+        let result = work(id, &bar.slot(slot));
+        bar.finished(slot);
+        result
     };
     let results = match pool {
-        Ok(pool) => pool.install(all),
+        Ok(pool) => pool.install(|| ids.par_iter().enumerate().map(each).collect()),
         // No thread pool (e.g. the OS refused threads): run them in order.
-        Err(_) => ids.iter().map(&work).collect(),
+        Err(_) => ids.iter().enumerate().map(each).collect(),
     };
-    bar.finish_and_clear();
+    bar.finish();
     results
 }
 
@@ -201,18 +206,4 @@ pub fn report_folders(states: &[FolderState], quiet: bool) {
             );
         }
     }
-}
-
-fn sweep_bar(runs: u64, quiet: bool) -> ProgressBar {
-    let target = if quiet || !std::io::stderr().is_terminal() {
-        ProgressDrawTarget::hidden()
-    } else {
-        ProgressDrawTarget::stderr()
-    };
-    let bar = ProgressBar::with_draw_target(Some(runs), target);
-    let style = ProgressStyle::with_template("runs [{bar:30}] {pos}/{len} ({elapsed}, ETA {eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar
 }

@@ -9,7 +9,8 @@ use reports::aggregate::{RunRef, write_aggregates};
 
 use crate::cli::{RunIds, ScenarioArgs, Selection, Shard};
 use crate::exit::Exit;
-use crate::jobs::{Job, expand, select};
+use crate::jobs::{Job, Resolve, expand, select};
+use crate::provenance::{RESOLVED, Resolved};
 use crate::record::{Hashes, Options, Part, RunRecord, SweepRecord, SweepSpec};
 
 /// A sweep ready to run.
@@ -25,6 +26,9 @@ pub struct Planned {
     pub selected: Vec<usize>,
     /// The part of the sweep they are.
     pub part: Part,
+    /// Each file's resolved scenario (`--set` applied), with its name in
+    /// the scenario folder.
+    pub resolved: Vec<(String, Resolved)>,
 }
 
 /// What one scenario folder holds after [`Planned::update_folders`].
@@ -42,23 +46,25 @@ impl Planned {
     /// Expands and checks the command's files, hashes its inputs and
     /// applies the selection, printing every error (exit 2).
     pub fn new(args: &ScenarioArgs, selection: &Selection, options: Options) -> Result<Self, Exit> {
-        let jobs = expand(args, selection).ok_or(Exit::InvalidInput)?;
+        let jobs = expand(args, selection, Resolve::Yes).ok_or(Exit::InvalidInput)?;
         let mut hashes = Hashes::default();
-        let built = SweepSpec::new(args, selection, &jobs, options, &mut hashes).and_then(|spec| {
+        let built = resolved_files(args, &jobs).and_then(|resolved| {
+            let spec = SweepSpec::new(args, selection, &jobs, options, &mut hashes, &resolved)?;
             let records = jobs
                 .iter()
                 .map(|job| RunRecord::new(job, args, options, &mut hashes))
                 .collect::<Result<Vec<_>, _>>()?;
             let selected = select(&jobs, selection)?.iter().map(|j| j.id).collect();
-            Ok((spec, records, selected))
+            Ok((spec, records, selected, resolved))
         });
         match built {
-            Ok((spec, records, selected)) => Ok(Planned {
+            Ok((spec, records, selected, resolved)) => Ok(Planned {
                 jobs,
                 records,
                 spec,
                 selected,
                 part: Part::of_selection(selection),
+                resolved,
             }),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -139,7 +145,15 @@ impl Planned {
             .collect();
         let record = SweepRecord::new(self.spec.clone(), part, present, missing.clone());
         record.write(&dir).map_err(|e| e.to_string())?;
-        let n = write_aggregates(&dir, &runs, &expected).map_err(|e| e.to_string())?;
+        for (file, (file_name, resolved)) in self.resolved.iter().enumerate() {
+            if self.spec.files[file].scenario == name {
+                resolved
+                    .write_into(&dir, file_name)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let info = self.spec.info(name, shades(&runs));
+        let n = write_aggregates(&dir, &runs, &expected, &info).map_err(|e| e.to_string())?;
         Ok(FolderState {
             dir,
             present: n,
@@ -181,4 +195,50 @@ impl Planned {
     fn group(&self, id: usize) -> String {
         self.jobs[id].group.clone().unwrap_or_default()
     }
+}
+
+/// Each file's resolved scenario (`--set` and `--seed` applied; the grid
+/// and seeds are in the sweep record) and its name in its scenario folder:
+/// `scenario.toml`, or `scenario.<index>.toml` when several of the
+/// command's files write into one folder.
+fn resolved_files(args: &ScenarioArgs, jobs: &[Job]) -> Result<Vec<(String, Resolved)>, String> {
+    let name_of = |file: usize| {
+        jobs.iter()
+            .find(|j| j.file == file)
+            .map_or("", |j| j.scenario.name.as_str())
+    };
+    let mut out = Vec::new();
+    for (file, path) in args.files.iter().enumerate() {
+        let name = name_of(file);
+        let sharing = (0..args.files.len())
+            .filter(|f| name_of(*f) == name)
+            .count();
+        let file_name = match sharing {
+            1 => RESOLVED.to_string(),
+            _ => format!("scenario.{file}.toml"),
+        };
+        let resolved =
+            Resolved::of(path, &args.overrides, name, args.seed).map_err(|e| e.to_string())?;
+        out.push((file_name, resolved));
+    }
+    Ok(out)
+}
+
+/// Each grid point's faults as shaded windows, from its first run's
+/// resolved scenario (`scenario.toml` in the run folder, so a merge, which
+/// has no scenario file, draws the same); a run whose scenario cannot be
+/// read draws none.
+pub fn shades(runs: &[RunRef]) -> BTreeMap<String, Vec<reports::plots::svg::Shade>> {
+    let mut shades = BTreeMap::new();
+    for run in runs {
+        if shades.contains_key(&run.group) {
+            continue;
+        }
+        let path = run.dir.join(RESOLVED);
+        let windows = sim::model::load(&path, &[])
+            .map(|scenario| sim::results::fault_shades(&scenario))
+            .unwrap_or_default();
+        shades.insert(run.group.clone(), windows);
+    }
+    shades
 }

@@ -28,6 +28,7 @@ fn write_scenario(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 const SMALL: &str = r#"
+description = "five peers"
 duration = "2 min"
 seed = 5
 [network]
@@ -56,7 +57,14 @@ fn same_seed_gives_byte_identical_results_and_another_seed_differs() {
     let file = file.to_str().unwrap();
     let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
     for out in [&a, &b] {
-        let o = sim(&["run", file, "--out", out.to_str().unwrap(), "--quiet"]);
+        let o = sim(&[
+            "run",
+            file,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+            "--trace",
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let first = snapshot(&a);
@@ -64,12 +72,16 @@ fn same_seed_gives_byte_identical_results_and_another_seed_differs() {
         first.keys().cloned().collect::<Vec<_>>(),
         [
             "small/seed-5/faults.csv",
+            "small/seed-5/index.html",
             "small/seed-5/lifecycle.csv",
             "small/seed-5/messages_per_host.svg",
             "small/seed-5/network.csv",
             "small/seed-5/observations.csv",
             "small/seed-5/peers.csv",
+            "small/seed-5/peers_flaps.svg",
+            "small/seed-5/peers_live.svg",
             "small/seed-5/run.json",
+            "small/seed-5/scenario.toml",
             "small/seed-5/summary.json",
             "small/seed-5/trace.csv",
         ]
@@ -158,19 +170,22 @@ fn overrides_change_the_run() {
             "--out",
             out.to_str().unwrap(),
             "--quiet",
-            "--no-trace",
         ];
         args.extend_from_slice(extra);
         let o = sim(&args);
         assert!(o.status.success(), "{}", stderr(&o));
         fs::read_to_string(out.join("small/seed-5/summary.json")).unwrap()
     };
-    let base = run(&[]);
+    let base = run(&["--trace"]);
+    assert!(
+        out.join("small/seed-5/trace.csv").is_file(),
+        "--trace writes it"
+    );
     let more = run(&["--set", "hosts.peer.count=7"]);
     assert!(more.contains("\"run.hosts\": 7") && base.contains("\"run.hosts\": 5"));
     assert!(
         !out.join("small/seed-5/trace.csv").exists(),
-        "--no-trace, and the old result was replaced whole"
+        "no trace by default, and the old result was replaced whole"
     );
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -383,7 +398,6 @@ fn plots_are_written_beside_the_tables_unless_turned_off() {
         "--out",
         out.to_str().unwrap(),
         "--quiet",
-        "--no-trace",
     ]);
     assert_eq!(o.status.code(), Some(0));
     let svg = fs::read_to_string(out.join("small/seed-5/messages_per_host.svg")).unwrap();
@@ -399,10 +413,174 @@ fn plots_are_written_beside_the_tables_unless_turned_off() {
         "--out",
         out.to_str().unwrap(),
         "--quiet",
-        "--no-trace",
         "--no-plots",
     ]);
     assert_eq!(o.status.code(), Some(0));
     assert!(!out.join("small/seed-5/messages_per_host.svg").exists());
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_trace_is_written_only_when_asked_and_check_takes_the_output_flags_of_run() {
+    let dir = temp("trace-off");
+    let file = write_scenario(&dir, "small.toml", SMALL);
+    let (file, out) = (file.to_str().unwrap(), dir.join("o"));
+    let out = out.to_str().unwrap();
+    let o = sim(&["run", file, "--out", out, "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = dir.join("o/small/seed-5");
+    assert!(run.join("summary.json").is_file() && !run.join("trace.csv").exists());
+    let record = fs::read_to_string(run.join("run.json")).unwrap();
+    assert!(record.contains("\"trace\": false"), "{record}");
+    // --no-trace is the default, still accepted; with --trace it conflicts.
+    let o = sim(&["run", file, "--out", out, "--quiet", "--no-trace"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!run.join("trace.csv").exists());
+    let o = sim(&["run", file, "--out", out, "--trace", "--no-trace"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--trace"), "{}", stderr(&o));
+    // `sim check` takes the output flags of `sim run`.
+    let check_out = dir.join("c");
+    let o = sim(&[
+        "check",
+        file,
+        "--out",
+        check_out.to_str().unwrap(),
+        "--no-trace",
+        "--no-plots",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        !check_out
+            .join("small/seed-5/messages_per_host.svg")
+            .exists()
+    );
+    // Zero runs at once would run nothing.
+    let o = sim(&["run", file, "--out", out, "--seeds", "1..2", "--jobs", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("would run nothing"), "{}", stderr(&o));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Ctrl-C stops a sweep cleanly: exit 130, a message saying what is
+/// complete and how to go on, no half-written folder, a record that lists
+/// exactly the complete runs.
+#[test]
+fn ctrl_c_stops_a_sweep_without_half_results() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = temp("interrupt");
+    let out = dir.join("o");
+    let child = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args([
+            "run",
+            "scenarios/heartbeat-partition.toml",
+            "--seeds",
+            "1..400",
+            "--jobs",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the sweep has begun (its record is written first).
+    let record = out.join("heartbeat-partition/sweep.json");
+    let start = Instant::now();
+    while !record.is_file() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) with the child's pid and SIGINT has no memory effects.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("interrupted: ") && err.contains("--skip-existing"),
+        "{err}"
+    );
+    let folder = out.join("heartbeat-partition");
+    let mut complete = 0;
+    for entry in fs::read_dir(&folder).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".partial"), "a half result is left: {name}");
+        if name.starts_with("seed-") {
+            assert!(folder.join(&name).join("summary.json").is_file(), "{name}");
+            complete += 1;
+        }
+    }
+    assert!(complete < 400, "the sweep was stopped");
+    let record: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(record["status"], "incomplete");
+    // `present` is written as ids and inclusive ranges: `0..3,7`.
+    let present: usize = record["present"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once("..") {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum();
+    assert_eq!(present, complete);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_description_is_marked_as_the_files_when_set_changed_the_scenario() {
+    let dir = temp("description");
+    let file = write_scenario(&dir, "small.toml", SMALL);
+    let out = dir.join("o");
+    let o = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "hosts.peer.count=7",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("(the file's description; --set changed: hosts.peer.count=7)"),
+        "{}",
+        stdout(&o)
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn log_cdf_draws_the_registration_cdf_over_a_log_time_axis() {
+    let dir = temp("log-cdf");
+    let out = dir.join("o");
+    let o = sim(&[
+        "run",
+        "scenarios/registration-backoff.toml",
+        "--set",
+        "duration=60s",
+        "--log-cdf",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let run = out.join("registration-backoff/seed-1");
+    let cdf = fs::read_to_string(run.join("registration_cdf.svg")).unwrap();
+    assert!(cdf.contains(">registration time (s, log scale)<"), "{cdf}");
+    let record = fs::read_to_string(run.join("run.json")).unwrap();
+    assert!(record.contains("\"log_cdf\": true") && record.contains("--log-cdf"));
+    // Registration only: nobody sends a message, so no messages plot.
+    assert!(!run.join("messages_per_host.svg").exists() || registration_sends(&run));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Whether any host of the run sent a message (re-registration requests).
+fn registration_sends(run: &Path) -> bool {
+    let summary = fs::read_to_string(run.join("summary.json")).unwrap();
+    !summary.contains("\"network.messages_sent\": 0,")
 }

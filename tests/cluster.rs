@@ -23,12 +23,11 @@ const SWEEP: &[&str] = &[
     "1..3",
     "--sweep",
     "peers.heartbeat=5s,10s",
-    "--no-trace",
     "--no-plots",
 ];
 
 /// The command `sim merge` prints for the sweep (as the shards recorded it).
-const SWEEP_COMMAND: &str = "sim run scenarios/heartbeat-regions.toml --seeds 1..3 --sweep peers.heartbeat=5s,10s --no-trace --no-plots";
+const SWEEP_COMMAND: &str = "sim run scenarios/heartbeat-regions.toml --seeds 1..3 --sweep peers.heartbeat=5s,10s --no-plots";
 
 /// A user's study folder: the submit folder of every job.
 struct Study {
@@ -217,7 +216,7 @@ fn zero_and_one_based_arrays_and_environment_settings_merge_to_the_unsharded_swe
         ("SCENARIO", "scenarios/heartbeat-regions.toml"),
         ("SEEDS", "1..3"),
         ("SWEEPS", "peers.heartbeat=5s,10s"),
-        ("SIM_ARGS", "--no-trace --no-plots"),
+        ("SIM_ARGS", "--no-plots"),
     ];
     let o = study.run("sbatch", &["--array=0-3", script.to_str().unwrap()], &env);
     assert_eq!(
@@ -332,7 +331,8 @@ fn merge_refuses_a_shard_made_with_other_settings() {
     assert_eq!(o.status.code(), Some(7), "{}", text(&o));
     let err = text(&o);
     assert!(
-        err.contains("are not shards of one sweep: they differ in set"),
+        // The resolved scenario (in `files`) differs with the --set too.
+        err.contains("are not shards of one sweep: they differ in files, set,"),
         "{err}"
     );
     assert!(err.contains("[\"peers.stale_after=40 s\"]"), "{err}");
@@ -354,7 +354,6 @@ fn a_partial_shard_resumes_and_stale_runs_are_ignored() {
         "4..5",
         "--sweep",
         "peers.heartbeat=5s,10s",
-        "--no-trace",
         "--no-plots",
         "--out",
         "sweep-shards/0",
@@ -426,7 +425,6 @@ fn gnu_parallel_merges_and_a_checker_failure_is_reported_by_the_merge() {
         "1..2",
         "--sweep",
         "consensus.liveness_bound=1ms,60s",
-        "--no-trace",
         "--no-plots",
     ];
     let mut args = vec![

@@ -243,8 +243,8 @@ fn every_consensus_scenario_reproduces_byte_for_byte() {
             temp(&format!("{scenario}-a")),
             temp(&format!("{scenario}-b")),
         );
-        let (code_a, dir_a, _) = run(scenario, &a, &[]);
-        let (code_b, dir_b, _) = run(scenario, &b, &[]);
+        let (code_a, dir_a, _) = run(scenario, &a, &["--trace"]);
+        let (code_b, dir_b, _) = run(scenario, &b, &["--trace"]);
         assert_eq!((code_a, code_b), (Some(0), Some(0)));
         for file in [
             "summary.json",

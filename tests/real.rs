@@ -43,12 +43,7 @@ fn launch_matches_the_simulator_within_documented_tolerances() {
     let out = dir.to_str().unwrap();
     let set = ["--set", "duration=2 min"];
     let file = "scenarios/network-bring-up.toml";
-    let simulated = sim(&[
-        &["run", file, "--no-trace", "--no-plots", "--out"],
-        &[out][..],
-        &set,
-    ]
-    .concat());
+    let simulated = sim(&[&["run", file, "--no-plots", "--out"], &[out][..], &set].concat());
     assert!(simulated.status.success(), "{}", text(&simulated.stderr));
     let sim_summary = summary(&dir.join("network-bring-up/seed-1/summary.json"));
 
@@ -142,8 +137,9 @@ fn launch_kills_and_restarts_crashed_hosts_and_skips_partitions_loudly() {
     assert_eq!(metric(&real, "real.faults_skipped"), 2.0);
     assert_eq!(metric(&real, "faults.crashes"), 1.0);
     let lifecycle = fs::read_to_string(result.join("lifecycle.csv")).unwrap();
+    // Seconds are written in their shortest form: 150, not 150.000000000.
     assert!(
-        lifecycle.contains("150.000000000,peer-3,crash"),
+        lifecycle.lines().any(|l| l == "150,peer-3,crash"),
         "{lifecycle}"
     );
     // The restart is stamped when the new process booted: just after 200 s.
@@ -317,7 +313,7 @@ fn node_refuses_hostile_shared_files_and_still_stops_on_sigterm() {
             "--time-scale",
             "1",
         ])
-        .args(["--set", "hosts.miner.count=3", "--shared-dir"])
+        .args(["--set", "hosts.miner.count=20", "--shared-dir"])
         .arg(&shared)
         .arg("--out")
         .arg(&dir)

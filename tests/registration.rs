@@ -262,3 +262,61 @@ fn tampered_and_forged_files_are_never_accepted() {
         );
     }
 }
+
+/// Three miners and one registrar polling every second, all starting at
+/// 1 s (after an outage at 0 s is in force), with a storage outage.
+fn outage_scenario(fault: &str, timeout: &str) -> Scenario {
+    let text = format!(
+        "name = \"outage\"\nduration = \"2 min\"\n\
+         [[hosts]]\nname = \"miner\"\ncount = 3\nrole = \"miner\"\nstart = \"1 s\"\n\
+         [[hosts]]\nname = \"registrar\"\nrole = \"registrar\"\nstart = \"1 s\"\n\
+         [registration]\nstrategy = \"poll\"\npoll_interval = \"1 s\"\ntimeout = \"{timeout}\"\n\
+         [[faults]]\n{fault}\n"
+    );
+    sim::model::parse_str(&text, None, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A storage outage hangs the host's file operations until it ends (they
+/// then go ahead, taking their usual time); timers keep running meanwhile.
+#[test]
+fn a_storage_outage_holds_file_operations_until_it_ends() {
+    let calm = summarize(&outage_scenario(
+        "at = \"100 s\"\nstorage_outage = \"miner-0\"\nuntil = \"110 s\"",
+        "60 s",
+    ));
+    assert!(real(&calm, "registration.ready_s") < 3.0);
+
+    // The registrar cannot list the directory before 30 s: everyone is
+    // registered right after it, nobody before.
+    let registrar = summarize(&outage_scenario(
+        "at = \"0 s\"\nstorage_outage = \"registrar\"\nuntil = \"30 s\"",
+        "60 s",
+    ));
+    let ready = real(&registrar, "registration.ready_s");
+    assert!((30.0..31.0).contains(&ready), "ready at {ready}");
+    assert_eq!(real(&registrar, "registration.success_rate"), 1.0);
+    assert!(real(&registrar, "registration.p50_s") >= 29.0);
+    assert_eq!(
+        count(&registrar, "registration.corrupt_detected"),
+        0,
+        "waits, never fails"
+    );
+
+    // miner-0 cannot write its file before 20 s: only it is late.
+    let miner = summarize(&outage_scenario(
+        "at = \"0 s\"\nstorage_outage = \"miner-0\"\nuntil = \"20 s\"",
+        "60 s",
+    ));
+    assert!(real(&miner, "registration.max_s") >= 19.0);
+    assert!(real(&miner, "registration.p50_s") < 2.0);
+
+    // Timers run on: a registrar cut off past its timeout gives up waiting
+    // at the timeout, with nobody registered.
+    let timed_out = summarize(&outage_scenario(
+        "at = \"0 s\"\nstorage_outage = \"registrar\"\nuntil = \"90 s\"",
+        "10 s",
+    ));
+    assert_eq!(real(&timed_out, "registration.ready_s"), 11.0);
+    assert_eq!(count(&timed_out, "registration.registrars_timed_out"), 1);
+    assert_eq!(count(&timed_out, "registration.registered"), 0);
+}

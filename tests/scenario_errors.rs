@@ -562,3 +562,27 @@ fn a_missing_file_is_an_io_error_naming_it() {
     );
     assert!(std::error::Error::source(&err).is_some());
 }
+
+#[test]
+fn a_misplaced_duration_is_found_where_it_was_written() {
+    let err = check(
+        "duration_in_a_table.toml",
+        ErrorKind::MissingKey,
+        Some(6),
+        Some("network.duration"),
+        "`duration` is missing at the top level: it is written inside the `network` table",
+    );
+    assert!(help(&err).contains("top-level key: move it above the first [table] header"));
+}
+
+#[test]
+fn a_missing_graph_file_names_the_graph_line() {
+    let err = check(
+        "missing_graph_file.toml",
+        ErrorKind::ReferencedFile,
+        Some(5),
+        Some("network.graph"),
+        "cannot read the network graph",
+    );
+    assert!(err.message().contains("no-such-graph.gml"));
+}

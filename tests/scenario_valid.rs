@@ -365,7 +365,11 @@ fn set_of_a_bad_value_points_at_the_set() {
 
     let err = parse_with(TWO_GROUPS, &["duration=600"]).unwrap_err();
     assert_eq!(err.set_argument(), Some("duration=600"));
-    assert!(err.help().unwrap().contains("\"600 s\""), "{err}");
+    // The hint is in the form the mistake was made in: a --set.
+    assert!(
+        err.help().unwrap().contains("`--set 'duration=600 s'`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -418,6 +422,7 @@ byzantine = "validator"
 [[faults]]
 at = "3 s"
 link = [["miner-1", "miner-2", "miner-1"], "validator-0"]
+loss = 0.1
 "#
     );
     let s = parse(&text);
@@ -465,25 +470,38 @@ graph_node = 3
 [registration]
 legacy_registry = "../shared/agent_registry.json"
 "#;
-    let s = parse_str(text, Some(Path::new("studies/x/run.toml")), &[]).unwrap();
+    // The graph must be there to be named (a missing one is a located error).
+    let root = std::env::temp_dir().join(format!("sim-paths-{}", std::process::id()));
+    let study = root.join("studies/x");
+    std::fs::create_dir_all(study.join("topologies")).unwrap();
+    std::fs::write(study.join("topologies/internet.gml"), "").unwrap();
+    let s = parse_str(text, Some(&study.join("run.toml")), &[]).unwrap();
     assert_eq!(
         s.network.topology,
         TopologySpec::Gml {
-            path: PathBuf::from("studies/x/topologies/internet.gml")
+            path: study.join("topologies/internet.gml")
         }
     );
     assert_eq!(s.groups[0].graph_node, GraphNodeSpec::Node(3));
     assert_eq!(
         s.protocols.registration.as_ref().unwrap().legacy_registry,
-        Some(PathBuf::from("studies/x/../shared/agent_registry.json"))
+        Some(study.join("../shared/agent_registry.json"))
     );
-    let s = parse_str(text, None, &[]).unwrap();
+    // Without a file, paths are taken as they are (from the working folder).
+    let missing = parse_str(text, None, &[]).unwrap_err();
+    assert_eq!(missing.key_path(), Some("network.graph"));
+    let text = text.replace(
+        "topologies/internet.gml",
+        "scenarios/topologies/three-regions.gml",
+    );
+    let s = parse_str(&text, None, &[]).unwrap();
     assert_eq!(
         s.network.topology,
         TopologySpec::Gml {
-            path: PathBuf::from("topologies/internet.gml")
+            path: PathBuf::from("scenarios/topologies/three-regions.gml")
         }
     );
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]

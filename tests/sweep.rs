@@ -18,8 +18,6 @@ const SWEEP: &[&str] = &[
     "1..3",
     "--sweep",
     "peers.heartbeat=5s,10s",
-    "--no-trace",
-    "--no-plots",
     "--quiet",
 ];
 
@@ -52,6 +50,25 @@ fn a_sweep_gives_the_same_bytes_on_one_or_two_threads_and_as_merged_shards() {
         6
     );
     assert!(reference.contains_key("heartbeat-regions/runs.csv"));
+    // The sweep's figures: mean and 95 % band over seeds, titled with the
+    // scenario and seeds, the grid point's faults shaded.
+    let figure = String::from_utf8(reference["heartbeat-regions/peers_flaps.svg"].clone()).unwrap();
+    for text in [
+        ">Peer flaps<",
+        ">heartbeat-regions \u{b7} seeds 1..3<",
+        "class=\"band\"",
+        "class=\"shade\"",
+        ">partition #0<",
+        ">heartbeat=5s<",
+    ] {
+        assert!(figure.contains(text), "missing {text}");
+    }
+    let by_param =
+        String::from_utf8(reference["heartbeat-regions/sweep_peers.flaps.svg"].clone()).unwrap();
+    assert!(
+        by_param.contains(">Peer-down events by heartbeat<") && by_param.contains("class=\"band\"")
+    );
+    assert!(reference.contains_key("heartbeat-regions/index.html"));
     assert!(reference.contains_key("heartbeat-regions/peers.heartbeat=10s/seed-2/summary.json"));
 
     let shards: Vec<PathBuf> = (0..3).map(|i| temp(&format!("shard{i}"))).collect();
@@ -82,7 +99,7 @@ fn a_sweep_gives_the_same_bytes_on_one_or_two_threads_and_as_merged_shards() {
         runs.lines()
             .next()
             .unwrap()
-            .starts_with("group,seed,param.peers.heartbeat,")
+            .starts_with("group,seed,param.peers.heartbeat_s,")
     );
     for dir in [one, two].into_iter().chain(shards) {
         fs::remove_dir_all(dir).unwrap();
@@ -113,16 +130,17 @@ fn stats_agree_with_the_runs_they_summarize() {
     let stats = fs::read_to_string(out.join("heartbeat-regions/stats.csv")).unwrap();
     let row: Vec<f64> = stats
         .lines()
-        .find(|l| l.starts_with("peers.heartbeat=5s,network.messages_sent,"))
+        .find(|l| l.starts_with("peers.heartbeat=5s,5,network.messages_sent,"))
         .unwrap()
         .split(',')
-        .skip(2)
+        .skip(3)
         .map(|x| x.parse().unwrap())
         .collect();
     let mut sorted = values.clone();
     sorted.sort_by(f64::total_cmp);
     assert_eq!(row[0], 3.0);
-    assert!((row[1] - mean).abs() < 1e-9);
+    // Statistics keep 12 significant digits (reports::STAT_DIGITS).
+    assert!((row[1] - mean).abs() <= 1e-11 * mean.abs());
     assert_eq!(
         (row[2], row[3], row[4], row[5]),
         (sorted[1], sorted[2], sorted[0], sorted[2])
@@ -437,4 +455,177 @@ fn a_failed_merge_leaves_nothing_behind() {
     let o = sim(&["merge", a.to_str().unwrap(), "--out", b.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn list_values_files_and_zipped_keys_make_the_grid_and_errors_name_their_flag() {
+    let out = temp("lists");
+    let values = out.join("crashes.txt");
+    fs::write(
+        &values,
+        "# who crashes\n[\"validator-1\"]\n\n[\"validator-1\", \"validator-2\"]\n",
+    )
+    .unwrap();
+    let o = sim(&[
+        "run",
+        "scenarios/consensus-leader-crash.toml",
+        "--set",
+        "duration=100s",
+        "--sweep-file",
+        &format!("faults.0.crash={}", values.display()),
+        "--zip",
+        "faults.0.restart=60s,90s",
+        "--zip",
+        "consensus.view_timeout=[\"5 s\", \"10 s\"]",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let folder = out.join("consensus-leader-crash");
+    let mut groups: Vec<String> = fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("faults.") && folder.join(n).is_dir())
+        .collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        [
+            "faults.0.crash=validator-1+faults.0.restart=60s+consensus.view_timeout=5_s",
+            "faults.0.crash=validator-1+faults.0.restart=90s+consensus.view_timeout=10_s",
+            "faults.0.crash=validator-1_validator-2+faults.0.restart=60s+consensus.view_timeout=5_s",
+            "faults.0.crash=validator-1_validator-2+faults.0.restart=90s+consensus.view_timeout=10_s",
+        ]
+    );
+    let scenario =
+        fs::read_to_string(folder.join(&groups[3]).join("seed-3/scenario.toml")).unwrap();
+    assert!(
+        scenario.contains("crash = [\"validator-1\", \"validator-2\"]"),
+        "{scenario}"
+    );
+    assert!(scenario.contains("restart = \"90s\"") && scenario.contains("view_timeout = \"10 s\""));
+    let record = fs::read_to_string(folder.join("sweep.json")).unwrap();
+    assert!(record.contains("\"zip\": ["), "{record}");
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let command = record["sweep"]["command"].as_str().unwrap();
+    assert!(
+        command.ends_with(
+            "--sweep 'faults.0.crash=[[\"validator-1\"], [\"validator-1\", \"validator-2\"]]' \
+             --zip faults.0.restart=60s,90s --zip 'consensus.view_timeout=5 s,10 s'"
+        ),
+        "{command}"
+    );
+    // Errors name the flag the bad value came with.
+    let bad = |args: &[&str]| {
+        let mut all = vec![
+            "run",
+            "scenarios/consensus-leader-crash.toml",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let o = sim(&all);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        text(&o)
+    };
+    let e = bad(&["--sweep", "consensus.view_timeout=10,5s"]);
+    assert!(e.contains("--> --sweep consensus.view_timeout=10"), "{e}");
+    assert!(
+        e.contains("help: write `--sweep 'consensus.view_timeout=10 s'`"),
+        "{e}"
+    );
+    let e = bad(&[
+        "--zip",
+        "consensus.view_timeout=5s,x",
+        "--zip",
+        "consensus.block_interval=1s,2s",
+    ]);
+    assert!(e.contains("--> --zip consensus.view_timeout=x"), "{e}");
+    let e = bad(&["--zip", "a=1,2", "--zip", "b=1"]);
+    assert!(e.contains("--zip a has 2 values but --zip b has 1"), "{e}");
+    let e = bad(&["--sweep", "a=[1,"]);
+    assert!(
+        e.contains("'--sweep <KEY=V1,V2,...>'") && e.contains("not a TOML or JSON array"),
+        "{e}"
+    );
+    let e = bad(&["--set", "duration=600"]);
+    assert!(e.contains("help: write `--set 'duration=600 s'`"), "{e}");
+    fs::remove_dir_all(&out).unwrap();
+}
+
+/// The sweep's top folder holds every per-run table once, with `seed` and
+/// the swept parameters as typed columns that a plain CSV reader reads as
+/// numbers (no units in the values, no path parsing).
+#[test]
+fn tidy_tables_carry_seed_and_typed_parameters() {
+    let out = temp("tidy");
+    sweep(&out, &[]);
+    let folder = out.join("heartbeat-regions");
+    let read = |name: &str| {
+        let mut reader = csv::Reader::from_path(folder.join(name)).unwrap();
+        let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        (header, rows)
+    };
+    let numeric = |header: &[String], rows: &[Vec<String>], column: &str| -> Vec<f64> {
+        let at = header
+            .iter()
+            .position(|h| h == column)
+            .unwrap_or_else(|| panic!("no {column} in {header:?}"));
+        rows.iter()
+            .map(|r| {
+                r[at]
+                    .parse::<f64>()
+                    .unwrap_or_else(|_| panic!("{column}: {:?} is not a number", r[at]))
+            })
+            .collect()
+    };
+    let (header, rows) = read("network.csv");
+    assert_eq!(&header[..3], ["seed", "param.peers.heartbeat_s", "host"]);
+    // 2 grid points x 3 seeds x 9 hosts, every cell of the keys numeric.
+    assert_eq!(rows.len(), 2 * 3 * 9);
+    let heartbeat = numeric(&header, &rows, "param.peers.heartbeat_s");
+    assert!(heartbeat.iter().all(|h| *h == 5.0 || *h == 10.0));
+    let seeds = numeric(&header, &rows, "seed");
+    assert!(seeds.iter().all(|s| (1.0..=3.0).contains(s)));
+    numeric(&header, &rows, "messages_sent");
+    for table in [
+        "observations.csv",
+        "peers.csv",
+        "faults.csv",
+        "lifecycle.csv",
+    ] {
+        let (header, _) = read(table);
+        assert_eq!(&header[..2], ["seed", "param.peers.heartbeat_s"], "{table}");
+    }
+    assert!(!folder.join("trace.csv").exists());
+    let (header, rows) = read("runs.csv");
+    assert!(
+        header.contains(&"param.peers.heartbeat_s".to_string()),
+        "{header:?}"
+    );
+    numeric(&header, &rows, "param.peers.heartbeat_s");
+    numeric(&header, &rows, "peers.flaps");
+    let (header, rows) = read("stats.csv");
+    assert_eq!(&header[..3], ["group", "param.peers.heartbeat_s", "metric"]);
+    numeric(&header, &rows, "param.peers.heartbeat_s");
+    // Floats are written in their shortest form, never with noise digits.
+    for name in ["stats.csv", "runs.csv", "peers.csv", "network.csv"] {
+        let text = fs::read_to_string(folder.join(name)).unwrap();
+        for cell in text.split([',', '\n']) {
+            // Last-bit noise looks like 1.4845976250000001 or 68.77599999999998.
+            if let Some((_, decimals)) = cell.split_once('.')
+                && decimals.chars().all(|c| c.is_ascii_digit())
+            {
+                let noisy = decimals.contains("9999999")
+                    || decimals.trim_end_matches(|c| c != '0').contains("0000000");
+                assert!(!noisy, "{name}: {cell}");
+            }
+        }
+    }
+    fs::remove_dir_all(&out).unwrap();
 }

@@ -66,7 +66,7 @@ fn check_scenario_error(err: &ScenarioError, text: &[u8], overrides: &[Override]
             assert!(*line >= 1 && *line as usize <= lines, "{shown}");
             assert!(*column >= 1, "{shown}");
         }
-        Origin::Override { argument } => {
+        Origin::Override { argument, .. } => {
             let known = overrides
                 .iter()
                 .any(|o| argument.starts_with(o.key.as_str()) || argument.contains(&o.value));

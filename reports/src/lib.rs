@@ -10,11 +10,13 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
+pub mod index;
 pub mod plots;
 pub mod result_dir;
 pub mod summary;
 pub mod tables;
 pub mod targets;
+pub mod tidy;
 pub mod trace_csv;
 
 pub use result_dir::ResultDir;
@@ -52,10 +54,48 @@ pub enum ReportError {
     },
 }
 
-/// Seconds with nanosecond precision, as written in every CSV `*_s` column.
+/// Seconds of a simulated time, as written in every CSV `*_s` column: the
+/// shortest decimal that reads back as the same number (times are whole
+/// nanoseconds, so `12.5`, `0.000001`, `300`).
 pub fn seconds(time: sim_core::units::SimTime) -> String {
-    let ns = time.as_nanos();
-    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+    number(time.as_nanos() as f64 / 1e9)
+}
+
+/// A number as written in every table: the shortest decimal that reads back
+/// as the same `f64` (Rust's `Display`, never an exponent), `-0` as `0`,
+/// and an empty cell for NaN or infinity (a missing value to pandas and R).
+pub fn number(x: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    format!("{x}")
+}
+
+/// `n` and the noun in the form that goes with it: `1 view change`,
+/// `2 view changes`, `0 view changes`.
+pub fn plural(n: f64, one: &str, many: &str) -> String {
+    if n == 1.0 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", number(n))
+    }
+}
+
+/// Significant digits kept in statistics over runs (`stats.csv`): far
+/// below any sampling error, and enough to drop the last-bit noise of
+/// floating-point sums (`1.4845976250000001` becomes `1.484597625`).
+pub const STAT_DIGITS: usize = 12;
+
+/// `x` rounded to [`STAT_DIGITS`] significant digits (non-finite values
+/// unchanged).
+pub fn statistic(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    format!("{:.*e}", STAT_DIGITS - 1, x).parse().unwrap_or(x)
 }
 
 /// The nearest-rank percentile of sorted `values` (`p` in `0..=1`).
@@ -70,6 +110,28 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::percentile;
+
+    #[test]
+    fn numbers_are_shortest_round_trip_without_noise() {
+        use super::{number, seconds, statistic};
+        use sim_core::units::SimTime;
+        assert_eq!(seconds(SimTime::from_nanos(12_500_000_000)), "12.5");
+        assert_eq!(seconds(SimTime::from_nanos(68_776_000_000)), "68.776");
+        assert_eq!(seconds(SimTime::from_nanos(1_000)), "0.000001");
+        assert_eq!(seconds(SimTime::from_nanos(300_000_000_000)), "300");
+        assert_eq!(seconds(SimTime::from_nanos(1)), "0.000000001");
+        assert_eq!(number(-0.0), "0");
+        assert_eq!(number(f64::NAN), "");
+        assert_eq!(number(1e-7), "0.0000001");
+        // Last-bit noise of sums is rounded away; real digits are kept.
+        let noisy = 68.77599999999998;
+        assert_eq!(number(statistic(noisy)), "68.776");
+        assert_eq!(number(statistic(1.4845976250000001)), "1.484597625");
+        assert_eq!(number(statistic(2518.0 / 3.0)), "839.333333333");
+        for x in [0.1, 12.5, 1e-9, 123_456.789_012] {
+            assert_eq!(number(statistic(x)).parse::<f64>().unwrap(), x);
+        }
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -51,6 +51,12 @@ impl ResultDir {
         Ok(ResultDir { staging, target })
     }
 
+    /// Gives the result up: its staging folder is removed, nothing is
+    /// moved into place (an interrupted run leaves no half result).
+    pub fn abandon(self) {
+        let _ = fs::remove_dir_all(&self.staging);
+    }
+
     /// Where to write a file named `name` now.
     pub fn file(&self, name: &str) -> PathBuf {
         self.staging.join(name)

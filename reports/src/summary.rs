@@ -1,6 +1,10 @@
 //! `summary.json`: one flat object of metrics, keys sorted, the names that
 //! targets, `sim check` and downstream scripts share (SCENARIO-FORMAT.md).
-//! A metric that does not apply to a run is absent, never zero.
+//! A metric of a protocol the run does not have is absent, never zero; a
+//! metric of a protocol it has is always there, as `null` when what it
+//! measures never happened (a registry that never converged), so it stays
+//! a column of every table. Times of events that may never happen come
+//! with a `*_reached` boolean beside them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,23 +24,33 @@ pub enum Metric {
     Real(f64),
     /// A label (the trace hash, the scenario name).
     Text(String),
+    /// Whether something happened (a `*_reached` companion); `true` counts
+    /// as 1 and `false` as 0 in targets and statistics.
+    Flag(bool),
+    /// No value: what it measures never happened in this run (JSON `null`;
+    /// a target on it is a miss, statistics leave it out of `n`).
+    Null,
 }
 
 impl Metric {
-    /// The value as a number, for targets; `None` for text.
+    /// The value as a number, for targets; `None` for text and null.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Metric::Count(n) => Some(*n as f64),
             Metric::Real(x) => Some(*x),
-            Metric::Text(_) => None,
+            Metric::Flag(b) => Some(f64::from(u8::from(*b))),
+            Metric::Text(_) | Metric::Null => None,
         }
     }
+
     fn to_json(&self) -> serde_json::Value {
         match self {
             Metric::Count(n) => serde_json::Value::from(*n),
             Metric::Real(x) => serde_json::Number::from_f64(*x)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Metric::Text(s) => serde_json::Value::from(s.as_str()),
+            Metric::Flag(b) => serde_json::Value::Bool(*b),
+            Metric::Null => serde_json::Value::Null,
         }
     }
 }
@@ -123,6 +137,13 @@ impl Summary {
     /// Sets (or replaces) a metric.
     pub fn set(&mut self, name: &str, value: Metric) {
         self.metrics.insert(name.to_string(), value);
+    }
+    /// Sets the time of an event that may never happen: `<name>_s` (null
+    /// when it did not) and its companion `<name>_reached`.
+    pub fn set_event(&mut self, name: &str, time: Option<f64>) {
+        let value = time.map_or(Metric::Null, Metric::Real);
+        self.set(&format!("{name}_s"), value);
+        self.set(&format!("{name}_reached"), Metric::Flag(time.is_some()));
     }
     /// A metric by name.
     pub fn get(&self, name: &str) -> Option<&Metric> {

@@ -11,7 +11,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use node_logic::HostId;
-use node_logic::io::{FileResult, Input, Node, Output, Payload};
+use node_logic::io::{FileOp, FileResult, Input, Node, Output, Payload};
 
 use crate::checkers::{Checker, Violation};
 use crate::faults::{FaultRules, NetworkRule};
@@ -69,6 +69,14 @@ pub enum FaultAction {
         /// The files and how to damage each.
         targets: Vec<FileDamage>,
     },
+    /// Cut hosts off the shared directory until the heal: every file
+    /// operation they start meanwhile (and every change notification due
+    /// to them) waits, and goes ahead at the heal as if started then;
+    /// operations started before complete as usual.
+    StorageOutage {
+        /// The hosts.
+        hosts: Vec<HostId>,
+    },
 }
 
 impl fmt::Debug for FaultAction {
@@ -85,6 +93,10 @@ impl fmt::Debug for FaultAction {
             FaultAction::DamageFiles { targets } => f
                 .debug_struct("DamageFiles")
                 .field("files", &targets.len())
+                .finish(),
+            FaultAction::StorageOutage { hosts } => f
+                .debug_struct("StorageOutage")
+                .field("hosts", hosts)
                 .finish(),
         }
     }
@@ -195,6 +207,21 @@ struct HostSlot {
     skew: Option<ClockSkew>,
     /// A `byzantine` fault is in force (a restarted node is told again).
     byzantine: bool,
+    /// Storage outages in force: while above 0, the host's file
+    /// operations and change notifications wait.
+    storage_out: u32,
+    /// What waits for the outage to end: operations, and notifications
+    /// of changes, with the incarnation that asked for them.
+    held: Vec<(u32, Held)>,
+}
+
+/// Something a host under a storage outage waits for.
+#[derive(Debug)]
+enum Held {
+    /// A file operation it started.
+    Op(FileOp),
+    /// A change in a directory it watches.
+    Changed(String),
 }
 
 /// A host clock running off: local time = `t + offset + drift × (t − since)`
@@ -330,6 +357,8 @@ impl<N: Node> Simulation<N> {
                 held_down: false,
                 skew: None,
                 byzantine: false,
+                storage_out: 0,
+                held: Vec::new(),
             })
             .collect();
         let core = Core {
@@ -617,6 +646,11 @@ impl<N: Node> Simulation<N> {
                 incarnation,
                 path,
             } => {
+                let slot = &mut self.core.hosts[host.index()];
+                if slot.storage_out > 0 {
+                    slot.held.push((incarnation, Held::Changed(path)));
+                    return;
+                }
                 if self.core.current(host, incarnation) {
                     self.core
                         .emit(Some(host), TraceKind::FileChanged { path: &path }, sink);
@@ -781,6 +815,16 @@ impl<N: Node> Simulation<N> {
                     self.core.hosts[host.index()].skew = Some(skew);
                 }
             }
+            (FaultAction::StorageOutage { hosts }, FaultPhase::Apply) => {
+                for &host in hosts {
+                    self.core.hosts[host.index()].storage_out += 1;
+                }
+            }
+            (FaultAction::StorageOutage { hosts }, FaultPhase::Heal) => {
+                for &host in hosts {
+                    self.core.storage_back(host);
+                }
+            }
             (FaultAction::ClockSkew { .. }, FaultPhase::Heal)
             | (FaultAction::Network(_) | FaultAction::DamageFiles { .. }, _) => {}
         }
@@ -919,27 +963,13 @@ impl Core {
                 self.hosts[host.index()].timers.cancel(timer);
             }
             Output::File(op) => {
-                let incarnation = self.hosts[host.index()].incarnation;
-                let (begun, change) = self.fs.begin(self.now, host, *op);
-                self.notify(change);
-                match begun {
-                    Begun::Later(op, at) => self.schedule(
-                        at,
-                        Event::FileDone {
-                            host,
-                            incarnation,
-                            op,
-                        },
-                    ),
-                    Begun::Now(result) => self.schedule(
-                        self.now,
-                        Event::FileResult {
-                            host,
-                            incarnation,
-                            result: Box::new(result),
-                        },
-                    ),
-                };
+                let slot = &mut self.hosts[host.index()];
+                let incarnation = slot.incarnation;
+                if slot.storage_out > 0 {
+                    slot.held.push((incarnation, Held::Op(*op)));
+                    return;
+                }
+                self.begin_file(host, incarnation, *op);
             }
             Output::Record(observation) => {
                 self.emit(Some(host), TraceKind::Observation(&observation), sink);
@@ -952,6 +982,57 @@ impl Core {
                     }
                 }
                 self.log.observations.push((self.now, host, observation));
+            }
+        }
+    }
+
+    /// Starts `host`'s file operation `op` now.
+    fn begin_file(&mut self, host: HostId, incarnation: u32, op: FileOp) {
+        let (begun, change) = self.fs.begin(self.now, host, op);
+        self.notify(change);
+        match begun {
+            Begun::Later(op, at) => self.schedule(
+                at,
+                Event::FileDone {
+                    host,
+                    incarnation,
+                    op,
+                },
+            ),
+            Begun::Now(result) => self.schedule(
+                self.now,
+                Event::FileResult {
+                    host,
+                    incarnation,
+                    result: Box::new(result),
+                },
+            ),
+        };
+    }
+
+    /// A storage outage of `host` ended: when none is left in force, what
+    /// waited goes ahead now, in order (that of an incarnation a crash
+    /// ended is dropped).
+    fn storage_back(&mut self, host: HostId) {
+        let slot = &mut self.hosts[host.index()];
+        slot.storage_out = slot.storage_out.saturating_sub(1);
+        if slot.storage_out > 0 {
+            return;
+        }
+        let current = slot.incarnation;
+        let held = std::mem::take(&mut slot.held);
+        for (incarnation, what) in held {
+            match what {
+                Held::Op(op) if incarnation == current => self.begin_file(host, incarnation, op),
+                Held::Changed(path) => self.schedule(
+                    self.now,
+                    Event::FileChanged {
+                        host,
+                        incarnation,
+                        path,
+                    },
+                ),
+                Held::Op(_) => {}
             }
         }
     }

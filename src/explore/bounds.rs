@@ -191,7 +191,7 @@ impl Bounds {
             if !self.drawable(kind, scenario) {
                 return Err(item
                     .invalid(format!("a `{name}` fault cannot be drawn in this scenario within these bounds"))
-                    .with_help(format!("the scenario needs hosts a `{name}` fault can touch among `hosts` (validators for `byzantine`, miners for `corrupt`, two hosts for path faults), and bounds that allow one; or remove `{name}`")));
+                    .with_help(format!("the scenario needs hosts a `{name}` fault can touch among `hosts` (validators for `byzantine`, miners for `corrupt`, miners or registrars for `storage_outage`, two hosts for path faults), and bounds that allow one; or remove `{name}`")));
             }
             if !chosen.contains(kind) {
                 chosen.push(*kind);

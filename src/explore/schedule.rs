@@ -94,6 +94,7 @@ fn hold(taken: &mut Taken, scenario: &Scenario, seed: u64, at: SimTime, fault: &
         FaultAction::Misbehave { hosts } => taken.faulty.extend(hosts),
         FaultAction::Network(_)
         | FaultAction::ClockSkew { .. }
-        | FaultAction::DamageFiles { .. } => {}
+        | FaultAction::DamageFiles { .. }
+        | FaultAction::StorageOutage { .. } => {}
     }
 }

@@ -62,6 +62,17 @@ offset = "2 s""#;
             }
             None => 0.0,
         };
+        if offset_ns == 0 && drift == 0.0 {
+            let field = table.get("offset").or_else(|| table.get("drift"));
+            let message = "this clock_skew has no offset and no drift: the clocks would stay right";
+            let err = match field {
+                Some(f) => f.invalid(message),
+                None => table.error(ErrorKind::InvalidValue, message),
+            };
+            return Err(
+                err.with_help("give a non-zero `offset` (e.g. \"2 s\") or `drift` (e.g. 0.001)")
+            );
+        }
         Ok(ClockSkewFault {
             hosts,
             offset_ns,

@@ -5,8 +5,8 @@ use node_logic::HostId;
 use sim_core::engine::FaultAction;
 use sim_core::rng::StreamRng;
 use sim_core::scenario::timeline::CrashWindow;
-use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
-use sim_core::units::SimTime;
+use sim_core::scenario::{self, FaultEntry, FaultKeys, HostGroup, HostSpec, Hosts, StartSpec};
+use sim_core::units::{SimDuration, SimTime};
 
 use super::draw::{self, DrawSpace, EntryWriter};
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
@@ -33,14 +33,33 @@ crash = "validator-2"
 restart = "30 s""#;
 
     fn parse(entry: &FaultEntry<'_>, hosts: &Hosts<'_>, _: &Protocols) -> scenario::Result<Self> {
-        Ok(Crash {
+        let crash = Crash {
             hosts: hosts.index.resolve(&entry.field)?,
             restart: entry.end("restart", hosts)?,
-        })
+        };
+        // A host that starts only once it is restarted is never touched.
+        if let Some(restart) = crash.restart
+            && let Some(host) = crash
+                .hosts
+                .iter()
+                .find(|h| earliest_start(hosts.groups, hosts.hosts, **h) >= restart.since_start())
+        {
+            let start = earliest_start(hosts.groups, hosts.hosts, *host);
+            return Err(entry
+                .field
+                .invalid(format!(
+                    "host `{}` starts at {start} at the earliest, not before this crash's restart at {}: the crash would change nothing for it",
+                    hosts.index.name(*host),
+                    restart.since_start()
+                ))
+                .with_help("crash it after it has started, or restart it later"));
+        }
+        Ok(crash)
     }
 
-    /// Crashes up to `max_hosts` hosts not already down then; they
-    /// restart at the window's end. A validator that crashes loses its
+    /// Crashes up to `max_hosts` hosts not already down then (and started
+    /// by the window's end at the earliest); they restart at the window's
+    /// end. A validator that crashes loses its
     /// chain: it counts as faulty, so validators not yet faulty are taken
     /// only while `faulty_validators` leaves room.
     fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
@@ -48,8 +67,11 @@ restart = "30 s""#;
         let faulty = &space.taken.faulty;
         let fresh = |h: &HostId| validators.contains(h) && !faulty.contains(h);
         let room = space.faulty_room();
-        let pool = space
-            .pool(|h| space.taken.may_crash(h, space.at, space.end) && (room > 0 || !fresh(&h)));
+        let (groups, hosts) = (&space.scenario.groups, &space.scenario.hosts);
+        let started = |h| earliest_start(groups, hosts, h) < space.end.since_start();
+        let pool = space.pool(|h| {
+            space.taken.may_crash(h, space.at, space.end) && started(h) && (room > 0 || !fresh(&h))
+        });
         let mut hosts = draw::pick(rng, &pool, space.bounds.max_hosts)?;
         let mut new = 0;
         hosts.retain(|h| {
@@ -83,6 +105,15 @@ restart = "30 s""#;
             });
         }
         out
+    }
+}
+
+/// The earliest time `host` can start (its group's `start`, or the low end
+/// of its `uniform` range).
+fn earliest_start(groups: &[HostGroup], hosts: &[HostSpec], host: HostId) -> SimDuration {
+    let group = &groups[hosts[host.index()].group];
+    match group.start {
+        StartSpec::At(t) | StartSpec::Uniform(t, _) => t,
     }
 }
 

@@ -5,7 +5,7 @@ use node_logic::HostId;
 use sim_core::engine::FaultAction;
 use sim_core::faults::LinkRule;
 use sim_core::rng::StreamRng;
-use sim_core::scenario::{self, FaultEntry, FaultKeys, Field, HostIndex, Hosts};
+use sim_core::scenario::{self, ErrorKind, FaultEntry, FaultKeys, Field, HostIndex, Hosts};
 use sim_core::units::{Probability, SimDuration, SimTime};
 use toml::de::DeValue;
 
@@ -42,11 +42,25 @@ until = "20 s""#;
 
     fn parse(entry: &FaultEntry<'_>, hosts: &Hosts<'_>, _: &Protocols) -> scenario::Result<Self> {
         let (a, b) = ends(&entry.field, hosts.index)?;
+        let latency = entry.table.duration_or("latency", SimDuration::ZERO)?;
+        let loss = entry.table.probability_or("loss", Probability::ZERO)?;
+        if latency == SimDuration::ZERO && loss == Probability::ZERO {
+            let message = "this link fault adds no latency and no loss: it would change nothing";
+            let err = match entry
+                .table
+                .get("latency")
+                .or_else(|| entry.table.get("loss"))
+            {
+                Some(f) => f.invalid(message),
+                None => entry.field.key_error(ErrorKind::MissingKey, message),
+            };
+            return Err(err.with_help("give `latency = \"100 ms\"`, `loss = 0.1` or both"));
+        }
         Ok(Link {
             a,
             b,
-            latency: entry.table.duration_or("latency", SimDuration::ZERO)?,
-            loss: entry.table.probability_or("loss", Probability::ZERO)?,
+            latency,
+            loss,
             until: entry.end("until", hosts)?,
         })
     }

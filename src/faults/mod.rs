@@ -21,6 +21,7 @@ pub mod duplicate;
 pub mod link;
 pub mod partition;
 pub mod reorder;
+pub mod storage_outage;
 
 use std::fmt;
 
@@ -227,6 +228,8 @@ fault_table! {
     Duplicate(duplicate::Duplicate),
     /// Messages on some paths arrive out of order.
     Reorder(reorder::Reorder),
+    /// Hosts cannot reach the shared directory.
+    StorageOutage(storage_outage::StorageOutage),
 }
 
 /// Checks across the whole timeline: a host under one crash is not
@@ -259,6 +262,29 @@ pub fn each<'a>(
         };
         (&f.kind, cx)
     })
+}
+
+/// Each fault's window on the timeline, for plots: `(start, end, label)`,
+/// in scenario order. A fault that heals ends at its heal; one that never
+/// ends (a partition without `until`) at `end`; one that acts at an
+/// instant (a corrupt, a clock skew, a crash without restart) has `end ==
+/// start`.
+pub fn windows(scenario: &Scenario, end: SimTime) -> Vec<(SimTime, SimTime, String)> {
+    scenario
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(index, fault)| {
+            let effects = fault.kind.effects();
+            let until = match (effects.heal(), effects.over(fault.at)) {
+                (Some(heal), _) => heal,
+                (None, Some(over)) => over,
+                (None, None) => end,
+            };
+            let label = format!("{} #{index}", fault.kind.name());
+            (fault.at, until.max(fault.at), label)
+        })
+        .collect()
 }
 
 /// When liveness starts to be owed: when the last fault is over (see

@@ -164,3 +164,55 @@ fn every_kind_draws_entries_that_parse_and_simpler_ones_of_its_kind() {
         }
     }
 }
+
+/// A fault that could not change anything is an error saying why, never
+/// a silent no-op logged as applied.
+#[test]
+fn faults_that_cannot_affect_their_targets_are_refused() {
+    let peers = "\n[[hosts]]\nname = \"peer\"\ncount = 2\nrole = \"peer\"\nstart = \"60 s\"\n";
+    let cases = [
+        (
+            "at = \"1 s\"\nlink = [\"miner-0\", \"validator-0\"]\nuntil = \"5 s\"",
+            "adds no latency and no loss",
+        ),
+        (
+            "at = \"1 s\"\nclock_skew = \"validator-0\"\noffset = \"0 s\"",
+            "no offset and no drift",
+        ),
+        (
+            "at = \"1 s\"\ncorrupt = { fraction = 0.1, of = \"miner\" }\nmode = \"empty\"",
+            "is 0.4 files, which rounds to 0",
+        ),
+        (
+            "at = \"1 s\"\ncorrupt = \"validator-0\"\nmode = \"empty\"",
+            "writes no registration file",
+        ),
+        ("at = \"1 s\"\nbyzantine = \"peer-0\"", "not a validator"),
+        (
+            "at = \"1 s\"\nstorage_outage = \"peer-1\"\nuntil = \"9 s\"",
+            "never uses the shared directory",
+        ),
+        (
+            "at = \"10 s\"\ncrash = \"peer-0\"\nrestart = \"30 s\"",
+            "starts at 1 min at the earliest, not before this crash's restart at 30 s",
+        ),
+    ];
+    for (fault, expected) in cases {
+        let text = format!("{HOSTS}{peers}\n[[faults]]\n{fault}\n");
+        let err = parse_str(&text, None, &[]).unwrap_err().to_string();
+        assert!(err.contains(expected), "{fault}:\n{err}");
+        assert!(
+            err.contains(":2") || err.contains("<input>"),
+            "located: {err}"
+        );
+    }
+    // The same faults with an effect are fine.
+    for fault in [
+        "at = \"1 s\"\nclock_skew = \"validator-0\"\ndrift = 0.001",
+        "at = \"1 s\"\ncorrupt = { fraction = 0.25, of = \"miner\" }\nmode = \"empty\"",
+        "at = \"10 s\"\ncrash = \"peer-0\"\nrestart = \"90 s\"",
+    ] {
+        let text = format!("{HOSTS}{peers}\n[[faults]]\n{fault}\n");
+        parse_str(&text, None, &[]).unwrap_or_else(|e| panic!("{fault}: {e}"));
+    }
+}

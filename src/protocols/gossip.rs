@@ -24,12 +24,11 @@ use reports::tables::{host_name, rows};
 use reports::{ReportError, ResultDir, percentile, seconds};
 use sim_core::checkers::Checker;
 use sim_core::engine::Simulation;
-use sim_core::record::RunLog;
 use sim_core::rng::RngStreams;
 use sim_core::scenario::{self, ErrorKind, HostSpec, Hosts, Role, Section, Table};
 use sim_core::units::{SimDuration, SimTime};
 
-use super::{Plans, Protocol, ProtocolCounters, ProtocolReport, Protocols};
+use super::{Plans, PlotContext, Protocol, ProtocolCounters, ProtocolReport, Protocols};
 use crate::model::Scenario;
 use crate::results::Finished;
 use crate::runner::{RunError, RunOptions};
@@ -75,6 +74,7 @@ impl Protocol for Gossip {
         "gossip.rumors",
         "gossip.coverage",
         "gossip.coverage_s",
+        "gossip.coverage_reached",
         "gossip.delivery_p50_s",
         "gossip.delivery_p95_s",
         "gossip.hops_max",
@@ -302,21 +302,24 @@ impl ProtocolReport for GossipReport<'_> {
                 .max()
                 .map(|t| (t - *at).as_secs_f64())
         });
-        if let Some(worst) = longest.reduce(f64::max) {
-            summary.set("gossip.coverage_s", Metric::Real(worst));
-        }
+        summary.set_event("gossip.coverage", longest.reduce(f64::max));
         let mut delays: Vec<f64> = self.pairs().map(|(d, _)| d).collect();
         delays.sort_by(f64::total_cmp);
-        if let (Some(p50), Some(p95)) = (percentile(&delays, 0.5), percentile(&delays, 0.95)) {
-            summary.set("gossip.delivery_p50_s", Metric::Real(p50));
-            summary.set("gossip.delivery_p95_s", Metric::Real(p95));
-        }
+        let real_or_null = |v: Option<f64>| v.map_or(Metric::Null, Metric::Real);
+        summary.set(
+            "gossip.delivery_p50_s",
+            real_or_null(percentile(&delays, 0.5)),
+        );
+        summary.set(
+            "gossip.delivery_p95_s",
+            real_or_null(percentile(&delays, 0.95)),
+        );
         let hops: Vec<u32> = self.pairs().map(|(_, h)| h).collect();
-        if let Some(max) = hops.iter().max() {
-            summary.set("gossip.hops_max", Metric::Count(u64::from(*max)));
-            let mean = hops.iter().map(|h| f64::from(*h)).sum::<f64>() / hops.len() as f64;
-            summary.set("gossip.hops_mean", Metric::Real(mean));
-        }
+        let max = hops.iter().max().map(|m| Metric::Count(u64::from(*m)));
+        summary.set("gossip.hops_max", max.unwrap_or(Metric::Null));
+        let mean = (!hops.is_empty())
+            .then(|| hops.iter().map(|h| f64::from(*h)).sum::<f64>() / hops.len() as f64);
+        summary.set("gossip.hops_mean", real_or_null(mean));
         summary.set("gossip.pushed", Metric::Count(self.counters.0));
         summary.set("gossip.duplicates", Metric::Count(self.counters.1));
     }
@@ -360,7 +363,7 @@ impl ProtocolReport for GossipReport<'_> {
     /// `gossip_coverage.svg`: the share of members each rumor has reached,
     /// over the time since it started (the first rumors, up to the chart's
     /// series limit).
-    fn write_plots(&self, dir: &ResultDir, _: &Scenario, _: &RunLog) -> Result<(), ReportError> {
+    fn write_plots(&self, dir: &ResultDir, plot: &PlotContext<'_>) -> Result<(), ReportError> {
         let members = self.members.len() as f64;
         let series: Vec<svg::Series> = self
             .rumors
@@ -378,21 +381,20 @@ impl ProtocolReport for GossipReport<'_> {
                     .enumerate()
                     .map(|(i, t)| (*t, (i + 1) as f64 / members))
                     .collect();
-                svg::Series {
-                    name: format!("rumor {}.{}", id.origin.0, id.seq),
-                    points,
-                }
+                svg::Series::new(format!("rumor {}.{}", id.origin.0, id.seq), points)
             })
             .collect();
         let chart = (!series.is_empty()).then(|| {
-            svg::line_chart_with_note(
-                "Rumor coverage",
-                None,
-                "time since the rumor started (s)",
-                "members reached (fraction)",
-                &series,
-                true,
-            )
+            let chart = svg::Chart {
+                subtitle: plot.caption.clone(),
+                step: true,
+                ..svg::Chart::new(
+                    "Rumor coverage",
+                    "time since the rumor started (s)",
+                    "members reached (fraction)",
+                )
+            };
+            svg::line(&chart, &series)
         });
         write_svg(dir, "gossip_coverage.svg", chart)
     }
@@ -471,7 +473,12 @@ role = "host"
         let s = run("[gossip]\nfanout = 1\nrounds = 1\n");
         let coverage = metric(&s, "gossip.coverage");
         assert!(coverage < 1.0, "{coverage}");
-        assert!(s.get("gossip.coverage_s").is_none(), "never everyone");
+        assert_eq!(
+            s.get("gossip.coverage_s"),
+            Some(&Metric::Null),
+            "never everyone"
+        );
+        assert_eq!(s.get("gossip.coverage_reached"), Some(&Metric::Flag(false)));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use node_logic::{HostConfig, HostNode};
+use reports::plots::svg;
 use reports::{ReportError, ResultDir, Summary};
 use sim_core::checkers::Checker;
 use sim_core::engine::Simulation;
@@ -115,12 +116,48 @@ pub trait ProtocolReport {
     /// Writes its CSV tables into the result folder.
     fn write_tables(&self, dir: &ResultDir, scenario: &Scenario) -> Result<(), ReportError>;
     /// Writes its SVG plots into the result folder.
-    fn write_plots(
-        &self,
-        dir: &ResultDir,
-        scenario: &Scenario,
-        log: &RunLog,
-    ) -> Result<(), ReportError>;
+    fn write_plots(&self, dir: &ResultDir, plot: &PlotContext<'_>) -> Result<(), ReportError>;
+}
+
+/// What a protocol's plots need besides its report: the run, the line
+/// under every title and the faults to shade.
+pub struct PlotContext<'a> {
+    /// The scenario that ran.
+    pub scenario: &'a Scenario,
+    /// What happened.
+    pub log: &'a RunLog,
+    /// The line under every title: scenario, seed, parameters.
+    pub caption: String,
+    /// The faults, as shaded windows on time axes.
+    pub faults: Vec<svg::Shade>,
+    /// CDFs on a logarithmic time axis.
+    pub log_cdf: bool,
+}
+
+impl<'a> PlotContext<'a> {
+    /// The context of a run without sweep parameters: captioned with its
+    /// name and seed, its faults shaded, CDFs on a linear axis.
+    pub fn new(scenario: &'a Scenario, log: &'a RunLog) -> Self {
+        let seed = format!("seed {}", scenario.seed);
+        PlotContext {
+            scenario,
+            log,
+            caption: reports::plots::caption(&scenario.name, &seed, &[]),
+            faults: crate::results::fault_shades(scenario),
+            log_cdf: false,
+        }
+    }
+
+    /// A chart over simulated time (the whole run, faults shaded) with the
+    /// run's caption.
+    pub fn time_chart(&self, title: &str, y_label: &str) -> svg::Chart {
+        svg::Chart {
+            subtitle: self.caption.clone(),
+            shades: self.faults.clone(),
+            x_span: Some((0.0, self.scenario.duration.as_secs_f64())),
+            ..svg::Chart::new(title, "simulated time (s)", y_label)
+        }
+    }
 }
 
 /// Every protocol's settings: `None` for a protocol the scenario does not run.

@@ -7,6 +7,7 @@
 //! `None` when there is no such data.
 
 pub mod svg;
+pub mod sweep;
 pub mod xml_check;
 
 use sim_core::record::RunLog;
@@ -27,28 +28,46 @@ pub const MAX_SERIES: usize = 8;
 /// leaves miners unregistered stays below 1. NaN is skipped; beyond
 /// [`MAX_SERIES`] labels only the first ones are drawn, with a note.
 /// `None` when no label has a time.
-pub fn registration_cdf(series: &[(String, Vec<f64>)]) -> Option<String> {
+/// `caption` names the run or sweep under the title; with `log_x` the time
+/// axis is logarithmic (for long tails).
+pub fn registration_cdf(
+    series: &[(String, Vec<f64>)],
+    caption: &str,
+    log_x: bool,
+) -> Option<String> {
     let lines: Vec<Series> = series
         .iter()
         .take(MAX_SERIES)
-        .map(|(name, times)| Series {
-            name: name.clone(),
-            points: cdf_points(times),
-        })
+        .map(|(name, times)| Series::new(name.clone(), cdf_points(times)))
         .collect();
     if lines.iter().all(|s| s.points.is_empty()) {
         return None;
     }
     let note = (series.len() > MAX_SERIES)
         .then(|| format!("showing the first {MAX_SERIES} of {} series", series.len()));
-    Some(svg::line_chart_with_note(
-        "Registration time CDF",
-        note.as_deref(),
-        "registration time (s)",
-        "fraction of miners",
-        &lines,
-        true,
-    ))
+    let x_label = match log_x {
+        true => "registration time (s, log scale)",
+        false => "registration time (s)",
+    };
+    let chart = svg::Chart {
+        subtitle: caption.to_string(),
+        note: note.unwrap_or_default(),
+        step: true,
+        log_x,
+        ..svg::Chart::new("Registration time CDF", x_label, "fraction of miners")
+    };
+    Some(svg::line(&chart, &lines))
+}
+
+/// The line under a plot's title: `scenario · seed 7 · key=value, ...`
+/// (`seeds` as given, e.g. `seed 7` or `seeds 1..20`).
+pub fn caption(scenario: &str, seeds: &str, params: &[(String, String)]) -> String {
+    let mut parts = vec![scenario.to_string(), seeds.to_string()];
+    if !params.is_empty() {
+        let p: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(p.join(", "));
+    }
+    parts.join(" \u{b7} ")
 }
 
 /// The corners of an empirical CDF's step function: `(first, 0)`, then
@@ -73,12 +92,13 @@ fn cdf_points(values: &[f64]) -> Vec<(f64, f64)> {
 
 /// Messages sent per host, one bar per host in host order (labelled with
 /// its name); with more than [`svg::MAX_LABELLED_BARS`] hosts, a sorted
-/// distribution instead (see [`svg`]). `None` when the scenario has no
-/// hosts.
-pub fn messages_per_host<M: Model>(scenario: &Scenario<M>, log: &RunLog) -> Option<String> {
-    if scenario.hosts.is_empty() {
-        return None;
-    }
+/// distribution instead (see [`svg`]). `None` when no host sent a message
+/// (a registration-only run: nothing to draw).
+pub fn messages_per_host<M: Model>(
+    scenario: &Scenario<M>,
+    log: &RunLog,
+    caption: &str,
+) -> Option<String> {
     let bars: Vec<(String, f64)> = scenario
         .hosts
         .iter()
@@ -87,12 +107,14 @@ pub fn messages_per_host<M: Model>(scenario: &Scenario<M>, log: &RunLog) -> Opti
             (h.name.clone(), sent as f64)
         })
         .collect();
-    Some(svg::bar_chart(
-        "Messages sent per host",
-        "host",
-        "messages sent",
-        &bars,
-    ))
+    if bars.iter().all(|(_, sent)| *sent == 0.0) {
+        return None;
+    }
+    let chart = svg::Chart {
+        subtitle: caption.to_string(),
+        ..svg::Chart::new("Messages sent per host", "host", "messages sent")
+    };
+    Some(svg::bars(&chart, &bars))
 }
 
 /// Writes `svg` as `name` into the result folder, when there is a plot.
@@ -118,7 +140,8 @@ mod tests {
 
     #[test]
     fn registration_cdf_of_one_run_and_of_a_sweep() {
-        let svg = registration_cdf(&[("run".to_string(), vec![5.0, 6.0, 8.0])]).unwrap();
+        let svg =
+            registration_cdf(&[("run".to_string(), vec![5.0, 6.0, 8.0])], "s", false).unwrap();
         well_formed(&svg);
         for text in [
             ">Registration time CDF<",
@@ -140,7 +163,7 @@ mod tests {
             ("watch".to_string(), vec![1.0, f64::NAN, 2.0]),
             ("backoff <fast>".to_string(), vec![]),
         ];
-        let svg = registration_cdf(&sweep).unwrap();
+        let svg = registration_cdf(&sweep, "s", false).unwrap();
         well_formed(&svg);
         assert_eq!(svg.matches("<path class=\"series\"").count(), 2);
         assert!(svg.contains(">poll<") && svg.contains(">watch<"));
@@ -149,8 +172,14 @@ mod tests {
             cdf_points(&[2.0, 1.0]),
             vec![(1.0, 0.0), (1.0, 0.5), (2.0, 1.0)]
         );
-        assert!(registration_cdf(&[]).is_none());
-        assert!(registration_cdf(&[("x".to_string(), vec![f64::NAN])]).is_none());
+        assert!(registration_cdf(&[], "s", false).is_none());
+        assert!(registration_cdf(&[("x".to_string(), vec![f64::NAN])], "s", false).is_none());
+        // A log time axis: decades, the same lines.
+        let log = registration_cdf(&sweep, "sweep \u{b7} seeds 1..3", true).unwrap();
+        well_formed(&log);
+        assert!(log.contains(">registration time (s, log scale)<"));
+        assert!(log.contains(">1<") && log.contains(">10<") && log.contains(">100<"));
+        assert!(log.contains("class=\"subtitle\"") && log.contains("seeds 1..3"));
     }
 
     #[test]
@@ -174,7 +203,7 @@ mod tests {
         for (i, c) in log.net.iter_mut().enumerate() {
             c.messages_sent = 10 * i as u64;
         }
-        let svg = messages_per_host(&scenario, &log).unwrap();
+        let svg = messages_per_host(&scenario, &log, "demo \u{b7} seed 1").unwrap();
         well_formed(&svg);
         assert!(svg.contains(">messages sent<") && svg.contains(">host<"));
         assert_eq!(svg.matches("<rect class=\"bar\"").count(), 5);
@@ -182,5 +211,9 @@ mod tests {
             assert!(svg.contains(&format!(">{}<", h.name)));
         }
         assert!(svg.contains("<title>registrar-1: 40</title>"));
+        assert!(svg.contains(">demo \u{b7} seed 1<"));
+        // Nobody sent anything (registration only): no plot.
+        let quiet = RunLog::new(5);
+        assert!(messages_per_host(&scenario, &quiet, "demo").is_none());
     }
 }

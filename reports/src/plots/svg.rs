@@ -20,7 +20,15 @@
 //! - every text is XML-escaped; characters XML cannot carry (control
 //!   characters) are replaced with U+FFFD;
 //! - NaN and infinite values are skipped; a chart with nothing left to
-//!   draw is still a valid SVG, saying "no data".
+//!   draw is still a valid SVG, saying "no data";
+//! - a [`Chart`] says what is drawn: a title, a subtitle naming the run
+//!   (scenario, seeds, parameters), an optional note, shaded and labelled
+//!   windows on the x axis (faults in force), a logarithmic x axis for
+//!   long tails, and a confidence band around any series;
+//! - series that would hide each other stay apart: every series after the
+//!   first has its own dash pattern, earlier series are drawn wider, and
+//!   series with identical points are drawn once, named together in the
+//!   legend (`registrar-0, registrar-1 (identical)`).
 //!
 //! **Many bars.** Up to [`MAX_LABELLED_BARS`] bars are drawn one by one in
 //! the order given, each with its label. Beyond that (10,000 hosts would
@@ -47,8 +55,14 @@ pub const MAX_LABELLED_BARS: usize = 60;
 pub const PALETTE: [&str; 8] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
 ];
-/// Dash patterns for the second, third, ... pass through the palette.
-const DASHES: [&str; 3] = ["6 3", "2 2", "8 3 2 3"];
+/// Dash patterns, one per series in turn (the first series is solid).
+const DASHES: [&str; 4] = ["", "7 3", "2 2", "9 3 2 3"];
+/// Stroke width of the first series; each later one is thinner, down to
+/// [`MIN_STROKE`], so a series drawn over an earlier one leaves its edges
+/// showing.
+const FIRST_STROKE: f64 = 3.5;
+/// The thinnest series stroke.
+const MIN_STROKE: f64 = 1.5;
 /// Legend names longer than this are shortened (the full name stays in a
 /// tooltip).
 const MAX_LEGEND_CHARS: usize = 24;
@@ -59,8 +73,8 @@ const SHORT_BAR_LABEL_CHARS: usize = 8;
 
 /// Plot area left edge.
 const LEFT: f64 = 80.0;
-/// Plot area top edge.
-const TOP: f64 = 64.0;
+/// Plot area top edge (below title, subtitle and note).
+const TOP: f64 = 80.0;
 /// Plot area bottom edge when x tick labels are plain numbers.
 const BOTTOM: f64 = 410.0;
 /// Plot area right edge when there is a legend.
@@ -69,13 +83,76 @@ const RIGHT_WITH_LEGEND: f64 = 600.0;
 const RIGHT: f64 = 770.0;
 
 /// One line of a line chart.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Series {
     /// The name shown in the legend.
     pub name: String,
     /// `(x, y)` points; drawn in order of `x` (points with equal `x` keep
     /// their order). Non-finite points are skipped.
     pub points: Vec<(f64, f64)>,
+    /// A band drawn under the line, `(x, low, high)` (a 95 % confidence
+    /// interval); empty for none.
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+impl Series {
+    /// A series without a band.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name: name.into(),
+            points,
+            band: Vec::new(),
+        }
+    }
+}
+
+/// A window on the x axis drawn shaded and labelled (a fault in force);
+/// `from == to` is an instant, drawn as a dashed line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shade {
+    /// Where it starts.
+    pub from: f64,
+    /// Where it ends.
+    pub to: f64,
+    /// Its label (e.g. `partition #0`).
+    pub label: String,
+}
+
+/// What a chart says around its data.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Chart {
+    /// The title.
+    pub title: String,
+    /// The line under the title naming the run: scenario, seeds,
+    /// parameters (empty for none).
+    pub subtitle: String,
+    /// A remark under the subtitle (empty for none).
+    pub note: String,
+    /// The x axis label, with its unit.
+    pub x_label: String,
+    /// The y axis label, with its unit.
+    pub y_label: String,
+    /// Lines are step functions (the value holds until the next point).
+    pub step: bool,
+    /// A logarithmic x axis (decades; points at or below 0 are left out
+    /// and the note says how many).
+    pub log_x: bool,
+    /// Shaded windows on the x axis.
+    pub shades: Vec<Shade>,
+    /// The x range to show at least (e.g. the whole run), beyond the data.
+    pub x_span: Option<(f64, f64)>,
+}
+
+impl Chart {
+    /// A chart with a title and axis labels, and nothing else yet.
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
+        Chart {
+            title: title.to_string(),
+            x_label: x_label.to_string(),
+            y_label: y_label.to_string(),
+            ..Chart::default()
+        }
+    }
 }
 
 /// Tick values for one axis: evenly spaced multiples of a 1/2/5 x 10^k
@@ -223,50 +300,71 @@ struct Frame {
     bottom: f64,
 }
 
-/// Maps data values to pixels on one axis.
+/// Maps data values to pixels on one axis (linear, or logarithmic for
+/// positive values).
 #[derive(Clone, Copy)]
 struct Scale {
     lo: f64,
     hi: f64,
     from: f64,
     to: f64,
+    log: bool,
 }
 
 impl Scale {
     fn at(self, v: f64) -> f64 {
-        let span = self.hi - self.lo;
+        let f = |v: f64| {
+            if self.log {
+                v.max(f64::MIN_POSITIVE).log10()
+            } else {
+                v
+            }
+        };
+        let span = f(self.hi) - f(self.lo);
         if span == 0.0 || !span.is_finite() {
             return self.from;
         }
-        self.from + (v - self.lo) / span * (self.to - self.from)
+        self.from + (f(v) - f(self.lo)) / span * (self.to - self.from)
     }
 }
 
-/// The document start: header, background, title and optional note.
-fn open(out: &mut String, title: &str, note: Option<&str>) {
+/// The document start: header, background, title, subtitle and note.
+fn open(out: &mut String, chart: &Chart) {
     w!(
         out,
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
          <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
          viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n"
     );
-    w!(out, "<title>{}</title>\n", escape(title));
+    let full = match chart.subtitle.is_empty() {
+        true => chart.title.clone(),
+        false => format!("{} \u{2014} {}", chart.title, chart.subtitle),
+    };
+    w!(out, "<title>{}</title>\n", escape(&full));
     w!(
         out,
         "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#FFFFFF\"/>\n"
     );
     w!(
         out,
-        "<text class=\"title\" x=\"{}\" y=\"26\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">{}</text>\n",
+        "<text class=\"title\" x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">{}</text>\n",
         WIDTH / 2,
-        escape(title)
+        escape(&chart.title)
     );
-    if let Some(note) = note {
+    if !chart.subtitle.is_empty() {
         w!(
             out,
-            "<text class=\"note\" x=\"{}\" y=\"46\" text-anchor=\"middle\" fill=\"#444444\">{}</text>\n",
+            "<text class=\"subtitle\" x=\"{}\" y=\"40\" text-anchor=\"middle\" fill=\"#222222\">{}</text>\n",
             WIDTH / 2,
-            escape(note)
+            escape(&shorten(&chart.subtitle, 120))
+        );
+    }
+    if !chart.note.is_empty() {
+        w!(
+            out,
+            "<text class=\"note\" x=\"{}\" y=\"56\" text-anchor=\"middle\" font-size=\"11\" fill=\"#555555\">{}</text>\n",
+            WIDTH / 2,
+            escape(&shorten(&chart.note, 130))
         );
     }
 }
@@ -372,19 +470,21 @@ fn x_axis(out: &mut String, ticks: &Ticks, x: Scale, f: Frame) {
     out.push_str("</g>\n");
 }
 
-/// Stroke attributes of the `i`th series.
+/// Stroke attributes of the `i`th series: its colour, its dash pattern
+/// and its width.
 fn stroke(i: usize) -> String {
     let colour = PALETTE[i % PALETTE.len()];
-    match (i / PALETTE.len()).checked_sub(1) {
-        None => format!("stroke=\"{colour}\""),
-        Some(pass) => format!(
-            "stroke=\"{colour}\" stroke-dasharray=\"{}\"",
-            DASHES[pass % DASHES.len()]
+    let width = (FIRST_STROKE - 0.5 * i as f64).max(MIN_STROKE);
+    match DASHES[i % DASHES.len()] {
+        "" => format!("stroke=\"{colour}\" stroke-width=\"{}\"", num(width, 1)),
+        dash => format!(
+            "stroke=\"{colour}\" stroke-width=\"{}\" stroke-dasharray=\"{dash}\"",
+            num(width, 1)
         ),
     }
 }
 
-/// A line chart of `series`; see [`line_chart_with_note`].
+/// A line chart of `series`; see [`line`].
 pub fn line_chart(
     title: &str,
     x_label: &str,
@@ -395,13 +495,7 @@ pub fn line_chart(
     line_chart_with_note(title, None, x_label, y_label, series, step)
 }
 
-/// A line chart: one line per series, coloured from [`PALETTE`] and named
-/// in a legend to the right of the plot, over axes with nice ticks that
-/// include 0. With `step`, each line is a step function (the value holds
-/// until the next point, as for CDFs and counts); otherwise points are
-/// joined by straight segments. A series with a single point is drawn as
-/// a dot. `note`, when given, is printed under the title (e.g. "showing 8
-/// of 12 registrars").
+/// A line chart with a note under the title; see [`line`].
 pub fn line_chart_with_note(
     title: &str,
     note: Option<&str>,
@@ -410,98 +504,283 @@ pub fn line_chart_with_note(
     series: &[Series],
     step: bool,
 ) -> String {
+    let chart = Chart {
+        note: note.unwrap_or_default().to_string(),
+        step,
+        ..Chart::new(title, x_label, y_label)
+    };
+    line(&chart, series)
+}
+
+/// A series ready to draw: its name(s) and its finite points, sorted by x.
+struct Drawn {
+    name: String,
+    points: Vec<(f64, f64)>,
+    band: Vec<(f64, f64, f64)>,
+}
+
+/// The series' finite points (and positive x on a log axis), sorted by
+/// x; series with identical points and bands are drawn once, named
+/// together. Returns them and how many points a log axis left out.
+fn drawn(series: &[Series], log_x: bool) -> (Vec<Drawn>, usize) {
+    let keep = |x: f64| x.is_finite() && (!log_x || x > 0.0);
+    let mut dropped = 0;
+    let mut out: Vec<(Drawn, usize)> = Vec::new();
+    for s in series {
+        let mut points: Vec<(f64, f64)> = Vec::new();
+        for &(x, y) in &s.points {
+            match (keep(x), y.is_finite()) {
+                (true, true) => points.push((x, y)),
+                (false, true) if x.is_finite() => dropped += 1,
+                _ => {}
+            }
+        }
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut band: Vec<(f64, f64, f64)> = s
+            .band
+            .iter()
+            .copied()
+            .filter(|(x, lo, hi)| keep(*x) && lo.is_finite() && hi.is_finite())
+            .collect();
+        band.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let twin = out
+            .iter_mut()
+            .find(|(d, _)| !points.is_empty() && d.points == points && d.band == band);
+        match twin {
+            Some((d, count)) => {
+                d.name = format!("{}, {}", d.name, s.name);
+                *count += 1;
+            }
+            None => out.push((
+                Drawn {
+                    name: s.name.clone(),
+                    points,
+                    band,
+                },
+                1,
+            )),
+        }
+    }
+    let drawn = out
+        .into_iter()
+        .map(|(mut d, count)| {
+            if count > 1 {
+                d.name.push_str(" (identical)");
+            }
+            d
+        })
+        .collect();
+    (drawn, dropped)
+}
+
+/// A line chart: one line per series, coloured from [`PALETTE`] with its
+/// own dash pattern and named in a legend to the right of the plot, over
+/// axes with nice ticks that include 0 (decades on a log x axis). With
+/// `chart.step`, each line is a step function (the value holds until the
+/// next point, as for CDFs and counts); otherwise points are joined by
+/// straight segments. A series with a single point is drawn as a dot;
+/// bands are drawn under the lines, shades under everything.
+pub fn line(chart: &Chart, series: &[Series]) -> String {
+    let (drawn, dropped) = drawn(series, chart.log_x);
+    let mut chart = chart.clone();
+    if dropped > 0 {
+        let sep = if chart.note.is_empty() { "" } else { "; " };
+        chart.note = format!(
+            "{}{sep}{dropped} points at or below 0 not shown on the log axis",
+            chart.note
+        );
+    }
     let mut out = String::new();
-    open(&mut out, title, note);
+    open(&mut out, &chart);
     let f = Frame {
         left: LEFT,
         right: RIGHT_WITH_LEGEND,
         top: TOP,
         bottom: BOTTOM,
     };
-    axis_labels(&mut out, x_label, y_label, f);
-
-    let clean: Vec<Vec<(f64, f64)>> = series
-        .iter()
-        .map(|s| {
-            let mut points: Vec<(f64, f64)> = s
-                .points
-                .iter()
-                .copied()
-                .filter(|(x, y)| x.is_finite() && y.is_finite())
-                .collect();
-            points.sort_by(|a, b| a.0.total_cmp(&b.0));
-            points
-        })
-        .collect();
-    let all = || clean.iter().flatten();
-    if all().next().is_none() {
-        no_data(&mut out, f);
+    axis_labels(&mut out, &chart.x_label, &chart.y_label, f);
+    let has_data = drawn.iter().any(|d| !d.points.is_empty());
+    if has_data {
+        let (x, y) = axes(&mut out, &chart, &drawn, f);
+        shades(&mut out, &chart.shades, x, f);
+        lines(&mut out, &drawn, chart.step, x, y);
     } else {
-        let bounds = |f: fn(&(f64, f64)) -> f64| {
-            all()
-                .map(f)
-                .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)))
-        };
-        let (x_lo, x_hi) = bounds(|p| p.0);
-        let (y_lo, y_hi) = bounds(|p| p.1);
-        let (xt, yt) = (nice_ticks(x_lo, x_hi), nice_ticks(y_lo, y_hi));
-        let x = Scale {
-            lo: xt.lo(),
-            hi: xt.hi(),
-            from: f.left,
-            to: f.right,
-        };
-        let y = Scale {
-            lo: yt.lo(),
-            hi: yt.hi(),
-            from: f.bottom,
-            to: f.top,
-        };
-        y_axis(&mut out, &yt, y, f);
-        x_axis(&mut out, &xt, x, f);
-        out.push_str("<g class=\"series\" fill=\"none\" stroke-width=\"2\">\n");
-        for (i, points) in clean.iter().enumerate() {
-            let Some(&(x0, y0)) = points.first() else {
-                continue;
-            };
-            let mut d = format!("M{} {}", c(x.at(x0)), c(y.at(y0)));
-            for &(px, py) in &points[1..] {
-                if step {
-                    w!(d, " H{} V{}", c(x.at(px)), c(y.at(py)));
-                } else {
-                    w!(d, " L{} {}", c(x.at(px)), c(y.at(py)));
-                }
-            }
-            w!(
-                out,
-                "<path class=\"series\" data-series=\"{i}\" {} d=\"{d}\"/>\n",
-                stroke(i)
-            );
-            if points.len() == 1 {
-                w!(
-                    out,
-                    "<circle class=\"marker\" cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{}\"/>\n",
-                    c(x.at(x0)),
-                    c(y.at(y0)),
-                    PALETTE[i % PALETTE.len()]
-                );
-            }
-        }
-        out.push_str("</g>\n");
+        no_data(&mut out, f);
     }
-    legend(&mut out, series, &clean, f);
+    legend(&mut out, &drawn, f);
     out.push_str("</svg>\n");
     out
 }
 
-/// The legend: one row per series, its line sample and its name.
-fn legend(out: &mut String, series: &[Series], clean: &[Vec<(f64, f64)>], f: Frame) {
-    if series.is_empty() {
+/// Draws both axes for the data (and `chart.x_span`); returns their scales.
+fn axes(out: &mut String, chart: &Chart, drawn: &[Drawn], f: Frame) -> (Scale, Scale) {
+    let xs = drawn.iter().flat_map(|d| {
+        let points = d.points.iter().map(|p| p.0);
+        points.chain(d.band.iter().map(|b| b.0))
+    });
+    let ys = drawn.iter().flat_map(|d| {
+        let points = d.points.iter().map(|p| p.1);
+        points.chain(d.band.iter().flat_map(|b| [b.1, b.2]))
+    });
+    let span = chart.x_span.filter(|(a, b)| a.is_finite() && b.is_finite());
+    let span = span.into_iter().flat_map(|(a, b)| [a, b]);
+    let fold = |(lo, hi): (f64, f64), v: f64| (lo.min(v), hi.max(v));
+    let (y_lo, y_hi) = ys.fold((0.0, 0.0), fold);
+    let yt = nice_ticks(y_lo, y_hi);
+    let y = Scale {
+        lo: yt.lo(),
+        hi: yt.hi(),
+        from: f.bottom,
+        to: f.top,
+        log: false,
+    };
+    let (xt, log) = if chart.log_x {
+        let xs = xs.chain(span.filter(|v| *v > 0.0));
+        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), fold);
+        (decade_ticks(lo, hi), true)
+    } else {
+        let (lo, hi) = xs.chain(span).fold((0.0, 0.0), fold);
+        (nice_ticks(lo, hi), false)
+    };
+    let x = Scale {
+        lo: xt.lo(),
+        hi: xt.hi(),
+        from: f.left,
+        to: f.right,
+        log,
+    };
+    y_axis(out, &yt, y, f);
+    x_axis(out, &xt, x, f);
+    (x, y)
+}
+
+/// Ticks at powers of ten covering `lo..=hi` (both positive), for a log
+/// axis: at least one decade.
+pub fn decade_ticks(lo: f64, hi: f64) -> Ticks {
+    if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && hi > 0.0) {
+        return Ticks {
+            values: vec![1.0, 10.0],
+            decimals: 0,
+        };
+    }
+    let first = lo.log10().floor().clamp(-12.0, 12.0) as i32;
+    let last = (hi.log10().ceil().clamp(-12.0, 12.0) as i32).max(first + 1);
+    Ticks {
+        values: (first..=last).map(|k| 10f64.powi(k)).collect(),
+        decimals: usize::try_from(-first).unwrap_or(0),
+    }
+}
+
+/// The shaded windows: a light rectangle (or a dashed line for an
+/// instant) clipped to the plot, its label along its top.
+fn shades(out: &mut String, shades: &[Shade], x: Scale, f: Frame) {
+    if shades.is_empty() {
+        return;
+    }
+    out.push_str("<g class=\"shades\">\n");
+    // Labels go just above the plot, or (when that row is taken there)
+    // into the first free row inside it.
+    let mut rows = [f64::NEG_INFINITY; 4];
+    for shade in shades {
+        let clip = |v: f64| x.at(v).clamp(f.left, f.right);
+        let (a, b) = (clip(shade.from), clip(shade.to.max(shade.from)));
+        let label = shorten(&shade.label, 28);
+        let width = 6.0 * label.chars().count() as f64;
+        let row = rows.iter().position(|end| a >= end + 4.0).unwrap_or(0);
+        rows[row] = a + 3.0 + width;
+        let label_y = c(f.top - 5.0 + 13.0 * row as f64);
+        if b - a < 0.5 {
+            w!(
+                out,
+                "<line class=\"shade\" x1=\"{p}\" y1=\"{}\" x2=\"{p}\" y2=\"{}\" stroke=\"#777777\" stroke-dasharray=\"4 3\"/>\n",
+                c(f.top),
+                c(f.bottom),
+                p = c(a)
+            );
+        } else {
+            w!(
+                out,
+                "<rect class=\"shade\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#000000\" fill-opacity=\"0.08\"/>\n",
+                c(a),
+                c(f.top),
+                c(b - a),
+                c(f.bottom - f.top)
+            );
+        }
+        w!(
+            out,
+            "<text class=\"shade-label\" x=\"{}\" y=\"{label_y}\" font-size=\"10\" fill=\"#444444\">{}</text>\n",
+            c(a + 3.0),
+            escape(&label)
+        );
+    }
+    out.push_str("</g>\n");
+}
+
+/// Every series' band, then every series' line.
+fn lines(out: &mut String, drawn: &[Drawn], step: bool, x: Scale, y: Scale) {
+    out.push_str("<g class=\"bands\">\n");
+    for (i, d) in drawn.iter().enumerate() {
+        if d.band.is_empty() {
+            continue;
+        }
+        let mut path = String::new();
+        for (k, &(bx, _, hi)) in d.band.iter().enumerate() {
+            let op = if k == 0 { 'M' } else { 'L' };
+            w!(path, "{op}{} {} ", c(x.at(bx)), c(y.at(hi)));
+        }
+        for &(bx, lo, _) in d.band.iter().rev() {
+            w!(path, "L{} {} ", c(x.at(bx)), c(y.at(lo)));
+        }
+        w!(
+            out,
+            "<path class=\"band\" data-series=\"{i}\" d=\"{}Z\" fill=\"{}\" fill-opacity=\"0.18\" stroke=\"none\"/>\n",
+            path,
+            PALETTE[i % PALETTE.len()]
+        );
+    }
+    out.push_str("</g>\n<g class=\"series\" fill=\"none\">\n");
+    for (i, d) in drawn.iter().enumerate() {
+        let Some(&(x0, y0)) = d.points.first() else {
+            continue;
+        };
+        let mut path = format!("M{} {}", c(x.at(x0)), c(y.at(y0)));
+        for &(px, py) in &d.points[1..] {
+            if step {
+                w!(path, " H{} V{}", c(x.at(px)), c(y.at(py)));
+            } else {
+                w!(path, " L{} {}", c(x.at(px)), c(y.at(py)));
+            }
+        }
+        w!(
+            out,
+            "<path class=\"series\" data-series=\"{i}\" {} d=\"{path}\"/>\n",
+            stroke(i)
+        );
+        if d.points.len() == 1 || !d.band.is_empty() && d.points.len() < 30 {
+            for &(px, py) in &d.points {
+                w!(
+                    out,
+                    "<circle class=\"marker\" cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{}\"/>\n",
+                    c(x.at(px)),
+                    c(y.at(py)),
+                    PALETTE[i % PALETTE.len()]
+                );
+            }
+        }
+    }
+    out.push_str("</g>\n");
+}
+
+/// The legend: one row per series, its line sample (over its band's
+/// colour when it has one) and its name.
+fn legend(out: &mut String, drawn: &[Drawn], f: Frame) {
+    if drawn.is_empty() {
         return;
     }
     let x = f.right + 20.0;
     out.push_str("<g class=\"legend\">\n");
-    for (i, s) in series.iter().enumerate() {
+    for (i, d) in drawn.iter().enumerate() {
         let y = f.top + 8.0 + 20.0 * i as f64;
         if y > f.bottom {
             w!(
@@ -509,14 +788,22 @@ fn legend(out: &mut String, series: &[Series], clean: &[Vec<(f64, f64)>], f: Fra
                 "<text x=\"{}\" y=\"{}\">\u{2026} {} more</text>\n",
                 c(x),
                 c(y + 4.0),
-                series.len() - i
+                drawn.len() - i
             );
             break;
         }
-        let empty = clean.get(i).is_none_or(|p| p.is_empty());
+        if !d.band.is_empty() {
+            w!(
+                out,
+                "<rect x=\"{}\" y=\"{}\" width=\"24\" height=\"10\" fill=\"{}\" fill-opacity=\"0.18\"/>\n",
+                c(x),
+                c(y - 5.0),
+                PALETTE[i % PALETTE.len()]
+            );
+        }
         w!(
             out,
-            "<line x1=\"{}\" y1=\"{py}\" x2=\"{}\" y2=\"{py}\" stroke-width=\"3\" {}/>\n",
+            "<line x1=\"{}\" y1=\"{py}\" x2=\"{}\" y2=\"{py}\" {}/>\n",
             c(x),
             c(x + 24.0),
             stroke(i),
@@ -527,9 +814,13 @@ fn legend(out: &mut String, series: &[Series], clean: &[Vec<(f64, f64)>], f: Fra
             "<text class=\"legend-name\" x=\"{}\" y=\"{}\"><title>{}</title>{}{}</text>\n",
             c(x + 30.0),
             c(y + 4.0),
-            escape(&s.name),
-            escape(&shorten(&s.name, MAX_LEGEND_CHARS)),
-            if empty { " (no data)" } else { "" }
+            escape(&d.name),
+            escape(&shorten(&d.name, MAX_LEGEND_CHARS)),
+            if d.points.is_empty() {
+                " (no data)"
+            } else {
+                ""
+            }
         );
     }
     out.push_str("</g>\n");
@@ -540,13 +831,7 @@ pub fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64
     bar_chart_with_note(title, None, x_label, y_label, bars)
 }
 
-/// A bar chart over a value axis with nice ticks that includes 0. Up to
-/// [`MAX_LABELLED_BARS`] bars are drawn in the order given, each labelled;
-/// more are drawn as a sorted distribution (highest first, the x axis
-/// showing the rank, no per-bar labels, a note naming the count, highest,
-/// median and lowest values; see the module docs). Bars with a non-finite
-/// value are skipped. `note`, when given, is printed under the title
-/// (before the distribution's own note).
+/// A bar chart with a note under the title; see [`bars`].
 pub fn bar_chart_with_note(
     title: &str,
     note: Option<&str>,
@@ -554,6 +839,23 @@ pub fn bar_chart_with_note(
     y_label: &str,
     bars: &[(String, f64)],
 ) -> String {
+    let chart = Chart {
+        note: note.unwrap_or_default().to_string(),
+        ..Chart::new(title, x_label, y_label)
+    };
+    self::bars(&chart, bars)
+}
+
+/// A bar chart over a value axis with nice ticks that includes 0. Up to
+/// [`MAX_LABELLED_BARS`] bars are drawn in the order given, each labelled;
+/// more are drawn as a sorted distribution (highest first, the x axis
+/// showing the rank, no per-bar labels, a note naming the count, highest,
+/// median and lowest values; see the module docs). Bars with a non-finite
+/// value are skipped. The chart's note is printed under the title (before
+/// the distribution's own note); its shades and scales are not used.
+pub fn bars(chart: &Chart, bars: &[(String, f64)]) -> String {
+    let (x_label, y_label) = (chart.x_label.as_str(), chart.y_label.as_str());
+    let note = (!chart.note.is_empty()).then_some(chart.note.as_str());
     let bars: Vec<&(String, f64)> = bars.iter().filter(|(_, v)| v.is_finite()).collect();
     let many = bars.len() > MAX_LABELLED_BARS;
     let mut sorted = bars.clone();
@@ -582,7 +884,11 @@ pub fn bar_chart_with_note(
         (a, b) => a.map(str::to_string).or(b),
     };
     let mut out = String::new();
-    open(&mut out, title, note.as_deref());
+    let header = Chart {
+        note: note.unwrap_or_default(),
+        ..chart.clone()
+    };
+    open(&mut out, &header);
     // Rotated bar labels need room under the plot.
     let rotate = !many
         && (sorted.len() > 10
@@ -615,6 +921,7 @@ pub fn bar_chart_with_note(
         hi: yt.hi(),
         from: f.bottom,
         to: f.top,
+        log: false,
     };
     y_axis(&mut out, &yt, y, f);
     if many {
@@ -623,6 +930,70 @@ pub fn bar_chart_with_note(
         labelled_bars(&mut out, &sorted, y, f, rotate);
     }
     out.push_str("</svg>\n");
+    out
+}
+
+/// A bar chart of means with their intervals: `(label, mean, low, high)`
+/// per bar, in the order given, each bar labelled and its interval drawn
+/// as a whisker; the value axis (with nice ticks, including 0) covers the
+/// whiskers. Bars with a non-finite mean are skipped; an empty chart says
+/// "no data".
+pub fn bars_with_intervals(chart: &Chart, bars: &[(String, f64, f64, f64)]) -> String {
+    let bars: Vec<&(String, f64, f64, f64)> = bars.iter().filter(|b| b.1.is_finite()).collect();
+    let mut out = String::new();
+    open(&mut out, chart);
+    let rotate = bars.len() > 10
+        || bars
+            .iter()
+            .any(|b| b.0.chars().count() > SHORT_BAR_LABEL_CHARS);
+    let f = Frame {
+        left: LEFT,
+        right: RIGHT,
+        top: TOP,
+        bottom: if rotate { BOTTOM - 50.0 } else { BOTTOM },
+    };
+    axis_labels(&mut out, &chart.x_label, &chart.y_label, f);
+    if bars.is_empty() {
+        no_data(&mut out, f);
+        out.push_str("</svg>\n");
+        return out;
+    }
+    let (lo, hi) = bars
+        .iter()
+        .flat_map(|b| [b.1, b.2, b.3])
+        .filter(|v| v.is_finite())
+        .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let yt = nice_ticks(lo, hi);
+    let y = Scale {
+        lo: yt.lo(),
+        hi: yt.hi(),
+        from: f.bottom,
+        to: f.top,
+        log: false,
+    };
+    y_axis(&mut out, &yt, y, f);
+    let plain: Vec<(String, f64)> = bars.iter().map(|b| (b.0.clone(), b.1)).collect();
+    let refs: Vec<&(String, f64)> = plain.iter().collect();
+    labelled_bars(&mut out, &refs, y, f, rotate);
+    let slot = (f.right - f.left) / bars.len() as f64;
+    out.push_str("<g class=\"whiskers\" stroke=\"#000000\">\n");
+    for (i, (_, _, low, high)) in bars.iter().enumerate() {
+        if !(low.is_finite() && high.is_finite()) {
+            continue;
+        }
+        let cx = f.left + slot * (i as f64 + 0.5);
+        let (top, bottom) = (y.at(*high), y.at(*low));
+        w!(
+            out,
+            "<path class=\"whisker\" d=\"M{a} {t} H{b} M{x} {t} V{bo} M{a} {bo} H{b}\"/>\n",
+            a = c(cx - 6.0),
+            b = c(cx + 6.0),
+            x = c(cx),
+            t = c(top),
+            bo = c(bottom)
+        );
+    }
+    out.push_str("</g>\n</svg>\n");
     out
 }
 
@@ -687,6 +1058,7 @@ fn distribution(out: &mut String, sorted: &[&(String, f64)], y: Scale, f: Frame)
         hi: xt.hi(),
         from: left,
         to: right,
+        log: false,
     };
     x_axis(out, &xt, x, f);
     let columns = n.min((right - left) as usize);
@@ -720,10 +1092,7 @@ mod tests {
     }
 
     fn series(name: &str, points: &[(f64, f64)]) -> Series {
-        Series {
-            name: name.to_string(),
-            points: points.to_vec(),
-        }
+        Series::new(name, points.to_vec())
     }
 
     fn ticks(min: f64, max: f64) -> (Vec<String>, usize) {
@@ -865,11 +1234,13 @@ mod tests {
     #[test]
     fn output_is_a_pure_function_of_the_input() {
         let data: Vec<Series> = (0..12)
-            .map(|i| Series {
-                name: format!("s{i}"),
-                points: (0..50)
-                    .map(|k| (f64::from(k) * 0.37, f64::from(k * i) / 7.0))
-                    .collect(),
+            .map(|i| {
+                Series::new(
+                    format!("s{i}"),
+                    (0..50)
+                        .map(|k| (f64::from(k) * 0.37, f64::from(k * i) / 7.0))
+                        .collect(),
+                )
             })
             .collect();
         let a = line_chart("T", "x (s)", "y (n)", &data, true);
@@ -1036,5 +1407,84 @@ mod tests {
         well_formed(&svg);
         assert!(svg.contains(&format!("<title>{long}</title>")));
         assert!(svg.contains("a-very-long-series-name\u{2026}<"));
+    }
+
+    #[test]
+    fn charts_say_what_ran_shade_faults_draw_bands_and_keep_overlapping_series_apart() {
+        let chart = Chart {
+            subtitle: "demo \u{b7} seed 7 \u{b7} heartbeat=5 s".into(),
+            shades: vec![
+                Shade {
+                    from: 10.0,
+                    to: 20.0,
+                    label: "partition #0".into(),
+                },
+                Shade {
+                    from: 30.0,
+                    to: 30.0,
+                    label: "corrupt #1".into(),
+                },
+            ],
+            x_span: Some((0.0, 60.0)),
+            step: true,
+            ..Chart::new("Progress", "simulated time (s)", "fraction")
+        };
+        let same = vec![(0.0, 0.0), (5.0, 1.0)];
+        let series = [
+            Series::new("registrar-0", same.clone()),
+            Series::new("registrar-1", same),
+            Series {
+                name: "mean".into(),
+                points: vec![(0.0, 0.5), (40.0, 0.7)],
+                band: vec![(0.0, 0.4, 0.6), (40.0, 0.6, 0.8)],
+            },
+        ];
+        let svg = line(&chart, &series);
+        well_formed(&svg);
+        assert!(
+            svg.contains(
+                "<title>Progress \u{2014} demo \u{b7} seed 7 \u{b7} heartbeat=5 s</title>"
+            )
+        );
+        assert!(svg.contains(">demo \u{b7} seed 7 \u{b7} heartbeat=5 s<"));
+        assert_eq!(svg.matches("<rect class=\"shade\"").count(), 1);
+        assert_eq!(svg.matches("<line class=\"shade\"").count(), 1);
+        assert!(svg.contains(">partition #0<") && svg.contains(">corrupt #1<"));
+        // Identical registrars share one line, named together.
+        assert_eq!(svg.matches("<path class=\"series\"").count(), 2);
+        assert!(svg.contains("registrar-0, registrar-1 (identical)"));
+        assert_eq!(svg.matches("<path class=\"band\"").count(), 1);
+        // The x axis spans the whole run (60 s), not just the data.
+        assert!(svg.contains(">60<"));
+        // Later series are dashed and thinner.
+        assert!(svg.contains("stroke-width=\"3.0\" stroke-dasharray=\"7 3\""));
+
+        let log = Chart {
+            log_x: true,
+            ..Chart::new("CDF", "time (s, log scale)", "fraction")
+        };
+        let svg = line(
+            &log,
+            &[Series::new("t", vec![(0.0, 0.0), (0.5, 0.1), (120.0, 1.0)])],
+        );
+        well_formed(&svg);
+        for tick in [">0.1<", ">1.0<", ">10.0<", ">1000.0<"] {
+            assert!(svg.contains(tick), "missing {tick}");
+        }
+        assert!(svg.contains("1 points at or below 0 not shown on the log axis"));
+    }
+
+    #[test]
+    fn bars_with_intervals_draw_a_whisker_per_bar() {
+        let chart = Chart::new("ready_s per grid point", "grid point", "ready_s (s)");
+        let bars = vec![
+            ("poll".to_string(), 300.0, 290.0, 310.0),
+            ("watch".to_string(), 30.0, 29.0, 31.0),
+        ];
+        let svg = bars_with_intervals(&chart, &bars);
+        well_formed(&svg);
+        assert_eq!(svg.matches("<rect class=\"bar\"").count(), 2);
+        assert_eq!(svg.matches("class=\"whisker\"").count(), 2);
+        assert!(svg.contains(">poll<") && svg.contains(">300<"));
     }
 }

@@ -73,8 +73,11 @@ pub enum Origin {
         /// The file as given (or `<input>`).
         file: String,
     },
-    /// A `--set key=value` argument, as written.
+    /// A `--set key=value` argument (or another flag's edit, such as a
+    /// `--sweep` value), as written.
     Override {
+        /// The flag it came with (`--set`, `--sweep`, `--zip`, ...).
+        flag: String,
         /// `key=value`.
         argument: String,
     },
@@ -232,7 +235,7 @@ impl ScenarioError {
     /// The `--set` argument the error is in, if it came from one.
     pub fn set_argument(&self) -> Option<&str> {
         match &self.report.origin {
-            Origin::Override { argument } => Some(argument),
+            Origin::Override { argument, .. } => Some(argument),
             _ => None,
         }
     }
@@ -249,7 +252,7 @@ impl fmt::Display for Report {
         match &self.origin {
             Origin::File { file, line, column } => write!(f, "\n{pad}--> {file}:{line}:{column}")?,
             Origin::WholeFile { file } => write!(f, "\n{pad}--> {file}")?,
-            Origin::Override { argument } => write!(f, "\n{pad}--> --set {argument}")?,
+            Origin::Override { flag, argument } => write!(f, "\n{pad}--> {flag} {argument}")?,
         }
         if let Some(snippet) = &self.snippet {
             write!(f, "\n{pad} |")?;

@@ -9,6 +9,7 @@
 //! engine never sees an invalid scenario. The reference for users is
 //! `docs/scenario-reference.md`.
 
+mod emit;
 mod error;
 mod faults;
 mod files;
@@ -24,7 +25,7 @@ mod suggest;
 mod targets;
 pub mod timeline;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
@@ -278,12 +279,62 @@ fn utf8_text<'a>(
     })
 }
 
+/// The scenario at `path` after `overrides` and then `extra` (`--set`
+/// edits, e.g. the seed a run used), validated like [`load`] and written
+/// back as TOML text (see `emit`: what was read, without comments). Each
+/// file the scenario names (a GML graph, a legacy registry) is written as
+/// `rename` returns for its resolved path (e.g. a copy beside the text),
+/// so the text reads the same files wherever it is put. Returns the text
+/// and every (resolved path, written path) pair.
+pub fn resolved<M: Model>(
+    path: &Path,
+    overrides: &[Override],
+    extra: &[Override],
+    rename: &mut dyn FnMut(&Path) -> String,
+) -> std::result::Result<(String, Vec<(PathBuf, String)>), ScenarioError> {
+    let bytes = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file")
+        .map_err(|e| ScenarioError::read(path.display().to_string(), e))?;
+    let text = utf8_text(&bytes, Some(path))?;
+    // First pass: validate, and learn which keys name files.
+    let named = {
+        let mut src = Sources::new(text, Some(path));
+        src.set_schema(schema::tables::<M>());
+        let mut document: DeTable<'_> = DeTable::parse(text)
+            .map_err(|e| syntax_error(&src, text, &e))?
+            .into_inner();
+        overrides::apply_all(&mut document, overrides, &mut src)?;
+        overrides::apply_all(&mut document, extra, &mut src)?;
+        scenario::<M>(&Table::root(&src, &document), Some(path))?;
+        src.paths()
+    };
+    let mut files = Vec::new();
+    let mut renames = Vec::new();
+    for (key, resolved) in named {
+        let written = rename(&resolved);
+        renames.push(Override::set(key, emit::string(&written)));
+        files.push((resolved, written));
+    }
+    let mut src = Sources::new(text, Some(path));
+    let mut document: DeTable<'_> = DeTable::parse(text)
+        .map_err(|e| syntax_error(&src, text, &e))?
+        .into_inner();
+    overrides::apply_all(&mut document, overrides, &mut src)?;
+    overrides::apply_all(&mut document, extra, &mut src)?;
+    overrides::apply_all(&mut document, &renames, &mut src)?;
+    Ok((emit::document(&document), files))
+}
+
 /// The whole scenario, table by table.
 fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<M>> {
     let sections = M::sections();
     let mut top: Vec<&str> = schema::TOP.to_vec();
     top.extend(sections.iter().map(|s| s.name));
     root.check_keys(&top)?;
+    if root.get("duration").is_none()
+        && let Some(misplaced) = root.misplaced("duration")
+    {
+        return Err(misplaced);
+    }
     let duration = root
         .required("duration", "\"10 min\"")?
         .positive_duration()?;

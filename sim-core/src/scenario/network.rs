@@ -3,7 +3,7 @@
 
 use super::error::ErrorKind;
 use super::model::{NetworkSpec, TopologySpec};
-use super::reader::{Result, Table};
+use super::reader::{Field, Result, Table};
 use super::schema;
 use crate::units::{Bandwidth, Probability, SimDuration};
 
@@ -86,7 +86,7 @@ pub(crate) fn parse(root: &Table<'_>) -> Result<NetworkSpec> {
     }
     let topology = match (graph_field, builtin) {
         (Some(graph), _) => TopologySpec::Gml {
-            path: graph.file_path()?,
+            path: readable_graph(&graph)?,
         },
         (None, Builtin::Mesh) => TopologySpec::Mesh,
         (None, Builtin::Star) => TopologySpec::Star,
@@ -159,4 +159,20 @@ pub(crate) fn bandwidths(table: &Table<'_>) -> Result<(Option<Bandwidth>, Option
         up.map(|f| f.bandwidth()).transpose()?,
         down.map(|f| f.bandwidth()).transpose()?,
     ))
+}
+
+/// The `graph` file's resolved path, when there is a file to read there:
+/// a missing one is an error at the `graph` key, not later without a line.
+fn readable_graph(graph: &Field<'_>) -> Result<std::path::PathBuf> {
+    let path = graph.file_path()?;
+    if let Err(e) = std::fs::metadata(&path) {
+        return Err(graph
+            .error(
+                ErrorKind::ReferencedFile,
+                format!("cannot read the network graph {}: {e}", path.display()),
+            )
+            .with_note("a relative `graph` path is read from the scenario file's folder")
+            .with_help("fix the path, or use a built-in `topology`"));
+    }
+    Ok(path)
 }

@@ -18,13 +18,27 @@ use super::error::{ErrorKind, Origin, ScenarioError};
 use super::source::{Sources, Span};
 use super::suggest::did_you_mean;
 
-/// One `--set key=value` argument.
+/// One `--set key=value` argument (or an edit another flag makes the same
+/// way, such as one value of a `--sweep`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Override {
     /// Dotted key path, e.g. `registration.strategy` or `hosts.miner.count`.
     pub key: String,
     /// The value as written: a TOML value, or else a plain string.
     pub value: String,
+    /// The flag it came with, named in errors: `--set`, `--sweep`, ...
+    pub flag: &'static str,
+}
+
+impl Override {
+    /// A `--set key=value` edit.
+    pub fn set(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Override {
+            key: key.into(),
+            value: value.into(),
+            flag: "--set",
+        }
+    }
 }
 
 impl FromStr for Override {
@@ -37,6 +51,7 @@ impl FromStr for Override {
                 ErrorKind::Override,
                 message,
                 Origin::Override {
+                    flag: "--set".to_string(),
                     argument: text.to_string(),
                 },
             )
@@ -51,10 +66,7 @@ impl FromStr for Override {
         if key.is_empty() {
             return Err(bad("a --set argument needs a key before `=`"));
         }
-        Ok(Override {
-            key: key.to_string(),
-            value: value.trim().to_string(),
-        })
+        Ok(Override::set(key, value.trim()))
     }
 }
 
@@ -72,9 +84,10 @@ pub(crate) fn apply_all<'a>(
 ) -> Result<(), ScenarioError> {
     for ov in overrides {
         let argument = ov.to_string();
-        let segments = split_key(&ov.key)
-            .map_err(|message| src.override_error(&argument, ErrorKind::Override, message))?;
-        let base = src.add_override(argument.clone(), ov.value.len());
+        let segments = split_key(&ov.key).map_err(|message| {
+            src.override_error(ov.flag, &argument, ErrorKind::Override, message)
+        })?;
+        let base = src.add_override(ov.flag, argument.clone(), ov.value.len());
         let region = base..base.saturating_add(ov.value.len());
         let value = parse_value(&ov.value, base);
         let mut document = DeValue::Table(std::mem::take(root));
@@ -83,7 +96,7 @@ pub(crate) fn apply_all<'a>(
             *root = table;
         }
         result.map_err(|(message, help)| {
-            src.override_error(&argument, ErrorKind::Override, message)
+            src.override_error(ov.flag, &argument, ErrorKind::Override, message)
                 .with_key(ov.key.clone())
                 .with_help_opt(help)
         })?;

@@ -118,6 +118,52 @@ impl<'a> Table<'a> {
         Err(err)
     }
 
+    /// A top-level `key` written inside one of this table's tables (after
+    /// its header, so TOML puts it there): the error saying so, at that
+    /// key. `None` when no table holds it.
+    pub(crate) fn misplaced(&self, key: &str) -> Option<ScenarioError> {
+        let mut found: Vec<(String, &Spanned<Cow<'a, str>>)> = Vec::new();
+        for (name, value) in self.entries? {
+            let tables: Vec<&DeTable<'a>> = match value.get_ref() {
+                DeValue::Table(t) => vec![t],
+                DeValue::Array(items) => items
+                    .iter()
+                    .filter_map(|i| match i.get_ref() {
+                        DeValue::Table(t) => Some(t),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (i, table) in tables.into_iter().enumerate() {
+                if let Some((k, _)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == key) {
+                    let path = match value.get_ref() {
+                        DeValue::Array(_) => format!("{}.{i}.{key}", name.get_ref()),
+                        _ => format!("{}.{key}", name.get_ref()),
+                    };
+                    found.push((path, k));
+                }
+            }
+        }
+        let (path, at) = found.into_iter().min_by_key(|(_, k)| k.span().start)?;
+        let table = path.split('.').next().unwrap_or_default().to_string();
+        let err = self
+            .src
+            .error(
+                ErrorKind::MissingKey,
+                Some(&at.span()),
+                format!(
+                    "`{key}` is missing at the top level: it is written inside the `{table}` table"
+                ),
+            )
+            .with_key(path)
+            .with_help(format!(
+                "`{key}` is a top-level key: move it above the first [table] header \
+                 (keys after a header belong to that table)"
+            ));
+        Some(err)
+    }
+
     /// "in `[network]`", or "at the top level".
     fn place(&self) -> String {
         if self.path.is_empty() {
@@ -277,6 +323,9 @@ impl<'a> Field<'a> {
 
     /// `key = value` as the user would write it, for help lines.
     fn example(&self, value: &str) -> String {
+        if let Some(flag) = self.src.as_flag(&self.value.span(), &self.path, value) {
+            return format!("`{flag}`");
+        }
         match self.key {
             Some(key) => format!("`{} = {value}`", key.get_ref()),
             None => format!("`{value}`"),
@@ -481,7 +530,9 @@ impl<'a> Field<'a> {
         if text.trim().is_empty() {
             return Err(self.invalid(format!("`{}` is an empty path", self.name())));
         }
-        Ok(self.src.resolve_path(text))
+        let resolved = self.src.resolve_path(text);
+        self.src.note_path(&self.path, &resolved);
+        Ok(resolved)
     }
 
     /// The value as a table whose keys must all be in `known`.

@@ -22,11 +22,14 @@ pub struct Sources<'a> {
     overrides: Vec<Region>,
     /// Every table of the format, for "`x` belongs in `[y]`" hints.
     schema: Vec<super::schema::SchemaTable>,
+    /// Every file path read so far: (key path, the path as resolved).
+    paths: std::cell::RefCell<Vec<(String, PathBuf)>>,
 }
 
 /// The offsets owned by one `--set` argument.
 struct Region {
     span: Span,
+    flag: String,
     argument: String,
 }
 
@@ -39,6 +42,7 @@ impl<'a> Sources<'a> {
             folder: path.and_then(Path::parent).map(Path::to_path_buf),
             overrides: Vec::new(),
             schema: Vec::new(),
+            paths: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -58,7 +62,7 @@ impl<'a> Sources<'a> {
 
     /// Reserves `len` offsets for the `--set` argument `argument`; returns
     /// where its region starts.
-    pub(crate) fn add_override(&mut self, argument: String, len: usize) -> usize {
+    pub(crate) fn add_override(&mut self, flag: &str, argument: String, len: usize) -> usize {
         let start = self
             .overrides
             .last()
@@ -66,6 +70,7 @@ impl<'a> Sources<'a> {
         let end = start.saturating_add(len).saturating_add(1);
         self.overrides.push(Region {
             span: start..end,
+            flag: flag.to_string(),
             argument,
         });
         start
@@ -77,6 +82,19 @@ impl<'a> Sources<'a> {
             Some(folder) => folder.join(relative),
             None => PathBuf::from(relative),
         }
+    }
+
+    /// Notes that the key at `key_path` named the file `resolved`.
+    pub(crate) fn note_path(&self, key_path: &str, resolved: &Path) {
+        self.paths
+            .borrow_mut()
+            .push((key_path.to_string(), resolved.to_path_buf()));
+    }
+
+    /// Every file path the scenario named: (key path, resolved path), in
+    /// the order they were read.
+    pub(crate) fn paths(&self) -> Vec<(String, PathBuf)> {
+        self.paths.borrow().clone()
     }
 
     /// An error pointing at `span` (or at the whole file for `None`).
@@ -94,6 +112,7 @@ impl<'a> Sources<'a> {
         };
         if let Some(region) = self.overrides.iter().find(|r| r.span.contains(&span.start)) {
             let origin = Origin::Override {
+                flag: region.flag.clone(),
                 argument: region.argument.clone(),
             };
             return ScenarioError::new(kind, message, origin);
@@ -110,14 +129,42 @@ impl<'a> Sources<'a> {
     /// An error in a `--set` argument that is not in the document yet.
     pub(crate) fn override_error(
         &self,
+        flag: &str,
         argument: &str,
         kind: ErrorKind,
         message: impl Into<String>,
     ) -> ScenarioError {
         let origin = Origin::Override {
+            flag: flag.to_string(),
             argument: argument.to_string(),
         };
         ScenarioError::new(kind, message, origin)
+    }
+
+    /// The command-line form of `key_path = value` (`value` as TOML) when
+    /// `span` came from a `--set` (or `--sweep`, ...), for hints: `--set
+    /// 'duration=600 s'`; `None` for a span in the file.
+    pub fn as_flag(&self, span: &Span, key_path: &str, value: &str) -> Option<String> {
+        let region = self
+            .overrides
+            .iter()
+            .find(|r| r.span.contains(&span.start))?;
+        // A plain TOML string is given bare (as `--set` reads it).
+        let bare = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .filter(|v| !v.contains(['"', '\\', '\'']));
+        let text = format!("{key_path}={}", bare.unwrap_or(value));
+        let quoted = match text.contains('\'') {
+            true => format!("\"{}\"", text.replace('"', "\\\"")),
+            false => format!("'{text}'"),
+        };
+        // A line of a --sweep-file is given back as one --sweep value.
+        let flag = match region.flag.as_str() {
+            "--sweep-file" => "--sweep",
+            other => other,
+        };
+        Some(format!("{flag} {quoted}"))
     }
 
     /// The file position of `span`; `Location::default()` (0:0) for a span
@@ -133,7 +180,7 @@ impl<'a> Sources<'a> {
     /// "line 12", or "`--set ...`" for a span from an override.
     pub fn describe(&self, span: &Span) -> String {
         match self.overrides.iter().find(|r| r.span.contains(&span.start)) {
-            Some(region) => format!("`--set {}`", region.argument),
+            Some(region) => format!("`{} {}`", region.flag, region.argument),
             None => format!("line {}", self.position(span).0),
         }
     }

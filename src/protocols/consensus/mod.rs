@@ -107,6 +107,10 @@ impl Protocol for Consensus {
         "consensus.equivocations",
         "consensus.signature_checks",
         "consensus.signature_requests",
+        "consensus.first_block_reached",
+        "consensus.max_gap_s",
+        "consensus.recovery_s",
+        "consensus.recovery_reached",
     ];
 
     fn parse(
@@ -177,7 +181,8 @@ impl Protocol for Consensus {
                 FaultAction::Network(_)
                 | FaultAction::Crash { .. }
                 | FaultAction::ClockSkew { .. }
-                | FaultAction::DamageFiles { .. } => Vec::new(),
+                | FaultAction::DamageFiles { .. }
+                | FaultAction::StorageOutage { .. } => Vec::new(),
             })
             .collect();
         let cache = options
@@ -292,6 +297,8 @@ impl Protocol for Consensus {
             .unwrap_or(0);
         let checks = plan.cache.as_ref().map_or(requests, |c| c.checks());
         report.signatures = Some((requests, checks));
+        report.end = run.end;
+        report.recovery_from = crate::faults::liveness_start(run.scenario);
         Box::new(report)
     }
 

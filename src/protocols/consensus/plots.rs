@@ -4,6 +4,7 @@ use reports::percentile;
 use reports::plots::svg;
 
 use super::report::ConsensusReport;
+use crate::protocols::PlotContext;
 
 /// Consensus progress: the highest height finalized by an honest validator
 /// over simulated time, as a step function from 0 at time 0 (each height
@@ -11,7 +12,7 @@ use super::report::ConsensusReport;
 /// heights and the finality (proposal to first honest finalization) median
 /// and 95th percentile, nearest rank — the per-height detail is in
 /// `consensus.csv`. `None` when no height was finalized.
-pub fn finality(consensus: &ConsensusReport) -> Option<String> {
+pub fn finality(consensus: &ConsensusReport, plot: &PlotContext<'_>) -> Option<String> {
     let heights = consensus.finalized_heights();
     if heights.is_empty() {
         return None;
@@ -39,16 +40,14 @@ pub fn finality(consensus: &ConsensusReport) -> Option<String> {
         ),
         _ => format!("{} heights finalized", heights.len()),
     };
-    Some(svg::line_chart_with_note(
-        "Finalized height",
-        Some(&note),
-        "simulated time (s)",
-        "finalized height",
-        &[svg::Series {
-            name: "honest validators".to_string(),
-            points,
-        }],
-        true,
+    let chart = svg::Chart {
+        note,
+        step: true,
+        ..plot.time_chart("Finalized height", "finalized height")
+    };
+    Some(svg::line(
+        &chart,
+        &[svg::Series::new("honest validators", points)],
     ))
 }
 
@@ -104,13 +103,23 @@ mod tests {
             report.finalized_heights(),
             vec![(1, s(1), s(2)), (2, s(3), s(4)), (3, s(4), s(7))]
         );
-        let svg = finality(&report).unwrap();
+        let scenario = crate::model::parse_str(
+            "name = \"bft\"\nduration = \"20 s\"\n[[hosts]]\nname = \"v\"\ncount = 4\nrole = \"validator\"\n\
+             [consensus]\n[[faults]]\nat = \"5 s\"\npartition = [\"v-0\", \"v-1\"]\nuntil = \"6 s\"\n",
+            None,
+            &[],
+        )
+        .unwrap();
+        let plot = PlotContext::new(&scenario, &log);
+        let svg = finality(&report, &plot).unwrap();
         well_formed(&svg);
         for text in [
             ">Finalized height<",
             ">simulated time (s)<",
             ">finalized height<",
             ">honest validators<",
+            ">bft \u{b7} seed 1<",
+            ">partition #0<",
             "3 heights finalized; finality (proposal to finalization) p50 1.000 s, p95 3.000 s",
         ] {
             assert!(svg.contains(text), "missing {text}\n{svg}");
@@ -122,6 +131,8 @@ mod tests {
         // From (0, 0): up to 1, 2, 3.
         assert_eq!(path.matches(" V").count(), 3);
         let empty = ConsensusReport::new(&RunLog::new(4), &honest, 0);
-        assert!(finality(&empty).is_none());
+        assert!(finality(&empty, &plot).is_none());
+        // The partition (5..6 s) is shaded.
+        assert_eq!(svg.matches("<rect class=\"shade\"").count(), 1);
     }
 }

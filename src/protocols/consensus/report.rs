@@ -10,6 +10,17 @@
 //! moved to; `equivocations` counts pieces of evidence recorded (one per
 //! observer, offender, view, height and kind); `safety_violations` is 1 when
 //! a safety checker stopped the run, else 0.
+//!
+//! Recovery: `max_gap_s` is the longest time without a new block: between
+//! the first honest finalizations of consecutive heights, and from the last
+//! one to the end of the run (a stall at the end counts); null without a
+//! block. `recovery_s` runs from when the last fault was over (its heal or
+//! restart; the start of the run without faults; as the liveness checker
+//! counts) to the first honest finalization of a height at or after it,
+//! with `recovery_reached`; null and `false` when no block followed or a
+//! fault never ends. `first_block_s` comes with `first_block_reached`.
+//! Every metric is written in every run with consensus (null when it has
+//! no value).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -20,10 +31,10 @@ use reports::summary::{Metric, Summary};
 use reports::tables::{host_name, rows};
 use reports::{ReportError, ResultDir, percentile, seconds};
 use sim_core::record::RunLog;
-use sim_core::units::SimTime;
+use sim_core::units::{SimDuration, SimTime};
 
 use crate::model::Scenario;
-use crate::protocols::ProtocolReport;
+use crate::protocols::{PlotContext, ProtocolReport};
 
 #[derive(Clone, Debug)]
 struct Height {
@@ -47,6 +58,10 @@ pub struct ConsensusReport {
     evidence: Vec<(SimTime, HostId, HostId, u64, u64, &'static str)>,
     views: BTreeSet<u64>,
     safety_violations: u64,
+    /// When the run ended (for the gap after the last block).
+    pub end: SimTime,
+    /// When the last fault was over (`None`: a fault never ends).
+    pub recovery_from: Option<SimTime>,
 }
 
 impl ConsensusReport {
@@ -61,6 +76,8 @@ impl ConsensusReport {
             evidence: Vec::new(),
             views: BTreeSet::new(),
             safety_violations,
+            end: SimTime::ZERO,
+            recovery_from: Some(SimTime::ZERO),
         };
         for (time, host, observation) in &log.observations {
             let Observation::Consensus(event) = observation else {
@@ -123,6 +140,28 @@ impl ConsensusReport {
             .collect()
     }
 
+    /// The longest time without a new block (see the module docs), if a
+    /// block was finalized.
+    pub fn max_gap(&self) -> Option<SimDuration> {
+        let times: Vec<SimTime> = self.heights.values().map(|h| h.first).collect();
+        let last = *times.last()?;
+        let tail = self.end.max(last) - last;
+        let gaps = times.windows(2).map(|w| w[1].max(w[0]) - w[0]);
+        Some(gaps.fold(tail, SimDuration::max))
+    }
+
+    /// From when the last fault was over to the next first honest
+    /// finalization (see the module docs), if there was one.
+    pub fn recovery(&self) -> Option<SimDuration> {
+        let from = self.recovery_from?;
+        let next = self
+            .heights
+            .values()
+            .map(|h| h.first)
+            .find(|t| *t >= from)?;
+        Some(next - from)
+    }
+
     /// Adds the `consensus.*` metrics to `summary`.
     fn metrics(&self, summary: &mut Summary) {
         if let Some((requests, checks)) = self.signatures {
@@ -131,22 +170,24 @@ impl ConsensusReport {
         }
         let best = self.heights.keys().next_back().copied().unwrap_or(0);
         summary.set("consensus.blocks_finalized", Metric::Count(best));
-        if let Some(first) = self.heights.get(&1) {
-            summary.set(
-                "consensus.first_block_s",
-                Metric::Real(first.first.as_secs_f64()),
-            );
-        }
+        let first = self.heights.get(&1).map(|h| h.first.as_secs_f64());
+        summary.set_event("consensus.first_block", first);
         let mut finality: Vec<f64> = self
             .heights
             .values()
             .map(|h| (h.first - h.proposed_at).as_secs_f64())
             .collect();
         finality.sort_by(f64::total_cmp);
-        if let (Some(p50), Some(p95)) = (percentile(&finality, 0.5), percentile(&finality, 0.95)) {
-            summary.set("consensus.finality_p50_s", Metric::Real(p50));
-            summary.set("consensus.finality_p95_s", Metric::Real(p95));
-        }
+        let real = |x: Option<f64>| x.map_or(Metric::Null, Metric::Real);
+        summary.set("consensus.finality_p50_s", real(percentile(&finality, 0.5)));
+        summary.set(
+            "consensus.finality_p95_s",
+            real(percentile(&finality, 0.95)),
+        );
+        let gap = self.max_gap().map(SimDuration::as_secs_f64);
+        summary.set("consensus.max_gap_s", real(gap));
+        let recovery = self.recovery().map(SimDuration::as_secs_f64);
+        summary.set_event("consensus.recovery", recovery);
         summary.set(
             "consensus.view_changes",
             Metric::Count(self.views.len() as u64),
@@ -233,8 +274,9 @@ impl ProtocolReport for ConsensusReport {
         self.write_view_changes(&dir.file("view_changes.csv"), scenario)?;
         self.write_evidence(&dir.file("byzantine_evidence.csv"), scenario)
     }
-    fn write_plots(&self, dir: &ResultDir, _: &Scenario, _: &RunLog) -> Result<(), ReportError> {
-        reports::plots::write_svg(dir, "consensus_finality.svg", super::plots::finality(self))
+    fn write_plots(&self, dir: &ResultDir, plot: &PlotContext<'_>) -> Result<(), ReportError> {
+        let finality = super::plots::finality(self, plot);
+        reports::plots::write_svg(dir, "consensus_finality.svg", finality)
     }
 }
 
@@ -242,20 +284,36 @@ impl ProtocolReport for ConsensusReport {
 pub fn digest(summary: &Summary) -> Option<String> {
     let get = |name: &str| summary.get(name).and_then(|m| m.as_f64());
     let blocks = get("consensus.blocks_finalized")?;
-    let mut line = format!("consensus: {blocks} blocks finalized");
+    let mut line = format!(
+        "consensus: {} finalized",
+        reports::plural(blocks, "block", "blocks")
+    );
     if let Some(first) = get("consensus.first_block_s") {
         line.push_str(&format!(", first at {first:.3} s"));
     }
     if let Some(p95) = get("consensus.finality_p95_s") {
         line.push_str(&format!(", finality p95 {p95:.3} s"));
     }
-    for (name, what) in [
-        ("consensus.view_changes", "view changes"),
-        ("consensus.equivocations", "equivocations seen"),
-        ("consensus.safety_violations", "safety violations"),
+    if let Some(recovery) = get("consensus.recovery_s") {
+        line.push_str(&format!(
+            ", next block {recovery:.3} s after the last fault"
+        ));
+    }
+    for (name, one, many) in [
+        ("consensus.view_changes", "view change", "view changes"),
+        (
+            "consensus.equivocations",
+            "equivocation seen",
+            "equivocations seen",
+        ),
+        (
+            "consensus.safety_violations",
+            "safety violation",
+            "safety violations",
+        ),
     ] {
         if let Some(n) = get(name) {
-            line.push_str(&format!(", {n} {what}"));
+            line.push_str(&format!(", {}", reports::plural(n, one, many)));
         }
     }
     if let (Some(checks), true) = (get("consensus.signature_checks"), blocks > 0.0) {
@@ -265,4 +323,120 @@ pub fn digest(summary: &Summary) -> Option<String> {
         ));
     }
     Some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use node_logic::protocols::consensus::{ConsensusEvent, Hash32};
+
+    use super::*;
+
+    fn s(secs: u64) -> SimTime {
+        SimTime::from_nanos(secs * 1_000_000_000)
+    }
+
+    /// Host 0 finalizes heights at these times (each proposed 1 s before).
+    fn blocks(times: &[u64]) -> RunLog {
+        let mut log = RunLog::new(4);
+        for (i, t) in times.iter().enumerate() {
+            let height = i as u64 + 1;
+            log.observations.push((
+                s(*t),
+                HostId(0),
+                Observation::Consensus(ConsensusEvent::Finalized {
+                    height,
+                    hash: Hash32([height as u8; 32]),
+                    view: 0,
+                    proposer: HostId(0),
+                    proposed_at: s(t - 1),
+                    via_sync: false,
+                }),
+            ));
+        }
+        log
+    }
+
+    fn metrics(report: &ConsensusReport) -> Summary {
+        let mut summary = Summary::default();
+        report.metrics(&mut summary);
+        summary
+    }
+
+    /// Blocks every 5 s until 55 s, a partition 60..120 s (no block), the
+    /// first block after the heal at 127 s, then blocks to 147 s of a 150 s
+    /// run: the longest gap is 55 -> 127 = 72 s, recovery 7 s.
+    #[test]
+    fn max_gap_and_recovery_after_the_heal() {
+        let mut times: Vec<u64> = (1..=11).map(|k| 5 * k).collect();
+        times.extend([127, 132, 137, 142, 147]);
+        let honest: BTreeSet<HostId> = [HostId(0)].into_iter().collect();
+        let mut report = ConsensusReport::new(&blocks(&times), &honest, 0);
+        report.end = s(150);
+        report.recovery_from = Some(s(120));
+        let summary = metrics(&report);
+        assert_eq!(
+            summary.get("consensus.max_gap_s"),
+            Some(&Metric::Real(72.0))
+        );
+        assert_eq!(
+            summary.get("consensus.recovery_s"),
+            Some(&Metric::Real(7.0))
+        );
+        assert_eq!(
+            summary.get("consensus.recovery_reached"),
+            Some(&Metric::Flag(true))
+        );
+        // A stall at the end is the longest gap; no block after the fault:
+        // recovery never happened.
+        report.end = s(300);
+        report.recovery_from = Some(s(200));
+        let stalled = metrics(&report);
+        assert_eq!(
+            stalled.get("consensus.max_gap_s"),
+            Some(&Metric::Real(153.0))
+        );
+        assert_eq!(stalled.get("consensus.recovery_s"), Some(&Metric::Null));
+        assert_eq!(
+            stalled.get("consensus.recovery_reached"),
+            Some(&Metric::Flag(false))
+        );
+    }
+
+    #[test]
+    fn without_blocks_every_time_metric_is_null_but_present() {
+        let honest: BTreeSet<HostId> = [HostId(0)].into_iter().collect();
+        let report = ConsensusReport::new(&RunLog::new(4), &honest, 0);
+        let summary = metrics(&report);
+        for name in [
+            "consensus.first_block_s",
+            "consensus.finality_p50_s",
+            "consensus.finality_p95_s",
+            "consensus.max_gap_s",
+            "consensus.recovery_s",
+        ] {
+            assert_eq!(summary.get(name), Some(&Metric::Null), "{name}");
+        }
+        assert_eq!(
+            summary.get("consensus.first_block_reached"),
+            Some(&Metric::Flag(false))
+        );
+        assert_eq!(
+            summary.get("consensus.blocks_finalized"),
+            Some(&Metric::Count(0))
+        );
+    }
+
+    #[test]
+    fn the_digest_says_1_view_change_and_2_view_changes() {
+        let mut summary = Summary::default();
+        summary.set("consensus.blocks_finalized", Metric::Count(1));
+        summary.set("consensus.view_changes", Metric::Count(1));
+        summary.set("consensus.equivocations", Metric::Count(2));
+        summary.set("consensus.safety_violations", Metric::Count(0));
+        let line = digest(&summary).unwrap();
+        assert!(line.starts_with("consensus: 1 block finalized"), "{line}");
+        assert!(line.contains(", 1 view change,"), "{line}");
+        assert!(line.contains(", 2 equivocations seen,"), "{line}");
+        assert!(line.contains(", 0 safety violations"), "{line}");
+    }
 }

@@ -106,6 +106,21 @@ mode = "truncate""#;
                 ))
                 .with_help("name miners only (role \"miner\", or `[registration] miners`)"));
         }
+        if let CorruptTarget::Fraction { fraction, of } = &target {
+            let count = (fraction.value() * of.len() as f64).round();
+            if count == 0.0 {
+                return Err(entry
+                    .field
+                    .invalid(format!(
+                        "`fraction` {} of {} hosts is {} files, which rounds to 0: nothing would be damaged",
+                        fraction.value(),
+                        of.len(),
+                        // Rounded to 9 decimals: 0.05 x 3 reads 0.15, not 0.15000000000000002.
+                        (fraction.value() * of.len() as f64 * 1e9).round() / 1e9
+                    ))
+                    .with_help("raise `fraction`, or name the hosts"));
+            }
+        }
         Ok(Corrupt { target, mode })
     }
 

@@ -149,6 +149,8 @@ impl Protocol for Registration {
         "registration.recovered",
         "registration.registrars_timed_out",
         "registration.files_damaged",
+        "registration.recovery_s",
+        "registration.recovery_reached",
     ];
 
     fn parse(

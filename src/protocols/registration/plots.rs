@@ -8,9 +8,8 @@ use node_logic::protocols::registration::RegistrationEvent;
 use node_logic::{HostId, Observation};
 use reports::plots::{MAX_SERIES, svg};
 use reports::tables::host_name;
-use sim_core::record::RunLog;
 
-use crate::model::Scenario;
+use crate::protocols::PlotContext;
 
 /// Registration progress: each registrar's registered / expected miners
 /// over simulated time, as a step function, from its
@@ -19,7 +18,8 @@ use crate::model::Scenario;
 /// series per registrar in host order; beyond [`MAX_SERIES`] registrars
 /// only the first ones are drawn and a note says how many. `None` when no
 /// registrar reported progress.
-pub fn progress(scenario: &Scenario, log: &RunLog) -> Option<String> {
+pub fn progress(plot: &PlotContext<'_>) -> Option<String> {
+    let (scenario, log) = (plot.scenario, plot.log);
     let mut by_host: BTreeMap<HostId, Vec<(f64, f64)>> = BTreeMap::new();
     for (time, host, observation) in &log.observations {
         let (registered, expected) = match observation {
@@ -51,21 +51,19 @@ pub fn progress(scenario: &Scenario, log: &RunLog) -> Option<String> {
     let series: Vec<svg::Series> = by_host
         .into_iter()
         .take(MAX_SERIES)
-        .map(|(host, points)| svg::Series {
-            name: host_name(scenario, host).to_string(),
-            points,
-        })
+        .map(|(host, points)| svg::Series::new(host_name(scenario, host), points))
         .collect();
     let note = (total > MAX_SERIES)
         .then(|| format!("showing the first {MAX_SERIES} of {total} registrars"));
-    Some(svg::line_chart_with_note(
-        "Registration progress",
-        note.as_deref(),
-        "simulated time (s)",
-        "miners registered (fraction of expected)",
-        &series,
-        true,
-    ))
+    let chart = svg::Chart {
+        note: note.unwrap_or_default(),
+        step: true,
+        ..plot.time_chart(
+            "Registration progress",
+            "miners registered (fraction of expected)",
+        )
+    };
+    Some(svg::line(&chart, &series))
 }
 
 #[cfg(test)]
@@ -76,8 +74,10 @@ mod tests {
     use sim_core::units::SimTime;
 
     use super::*;
+    use crate::model::Scenario;
     use crate::protocols::registration::plan::RegistrationPlan;
     use crate::protocols::registration::report::RegistrationReport;
+    use sim_core::record::RunLog;
 
     fn s(secs: u64) -> SimTime {
         SimTime::from_nanos(secs * 1_000_000_000)
@@ -160,10 +160,11 @@ mod tests {
     fn registration_progress_has_one_step_line_per_registrar() {
         let scenario = registration_scenario();
         let log = registration_log(&scenario);
-        let svg = progress(&scenario, &log).unwrap();
+        let svg = progress(&PlotContext::new(&scenario, &log)).unwrap();
         well_formed(&svg);
         for text in [
             ">Registration progress<",
+            ">reg \u{b7} seed 7<",
             ">simulated time (s)<",
             ">miners registered (fraction of expected)<",
             ">registrar-0<",
@@ -179,7 +180,8 @@ mod tests {
             .find(|l| l.starts_with("<path class=\"series\""))
             .unwrap();
         assert_eq!(path.matches(" H").count(), 2);
-        assert!(progress(&scenario, &RunLog::new(5)).is_none());
+        let empty = RunLog::new(5);
+        assert!(progress(&PlotContext::new(&scenario, &empty)).is_none());
     }
 
     #[test]
@@ -195,10 +197,65 @@ mod tests {
         for host in 0..11 {
             report_progress(&mut log, 1, host, 1);
         }
-        let svg = progress(&scenario, &log).unwrap();
+        let svg = progress(&PlotContext::new(&scenario, &log)).unwrap();
         well_formed(&svg);
-        assert_eq!(svg.matches("<path class=\"series\"").count(), MAX_SERIES);
+        // Identical registrars are drawn once, named together.
+        assert_eq!(svg.matches("<path class=\"series\"").count(), 1);
+        assert!(svg.contains("r-0, r-1, r-2"));
         assert!(svg.contains("showing the first 8 of 11 registrars"));
+    }
+
+    /// Registered (by both registrars) at 5, 7 and 10 s. miner-1's file is
+    /// damaged at 3 s (recovered 4 s later, at 7 s), miner-0's at 8 s after
+    /// it was registered (0 s): the recovery time is 4 s. A damaged miner
+    /// that never registers makes it null.
+    #[test]
+    fn recovery_time_of_damaged_files() {
+        use reports::summary::{Metric, Summary};
+        use sim_core::record::DamageRecord;
+        let scenario = registration_scenario();
+        let mut log = registration_log(&scenario);
+        let spec = scenario.protocols.registration.as_ref().unwrap();
+        let plan = RegistrationPlan::of(spec, &scenario).unwrap();
+        let metrics = |log: &RunLog| {
+            let mut summary = Summary::default();
+            let report = RegistrationReport::new(&plan, log, s(60));
+            crate::protocols::ProtocolReport::add_metrics(&report, &mut summary);
+            summary
+        };
+        let none = metrics(&log);
+        assert_eq!(
+            none.get("registration.recovery_s"),
+            Some(&Metric::Real(0.0))
+        );
+        for (t, host) in [(3, 1u32), (8, 0)] {
+            log.damaged.push(DamageRecord {
+                time: s(t),
+                fault: 0,
+                host: HostId(host),
+                path: format!("miner-{host}_miner_info.json"),
+                mode: "truncate",
+            });
+        }
+        let summary = metrics(&log);
+        assert_eq!(
+            summary.get("registration.recovery_s"),
+            Some(&Metric::Real(4.0))
+        );
+        assert_eq!(
+            summary.get("registration.recovery_reached"),
+            Some(&Metric::Flag(true))
+        );
+        // miner-2 is damaged but never accepted by registrar-1.
+        log.observations
+            .retain(|(t, h, _)| !(*t == s(10) && *h == HostId(4)));
+        log.damaged[0].host = HostId(2);
+        let never = metrics(&log);
+        assert_eq!(never.get("registration.recovery_s"), Some(&Metric::Null));
+        assert_eq!(
+            never.get("registration.recovery_reached"),
+            Some(&Metric::Flag(false))
+        );
     }
 
     #[test]
@@ -210,9 +267,8 @@ mod tests {
         let report = RegistrationReport::new(&plan, &log, s(60));
         // Registered when the second registrar accepted: 5-0, 7-1, 10-2.
         assert_eq!(report.registration_times(), vec![5.0, 6.0, 8.0]);
-        let svg =
-            reports::plots::registration_cdf(&[("run".to_string(), report.registration_times())])
-                .unwrap();
+        let times = [("run".to_string(), report.registration_times())];
+        let svg = reports::plots::registration_cdf(&times, "reg", false).unwrap();
         well_formed(&svg);
         for text in [
             ">Registration time CDF<",

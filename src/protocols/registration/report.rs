@@ -19,7 +19,17 @@
 //! - `corrupt_accepted` counts acceptances whose wallet or key is not the
 //!   agent's real one (must stay 0);
 //! - `recovered` counts miners whose registration was seen damaged and who
-//!   ended registered.
+//!   ended registered;
+//! - `recovery_s` is the time to recover damaged files: the longest, over
+//!   every file damage, from the damage to the moment every registrar had
+//!   accepted that miner (0 for a miner already accepted everywhere before
+//!   its file was damaged, and 0 when no file was damaged), with
+//!   `recovery_reached`; null and `false` when a damaged miner never ended
+//!   registered.
+//!
+//! Every metric is written in every run with registration: `p50_s`,
+//! `p95_s`, `max_s` are null when no miner registered, `success_rate` when
+//! no miner was expected.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -30,11 +40,11 @@ use reports::summary::{Metric, Summary};
 use reports::tables::{host_name, rows};
 use reports::{ReportError, ResultDir, percentile, seconds};
 use sim_core::record::{Lifecycle, RunLog};
-use sim_core::units::SimTime;
+use sim_core::units::{SimDuration, SimTime};
 
 use super::plan::RegistrationPlan;
 use crate::model::Scenario;
-use crate::protocols::ProtocolReport;
+use crate::protocols::{PlotContext, ProtocolReport};
 
 /// What one registrar saw of one miner.
 #[derive(Clone, Debug, Default)]
@@ -199,21 +209,14 @@ impl<'a> RegistrationReport<'a> {
         let expected = u64::from(self.plan.expected);
         summary.set("registration.expected", Metric::Count(expected));
         summary.set("registration.registered", Metric::Count(registered));
-        if expected > 0 {
-            summary.set(
-                "registration.success_rate",
-                Metric::Real(registered as f64 / expected as f64),
-            );
-        }
-        if let (Some(p50), Some(p95), Some(max)) = (
-            percentile(&times, 0.5),
-            percentile(&times, 0.95),
-            times.last(),
-        ) {
-            summary.set("registration.p50_s", Metric::Real(p50));
-            summary.set("registration.p95_s", Metric::Real(p95));
-            summary.set("registration.max_s", Metric::Real(*max));
-        }
+        let real = |x: Option<f64>| x.map_or(Metric::Null, Metric::Real);
+        let rate = (expected > 0).then(|| registered as f64 / expected as f64);
+        summary.set("registration.success_rate", real(rate));
+        summary.set("registration.p50_s", real(percentile(&times, 0.5)));
+        summary.set("registration.p95_s", real(percentile(&times, 0.95)));
+        summary.set("registration.max_s", real(times.last().copied()));
+        let recovery = self.recovery().map(|d| d.as_secs_f64());
+        summary.set_event("registration.recovery", recovery);
         let ready = self
             .plan
             .registrars
@@ -255,6 +258,23 @@ impl<'a> RegistrationReport<'a> {
             "registration.files_damaged",
             Metric::Count(log.damaged.len() as u64),
         );
+    }
+
+    /// The time to recover damaged files (see the module docs): `None`
+    /// when a damaged miner never ended registered.
+    pub fn recovery(&self) -> Option<SimDuration> {
+        let mut longest = SimDuration::ZERO;
+        for damage in &self.log.damaged {
+            let agent = self
+                .plan
+                .miners
+                .iter()
+                .find(|(_, host)| *host == damage.host)
+                .map(|(agent, _)| agent)?;
+            let done = self.registered_at(agent)?;
+            longest = longest.max(done.max(damage.time) - damage.time);
+        }
+        Some(longest)
     }
 
     /// Writes `registration.csv`: one row per (miner, registrar).
@@ -315,7 +335,7 @@ impl<'a> RegistrationReport<'a> {
                 host_name(scenario, *host).to_string(),
                 registered.to_string(),
                 expected.to_string(),
-                format!("{fraction:.6}"),
+                reports::number(fraction),
             ]
         });
         rows(path, &header, records)
@@ -345,19 +365,12 @@ impl ProtocolReport for RegistrationReport<'_> {
         self.write_progress(&dir.file("registration_progress.csv"), scenario)?;
         self.write_errors(&dir.file("registration_errors.csv"), scenario)
     }
-    fn write_plots(
-        &self,
-        dir: &ResultDir,
-        scenario: &Scenario,
-        log: &RunLog,
-    ) -> Result<(), ReportError> {
-        let label = format!("{} seed {}", scenario.name, scenario.seed);
-        let cdf = reports::plots::registration_cdf(&[(label, self.cdf_times())]);
-        reports::plots::write_svg(
-            dir,
-            "registration_progress.svg",
-            super::plots::progress(scenario, log),
-        )?;
+    fn write_plots(&self, dir: &ResultDir, plot: &PlotContext<'_>) -> Result<(), ReportError> {
+        let label = format!("seed {}", plot.scenario.seed);
+        let times = [(label, self.cdf_times())];
+        let cdf = reports::plots::registration_cdf(&times, &plot.caption, plot.log_cdf);
+        let progress = super::plots::progress(plot);
+        reports::plots::write_svg(dir, "registration_progress.svg", progress)?;
         reports::plots::write_svg(dir, "registration_cdf.svg", cdf)
     }
 }
@@ -379,7 +392,8 @@ pub fn digest(summary: &Summary) -> Option<String> {
         get("registration.corrupt_accepted"),
     ) {
         line.push_str(&format!(
-            ", {detected} damaged reads, {accepted} wrongly accepted"
+            ", {}, {accepted} wrongly accepted",
+            reports::plural(detected, "damaged read", "damaged reads")
         ));
     }
     Some(line)
