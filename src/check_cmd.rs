@@ -27,6 +27,9 @@ pub fn check(args: &CheckArgs) -> Exit {
         Ok(plan) => plan,
         Err(code) => return code,
     };
+    if let Err(code) = crate::memory::check(&plan, args.selection.jobs, args.max_memory) {
+        return code;
+    }
     let jobs: Vec<&Job> = plan.selected.iter().map(|id| &plan.jobs[*id]).collect();
     let opts = ExecOptions {
         out: args.out.clone(),

@@ -409,6 +409,11 @@ pub struct RunArgs {
     /// same run record (`run.json`); make only the others (resume).
     #[arg(long)]
     pub skip_existing: bool,
+    /// Refuse runs whose estimated memory (those running at once together)
+    /// exceeds this size, e.g. `16GiB` (default: what the machine has
+    /// available; `none`: no check).
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<crate::memory::MaxMemory>,
 }
 
 /// `sim check`.
@@ -438,6 +443,11 @@ pub struct CheckArgs {
     /// Print only misses and errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Refuse runs whose estimated memory (those running at once together)
+    /// exceeds this size, e.g. `16GiB` (default: what the machine has
+    /// available; `none`: no check).
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<crate::memory::MaxMemory>,
 }
 
 /// `sim merge`.

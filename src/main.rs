@@ -20,6 +20,7 @@ mod explore_cmd;
 mod export_cmd;
 mod jobs;
 mod launch_cmd;
+mod memory;
 mod merge_cmd;
 mod node_cmd;
 mod progress;

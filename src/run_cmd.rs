@@ -46,6 +46,9 @@ pub fn run(args: &RunArgs) -> Exit {
         list(&plan, args.count);
         return Exit::Ok;
     }
+    if let Err(code) = crate::memory::check(&plan, args.selection.jobs, args.max_memory) {
+        return code;
+    }
     let opts = ExecOptions {
         out: args.out.clone(),
         options,

@@ -5,6 +5,7 @@
 //! fault kinds are not named here: the registry ([`crate::protocols`]) and
 //! the fault table ([`crate::faults`]) are.
 
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use node_logic::identity::Identity;
@@ -12,9 +13,9 @@ use node_logic::{HostConfig, HostId, HostNode};
 use rand::RngExt;
 use sim_core::engine::{EngineConfig, ScheduledFault, Simulation};
 use sim_core::fs::FsConfig;
-use sim_core::network::{NetworkError, build_network};
+use sim_core::network::{NetworkError, VertexId, build_network};
 use sim_core::rng::{RngStreams, names};
-use sim_core::scenario::{HostSpec, StartSpec};
+use sim_core::scenario::{HostSpec, Role, StartSpec};
 use sim_core::units::{SimDuration, SimTime};
 
 use crate::model::Scenario;
@@ -107,6 +108,46 @@ pub fn prepare_with(scenario: &Scenario, options: RunOptions) -> Result<Prepared
     }
     scenario.protocols.prepare(&plans, scenario, &mut sim);
     Ok(Prepared { sim, plans })
+}
+
+/// A run's expected peak memory, by part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// Bytes of each part: `engine` first, then each running protocol by
+    /// its table name.
+    pub parts: Vec<(&'static str, u64)>,
+}
+
+impl MemoryEstimate {
+    /// The whole estimate, in bytes.
+    pub fn total(&self) -> u64 {
+        self.parts
+            .iter()
+            .fold(0u64, |sum, (_, bytes)| sum.saturating_add(*bytes))
+    }
+}
+
+/// The memory a run of `scenario` takes at its peak, estimated before it
+/// starts: the engine's part ([`sim_core::memory::engine_bytes`]: hosts,
+/// and the routes cached from every vertex with a host that sends — all
+/// but miners) plus each protocol's ([`crate::protocols::Protocol::memory`]).
+pub fn estimate_memory(scenario: &Scenario) -> Result<MemoryEstimate, RunError> {
+    let streams = RngStreams::new(scenario.seed);
+    let network = build_network(scenario, &mut streams.stream(names::TOPOLOGY, 0))?;
+    let senders: BTreeSet<VertexId> = scenario
+        .hosts
+        .iter()
+        .filter(|h| h.role != Role::Miner)
+        .filter_map(|h| network.hosts.get(h.id.index()).map(|a| a.vertex))
+        .collect();
+    let engine = sim_core::memory::engine_bytes(
+        scenario.hosts.len() as u64,
+        network.topology.vertex_count() as u64,
+        senders.len() as u64,
+    );
+    let mut parts = vec![("engine", engine)];
+    parts.extend(scenario.protocols.memory(scenario));
+    Ok(MemoryEstimate { parts })
 }
 
 /// When `host` boots: a fixed offset, or one drawn from its own stream.

@@ -231,12 +231,30 @@ fn a_new_network_registers_then_its_registered_miners_finalize() {
 }
 
 #[test]
+fn the_lossy_partition_reproductions_finalize_right_after_the_heal() {
+    // The three seeds of 1,000 that found no block within the liveness
+    // bound before retransmission (scenarios/consensus-lossy-partition.toml).
+    for seed in ["209", "340", "573"] {
+        let out = temp(&format!("lossy-{seed}"));
+        let (code, dir, err) = run("consensus-lossy-partition", &out, &["--seed", seed]);
+        assert_eq!(code, Some(0), "seed {seed}: {err}");
+        let first = metric(&dir, "consensus.first_block_s");
+        assert!(
+            (80.0..95.0).contains(&first),
+            "seed {seed}: first block at {first} s"
+        );
+        fs::remove_dir_all(&out).unwrap();
+    }
+}
+
+#[test]
 fn every_consensus_scenario_reproduces_byte_for_byte() {
     for scenario in [
         "consensus-basic",
         "consensus-partition",
         "consensus-leader-crash",
         "consensus-byzantine",
+        "consensus-lossy-partition",
         "network-bring-up",
     ] {
         let (a, b) = (

@@ -79,6 +79,8 @@ fn every_registration_scenario_reproduces_byte_for_byte() {
         "registration-watch.toml",
         "registration-corruption.toml",
         "registration-legacy.toml",
+        "registration-watch-inplace.toml",
+        "registration-recovery-crash.toml",
     ] {
         let s = bundled(name, &[]);
         let a = summarize(&s);
@@ -120,6 +122,45 @@ fn baseline_waits_out_its_timeout_and_recovery_registers_everyone() {
             "{name}: 90 % fewer corruption errors"
         );
     }
+}
+
+#[test]
+fn watch_with_in_place_writes_registers_every_miner_on_twenty_seeds() {
+    for seed in 1..=20u64 {
+        let mut s = bundled("registration-watch-inplace.toml", &[]);
+        s.seed = seed;
+        let summary = summarize(&s);
+        assert_eq!(
+            real(&summary, "registration.success_rate"),
+            1.0,
+            "seed {seed}"
+        );
+        assert!(real(&summary, "registration.ready_s") < 60.0, "seed {seed}");
+        assert_eq!(
+            count(&summary, "registration.corrupt_accepted"),
+            0,
+            "seed {seed}"
+        );
+    }
+    // A file that stays damaged is still caught and repaired: damage two
+    // miners' files as they land.
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/registration-watch-inplace.toml");
+    let text = std::fs::read_to_string(&path).unwrap()
+        + "\n[[faults]]\nat = \"0 s\"\ncorrupt = [\"miner-2\", \"miner-7\"]\nmode = \"garbage\"\n";
+    let s = sim::model::parse_str(&text, Some(&path), &[]).unwrap();
+    let summary = summarize(&s);
+    assert_eq!(real(&summary, "registration.success_rate"), 1.0);
+    assert_eq!(count(&summary, "registration.recovered"), 2);
+    assert_eq!(count(&summary, "registration.corrupt_accepted"), 0);
+}
+
+#[test]
+fn a_registrar_killed_in_the_middle_of_a_recovery_loses_no_miner() {
+    let summary = summarize(&bundled("registration-recovery-crash.toml", &[]));
+    assert_eq!(real(&summary, "registration.success_rate"), 1.0);
+    assert_eq!(count(&summary, "registration.recovered"), 1);
+    assert!(real(&summary, "registration.ready_s") < 25.0);
 }
 
 #[test]

@@ -41,6 +41,7 @@ fn config(me: u32, n: u32, block_interval: SimDuration, quorum: Option<u32>) -> 
             .collect(),
         block_interval,
         view_timeout: SimDuration::from_secs(1),
+        max_view_timeout: SimDuration::from_secs(4),
         min_validators: 4,
         quorum_override: quorum,
     }

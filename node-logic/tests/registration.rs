@@ -105,6 +105,7 @@ fn registrar_config(host: u32, miners: &[u32], strategy: Strategy, recover: bool
             progress_interval: SimDuration::from_secs(30),
             legacy_registry: None,
             write_mode: WriteMode::Atomic,
+            settle: SimDuration::from_millis(100),
             announce: false,
         },
     ))
@@ -659,4 +660,139 @@ fn foreign_key_cannot_claim_a_wallet() {
         validate("miner-1", &encode(&record)).err(),
         Some(ValidationErrorKind::BadSignature)
     );
+}
+
+// ---------------------------------------------------------------------------
+// Crash-safe recovery: a registrar killed between the steps of a recovery.
+
+/// What finishes a recovery a killed registrar left half done.
+#[derive(Clone, Copy, Debug)]
+enum Finisher {
+    /// The same registrar, restarted (it remembers nothing).
+    Restarted,
+    /// Another registrar that starts after the kill.
+    Another,
+}
+
+/// Miner 1's file is damaged before any registrar looks (and its backup
+/// too unless `backup_valid`); miner 2's is fine. Registrar 0 starts at
+/// 2 s and is killed at `kill` (none: it runs to the end); registrar 3
+/// exists only for [`Finisher::Another`] and starts 1 s after the kill.
+fn recovery_world(backup_valid: bool, kill: Option<(SimTime, Finisher)>) -> TestNet {
+    let registrar = |host| registrar_config(host, &[1, 2], backoff(), true);
+    let mut w = world(vec![
+        registrar(0),
+        miner_config(1, &[0, 3]),
+        miner_config(2, &[0, 3]),
+        registrar(3),
+    ]);
+    w.start(HostId(1), t(0));
+    w.start(HostId(2), t(0));
+    w.run_until(t(S));
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for path in ["miner-1_miner_info.json", "miner-1_miner_info.json.bak"] {
+        if path.ends_with(".bak") && backup_valid {
+            continue;
+        }
+        let good = file(&w, path);
+        w.dir_mut().put(
+            path,
+            damage(DamageMode::Garbage, &good, "miner-1", &mut rng),
+        );
+    }
+    w.start(HostId(0), t(2 * S));
+    let Some((at, finisher)) = kill else {
+        w.run_until(t(120 * S));
+        return w;
+    };
+    w.run_until(at);
+    w.crash(HostId(0));
+    let later = at + SimDuration::from_secs(1);
+    w.run_until(later);
+    match finisher {
+        Finisher::Restarted => w.restart(HostId(0)),
+        Finisher::Another => w.start(HostId(3), later),
+    }
+    w.run_until(t(120 * S));
+    w
+}
+
+/// When registrar 0 issued each file operation or request of miner 1's
+/// recovery, in order: each is the moment an observation is recorded (the
+/// result that led to it arrived then), and the first is the damaged
+/// read's issue, one file cost before its `Invalid`.
+fn recovery_steps(w: &TestNet) -> Vec<SimTime> {
+    let mut steps = Vec::new();
+    for (at, e) in events(w, 0) {
+        let (RegistrationEvent::Invalid { agent, .. }
+        | RegistrationEvent::Quarantined { agent, .. }
+        | RegistrationEvent::Accepted { agent, .. }
+        | RegistrationEvent::RestoredFromBackup { agent }
+        | RegistrationEvent::ReRegistrationRequested { agent }) = &e
+        else {
+            continue;
+        };
+        if agent != "miner-1" {
+            continue;
+        }
+        if steps.is_empty() {
+            steps.push(SimTime::from_nanos(at.as_nanos() - FILE_COST.as_nanos()));
+        }
+        steps.push(at);
+        if matches!(
+            e,
+            RegistrationEvent::RestoredFromBackup { .. }
+                | RegistrationEvent::ReRegistrationRequested { .. }
+        ) {
+            break;
+        }
+    }
+    steps
+}
+
+#[test]
+fn a_registrar_killed_at_every_step_of_a_recovery_still_registers_every_miner() {
+    for backup_valid in [true, false] {
+        let steps = recovery_steps(&recovery_world(backup_valid, None));
+        // Read, quarantine, read the backup, then restore (read, rename,
+        // read, write, written) or ask the miner (read, rename, read, ask).
+        let expected = if backup_valid { 5 } else { 4 };
+        assert_eq!(
+            steps.len(),
+            expected,
+            "backup valid: {backup_valid}: {steps:?}"
+        );
+        for (k, &at) in steps.iter().enumerate() {
+            for finisher in [Finisher::Restarted, Finisher::Another] {
+                let w = recovery_world(backup_valid, Some((at, finisher)));
+                let (survivor, miners) = match finisher {
+                    Finisher::Restarted => (0, &[1u32, 2][..]),
+                    Finisher::Another => (3, &[1u32, 2][..]),
+                };
+                let registrar = w.node(HostId(survivor)).registrar().unwrap();
+                let case =
+                    format!("backup valid {backup_valid}, killed after step {k}, {finisher:?}");
+                assert!(registrar.is_ready(), "{case}");
+                assert!(
+                    registrar.missing().is_empty(),
+                    "{case}: {:?}",
+                    registrar.missing()
+                );
+                for &m in miners {
+                    let wallet = wallet_address(&identity(m).public_key());
+                    let agent = format!("miner-{m}");
+                    assert_eq!(
+                        registrar.acceptance(&agent).map(|a| a.wallet.clone()),
+                        Some(wallet),
+                        "{case}"
+                    );
+                    // The main file is whole again (restored or rewritten).
+                    assert!(
+                        validate(&agent, &file(&w, &file_name(&agent))).is_ok(),
+                        "{case}"
+                    );
+                }
+            }
+        }
+    }
 }

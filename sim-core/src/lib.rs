@@ -12,6 +12,7 @@ pub mod engine;
 pub mod faults;
 pub mod fs;
 pub mod input;
+pub mod memory;
 pub mod network;
 pub mod queue;
 pub mod record;

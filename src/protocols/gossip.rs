@@ -212,6 +212,19 @@ impl Protocol for Gossip {
         Box::new(GossipReport::new(members, run))
     }
 
+    /// Every member remembers every rumor it has seen (id, payload and
+    /// rounds left) and records one observation per rumor it learns: about
+    /// 2 KiB per member plus 96 bytes and the payload per member and rumor.
+    fn memory(spec: &GossipSpec, _: &Scenario) -> u64 {
+        let members = spec.members.len() as u64;
+        let rumors = (spec.origins.len() as u64).saturating_mul(u64::from(spec.count));
+        let per_rumor = 96 + u64::from(spec.size);
+        members
+            .saturating_mul(rumors)
+            .saturating_mul(per_rumor)
+            .saturating_add(members.saturating_mul(2 << 10))
+    }
+
     fn digest(summary: &Summary) -> Option<String> {
         let get = |name: &str| summary.get(name).and_then(Metric::as_f64);
         let rumors = get("gossip.rumors")?;

@@ -107,6 +107,12 @@ pub trait Protocol {
     ) -> Box<dyn ProtocolReport + 'a>;
     /// Its line in `sim run`'s digest, from the run's metrics.
     fn digest(summary: &Summary) -> Option<String>;
+    /// The memory its part of a run of `scenario` takes at its peak, in
+    /// bytes: every host's state machine, the observations it records,
+    /// shared state (caches, files). From measured sizes, erring high
+    /// (BENCHMARKS.md, "Memory estimates"): a run whose estimate does not
+    /// fit is refused before it starts instead of aborting mid-run.
+    fn memory(spec: &Self::Spec, scenario: &Scenario) -> u64;
 }
 
 /// What a protocol computed from a finished run.
@@ -255,7 +261,28 @@ impl Protocols {
         Ok(plans)
     }
 
-    /// Every file outside the scenario the protocols read.
+    /// Each running protocol's memory estimate ([`Protocol::memory`]), by
+    /// table name, in registry order.
+    pub fn memory(&self, scenario: &Scenario) -> Vec<(&'static str, u64)> {
+        struct Memory<'s>(&'s Scenario, Vec<(&'static str, u64)>);
+        impl<'a> VisitRun<'a> for Memory<'_> {
+            fn visit<P: Protocol + 'a>(
+                &mut self,
+                spec: Option<&'a P::Spec>,
+                _: Option<&'a P::Plan>,
+            ) {
+                if let Some(spec) = spec {
+                    self.1.push((P::SECTION.name, P::memory(spec, self.0)));
+                }
+            }
+        }
+        let empty = Plans::default();
+        let mut memory = Memory(scenario, Vec::new());
+        self.visit(&empty, &mut memory);
+        memory.1
+    }
+
+    /// Every file outside the scenario the protocols read, in registry order.
     pub fn input_files(&self) -> Vec<std::path::PathBuf> {
         #[derive(Default)]
         struct Files(Vec<std::path::PathBuf>);

@@ -93,6 +93,7 @@ impl TimerId {
             TimerId::Consensus(t) => match t {
                 ConsensusTimer::Propose => 6,
                 ConsensusTimer::View => 7,
+                ConsensusTimer::Resend => 10,
             },
             TimerId::Gossip(t) => match t {
                 GossipTimer::Round => 8,
@@ -114,6 +115,7 @@ impl TimerId {
             TimerId::Consensus(t) => match t {
                 ConsensusTimer::Propose => "consensus-propose",
                 ConsensusTimer::View => "consensus-view-timer",
+                ConsensusTimer::Resend => "consensus-resend",
             },
             TimerId::Gossip(t) => match t {
                 GossipTimer::Round => "gossip-round",
@@ -575,6 +577,7 @@ mod tests {
             TimerId::Registration(RegistrationTimer::MinerRewrite),
             TimerId::Consensus(ConsensusTimer::Propose),
             TimerId::Consensus(ConsensusTimer::View),
+            TimerId::Consensus(ConsensusTimer::Resend),
             TimerId::Gossip(GossipTimer::Round),
             TimerId::Gossip(GossipTimer::Originate),
             TimerId::Workload(0),

@@ -335,9 +335,7 @@ fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<
     {
         return Err(misplaced);
     }
-    let duration = root
-        .required("duration", "\"10 min\"")?
-        .positive_duration()?;
+    let duration = run_duration(root)?;
     let network = network::parse(root)?;
     let has_graph = matches!(network.topology, TopologySpec::Gml { .. });
     let (groups, hosts) = hosts::parse(root, has_graph, duration)?;
@@ -377,6 +375,28 @@ fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<
         tolerances,
         source: path.map(Path::to_path_buf),
     })
+}
+
+/// The longest run a scenario may ask for: 365 days of simulated time.
+/// Studies last minutes to days; a run of years would not finish (every
+/// heartbeat, poll and block is an event), and a slip such as a few extra
+/// zeros should fail here, not hours into a run.
+pub const MAX_DURATION: crate::units::SimDuration =
+    crate::units::SimDuration::from_secs(365 * 24 * 3600);
+
+/// `duration`: required, positive, at most [`MAX_DURATION`].
+fn run_duration(root: &Table<'_>) -> Result<crate::units::SimDuration> {
+    let field = root.required("duration", "\"10 min\"")?;
+    let duration = field.positive_duration()?;
+    if duration > MAX_DURATION {
+        let days = duration.as_nanos() / 1_000_000_000 / 86_400;
+        return Err(field
+            .invalid(format!(
+                "`duration` is {days} days; a run may last at most 365 days of simulated time"
+            ))
+            .with_help("a study runs for minutes to days: write e.g. `duration = \"10 min\"` or `\"24 h\"`"));
+    }
+    Ok(duration)
 }
 
 /// `name`, or the file's stem, or "scenario"; it names the output folder.

@@ -5,6 +5,8 @@
 pub mod plots;
 pub mod report;
 
+use std::collections::BTreeSet;
+
 use node_logic::protocols::peers::PeerConfig;
 use node_logic::{HostConfig, HostId, HostNode};
 use reports::summary::Summary;
@@ -65,6 +67,17 @@ impl Protocol for Peers {
             Some(f) => hosts.index.resolve(&f)?,
             None => hosts.with_roles(&[Role::Peer, Role::Validator]),
         };
+        if members.is_empty() && t.is_present() && t.get("members").is_none() {
+            return Err(t
+                .error(
+                    ErrorKind::Conflict,
+                    "[peers] is set, but no host is a member: no host has role \"peer\" or \"validator\", so the peer registry would not run",
+                )
+                .with_help(
+                    "name the members (`members = [\"miner\"]`), add hosts with role \"peer\", \
+                     or remove [peers] (`members = []` turns the registry off explicitly)",
+                ));
+        }
         let heartbeat = t.positive_duration_or("heartbeat", SimDuration::from_secs(5))?;
         let stale_after = t.positive_duration_or("stale_after", SimDuration::from_secs(30))?;
         if stale_after <= heartbeat {
@@ -155,6 +168,16 @@ impl Protocol for Peers {
 
     fn digest(summary: &Summary) -> Option<String> {
         report::digest(summary)
+    }
+
+    /// Every member keeps an entry for every other member and records
+    /// their joins and leaves: 600 bytes per pair of members and 4 KiB
+    /// per member (measured: 200 and 400 peers take 26 and 86 MiB).
+    fn memory(spec: &PeersSpec, _: &Scenario) -> u64 {
+        let n = spec.members.iter().collect::<BTreeSet<_>>().len() as u64;
+        n.saturating_mul(n)
+            .saturating_mul(600)
+            .saturating_add(n.saturating_mul(4 << 10))
     }
 }
 

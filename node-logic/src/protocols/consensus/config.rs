@@ -24,9 +24,14 @@ pub struct ConsensusConfig {
     pub block_interval: SimDuration,
     /// How long a view may go without a finalization (after the block
     /// interval) before validators change view. Doubles with every view
-    /// that fails in a row (capped at 2^[`MAX_TIMEOUT_DOUBLINGS`] times),
-    /// back to this value after the next finalization.
+    /// that fails in a row, up to `max_view_timeout`, back to this value
+    /// after the next finalization (see [`view_timeout_after`]).
     pub view_timeout: SimDuration,
+    /// The longest a view timeout grows to. Long enough for a view to
+    /// complete over the network (a few one-way delays), short enough that
+    /// a healed network does not wait out timeouts that grew during a
+    /// fault. Raised to `view_timeout` if below it.
+    pub max_view_timeout: SimDuration,
     /// Fewer validators than this (and never fewer than 3) and nobody
     /// proposes: the validator stays idle.
     pub min_validators: u32,
@@ -38,8 +43,13 @@ pub struct ConsensusConfig {
     pub quorum_override: Option<u32>,
 }
 
-/// Doublings of the view timeout while views keep failing.
-pub const MAX_TIMEOUT_DOUBLINGS: u32 = 6;
+/// The view timeout after `failed` views failed in a row (the first
+/// failed view waits `base`): `base × 2^(failed − 1)`, at most `max` (and
+/// never below `base`).
+pub fn view_timeout_after(base: SimDuration, max: SimDuration, failed: u32) -> SimDuration {
+    let doublings = failed.saturating_sub(1).min(63);
+    base.saturating_mul(1u64 << doublings).min(max.max(base))
+}
 
 /// Byzantine faults `n` validators tolerate: `f = (n - 1) / 3`.
 pub const fn fault_tolerance(n: usize) -> usize {
@@ -120,6 +130,25 @@ impl ValidatorSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn view_timeouts_double_up_to_the_ceiling() {
+        let s = SimDuration::from_secs;
+        let after = |failed| view_timeout_after(s(10), s(40), failed);
+        assert_eq!(
+            (0..6).map(after).collect::<Vec<_>>(),
+            [s(10), s(10), s(20), s(40), s(40), s(40)]
+        );
+        assert_eq!(
+            view_timeout_after(s(10), s(1), 3),
+            s(10),
+            "never below the base"
+        );
+        assert_eq!(
+            view_timeout_after(s(10), SimDuration::MAX, u32::MAX),
+            SimDuration::MAX
+        );
+    }
 
     #[test]
     fn quorum_arithmetic() {

@@ -32,7 +32,9 @@ use crate::protocols::{Cx, HostProtocol, Local};
 
 pub use block::{Block, Hash32};
 pub use certificate::{CertError, CommitCertificate, PreparedCertificate};
-pub use config::{ConsensusConfig, MAX_VALIDATORS, ValidatorSet, fault_tolerance, quorum};
+pub use config::{
+    ConsensusConfig, MAX_VALIDATORS, ValidatorSet, fault_tolerance, quorum, view_timeout_after,
+};
 pub use message::{ConsensusMessage, Signed, Vote, VoteKind};
 pub use observe::{ConsensusEvent, EquivocationKind};
 pub use validator::{ConsensusStats, Validator};
@@ -45,6 +47,8 @@ pub enum ConsensusTimer {
     Propose,
     /// The view has made no progress for too long; change view.
     View,
+    /// Send again what the current view still needs from this validator.
+    Resend,
 }
 
 /// How a host takes part in consensus.

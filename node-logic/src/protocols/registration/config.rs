@@ -80,8 +80,17 @@ pub struct RegistrarConfig {
     pub progress_interval: SimDuration,
     /// A legacy `agent_registry.json` in the shared directory to merge.
     pub legacy_registry: Option<String>,
-    /// How it writes restored files.
+    /// How every host writes registration files (and how this registrar
+    /// writes restored ones). With [`WriteMode::InPlace`] a read can catch
+    /// a file while it is being written: see `settle`.
     pub write_mode: WriteMode,
+    /// How long a state of the directory must persist before this
+    /// registrar acts on it. With in-place writes, a damaged read counts
+    /// as damage only once the same bytes are read again at least this
+    /// long later (a write in progress is not damage until it persists);
+    /// a quarantined file without a main file is another registrar's
+    /// unfinished recovery once listings at least this far apart show it.
+    pub settle: SimDuration,
     /// When ready, send every known miner the registry it accepted (used
     /// when the consensus validators come from the wallet registry).
     pub announce: bool,

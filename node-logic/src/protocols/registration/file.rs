@@ -80,6 +80,9 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const FILE_SUFFIX: &str = "_miner_info.json";
 /// What a backup file's name adds to the miner file's.
 pub const BACKUP_SUFFIX: &str = ".bak";
+/// What a quarantined file's name adds to the miner file's, before the
+/// time it was quarantined at.
+pub const QUARANTINE_INFIX: &str = ".corrupted.";
 /// The legacy centralized registry's usual file name.
 pub const LEGACY_REGISTRY_FILE: &str = "agent_registry.json";
 /// The longest agent id (in UTF-8 bytes) a file name or a message may carry.
@@ -119,6 +122,20 @@ pub fn backup_name(agent_id: &str) -> String {
 pub fn agent_of_file(name: &str) -> Option<&str> {
     let agent = name.strip_suffix(FILE_SUFFIX)?;
     (!agent.is_empty() && agent.len() <= MAX_AGENT_ID_LEN && !agent.contains('/')).then_some(agent)
+}
+
+/// The name `agent_id`'s damaged file is quarantined under at `at_ns`
+/// (nanoseconds): `<file>.corrupted.<at_ns>`.
+pub fn quarantine_name(agent_id: &str, at_ns: u64) -> String {
+    format!("{agent_id}{FILE_SUFFIX}{QUARANTINE_INFIX}{at_ns}")
+}
+
+/// The agent whose quarantined file `name` is: `Some("miner-3")` for
+/// `miner-3_miner_info.json.corrupted.<digits>`; `None` for anything else.
+pub fn agent_of_quarantined(name: &str) -> Option<&str> {
+    let (file, at) = name.rsplit_once(QUARANTINE_INFIX)?;
+    let digits = !at.is_empty() && at.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| agent_of_file(file)).flatten()
 }
 
 /// The wallet address of `key`: `"0x"` + lowercase hex of the first
@@ -500,6 +517,23 @@ mod tests {
         }
         let long = file_name(&"x".repeat(MAX_AGENT_ID_LEN + 1));
         assert_eq!(agent_of_file(&long), None);
+        assert_eq!(
+            quarantine_name("m-1", 17),
+            "m-1_miner_info.json.corrupted.17"
+        );
+        assert_eq!(
+            agent_of_quarantined(&quarantine_name("m-1", 17)),
+            Some("m-1")
+        );
+        for other in [
+            "m-1_miner_info.json",
+            "m-1_miner_info.json.corrupted.",
+            "m-1_miner_info.json.corrupted.1x",
+            "m-1_miner_info.json.bak.corrupted.17",
+            "dir/m-1_miner_info.json.corrupted.17",
+        ] {
+            assert_eq!(agent_of_quarantined(other), None, "{other}");
+        }
     }
 
     #[test]

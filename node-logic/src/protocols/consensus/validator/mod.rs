@@ -28,7 +28,10 @@
 //! with it (the new leader failed); otherwise it is cut off from a quorum
 //! and repeats its view change instead, so a lone validator never runs
 //! ahead into views nobody else reaches. Each failed view doubles the
-//! timeout (up to 2^6 times `view_timeout`); a finalization resets it.
+//! timeout, up to `max_view_timeout`; a finalization resets it. The
+//! ceiling keeps a healed network from waiting out timeouts that grew
+//! while a fault lasted; the driver sets it from the network's delays so
+//! a view can still complete on a slow one.
 //! A validator that sees view changes from `f + 1`
 //! validators for views above its own joins the highest view that `f + 1`
 //! of them have reached. The leader of view `w`, once it holds a quorum of
@@ -47,12 +50,34 @@
 //! current view and the blocks it lacks, at most once per `sync_retry`
 //! (`view_timeout / 2`) per validator.
 //!
+//! # Retransmission
+//!
+//! Datagrams get lost, so nothing a view needs is sent only once. While a
+//! validator waits on the others — changing view, or holding a proposal
+//! or a vote of the current height — a resend timer fires every quarter
+//! of the current view timeout (`ConsensusTimer::Resend`) and sends its
+//! part of the view again to every validator that has not shown it holds
+//! it: in an active view, its proposal (the leader: the new-view message
+//! if that proposed this height, else the pre-prepare) and its own
+//! prepare and commit, to each validator whose commit of this view it
+//! lacks; while changing view, its view change, to each validator whose
+//! view change to this view it lacks and always to the view's leader.
+//! A validator that receives again something it already holds (the
+//! sender lacks something of its own) answers with its part of the view,
+//! at most once per resend interval per validator, and one that has
+//! moved past the height or view answers as in catch-up (the blocks, or
+//! the new-view message). Only messages already signed are sent again: at
+//! most three per validator and interval, and nothing once the height is
+//! finalized or the view left.
+//!
 //! # Catch-up
 //!
 //! A validly signed message for a height beyond the next one, a view
 //! change reporting a higher finalized height, or a commit quorum for a
 //! block this validator never received makes it send a sync request to
-//! that validator (at most one per `sync_retry`). The answer carries up to
+//! that validator (at most one per `sync_retry`). A vote or proposal for
+//! a height this validator has finalized makes it send the sender the
+//! blocks it lacks (at most once per `sync_retry` per validator). The answer carries up to
 //! [`MAX_SYNC_BLOCKS`] finalized blocks with their commit certificates
 //! (from the last [`SYNC_HISTORY`] blocks the responder keeps); each
 //! certificate is checked before the block is finalized, in order. After
@@ -92,7 +117,7 @@ use crate::protocols::consensus::ConsensusTimer;
 use crate::protocols::consensus::block::{BLOCK_LEN, Block, Hash32};
 use crate::protocols::consensus::certificate::{CommitCertificate, PreparedCertificate};
 use crate::protocols::consensus::config::{
-    ConsensusConfig, MAX_TIMEOUT_DOUBLINGS, MAX_VALIDATORS, ValidatorSet,
+    ConsensusConfig, MAX_VALIDATORS, ValidatorSet, view_timeout_after,
 };
 use crate::protocols::consensus::message::{
     ConsensusMessage, MAX_SYNC_BLOCKS, NewView, PrePrepare, PreparedSummary, Signed, SyncRequest,
@@ -105,6 +130,7 @@ use crate::time::{SimDuration, SimTime};
 
 mod catch_up;
 mod normal;
+mod resend;
 mod view_change;
 
 /// Votes are kept for views `view - VIEW_WINDOW ..= view` of the current
@@ -189,6 +215,7 @@ pub struct Validator {
     verifications: Cell<u64>,
     block_interval: SimDuration,
     view_timeout: SimDuration,
+    max_view_timeout: SimDuration,
     /// Member of a large enough set: takes part at all.
     enabled: bool,
     misbehaving: bool,
@@ -218,6 +245,9 @@ pub struct Validator {
 
     propose_at: Option<SimTime>,
     view_deadline: Option<SimTime>,
+    resend_at: Option<SimTime>,
+    /// When this validator last sent each validator its part of the view.
+    resent_to: BTreeMap<HostId, SimTime>,
     sync_allowed_at: SimTime,
     helped_at: BTreeMap<HostId, SimTime>,
 
@@ -245,6 +275,7 @@ impl Validator {
             verifications: Cell::new(0),
             block_interval: config.block_interval,
             view_timeout: config.view_timeout,
+            max_view_timeout: config.max_view_timeout.max(config.view_timeout),
             enabled,
             misbehaving: false,
             finalized_height: 0,
@@ -266,6 +297,8 @@ impl Validator {
             progressed: false,
             propose_at: None,
             view_deadline: None,
+            resend_at: None,
+            resent_to: BTreeMap::new(),
             sync_allowed_at: SimTime::ZERO,
             helped_at: BTreeMap::new(),
             stats: ConsensusStats::default(),
@@ -316,6 +349,15 @@ impl Validator {
                         out.set_timer(TimerId::Consensus(ConsensusTimer::View), at);
                     } else {
                         self.view_timer_expired(now, out);
+                    }
+                }
+            }
+            ConsensusTimer::Resend => {
+                if let Some(at) = self.resend_at {
+                    if now < at {
+                        out.set_timer(TimerId::Consensus(ConsensusTimer::Resend), at);
+                    } else {
+                        self.resend(now, out);
                     }
                 }
             }
@@ -423,10 +465,10 @@ impl Validator {
     }
     /// When the validator next wants a timer input, if ever.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        match (self.propose_at, self.view_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.propose_at, self.view_deadline, self.resend_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
     /// Signature checks asked of the verifier so far (cache hits of an
     /// injected caching verifier included).
@@ -449,10 +491,17 @@ impl Validator {
     // ------------------------------------------------------------------
     // Plumbing
 
-    /// After an input: redo what progress makes possible (proposals, a
-    /// fresh view change, a new view) and replay buffered messages that
-    /// are now due, until nothing changes.
+    /// After an input: redo what progress makes possible, then keep what
+    /// this validator waits on retransmitted.
     fn settle(&mut self, now: SimTime, rng: &mut dyn Rng, out: &mut Outbox) {
+        self.replay(now, rng, out);
+        self.arm_resend(now, out);
+    }
+
+    /// Redoes what progress makes possible (proposals, a fresh view
+    /// change, a new view) and replays buffered messages that are now due,
+    /// until nothing changes.
+    fn replay(&mut self, now: SimTime, rng: &mut dyn Rng, out: &mut Outbox) {
         loop {
             if std::mem::take(&mut self.progressed) {
                 if self.view_active {

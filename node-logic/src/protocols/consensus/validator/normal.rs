@@ -100,9 +100,20 @@ impl Validator {
         out: &mut Outbox,
     ) {
         let (view, height) = (pp.value().view, pp.value().block.height);
-        if self.set.leader(view) != Some(pp.value().leader) || height < self.next_height() {
+        if self.set.leader(view) != Some(pp.value().leader) {
             self.stats.ignored += 1;
             return;
+        }
+        if height < self.next_height() {
+            self.stats.ignored += 1;
+            return self.help_behind(now, from, height, out);
+        }
+        let known = self.round.proposals.get(&view);
+        if view == self.view
+            && known.is_some_and(|k| k.value().block.hash() == pp.value().block.hash())
+        {
+            // Sent again: the leader lacks something of ours.
+            self.answer_resend(now, from, out);
         }
         let waits_for_view =
             view > self.view || (view == self.view && !self.view_active && !via_new_view);
@@ -178,7 +189,7 @@ impl Validator {
         let (kind, view, height, hash) = (v.kind, v.view, v.height, v.block_hash);
         if height < self.next_height() {
             self.stats.ignored += 1;
-            return;
+            return self.help_behind(now, from, height, out);
         }
         if height > self.next_height() || view > self.view {
             if height > self.next_height() {
@@ -213,8 +224,9 @@ impl Validator {
                 return self.equivocation(voter, view, height, kind, out);
             }
             Some(_) => {
+                // Sent again: the voter lacks something of ours.
                 self.stats.ignored += 1;
-                return;
+                return self.answer_resend(now, voter, out);
             }
             None => {}
         }
@@ -344,6 +356,7 @@ impl Validator {
         self.failed_views = 0;
         self.propose_at = None;
         self.progressed = true;
+        self.disarm_resend(out);
         self.arm_view_timer(now + self.block_interval + self.view_timeout, out);
     }
 

@@ -7,8 +7,7 @@ impl Validator {
     // View change
 
     pub(super) fn view_timeout_for(&self, failed_views: u32) -> SimDuration {
-        let doublings = failed_views.saturating_sub(1).min(MAX_TIMEOUT_DOUBLINGS);
-        self.view_timeout.saturating_mul(1 << doublings)
+        view_timeout_after(self.view_timeout, self.max_view_timeout, failed_views)
     }
 
     pub(super) fn arm_view_timer(&mut self, at: SimTime, out: &mut Outbox) {
@@ -26,6 +25,7 @@ impl Validator {
         self.view = new_view;
         self.propose_at = None;
         self.round.prune_below(new_view.saturating_sub(VIEW_WINDOW));
+        self.disarm_resend(out);
     }
 
     /// The view timer expired without a finalization. An active view is
@@ -127,12 +127,20 @@ impl Validator {
         if stale {
             return;
         }
-        let newer = self
+        let held = self
             .view_changes
             .get(&from)
-            .is_none_or(|(old, _)| old.value().new_view < new_view);
-        if newer {
-            self.view_changes.insert(from, (vc, certificate));
+            .map(|(old, _)| old.value().new_view);
+        match held {
+            Some(held) if held >= new_view => {
+                if held == new_view && new_view == self.view {
+                    // Sent again: the sender lacks ours.
+                    self.answer_resend(now, from, out);
+                }
+            }
+            Some(_) | None => {
+                self.view_changes.insert(from, (vc, certificate));
+            }
         }
         // f + 1 validators are past our view: join the highest view that
         // f + 1 of them have reached.
@@ -246,12 +254,14 @@ impl Validator {
         out: &mut Outbox,
     ) {
         let (view, leader) = (nv.value().view, nv.value().leader);
-        if self.set.leader(view) != Some(leader)
-            || view < self.view
-            || (view == self.view && self.view_active)
-        {
+        if self.set.leader(view) != Some(leader) || view < self.view {
             self.stats.ignored += 1;
             return;
+        }
+        if view == self.view && self.view_active {
+            // Sent again: the sender lacks something of ours.
+            self.stats.ignored += 1;
+            return self.answer_resend(now, from, out);
         }
         let height = match self.validate_new_view(nv.value()) {
             Ok(height) => height,

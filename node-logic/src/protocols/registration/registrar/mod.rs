@@ -34,6 +34,29 @@
 //! (`ReRegistrationRequested`). Invalid backups are not recorded as
 //! `Invalid` (the damage was already counted once).
 //!
+//! **Torn reads:** with in-place writes (`config.write_mode`), a read may
+//! catch a file while its writer is still filling it. A damaged read is
+//! then only a suspect: nothing is recorded or repaired, its bytes (their
+//! SHA-256) are remembered and a check is brought forward to
+//! `config.settle` later. Only when a read at least `settle` after the
+//! first finds the same bytes does the damage count (`Invalid`, then
+//! quarantine); a file that changed in between is a new suspect, and a
+//! valid one is accepted. With atomic writes a reader never sees a file
+//! half written, so a damaged read is damage at once.
+//!
+//! **Unfinished recoveries:** a recovery is a sequence of steps (rename,
+//! read the backup, restore or ask), and a registrar may crash between
+//! any two. Every step leaves the directory in a state any registrar
+//! recognizes: a quarantined `<file>.corrupted.<t>` of an agent not
+//! accepted and no `<file>` means the recovery is not finished (no
+//! restore, no rewrite yet). When a listing shows it so at least
+//! `config.settle` after one first did (so a recovery in progress is left
+//! to its registrar), the registrar finishes it: it reads the backup and
+//! restores it or asks the miner, as above. A restarted registrar or
+//! another one thus completes what a crashed one began, at its next check;
+//! a torn or missing restore is seen as damage or as an unfinished
+//! recovery again.
+//!
 //! **Re-registration rounds:** a miner is asked at most once per round. A
 //! round lasts [`REASK_AFTER_CHECKS`] completed checks after the one in
 //! which the miner was asked; if the miner is still not accepted when the
@@ -88,15 +111,17 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand::RngExt;
 use rand_core::Rng;
+use sha2::{Digest, Sha256};
 
 use crate::HostId;
 use crate::identity::PublicKey;
-use crate::io::{FileOp, FileResult, FsError};
+use crate::io::{FileOp, FileResult, FsError, WriteMode};
 use crate::outbox::Outbox;
 use crate::protocols::registration::RegistrationTimer;
 use crate::protocols::registration::config::{RegistrarConfig, Strategy};
 use crate::protocols::registration::file::{
-    ValidRegistration, agent_of_file, backup_name, file_name, parse_legacy_registry, validate,
+    ValidRegistration, agent_of_file, agent_of_quarantined, backup_name, file_name,
+    parse_legacy_registry, quarantine_name, validate,
 };
 use crate::protocols::registration::message::RegistrationMessage;
 use crate::protocols::registration::observe::{
@@ -161,6 +186,14 @@ pub struct Registrar {
     checks_completed: u64,
     /// Agent → the check number (1-based) in which it was last asked.
     asked: BTreeMap<String, u64>,
+    /// In-place writes: damaged reads not yet confirmed, by agent: the
+    /// SHA-256 of the bytes read and when they were first read.
+    suspects: BTreeMap<String, ([u8; 32], SimTime)>,
+    /// When the earliest suspect may be confirmed (a check is due then).
+    confirm_at: Option<SimTime>,
+    /// Quarantined agents without a main file, by when a listing first
+    /// showed them so: perhaps another registrar's recovery in progress.
+    orphans: BTreeMap<String, SimTime>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +208,9 @@ enum Phase {
 enum Job {
     Miner(String),
     Legacy,
+    /// A quarantined file without a main file: a recovery some registrar
+    /// began and did not finish. Read the backup; restore it or ask.
+    Recover(String),
 }
 
 /// Files still to look at in the current round, in order, each once.
@@ -241,6 +277,9 @@ impl Registrar {
             accepted_since_check: false,
             checks_completed: 0,
             asked: BTreeMap::new(),
+            suspects: BTreeMap::new(),
+            confirm_at: None,
+            orphans: BTreeMap::new(),
         }
     }
 
@@ -328,7 +367,7 @@ impl Registrar {
         match (in_flight, result) {
             (InFlight::List, FileResult::Listed { dir, result }) if dir.is_empty() => {
                 if let Ok(names) = result {
-                    self.queue_listed(names);
+                    self.queue_listed(now, names);
                 }
             }
             (InFlight::Read { agent }, FileResult::Read { path, result })
@@ -473,9 +512,12 @@ impl Registrar {
         self.in_flight = Some(InFlight::List);
         self.full_check = true;
         self.changed.clear();
+        // The check reads every suspect again (and re-arms what it cannot
+        // confirm yet).
+        self.confirm_at = None;
     }
 
-    fn queue_listed(&mut self, names: &[String]) {
+    fn queue_listed(&mut self, now: SimTime, names: &[String]) {
         for name in names {
             if let Some(agent) = agent_of_file(name)
                 && !self.accepted.contains_key(agent)
@@ -484,6 +526,7 @@ impl Registrar {
                 self.queue.push(Job::Miner(agent.to_string()));
             }
         }
+        self.queue_unfinished_recoveries(now, names);
         if let Some(path) = &self.config.legacy_registry
             && !self.legacy_merged
             && (path.contains('/') || names.contains(path))
@@ -523,8 +566,52 @@ impl Registrar {
         }
     }
 
+    /// With `recover`: every agent not accepted whose file was quarantined
+    /// and that still has no main file (no restore, no rewrite) at a
+    /// listing at least `settle` after one first showed it so — a recovery
+    /// a registrar began and did not finish, perhaps because it crashed
+    /// between the steps (a recovery in progress is left to its registrar
+    /// until then). Finish it: read the backup, restore it or ask the
+    /// miner (once per round, as always).
+    fn queue_unfinished_recoveries(&mut self, now: SimTime, names: &[String]) {
+        if !self.config.recover {
+            return;
+        }
+        let quarantined: BTreeSet<&str> = names
+            .iter()
+            .filter_map(|n| agent_of_quarantined(n))
+            .filter(|a| !self.accepted.contains_key(*a) && !self.refused.contains(*a))
+            .collect();
+        if quarantined.is_empty() && self.orphans.is_empty() {
+            return;
+        }
+        let present: BTreeSet<&str> = names.iter().filter_map(|n| agent_of_file(n)).collect();
+        let orphans: BTreeSet<&str> = quarantined.difference(&present).copied().collect();
+        self.orphans
+            .retain(|agent, _| orphans.contains(agent.as_str()));
+        for agent in orphans {
+            match self.orphans.get(agent) {
+                Some(&seen) if now >= seen + self.config.settle => {
+                    self.queue.push(Job::Recover(agent.to_string()));
+                }
+                Some(_) => {}
+                None => {
+                    self.orphans.insert(agent.to_string(), now);
+                }
+            }
+        }
+    }
+
     fn issue(&mut self, job: Job, out: &mut Outbox) {
         match job {
+            Job::Recover(agent) => {
+                if !self.accepted.contains_key(&agent) {
+                    out.file(FileOp::Read {
+                        path: backup_name(&agent),
+                    });
+                    self.in_flight = Some(InFlight::ReadBackup { agent });
+                }
+            }
             Job::Miner(agent) => {
                 if !self.accepted.contains_key(&agent) {
                     out.file(FileOp::Read {
@@ -556,6 +643,13 @@ impl Registrar {
             Err(_) => Err(ValidationErrorKind::Unreadable),
             Ok(bytes) => self.check_file(&agent, bytes),
         };
+        if let (Err(error), Ok(bytes)) = (verdict.as_ref(), result)
+            && error.is_damage()
+            && !self.damage_persists(now, &agent, bytes, out)
+        {
+            return;
+        }
+        self.suspects.remove(&agent);
         match verdict {
             Ok(valid) => {
                 let key = valid.public_key();
@@ -581,7 +675,7 @@ impl Registrar {
                 }
                 if self.config.recover && error.is_damage() {
                     let from = file_name(&agent);
-                    let to = format!("{from}.corrupted.{}", now.as_nanos());
+                    let to = quarantine_name(&agent, now.as_nanos());
                     out.file(FileOp::Rename {
                         from,
                         to: to.clone(),
@@ -590,6 +684,42 @@ impl Registrar {
                 }
             }
         }
+    }
+
+    /// Whether damaged `bytes` read from `agent`'s file are damage. With
+    /// atomic writes, always. With in-place writes only once the same
+    /// bytes were read at least `settle` apart: until then they may be a
+    /// write in progress, so nothing is recorded or repaired; they are
+    /// remembered and a check is brought forward to read them again.
+    fn damage_persists(
+        &mut self,
+        now: SimTime,
+        agent: &str,
+        bytes: &[u8],
+        out: &mut Outbox,
+    ) -> bool {
+        if self.config.write_mode == WriteMode::Atomic {
+            return true;
+        }
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let since = match self.suspects.get(agent) {
+            Some(&(seen, since)) if seen == digest => since,
+            Some(_) | None => {
+                self.suspects.insert(agent.to_string(), (digest, now));
+                now
+            }
+        };
+        let due = since + self.config.settle;
+        if now >= due && since < now {
+            return true;
+        }
+        self.confirm_at = Some(self.confirm_at.map_or(due, |c| c.min(due)));
+        if self.next_check.is_none_or(|c| due < c) {
+            let at = due.max(now + MIN_CHECK_INTERVAL);
+            self.next_check = Some(at);
+            out.set_timer(TimerId::Registration(RegistrationTimer::Check), at);
+        }
+        false
     }
 
     fn on_backup(
@@ -784,7 +914,10 @@ impl Registrar {
             Strategy::Watch { safety_poll } => safety_poll,
         };
         self.accepted_since_check = false;
-        let at = now + delay.max(MIN_CHECK_INTERVAL);
+        let mut at = now + delay.max(MIN_CHECK_INTERVAL);
+        if let Some(confirm) = self.confirm_at {
+            at = at.min(confirm.max(now + MIN_CHECK_INTERVAL));
+        }
         self.next_check = Some(at);
         out.set_timer(TimerId::Registration(RegistrationTimer::Check), at);
     }

@@ -43,6 +43,7 @@ fn config(strategy: Strategy, expected: u32, recover: bool) -> RegistrarConfig {
         progress_interval: SimDuration::ZERO,
         legacy_registry: None,
         write_mode: WriteMode::Atomic,
+        settle: SimDuration::from_millis(100),
         announce: false,
     }
 }
@@ -992,4 +993,135 @@ fn expected_zero_is_ready_after_the_first_check() {
         timed_out: false,
         missing: vec![]
     }));
+}
+
+fn in_place(strategy: Strategy, expected: u32) -> RegistrarConfig {
+    RegistrarConfig {
+        write_mode: WriteMode::InPlace,
+        ..config(strategy, expected, true)
+    }
+}
+
+fn watch() -> Strategy {
+    Strategy::Watch {
+        safety_poll: SimDuration::from_secs(60),
+    }
+}
+
+#[test]
+fn with_in_place_writes_a_torn_read_is_not_damage_until_it_persists() {
+    let mut h = Harness::new(in_place(watch(), 1));
+    h.start(t(0));
+    let good = valid(0, t(S));
+    let path = "miner-0_miner_info.json";
+    // The write has begun: a prefix is on disk when the notification is read.
+    h.put(path, good[..good.len() / 3].to_vec());
+    let outputs = h.changed(t(S), path);
+    assert_eq!(ops(&outputs), vec![FileOp::Read { path: path.into() }]);
+    assert!(events(&outputs).is_empty(), "nothing recorded yet");
+    // A check is brought forward to read it again once it has settled.
+    assert_eq!(h.reg.poll_timeout(), Some(t(S + 100 * MS)));
+    // The write ends and notifies: the whole file is accepted.
+    h.put(path, good.clone());
+    let outputs = h.changed(t(S + 20 * MS), path);
+    assert!(matches!(
+        events(&outputs)[..],
+        [
+            RegistrationEvent::Accepted { .. },
+            RegistrationEvent::Ready { .. }
+        ]
+    ));
+    assert_eq!(h.fs.files().len(), 1, "nothing quarantined");
+}
+
+#[test]
+fn with_in_place_writes_damage_that_persists_is_quarantined() {
+    let mut h = Harness::new(in_place(backoff(0), 1));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let good = valid(0, t(0));
+    let path = "miner-0_miner_info.json";
+    let damaged = damage(DamageMode::Truncate, &good, "miner-0", &mut rng);
+    h.put(path, damaged.clone());
+    h.put("miner-0_miner_info.json.bak", good.clone());
+    let outputs = h.start(t(0));
+    assert!(
+        events(&outputs).is_empty(),
+        "a single damaged read proves nothing"
+    );
+    // The next check comes after the settle time, not the backoff's 1 s.
+    let (at, outputs) = h.next_check();
+    assert_eq!(at, t(100 * MS));
+    let got = events(&outputs);
+    assert_eq!(got[0], invalid("miner-0", ValidationErrorKind::InvalidJson));
+    assert!(matches!(got[1], RegistrationEvent::Quarantined { .. }));
+    assert!(h.reg.is_ready());
+    assert_eq!(h.fs.get(path), Some(&good), "restored from the backup");
+    // Bytes that keep changing (a slow write) are never confirmed.
+    let mut h = Harness::new(in_place(backoff(0), 1));
+    h.put(path, good[..10].to_vec());
+    h.start(t(0));
+    for k in 1..=5u64 {
+        h.put(path, good[..10 + 10 * k as usize].to_vec());
+        let (at, outputs) = h.next_check();
+        assert_eq!(at, t(100 * MS * k));
+        assert!(events(&outputs).is_empty(), "check {k}");
+    }
+}
+
+#[test]
+fn a_quarantined_file_without_a_main_file_is_recovered_by_any_registrar() {
+    let quarantined = "miner-0_miner_info.json.corrupted.5";
+    // With a valid backup: restored and accepted, at the first check
+    // after the one that saw it (a recovery in progress is left alone).
+    let mut h = Harness::new(config(backoff(0), 1, true));
+    h.put(quarantined, b"{".to_vec());
+    h.put("miner-0_miner_info.json.bak", valid(0, t(0)));
+    let outputs = h.start(t(S));
+    assert_eq!(
+        ops(&outputs),
+        vec![FileOp::List { dir: String::new() }],
+        "only noted"
+    );
+    let (_, outputs) = h.next_check();
+    assert!(matches!(
+        events(&outputs)[..],
+        [
+            RegistrationEvent::Accepted {
+                source: WalletSource::Backup,
+                ..
+            },
+            RegistrationEvent::RestoredFromBackup { .. },
+            RegistrationEvent::Ready { .. }
+        ]
+    ));
+    assert_eq!(h.fs.get("miner-0_miner_info.json"), Some(&valid(0, t(0))));
+    // Without one: the miner is asked (once per round).
+    let mut h = Harness::new(config(backoff(0), 1, true));
+    h.put(quarantined, b"{".to_vec());
+    h.start(t(S));
+    let (_, outputs) = h.next_check();
+    assert_eq!(
+        sends(&outputs),
+        vec![(
+            HostId(100),
+            RegistrationMessage::ReRegister {
+                agent: "miner-0".into()
+            }
+        )]
+    );
+    assert!(sends(&h.next_check().1).is_empty(), "same round");
+    // With `recover = false`, or once the main file is back, nothing happens.
+    for (recover, main) in [(false, false), (true, true)] {
+        let mut h = Harness::new(config(backoff(0), 2, recover));
+        h.put(quarantined, b"{".to_vec());
+        if main {
+            h.put("miner-0_miner_info.json", valid(0, t(0)));
+        }
+        h.start(t(S));
+        let (_, outputs) = h.next_check();
+        assert!(sends(&outputs).is_empty());
+        assert!(!ops(&outputs).contains(&FileOp::Read {
+            path: "miner-0_miner_info.json.bak".into()
+        }));
+    }
 }
