@@ -1,67 +1,77 @@
 #!/usr/bin/env bash
-# Fidelity study: the simulator (`sim run`) against real processes
-# (`sim launch`) on the same scenarios, seeds and overrides.
+# Fidelity study: the simulator (`sim run`) against real processes, with a
+# real Shadow as the reference (`sim export shadow` + `shadow` + `sim
+# collect`) and on loopback (`sim launch`), on the same scenarios, seeds and
+# overrides.
 #
-#   scripts/fidelity.sh [OUT]
+#   scripts/fidelity.sh [OUT] [CASE-FILTER]
 #
 #   SIM      the sim binary (default: target/release/sim; build it first with
 #            `cargo build --release`)
-#   OUT      (argument) results folder (default: out/fidelity); `sim run` results go to
-#            OUT/sim, `sim launch` results to OUT/launch (a second launch of
-#            the same seed to OUT/launch-2, ...) with its output in
-#            OUT/<scenario>-seed-<n>-launch-<k>.log, and `sim run` without
-#            the faults `sim launch` skips to OUT/sim-ref
+#   SHADOW   the shadow binary (default: `shadow` on PATH, else
+#            ../shared/tools/shadow/install.sh beside the repository)
+#   OUT      (argument) results folder (default: out/fidelity): OUT/sim,
+#            OUT/shadow (collected), OUT/launch, the exports in
+#            OUT/export/<case>, logs in OUT/<case>.*.log, costs in OUT/costs.tsv
+#   CASE-FILTER  (argument) run only the cases whose file name contains it
 #   METRICS  space-separated metric names to compare (default: the list below)
 #   TABLES_ONLY=1  make no runs; print the tables from the results in OUT
 #
-# Needs python3 (to read summary.json; jq is not needed).
+# Needs python3 (to read summary.json) and GNU time (/usr/bin/time).
 #
-# For every case below it runs `sim run ... --no-plots` and then
-# `sim launch ... --no-plots` (one launch at a time: the processes of one
-# launch already share the machine's cores), and prints one Markdown table
-# per case to stdout: per seed, the simulator's value, the real run's value
-# (several launches separated by " / ") and the difference launch - sim (with
-# the relative difference for counts). Progress goes to stderr. A metric is
-# shown if either summary has it. Exits non-zero if a run fails.
+# For every case it runs `sim run`, the Shadow export under Shadow (then
+# `sim collect`) and `sim launch`, one at a time, measuring each one's wall
+# time and peak memory (GNU time's maximum resident set size: for Shadow and
+# launch the largest single process, not the sum over hosts), and prints
+# one Markdown table per case (sim run, Shadow and launch values, and each
+# real run's difference to sim run, relative for counts) and a cost table.
+# Progress goes to stderr. Exits non-zero if a run fails.
 #
-# A case is "FILE|SETS|SCALE|SEEDS|LAUNCHES|REF_SETS":
-#   SETS      `--set` arguments for both runs, separated by ';' (may be empty)
-#   SCALE     `sim launch --time-scale` (real seconds per scenario second)
-#   SEEDS     space-separated seeds
-#   LAUNCHES  how many times each seed is launched (the real run is not
-#             deterministic; the repetitions show by how much it varies)
-#   REF_SETS  extra `--set` arguments (';'-separated) for an additional
-#             `sim run` without the faults `sim launch` cannot apply
-#             (partitions, link faults); empty for none
+# A case is "FILE|SETS|SCALE|SEED": SETS are `--set` arguments for all
+# three, separated by ';' (may be empty); SCALE is `sim launch --time-scale`.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 sim=${SIM:-$root/target/release/sim}
 out=${1:-$root/out/fidelity}
+filter=${2:-}
 metrics=${METRICS:-"registration.success_rate registration.ready_s registration.p95_s
-consensus.blocks_finalized consensus.first_block_s consensus.finality_p95_s
-consensus.view_changes consensus.safety_violations consensus.signature_checks
-consensus.signature_requests network.messages_sent network.messages_dropped
-peers.converged_s run.events real.faults_skipped"}
+registration.corrupt_detected registration.recovered consensus.blocks_finalized
+consensus.first_block_s consensus.finality_p95_s consensus.view_changes
+consensus.safety_violations network.messages_sent network.messages_delivered
+network.messages_dropped peers.converged_s gossip.coverage gossip.time_to_all_s
+real.path_dropped real.faults_skipped"}
 
 cases=(
-  # Registration from the registry, then consensus; one truncated file.
-  "scenarios/network-bring-up.toml|duration=2 min|0.1|1 2 3|2|"
-  # Four validators, no faults.
-  "scenarios/consensus-basic.toml|duration=2 min|0.1|1|1|"
-  # 100 miners + 4 registrars, 10 min scenario: 30 s real at 0.05.
-  "scenarios/registration-backoff.toml||0.05|1|1|"
-  # Partition (60-120 s) and link fault (220-260 s) are skipped by launch;
-  # the reference run keeps only the crash/restart of peer-3.
-  "scenarios/heartbeat-partition.toml||0.05|7|1|faults=[{at=\"150 s\", crash=\"peer-3\", restart=\"200 s\"}]"
+  "scenarios/consensus-basic.toml||0.1|1"
+  "scenarios/consensus-byzantine.toml||0.1|1"
+  "scenarios/consensus-duplicates.toml||0.1|1"
+  "scenarios/consensus-leader-crash.toml||0.1|1"
+  "scenarios/consensus-partition.toml||0.1|1"
+  "scenarios/consensus-reorder.toml||0.1|1"
+  "scenarios/gossip-rumor.toml||0.1|1"
+  "scenarios/heartbeat-partition.toml||0.1|7"
+  "scenarios/heartbeat-regions.toml||0.1|1"
+  "scenarios/network-bring-up.toml||0.1|1"
+  "scenarios/registration-legacy.toml||0.1|1"
+  "scenarios/registration-corruption.toml||0.1|1"
+  "scenarios/registration-backoff.toml||0.05|1"
+  "scenarios/registration-watch.toml||0.05|1"
+  "scenarios/registration-baseline.toml||0.05|1"
+  # The slow-network case: finality at 200 ms per link.
+  "scenarios/consensus-basic.toml|network.latency=200 ms|0.1|1"
 )
 
 if [[ ! -x $sim ]]; then
   echo "error: $sim is not an executable (cargo build --release, or set SIM)" >&2
   exit 2
 fi
-if ! command -v python3 > /dev/null; then
-  echo "error: python3 is needed to read summary.json" >&2
+shadow=${SHADOW:-$(command -v shadow || true)}
+if [[ -z $shadow && -f $root/../shared/tools/shadow/install.sh ]]; then
+  shadow=$(bash "$root/../shared/tools/shadow/install.sh")
+fi
+if [[ -z $shadow && ${TABLES_ONLY:-0} != 1 ]]; then
+  echo "error: no Shadow: set SHADOW, put shadow on PATH, or install it (see README)" >&2
   exit 2
 fi
 mkdir -p "$out"
@@ -80,124 +90,86 @@ set_args() {
   done
 }
 
-# scenario_name FILE -> the results folder name: a top-level `name = "..."`
-# (before the first [table]), else the file stem
-scenario_name() {
-  python3 -c '
-import re, sys
-name = sys.argv[1].rsplit("/", 1)[-1].removesuffix(".toml")
-for line in open(sys.argv[1]):
-    if line.lstrip().startswith("["):
-        break
-    m = re.match(r"\s*name\s*=\s*\"([^\"]*)\"", line)
-    if m:
-        name = m.group(1)
-print(name)' "$1"
+# timed LABEL LOG CMD... : runs CMD with its output in LOG and appends
+# "LABEL<TAB>wall seconds<TAB>max RSS KiB" to OUT/costs.tsv
+timed() {
+  local label=$1 log=$2
+  shift 2
+  /usr/bin/time -o "$out/.time" -f '%e\t%M' "$@" > "$log" 2>&1 || {
+    echo "error: failed: $*; see $log" >&2
+    exit 1
+  }
+  printf '%s\t%s\n' "$label" "$(cat "$out/.time")" >> "$out/costs.tsv"
 }
 
 for case in "${cases[@]}"; do
-  IFS='|' read -r file sets scale seeds launches ref_sets <<< "$case"
+  IFS='|' read -r file sets scale seed <<< "$case"
+  [[ -n $filter && $file != *$filter* ]] && continue
   mapfile -d '' -t args < <(set_args "$sets")
-  mapfile -d '' -t ref_args < <(set_args "$ref_sets")
-  name=$(scenario_name "$file")
-  for seed in $seeds; do
-    if [[ ${TABLES_ONLY:-0} == 1 ]]; then break; fi
-    echo "== $name seed $seed: sim run" >&2
-    "$sim" run "$file" "${args[@]}" --seed "$seed" --quiet --no-plots \
-      --out "$out/sim"
-    if [[ -n $ref_sets ]]; then
-      echo "== $name seed $seed: sim run without the skipped faults" >&2
-      "$sim" run "$file" "${args[@]}" "${ref_args[@]}" --seed "$seed" --quiet \
-        --no-plots --out "$out/sim-ref"
-    fi
-    for ((n = 1; n <= launches; n++)); do
-      dir=$out/launch
-      if ((n > 1)); then dir=$out/launch-$n; fi
-      echo "== $name seed $seed: sim launch at time scale $scale (launch $n of $launches)" >&2
-      "$sim" launch "$file" "${args[@]}" --seed "$seed" --time-scale "$scale" \
-        --no-plots --out "$dir" > "$out/$name-seed-$seed-launch-$n.log" 2>&1 || {
-        echo "error: sim launch failed; see $out/$name-seed-$seed-launch-$n.log" >&2
-        exit 1
-      }
-    done
-  done
+  key=$(basename "$file" .toml)${sets:+-$(echo "$sets" | tr -c 'a-zA-Z0-9=\n' '_')}
+  if [[ ${TABLES_ONLY:-0} != 1 ]]; then
+    echo "== $key: sim run" >&2
+    timed "$key sim-run" "$out/$key.sim.log" \
+      "$sim" run "$file" "${args[@]}" --seed "$seed" --no-plots --out "$out/sim/$key"
+    echo "== $key: Shadow" >&2
+    rm -rf "$out/export/$key"
+    "$sim" export shadow "$file" "${args[@]}" --seed "$seed" --sim-path "$sim" \
+      --out "$out/export/$key" > "$out/$key.export.log" 2>&1
+    (cd "$out/export/$key" && timed "$key shadow" "$out/$key.shadow.log" "$shadow" shadow.yaml)
+    "$sim" collect "$out/export/$key/shadow.data/hosts" --no-plots \
+      --out "$out/shadow/$key" > "$out/$key.collect.log" 2>&1
+    echo "== $key: sim launch at time scale $scale" >&2
+    timed "$key launch" "$out/$key.launch.log" \
+      "$sim" launch "$file" "${args[@]}" --seed "$seed" --time-scale "$scale" --no-plots \
+      --out "$out/launch/$key"
+  fi
+  python3 - "$out" "$key" "$file" "$sets" "$scale" "$seed" "$metrics" << 'PY'
+import glob, json, os, sys
 
-  python3 - "$out" "$name" "$file" "$sets" "$scale" "$seeds" "$launches" \
-    "$ref_sets" "$metrics" << 'PY'
-import json, os, sys
+out, key, file, sets, scale, seed, metrics = sys.argv[1:]
 
-out, name, file, sets, scale, seeds, launches, ref_sets, metrics = sys.argv[1:]
-seeds = seeds.split()
-launches = int(launches)
-metrics = metrics.split()
-
-def summary(kind, seed):
-    path = os.path.join(out, kind, name, f"seed-{seed}", "summary.json")
+def summary(kind):
+    (path,) = glob.glob(os.path.join(out, kind, key, "*", f"seed-{seed}", "summary.json"))
     with open(path) as f:
         return json.load(f)
 
 def fmt(v):
     if v is None:
         return "-"
-    if isinstance(v, bool) or isinstance(v, str):
-        return str(v)
-    if isinstance(v, int):
+    if isinstance(v, (bool, str, int)):
         return str(v)
     return f"{v:.3f}"
 
 def diff(a, b, metric):
-    """b - a, with the relative difference for counts."""
+    """b - a, with the relative difference for counts and times."""
     if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
         return "-"
     d = b - a
     if d == 0:
         return "0"
-    if isinstance(a, int) and isinstance(b, int) and not metric.endswith("_s"):
-        text = f"{d:+d}"
-        if a != 0:
-            pct = 100 * d / a
-            text += f" ({pct:+.1f} %)" if abs(pct) < 1 else f" ({pct:+.0f} %)"
-        return text
-    return f"{d:+.3f}"
+    text = f"{d:+d}" if isinstance(d, int) else f"{d:+.3f}"
+    if a != 0:
+        pct = 100 * d / a
+        text += f" ({pct:+.1f} %)" if abs(pct) < 10 else f" ({pct:+.0f} %)"
+    return text
 
-sims = {s: summary("sim", s) for s in seeds}
-refs = {s: summary("sim-ref", s) for s in seeds} if ref_sets else {}
-reals = {
-    s: [summary("launch" if n == 1 else f"launch-{n}", s) for n in range(1, launches + 1)]
-    for s in seeds
-}
-
+s, sh, la = summary("sim"), summary("shadow"), summary("launch")
 sets_text = " ".join(f"--set '{x}'" for x in sets.split(";") if x) or "no --set"
-print(f"### {name}: `{file}`, {sets_text}, time scale {scale}")
+print(f"### {key}: `{file}`, seed {seed}, {sets_text}; launch at time scale {scale}")
 print()
-if launches > 1:
-    print(f"Each seed launched {launches} times; launch values and differences are listed in launch order.")
-    print()
-head = ["metric"]
-for s in seeds:
-    sfx = f" (seed {s})"
-    head += [f"sim run{sfx}"]
-    if ref_sets:
-        head += [f"sim run, no skipped faults{sfx}"]
-    head += [f"sim launch{sfx}", f"difference{sfx}"]
-    if ref_sets:
-        head += [f"difference to no skipped faults{sfx}"]
-print("| " + " | ".join(head) + " |")
-print("|" + "---|" * len(head))
-for m in metrics:
-    if not any(m in sims[s] or any(m in r for r in reals[s]) for s in seeds):
+print("| metric | sim run | Shadow | Shadow - sim | sim launch | launch - sim |")
+print("|---|---|---|---|---|---|")
+for m in metrics.split():
+    if not any(m in x for x in (s, sh, la)):
         continue
-    row = [m]
-    for s in seeds:
-        a = sims[s].get(m)
-        row.append(fmt(a))
-        if ref_sets:
-            row.append(fmt(refs[s].get(m)))
-        row.append(" / ".join(fmt(r.get(m)) for r in reals[s]))
-        row.append(" / ".join(diff(a, r.get(m), m) for r in reals[s]))
-        if ref_sets:
-            row.append(" / ".join(diff(refs[s].get(m), r.get(m), m) for r in reals[s]))
-    print("| " + " | ".join(row) + " |")
+    a = s.get(m)
+    print(f"| {m} | {fmt(a)} | {fmt(sh.get(m))} | {diff(a, sh.get(m), m)} | {fmt(la.get(m))} | {diff(a, la.get(m), m)} |")
 print()
 PY
 done
+
+echo "### Cost (wall time, peak RSS of the largest process)"
+echo
+echo "| run | wall s | max RSS MiB |"
+echo "|---|---|---|"
+awk -F'\t' '{printf "| %s | %s | %.0f |\n", $1, $2, $3 / 1024}' "$out/costs.tsv"

@@ -151,6 +151,13 @@ pub struct NodeArgs {
     /// `<host>.summary.json`.
     #[arg(long, default_value = ".", value_name = "DIR")]
     pub out: PathBuf,
+    /// How much of the scenario's network the process reproduces in its
+    /// own send path: `emulate` (latency, jitter, loss, bandwidth: `sim
+    /// launch` on loopback), `jitter` (only jitter: under Shadow, whose
+    /// graph has the rest) or `faults` (nothing: a real network). The
+    /// scenario's network faults apply in every case.
+    #[arg(long, value_enum, default_value_t = crate::real::netpath::PathModel::Faults)]
+    pub path: crate::real::netpath::PathModel,
 }
 
 /// The port `sim node` listens on by default.
@@ -294,8 +301,9 @@ pub struct ExportArgs {
     pub sim_path: String,
     /// The shared directory of the registration files, as the processes
     /// see it (relative to a Shadow host's working directory,
-    /// `shadow.data/hosts/<host>/`).
-    #[arg(long, default_value = "../../../shared", value_name = "PATH")]
+    /// `shadow.data/hosts/<host>/`; the default is inside Shadow's data
+    /// folder, so every Shadow run starts with a fresh one).
+    #[arg(long, default_value = "../../shared", value_name = "PATH")]
     pub shared_dir: String,
 }
 

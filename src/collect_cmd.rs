@@ -7,14 +7,13 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use node_logic::HostId;
 use reports::{Metric, ResultDir};
 use sim::runner::RunOptions;
 
 use crate::cli::{CollectArgs, ScenarioArgs};
 use crate::exit::Exit;
 use crate::jobs::single;
-use crate::real::assemble::assemble;
+use crate::real::assemble::Assembler;
 use crate::real::host_log::{self, HostRecord, LOG_SUFFIX};
 use sim::results::{Finished, PlotOptions, Reports};
 
@@ -80,18 +79,17 @@ pub fn collect_into(
             ),
         ));
     }
-    let mut by_name: BTreeMap<String, Vec<HostRecord>> = BTreeMap::new();
-    for file in &files {
-        let records = host_log::read(file).map_err(|e| (Exit::InvalidInput, e.to_string()))?;
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(LOG_SUFFIX))
-            .unwrap_or_default()
-            .to_string();
-        by_name.entry(name).or_default().extend(records);
-    }
-    let seed = run_seed(&by_name)?;
+    let names: Vec<String> = files
+        .iter()
+        .map(|file| {
+            file.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(LOG_SUFFIX))
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let seed = run_seed(&files, &names)?;
     let args = ScenarioArgs {
         files: vec![scenario_file.to_path_buf()],
         overrides: overrides.to_vec(),
@@ -105,20 +103,24 @@ pub fn collect_into(
         ),
     ))?;
     let scenario = &job.scenario;
-    let mut records: BTreeMap<HostId, Vec<HostRecord>> = BTreeMap::new();
-    for (name, lines) in by_name {
-        let Some(host) = scenario.hosts.iter().find(|h| h.name == name) else {
+    let mut assembler = Assembler::new(scenario);
+    let mut recorded = std::collections::BTreeSet::new();
+    for (file, name) in files.iter().zip(&names) {
+        let Some(host) = scenario.hosts.iter().find(|h| &h.name == name) else {
             return Err((
                 Exit::InvalidInput,
                 format!(
-                    "records of host `{name}`, which scenario `{}` does not have: was the run made from another scenario?",
+                    "records of host `{name}` ({}), which scenario `{}` does not have: was the run made from another scenario?",
+                    file.display(),
                     scenario.name
                 ),
             ));
         };
-        records.insert(host.id, lines);
+        recorded.insert(host.id);
+        host_log::for_each(file, false, |record| assembler.add(host.id, record))
+            .map_err(|e| (Exit::InvalidInput, e.to_string()))?;
     }
-    let run = assemble(scenario, &records);
+    let run = assembler.finish();
     let options = RunOptions {
         signature_cache: false,
     };
@@ -142,7 +144,14 @@ pub fn collect_into(
     let mut reports = Reports::of(&finished, &[]);
     let summary = &mut reports.summary;
     summary.set("run.mode", Metric::Text("real".into()));
-    summary.set("real.hosts_recorded", Metric::Count(records.len() as u64));
+    summary.set("real.hosts_recorded", Metric::Count(recorded.len() as u64));
+    let skipped = sim::faults::skipped_in_real_runs(scenario);
+    summary.set("real.faults_skipped", Metric::Count(skipped.len() as u64));
+    let dropped: u64 = run.dropped.values().sum();
+    summary.set("real.path_dropped", Metric::Count(dropped));
+    for (reason, n) in &run.dropped {
+        summary.set(&format!("real.path_dropped.{reason}"), Metric::Count(*n));
+    }
     summary.set("real.send_errors", Metric::Count(run.send_errors));
     summary.set(
         "real.received_beyond_sent",
@@ -182,7 +191,7 @@ pub fn collect_into(
         text,
         "{}: collected {} hosts' records of a real run (seed {})",
         scenario.name,
-        records.len(),
+        recorded.len(),
         scenario.seed
     );
     let total = run.log.net_total();
@@ -195,6 +204,17 @@ pub fn collect_into(
         let _ = writeln!(text, "  {line}");
     }
     crate::execute::target_lines(&mut text, scenario, &reports.summary);
+    for f in &skipped {
+        let _ = writeln!(
+            text,
+            "  warning: fault {} ({} at {}, line {}) was not reproduced by the real processes: {}",
+            f.index,
+            f.kind,
+            f.at.since_start(),
+            f.line,
+            f.why
+        );
+    }
     if refused > 0 {
         let _ = writeln!(
             text,
@@ -256,15 +276,17 @@ fn find_scenario(dir: &Path) -> Option<PathBuf> {
     None
 }
 
-/// The seed every process ran with (they must agree).
-fn run_seed(records: &BTreeMap<String, Vec<HostRecord>>) -> Result<u64, (Exit, String)> {
+/// The seed every process ran with (they must agree), from the boot
+/// records of `files` (of hosts `names`).
+fn run_seed(files: &[PathBuf], names: &[String]) -> Result<u64, (Exit, String)> {
     let mut seeds = BTreeMap::new();
-    for (host, lines) in records {
-        for r in lines {
+    for (file, host) in files.iter().zip(names) {
+        host_log::for_each(file, true, |r| {
             if let HostRecord::Boot { seed, .. } = r {
-                seeds.entry(*seed).or_insert_with(|| host.clone());
+                seeds.entry(seed).or_insert_with(|| host.clone());
             }
-        }
+        })
+        .map_err(|e| (Exit::InvalidInput, e.to_string()))?;
     }
     match seeds.len() {
         1 => Ok(*seeds.keys().next().unwrap_or(&0)),

@@ -3,23 +3,28 @@
 //! Writes, into the output folder:
 //! - `network.gml`: the scenario's graph in Shadow's GML dialect (built-in
 //!   topologies included), every node with `host_bandwidth_up/down`, one
-//!   self-loop per node, integer units only;
+//!   self-loop per node, integer units only (jitter left to the nodes);
 //! - `shadow.yaml`: `general` (stop time, seed), `network.graph` (the GML
 //!   file), and one host per scenario host (its GML node, an IP address,
 //!   its own bandwidth) whose processes run `sim node` for that host,
 //!   starting at the host's start time; a crash becomes a SIGKILL at the
-//!   crash time and, with a restart, a second process; a `corrupt` fault
-//!   becomes a `sim corrupt` helper process at its time;
-//! - `scenario.toml`: the scenario file the processes read;
-//! - `shared/`: the shared directory the processes use (with the files
-//!   the protocols place there, e.g. a legacy registry);
-//! - `EXPORT-NOTES.md`: every fault Shadow cannot express (partitions,
-//!   degraded links, link jitter), also
-//!   counted in a printed warning — nothing is dropped silently. Byzantine
-//!   validators and clock skew are applied by `sim node` itself.
+//!   crash time and, with a restart, a second process; each file a
+//!   `corrupt` fault damages (named, or drawn by `fraction` with `sim
+//!   run`'s stream) becomes a `sim corrupt` helper process at its time;
+//! - `scenario.toml` and `inputs/`: the scenario as the processes read it
+//!   (`--set` values applied, name and seed written in, the graph and
+//!   legacy registry copied), so nothing needs repeating to collect;
+//! - `EXPORT-NOTES.md`: what is left out (nothing, unless a fault kind
+//!   says it cannot be reproduced), how each part is reproduced, and what
+//!   is approximated; a printed warning counts what is left out.
 //!
-//! The processes run `sim node` and `sim corrupt`; `sim collect
-//! shadow.data/hosts --out DIR` turns what they recorded into results.
+//! The network faults (partitions, degraded links, duplication,
+//! reordering), byzantine behaviour and clock skew are applied by each
+//! `sim node` to itself. The processes share `shadow.data/shared`, fresh
+//! for every Shadow run (Shadow refuses to reuse a data folder), which the
+//! first process fills with the files the protocols place there. `sim
+//! collect shadow.data/hosts --out DIR` turns what they recorded into
+//! results.
 //!
 //! Every YAML string is quoted and every value is written deterministically.
 
@@ -63,16 +68,18 @@ pub fn export(args: &ExportArgs) -> Exit {
             return Exit::InvalidInput;
         }
     };
-    let written = (|| -> std::io::Result<()> {
-        fs::create_dir_all(&args.out)?;
-        fs::write(args.out.join("network.gml"), &config.gml)?;
-        fs::write(args.out.join("shadow.yaml"), &config.yaml)?;
-        fs::copy(&job.path, args.out.join("scenario.toml"))?;
-        fs::create_dir_all(args.out.join("shared"))?;
-        for (path, bytes) in &config.shared_files {
-            fs::write(args.out.join("shared").join(path), bytes)?;
-        }
-        fs::write(args.out.join("EXPORT-NOTES.md"), &config.notes)?;
+    let written = (|| -> Result<(), String> {
+        let io = |e: std::io::Error| e.to_string();
+        fs::create_dir_all(&args.out).map_err(io)?;
+        fs::write(args.out.join("network.gml"), &config.gml).map_err(io)?;
+        fs::write(args.out.join("shadow.yaml"), &config.yaml).map_err(io)?;
+        crate::resolved_copy::write(
+            &job.scenario,
+            &job.path,
+            &args.scenarios.overrides,
+            &args.out,
+        )?;
+        fs::write(args.out.join("EXPORT-NOTES.md"), &config.notes).map_err(io)?;
         Ok(())
     })();
     if let Err(e) = written {
@@ -80,7 +87,7 @@ pub fn export(args: &ExportArgs) -> Exit {
         return Exit::OutputFailed;
     }
     println!(
-        "wrote {} (shadow.yaml, network.gml, scenario.toml, shared/, EXPORT-NOTES.md): {} hosts",
+        "wrote {} (shadow.yaml, network.gml, scenario.toml, inputs/, EXPORT-NOTES.md): {} hosts",
         args.out.display(),
         job.scenario.hosts.len()
     );
@@ -105,8 +112,6 @@ pub struct ShadowExport {
     pub notes: String,
     /// Faults left out.
     pub skipped: usize,
-    /// The files the protocols place in the shared directory (path, bytes).
-    pub shared_files: Vec<(String, Vec<u8>)>,
 }
 
 /// What the faults do to a real run, host by host.
@@ -118,6 +123,8 @@ struct RealFaults {
     damages: std::collections::BTreeMap<HostId, Vec<(SimTime, usize, usize, DamageTarget)>>,
     /// Faults not reproduced: (index, line, time, why).
     skipped: Vec<(usize, u32, SimTime, &'static str)>,
+    /// Faults `sim node` applies to itself: (index, kind).
+    by_nodes: Vec<(usize, &'static str)>,
 }
 
 impl RealFaults {
@@ -137,7 +144,10 @@ impl RealFaults {
                     }
                 }
                 // `sim node` applies these to itself.
-                RealEffect::Misbehave { .. } | RealEffect::ClockSkew { .. } => {}
+                RealEffect::Misbehave { .. }
+                | RealEffect::ClockSkew { .. }
+                | RealEffect::Network { .. }
+                | RealEffect::StorageOutage { .. } => out.by_nodes.push((cx.index, fault.name())),
                 RealEffect::Skipped(why) => {
                     let line = scenario.faults[cx.index].location.line;
                     out.skipped.push((cx.index, line, cx.at, why));
@@ -154,44 +164,8 @@ impl ShadowExport {
         let streams = RngStreams::new(scenario.seed);
         let network = build_network(scenario, &mut streams.stream(names::TOPOLOGY, 0))
             .map_err(|e| e.to_string())?;
-        let mut graph: GmlGraph = network.topology.to_gml();
-        // Shadow requires host bandwidths on every node: hosts carry their
-        // own in shadow.yaml, the nodes get the first attached host's (or
-        // 1 Gbit for a node without hosts).
-        for node in &mut graph.nodes {
-            let attached = scenario.hosts.iter().zip(&network.hosts).find(|(_, a)| {
-                network
-                    .topology
-                    .vertex(a.vertex)
-                    .and_then(|v| v.gml_id)
-                    .unwrap_or(a.vertex.0)
-                    == node.id
-            });
-            let (up, down) = attached.map_or(
-                (
-                    sim_core::network::DEFAULT_BANDWIDTH,
-                    sim_core::network::DEFAULT_BANDWIDTH,
-                ),
-                |(_, a)| (a.up, a.down),
-            );
-            node.bandwidth_up.get_or_insert(up);
-            node.bandwidth_down.get_or_insert(down);
-        }
-        // Shadow 3's GML has no jitter: the export keeps the base latency
-        // and says so in the notes.
-        let jittered = graph.edges.iter().filter(|e| !e.jitter.is_zero()).count();
-        for edge in &mut graph.edges {
-            edge.jitter = sim_core::units::SimDuration::ZERO;
-        }
-        let gml = write_gml(&graph);
-
+        let (gml, jittered) = graph(scenario, &network);
         let mut yaml = String::new();
-        let mut notes = String::from(
-            "# Export notes\n\nFaults of the scenario that Shadow cannot express. They are not in \
-             shadow.yaml: a Shadow run of this export does not apply them, so compare it with a \
-             `sim run` of the scenario without them.\n\n",
-        );
-        let mut skipped = 0;
         let _ = writeln!(
             yaml,
             "# Generated by `sim export shadow` from {}; do not edit by hand.",
@@ -209,13 +183,7 @@ impl ShadowExport {
         let _ = writeln!(yaml, "    file:");
         let _ = writeln!(yaml, "      path: {}", q("network.gml"));
         let _ = writeln!(yaml, "hosts:");
-
         let real = RealFaults::of(scenario, &streams);
-        let mut extra_args = Vec::new();
-        for o in &args.scenarios.overrides {
-            extra_args.push("--set".to_string());
-            extra_args.push(format!("{}={}", o.key, o.value));
-        }
         for (host, attachment) in scenario.hosts.iter().zip(&network.hosts) {
             let node_id = network
                 .topology
@@ -232,96 +200,170 @@ impl ShadowExport {
                 q(&attachment.down.to_string())
             );
             let _ = writeln!(yaml, "    processes:");
-            let node_args = |restarted: bool, begin: SimTime| {
-                let mut a = vec![
-                    "node".to_string(),
-                    "--scenario".to_string(),
-                    "../../../scenario.toml".to_string(),
-                    "--host".to_string(),
-                    host.name.clone(),
-                    "--shared-dir".to_string(),
-                    args.shared_dir.clone(),
-                    "--seed".to_string(),
-                    scenario.seed.to_string(),
-                    "--start-at".to_string(),
-                    begin.since_start().to_string(),
-                ];
-                a.extend(extra_args.iter().cloned());
-                if restarted {
-                    a.push("--restarted".to_string());
-                }
-                a
-            };
-            // The host's lives: its start, then every crash and restart.
-            let mut begin = start_time(scenario.groups[host.group].start, host.id, &streams);
-            let mut restarted = false;
-            let mut crashes = real.crashes.get(&host.id).cloned().unwrap_or_default();
-            crashes.sort();
-            for (at, restart) in crashes {
-                if at > begin {
-                    process(
-                        &mut yaml,
-                        &args.sim_path,
-                        &node_args(restarted, begin),
-                        begin,
-                        Some(at),
-                    );
-                }
-                match restart {
-                    Some(r) => {
-                        begin = begin.max(r);
-                        restarted = true;
-                    }
-                    None => {
-                        begin = SimTime::NEVER;
-                        break;
-                    }
-                }
-            }
-            if begin != SimTime::NEVER {
-                process(
-                    &mut yaml,
-                    &args.sim_path,
-                    &node_args(restarted, begin),
-                    begin,
-                    None,
-                );
-            }
-            // File damage: a helper process at the fault's time.
-            for (at, fault, target, damage) in real.damages.get(&host.id).into_iter().flatten() {
-                corrupt_helper(&mut yaml, scenario, args, (*at, *fault, *target), damage);
-            }
+            host_processes(&mut yaml, scenario, args, host, &real, &streams);
         }
-        for (index, line, at, why) in &real.skipped {
-            skipped += 1;
-            let _ = writeln!(
-                notes,
-                "- fault {index} (line {line}, at {}): {why}",
-                at.since_start()
-            );
-        }
-        if jittered > 0 {
-            skipped += 1;
-            let _ = writeln!(
-                notes,
-                "- jitter on {jittered} link(s): Shadow's GML has no jitter; network.gml keeps the base latency"
-            );
-        }
-        if skipped == 0 {
-            notes.push_str("None: everything in the scenario is in shadow.yaml.\n");
-        }
-        let plans = scenario
-            .protocols
-            .plans(scenario, &sim::runner::RunOptions::default())
-            .map_err(|e| e.to_string())?;
         Ok(ShadowExport {
             gml,
             yaml,
-            notes,
-            skipped,
-            shared_files: scenario.protocols.shared_files(&plans),
+            notes: notes(&real, jittered),
+            skipped: real.skipped.len(),
         })
     }
+}
+
+/// `network.gml` for `network`, and how many of its links have a jitter
+/// (which Shadow's GML cannot carry: the nodes draw it).
+fn graph(scenario: &Scenario, network: &sim_core::network::Network) -> (String, usize) {
+    let mut graph: GmlGraph = network.topology.to_gml();
+    // Shadow requires host bandwidths on every node: hosts carry their
+    // own in shadow.yaml, the nodes get the first attached host's (or
+    // 1 Gbit for a node without hosts).
+    for node in &mut graph.nodes {
+        let attached = scenario.hosts.iter().zip(&network.hosts).find(|(_, a)| {
+            network
+                .topology
+                .vertex(a.vertex)
+                .and_then(|v| v.gml_id)
+                .unwrap_or(a.vertex.0)
+                == node.id
+        });
+        let default = sim_core::network::DEFAULT_BANDWIDTH;
+        let (up, down) = attached.map_or((default, default), |(_, a)| (a.up, a.down));
+        node.bandwidth_up.get_or_insert(up);
+        node.bandwidth_down.get_or_insert(down);
+    }
+    // Shadow 3's GML has no jitter: the graph keeps the base latency and
+    // each `sim node` adds the jitter in its send path (`--path jitter`).
+    let jittered = graph.edges.iter().filter(|e| !e.jitter.is_zero()).count();
+    for edge in &mut graph.edges {
+        edge.jitter = sim_core::units::SimDuration::ZERO;
+    }
+    (write_gml(&graph), jittered)
+}
+
+/// The processes of `host`: its lives (start, then each crash and
+/// restart) and a `sim corrupt` helper per file damage on it.
+fn host_processes(
+    yaml: &mut String,
+    scenario: &Scenario,
+    args: &ExportArgs,
+    host: &sim_core::scenario::HostSpec,
+    real: &RealFaults,
+    streams: &RngStreams,
+) {
+    let node_args = |restarted: bool, begin: SimTime| {
+        let mut a: Vec<String> = [
+            "node",
+            "--scenario",
+            "../../../scenario.toml",
+            "--host",
+            &host.name,
+            "--shared-dir",
+            &args.shared_dir,
+            "--seed",
+            &scenario.seed.to_string(),
+            "--start-at",
+            &begin.since_start().to_string(),
+            // Shadow's graph has the paths' latency, loss and bandwidth,
+            // not their jitter.
+            "--path",
+            "jitter",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        if restarted {
+            a.push("--restarted".to_string());
+        }
+        a
+    };
+    let mut begin = start_time(scenario.groups[host.group].start, host.id, streams);
+    let mut restarted = false;
+    let mut crashes = real.crashes.get(&host.id).cloned().unwrap_or_default();
+    crashes.sort();
+    for (at, restart) in crashes {
+        if at > begin {
+            let a = node_args(restarted, begin);
+            process(yaml, &args.sim_path, &a, begin, Some(at));
+        }
+        match restart {
+            Some(r) => {
+                begin = begin.max(r);
+                restarted = true;
+            }
+            None => {
+                begin = SimTime::NEVER;
+                break;
+            }
+        }
+    }
+    if begin != SimTime::NEVER {
+        let a = node_args(restarted, begin);
+        process(yaml, &args.sim_path, &a, begin, None);
+    }
+    for (at, fault, target, damage) in real.damages.get(&host.id).into_iter().flatten() {
+        corrupt_helper(yaml, scenario, args, (*at, *fault, *target), damage);
+    }
+}
+
+/// `EXPORT-NOTES.md`: what a Shadow run of the export leaves out, how
+/// each part is reproduced, and what is approximated.
+fn notes(real: &RealFaults, jittered: usize) -> String {
+    let mut notes = String::from(
+        "# Export notes\n\nHow a Shadow run of this export reproduces `sim run scenario.toml`.\n\n\
+         ## Left out\n\n",
+    );
+    for (index, line, at, why) in &real.skipped {
+        let _ = writeln!(
+            notes,
+            "- fault {index} (line {line}, at {}): {why}",
+            at.since_start()
+        );
+    }
+    if real.skipped.is_empty() {
+        notes.push_str("Nothing: every fault of the scenario is in this export.\n");
+    }
+    notes.push_str(
+        "\n## How\n\n\
+         - Paths: latency, loss and bandwidth are network.gml's, modelled by Shadow.\n",
+    );
+    if jittered > 0 {
+        let _ = writeln!(
+            notes,
+            "- Jitter ({jittered} link(s)): Shadow's GML has none, so each `sim node` delays \
+             its datagrams by a jitter drawn as `sim run` does (`--path jitter`, its own stream)."
+        );
+    }
+    let by_nodes: Vec<String> = real
+        .by_nodes
+        .iter()
+        .map(|(i, kind)| format!("{i} ({kind})"))
+        .collect();
+    if !by_nodes.is_empty() {
+        let _ = writeln!(
+            notes,
+            "- Faults {}: applied by each `sim node` to itself and its own datagrams \
+             (partitions, degraded links, duplication and reordering as the simulator's own rules; \
+             byzantine behaviour; clock skew; storage outages, by holding its file operations \
+             until the end).",
+            by_nodes.join(", ")
+        );
+    }
+    notes.push_str(
+        "- Crashes: the host's process is killed (SIGKILL) at the crash time; a restart is a second process.\n\
+         - File damage (`corrupt`, also `fraction` draws): resolved here with `sim run`'s streams; a \
+         `sim corrupt` helper process on each damaged miner's host damages its file at the fault's time.\n\
+         \n## Approximated\n\n\
+         - File operation costs: Shadow runs file operations at once; `[registration] write_time`, \
+         `read_time` and `list_time` are not modelled (with them set to `\"0 s\"`, `sim run` gives \
+         Shadow's registration times).\n\
+         - Order of file operations across hosts: Shadow does not order the shared directory's \
+         operations of different hosts by simulated time, so a race on one file (a registrar reading \
+         a file a helper is damaging) can go either way; counts such as \
+         `registration.corrupt_detected` may differ between two Shadow runs of this export.\n\
+         - Each run uses a fresh shared directory inside Shadow's data folder \
+         (`shadow.data/shared`); re-run Shadow only after removing `shadow.data`.\n",
+    );
+    notes
 }
 
 /// One process entry of a host.

@@ -2,10 +2,10 @@
 //! process on loopback, with a fresh shared directory. The launcher is the
 //! fault injector the simulator's engine is: it starts each host at its
 //! start time, kills it (SIGKILL) at a crash fault and starts it again at
-//! the restart, and damages registration files at `corrupt` faults. Faults
-//! that need a network between the processes (partitions, degraded links)
-//! cannot be applied on loopback and are reported as skipped, loudly;
-//! `byzantine` and `clock_skew` faults are applied by the nodes themselves.
+//! the restart, and damages registration files at `corrupt` faults. The
+//! other kinds (`byzantine`, `clock_skew`, `storage_outage` and the
+//! network faults) are applied by the nodes themselves; a kind real runs
+//! could not reproduce would be reported as skipped, loudly.
 //! At the end it collects the records into `sim run`'s result layout.
 
 use std::fs;
@@ -15,7 +15,6 @@ use std::sync::atomic::AtomicBool;
 
 use reports::Metric;
 use sim::Scenario;
-use sim::faults::RealEffect;
 
 use crate::cli::LaunchArgs;
 use crate::exit::Exit;
@@ -73,6 +72,8 @@ fn run(args: &LaunchArgs, path: &Path, scenario: &Scenario) -> Result<Exit, Fail
         .join(&scenario.name)
         .join(format!("seed-{}.launch", scenario.seed));
     prepare_work_dir(&work, scenario, &scenario_file, &args.scenarios.overrides)?;
+    // The processes and the collection read the resolved copy: no --set.
+    let resolved = work.join(crate::resolved_copy::SCENARIO);
     let skipped = announce_skipped(scenario);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -90,16 +91,10 @@ fn run(args: &LaunchArgs, path: &Path, scenario: &Scenario) -> Result<Exit, Fail
     );
     println!("  processes' files: {}", work.display());
 
-    let overrides = args
-        .scenarios
-        .overrides
-        .iter()
-        .map(|o| format!("{}={}", o.key, o.value))
-        .collect();
     let launcher = Launcher::new(
         sim,
-        scenario_file,
-        overrides,
+        resolved.clone(),
+        Vec::new(),
         scenario,
         work.clone(),
         args.time_scale,
@@ -132,17 +127,11 @@ fn run(args: &LaunchArgs, path: &Path, scenario: &Scenario) -> Result<Exit, Fail
             "warning: {killed_late} processes did not exit by themselves after the scenario ended and were killed"
         );
     }
-    let extra = [
-        ("real.time_scale".to_string(), Metric::Real(args.time_scale)),
-        (
-            "real.faults_skipped".to_string(),
-            Metric::Count(skipped as u64),
-        ),
-    ];
+    let extra = [("real.time_scale".to_string(), Metric::Real(args.time_scale))];
     let text = crate::collect_cmd::collect_into(
         &work.join("hosts"),
-        path,
-        &args.scenarios.overrides,
+        &resolved,
+        &[],
         &args.out,
         args.no_plots,
         &extra,
@@ -171,8 +160,10 @@ fn run(args: &LaunchArgs, path: &Path, scenario: &Scenario) -> Result<Exit, Fail
 }
 
 /// A fresh folder for the processes' files: `hosts/<host>/`, `shared/`
-/// (with the legacy registry, if the scenario has one), a copy of the
-/// scenario file and `launch.log` (how to collect again). A previous launch folder is replaced; anything else is refused.
+/// (with the files the protocols place there, e.g. a legacy registry),
+/// the resolved scenario (`scenario.toml` and `inputs/`: what the
+/// processes read) and `launch.log` (how to collect again). A previous
+/// launch folder is replaced; anything else is refused.
 fn prepare_work_dir(
     work: &Path,
     scenario: &Scenario,
@@ -196,15 +187,10 @@ fn prepare_work_dir(
     for host in &scenario.hosts {
         fs::create_dir_all(work.join("hosts").join(&host.name)).map_err(io)?;
     }
-    // What `sim collect` needs to redo the collection by hand.
-    let sets: String = overrides
-        .iter()
-        .map(|o| format!(" --set '{}={}'", o.key, o.value))
-        .collect();
     fs::write(
         work.join("launch.log"),
         format!(
-            "sim launch of {} (seed {}) from {}\ncollect again with: sim collect {} --out DIR{sets}\n",
+            "sim launch of {} (seed {}) from {}\ncollect again with: sim collect {} --out DIR\n",
             scenario.name,
             scenario.seed,
             file.display(),
@@ -212,7 +198,8 @@ fn prepare_work_dir(
         ),
     )
     .map_err(io)?;
-    fs::copy(file, work.join("scenario.toml")).map_err(io)?;
+    crate::resolved_copy::write(scenario, file, overrides, work)
+        .map_err(|e| (Exit::OutputFailed, e))?;
     let options = sim::runner::RunOptions::default();
     let plans = scenario
         .protocols
@@ -224,28 +211,19 @@ fn prepare_work_dir(
     Ok(())
 }
 
-/// Prints every fault that real processes on loopback cannot apply and
-/// returns how many.
+/// Prints every fault that real processes cannot apply and returns how
+/// many.
 fn announce_skipped(scenario: &Scenario) -> usize {
-    let streams = sim_core::rng::RngStreams::new(scenario.seed);
-    let mut skipped = 0;
-    for (fault, cx) in sim::faults::each(scenario, &streams) {
-        let why = match fault.effects().real(&cx) {
-            RealEffect::Skipped(why) => why,
-            // Applied by the launcher (crash, damage) or by each node.
-            RealEffect::Crash { .. }
-            | RealEffect::Damage { .. }
-            | RealEffect::Misbehave { .. }
-            | RealEffect::ClockSkew { .. } => continue,
-        };
-        skipped += 1;
-        let line = scenario.faults[cx.index].location.line;
+    let skipped = sim::faults::skipped_in_real_runs(scenario);
+    for f in &skipped {
         eprintln!(
-            "warning: SKIPPED fault {} ({} at {}, line {line}): {why}",
-            cx.index,
-            fault.name(),
-            cx.at.since_start(),
+            "warning: SKIPPED fault {} ({} at {}, line {}): {}",
+            f.index,
+            f.kind,
+            f.at.since_start(),
+            f.line,
+            f.why
         );
     }
-    skipped
+    skipped.len()
 }

@@ -27,6 +27,7 @@ mod progress;
 mod provenance;
 mod real;
 mod record;
+mod resolved_copy;
 mod run_cmd;
 mod shrink_cmd;
 mod sweep;

@@ -25,6 +25,7 @@ use crate::jobs::single;
 use crate::real::clock::ScaledClock;
 use crate::real::driver::{NodeRun, SelfAction, SelfFault};
 use crate::real::host_log::{HostLog, HostRecord, LOG_FORMAT, ObservationRows};
+use crate::real::netpath::NetPath;
 use crate::real::shared_dir::SharedDir;
 use crate::real::transport::{AddressBook, Transport};
 
@@ -87,6 +88,7 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
         .protocols
         .plans(scenario, &options)
         .map_err(|e| invalid(format!("{}: {e}", job.path.display())))?;
+    let shared_files = scenario.protocols.shared_files(&plans);
     let setup = HostSetup::new(scenario, Rc::new(plans));
     let streams = RngStreams::new(scenario.seed);
     let keys = scenario
@@ -99,19 +101,21 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], args.port)));
     let book = AddressBook::new(names.clone(), &explicit, args.port);
-    let transport = Transport::bind(listen, me, identity(&streams, me), keys, book)
+    let mut transport = Transport::bind(listen, me, identity(&streams, me), keys, book)
         .map_err(|e| (Exit::RunFailed, format!("cannot listen on {listen}: {e}")))?;
     let clock = match args.epoch_unix_ns {
         Some(epoch) => ScaledClock::from_epoch(epoch, args.time_scale),
         None => ScaledClock::new(start_at, args.time_scale),
     };
     let output = |what: &str, e: std::io::Error| (Exit::OutputFailed, format!("{what}: {e}"));
-    let dir = SharedDir::open(&args.shared_dir, me).map_err(|e| {
+    let shared = |e| {
         output(
             &format!("shared directory {}", args.shared_dir.display()),
             e,
         )
-    })?;
+    };
+    let mut dir = SharedDir::open(&args.shared_dir, me).map_err(shared)?;
+    dir.place_missing(&shared_files).map_err(shared)?;
     let mut log = HostLog::open(&args.out, &host.name)
         .map_err(|e| output(&format!("record file in {}", args.out.display()), e))?;
     let rows = ObservationRows::open(&args.out, &host.name, names)
@@ -126,6 +130,20 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
             )
         })?;
     }
+    // Started ahead of its time (`sim launch` does, so that setting up
+    // costs no scenario time): wait for it, then drop what arrived before
+    // the host was up, as the simulator drops messages to a host not yet
+    // started.
+    loop {
+        let wait = clock.real_until(start_at);
+        if wait.is_zero() || stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        std::thread::sleep(wait.min(std::time::Duration::from_millis(20)));
+    }
+    transport
+        .discard_waiting()
+        .map_err(|e| (Exit::RunFailed, format!("{}: {e}", host.name)))?;
     log.append(&HostRecord::Boot {
         format: LOG_FORMAT,
         host: host.name.clone(),
@@ -151,16 +169,28 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
     );
     // Each incarnation draws from its own stream (a restart is a new process).
     let rng_index = u64::from(me.0) | (u64::from(args.restarted) << 32);
+    let network =
+        sim_core::network::build_network(scenario, &mut streams.stream(names::TOPOLOGY, 0))
+            .map_err(|e| invalid(format!("{}: {e}", job.path.display())))?;
+    let mut path = NetPath::new(
+        me,
+        args.path,
+        network,
+        streams.stream(names::REAL_NETWORK, rng_index),
+    );
+    let (faults, crashes) = self_faults(scenario, me, start_at, &mut path);
     let node_run = NodeRun {
         node: HostNode::new(setup.config(me)),
         clock,
         end,
         transport,
+        path,
+        crashes,
         dir,
         log,
         rows,
         rng: streams.stream(names::HOST, rng_index),
-        faults: self_faults(scenario, me, start_at),
+        faults,
         restarted: args.restarted,
         stop,
     };
@@ -230,19 +260,24 @@ pub fn check_time_scale(scale: f64) -> Result<(), Failure> {
     }
 }
 
-/// The `byzantine` and `clock_skew` faults touching `me`, as the process
-/// applies them to itself; those already in force at `start_at` (a
+/// The faults touching `me` that the process applies to itself:
+/// `byzantine`, `clock_skew` and `storage_outage` (returned), network rules (scheduled on
+/// `path`), and the times the scenario crashes it (returned: the counters
+/// are written just before). Those already in force at `start_at` (a
 /// restart) apply at once, as the simulator tells a restarted node again.
-fn self_faults(scenario: &Scenario, me: HostId, start_at: SimTime) -> Vec<SelfFault> {
+fn self_faults(
+    scenario: &Scenario,
+    me: HostId,
+    start_at: SimTime,
+    path: &mut NetPath,
+) -> (Vec<SelfFault>, Vec<SimTime>) {
     let streams = RngStreams::new(scenario.seed);
-    let mut faults = Vec::new();
+    let (mut faults, mut crashes) = (Vec::new(), Vec::new());
     for (fault, cx) in sim::faults::each(scenario, &streams) {
         let index = cx.index;
-        match fault.effects().real(&cx) {
-            RealEffect::Misbehave { hosts, until } if hosts.contains(&me) => {
-                if until.is_some_and(|u| u <= start_at) {
-                    continue;
-                }
+        let ended = |until: Option<SimTime>| until.is_some_and(|u| u <= start_at);
+        match fault.effects().real(&cx.for_host(me)) {
+            RealEffect::Misbehave { hosts, until } if hosts.contains(&me) && !ended(until) => {
                 let at = cx.at.max(start_at);
                 let action = SelfAction::Misbehave(true);
                 faults.push(SelfFault { at, index, action });
@@ -256,14 +291,32 @@ fn self_faults(scenario: &Scenario, me: HostId, start_at: SimTime) -> Vec<SelfFa
                 let action = SelfAction::Skew(skew);
                 faults.push(SelfFault { at, index, action });
             }
-            // Not this host's, or applied by the launcher or not at all.
+            RealEffect::StorageOutage { hosts, until } if hosts.contains(&me) && !ended(until) => {
+                let at = cx.at.max(start_at);
+                let action = SelfAction::StorageOutage(true);
+                faults.push(SelfFault { at, index, action });
+                if let Some(at) = until {
+                    let action = SelfAction::StorageOutage(false);
+                    faults.push(SelfFault { at, index, action });
+                }
+            }
+            RealEffect::Network { hosts, until, rule } if hosts.contains(&me) && !ended(until) => {
+                path.schedule(index, cx.at.max(start_at), until, rule);
+            }
+            RealEffect::Crash { hosts, .. } if hosts.contains(&me) && cx.at > start_at => {
+                crashes.push(cx.at);
+            }
+            // Not this host's (or over), or applied by the launcher.
             RealEffect::Misbehave { .. }
             | RealEffect::ClockSkew { .. }
+            | RealEffect::Network { .. }
+            | RealEffect::StorageOutage { .. }
             | RealEffect::Crash { .. }
             | RealEffect::Damage { .. }
             | RealEffect::Skipped(_) => {}
         }
     }
     faults.sort_by_key(|f| (f.at, f.index));
-    faults
+    crashes.sort_unstable();
+    (faults, crashes)
 }

@@ -511,7 +511,7 @@ fn inputs_of(scenario: &Scenario) -> Vec<PathBuf> {
     if let TopologySpec::Gml { path } = &scenario.network.topology {
         paths.push(path.clone());
     }
-    paths.extend(scenario.protocols.input_files());
+    paths.extend(scenario.protocols.input_files().into_iter().map(|(_, p)| p));
     paths.sort();
     paths
 }

@@ -63,10 +63,7 @@ fn exports_hosts_processes_graph_and_notes_with_integer_units() {
     let out = temp("partition").join("shadow");
     let (code, err) = export("scenarios/heartbeat-partition.toml", &out, &[]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(
-        err.contains("warning: 3 fault(s) cannot be expressed"),
-        "{err}"
-    );
+    assert!(!err.contains("warning"), "nothing is left out: {err}");
     let doc = yaml(&out);
     // One second past the duration: the nodes exit 0 at 5 min.
     assert_eq!(doc["general"]["stop_time"], "301 s");
@@ -170,7 +167,8 @@ fn exports_hosts_processes_graph_and_notes_with_integer_units() {
     );
     assert!(cwd.join("peer-3.events.jsonl").is_file());
     assert!(cwd.join("peer-3.summary.json").is_file());
-    assert!(out.join("shared").is_dir());
+    // The shared directory is inside Shadow's data folder: fresh each run.
+    assert!(out.join("shadow.data").join("shared").is_dir());
     // What Shadow leaves is collected like a launch: the scenario is found
     // three folders up, beside shadow.yaml.
     let results = out.join("results");
@@ -210,15 +208,33 @@ fn exports_hosts_processes_graph_and_notes_with_integer_units() {
 
     let notes = fs::read_to_string(out.join("EXPORT-NOTES.md")).unwrap();
     assert!(
-        notes.contains("partition")
-            && notes.contains("link degradation")
-            && notes.contains("jitter"),
+        notes.contains("Nothing: every fault of the scenario is in this export")
+            && notes.contains("Faults 0 (partition), 2 (link): applied by each `sim node`")
+            && notes.contains("Jitter (1 link(s))")
+            && notes.contains("write_time"),
         "{notes}"
     );
-    assert_eq!(
-        fs::read(out.join("scenario.toml")).unwrap(),
-        fs::read("scenarios/heartbeat-partition.toml").unwrap()
-    );
+    // The resolved scenario: the same scenario, read with no --set.
+    let resolved = sim::model::parse_str(
+        &fs::read_to_string(out.join("scenario.toml")).unwrap(),
+        None,
+        &[],
+    )
+    .unwrap();
+    let original = sim::model::load(
+        std::path::Path::new("scenarios/heartbeat-partition.toml"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(resolved.name, "heartbeat-partition");
+    let faults = |s: &sim::Scenario| {
+        s.faults
+            .iter()
+            .map(|f| (f.at, f.kind.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(faults(&resolved), faults(&original));
+    assert_eq!(resolved.hosts, original.hosts);
     fs::remove_dir_all(out.parent().unwrap()).unwrap();
 }
 
@@ -240,6 +256,19 @@ fn gml_scenarios_keep_their_node_ids_and_corruptions_become_helper_processes() {
         doc["hosts"]["peer-0"]["bandwidth_up"], "50 Mbit",
         "the GML node's bandwidth"
     );
+    // The graph the scenario names is copied beside it and named there:
+    // the processes read it from the export, wherever the scenario was.
+    assert_eq!(
+        fs::read(out.join("inputs/three-regions.gml")).unwrap(),
+        fs::read("scenarios/topologies/three-regions.gml").unwrap()
+    );
+    let text = fs::read_to_string(out.join("scenario.toml")).unwrap();
+    assert!(
+        text.contains("graph = \"inputs/three-regions.gml\""),
+        "{text}"
+    );
+    let loaded = sim::model::load(&out.join("scenario.toml"), &[]).unwrap();
+    assert_eq!(loaded.name, "heartbeat-regions");
 
     let out2 = temp("corrupt").join("shadow");
     let (code, err) = export("scenarios/registration-corruption.toml", &out2, &[]);
@@ -276,6 +305,71 @@ fn gml_scenarios_keep_their_node_ids_and_corruptions_become_helper_processes() {
     );
     fs::remove_dir_all(out.parent().unwrap()).unwrap();
     fs::remove_dir_all(out2.parent().unwrap()).unwrap();
+}
+
+/// `--set` values and the seed are in the exported scenario (collecting
+/// needs no repeated `--set`); a `fraction` corruption is drawn at export
+/// time with `sim run`'s stream: one helper per damaged file, on the hosts
+/// the simulator damages.
+#[test]
+fn overrides_are_kept_and_fraction_corruptions_are_exported_as_drawn() {
+    let out = temp("backoff").join("shadow");
+    let set = [
+        "--set",
+        "duration=90 s",
+        "--set",
+        "hosts.miner.count=40",
+        "--seed",
+        "3",
+    ];
+    let (code, err) = export("scenarios/registration-backoff.toml", &out, &set);
+    assert_eq!(code, Some(0), "{err}");
+    let resolved = sim::model::load(&out.join("scenario.toml"), &[]).unwrap();
+    assert_eq!(resolved.name, "registration-backoff");
+    assert_eq!(resolved.seed, 3);
+    assert_eq!(resolved.duration.to_string(), "90 s");
+    assert_eq!(resolved.hosts.len(), 44);
+    let doc = yaml(&out);
+    let mut damaged: Vec<String> = Vec::new();
+    for (name, host) in doc["hosts"].as_object().unwrap() {
+        for p in host["processes"].as_array().unwrap() {
+            if p["args"][0] == "corrupt" {
+                damaged.push(name.clone());
+            }
+            assert!(
+                !p["args"].as_array().unwrap().iter().any(|a| a == "--set"),
+                "no --set left to repeat"
+            );
+        }
+    }
+    // What the simulator damages with the same scenario and seed.
+    let scenario = sim::model::load(
+        std::path::Path::new("scenarios/registration-backoff.toml"),
+        &[
+            "duration=90 s".parse().unwrap(),
+            "hosts.miner.count=40".parse().unwrap(),
+            "seed=3".parse().unwrap(),
+        ],
+    )
+    .unwrap();
+    let streams = sim_core::rng::RngStreams::new(scenario.seed);
+    let mut expected = Vec::new();
+    for (fault, cx) in sim::faults::each(&scenario, &streams) {
+        expected.extend(
+            fault
+                .effects()
+                .hosts(&cx)
+                .iter()
+                .map(|h| scenario.hosts[h.index()].name.clone()),
+        );
+    }
+    damaged.sort();
+    expected.sort();
+    assert_eq!(damaged.len(), 2, "5 % of 40 miners");
+    assert_eq!(damaged, expected);
+    let notes = fs::read_to_string(out.join("EXPORT-NOTES.md")).unwrap();
+    assert!(notes.contains("`fraction` draws"), "{notes}");
+    fs::remove_dir_all(out.parent().unwrap()).unwrap();
 }
 
 #[test]

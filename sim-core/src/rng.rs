@@ -38,6 +38,13 @@ pub mod names {
     /// `sim explore`'s schedules: a run's seed and fault schedule, drawn
     /// from the master seed given to `sim explore`: index = run index.
     pub const EXPLORE: &str = "explore";
+    /// A real process's per-message draws of a network fault rule it
+    /// applies to its own datagrams: index = fault index << 32 | host id.
+    pub const REAL_FAULT_RULE: &str = "real-fault-rule";
+    /// A real process's draws for the scenario's own path (loss, jitter)
+    /// in its send path (`sim launch`, and jitter under Shadow): index =
+    /// host id, plus 1 << 32 for a restarted process.
+    pub const REAL_NETWORK: &str = "real-network";
 }
 
 /// Derives independent streams from one master seed.

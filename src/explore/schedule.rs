@@ -78,6 +78,7 @@ fn hold(taken: &mut Taken, scenario: &Scenario, seed: u64, at: SimTime, fault: &
         index: 0,
         at,
         streams: &streams,
+        host: None,
     };
     let effects = fault.effects();
     match effects.action(&cx) {

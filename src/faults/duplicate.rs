@@ -11,7 +11,7 @@ use node_logic::HostId;
 use rand::RngExt;
 use sim_core::engine::FaultAction;
 use sim_core::faults::{HostSet, NetworkRule, Verdict};
-use sim_core::rng::{StreamRng, names};
+use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::{Probability, SimDuration, SimTime};
 
@@ -134,19 +134,28 @@ impl FaultEffects for Duplicate {
         self.until
     }
     fn action(&self, cx: &FaultContext<'_>) -> FaultAction {
-        FaultAction::Network(Box::new(DuplicateRule {
+        FaultAction::Network(self.rule(cx))
+    }
+    fn real(&self, cx: &FaultContext<'_>) -> RealEffect {
+        RealEffect::Network {
+            hosts: [self.a.as_slice(), self.b.as_slice()].concat(),
+            until: self.until,
+            rule: self.rule(cx),
+        }
+    }
+}
+
+impl Duplicate {
+    /// Its rule, drawing from the context's rule stream.
+    fn rule(&self, cx: &FaultContext<'_>) -> Box<dyn NetworkRule> {
+        Box::new(DuplicateRule {
             a: HostSet::new(&self.a),
             b: HostSet::new(&self.b),
             probability: self.probability.value(),
             copies: self.copies,
             spacing: self.spacing,
-            rng: cx.streams.stream(names::FAULT_RULE, cx.index as u64),
-        }))
-    }
-    fn real(&self, _cx: &FaultContext<'_>) -> RealEffect {
-        RealEffect::Skipped(
-            "message duplication is not applied to real processes yet (sim node sends each datagram once; Shadow's graph cannot duplicate)",
-        )
+            rng: cx.rule_rng(),
+        })
     }
 }
 
@@ -201,6 +210,7 @@ role = "peer"
             index: 3,
             at: SimTime::ZERO,
             streams: &streams,
+            host: None,
         };
         let FaultAction::Network(mut rule) = fault.action(&cx) else {
             panic!("a network rule");

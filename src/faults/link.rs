@@ -132,17 +132,20 @@ impl FaultEffects for Link {
         self.until
     }
     fn action(&self, _cx: &FaultContext<'_>) -> FaultAction {
-        FaultAction::Network(Box::new(LinkRule::new(
-            &self.a,
-            &self.b,
-            self.latency,
-            self.loss,
-        )))
+        FaultAction::Network(Box::new(self.rule()))
     }
     fn real(&self, _cx: &FaultContext<'_>) -> RealEffect {
-        RealEffect::Skipped(
-            "link degradation is not applied to real processes yet (loopback has no network to slow; Shadow's graph is fixed for the run)",
-        )
+        RealEffect::Network {
+            hosts: [self.a.as_slice(), self.b.as_slice()].concat(),
+            until: self.until,
+            rule: Box::new(self.rule()),
+        }
+    }
+}
+
+impl Link {
+    fn rule(&self) -> LinkRule {
+        LinkRule::new(&self.a, &self.b, self.latency, self.loss)
     }
 }
 

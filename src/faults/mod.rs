@@ -27,7 +27,8 @@ use std::fmt;
 
 use node_logic::HostId;
 use sim_core::engine::{ClockSkew, FaultAction};
-use sim_core::rng::{RngStreams, StreamRng};
+use sim_core::faults::NetworkRule;
+use sim_core::rng::{RngStreams, StreamRng, names};
 use sim_core::scenario::timeline::CrashWindow;
 use sim_core::scenario::{self, ErrorKind, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::SimTime;
@@ -99,11 +100,39 @@ pub struct FaultContext<'a> {
     pub at: SimTime,
     /// The run's RNG streams.
     pub streams: &'a RngStreams,
+    /// The real process asking ([`FaultContext::for_host`]), or `None` for
+    /// the simulator (one rule for the whole network).
+    pub host: Option<HostId>,
+}
+
+impl FaultContext<'_> {
+    /// The stream a network rule draws its per-message choices from: the
+    /// simulator's `fault-rule` stream (index = fault index), or, for a
+    /// real process applying the rule to its own traffic, `real-fault-rule`
+    /// with index `fault << 32 | host`, so each process draws on its own
+    /// and the simulator's draws stay put.
+    pub fn rule_rng(&self) -> StreamRng {
+        let index = self.index as u64;
+        match self.host {
+            None => self.streams.stream(names::FAULT_RULE, index),
+            Some(host) => self
+                .streams
+                .stream(names::REAL_FAULT_RULE, (index << 32) | u64::from(host.0)),
+        }
+    }
+
+    /// The same fault, as the real process of `host` applies it.
+    pub fn for_host(&self, host: HostId) -> Self {
+        FaultContext {
+            host: Some(host),
+            ..*self
+        }
+    }
 }
 
 /// How real processes reproduce a fault: the vocabulary every real-run
 /// driver (`sim launch`, `sim export shadow`, `sim node`) understands.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub enum RealEffect {
     /// The hosts' processes are killed at the fault's time and started
     /// again (as restarted) at `restart`.
@@ -132,6 +161,28 @@ pub enum RealEffect {
         hosts: Vec<HostId>,
         /// The skew.
         skew: ClockSkew,
+    },
+    /// A network rule every process of `hosts` applies to its own
+    /// datagrams from the fault's time until `until` (the simulator's own
+    /// rule: drops at send, cuts at arrival, extra delay and loss, copies),
+    /// with per-message draws from the process's own stream
+    /// ([`FaultContext::rule_rng`]).
+    Network {
+        /// The hosts whose traffic it can touch.
+        hosts: Vec<HostId>,
+        /// When it ends, if ever.
+        until: Option<SimTime>,
+        /// The rule, built for the process the context names.
+        rule: Box<dyn NetworkRule>,
+    },
+    /// The hosts' file operations hang from the fault's time until
+    /// `until` (the node applies it: it holds each operation, and its
+    /// change notifications, and carries them out at the end).
+    StorageOutage {
+        /// The hosts.
+        hosts: Vec<HostId>,
+        /// When they reach the shared directory again, if ever.
+        until: Option<SimTime>,
     },
     /// Not reproduced by real processes; the reason is printed and counted.
     Skipped(&'static str),
@@ -259,9 +310,51 @@ pub fn each<'a>(
             index,
             at: f.at,
             streams,
+            host: None,
         };
         (&f.kind, cx)
     })
+}
+
+/// A fault real processes do not reproduce, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedFault {
+    /// Its index in the scenario.
+    pub index: usize,
+    /// Its kind's name.
+    pub kind: &'static str,
+    /// Its line in the scenario file.
+    pub line: u32,
+    /// When it starts.
+    pub at: SimTime,
+    /// Why real runs leave it out.
+    pub why: &'static str,
+}
+
+/// Every fault of `scenario` that real processes (`sim launch`, a Shadow
+/// export) leave out ([`RealEffect::Skipped`]), in order.
+pub fn skipped_in_real_runs(scenario: &Scenario) -> Vec<SkippedFault> {
+    let streams = RngStreams::new(scenario.seed);
+    let mut skipped = Vec::new();
+    for (fault, cx) in each(scenario, &streams) {
+        let why = match fault.effects().real(&cx) {
+            RealEffect::Skipped(why) => why,
+            RealEffect::Crash { .. }
+            | RealEffect::Damage { .. }
+            | RealEffect::Misbehave { .. }
+            | RealEffect::ClockSkew { .. }
+            | RealEffect::Network { .. }
+            | RealEffect::StorageOutage { .. } => continue,
+        };
+        skipped.push(SkippedFault {
+            index: cx.index,
+            kind: fault.name(),
+            line: scenario.faults[cx.index].location.line,
+            at: cx.at,
+            why,
+        });
+    }
+    skipped
 }
 
 /// Each fault's window on the timeline, for plots: `(start, end, label)`,

@@ -112,9 +112,11 @@ impl FaultEffects for Partition {
         FaultAction::Network(Box::new(PartitionRule::new(&self.sides, self.one_way)))
     }
     fn real(&self, _cx: &FaultContext<'_>) -> RealEffect {
-        RealEffect::Skipped(
-            "a partition is not applied to real processes yet (loopback has no network to cut; Shadow's graph is fixed for the run)",
-        )
+        RealEffect::Network {
+            hosts: self.sides.concat(),
+            until: self.until,
+            rule: Box::new(PartitionRule::new(&self.sides, self.one_way)),
+        }
     }
 }
 

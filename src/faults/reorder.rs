@@ -9,7 +9,7 @@ use node_logic::HostId;
 use rand::RngExt;
 use sim_core::engine::FaultAction;
 use sim_core::faults::{HostSet, NetworkRule, Verdict};
-use sim_core::rng::{StreamRng, names};
+use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::{Probability, SimDuration, SimTime};
 
@@ -130,18 +130,27 @@ impl FaultEffects for Reorder {
         self.until
     }
     fn action(&self, cx: &FaultContext<'_>) -> FaultAction {
-        FaultAction::Network(Box::new(ReorderRule {
+        FaultAction::Network(self.rule(cx))
+    }
+    fn real(&self, cx: &FaultContext<'_>) -> RealEffect {
+        RealEffect::Network {
+            hosts: [self.a.as_slice(), self.b.as_slice()].concat(),
+            until: self.until,
+            rule: self.rule(cx),
+        }
+    }
+}
+
+impl Reorder {
+    /// Its rule, drawing from the context's rule stream.
+    fn rule(&self, cx: &FaultContext<'_>) -> Box<dyn NetworkRule> {
+        Box::new(ReorderRule {
             a: HostSet::new(&self.a),
             b: HostSet::new(&self.b),
             probability: self.probability.value(),
             window: self.window,
-            rng: cx.streams.stream(names::FAULT_RULE, cx.index as u64),
-        }))
-    }
-    fn real(&self, _cx: &FaultContext<'_>) -> RealEffect {
-        RealEffect::Skipped(
-            "reordering is not applied to real processes yet (sim node sends each datagram at once; Shadow's graph has no reordering)",
-        )
+            rng: cx.rule_rng(),
+        })
     }
 }
 
@@ -198,6 +207,7 @@ role = "peer"
             index: 2,
             at: SimTime::ZERO,
             streams: &streams,
+            host: None,
         };
         let FaultAction::Network(mut rule) = fault.action(&cx) else {
             panic!("a network rule");
@@ -290,6 +300,7 @@ role = "peer"
             index: 0,
             at: SimTime::ZERO,
             streams: &streams,
+            host: None,
         };
         let link = sim_core::network::Link {
             latency: SimDuration::from_millis(10),

@@ -131,8 +131,9 @@ impl FaultEffects for StorageOutage {
         }
     }
     fn real(&self, _cx: &FaultContext<'_>) -> RealEffect {
-        RealEffect::Skipped(
-            "a storage outage is not applied to real processes yet: they share one real folder, and cutting some of them off it needs a file-system layer per process (or, under Shadow, a network file system to cut)",
-        )
+        RealEffect::StorageOutage {
+            hosts: self.hosts.clone(),
+            until: self.until,
+        }
     }
 }

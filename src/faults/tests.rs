@@ -61,7 +61,9 @@ fn every_kind_acts_in_the_simulator_and_says_what_real_runs_do() {
             RealEffect::Skipped(why) => assert!(why.len() > 20, "{fault:?}: say why: {why}"),
             RealEffect::Crash { hosts, .. }
             | RealEffect::Misbehave { hosts, .. }
-            | RealEffect::ClockSkew { hosts, .. } => assert!(!hosts.is_empty()),
+            | RealEffect::ClockSkew { hosts, .. }
+            | RealEffect::Network { hosts, .. }
+            | RealEffect::StorageOutage { hosts, .. } => assert!(!hosts.is_empty()),
             RealEffect::Damage { targets } => assert!(!targets.is_empty()),
         }
         assert!(

@@ -12,7 +12,6 @@
 //! nearest rank over the reached pairs); hops count pushes from the origin.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use node_logic::protocols::gossip::{
     GossipConfig, GossipEvent, MAX_RUMOR_BYTES, RumorId, RumorSpec,
@@ -135,7 +134,7 @@ impl Protocol for Gossip {
         }))
     }
 
-    fn input_files(_: &GossipSpec) -> Vec<PathBuf> {
+    fn input_files(_: &GossipSpec) -> Vec<(&'static str, std::path::PathBuf)> {
         Vec::new()
     }
     fn check_files(_: &GossipSpec, _: &Table<'_>) -> scenario::Result<()> {

@@ -58,9 +58,10 @@ pub trait Protocol {
         hosts: &Hosts<'_>,
         earlier: &Protocols,
     ) -> scenario::Result<Option<Self::Spec>>;
-    /// The files outside the scenario it reads (e.g. a legacy registry),
-    /// as resolved paths: provenance hashes them, exports copy them.
-    fn input_files(spec: &Self::Spec) -> Vec<std::path::PathBuf>;
+    /// The files outside the scenario it reads (e.g. a legacy registry):
+    /// the key of its table that names each, and the resolved path.
+    /// Provenance hashes them; exports copy them and rewrite the key.
+    fn input_files(spec: &Self::Spec) -> Vec<(&'static str, std::path::PathBuf)>;
     /// Reads and checks those files when a scenario file is loaded, with
     /// errors at the key of `table` that names each or inside the file.
     fn check_files(spec: &Self::Spec, table: &Table<'_>) -> scenario::Result<()>;
@@ -282,17 +283,22 @@ impl Protocols {
         memory.1
     }
 
-    /// Every file outside the scenario the protocols read, in registry order.
-    pub fn input_files(&self) -> Vec<std::path::PathBuf> {
+    /// Every file outside the scenario the protocols read: the dotted
+    /// key that names it (`registration.legacy_registry`) and its
+    /// resolved path.
+    pub fn input_files(&self) -> Vec<(String, std::path::PathBuf)> {
         #[derive(Default)]
-        struct Files(Vec<std::path::PathBuf>);
+        struct Files(Vec<(String, std::path::PathBuf)>);
         impl<'a> VisitRun<'a> for Files {
             fn visit<P: Protocol + 'a>(
                 &mut self,
                 spec: Option<&'a P::Spec>,
                 _: Option<&'a P::Plan>,
             ) {
-                self.0.extend(spec.into_iter().flat_map(P::input_files));
+                let files = spec.into_iter().flat_map(P::input_files);
+                let table = P::SECTION.name;
+                self.0
+                    .extend(files.map(|(key, path)| (format!("{table}.{key}"), path)));
             }
         }
         let empty = Plans::default();

@@ -37,6 +37,9 @@ pub struct Assembled {
     pub rejected: BTreeMap<String, u64>,
     /// Files in the shared directory refused, by reason.
     pub fs_refused: BTreeMap<String, u64>,
+    /// Datagrams the processes' own paths dropped (network faults,
+    /// emulated loss), by reason: part of the lost ones.
+    pub dropped: BTreeMap<String, u64>,
     /// Sends that failed locally.
     pub send_errors: u64,
     /// Datagrams accepted beyond what their sender sent to the receiver
@@ -52,162 +55,62 @@ pub struct Assembled {
 #[derive(Debug, Default)]
 struct Incarnation {
     boot: Option<(SimTime, bool)>,
-    last_counters: NodeCounters,
+    /// Its counters records, added up.
+    totals: NodeCounters,
     exited: Option<(SimTime, String)>,
-    last_seen: SimTime,
 }
 
-/// Builds the run log of `scenario` from each host's records (by host id).
-pub fn assemble(scenario: &Scenario, records: &BTreeMap<HostId, Vec<HostRecord>>) -> Assembled {
-    let hosts = scenario.hosts.len();
-    let mut log = RunLog::new(hosts);
-    let mut sent_to: BTreeMap<(HostId, HostId), u64> = BTreeMap::new();
-    let mut received_from: BTreeMap<(HostId, HostId), u64> = BTreeMap::new();
-    let mut faults: BTreeMap<(SimTime, usize, bool), Vec<HostId>> = BTreeMap::new();
-    let mut out = Assembled {
-        log: RunLog::default(),
-        end: SimTime::from_duration(scenario.duration),
-        counters: BTreeMap::new(),
-        rejected: BTreeMap::new(),
-        fs_refused: BTreeMap::new(),
-        send_errors: 0,
-        received_beyond_sent: 0,
-        interrupted: 0,
-    };
-    let mut observations = Vec::new();
-    for (&host, lines) in records {
-        let incarnations = split(lines, host, &mut observations, &mut log, &mut faults);
-        for inc in &incarnations {
-            let Some((boot, restarted)) = inc.boot else {
-                continue;
-            };
-            let kind = if restarted {
-                Lifecycle::Restarted
-            } else {
-                Lifecycle::Started
-            };
-            log.lifecycle.push((boot, host, kind));
-            if inc.exited.as_ref().is_none() {
-                // Killed: by a crash fault of the scenario at or after its boot.
-                if let Some((at, index)) = crash_after(scenario, host, boot) {
-                    log.lifecycle.push((at, host, Lifecycle::Crashed));
-                    faults.entry((at, index, true)).or_default().push(host);
-                    if let Some(restart) = restart_of(scenario, index) {
-                        faults
-                            .entry((restart, index, false))
-                            .or_default()
-                            .push(host);
-                    }
-                } else {
-                    // Died without a crash fault: killed from outside, or failed.
-                    out.interrupted += 1;
-                }
-            } else if inc.exited.as_ref().is_some_and(|(_, r)| r != "duration") {
-                out.interrupted += 1;
-            }
-            add_counters(&mut log, host, &inc.last_counters, &mut out);
-            for (to, n) in &inc.last_counters.sent_to {
-                *sent_to.entry((host, HostId(*to))).or_default() += n;
-            }
-            let counters = &inc.last_counters;
-            for (from, n) in counters
-                .received_from
-                .iter()
-                .chain(&counters.in_flight_from)
-            {
-                *received_from.entry((HostId(*from), host)).or_default() += n;
-            }
-        }
-    }
-    count_losses(&mut log, &sent_to, &received_from, &mut out);
-    for ((time, index, apply), mut touched) in faults {
-        touched.sort_unstable();
-        touched.dedup();
-        if index >= scenario.faults.len() {
-            continue;
-        }
-        log.faults.push(FaultRecord {
-            time,
-            index,
-            kind: scenario.faults[index].kind.name(),
-            phase: if apply {
-                FaultPhase::Apply
-            } else {
-                FaultPhase::Heal
-            },
-            hosts: touched,
-        });
-    }
-    observations.sort_by_key(|(t, h, _)| (*t, *h));
-    log.observations = observations;
-    log.lifecycle.sort_by_key(|(t, h, _)| (*t, *h));
-    log.damaged.sort_by_key(|d| (d.time, d.host));
-    out.log = log;
-    out
+/// Builds the run log of a real run from its records, fed one at a time
+/// (so a collection holds the run's facts, never its record files).
+pub struct Assembler<'a> {
+    scenario: &'a Scenario,
+    log: RunLog,
+    /// Each host's processes so far, by host id.
+    processes: Vec<Vec<Incarnation>>,
+    faults: BTreeMap<(SimTime, usize, bool), Vec<HostId>>,
+    observations: Vec<(SimTime, HostId, node_logic::Observation)>,
 }
 
-/// A datagram is lost when sent but never accepted by its receiver (those
-/// still in flight at the end are not lost, as in the simulator); accepted
-/// beyond what was sent is not delivered (see the module docs).
-fn count_losses(
-    log: &mut RunLog,
-    sent_to: &BTreeMap<(HostId, HostId), u64>,
-    received_from: &BTreeMap<(HostId, HostId), u64>,
-    out: &mut Assembled,
-) {
-    for ((from, to), got) in received_from {
-        let sent = sent_to.get(&(*from, *to)).copied().unwrap_or(0);
-        let excess = got.saturating_sub(sent);
-        if let Some(c) = log.net.get_mut(to.index()) {
-            let taken = excess.min(c.messages_received);
-            c.messages_received -= taken;
-            out.received_beyond_sent += taken;
+impl<'a> Assembler<'a> {
+    /// An assembler for a real run of `scenario`.
+    pub fn new(scenario: &'a Scenario) -> Self {
+        let hosts = scenario.hosts.len();
+        Assembler {
+            scenario,
+            log: RunLog::new(hosts),
+            processes: (0..hosts).map(|_| Vec::new()).collect(),
+            faults: BTreeMap::new(),
+            observations: Vec::new(),
         }
     }
-    for ((from, to), sent) in sent_to {
-        let got = received_from.get(&(*from, *to)).copied().unwrap_or(0);
-        if let Some(c) = log.net.get_mut(from.index()) {
-            c.messages_dropped += sent.saturating_sub(got);
-        }
-    }
-}
 
-/// Splits one host's records into its processes, moving observations,
-/// damage and self-applied faults into the log as it goes.
-fn split(
-    lines: &[HostRecord],
-    host: HostId,
-    observations: &mut Vec<(SimTime, HostId, node_logic::Observation)>,
-    log: &mut RunLog,
-    faults: &mut BTreeMap<(SimTime, usize, bool), Vec<HostId>>,
-) -> Vec<Incarnation> {
-    let mut incarnations: Vec<Incarnation> = Vec::new();
-    for record in lines {
-        let current = |incs: &mut Vec<Incarnation>| {
-            if incs.is_empty() {
-                incs.push(Incarnation::default());
-            }
-            incs.len() - 1
+    /// Takes the next record of `host` (a host's records in the order
+    /// they were written).
+    pub fn add(&mut self, host: HostId, record: HostRecord) {
+        let Some(processes) = self.processes.get_mut(host.index()) else {
+            return;
+        };
+        if processes.is_empty() || matches!(record, HostRecord::Boot { .. }) {
+            processes.push(Incarnation::default());
+        }
+        let Some(current) = processes.last_mut() else {
+            return;
         };
         match record {
             HostRecord::Boot {
                 restarted, at_ns, ..
-            } => incarnations.push(Incarnation {
-                boot: Some((SimTime::from_nanos(*at_ns), *restarted)),
-                last_seen: SimTime::from_nanos(*at_ns),
-                ..Incarnation::default()
-            }),
+            } => current.boot = Some((SimTime::from_nanos(at_ns), restarted)),
             HostRecord::Observation { at_ns, observation } => {
-                let i = current(&mut incarnations);
-                incarnations[i].last_seen = SimTime::from_nanos(*at_ns);
-                observations.push((SimTime::from_nanos(*at_ns), host, observation.clone()));
+                self.observations
+                    .push((SimTime::from_nanos(at_ns), host, observation));
             }
             HostRecord::Fault {
                 at_ns,
                 index,
                 apply,
-            } => faults
-                .entry((SimTime::from_nanos(*at_ns), *index, *apply))
+            } => self
+                .faults
+                .entry((SimTime::from_nanos(at_ns), index, apply))
                 .or_default()
                 .push(host),
             HostRecord::Damage {
@@ -216,29 +119,187 @@ fn split(
                 path,
                 mode,
             } => {
-                let time = SimTime::from_nanos(*at_ns);
-                let mode = DamageMode::from_name(mode).map_or("unknown", DamageMode::as_str);
-                log.damaged.push(DamageRecord {
+                let time = SimTime::from_nanos(at_ns);
+                let mode = DamageMode::from_name(&mode).map_or("unknown", DamageMode::as_str);
+                self.log.damaged.push(DamageRecord {
                     time,
-                    fault: *fault,
+                    fault,
                     host,
-                    path: path.clone(),
+                    path,
                     mode,
                 });
-                faults.entry((time, *fault, true)).or_default().push(host);
+                self.faults
+                    .entry((time, fault, true))
+                    .or_default()
+                    .push(host);
             }
-            HostRecord::Counters { at_ns, counters } => {
-                let i = current(&mut incarnations);
-                incarnations[i].last_counters = counters.clone();
-                incarnations[i].last_seen = SimTime::from_nanos(*at_ns);
-            }
+            HostRecord::Counters { counters, .. } => current.totals.add(&counters),
             HostRecord::Exit { at_ns, reason } => {
-                let i = current(&mut incarnations);
-                incarnations[i].exited = Some((SimTime::from_nanos(*at_ns), reason.clone()));
+                current.exited = Some((SimTime::from_nanos(at_ns), reason));
             }
         }
     }
-    incarnations
+
+    /// The run, assembled from every record added.
+    pub fn finish(self) -> Assembled {
+        let Assembler {
+            scenario,
+            mut log,
+            processes,
+            mut faults,
+            mut observations,
+        } = self;
+        let mut out = Assembled {
+            log: RunLog::default(),
+            end: SimTime::from_duration(scenario.duration),
+            counters: BTreeMap::new(),
+            rejected: BTreeMap::new(),
+            fs_refused: BTreeMap::new(),
+            dropped: BTreeMap::new(),
+            send_errors: 0,
+            received_beyond_sent: 0,
+            interrupted: 0,
+        };
+        let mut traffic = Traffic::default();
+        for (i, incarnations) in processes.iter().enumerate() {
+            let host = HostId(i as u32);
+            for inc in incarnations {
+                let Some((boot, _)) = inc.boot else {
+                    continue;
+                };
+                lifecycle(scenario, host, boot, inc, &mut log, &mut faults, &mut out);
+                add_counters(&mut log, host, &inc.totals, &mut out);
+                traffic.add(host, &inc.totals);
+            }
+        }
+        count_losses(&mut log, &traffic, &mut out);
+        fault_records(scenario, faults, &mut log);
+        observations.sort_by_key(|(t, h, _)| (*t, *h));
+        log.observations = observations;
+        log.lifecycle.sort_by_key(|(t, h, _)| (*t, *h));
+        log.damaged.sort_by_key(|d| (d.time, d.host));
+        out.log = log;
+        out
+    }
+}
+
+/// One process's boot, and its crash (killed by a crash fault of the
+/// scenario at or after its boot: no exit record) or early end.
+fn lifecycle(
+    scenario: &Scenario,
+    host: HostId,
+    boot: SimTime,
+    inc: &Incarnation,
+    log: &mut RunLog,
+    faults: &mut BTreeMap<(SimTime, usize, bool), Vec<HostId>>,
+    out: &mut Assembled,
+) {
+    let restarted = inc.boot.is_some_and(|(_, r)| r);
+    let kind = if restarted {
+        Lifecycle::Restarted
+    } else {
+        Lifecycle::Started
+    };
+    log.lifecycle.push((boot, host, kind));
+    match &inc.exited {
+        None => match crash_after(scenario, host, boot) {
+            Some((at, index)) => {
+                log.lifecycle.push((at, host, Lifecycle::Crashed));
+                faults.entry((at, index, true)).or_default().push(host);
+                if let Some(restart) = restart_of(scenario, index) {
+                    faults
+                        .entry((restart, index, false))
+                        .or_default()
+                        .push(host);
+                }
+            }
+            // Died without a crash fault: killed from outside, or failed.
+            None => out.interrupted += 1,
+        },
+        Some((_, reason)) if reason != "duration" => out.interrupted += 1,
+        Some(_) => {}
+    }
+}
+
+/// The faults the records name, one record per (time, fault, phase).
+fn fault_records(
+    scenario: &Scenario,
+    faults: BTreeMap<(SimTime, usize, bool), Vec<HostId>>,
+    log: &mut RunLog,
+) {
+    for ((time, index, apply), mut touched) in faults {
+        touched.sort_unstable();
+        touched.dedup();
+        let Some(fault) = scenario.faults.get(index) else {
+            continue;
+        };
+        log.faults.push(FaultRecord {
+            time,
+            index,
+            kind: fault.kind.name(),
+            phase: if apply {
+                FaultPhase::Apply
+            } else {
+                FaultPhase::Heal
+            },
+            hosts: touched,
+        });
+    }
+}
+
+/// Datagrams per (sender, receiver): what was sent (with copies), and
+/// what arrived or was still in flight at the end.
+#[derive(Default)]
+struct Traffic {
+    sent: BTreeMap<(HostId, HostId), u64>,
+    copies: BTreeMap<(HostId, HostId), u64>,
+    got: BTreeMap<(HostId, HostId), u64>,
+    held: BTreeMap<(HostId, HostId), u64>,
+}
+
+impl Traffic {
+    fn add(&mut self, host: HostId, c: &NodeCounters) {
+        let outgoing = [
+            (&mut self.sent, &c.sent_to),
+            (&mut self.copies, &c.copies_to),
+            (&mut self.held, &c.held_to),
+        ];
+        for (into, from) in outgoing {
+            for (to, n) in from {
+                *into.entry((host, HostId(*to))).or_default() += n;
+            }
+        }
+        for (from, n) in c.received_from.iter().chain(&c.in_flight_from) {
+            *self.got.entry((HostId(*from), host)).or_default() += n;
+        }
+    }
+}
+
+/// A datagram is lost when sent (or copied) but never accepted by its
+/// receiver (those still in flight at the end, in the network or in a
+/// process's path, are not lost, as in the simulator); accepted beyond
+/// what was sent is not delivered (see the module docs).
+fn count_losses(log: &mut RunLog, traffic: &Traffic, out: &mut Assembled) {
+    let sent_with_copies = |pair: &(HostId, HostId)| {
+        traffic.sent.get(pair).copied().unwrap_or(0)
+            + traffic.copies.get(pair).copied().unwrap_or(0)
+    };
+    for (pair, got) in &traffic.got {
+        let excess = got.saturating_sub(sent_with_copies(pair));
+        if let Some(c) = log.net.get_mut(pair.1.index()) {
+            let taken = excess.min(c.messages_received);
+            c.messages_received -= taken;
+            out.received_beyond_sent += taken;
+        }
+    }
+    for (pair, sent) in &traffic.sent {
+        let arrived = traffic.got.get(pair).copied().unwrap_or(0)
+            + traffic.held.get(pair).copied().unwrap_or(0);
+        let expected = sent + traffic.copies.get(pair).copied().unwrap_or(0);
+        if let Some(c) = log.net.get_mut(pair.0.index()) {
+            c.messages_dropped += expected.saturating_sub(arrived);
+        }
+    }
 }
 
 fn add_counters(log: &mut RunLog, host: HostId, c: &NodeCounters, out: &mut Assembled) {
@@ -267,6 +328,9 @@ fn add_counters(log: &mut RunLog, host: HostId, c: &NodeCounters, out: &mut Asse
     for (reason, n) in &c.fs_refused {
         *out.fs_refused.entry(reason.clone()).or_default() += n;
     }
+    for (reason, n) in &c.dropped {
+        *out.dropped.entry(reason.clone()).or_default() += n;
+    }
 }
 
 /// The crash faults: (time, fault index, hosts, restart).
@@ -278,6 +342,8 @@ fn crashes(scenario: &Scenario) -> Vec<(SimTime, usize, Vec<HostId>, Option<SimT
             RealEffect::Damage { .. }
             | RealEffect::Misbehave { .. }
             | RealEffect::ClockSkew { .. }
+            | RealEffect::Network { .. }
+            | RealEffect::StorageOutage { .. }
             | RealEffect::Skipped(_) => None,
         })
         .collect()
@@ -303,6 +369,61 @@ fn restart_of(scenario: &Scenario, index: usize) -> Option<SimTime> {
 mod tests {
     use super::*;
 
+    fn assemble(scenario: &Scenario, records: BTreeMap<HostId, Vec<HostRecord>>) -> Assembled {
+        let mut assembler = Assembler::new(scenario);
+        for (host, lines) in records {
+            for record in lines {
+                assembler.add(host, record);
+            }
+        }
+        assembler.finish()
+    }
+
+    /// Counters records are changes that add up; copies a duplication
+    /// fault made are expected traffic, not received beyond sent; what a
+    /// sender still held in its path at the end was in flight, not lost.
+    #[test]
+    fn changes_add_up_copies_are_expected_and_held_datagrams_are_not_lost() {
+        let text = "duration = \"1 min\"\n[[hosts]]\nname = \"p\"\ncount = 2\nrole = \"peer\"\n";
+        let scenario = sim_core::scenario::parse_str(text, None, &[]).unwrap();
+        let first = NodeCounters {
+            messages_sent: 4,
+            sent_to: BTreeMap::from([(1, 4)]),
+            copies_to: BTreeMap::from([(1, 2)]),
+            ..NodeCounters::default()
+        };
+        let second = NodeCounters {
+            messages_sent: 6,
+            sent_to: BTreeMap::from([(1, 6)]),
+            held_to: BTreeMap::from([(1, 1)]),
+            ..NodeCounters::default()
+        };
+        let mut sender = process(first);
+        sender.insert(
+            2,
+            HostRecord::Counters {
+                at_ns: 1_500,
+                counters: Box::new(second),
+            },
+        );
+        let receiver = NodeCounters {
+            messages_received: 11,
+            received_from: BTreeMap::from([(0, 11)]),
+            ..NodeCounters::default()
+        };
+        let records = BTreeMap::from([(HostId(0), sender), (HostId(1), process(receiver))]);
+        let run = assemble(&scenario, records);
+        let total = run.log.net_total();
+        assert_eq!(total.messages_sent, 10);
+        assert_eq!(
+            total.messages_received, 11,
+            "copies arrive as messages do in the simulator"
+        );
+        assert_eq!(run.received_beyond_sent, 0);
+        // 10 sent + 2 copies, 11 arrived and 1 still held: none lost.
+        assert_eq!(total.messages_dropped, 0);
+    }
+
     fn process(counters: NodeCounters) -> Vec<HostRecord> {
         vec![
             HostRecord::Boot {
@@ -316,7 +437,7 @@ mod tests {
             },
             HostRecord::Counters {
                 at_ns: 1_000,
-                counters,
+                counters: Box::new(counters),
             },
             HostRecord::Exit {
                 at_ns: 2_000,
@@ -348,7 +469,7 @@ mod tests {
             ..NodeCounters::default()
         };
         let records = BTreeMap::from([(HostId(0), process(zero)), (HostId(1), process(one))]);
-        let run = assemble(&scenario, &records);
+        let run = assemble(&scenario, records);
         let total = run.log.net_total();
         assert_eq!(total.messages_sent, 8);
         assert_eq!(total.messages_received, 5 + 2);

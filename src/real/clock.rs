@@ -31,15 +31,19 @@ impl ScaledClock {
     /// A clock on which scenario time 0 was the wall-clock instant
     /// `epoch_unix_ns` (ns since the Unix epoch): processes on one machine
     /// started with the same epoch share one timeline, whatever their
-    /// start-up delays. The wall clock is read once, here; the clock then
+    /// start-up delays; an epoch ahead reads 0 until it comes. The wall clock is read once, here; the clock then
     /// runs on the monotonic clock.
     pub fn from_epoch(epoch_unix_ns: u64, scale: f64) -> Self {
         let now_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let since_epoch = now_unix.saturating_sub(Duration::from_nanos(epoch_unix_ns));
+        let epoch = Duration::from_nanos(epoch_unix_ns);
         let now = Instant::now();
-        let origin = now.checked_sub(since_epoch).unwrap_or(now);
+        // The epoch may lie ahead (`sim launch` starts processes early).
+        let origin = match now_unix.checked_sub(epoch) {
+            Some(since) => now.checked_sub(since).unwrap_or(now),
+            None => now + (epoch - now_unix),
+        };
         ScaledClock {
             origin,
             start_at: SimTime::ZERO,
@@ -83,14 +87,15 @@ impl ScaledClock {
         self.skew = Some(skew);
     }
 
-    /// Real time left until true scenario time `t` (zero if it has passed).
+    /// Real time left until true scenario time `t` (zero if it has passed;
+    /// counted from the real instant of `t`, so also right before an
+    /// epoch that lies ahead).
     pub fn real_until(&self, t: SimTime) -> Duration {
-        let now = self.now();
-        if t <= now {
-            return Duration::ZERO;
-        }
-        let ns = (t - now).as_nanos() as f64 * self.scale;
-        Duration::from_nanos(ns.min(u64::MAX as f64) as u64)
+        let since_start = t.as_nanos().saturating_sub(self.start_at.as_nanos());
+        let real =
+            Duration::from_nanos((since_start as f64 * self.scale).min(u64::MAX as f64) as u64);
+        let target = self.origin.checked_add(real).unwrap_or(self.origin);
+        target.saturating_duration_since(Instant::now())
     }
 }
 
@@ -124,6 +129,15 @@ mod tests {
         assert!(ta.as_nanos() >= 4_000_000_000, "{ta:?}");
         let gap = ta.as_nanos().abs_diff(tb.as_nanos());
         assert!(gap < 2_000_000, "clocks {gap} ns apart");
+        // An epoch ahead: scenario time 0 until it comes, then one timeline.
+        let ahead = epoch + 2_000_000_000 + 50_000_000;
+        let c = ScaledClock::from_epoch(ahead, 0.5);
+        assert_eq!(c.now(), SimTime::ZERO);
+        let wait = c.real_until(SimTime::from_nanos(1));
+        assert!(wait > Duration::from_millis(40), "{wait:?}");
+        std::thread::sleep(Duration::from_millis(5));
+        let d = ScaledClock::from_epoch(ahead, 0.5);
+        assert!(c.origin.max(d.origin) - c.origin.min(d.origin) < Duration::from_millis(2));
     }
 
     #[test]

@@ -12,13 +12,15 @@ use std::time::{Duration, Instant};
 
 use node_logic::HostNode;
 use node_logic::TimerId;
+use node_logic::io::FileOp;
 use node_logic::{Input, Node, Output};
 use sim_core::engine::ClockSkew;
 use sim_core::rng::StreamRng;
-use sim_core::units::SimTime;
+use sim_core::units::{SimDuration, SimTime};
 
 use super::clock::ScaledClock;
 use super::host_log::{HostLog, HostRecord, NodeCounters, ObservationRows};
+use super::netpath::NetPath;
 use super::shared_dir::SharedDir;
 use super::transport::{Received, Transport};
 
@@ -30,8 +32,12 @@ const WATCH_POLL: Duration = Duration::from_millis(20);
 /// How long, in real time, a process keeps reading its socket after the
 /// end to tell datagrams in flight at the end from lost ones.
 const DRAIN: Duration = Duration::from_millis(100);
-/// How often running totals are written, in real time.
+/// How often, at most, what changed in the counters is written, in real
+/// time.
 const COUNTERS_EVERY: Duration = Duration::from_millis(50);
+/// How long, in scenario time, before a crash the scenario has for this
+/// host the counters are written (the process is killed without warning).
+const BEFORE_CRASH: SimDuration = SimDuration::from_millis(2);
 /// How long, in real time, the loop has to end after SIGTERM or SIGINT
 /// before the process exits anyway (exit 6, without its last records).
 /// Nothing in the loop blocks (the socket is polled, files are opened
@@ -56,6 +62,10 @@ pub enum SelfAction {
     Misbehave(bool),
     /// A `clock_skew` fault starts.
     Skew(ClockSkew),
+    /// A `storage_outage` starts (true: file operations and change
+    /// notifications are held) or ends (false: the held operations are
+    /// carried out, in order, and watching resumes).
+    StorageOutage(bool),
 }
 
 /// Why the loop ended.
@@ -87,6 +97,11 @@ pub struct NodeRun {
     pub end: SimTime,
     /// The network.
     pub transport: Transport,
+    /// The path datagrams take through the process (faults, delay line).
+    pub path: NetPath,
+    /// When the scenario crashes this host (the counters are written just
+    /// before), in time order.
+    pub crashes: Vec<SimTime>,
     /// The shared directory.
     pub dir: SharedDir,
     /// The record file.
@@ -108,7 +123,11 @@ struct Loop {
     run: NodeRun,
     timers: BTreeMap<TimerId, SimTime>,
     pending: VecDeque<Input>,
+    /// During a storage outage, the file operations held until its end.
+    held_files: Option<VecDeque<Box<FileOp>>>,
     inputs: u64,
+    /// The totals the counters records written so far add up to.
+    written: NodeCounters,
 }
 
 impl NodeRun {
@@ -132,7 +151,9 @@ impl NodeRun {
             run: self,
             timers: BTreeMap::new(),
             pending: VecDeque::new(),
+            held_files: None,
             inputs: 0,
+            written: NodeCounters::default(),
         };
         let ended = l.run_loop();
         done.store(true, Ordering::Relaxed);
@@ -171,6 +192,7 @@ pub fn watchdog(
 impl Loop {
     fn run_loop(&mut self) -> io::Result<Ended> {
         let restarted = self.run.restarted;
+        self.apply_due_faults(self.run.clock.now())?;
         self.feed(Input::Start { restarted })?;
         let mut next_watch = Instant::now();
         let mut next_counters = Instant::now() + COUNTERS_EVERY;
@@ -184,13 +206,22 @@ impl Loop {
             }
             self.apply_due_faults(now)?;
             self.fire_due_timers()?;
-            if self.run.dir.is_watching() && Instant::now() >= next_watch {
+            self.move_datagrams()?;
+            if self.watching() && Instant::now() >= next_watch {
                 for path in self.run.dir.poll_changes() {
                     self.feed(Input::FileChanged { path })?;
                 }
                 next_watch = Instant::now() + WATCH_POLL;
             }
-            if Instant::now() >= next_counters {
+            let crash_near = self
+                .run
+                .crashes
+                .first()
+                .is_some_and(|at| now + BEFORE_CRASH >= *at);
+            if crash_near || Instant::now() >= next_counters {
+                if crash_near {
+                    self.run.crashes.remove(0);
+                }
                 self.write_counters()?;
                 next_counters = Instant::now() + COUNTERS_EVERY;
             }
@@ -198,13 +229,15 @@ impl Loop {
             self.run.rows.flush()?;
             let wait = self.wait(next_watch);
             match self.run.transport.receive(wait)? {
-                Received::Message { from, payload } => self.feed(Input::Message {
-                    from,
-                    payload: payload.into(),
-                })?,
+                Received::Message { from, payload } => {
+                    let now = self.run.clock.now();
+                    self.run.path.arrive(now, from, payload.into());
+                    self.move_datagrams()?;
+                }
                 Received::Dropped | Received::Nothing => {}
             }
         };
+        self.end_path();
         if ended == Ended::Duration {
             self.run.transport.drain(DRAIN)?;
         }
@@ -219,6 +252,34 @@ impl Loop {
         Ok(ended)
     }
 
+    /// Sends the datagrams due out of the path and feeds the node those
+    /// due in, until none is due.
+    fn move_datagrams(&mut self) -> io::Result<()> {
+        loop {
+            let now = self.run.clock.now();
+            while let Some((to, payload)) = self.run.path.pop_outgoing(now) {
+                self.run.transport.transmit(to, &payload);
+            }
+            let Some((from, payload)) = self.run.path.pop_incoming(now) else {
+                return Ok(());
+            };
+            self.run.transport.count_delivered(from, payload.len());
+            self.feed(Input::Message { from, payload })?;
+        }
+    }
+
+    /// At the end: what is still in the path was in flight, not lost.
+    fn end_path(&mut self) {
+        let (to, from) = self.run.path.in_flight();
+        let counters = &mut self.run.transport.counters;
+        for (host, n) in to {
+            *counters.held_to.entry(host).or_default() += n;
+        }
+        for (host, n) in from {
+            *counters.in_flight_from.entry(host).or_default() += n;
+        }
+    }
+
     /// How long the next receive may block: until the next timer, fault,
     /// watch poll or the end, at most [`MAX_WAIT`].
     fn wait(&self, next_watch: Instant) -> Duration {
@@ -230,13 +291,23 @@ impl Loop {
         if let Some(f) = self.run.faults.first() {
             due = due.min(f.at);
         }
+        if let Some(at) = self.run.path.next_due() {
+            due = due.min(at);
+        }
+        if let Some(at) = self.run.crashes.first() {
+            due = due.min(SimTime::from_nanos(
+                at.as_nanos().saturating_sub(BEFORE_CRASH.as_nanos()),
+            ));
+        }
         let mut wait = clock.real_until(due).min(MAX_WAIT);
-        if self.run.dir.is_watching() {
+        if self.watching() {
             wait = wait.min(next_watch.saturating_duration_since(Instant::now()));
         }
         wait
     }
 
+    /// Carries out the faults due at `now` (the node's own and the path's
+    /// rules), each recorded at its scheduled time.
     fn apply_due_faults(&mut self, now: SimTime) -> io::Result<()> {
         while self.run.faults.first().is_some_and(|f| f.at <= now) {
             let fault = self.run.faults.remove(0);
@@ -249,14 +320,46 @@ impl Loop {
                     self.run.clock.set_skew(skew);
                     true
                 }
+                SelfAction::StorageOutage(on) => {
+                    self.storage_outage(on)?;
+                    on
+                }
             };
             self.run.log.append(&HostRecord::Fault {
-                at_ns: now.as_nanos(),
+                at_ns: fault.at.as_nanos(),
                 index: fault.index,
                 apply,
             })?;
         }
+        for change in self.run.path.apply_due(now) {
+            self.run.log.append(&HostRecord::Fault {
+                at_ns: change.at.as_nanos(),
+                index: change.index,
+                apply: change.apply,
+            })?;
+        }
         Ok(())
+    }
+
+    /// A storage outage starts (`on`: file operations are held from now)
+    /// or ends: each held operation is carried out in order and its result
+    /// fed to the node (what it leads to runs at once, the outage over).
+    fn storage_outage(&mut self, on: bool) -> io::Result<()> {
+        if on {
+            self.held_files.get_or_insert_with(VecDeque::new);
+            return Ok(());
+        }
+        for op in self.held_files.take().unwrap_or_default() {
+            let result = self.run.dir.apply(*op);
+            self.feed(Input::File(Box::new(result)))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the shared directory is watched now (never during an
+    /// outage: the notifications wait for its end, as in the simulator).
+    fn watching(&self) -> bool {
+        self.run.dir.is_watching() && self.held_files.is_none()
     }
 
     fn fire_due_timers(&mut self) -> io::Result<()> {
@@ -294,17 +397,23 @@ impl Loop {
 
     fn carry_out(&mut self, output: Output, now: SimTime) -> io::Result<()> {
         match output {
-            Output::Send { to, payload } => self.run.transport.send(to, &payload),
+            Output::Send { to, payload } => {
+                self.run.transport.count_sent(to, payload.len());
+                self.run.path.send(now, to, payload);
+            }
             Output::SetTimer { timer, at } => {
                 self.timers.insert(timer, at);
             }
             Output::CancelTimer(timer) => {
                 self.timers.remove(&timer);
             }
-            Output::File(op) => {
-                let result = self.run.dir.apply(*op);
-                self.pending.push_back(Input::File(Box::new(result)));
-            }
+            Output::File(op) => match &mut self.held_files {
+                Some(held) => held.push_back(op),
+                None => {
+                    let result = self.run.dir.apply(*op);
+                    self.pending.push_back(Input::File(Box::new(result)));
+                }
+            },
             Output::Record(observation) => {
                 self.run.rows.append(now, &observation)?;
                 self.run.log.append(&HostRecord::Observation {
@@ -318,6 +427,7 @@ impl Loop {
 
     fn counters(&self) -> NodeCounters {
         let fs = self.run.dir.counters();
+        let path = &self.run.path.counters;
         NodeCounters {
             inputs: self.inputs,
             writes: fs.writes,
@@ -330,16 +440,25 @@ impl Loop {
                 counters
             },
             fs_refused: self.run.dir.refused().clone(),
+            dropped: path.dropped.clone(),
+            copies_to: path.copies_to.clone(),
             ..self.run.transport.counters.clone()
         }
     }
 
+    /// Writes what changed since the last counters record, if anything.
     fn write_counters(&mut self) -> io::Result<()> {
         let counters = self.counters();
+        let delta = counters.since(&self.written);
+        if delta.is_empty() {
+            return Ok(());
+        }
+        self.written = counters;
         let at_ns = self.run.clock.now().min(self.run.end).as_nanos();
-        self.run
-            .log
-            .append(&HostRecord::Counters { at_ns, counters })
+        self.run.log.append(&HostRecord::Counters {
+            at_ns,
+            counters: Box::new(delta),
+        })
     }
 }
 

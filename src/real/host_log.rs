@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use sim_core::units::SimTime;
 
 /// The version of this record format; `sim collect` refuses others.
-pub const LOG_FORMAT: u32 = 2;
+/// Format 3: counters records hold the change since the process's
+/// previous one (written only when something changed), not running totals.
+pub const LOG_FORMAT: u32 = 3;
 
 /// The suffix of a host's record file.
 pub const LOG_SUFFIX: &str = ".events.jsonl";
@@ -73,12 +75,15 @@ pub enum HostRecord {
         /// The damage mode.
         mode: String,
     },
-    /// This incarnation's running totals (the last one counts).
+    /// What this incarnation counted since its previous counters record
+    /// (the records of one process add up to its totals; written only
+    /// when something changed, so their volume grows with the run's
+    /// events, not with its length).
     Counters {
         /// Scenario time, ns.
         at_ns: u64,
-        /// The totals.
-        counters: NodeCounters,
+        /// The change (fields that did not change are left out).
+        counters: Box<NodeCounters>,
     },
     /// The process ended cleanly.
     Exit {
@@ -89,47 +94,161 @@ pub enum HostRecord {
     },
 }
 
-/// What one incarnation of a host did, cumulatively.
+/// What one incarnation of a host did, cumulatively (or, in a counters
+/// record, the change since the previous record). Zero fields are left
+/// out of records.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NodeCounters {
     /// Datagrams sent.
+    #[serde(skip_serializing_if = "is_zero")]
     pub messages_sent: u64,
     /// Their payload bytes.
+    #[serde(skip_serializing_if = "is_zero")]
     pub bytes_sent: u64,
-    /// Datagrams received and accepted by the transport frame check.
+    /// Datagrams received and delivered to the node.
+    #[serde(skip_serializing_if = "is_zero")]
     pub messages_received: u64,
     /// Their payload bytes.
+    #[serde(skip_serializing_if = "is_zero")]
     pub bytes_received: u64,
     /// Sends that failed locally (no address for the host, socket error).
+    #[serde(skip_serializing_if = "is_zero")]
     pub send_errors: u64,
     /// Datagrams sent, by destination host id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sent_to: BTreeMap<u32, u64>,
-    /// Datagrams accepted, by sending host id.
+    /// Extra copies a duplication fault made of them, by destination.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub copies_to: BTreeMap<u32, u64>,
+    /// Datagrams (and copies) still held in the process's path when it
+    /// ended (in flight at the end: not lost), by destination.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub held_to: BTreeMap<u32, u64>,
+    /// Datagrams delivered to the node, by sending host id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub received_from: BTreeMap<u32, u64>,
-    /// Valid datagrams that arrived after the scenario's end (in flight at
-    /// the end: neither delivered nor lost, as in the simulator), by
-    /// sending host id.
-    #[serde(default)]
+    /// Valid datagrams that arrived after the scenario's end or were still
+    /// crossing the down-link then (in flight at the end: neither
+    /// delivered nor lost, as in the simulator), by sending host id.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub in_flight_from: BTreeMap<u32, u64>,
+    /// Datagrams the process's path dropped (network faults, emulated
+    /// loss), by reason.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dropped: BTreeMap<String, u64>,
     /// Datagrams dropped by the frame check, by reason.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rejected: BTreeMap<String, u64>,
     /// Inputs fed to the node (the real run's "events").
+    #[serde(skip_serializing_if = "is_zero")]
     pub inputs: u64,
     /// File writes completed.
+    #[serde(skip_serializing_if = "is_zero")]
     pub writes: u64,
     /// File reads completed.
+    #[serde(skip_serializing_if = "is_zero")]
     pub reads: u64,
     /// Directory listings completed.
+    #[serde(skip_serializing_if = "is_zero")]
     pub lists: u64,
     /// Renames and deletes completed.
+    #[serde(skip_serializing_if = "is_zero")]
     pub metadata: u64,
     /// Each protocol's counters read off the node (`sim::protocols::node_counters`).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub protocols: BTreeMap<String, u64>,
     /// Files in the shared directory refused (a symbolic link, not a
     /// regular file, too large, a planted temporary), by reason.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub fs_refused: BTreeMap<String, u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Calls `$f!(field)` for every number field and `$g!(field)` for every
+/// map field of [`NodeCounters`], so a new field cannot be left out of
+/// the arithmetic.
+macro_rules! each_counter {
+    ($nums:ident, $maps:ident) => {
+        $nums!(
+            messages_sent,
+            bytes_sent,
+            messages_received,
+            bytes_received,
+            send_errors
+        );
+        $nums!(inputs, writes, reads, lists, metadata);
+        $maps!(sent_to, copies_to, held_to, received_from, in_flight_from);
+        $maps!(dropped, rejected, protocols, fs_refused);
+    };
+}
+
+impl NodeCounters {
+    /// What changed from `before` to `self` (totals that only grow).
+    pub fn since(&self, before: &NodeCounters) -> NodeCounters {
+        let mut delta = NodeCounters::default();
+        macro_rules! nums {
+            ($($f:ident),*) => {$( delta.$f = self.$f.saturating_sub(before.$f); )*};
+        }
+        macro_rules! maps {
+            ($($f:ident),*) => {$(
+                for (key, n) in &self.$f {
+                    let old = before.$f.get(key).copied().unwrap_or(0);
+                    if *n > old {
+                        delta.$f.insert(key.clone(), n - old);
+                    }
+                }
+            )*};
+        }
+        each_counter!(nums, maps);
+        delta
+    }
+
+    /// Adds a change (a counters record) to these totals.
+    pub fn add(&mut self, delta: &NodeCounters) {
+        // Every field, by name: a new one must be added to `each_counter!`
+        // too (this list does not compile without it).
+        let NodeCounters {
+            messages_sent: _,
+            bytes_sent: _,
+            messages_received: _,
+            bytes_received: _,
+            send_errors: _,
+            sent_to: _,
+            copies_to: _,
+            held_to: _,
+            received_from: _,
+            in_flight_from: _,
+            dropped: _,
+            rejected: _,
+            inputs: _,
+            writes: _,
+            reads: _,
+            lists: _,
+            metadata: _,
+            protocols: _,
+            fs_refused: _,
+        } = delta;
+        macro_rules! nums {
+            ($($f:ident),*) => {$( self.$f += delta.$f; )*};
+        }
+        macro_rules! maps {
+            ($($f:ident),*) => {$(
+                for (key, n) in &delta.$f {
+                    *self.$f.entry(key.clone()).or_default() += n;
+                }
+            )*};
+        }
+        each_counter!(nums, maps);
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        *self == NodeCounters::default()
+    }
 }
 
 /// Appends records to a host's file.
@@ -252,42 +371,50 @@ pub enum ReadError {
     },
 }
 
-/// Reads every record of a file. A last line cut short (the process was
-/// killed mid-write) is skipped; any other bad line is an error.
-pub fn read(path: &Path) -> Result<Vec<HostRecord>, ReadError> {
+/// Reads the records of a file one line at a time, calling `each` with
+/// every record (only boots when `boots_only`: cheaper, for a first
+/// look), so memory does not grow with the file. A last line cut short
+/// (the process was killed mid-write) is skipped; any other bad line is
+/// an error.
+pub fn for_each(
+    path: &Path,
+    boots_only: bool,
+    mut each: impl FnMut(HostRecord),
+) -> Result<(), ReadError> {
     let io_err = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
     };
+    let bad = |line: usize, why: String| ReadError::Bad {
+        path: path.to_path_buf(),
+        line,
+        why,
+    };
     let file = File::open(path).map_err(io_err)?;
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(io_err)?;
-    let mut records = Vec::with_capacity(lines.len());
-    for (index, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
+    let mut lines = BufReader::new(file).lines().enumerate().peekable();
+    while let Some((index, line)) = lines.next() {
+        let line = line.map_err(io_err)?;
+        if line.trim().is_empty() || (boots_only && !line.starts_with("{\"boot\"")) {
             continue;
         }
-        match serde_json::from_str::<HostRecord>(line) {
+        match serde_json::from_str::<HostRecord>(&line) {
             Ok(HostRecord::Boot { format, .. }) if format != LOG_FORMAT => {
-                return Err(ReadError::Bad {
-                    path: path.to_path_buf(),
-                    line: index + 1,
-                    why: format!("record format {format}, this sim reads {LOG_FORMAT}"),
-                });
+                let why = format!("record format {format}, this sim reads {LOG_FORMAT}");
+                return Err(bad(index + 1, why));
             }
-            Ok(record) => records.push(record),
-            Err(_) if index + 1 == lines.len() => {} // cut short by a kill
-            Err(e) => {
-                return Err(ReadError::Bad {
-                    path: path.to_path_buf(),
-                    line: index + 1,
-                    why: e.to_string(),
-                });
-            }
+            Ok(record) => each(record),
+            Err(_) if lines.peek().is_none() => {} // cut short by a kill
+            Err(e) => return Err(bad(index + 1, e.to_string())),
         }
     }
+    Ok(())
+}
+
+/// Every record of a file, in order (see [`for_each`]).
+#[cfg(test)]
+pub fn read(path: &Path) -> Result<Vec<HostRecord>, ReadError> {
+    let mut records = Vec::new();
+    for_each(path, false, |r| records.push(r))?;
     Ok(records)
 }
 
@@ -318,11 +445,11 @@ mod tests {
             },
             HostRecord::Counters {
                 at_ns: 10,
-                counters: NodeCounters {
+                counters: Box::new(NodeCounters {
                     messages_sent: 3,
                     rejected: [("bad-signature".to_string(), 1)].into(),
                     ..NodeCounters::default()
-                },
+                }),
             },
         ];
         let mut log = HostLog::open(&dir, "m-1").unwrap();

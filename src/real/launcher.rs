@@ -31,6 +31,12 @@ type Failure = (Exit, String);
 /// Real time the processes get after the scenario's end to exit by
 /// themselves before they are killed.
 const GRACE: Duration = Duration::from_secs(10);
+/// Real time, before scenario time 0, in which the first processes are
+/// started (they set up, then wait for their start time), plus
+/// [`PRESTART_PER_HOST`] per host.
+const PRESTART: Duration = Duration::from_millis(300);
+/// See [`PRESTART`].
+const PRESTART_PER_HOST: Duration = Duration::from_millis(10);
 
 /// One thing the launcher does at a scenario time.
 #[derive(Clone, Debug)]
@@ -93,7 +99,10 @@ fn schedule(scenario: &Scenario) -> Vec<(SimTime, usize, Action)> {
                 plan.push((cx.at, 1, Action::Damage { fault, targets }));
             }
             // `sim node` applies these to itself (it reads the scenario).
-            RealEffect::Misbehave { .. } | RealEffect::ClockSkew { .. } => {}
+            RealEffect::Misbehave { .. }
+            | RealEffect::ClockSkew { .. }
+            | RealEffect::Network { .. }
+            | RealEffect::StorageOutage { .. } => {}
             // `sim launch` announces and counts these (launch_cmd).
             RealEffect::Skipped(_) => {}
         }
@@ -144,6 +153,11 @@ impl<'a> Launcher<'a> {
         time_scale: f64,
     ) -> std::io::Result<Self> {
         let ports = free_ports(scenario.hosts.len())?;
+        // Scenario time 0 lies a little ahead: every first process is
+        // started at once and sets up (reads the scenario, derives keys,
+        // binds) before its start time, so set-up costs no scenario time.
+        let ahead = PRESTART + PRESTART_PER_HOST * scenario.hosts.len() as u32;
+        let epoch = SystemTime::now() + ahead;
         Ok(Launcher {
             sim,
             scenario_file,
@@ -153,8 +167,8 @@ impl<'a> Launcher<'a> {
             ports,
             time_scale,
             children: BTreeMap::new(),
-            origin: Instant::now(),
-            epoch_unix_ns: SystemTime::now()
+            origin: Instant::now() + ahead,
+            epoch_unix_ns: epoch
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
         })
@@ -165,11 +179,24 @@ impl<'a> Launcher<'a> {
     pub fn run(mut self, stop: &AtomicBool) -> Result<Outcome, Failure> {
         let plan = schedule(self.scenario);
         let mut corruptions = Vec::new();
+        // Every host's first process now; each waits for its start time.
+        for (at, _, action) in &plan {
+            if let Action::Start {
+                host,
+                restarted: false,
+            } = action
+            {
+                self.start(*host, false, *at)?;
+            }
+        }
         for (at, _, action) in &plan {
             if !self.sleep_until(*at, stop) {
                 break;
             }
             match action {
+                Action::Start {
+                    restarted: false, ..
+                } => {} // started above
                 Action::Start { host, restarted } => self.start(*host, *restarted, *at)?,
                 Action::Kill { host } => self.kill(*host),
                 Action::Damage { fault, targets } => {
@@ -259,6 +286,9 @@ impl<'a> Launcher<'a> {
                 &SocketAddr::from(([127, 0, 0, 1], self.ports[host.index()])).to_string(),
             ])
             .args(["--time-scale", &self.time_scale.to_string()])
+            // Loopback has no latency, jitter, loss or bandwidth limit:
+            // each process puts the scenario's own path into its sends.
+            .args(["--path", "emulate"])
             .args(["--start-at", &at.since_start().to_string()])
             .args(["--epoch-unix-ns", &self.epoch_unix_ns.to_string()])
             .arg("--out")

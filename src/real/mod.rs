@@ -7,5 +7,6 @@ pub mod clock;
 pub mod driver;
 pub mod host_log;
 pub mod launcher;
+pub mod netpath;
 pub mod shared_dir;
 pub mod transport;

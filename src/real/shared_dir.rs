@@ -170,6 +170,25 @@ impl SharedDir {
         changed
     }
 
+    /// Places each of `files` (path, bytes) that is missing: the files the
+    /// protocols put in a fresh shared directory before a run (a legacy
+    /// registry). Every process of a run does this when it starts, so a
+    /// fresh directory (Shadow's, inside its data folder) is filled by
+    /// whichever starts first; a file already there is kept (two processes
+    /// racing write the same bytes, each atomically).
+    pub fn place_missing(&mut self, files: &[(String, Vec<u8>)]) -> io::Result<()> {
+        for (path, bytes) in files {
+            match self.read(path) {
+                Ok(_) => {}
+                Err(FsError::NotFound) => self
+                    .write(path, bytes, WriteMode::Atomic)
+                    .map_err(|e| io::Error::other(format!("{path}: {e}")))?,
+                Err(e) => return Err(io::Error::other(format!("{path}: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the regular file at `path`, bounded (what [`FileOp::Read`]
     /// does, without counting an operation).
     pub fn read(&mut self, path: &str) -> Result<Vec<u8>, FsError> {

@@ -142,11 +142,26 @@ impl Transport {
         self.socket.local_addr()
     }
 
-    /// Sends `payload` to host `to` (best effort, like the simulator).
-    pub fn send(&mut self, to: HostId, payload: &[u8]) {
+    /// Counts a datagram of `len` payload bytes the node sends to `to`
+    /// (when the node sends it, whatever its path does with it after).
+    pub fn count_sent(&mut self, to: HostId, len: usize) {
         self.counters.messages_sent += 1;
-        self.counters.bytes_sent += payload.len() as u64;
+        self.counters.bytes_sent += len as u64;
         *self.counters.sent_to.entry(to.0).or_default() += 1;
+    }
+
+    /// Counts a datagram from `from` of `len` payload bytes delivered to
+    /// the node.
+    pub fn count_delivered(&mut self, from: HostId, len: usize) {
+        self.counters.messages_received += 1;
+        self.counters.bytes_received += len as u64;
+        *self.counters.received_from.entry(from.0).or_default() += 1;
+    }
+
+    /// Seals `payload` for host `to` and sends it (best effort, like the
+    /// simulator). Each call is a new frame with the next sequence number,
+    /// so copies a duplication fault makes are not replays.
+    pub fn transmit(&mut self, to: HostId, payload: &[u8]) {
         let Some(next) = self.next_seq.get_mut(to.index()) else {
             self.counters.send_errors += 1;
             return;
@@ -193,6 +208,13 @@ impl Transport {
             }
             wait_readable(&self.socket, left)?;
         }
+    }
+
+    /// Reads and drops every datagram waiting (sent before this host
+    /// started), uncounted: their senders count them as lost.
+    pub fn discard_waiting(&mut self) -> io::Result<()> {
+        while self.try_read()?.is_some() {}
+        Ok(())
     }
 
     /// One datagram if one is waiting.
@@ -244,15 +266,13 @@ impl Transport {
         checked
     }
 
-    /// Counts and passes on the frame in the first `len` bytes of the buffer.
+    /// Passes on the frame in the first `len` bytes of the buffer (counted
+    /// as received when the node gets it: [`Transport::count_delivered`]).
     fn accept(&mut self, len: usize) -> Received {
         let Ok(opened) = self.check(len) else {
             return Received::Dropped;
         };
         let (from, payload) = (opened.from, opened.payload.to_vec());
-        self.counters.messages_received += 1;
-        self.counters.bytes_received += payload.len() as u64;
-        *self.counters.received_from.entry(from.0).or_default() += 1;
         Received::Message { from, payload }
     }
 }

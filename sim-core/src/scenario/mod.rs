@@ -19,6 +19,7 @@ mod network;
 mod overrides;
 mod reader;
 mod resolve;
+mod rewrite;
 mod schema;
 mod source;
 mod suggest;
@@ -208,6 +209,38 @@ fn plain(root: &Table<'_>, document: &DeTable<'_>) -> Result<toml::Table> {
             ),
         )
     })
+}
+
+/// The scenario file at `path` with `overrides` applied, written back as
+/// TOML text that reads, with no `--set`, as the same scenario (see
+/// `rewrite.rs`: values as read, keys in file order, comments dropped).
+/// Checked with `overrides` as [`parse_str`] checks: the same errors.
+/// Then `placed` is applied unchecked: values that hold only where the
+/// text is written (a file path in it is relative to that folder: the
+/// keys naming files are overridden to where their copies go, copies the
+/// caller makes), and the name and seed written in.
+pub fn rewritten<M: Model>(
+    path: &Path,
+    overrides: &[Override],
+    placed: &[Override],
+) -> std::result::Result<String, ScenarioError> {
+    let bytes = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file")
+        .map_err(|e| ScenarioError::read(path.display().to_string(), e))?;
+    let text = utf8_text(&bytes, Some(path))?;
+    let mut src = Sources::new(text, Some(path));
+    src.set_schema(schema::tables::<M>());
+    let mut document: DeTable<'_> = DeTable::parse(text)
+        .map_err(|e| syntax_error(&src, text, &e))?
+        .into_inner();
+    overrides::apply_all(&mut document, overrides, &mut src)?;
+    scenario::<M>(&Table::root(&src, &document), Some(path))?;
+    overrides::apply_all(&mut document, placed, &mut src)?;
+    Ok(rewrite::document(&document))
+}
+
+/// `text` as a TOML string value (for an [`Override`] of a path or name).
+pub fn toml_string(text: &str) -> String {
+    rewrite::string(text)
 }
 
 /// Validates scenario bytes: a byte that is not UTF-8 is an error at its

@@ -167,7 +167,7 @@ impl Protocol for Consensus {
         }))
     }
 
-    fn input_files(_: &ConsensusSpec) -> Vec<std::path::PathBuf> {
+    fn input_files(_: &ConsensusSpec) -> Vec<(&'static str, std::path::PathBuf)> {
         Vec::new()
     }
     fn check_files(_: &ConsensusSpec, _: &Table<'_>) -> scenario::Result<()> {

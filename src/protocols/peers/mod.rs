@@ -101,7 +101,7 @@ impl Protocol for Peers {
         }))
     }
 
-    fn input_files(_: &PeersSpec) -> Vec<std::path::PathBuf> {
+    fn input_files(_: &PeersSpec) -> Vec<(&'static str, std::path::PathBuf)> {
         Vec::new()
     }
     fn check_files(_: &PeersSpec, _: &Table<'_>) -> scenario::Result<()> {

@@ -196,8 +196,9 @@ impl Protocol for Registration {
         spec(t, miners, registrars, legacy_registry, expected_bound).map(Some)
     }
 
-    fn input_files(spec: &RegistrationSpec) -> Vec<std::path::PathBuf> {
-        spec.legacy_registry.iter().cloned().collect()
+    fn input_files(spec: &RegistrationSpec) -> Vec<(&'static str, std::path::PathBuf)> {
+        let path = spec.legacy_registry.iter().cloned();
+        path.map(|p| ("legacy_registry", p)).collect()
     }
     fn check_files(spec: &RegistrationSpec, table: &Table<'_>) -> scenario::Result<()> {
         match (&spec.legacy_registry, table.get("legacy_registry")) {
