@@ -41,6 +41,66 @@ pub enum Command {
     /// Damage a miner's registration file in a shared directory, as a
     /// scenario's `corrupt` fault does (the helper Shadow exports start).
     Corrupt(CorruptArgs),
+    /// Run random fault schedules drawn from the seed (within the file's
+    /// `[explore]` bounds) with every checker on; write each failing run
+    /// as a standalone scenario file.
+    Explore(ExploreArgs),
+    /// Reduce a failing scenario file to a minimal one that still fails
+    /// the same way (same checker), by delta debugging its schedule.
+    Shrink(ShrinkArgs),
+}
+
+/// `sim explore FILE --runs N`.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// The scenario file; its `[explore]` table (optional) bounds what is
+    /// drawn, its own `[[faults]]` are replaced by each run's schedule.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Override any key, `explore.*` too (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<Override>,
+    /// The master seed every run's schedule derives from (default: the
+    /// file's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How many schedules: runs 0 to N-1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub runs: u64,
+    /// Runs in parallel (default: all cores); the results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Make only the runs whose id modulo N is I.
+    #[arg(long, value_name = "I/N", conflicts_with = "run")]
+    pub shard: Option<Shard>,
+    /// Make only these runs (e.g. `17` or `0..3,7`).
+    #[arg(long = "run", value_name = "IDS")]
+    pub run: Vec<RunIds>,
+    /// Where failing runs' scenario files go:
+    /// `<DIR>/<scenario>/run-<id>.toml`.
+    #[arg(long, default_value = "out/explore", value_name = "DIR")]
+    pub out: PathBuf,
+    /// No progress bar and no header; the summary and failures only.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `sim shrink FILE`.
+#[derive(Debug, Args)]
+pub struct ShrinkArgs {
+    /// A scenario file whose run fails (as `sim explore` writes them).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where to write the minimal scenario (default: `<FILE>.min.toml`
+    /// beside it: `run-17.toml` gives `run-17.min.toml`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The most runs to make (each tries one change).
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub max_runs: usize,
+    /// Print only the result, not each step.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `sim node --scenario F --host NAME`.

@@ -16,6 +16,7 @@ mod collect_cmd;
 mod corrupt_cmd;
 mod execute;
 mod exit;
+mod explore_cmd;
 mod export_cmd;
 mod jobs;
 mod launch_cmd;
@@ -28,6 +29,7 @@ mod real;
 mod record;
 mod resolved_copy;
 mod run_cmd;
+mod shrink_cmd;
 mod sweep;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -46,7 +48,9 @@ fn main() -> std::process::ExitCode {
         | cli::Command::Node(_)
         | cli::Command::Launch(_)
         | cli::Command::Collect(_)
-        | cli::Command::Corrupt(_) => {}
+        | cli::Command::Corrupt(_)
+        | cli::Command::Explore(_)
+        | cli::Command::Shrink(_) => {}
     }
     let code = match cli.command {
         cli::Command::Run(args) => run_cmd::run(&args),
@@ -58,6 +62,8 @@ fn main() -> std::process::ExitCode {
         cli::Command::Launch(args) => launch_cmd::launch(&args),
         cli::Command::Collect(args) => collect_cmd::collect(&args),
         cli::Command::Corrupt(args) => corrupt_cmd::corrupt(&args),
+        cli::Command::Explore(args) => explore_cmd::explore(&args),
+        cli::Command::Shrink(args) => shrink_cmd::shrink(&args),
     };
     code.into()
 }

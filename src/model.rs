@@ -22,8 +22,12 @@ impl Model for Sim {
     type Protocols = Protocols;
     type Fault = Fault;
 
+    /// The protocols' tables, and `[explore]` (read by `sim explore`
+    /// only: [`crate::explore::Bounds`]).
     fn sections() -> Vec<Section> {
-        protocols::sections()
+        let mut sections = protocols::sections();
+        sections.push(crate::explore::bounds::SECTION);
+        sections
     }
     fn fault_kinds() -> Vec<FaultKeys> {
         crate::faults::kinds()

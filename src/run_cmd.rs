@@ -158,23 +158,36 @@ pub fn run_all(
         bar.finish();
         return vec![report];
     }
+    in_parallel(ids, threads, quiet, |id, watch| one(*id, watch))
+}
+
+/// `work` on every id, on `threads` threads (default: all cores), under
+/// one sweep progress bar (`work` gets its run's slot to report into); the
+/// results in the order of `ids` whatever the thread count. `sim run`,
+/// `sim check` and `sim explore` share it.
+pub fn in_parallel<I: Sync, T: Send>(
+    ids: &[I],
+    threads: Option<usize>,
+    quiet: bool,
+    work: impl Fn(&I, &dyn Watch) -> T + Sync,
+) -> Vec<T> {
     let bar = SweepProgress::new(ids.len(), quiet);
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-    let each = |(slot, id): (usize, &usize)| {
-        let report = one(*id, &bar.slot(slot));
+    let each = |(slot, id): (usize, &I)| {
+        let result = work(id, &bar.slot(slot));
         bar.finished(slot);
-        report
+        result
     };
-    let reports = match pool {
+    let results = match pool {
         Ok(pool) => pool.install(|| ids.par_iter().enumerate().map(each).collect()),
         // No thread pool (e.g. the OS refused threads): run them in order.
         Err(_) => ids.iter().enumerate().map(each).collect(),
     };
     bar.finish();
-    reports
+    results
 }
 
 /// Says where the aggregates are and which runs a folder still lacks.

@@ -85,4 +85,11 @@ pub trait Checker {
     fn deadline(&mut self, _time: SimTime) -> Result<(), Violation> {
         Ok(())
     }
+
+    /// The run reached its stop time at `time` without another failure:
+    /// the last word on what must hold "by the end" (asked once, after
+    /// the last event; it schedules nothing, so it changes no event count).
+    fn end(&mut self, _time: SimTime) -> Result<(), Violation> {
+        Ok(())
+    }
 }

@@ -320,6 +320,8 @@ struct Core {
     log: RunLog,
     hash: TraceHasher,
     failure: Option<EngineError>,
+    /// Whether the checkers' end of run was asked (once).
+    ended: bool,
 }
 
 /// Why a run stopped before its stop time.
@@ -390,6 +392,7 @@ impl<N: Node> Simulation<N> {
             log: RunLog::new(count),
             hash: TraceHasher::default(),
             failure: None,
+            ended: false,
         };
         Simulation {
             nodes: (0..count).map(|_| None).collect(),
@@ -468,7 +471,32 @@ impl<N: Node> Simulation<N> {
             self.step(sink)?;
         }
         self.core.now = self.core.now.max(limit);
+        if limit == self.core.stop_at {
+            self.end_checks()?;
+        }
         Ok(())
+    }
+
+    /// Asks every checker's [`Checker::end`] once, when the run has
+    /// reached its stop time without a failure.
+    fn end_checks(&mut self) -> Result<(), EngineError> {
+        if std::mem::replace(&mut self.core.ended, true) {
+            return match &self.core.failure {
+                Some(failure) => Err(failure.clone()),
+                None => Ok(()),
+            };
+        }
+        let now = self.core.now;
+        for checker in &mut self.core.checkers {
+            if let Err(v) = checker.end(now) {
+                self.core.fail(v);
+                break;
+            }
+        }
+        match &self.core.failure {
+            Some(failure) => Err(failure.clone()),
+            None => Ok(()),
+        }
     }
 
     /// Runs to the stop time.

@@ -40,6 +40,9 @@ pub mod names {
     /// The peers each member of a peer registry with bounded views starts
     /// from (its bootstrap sample): index = host id.
     pub const PEERS_BOOTSTRAP: &str = "peers-bootstrap";
+    /// `sim explore`'s schedules: a run's seed and fault schedule, drawn
+    /// from the master seed given to `sim explore`: index = run index.
+    pub const EXPLORE: &str = "explore";
     /// A real process's per-message draws of a network fault rule it
     /// applies to its own datagrams: index = fault index << 32 | host id.
     pub const REAL_FAULT_RULE: &str = "real-fault-rule";

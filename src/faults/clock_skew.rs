@@ -2,10 +2,13 @@
 //! at)` for global time `t` (no heal).
 
 use node_logic::HostId;
+use rand::RngExt;
 use sim_core::engine::{ClockSkew, FaultAction};
+use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, ErrorKind, FaultEntry, FaultKeys, Hosts};
-use sim_core::units::SimTime;
+use sim_core::units::{SimDuration, SimTime};
 
+use super::draw::{self, DrawSpace, EntryWriter};
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
 
@@ -75,6 +78,63 @@ offset = "2 s""#;
             offset_ns,
             drift,
         })
+    }
+
+    /// Skews up to `max_hosts` hosts by an offset within
+    /// `±clock_offset` (whole ms) and a drift within `±clock_drift`.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let (max_offset, max_drift) = (space.bounds.clock_offset, space.bounds.clock_drift);
+        if max_offset.is_zero() && max_drift == 0.0 {
+            return None;
+        }
+        let hosts = draw::pick(rng, &space.pool(|_| true), space.bounds.max_hosts)?;
+        let magnitude = draw::duration_in(rng, SimDuration::ZERO, max_offset);
+        let offset = i64::try_from(magnitude.as_nanos()).ok()?;
+        let sign = if rng.random_bool(0.5) { -1 } else { 1 };
+        let drift = if max_drift > 0.0 {
+            (rng.random_range(-max_drift..=max_drift) * 1e6).round() / 1e6
+        } else {
+            0.0
+        };
+        Some(ClockSkewFault {
+            hosts,
+            offset_ns: sign * offset,
+            drift,
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        entry.hosts("clock_skew", &self.hosts);
+        let magnitude = SimDuration::from_nanos(self.offset_ns.unsigned_abs());
+        let sign = if self.offset_ns < 0 { "-" } else { "" };
+        entry.value("offset", format!("{sign}{magnitude}"));
+        entry.value("drift", self.drift);
+    }
+
+    /// Half the offset, half the drift (each to zero when small), then
+    /// one host fewer.
+    fn simpler(&self, _at: SimTime) -> Vec<Self> {
+        let mut out = Vec::new();
+        if self.offset_ns != 0 {
+            let half = (self.offset_ns / 2_000_000) * 1_000_000;
+            out.push(ClockSkewFault {
+                offset_ns: half,
+                ..self.clone()
+            });
+        }
+        if let Some(drift) = draw::halved(self.drift * 1000.0) {
+            out.push(ClockSkewFault {
+                drift: drift / 1000.0,
+                ..self.clone()
+            });
+        }
+        for hosts in draw::fewer(&self.hosts) {
+            out.push(ClockSkewFault {
+                hosts,
+                ..self.clone()
+            });
+        }
+        out
     }
 }
 

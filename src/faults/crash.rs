@@ -3,10 +3,12 @@
 
 use node_logic::HostId;
 use sim_core::engine::FaultAction;
+use sim_core::rng::StreamRng;
 use sim_core::scenario::timeline::CrashWindow;
-use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts, StartSpec};
+use sim_core::scenario::{self, FaultEntry, FaultKeys, HostGroup, HostSpec, Hosts, StartSpec};
 use sim_core::units::{SimDuration, SimTime};
 
+use super::draw::{self, DrawSpace, EntryWriter};
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
 
@@ -40,9 +42,9 @@ restart = "30 s""#;
             && let Some(host) = crash
                 .hosts
                 .iter()
-                .find(|h| earliest_start(hosts, **h) >= restart.since_start())
+                .find(|h| earliest_start(hosts.groups, hosts.hosts, **h) >= restart.since_start())
         {
-            let start = earliest_start(hosts, *host);
+            let start = earliest_start(hosts.groups, hosts.hosts, *host);
             return Err(entry
                 .field
                 .invalid(format!(
@@ -54,12 +56,62 @@ restart = "30 s""#;
         }
         Ok(crash)
     }
+
+    /// Crashes up to `max_hosts` hosts not already down then (and started
+    /// by the window's end at the earliest); they restart at the window's
+    /// end. A validator that crashes loses its
+    /// chain: it counts as faulty, so validators not yet faulty are taken
+    /// only while `faulty_validators` leaves room.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let validators = space.validators();
+        let faulty = &space.taken.faulty;
+        let fresh = |h: &HostId| validators.contains(h) && !faulty.contains(h);
+        let room = space.faulty_room();
+        let (groups, hosts) = (&space.scenario.groups, &space.scenario.hosts);
+        let started = |h| earliest_start(groups, hosts, h) < space.end.since_start();
+        let pool = space.pool(|h| {
+            space.taken.may_crash(h, space.at, space.end) && started(h) && (room > 0 || !fresh(&h))
+        });
+        let mut hosts = draw::pick(rng, &pool, space.bounds.max_hosts)?;
+        let mut new = 0;
+        hosts.retain(|h| {
+            new += usize::from(fresh(h));
+            !fresh(h) || new <= room
+        });
+        Some(Crash {
+            hosts,
+            restart: Some(space.end),
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        entry.hosts("crash", &self.hosts);
+        entry.time("restart", self.restart);
+    }
+
+    /// An earlier restart, then one host fewer.
+    fn simpler(&self, at: SimTime) -> Vec<Self> {
+        let mut out = Vec::new();
+        if let Some(restart) = draw::earlier_end(at, self.restart) {
+            out.push(Crash {
+                restart: Some(restart),
+                ..self.clone()
+            });
+        }
+        for hosts in draw::fewer(&self.hosts) {
+            out.push(Crash {
+                hosts,
+                ..self.clone()
+            });
+        }
+        out
+    }
 }
 
 /// The earliest time `host` can start (its group's `start`, or the low end
 /// of its `uniform` range).
-fn earliest_start(hosts: &Hosts<'_>, host: HostId) -> SimDuration {
-    let group = &hosts.groups[hosts.hosts[host.index()].group];
+fn earliest_start(groups: &[HostGroup], hosts: &[HostSpec], host: HostId) -> SimDuration {
+    let group = &groups[hosts[host.index()].group];
     match group.start {
         StartSpec::At(t) | StartSpec::Uniform(t, _) => t,
     }

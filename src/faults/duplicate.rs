@@ -15,6 +15,7 @@ use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::{Probability, SimDuration, SimTime};
 
+use super::draw::{self, DrawSpace, EntryWriter};
 use super::link::ends;
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
@@ -63,6 +64,62 @@ until = "20 s""#;
             spacing: table.duration_or("spacing", SimDuration::from_millis(1))?,
             until: entry.end("until", hosts)?,
         })
+    }
+
+    /// Duplicates messages between up to `max_hosts` hosts and the rest
+    /// of the pool, with a share from `probability` and 1 to 3 copies.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let (a, b) = draw::split(rng, &space.pool(|_| true), space.bounds.max_hosts)?;
+        let (lo, hi) = space.bounds.probability;
+        Some(Duplicate {
+            a,
+            b,
+            probability: Probability::new(draw::number_in(rng, lo, hi)).ok()?,
+            copies: rng.random_range(1..=3),
+            spacing: SimDuration::from_millis(1),
+            until: Some(space.end),
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        let ends = vec![entry.host_value(&self.a), entry.host_value(&self.b)];
+        entry.value("duplicate", toml::Value::Array(ends));
+        entry.value("probability", self.probability.value());
+        entry.value("copies", i64::from(self.copies));
+        entry.duration("spacing", self.spacing);
+        entry.time("until", self.until);
+    }
+
+    /// An earlier end, one copy, half the share, then each end with one
+    /// host fewer.
+    fn simpler(&self, at: SimTime) -> Vec<Self> {
+        let mut out = Vec::new();
+        if let Some(until) = draw::earlier_end(at, self.until) {
+            out.push(Duplicate {
+                until: Some(until),
+                ..self.clone()
+            });
+        }
+        if self.copies > 1 {
+            out.push(Duplicate {
+                copies: 1,
+                ..self.clone()
+            });
+        }
+        let share = draw::halved(self.probability.value()).and_then(|p| Probability::new(p).ok());
+        if let Some(probability) = share {
+            out.push(Duplicate {
+                probability,
+                ..self.clone()
+            });
+        }
+        for a in draw::fewer(&self.a) {
+            out.push(Duplicate { a, ..self.clone() });
+        }
+        for b in draw::fewer(&self.b) {
+            out.push(Duplicate { b, ..self.clone() });
+        }
+        out
     }
 }
 

@@ -4,10 +4,12 @@
 use node_logic::HostId;
 use sim_core::engine::FaultAction;
 use sim_core::faults::LinkRule;
+use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, ErrorKind, FaultEntry, FaultKeys, Field, HostIndex, Hosts};
 use sim_core::units::{Probability, SimDuration, SimTime};
 use toml::de::DeValue;
 
+use super::draw::{self, DrawSpace, EntryWriter};
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
 
@@ -61,6 +63,61 @@ until = "20 s""#;
             loss,
             until: entry.end("until", hosts)?,
         })
+    }
+
+    /// Degrades the paths between up to `max_hosts` hosts and the rest of
+    /// the pool: latency and loss drawn from `latency` and `loss`.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let pool = space.pool(|_| true);
+        let (a, b) = draw::split(rng, &pool, space.bounds.max_hosts)?;
+        let (lo, hi) = space.bounds.latency;
+        let (loss_lo, loss_hi) = space.bounds.loss;
+        Some(Link {
+            a,
+            b,
+            latency: draw::duration_in(rng, lo, hi),
+            loss: Probability::new(draw::number_in(rng, loss_lo, loss_hi)).ok()?,
+            until: Some(space.end),
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        let ends = vec![entry.host_value(&self.a), entry.host_value(&self.b)];
+        entry.value("link", toml::Value::Array(ends));
+        entry.duration("latency", self.latency);
+        entry.value("loss", self.loss.value());
+        entry.time("until", self.until);
+    }
+
+    /// An earlier end, half the loss, half the latency, then each end with
+    /// one host fewer.
+    fn simpler(&self, at: SimTime) -> Vec<Self> {
+        let mut out = Vec::new();
+        if let Some(until) = draw::earlier_end(at, self.until) {
+            out.push(Link {
+                until: Some(until),
+                ..self.clone()
+            });
+        }
+        if let Some(loss) = draw::halved(self.loss.value()).and_then(|l| Probability::new(l).ok()) {
+            out.push(Link {
+                loss,
+                ..self.clone()
+            });
+        }
+        if let Some(latency) = draw::halved_duration(self.latency, SimDuration::ZERO) {
+            out.push(Link {
+                latency,
+                ..self.clone()
+            });
+        }
+        for a in draw::fewer(&self.a) {
+            out.push(Link { a, ..self.clone() });
+        }
+        for b in draw::fewer(&self.b) {
+            out.push(Link { b, ..self.clone() });
+        }
+        out
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod clock_skew;
 pub mod crash;
+pub mod draw;
 pub mod duplicate;
 pub mod link;
 pub mod partition;
@@ -36,6 +37,7 @@ use crate::model::Scenario;
 use crate::protocols::Protocols;
 use crate::protocols::consensus::byzantine::Byzantine;
 use crate::protocols::registration::corrupt::{Corrupt, DamageTarget};
+use draw::{DrawSpace, EntryWriter};
 
 /// A fault kind: its keys and how a `[[faults]]` entry of it is read.
 pub trait FaultKind: FaultEffects + Clone + fmt::Debug + PartialEq + Sized {
@@ -52,6 +54,19 @@ pub trait FaultKind: FaultEffects + Clone + fmt::Debug + PartialEq + Sized {
         hosts: &Hosts<'_>,
         protocols: &Protocols,
     ) -> scenario::Result<Self>;
+    /// Draws a fault of this kind for `sim explore`, starting at
+    /// `space.at`: hosts from `space.pool`, an end (if the kind has one) at
+    /// `space.end`, settings within `space.bounds`, respecting what
+    /// `space.taken` holds. `None` when the scenario has nothing it could
+    /// touch. Draws from `rng` only.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self>;
+    /// Writes its kind key and options (not `at`): [`FaultKind::parse`]
+    /// of the written entry gives this fault back.
+    fn write(&self, entry: &mut EntryWriter<'_>);
+    /// Simpler faults of this kind starting at `at`, for `sim shrink`,
+    /// most promising first: fewer hosts, milder settings, an earlier end
+    /// (never a later one, and never none for a fault that ends).
+    fn simpler(&self, at: SimTime) -> Vec<Self>;
 }
 
 /// What a fault of a kind does, in the simulator and in real runs.
@@ -215,6 +230,32 @@ macro_rules! fault_table {
             pub fn effects(&self) -> &dyn FaultEffects {
                 match self {
                     $(Fault::$variant(f) => f,)*
+                }
+            }
+            /// The kind key (`partition`, `clock_skew`, ...).
+            pub fn key(&self) -> &'static str {
+                match self {
+                    $(Fault::$variant(_) => <$kind as FaultKind>::KEYS.key,)*
+                }
+            }
+            /// Draws a fault of the kind whose key is `key` (see
+            /// [`FaultKind::draw`]); `None` for an unknown key too.
+            pub fn draw(key: &str, space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+                $(if key == <$kind as FaultKind>::KEYS.key {
+                    return <$kind as FaultKind>::draw(space, rng).map(Fault::$variant);
+                })*
+                None
+            }
+            /// Writes the entry's kind key and options (see [`FaultKind::write`]).
+            pub fn write(&self, entry: &mut EntryWriter<'_>) {
+                match self {
+                    $(Fault::$variant(f) => f.write(entry),)*
+                }
+            }
+            /// Simpler faults of the same kind (see [`FaultKind::simpler`]).
+            pub fn simpler(&self, at: SimTime) -> Vec<Self> {
+                match self {
+                    $(Fault::$variant(f) => f.simpler(at).into_iter().map(Fault::$variant).collect(),)*
                 }
             }
         }

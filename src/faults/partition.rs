@@ -5,12 +5,15 @@
 use std::collections::BTreeMap;
 
 use node_logic::HostId;
+use rand::RngExt;
 use sim_core::engine::FaultAction;
 use sim_core::faults::PartitionRule;
+use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, FaultEntry, FaultKeys, Field, HostIndex, Hosts};
 use sim_core::units::SimTime;
 use toml::de::DeValue;
 
+use super::draw::{self, DrawSpace, EntryWriter};
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
 
@@ -42,6 +45,56 @@ until = "20 s""#;
             one_way: entry.table.bool_or("one_way", false)?,
             until: entry.end("until", hosts)?,
         })
+    }
+
+    /// Cuts at most `max_partition` hosts of the pool off from the rest,
+    /// both ways (one way one time in four), until the window's end.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let pool = space.pool(|_| true);
+        let (cut, rest) = draw::split(rng, &pool, space.bounds.max_partition)?;
+        Some(Partition {
+            sides: vec![cut, rest],
+            one_way: rng.random_ratio(1, 4),
+            until: Some(space.end),
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        let sides: Vec<toml::Value> = self.sides.iter().map(|s| entry.host_value(s)).collect();
+        entry.value("partition", toml::Value::Array(sides));
+        if self.one_way {
+            entry.value("one_way", true);
+        }
+        entry.time("until", self.until);
+    }
+
+    /// An earlier heal, then one way instead of both, then each side with
+    /// one host fewer.
+    fn simpler(&self, at: SimTime) -> Vec<Self> {
+        let mut out = Vec::new();
+        if let Some(until) = draw::earlier_end(at, self.until) {
+            out.push(Partition {
+                until: Some(until),
+                ..self.clone()
+            });
+        }
+        if !self.one_way {
+            out.push(Partition {
+                one_way: true,
+                ..self.clone()
+            });
+        }
+        for (i, side) in self.sides.iter().enumerate() {
+            for smaller in draw::fewer(side) {
+                let mut sides = self.sides.clone();
+                sides[i] = smaller;
+                out.push(Partition {
+                    sides,
+                    ..self.clone()
+                });
+            }
+        }
+        out
     }
 }
 

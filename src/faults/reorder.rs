@@ -13,6 +13,7 @@ use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::{Probability, SimDuration, SimTime};
 
+use super::draw::{self, DrawSpace, EntryWriter};
 use super::link::ends;
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
@@ -59,6 +60,62 @@ until = "20 s""#;
             window,
             until: entry.end("until", hosts)?,
         })
+    }
+
+    /// Holds back messages between up to `max_hosts` hosts and the rest
+    /// of the pool: a share from `probability`, a window of 1 ms to
+    /// `reorder_window`.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let (a, b) = draw::split(rng, &space.pool(|_| true), space.bounds.max_hosts)?;
+        let (lo, hi) = space.bounds.probability;
+        let one = SimDuration::from_millis(1);
+        Some(Reorder {
+            a,
+            b,
+            probability: Probability::new(draw::number_in(rng, lo, hi)).ok()?,
+            window: draw::duration_in(rng, one, space.bounds.reorder_window.max(one)),
+            until: Some(space.end),
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        let ends = vec![entry.host_value(&self.a), entry.host_value(&self.b)];
+        entry.value("reorder", toml::Value::Array(ends));
+        entry.value("probability", self.probability.value());
+        entry.duration("window", self.window);
+        entry.time("until", self.until);
+    }
+
+    /// An earlier end, half the share, half the window, then each end
+    /// with one host fewer.
+    fn simpler(&self, at: SimTime) -> Vec<Self> {
+        let mut out = Vec::new();
+        if let Some(until) = draw::earlier_end(at, self.until) {
+            out.push(Reorder {
+                until: Some(until),
+                ..self.clone()
+            });
+        }
+        let share = draw::halved(self.probability.value()).and_then(|p| Probability::new(p).ok());
+        if let Some(probability) = share {
+            out.push(Reorder {
+                probability,
+                ..self.clone()
+            });
+        }
+        if let Some(window) = draw::halved_duration(self.window, SimDuration::from_millis(1)) {
+            out.push(Reorder {
+                window,
+                ..self.clone()
+            });
+        }
+        for a in draw::fewer(&self.a) {
+            out.push(Reorder { a, ..self.clone() });
+        }
+        for b in draw::fewer(&self.b) {
+            out.push(Reorder { b, ..self.clone() });
+        }
+        out
     }
 }
 

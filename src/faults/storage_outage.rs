@@ -12,9 +12,11 @@
 
 use node_logic::HostId;
 use sim_core::engine::FaultAction;
+use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, ErrorKind, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::SimTime;
 
+use super::draw::{self, DrawSpace, EntryWriter};
 use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
 
@@ -69,6 +71,47 @@ until = "20 s""#;
             hosts: targets,
             until: entry.end("until", hosts)?,
         })
+    }
+
+    /// Cuts up to `max_hosts` miners and registrars of the pool off the
+    /// shared directory until the window's end; `None` without
+    /// registration.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let registration = space.scenario.protocols.registration.as_ref()?;
+        let users: Vec<HostId> = registration
+            .miners
+            .iter()
+            .chain(&registration.registrars)
+            .copied()
+            .collect();
+        let pool = space.pool(|h| users.contains(&h));
+        Some(StorageOutage {
+            hosts: draw::pick(rng, &pool, space.bounds.max_hosts)?,
+            until: Some(space.end),
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        entry.hosts("storage_outage", &self.hosts);
+        entry.time("until", self.until);
+    }
+
+    /// An earlier end, then one host fewer.
+    fn simpler(&self, at: SimTime) -> Vec<Self> {
+        let mut out = Vec::new();
+        if let Some(until) = draw::earlier_end(at, self.until) {
+            out.push(StorageOutage {
+                until: Some(until),
+                ..self.clone()
+            });
+        }
+        for hosts in draw::fewer(&self.hosts) {
+            out.push(StorageOutage {
+                hosts,
+                ..self.clone()
+            });
+        }
+        out
     }
 }
 

@@ -5,7 +5,10 @@ use std::collections::BTreeSet;
 
 use sim_core::rng::RngStreams;
 
-use super::{RealEffect, each, kinds, samples};
+use sim_core::units::{SimDuration, SimTime};
+
+use super::draw::{DrawSpace, Taken};
+use super::{Fault, RealEffect, each, kinds, samples};
 use crate::model::parse_str;
 
 /// Hosts every sample can name: miners and registrars (registration),
@@ -77,6 +80,91 @@ fn options_of_one_kind_are_refused_on_another_with_a_hint() {
     let text = format!("{HOSTS}\n[[faults]]\nat = \"1 s\"\ncrash = \"miner-0\"\nuntil = \"5 s\"\n");
     let err = parse_str(&text, None, &[]).unwrap_err();
     assert_eq!(err.help(), Some("a crash fault ends with `restart`"));
+}
+
+/// `text` with `entries` as its faults.
+fn with_faults(entries: &[toml::Table]) -> String {
+    let mut text = HOSTS.to_string();
+    for entry in entries {
+        text.push_str("\n[[faults]]\n");
+        text.push_str(&toml::to_string(entry).unwrap());
+    }
+    text
+}
+
+#[test]
+fn every_kind_writes_back_the_entry_it_parsed() {
+    let scenario = scenario_with_every_kind();
+    let entries: Vec<toml::Table> = scenario
+        .faults
+        .iter()
+        .map(|f| crate::explore::variant::entry(&scenario, f.at, &f.kind))
+        .collect();
+    let again = parse_str(&with_faults(&entries), None, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let kinds = |s: &crate::Scenario| -> Vec<(SimTime, Fault)> {
+        s.faults.iter().map(|f| (f.at, f.kind.clone())).collect()
+    };
+    assert_eq!(kinds(&again), kinds(&scenario));
+}
+
+#[test]
+fn every_kind_draws_entries_that_parse_and_simpler_ones_of_its_kind() {
+    let mut text = HOSTS.to_string();
+    text.push_str("[explore]\nmax_hosts = 3\n");
+    let loaded = sim_core::scenario::parse_str_with::<crate::Sim, crate::explore::Bounds>(
+        &text,
+        None,
+        &[],
+        crate::explore::Bounds::parse,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (scenario, bounds) = (loaded.scenario, loaded.extra);
+    assert_eq!(
+        bounds.kinds.len(),
+        kinds().len(),
+        "every kind can be drawn here"
+    );
+    let taken = Taken::default();
+    let at = SimTime::from_duration(SimDuration::from_secs(10));
+    let end = SimTime::from_duration(SimDuration::from_secs(40));
+    let space = DrawSpace {
+        scenario: &scenario,
+        bounds: &bounds,
+        at,
+        end,
+        taken: &taken,
+    };
+    let mut rng = RngStreams::new(7).stream("test", 0);
+    for kind in kinds() {
+        for _ in 0..20 {
+            let fault = Fault::draw(kind.key, &space, &mut rng)
+                .unwrap_or_else(|| panic!("{} cannot be drawn", kind.key));
+            assert_eq!(fault.key(), kind.key);
+            let mut entries = vec![crate::explore::variant::entry(&scenario, at, &fault)];
+            for simpler in fault.simpler(at) {
+                assert_eq!(simpler.key(), kind.key);
+                assert_ne!(simpler, fault, "a simpler {} is different", kind.key);
+                if let Some(heal) = simpler.effects().heal() {
+                    assert!(
+                        fault.effects().heal().is_some_and(|h| heal <= h),
+                        "never a later end"
+                    );
+                }
+                entries.push(crate::explore::variant::entry(&scenario, at, &simpler));
+            }
+            // Two crashes of one host overlap: check crash entries one by one.
+            for entry in &entries {
+                let parsed = parse_str(&with_faults(std::slice::from_ref(entry)), None, &[])
+                    .unwrap_or_else(|e| panic!("{e}\n{entry:?}"));
+                assert_eq!(parsed.faults[0].at, at);
+            }
+            let parsed = parse_str(&with_faults(&entries[..1]), None, &[]).unwrap();
+            assert_eq!(
+                parsed.faults[0].kind, fault,
+                "the written entry reads back as drawn"
+            );
+        }
+    }
 }
 
 /// A fault that could not change anything is an error saying why, never

@@ -139,7 +139,78 @@ pub fn load<M: Model>(
     let bytes = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file")
         .map_err(|e| ScenarioError::read(path.display().to_string(), e))?;
     let text = utf8_text(&bytes, Some(path))?;
-    parse_checked(text, Some(path), overrides, true)
+    parse_checked(text, Some(path), overrides, true, |_, _, _| Ok(())).map(|(s, ())| s)
+}
+
+/// A scenario file read with more than the format: see [`load_with`].
+#[derive(Debug)]
+pub struct Loaded<M: Model, T> {
+    /// The scenario, as [`load`] reads it.
+    pub scenario: Scenario<M>,
+    /// What the caller's reader took from the same document.
+    pub extra: T,
+    /// The document after the overrides, as plain TOML: the starting point
+    /// of a tool that writes a variant of the file (`sim explore`).
+    pub document: toml::Table,
+}
+
+/// [`load`], and `extra` reads a table the format leaves to a tool (the
+/// model lists it in [`Model::sections`], so the file may have it) from
+/// the same document, with the same located errors (`--set` values
+/// included); the document after the overrides is returned too.
+pub fn load_with<M: Model, T>(
+    path: &Path,
+    overrides: &[Override],
+    extra: impl FnOnce(&Table<'_>, &Scenario<M>) -> Result<T>,
+) -> std::result::Result<Loaded<M, T>, ScenarioError> {
+    let bytes = read_bounded(path, MAX_SCENARIO_BYTES, "a scenario file")
+        .map_err(|e| ScenarioError::read(path.display().to_string(), e))?;
+    let text = utf8_text(&bytes, Some(path))?;
+    let after = |root: &Table<'_>, scenario: &Scenario<M>, document: &DeTable<'_>| {
+        let extra = extra(root, scenario)?;
+        Ok((extra, plain(root, document)?))
+    };
+    let (scenario, (extra, document)) = parse_checked(text, Some(path), overrides, true, after)?;
+    Ok(Loaded {
+        scenario,
+        extra,
+        document,
+    })
+}
+
+/// [`load_with`] on text: as [`parse_str`], reads no file the scenario
+/// names.
+pub fn parse_str_with<M: Model, T>(
+    source: &str,
+    path: Option<&Path>,
+    overrides: &[Override],
+    extra: impl FnOnce(&Table<'_>, &Scenario<M>) -> Result<T>,
+) -> std::result::Result<Loaded<M, T>, ScenarioError> {
+    let after = |root: &Table<'_>, scenario: &Scenario<M>, document: &DeTable<'_>| {
+        let extra = extra(root, scenario)?;
+        Ok((extra, plain(root, document)?))
+    };
+    let (scenario, (extra, document)) = parse_checked(source, path, overrides, false, after)?;
+    Ok(Loaded {
+        scenario,
+        extra,
+        document,
+    })
+}
+
+/// The spanned document as a plain TOML table.
+fn plain(root: &Table<'_>, document: &DeTable<'_>) -> Result<toml::Table> {
+    use serde::Deserialize;
+    let spanned = toml::Spanned::new(0..0, document.clone());
+    toml::Table::deserialize(toml::de::Deserializer::from(spanned)).map_err(|e| {
+        root.error(
+            ErrorKind::InvalidValue,
+            format!(
+                "the document cannot be written back as TOML: {}",
+                e.message()
+            ),
+        )
+    })
 }
 
 /// `text` as a TOML string value (for an [`Override`] of a path or name).
@@ -155,7 +226,7 @@ pub fn parse_bytes<M: Model>(
     overrides: &[Override],
 ) -> std::result::Result<Scenario<M>, ScenarioError> {
     let text = utf8_text(bytes, path)?;
-    parse_checked(text, path, overrides, false)
+    parse_checked(text, path, overrides, false, |_, _, _| Ok(())).map(|(s, ())| s)
 }
 
 /// Validates scenario text. `path` names the file in messages, gives the
@@ -166,17 +237,19 @@ pub fn parse_str<M: Model>(
     path: Option<&Path>,
     overrides: &[Override],
 ) -> std::result::Result<Scenario<M>, ScenarioError> {
-    parse_checked(source, path, overrides, false)
+    parse_checked(source, path, overrides, false, |_, _, _| Ok(())).map(|(s, ())| s)
 }
 
-/// Parses `source`, applies `overrides`, reads the tables, and with
-/// `read_files` checks the files the scenario names.
-fn parse_checked<M: Model>(
+/// Parses `source`, applies `overrides`, reads the tables, with
+/// `read_files` checks the files the scenario names, and lets `after` read
+/// more of the document.
+fn parse_checked<M: Model, T>(
     source: &str,
     path: Option<&Path>,
     overrides: &[Override],
     read_files: bool,
-) -> std::result::Result<Scenario<M>, ScenarioError> {
+    after: impl FnOnce(&Table<'_>, &Scenario<M>, &DeTable<'_>) -> Result<T>,
+) -> std::result::Result<(Scenario<M>, T), ScenarioError> {
     let mut src = Sources::new(source, path);
     src.set_schema(schema::tables::<M>());
     let mut document: DeTable<'_> = DeTable::parse(source)
@@ -189,7 +262,8 @@ fn parse_checked<M: Model>(
         files::check(&root, &scenario)?;
         M::check_files(&root, &scenario.protocols)?;
     }
-    Ok(scenario)
+    let extra = after(&root, &scenario, &document)?;
+    Ok((scenario, extra))
 }
 
 /// `bytes` as text, or an error at the first byte that is not UTF-8.

@@ -7,10 +7,12 @@
 
 use node_logic::HostId;
 use sim_core::engine::FaultAction;
+use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, ErrorKind, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::SimTime;
 
 use super::ValidatorSource;
+use crate::faults::draw::{self, DrawSpace, EntryWriter};
 use crate::faults::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
 
@@ -49,14 +51,7 @@ until = "40 s""#;
                 )
                 .with_help("add a [consensus] table, or remove this fault"));
         };
-        let candidates: Vec<HostId> = match &consensus.validators {
-            ValidatorSource::Hosts(v) => v.clone(),
-            ValidatorSource::Registered => protocols
-                .registration
-                .as_ref()
-                .map(|r| r.miners.clone())
-                .unwrap_or_default(),
-        };
+        let candidates = candidates(&consensus.validators, protocols);
         if let Some(host) = faulty.iter().find(|h| !candidates.contains(h)) {
             return Err(entry
                 .field
@@ -70,6 +65,66 @@ until = "40 s""#;
             hosts: faulty,
             until: entry.end("until", hosts)?,
         })
+    }
+
+    /// Makes validators of the pool equivocate until the window's end:
+    /// up to `max_hosts`, while the schedule's faulty validators (Byzantine
+    /// or crashed) stay at most `faulty_validators` (f unless
+    /// `unsafe_faulty_validators`).
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let candidates = space.validators();
+        let taken = &space.taken.faulty;
+        let room = space.faulty_room();
+        let fresh = space.pool(|h| candidates.contains(&h) && !taken.contains(&h));
+        let again = space.pool(|h| taken.contains(&h) && candidates.contains(&h));
+        let most = u32::try_from(room)
+            .unwrap_or(u32::MAX)
+            .min(space.bounds.max_hosts);
+        let hosts = match (most, again.is_empty()) {
+            (0, true) => return None,
+            (0, false) => draw::pick(rng, &again, 1)?,
+            _ => draw::pick(rng, &fresh, most)?,
+        };
+        Some(Byzantine {
+            hosts,
+            until: Some(space.end),
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        entry.hosts("byzantine", &self.hosts);
+        entry.time("until", self.until);
+    }
+
+    /// An earlier end, then one host fewer.
+    fn simpler(&self, at: SimTime) -> Vec<Self> {
+        let mut out = Vec::new();
+        if let Some(until) = draw::earlier_end(at, self.until) {
+            out.push(Byzantine {
+                until: Some(until),
+                ..self.clone()
+            });
+        }
+        for hosts in draw::fewer(&self.hosts) {
+            out.push(Byzantine {
+                hosts,
+                ..self.clone()
+            });
+        }
+        out
+    }
+}
+
+/// The hosts that may validate: the named ones, or with `"registered"`
+/// every miner.
+pub fn candidates(source: &ValidatorSource, protocols: &Protocols) -> Vec<HostId> {
+    match source {
+        ValidatorSource::Hosts(v) => v.clone(),
+        ValidatorSource::Registered => protocols
+            .registration
+            .as_ref()
+            .map(|r| r.miners.clone())
+            .unwrap_or_default(),
     }
 }
 

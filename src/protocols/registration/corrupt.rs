@@ -14,11 +14,12 @@ use node_logic::protocols::registration::damage::{DamageMode, damage};
 use rand::RngExt;
 use rand::seq::SliceRandom;
 use sim_core::engine::{FaultAction, FileDamage};
-use sim_core::rng::names;
+use sim_core::rng::{StreamRng, names};
 use sim_core::scenario::{self, DeValue, ErrorKind, FaultEntry, FaultKeys, Field, Hosts};
 use sim_core::units::{Probability, SimTime};
 
 use super::plan::file_name;
+use crate::faults::draw::{self, DrawSpace, EntryWriter};
 use crate::faults::{FaultContext, FaultEffects, FaultKind, RealEffect};
 use crate::protocols::Protocols;
 
@@ -121,6 +122,80 @@ mode = "truncate""#;
             }
         }
         Ok(Corrupt { target, mode })
+    }
+
+    /// Damages the files of up to `max_hosts` miners of the pool, in a
+    /// mode drawn from `corrupt_modes`.
+    fn draw(space: &DrawSpace<'_>, rng: &mut StreamRng) -> Option<Self> {
+        let registration = space.scenario.protocols.registration.as_ref()?;
+        let modes = &space.bounds.corrupt_modes;
+        if modes.is_empty() {
+            return None;
+        }
+        let pool = space.pool(|h| registration.miners.contains(&h));
+        let hosts = draw::pick(rng, &pool, space.bounds.max_hosts)?;
+        Some(Corrupt {
+            target: CorruptTarget::Hosts(hosts),
+            mode: modes[rng.random_range(0..modes.len())],
+        })
+    }
+
+    fn write(&self, entry: &mut EntryWriter<'_>) {
+        let target = match &self.target {
+            CorruptTarget::Hosts(hosts) => entry.host_value(hosts),
+            CorruptTarget::Fraction { fraction, of } => {
+                let mut table = toml::Table::new();
+                table.insert("fraction".into(), fraction.value().into());
+                table.insert("of".into(), entry.host_value(of));
+                toml::Value::Table(table)
+            }
+        };
+        entry.value("corrupt", target);
+        entry.value("mode", self.mode.as_str());
+    }
+
+    /// Named hosts: one fewer; a fraction: half of it.
+    fn simpler(&self, _at: SimTime) -> Vec<Self> {
+        match &self.target {
+            CorruptTarget::Hosts(hosts) => draw::fewer(hosts)
+                .into_iter()
+                .map(|hosts| Corrupt {
+                    target: CorruptTarget::Hosts(hosts),
+                    mode: self.mode,
+                })
+                .collect(),
+            CorruptTarget::Fraction { fraction, of } => draw::halved(fraction.value())
+                .and_then(|f| Probability::new(f).ok())
+                .map(|fraction| Corrupt {
+                    target: CorruptTarget::Fraction {
+                        fraction,
+                        of: of.clone(),
+                    },
+                    mode: self.mode,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+impl CorruptMode {
+    /// The spelling in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorruptMode::One(mode) => mode.as_str(),
+            CorruptMode::Mixed => "mixed",
+        }
+    }
+
+    /// Every mode: each damage mode, then `mixed`.
+    pub fn all() -> Vec<CorruptMode> {
+        let mut modes: Vec<CorruptMode> = DamageMode::ALL
+            .iter()
+            .map(|m| CorruptMode::One(*m))
+            .collect();
+        modes.push(CorruptMode::Mixed);
+        modes
     }
 }
 

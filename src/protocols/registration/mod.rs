@@ -1,9 +1,11 @@
 //! Wallet registration's driver side: the `[registration]` table, the run
 //! plan (who mines, who waits, the ground truth of every wallet), each
 //! host's role, the legacy registry placed in the shared directory, the
-//! `corrupt` fault kind, the `registration.*` metrics, its CSV tables and
+//! invariant checkers (no forged wallet accepted; every live miner
+//! registered when recovery is on), the `corrupt` fault kind, the `registration.*` metrics, its CSV tables and
 //! plots. The state machines are `node_logic::protocols::registration`.
 
+pub mod checks;
 pub mod corrupt;
 pub mod legacy;
 pub mod plan;
@@ -22,8 +24,10 @@ use sim_core::checkers::Checker;
 use sim_core::engine::Simulation;
 use sim_core::fs::FsConfig;
 use sim_core::rng::RngStreams;
-use sim_core::scenario::{self, DeValue, ErrorKind, Field, HostSpec, Hosts, Role, Section, Table};
-use sim_core::units::SimDuration;
+use sim_core::scenario::{
+    self, DeValue, ErrorKind, Field, HostSpec, Hosts, Role, Section, StartSpec, Table,
+};
+use sim_core::units::{SimDuration, SimTime};
 
 use super::{Plans, Protocol, ProtocolCounters, ProtocolReport, Protocols};
 use crate::model::Scenario;
@@ -92,6 +96,10 @@ pub struct RegistrationSpec {
     pub safety_poll: SimDuration,
     /// A legacy `agent_registry.json` to merge, resolved against the scenario folder.
     pub legacy_registry: Option<PathBuf>,
+    /// With `recover`, every live miner must be registered this long after
+    /// the last fault is over (when the run and the registrars' timeout
+    /// leave that time; default: 6 x the longest check interval + 10 s).
+    pub liveness_bound: SimDuration,
 }
 
 const STRATEGIES: &[(&str, RegistrationStrategy)] = &[
@@ -127,6 +135,7 @@ impl Protocol for Registration {
             "progress_interval",
             "safety_poll",
             "legacy_registry",
+            "liveness_bound",
         ],
     };
     const METRICS: &'static [&'static str] = &[
@@ -231,8 +240,18 @@ impl Protocol for Registration {
             .collect()
     }
 
-    fn checkers(_: &RegistrationSpec, _: &RegistrationPlan, _: &Scenario) -> Vec<Box<dyn Checker>> {
-        Vec::new()
+    fn checkers(
+        spec: &RegistrationSpec,
+        plan: &RegistrationPlan,
+        scenario: &Scenario,
+    ) -> Vec<Box<dyn Checker>> {
+        let names = scenario.hosts.iter().map(|h| h.name.clone()).collect();
+        let complete_after = complete_after(spec, plan, scenario);
+        vec![Box::new(checks::RegistrationChecks::new(
+            plan.clone(),
+            names,
+            complete_after,
+        ))]
     }
 
     /// Sets the shared directory's operation costs.
@@ -273,6 +292,37 @@ impl Protocol for Registration {
             .saturating_add(registrars.saturating_mul(4 << 10))
             .saturating_add(miners.saturating_mul(3 << 10))
     }
+}
+
+/// When every live miner must be registered by the end (see
+/// [`checks`]): with `recover`, the later of the last fault's end and the
+/// last start of a miner or registrar, if `liveness_bound` after it is
+/// within both the run and the registrars' `timeout`.
+fn complete_after(
+    spec: &RegistrationSpec,
+    plan: &RegistrationPlan,
+    scenario: &Scenario,
+) -> Option<SimTime> {
+    if !spec.recover {
+        return None;
+    }
+    let over = crate::faults::liveness_start(scenario)?;
+    let latest_start = plan
+        .registrars
+        .iter()
+        .chain(plan.miners.iter().map(|(_, h)| h))
+        .map(
+            |h| match scenario.groups[scenario.hosts[h.index()].group].start {
+                StartSpec::At(d) | StartSpec::Uniform(_, d) => SimTime::from_duration(d),
+            },
+        )
+        .max()
+        .unwrap_or(SimTime::ZERO);
+    let after = over.max(latest_start);
+    let deadline = after + spec.liveness_bound;
+    let owed = deadline <= SimTime::from_duration(scenario.duration)
+        && deadline <= SimTime::from_duration(spec.timeout);
+    owed.then_some(after)
 }
 
 /// The hosts under `key` (a host reference), or those with `roles`.
@@ -330,6 +380,12 @@ fn spec(
             .positive_duration_or("progress_interval", SimDuration::from_secs(10))?,
         safety_poll: t.positive_duration_or("safety_poll", SimDuration::from_secs(30))?,
         legacy_registry,
+        liveness_bound: SimDuration::ZERO,
+    })
+    .and_then(|mut spec| {
+        let default = longest_check(&spec).saturating_mul(6) + SimDuration::from_secs(10);
+        spec.liveness_bound = t.positive_duration_or("liveness_bound", default)?;
+        Ok(spec)
     })
 }
 
@@ -432,6 +488,15 @@ fn role(
         settle: spec.settle,
         announce,
     }))
+}
+
+/// The longest a registrar waits between checks.
+fn longest_check(spec: &RegistrationSpec) -> SimDuration {
+    match spec.strategy {
+        RegistrationStrategy::Poll => spec.poll_interval,
+        RegistrationStrategy::Backoff => spec.max_interval + spec.jitter,
+        RegistrationStrategy::Watch => spec.safety_poll,
+    }
 }
 
 fn strategy(spec: &RegistrationSpec) -> Strategy {
