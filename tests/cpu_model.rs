@@ -3,11 +3,12 @@
 //! and slower where the costs say, and a scenario without it is unchanged.
 
 use sim::Scenario;
-use sim::runner;
 use sim_core::record::RunLog;
 use sim_core::scenario::ErrorKind;
-use sim_core::trace::NoTrace;
 use sim_core::units::SimDuration;
+
+mod in_memory;
+use in_memory::run;
 
 const BASE: &str = r#"
 duration = "60 s"
@@ -28,21 +29,9 @@ fn parse(extra: &str) -> Result<Scenario, sim_core::scenario::ScenarioError> {
     sim::model::parse_str(&format!("{BASE}{extra}"), None, &[])
 }
 
-fn run(scenario: &Scenario) -> (RunLog, String) {
-    let mut sim = runner::prepare(scenario).unwrap().sim;
-    sim.run(&mut NoTrace).unwrap();
-    let hash = sim.trace_hash();
-    (sim.into_log(), hash)
-}
-
 #[track_caller]
 fn error(extra: &str, kind: ErrorKind, key: &str, fragment: &str) {
-    let err = parse(extra).expect_err("should be refused");
-    let shown = err.to_string();
-    assert_eq!(err.kind(), kind, "{shown}");
-    assert_eq!(err.key_path(), Some(key), "{shown}");
-    assert!(err.line().is_some(), "located: {shown}");
-    assert!(err.message().contains(fragment), "{shown}");
+    in_memory::assert_located(parse(extra), kind, key, fragment);
 }
 
 #[test]

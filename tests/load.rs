@@ -8,10 +8,11 @@ use node_logic::Observation;
 use node_logic::protocols::consensus::ConsensusEvent;
 use node_logic::protocols::load::LoadEvent;
 use sim::Scenario;
-use sim::runner;
 use sim_core::record::RunLog;
 use sim_core::scenario::ErrorKind;
-use sim_core::trace::NoTrace;
+
+mod in_memory;
+use in_memory::run;
 
 fn base(bandwidth: &str) -> String {
     format!(
@@ -44,21 +45,9 @@ fn parse(extra: &str) -> Result<Scenario, sim_core::scenario::ScenarioError> {
     parse_with("1 Gbit", extra)
 }
 
-fn run(scenario: &Scenario) -> (RunLog, String) {
-    let mut sim = runner::prepare(scenario).unwrap().sim;
-    sim.run(&mut NoTrace).unwrap();
-    let hash = sim.trace_hash();
-    (sim.into_log(), hash)
-}
-
 #[track_caller]
 fn error(extra: &str, kind: ErrorKind, key: &str, fragment: &str) {
-    let err = parse(extra).expect_err("should be refused");
-    let shown = err.to_string();
-    assert_eq!(err.kind(), kind, "{shown}");
-    assert_eq!(err.key_path(), Some(key), "{shown}");
-    assert!(err.line().is_some(), "located: {shown}");
-    assert!(err.message().contains(fragment), "{shown}");
+    in_memory::assert_located(parse(extra), kind, key, fragment);
 }
 
 #[test]

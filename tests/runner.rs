@@ -14,18 +14,14 @@ use sim_core::scenario;
 use sim_core::trace::NoTrace;
 use sim_core::units::{SimDuration, SimTime};
 
+mod in_memory;
+use in_memory::run;
+
 fn bundled(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(name);
     scenario::load(&path, &[]).unwrap()
-}
-
-fn run(scenario: &Scenario) -> (RunLog, String) {
-    let mut sim = runner::prepare(scenario).unwrap().sim;
-    sim.run(&mut NoTrace).unwrap();
-    let hash = sim.trace_hash();
-    (sim.into_log(), hash)
 }
 
 fn secs(s: u64) -> SimTime {
