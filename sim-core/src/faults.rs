@@ -141,12 +141,34 @@ impl NetworkRule for PartitionRule {
     }
 }
 
+/// The paths between a host of `a` and a host of `b`, both ways: where a
+/// path fault (link, duplicate, reorder) applies.
+#[derive(Clone, Debug)]
+pub struct PathEnds {
+    a: HostSet,
+    b: HostSet,
+}
+
+impl PathEnds {
+    /// The paths between `a` and `b`.
+    pub fn new(a: &[HostId], b: &[HostId]) -> Self {
+        PathEnds {
+            a: HostSet::new(a),
+            b: HostSet::new(b),
+        }
+    }
+    /// Whether a message from `from` to `to` runs between the two ends.
+    pub fn carries(&self, from: HostId, to: HostId) -> bool {
+        (self.a.contains(from) && self.b.contains(to))
+            || (self.b.contains(from) && self.a.contains(to))
+    }
+}
+
 /// Every path between a host of `a` and a host of `b` (both ways) gets
 /// extra latency and loss.
 #[derive(Clone, Debug)]
 pub struct LinkRule {
-    a: HostSet,
-    b: HostSet,
+    ends: PathEnds,
     latency: SimDuration,
     loss: Probability,
 }
@@ -155,22 +177,16 @@ impl LinkRule {
     /// Paths between `a` and `b` degraded by `latency` and `loss`.
     pub fn new(a: &[HostId], b: &[HostId], latency: SimDuration, loss: Probability) -> Self {
         LinkRule {
-            a: HostSet::new(a),
-            b: HostSet::new(b),
+            ends: PathEnds::new(a, b),
             latency,
             loss,
         }
-    }
-    /// Whether the message's path runs between the two ends.
-    pub fn applies(&self, from: HostId, to: HostId) -> bool {
-        (self.a.contains(from) && self.b.contains(to))
-            || (self.b.contains(from) && self.a.contains(to))
     }
 }
 
 impl NetworkRule for LinkRule {
     fn verdict(&mut self, from: HostId, to: HostId) -> Verdict {
-        if self.applies(from, to) {
+        if self.ends.carries(from, to) {
             Verdict::Deliver {
                 extra_latency: self.latency,
                 extra_loss: self.loss,

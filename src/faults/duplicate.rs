@@ -9,15 +9,14 @@
 
 use node_logic::HostId;
 use rand::RngExt;
-use sim_core::engine::FaultAction;
-use sim_core::faults::{HostSet, NetworkRule, Verdict};
+use sim_core::faults::{NetworkRule, PathEnds, Verdict};
 use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::{Probability, SimDuration, SimTime};
 
 use super::draw::{self, DrawSpace, EntryWriter};
-use super::link::ends;
-use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
+use super::path::{PathFault, ends};
+use super::{FaultContext, FaultKind};
 use crate::protocols::Protocols;
 
 /// The most copies one message may get (a bound on what one send costs).
@@ -123,34 +122,17 @@ until = "20 s""#;
     }
 }
 
-impl FaultEffects for Duplicate {
-    fn hosts(&self, _cx: &FaultContext<'_>) -> Vec<HostId> {
-        [self.a.as_slice(), self.b.as_slice()].concat()
+impl PathFault for Duplicate {
+    fn ends(&self) -> (&[HostId], &[HostId]) {
+        (&self.a, &self.b)
     }
-    fn heal(&self) -> Option<SimTime> {
+    fn until(&self) -> Option<SimTime> {
         self.until
     }
-    fn over(&self, _at: SimTime) -> Option<SimTime> {
-        self.until
-    }
-    fn action(&self, cx: &FaultContext<'_>) -> FaultAction {
-        FaultAction::Network(self.rule(cx))
-    }
-    fn real(&self, cx: &FaultContext<'_>) -> RealEffect {
-        RealEffect::Network {
-            hosts: [self.a.as_slice(), self.b.as_slice()].concat(),
-            until: self.until,
-            rule: self.rule(cx),
-        }
-    }
-}
-
-impl Duplicate {
     /// Its rule, drawing from the context's rule stream.
     fn rule(&self, cx: &FaultContext<'_>) -> Box<dyn NetworkRule> {
         Box::new(DuplicateRule {
-            a: HostSet::new(&self.a),
-            b: HostSet::new(&self.b),
+            ends: PathEnds::new(&self.a, &self.b),
             probability: self.probability.value(),
             copies: self.copies,
             spacing: self.spacing,
@@ -162,8 +144,7 @@ impl Duplicate {
 /// Duplicates a share of the messages on a path, with its own draws.
 #[derive(Debug)]
 struct DuplicateRule {
-    a: HostSet,
-    b: HostSet,
+    ends: PathEnds,
     probability: f64,
     copies: u32,
     spacing: SimDuration,
@@ -172,9 +153,7 @@ struct DuplicateRule {
 
 impl NetworkRule for DuplicateRule {
     fn verdict(&mut self, from: HostId, to: HostId) -> Verdict {
-        let on_path = (self.a.contains(from) && self.b.contains(to))
-            || (self.b.contains(from) && self.a.contains(to));
-        if !on_path || !self.rng.random_bool(self.probability) {
+        if !self.ends.carries(from, to) || !self.rng.random_bool(self.probability) {
             return Verdict::Pass;
         }
         Verdict::Duplicate {
@@ -186,39 +165,11 @@ impl NetworkRule for DuplicateRule {
 
 #[cfg(test)]
 mod tests {
-    use sim_core::rng::RngStreams;
     use sim_core::trace::NoTrace;
 
     use super::*;
+    use crate::faults::path::testing::{PEERS, verdicts};
     use crate::model::parse_str;
-
-    const PEERS: &str = r#"
-duration = "40 s"
-[[hosts]]
-name = "p"
-count = 3
-role = "peer"
-"#;
-
-    /// The verdicts of `fault`'s rule for `n` messages from 0 to 1 and
-    /// from 0 to 2.
-    fn verdicts(fault: &Duplicate, n: usize) -> (Vec<Verdict>, Vec<Verdict>) {
-        let scenario = parse_str(PEERS, None, &[]).unwrap();
-        let streams = RngStreams::new(scenario.seed);
-        let cx = FaultContext {
-            scenario: &scenario,
-            index: 3,
-            at: SimTime::ZERO,
-            streams: &streams,
-            host: None,
-        };
-        let FaultAction::Network(mut rule) = fault.action(&cx) else {
-            panic!("a network rule");
-        };
-        let on: Vec<Verdict> = (0..n).map(|_| rule.verdict(HostId(0), HostId(1))).collect();
-        let off: Vec<Verdict> = (0..n).map(|_| rule.verdict(HostId(0), HostId(2))).collect();
-        (on, off)
-    }
 
     fn fault(probability: f64) -> Duplicate {
         Duplicate {
@@ -233,7 +184,7 @@ role = "peer"
 
     #[test]
     fn messages_on_the_path_get_their_copies_others_pass() {
-        let (on, off) = verdicts(&fault(1.0), 20);
+        let (on, off) = verdicts(&fault(1.0), 3, 20);
         let copies = Verdict::Duplicate {
             copies: 2,
             spacing: SimDuration::from_millis(5),
@@ -244,10 +195,14 @@ role = "peer"
 
     #[test]
     fn a_share_of_messages_is_duplicated_the_same_way_every_time() {
-        let (on, _) = verdicts(&fault(0.3), 2000);
+        let (on, _) = verdicts(&fault(0.3), 3, 2000);
         let duplicated = on.iter().filter(|v| **v != Verdict::Pass).count();
         assert!((500..700).contains(&duplicated), "{duplicated} of 2000");
-        assert_eq!(verdicts(&fault(0.3), 2000).0, on, "the fault's own stream");
+        assert_eq!(
+            verdicts(&fault(0.3), 3, 2000).0,
+            on,
+            "the fault's own stream"
+        );
     }
 
     #[test]

@@ -2,15 +2,14 @@
 //! extra latency and loss until `until`.
 
 use node_logic::HostId;
-use sim_core::engine::FaultAction;
-use sim_core::faults::LinkRule;
+use sim_core::faults::{LinkRule, NetworkRule};
 use sim_core::rng::StreamRng;
-use sim_core::scenario::{self, ErrorKind, FaultEntry, FaultKeys, Field, HostIndex, Hosts};
+use sim_core::scenario::{self, ErrorKind, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::{Probability, SimDuration, SimTime};
-use toml::de::DeValue;
 
 use super::draw::{self, DrawSpace, EntryWriter};
-use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
+use super::path::{PathFault, ends};
+use super::{FaultContext, FaultKind};
 use crate::protocols::Protocols;
 
 /// A degraded-link fault.
@@ -121,60 +120,14 @@ until = "20 s""#;
     }
 }
 
-impl FaultEffects for Link {
-    fn hosts(&self, _cx: &FaultContext<'_>) -> Vec<HostId> {
-        [self.a.as_slice(), self.b.as_slice()].concat()
+impl PathFault for Link {
+    fn ends(&self) -> (&[HostId], &[HostId]) {
+        (&self.a, &self.b)
     }
-    fn heal(&self) -> Option<SimTime> {
+    fn until(&self) -> Option<SimTime> {
         self.until
     }
-    fn over(&self, _at: SimTime) -> Option<SimTime> {
-        self.until
+    fn rule(&self, _cx: &FaultContext<'_>) -> Box<dyn NetworkRule> {
+        Box::new(LinkRule::new(&self.a, &self.b, self.latency, self.loss))
     }
-    fn action(&self, _cx: &FaultContext<'_>) -> FaultAction {
-        FaultAction::Network(Box::new(self.rule()))
-    }
-    fn real(&self, _cx: &FaultContext<'_>) -> RealEffect {
-        RealEffect::Network {
-            hosts: [self.a.as_slice(), self.b.as_slice()].concat(),
-            until: self.until,
-            rule: Box::new(self.rule()),
-        }
-    }
-}
-
-impl Link {
-    fn rule(&self) -> LinkRule {
-        LinkRule::new(&self.a, &self.b, self.latency, self.loss)
-    }
-}
-
-/// `<key> = [a, b]`: two host references with no host in common (the
-/// ends of a path, both ways; other path faults read theirs the same way).
-pub fn ends(
-    field: &Field<'_>,
-    index: &HostIndex<'_>,
-) -> scenario::Result<(Vec<HostId>, Vec<HostId>)> {
-    let ends = match field.value() {
-        DeValue::Array(_) => field.array()?,
-        _ => Vec::new(),
-    };
-    let [a, b] = ends.as_slice() else {
-        let key = field.name();
-        return Err(field
-            .invalid(format!("`{key}` needs exactly two ends, [a, b]"))
-            .with_help(format!(
-                "write e.g. `{key} = [\"miner-1\", \"validator-0\"]`"
-            )));
-    };
-    let (a, b) = (index.resolve(a)?, index.resolve(b)?);
-    if let Some(host) = a.iter().find(|h| b.contains(h)) {
-        return Err(field
-            .invalid(format!(
-                "host `{}` is on both ends of the path",
-                index.name(*host)
-            ))
-            .with_help("the two ends of a link must not share hosts"));
-    }
-    Ok((a, b))
 }

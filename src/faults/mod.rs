@@ -20,6 +20,7 @@ pub mod draw;
 pub mod duplicate;
 pub mod link;
 pub mod partition;
+pub mod path;
 pub mod reorder;
 pub mod storage_outage;
 

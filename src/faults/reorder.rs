@@ -7,15 +7,14 @@
 
 use node_logic::HostId;
 use rand::RngExt;
-use sim_core::engine::FaultAction;
-use sim_core::faults::{HostSet, NetworkRule, Verdict};
+use sim_core::faults::{NetworkRule, PathEnds, Verdict};
 use sim_core::rng::StreamRng;
 use sim_core::scenario::{self, FaultEntry, FaultKeys, Hosts};
 use sim_core::units::{Probability, SimDuration, SimTime};
 
 use super::draw::{self, DrawSpace, EntryWriter};
-use super::link::ends;
-use super::{FaultContext, FaultEffects, FaultKind, RealEffect};
+use super::path::{PathFault, ends};
+use super::{FaultContext, FaultKind};
 use crate::protocols::Protocols;
 
 /// A reordering fault.
@@ -119,34 +118,17 @@ until = "20 s""#;
     }
 }
 
-impl FaultEffects for Reorder {
-    fn hosts(&self, _cx: &FaultContext<'_>) -> Vec<HostId> {
-        [self.a.as_slice(), self.b.as_slice()].concat()
+impl PathFault for Reorder {
+    fn ends(&self) -> (&[HostId], &[HostId]) {
+        (&self.a, &self.b)
     }
-    fn heal(&self) -> Option<SimTime> {
+    fn until(&self) -> Option<SimTime> {
         self.until
     }
-    fn over(&self, _at: SimTime) -> Option<SimTime> {
-        self.until
-    }
-    fn action(&self, cx: &FaultContext<'_>) -> FaultAction {
-        FaultAction::Network(self.rule(cx))
-    }
-    fn real(&self, cx: &FaultContext<'_>) -> RealEffect {
-        RealEffect::Network {
-            hosts: [self.a.as_slice(), self.b.as_slice()].concat(),
-            until: self.until,
-            rule: self.rule(cx),
-        }
-    }
-}
-
-impl Reorder {
     /// Its rule, drawing from the context's rule stream.
     fn rule(&self, cx: &FaultContext<'_>) -> Box<dyn NetworkRule> {
         Box::new(ReorderRule {
-            a: HostSet::new(&self.a),
-            b: HostSet::new(&self.b),
+            ends: PathEnds::new(&self.a, &self.b),
             probability: self.probability.value(),
             window: self.window,
             rng: cx.rule_rng(),
@@ -157,8 +139,7 @@ impl Reorder {
 /// Holds back a share of the messages on a path, with its own draws.
 #[derive(Debug)]
 struct ReorderRule {
-    a: HostSet,
-    b: HostSet,
+    ends: PathEnds,
     probability: f64,
     window: SimDuration,
     rng: StreamRng,
@@ -166,9 +147,7 @@ struct ReorderRule {
 
 impl NetworkRule for ReorderRule {
     fn verdict(&mut self, from: HostId, to: HostId) -> Verdict {
-        let on_path = (self.a.contains(from) && self.b.contains(to))
-            || (self.b.contains(from) && self.a.contains(to));
-        if !on_path || !self.rng.random_bool(self.probability) {
+        if !self.ends.carries(from, to) || !self.rng.random_bool(self.probability) {
             return Verdict::Pass;
         }
         let delay = self.rng.random_range(0..=self.window.as_nanos());
@@ -187,35 +166,8 @@ mod tests {
     use sim_core::rng::RngStreams;
 
     use super::*;
+    use crate::faults::path::testing::{PEERS, verdicts};
     use crate::model::parse_str;
-
-    const PEERS: &str = r#"
-duration = "40 s"
-[[hosts]]
-name = "p"
-count = 3
-role = "peer"
-"#;
-
-    /// The verdicts of `fault`'s rule for `n` messages from 0 to 1 and
-    /// from 0 to 2.
-    fn verdicts(fault: &Reorder, n: usize) -> (Vec<Verdict>, Vec<Verdict>) {
-        let scenario = parse_str(PEERS, None, &[]).unwrap();
-        let streams = RngStreams::new(scenario.seed);
-        let cx = FaultContext {
-            scenario: &scenario,
-            index: 2,
-            at: SimTime::ZERO,
-            streams: &streams,
-            host: None,
-        };
-        let FaultAction::Network(mut rule) = fault.action(&cx) else {
-            panic!("a network rule");
-        };
-        let on: Vec<Verdict> = (0..n).map(|_| rule.verdict(HostId(0), HostId(1))).collect();
-        let off: Vec<Verdict> = (0..n).map(|_| rule.verdict(HostId(0), HostId(2))).collect();
-        (on, off)
-    }
 
     fn fault(probability: f64) -> Reorder {
         Reorder {
@@ -229,7 +181,7 @@ role = "peer"
 
     #[test]
     fn a_share_of_path_messages_is_held_back_within_the_window() {
-        let (on, off) = verdicts(&fault(0.25), 4000);
+        let (on, off) = verdicts(&fault(0.25), 2, 4000);
         assert!(off.iter().all(|v| *v == Verdict::Pass));
         let delays: Vec<SimDuration> = on
             .iter()
@@ -247,7 +199,11 @@ role = "peer"
         assert!(delays.iter().all(|d| *d <= window));
         let half = SimDuration::from_millis(20);
         assert!(delays.iter().any(|d| *d > half), "spread over the window");
-        assert_eq!(verdicts(&fault(0.25), 4000).0, on, "the fault's own stream");
+        assert_eq!(
+            verdicts(&fault(0.25), 2, 4000).0,
+            on,
+            "the fault's own stream"
+        );
     }
 
     /// Host 0 sends a numbered datagram to host 1 every 10 ms; host 1
@@ -332,7 +288,7 @@ role = "peer"
                     hosts: Vec::new(),
                     at: SimTime::ZERO,
                     heal: fault.until,
-                    action: fault.action(&cx),
+                    action: sim_core::engine::FaultAction::Network(fault.rule(&cx)),
                 });
             }
             sim.run(&mut sim_core::trace::NoTrace).unwrap();
