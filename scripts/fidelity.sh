@@ -40,26 +40,33 @@ registration.corrupt_detected registration.recovered consensus.blocks_finalized
 consensus.first_block_s consensus.finality_p95_s consensus.view_changes
 consensus.safety_violations network.messages_sent network.messages_delivered
 network.messages_dropped peers.converged_s gossip.coverage gossip.time_to_all_s
-real.path_dropped real.faults_skipped"}
+consensus.tx_submitted consensus.tx_finalized consensus.tx_latency_p50_s
+consensus.tx_rejected mempool.evicted real.path_dropped real.faults_skipped"}
 
 cases=(
-  "scenarios/consensus-basic.toml||0.1|1"
-  "scenarios/consensus-byzantine.toml||0.1|1"
-  "scenarios/consensus-duplicates.toml||0.1|1"
-  "scenarios/consensus-leader-crash.toml||0.1|1"
-  "scenarios/consensus-partition.toml||0.1|1"
-  "scenarios/consensus-reorder.toml||0.1|1"
-  "scenarios/gossip-rumor.toml||0.1|1"
+  # Consensus at time scale 1 (real time): a real process's CPU time counts
+  # 1 / time-scale in scenario time, and consensus is CPU-bound per block.
+  "scenarios/consensus-basic.toml||1|1"
+  "scenarios/consensus-byzantine.toml||1|1"
+  "scenarios/consensus-duplicates.toml||1|1"
+  "scenarios/consensus-leader-crash.toml||1|1"
+  "scenarios/consensus-lossy-partition.toml||1|209"
+  "scenarios/consensus-partition.toml||1|1"
+  "scenarios/consensus-reorder.toml||1|1"
+  "scenarios/consensus-load.toml||1|1"
+  "scenarios/gossip-rumor.toml||0.5|1"
   "scenarios/heartbeat-partition.toml||0.1|7"
   "scenarios/heartbeat-regions.toml||0.1|1"
-  "scenarios/network-bring-up.toml||0.1|1"
+  "scenarios/network-bring-up.toml||1|1"
   "scenarios/registration-legacy.toml||0.1|1"
   "scenarios/registration-corruption.toml||0.1|1"
+  "scenarios/registration-recovery-crash.toml||0.5|1"
+  "scenarios/registration-watch-inplace.toml||0.5|1"
   "scenarios/registration-backoff.toml||0.05|1"
   "scenarios/registration-watch.toml||0.05|1"
-  "scenarios/registration-baseline.toml||0.05|1"
+  "scenarios/registration-baseline.toml||0.5|1"
   # The slow-network case: finality at 200 ms per link.
-  "scenarios/consensus-basic.toml|network.latency=200 ms|0.1|1"
+  "scenarios/consensus-basic.toml|network.latency=200 ms|1|1"
 )
 
 if [[ ! -x $sim ]]; then
