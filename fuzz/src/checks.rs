@@ -203,10 +203,10 @@ pub fn frame(data: &[u8]) {
     let rest = data.get(2..).unwrap_or_default();
     let (datagram, pairs) = rest.split_at(len.min(rest.len()));
     if let Ok(opened) = frame::open(datagram, FRAME_ME, |h| keys.get(h.index()).copied()) {
-        let resealed = frame::seal(
+        let resealed = frame::seal_as(
+            opened.kind,
             &frame_identity(opened.from),
-            opened.from,
-            FRAME_ME,
+            (opened.from, FRAME_ME),
             opened.stamp,
             opened.payload,
         )
