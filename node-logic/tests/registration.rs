@@ -83,6 +83,7 @@ fn miner_config(host: u32, registrars: &[u32]) -> HostConfig {
             registrars: registrars.iter().map(|&r| HostId(r)).collect(),
             retry_initial: SimDuration::from_secs(1),
             retry_max: SimDuration::from_secs(8),
+            ask_registry: false,
         },
     ))
 }
@@ -394,6 +395,7 @@ fn registration_datagrams_are_routed_by_role() {
             registrars: vec![HostId(0)],
             retry_initial: SimDuration::from_secs(1),
             retry_max: SimDuration::from_secs(8),
+            ask_registry: false,
         }))
     };
     // A miner obeys its registrar (it wrote at start, long ago: rewrite now).
@@ -443,6 +445,7 @@ fn malformed_registration_datagrams_never_panic() {
         registrars: vec![HostId(0)],
         retry_initial: SimDuration::from_secs(1),
         retry_max: SimDuration::from_secs(8),
+        ask_registry: false,
     }));
     let mut miner = host_with(miner_role, true);
     miner.handle_input(t(0), Input::Start { restarted: false }, &mut rng);
@@ -489,6 +492,7 @@ fn peers_keep_working_next_to_a_registration_role() {
         registrars: vec![],
         retry_initial: SimDuration::from_secs(1),
         retry_max: SimDuration::from_secs(8),
+        ask_registry: false,
     }));
     let mut node = host_with(role, true);
     node.handle_input(t(0), Input::Start { restarted: false }, &mut rng);
