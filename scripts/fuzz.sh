@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(scenario gml registration_file legacy_registry consensus_message peer_message registration_message gossip_message frame)
+TARGETS=(scenario gml registration_file legacy_registry consensus_message peer_message registration_message gossip_message frame fragment)
 mode=${1:-short}
 shift || true
 if [ "$#" -gt 0 ]; then

@@ -78,6 +78,11 @@ fn gossip_message_inputs_replay() {
 }
 
 #[test]
+fn fragment_inputs_replay() {
+    replay("fragment", checks::fragment);
+}
+
+#[test]
 fn frame_inputs_replay() {
     replay("frame", checks::frame);
 }

@@ -40,14 +40,14 @@ const VALIDATORS: &str =
 
 #[test]
 fn validator_sets_consensus_cannot_run_with_are_located_errors() {
-    let too_many = "duration = \"1 min\"\n[[hosts]]\nname = \"v\"\ncount = 257\nrole = \"validator\"\n\
+    let too_many = "duration = \"1 min\"\n[[hosts]]\nname = \"v\"\ncount = 2049\nrole = \"validator\"\n\
                     [consensus]\nvalidators = \"v\"\n";
     error(
         too_many,
         ErrorKind::InvalidValue,
         7,
         "consensus.validators",
-        "at most 256",
+        "at most 2048",
     );
     let above = format!("{VALIDATORS}[consensus]\nmin_validators = 5\n");
     error(

@@ -7,6 +7,9 @@
 //! and by the workspace's `tests/fuzz_corpus.rs` (stable), which replays
 //! the seed corpora and every kept crash input through these functions.
 
+use node_logic::fragment::{
+    FRAGMENT_DATA, Fragment, PARTIAL_PER_SENDER, REASSEMBLY_BYTES, Reassembler, split,
+};
 use node_logic::frame::{self, ReplayWindow};
 use node_logic::identity::{Identity, PublicKey};
 use node_logic::protocols::consensus::ConsensusMessage;
@@ -203,10 +206,10 @@ pub fn frame(data: &[u8]) {
     let rest = data.get(2..).unwrap_or_default();
     let (datagram, pairs) = rest.split_at(len.min(rest.len()));
     if let Ok(opened) = frame::open(datagram, FRAME_ME, |h| keys.get(h.index()).copied()) {
-        let resealed = frame::seal(
+        let resealed = frame::seal_as(
+            opened.kind,
             &frame_identity(opened.from),
-            opened.from,
-            FRAME_ME,
+            (opened.from, FRAME_ME),
             opened.stamp,
             opened.payload,
         )
@@ -237,4 +240,43 @@ fn replay_window(bytes: &[u8]) {
             assert!(seen || behind, "{stamp:?} refused but new");
         }
     }
+}
+
+/// `fragment`: the input is a stream of `[from: u8][length: u16][bytes]`
+/// records, each offered to one [`Reassembler`] as a fragment from one of
+/// 8 senders: never a panic, a fragment that decodes re-encodes to its
+/// bytes, and the reassembler stays within its bounds. Then the input,
+/// repeated past one fragment, split and reassembled last piece first,
+/// comes back whole.
+pub fn fragment(data: &[u8]) {
+    let mut reassembler = Reassembler::default();
+    let mut rest = data;
+    while let [from, a, b, tail @ ..] = rest {
+        let len = usize::from(u16::from_le_bytes([*a, *b])).min(tail.len());
+        let (bytes, next) = tail.split_at(len);
+        rest = next;
+        if let Ok(f) = Fragment::decode(bytes) {
+            assert_eq!(f.encode(), bytes, "canonical encoding");
+            let _ = reassembler.accept(HostId(u32::from(*from % 8)), 1, &f);
+        }
+        assert!(reassembler.held_bytes() <= REASSEMBLY_BYTES);
+        assert!(reassembler.pending() <= 8 * PARTIAL_PER_SENDER);
+    }
+    if data.is_empty() {
+        return;
+    }
+    let message: Vec<u8> = data
+        .iter()
+        .copied()
+        .cycle()
+        .take(FRAGMENT_DATA + data.len())
+        .collect();
+    let pieces = split(3, &message).expect("below the message limit");
+    let mut whole = Reassembler::default();
+    let mut out = None;
+    for piece in pieces.iter().rev() {
+        let f = Fragment::decode(piece).expect("split makes valid fragments");
+        out = whole.accept(HostId(9), 2, &f).expect("each piece once");
+    }
+    assert_eq!(out, Some(message), "reassembled whole");
 }

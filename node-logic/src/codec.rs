@@ -2,8 +2,17 @@
 //! integers and length-prefixed byte strings. Decoding never panics: every
 //! read is bounds-checked and reports [`DecodeError`].
 
-/// The largest datagram any protocol sends or accepts, in bytes.
+/// The largest datagram, in bytes: a message up to this size travels as
+/// one datagram, exactly as it always did.
 pub const MAX_DATAGRAM: usize = 64 * 1024;
+
+/// The largest message any protocol sends or accepts, in bytes. A message
+/// larger than [`MAX_DATAGRAM`] travels as fragments of at most a datagram
+/// each ([`crate::fragment`]): the simulator charges every fragment to the
+/// network and loses the message if one is lost; real processes split and
+/// reassemble it. 1 MiB holds a new-view message of
+/// [`crate::protocols::consensus::MAX_VALIDATORS`] validators.
+pub const MAX_MESSAGE: usize = 1024 * 1024;
 
 /// Why bytes could not be decoded into a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -11,8 +20,8 @@ pub enum DecodeError {
     /// The input ended before the message did.
     #[error("truncated message")]
     Truncated,
-    /// The datagram is larger than [`MAX_DATAGRAM`].
-    #[error("message larger than {MAX_DATAGRAM} bytes")]
+    /// The message is larger than [`MAX_MESSAGE`].
+    #[error("message larger than {MAX_MESSAGE} bytes")]
     TooLarge,
     /// A wire version this build does not speak.
     #[error("unsupported wire version {0}")]
@@ -68,7 +77,7 @@ impl Writer {
     }
     /// Appends a `u32` length then the bytes.
     pub fn bytes(&mut self, value: &[u8]) -> &mut Self {
-        // Lengths beyond u32 cannot occur: messages are bounded by MAX_DATAGRAM.
+        // Lengths beyond u32 cannot occur: messages are bounded by MAX_MESSAGE.
         self.u32(u32::try_from(value.len()).unwrap_or(u32::MAX));
         self.bytes.extend_from_slice(value);
         self
@@ -92,7 +101,7 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// Starts reading `bytes`; refuses oversize input outright.
     pub fn new(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > MAX_DATAGRAM {
+        if bytes.len() > MAX_MESSAGE {
             return Err(DecodeError::TooLarge);
         }
         Ok(Reader { rest: bytes })
@@ -202,7 +211,7 @@ mod tests {
     #[test]
     fn oversize_and_trailing_are_rejected() {
         assert_eq!(
-            Reader::new(&vec![0; MAX_DATAGRAM + 1]).err(),
+            Reader::new(&vec![0; MAX_MESSAGE + 1]).err(),
             Some(DecodeError::TooLarge)
         );
         let r = Reader::new(&[1]).unwrap();

@@ -10,6 +10,7 @@
 
 pub mod codec;
 pub mod envelope;
+pub mod fragment;
 pub mod frame;
 pub mod host;
 pub mod host_node;

@@ -83,6 +83,7 @@ fn miner_config(host: u32, registrars: &[u32]) -> HostConfig {
             registrars: registrars.iter().map(|&r| HostId(r)).collect(),
             retry_initial: SimDuration::from_secs(1),
             retry_max: SimDuration::from_secs(8),
+            ask_registry: false,
         },
     ))
 }
@@ -394,6 +395,7 @@ fn registration_datagrams_are_routed_by_role() {
             registrars: vec![HostId(0)],
             retry_initial: SimDuration::from_secs(1),
             retry_max: SimDuration::from_secs(8),
+            ask_registry: false,
         }))
     };
     // A miner obeys its registrar (it wrote at start, long ago: rewrite now).
@@ -443,6 +445,7 @@ fn malformed_registration_datagrams_never_panic() {
         registrars: vec![HostId(0)],
         retry_initial: SimDuration::from_secs(1),
         retry_max: SimDuration::from_secs(8),
+        ask_registry: false,
     }));
     let mut miner = host_with(miner_role, true);
     miner.handle_input(t(0), Input::Start { restarted: false }, &mut rng);
@@ -489,6 +492,7 @@ fn peers_keep_working_next_to_a_registration_role() {
         registrars: vec![],
         retry_initial: SimDuration::from_secs(1),
         retry_max: SimDuration::from_secs(8),
+        ask_registry: false,
     }));
     let mut node = host_with(role, true);
     node.handle_input(t(0), Input::Start { restarted: false }, &mut rng);
@@ -795,4 +799,66 @@ fn a_registrar_killed_at_every_step_of_a_recovery_still_registers_every_miner() 
             }
         }
     }
+}
+
+/// With the registry announced (`announce`), a restarted miner that needs
+/// it (`ask_registry`) asks its registrar and gets the very announcement
+/// again; a host that is not a miner of the registrar is refused.
+#[test]
+fn a_restarted_miner_asks_for_the_registry_and_gets_the_same_one() {
+    let announcing = |host, miners: &[u32]| {
+        let mut c = registrar_config(host, miners, backoff(), true);
+        if let Some(RegistrationRole::Registrar(r)) = c.registration.as_mut() {
+            r.announce = true;
+        }
+        c
+    };
+    let asking = |host| {
+        let mut c = miner_config(host, &[0]);
+        if let Some(RegistrationRole::Miner(m)) = c.registration.as_mut() {
+            m.ask_registry = true;
+        }
+        c
+    };
+    let mut w = world(vec![announcing(0, &[1, 2]), asking(1), asking(2)]);
+    w.start_all(t(0));
+    w.run_until(t(30 * S));
+    let registry = |w: &TestNet| -> Vec<(SimTime, HostId, Vec<u8>)> {
+        sends(w, 0)
+            .into_iter()
+            .filter(|(_, _, p)| matches!(decode(p), Some(RegistrationMessage::Registry { .. })))
+            .collect()
+    };
+    let first = registry(&w);
+    assert_eq!(first.len(), 2, "announced once to each miner");
+    assert!(!asks(&w, 1), "no request before a restart");
+    w.crash(HostId(1));
+    w.run_until(t(40 * S));
+    w.restart(HostId(1));
+    w.run_until(t(60 * S));
+    assert!(asks(&w, 1), "the restarted miner asks");
+    let again = registry(&w);
+    assert_eq!(again.len(), 3, "answered once: the miner stops asking");
+    assert_eq!((again[2].1, &again[2].2), (HostId(1), &first[0].2));
+    // Asking is not enough to be answered: only the registrar's miners are.
+    let request = RegistrationMessage::RegistryRequest.encode();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let role = announcing(5, &[1]).registration;
+    let mut registrar = host_with(role, false);
+    assert_eq!(
+        deliver(&mut registrar, 7, request, &mut rng),
+        rejected(7, RejectReason::NotAMember)
+    );
+}
+
+fn decode(payload: &[u8]) -> Option<RegistrationMessage> {
+    let (_, body) = node_logic::wire::open(payload).ok()?;
+    RegistrationMessage::decode(body).ok()
+}
+
+/// Whether `host` sent a registry request.
+fn asks(w: &TestNet, host: u32) -> bool {
+    sends(w, host)
+        .iter()
+        .any(|(_, _, p)| decode(p) == Some(RegistrationMessage::RegistryRequest))
 }

@@ -8,9 +8,18 @@
 //! serialized again (`size / bandwidth_down`). Loss is drawn once per
 //! message from the compounded path loss. All draws come from the network's
 //! own RNG stream, in event order.
+//!
+//! A message larger than a datagram ([`MAX_DATAGRAM`], up to
+//! [`MAX_MESSAGE`]) travels as [`fragment::datagrams`] fragments, as real
+//! processes send it: each fragment's header is charged to both links,
+//! loss is drawn per fragment (any lost fragment loses the message) and
+//! jitter per fragment (the message is whole when its last fragment
+//! arrives). A message that fits a datagram makes exactly the draws it
+//! always did.
 
 use node_logic::HostId;
-use node_logic::codec::MAX_DATAGRAM;
+use node_logic::codec::{MAX_DATAGRAM, MAX_MESSAGE};
+use node_logic::fragment::{self, FRAGMENT_DATA, FRAGMENT_HEADER};
 use rand::RngExt;
 
 use crate::faults::{Fate, FaultRules};
@@ -65,7 +74,7 @@ impl Transport {
         size: usize,
         rules: &mut FaultRules,
     ) -> Result<Sent, DropReason> {
-        if size > MAX_DATAGRAM {
+        if size > MAX_MESSAGE {
             return Err(DropReason::TooLarge);
         }
         let fate = if rules.is_empty() {
@@ -84,18 +93,32 @@ impl Transport {
             .path(&self.network.topology, src_vertex, dst_vertex)
             .ok_or(DropReason::NoRoute)?;
         let loss = path.loss.compound(fate.extra_loss).value();
-        if loss > 0.0 && self.rng.random_bool(loss) {
+        let datagrams = fragment::datagrams(size);
+        if loss > 0.0 && (0..datagrams).any(|_| self.rng.random_bool(loss)) {
             return Err(DropReason::Loss);
         }
+        let (latency, jitter) = (path.latency + fate.extra_latency, path.jitter.as_nanos());
         let queue = &mut self.queues[from.index()];
-        let departure = queue.up_free.max(now) + up.transmit_time(size as u64);
+        let start = queue.up_free.max(now);
+        let departure = start + up.transmit_time(wire_bytes(size));
         queue.up_free = departure;
-        let jitter = match path.jitter.as_nanos() {
-            0 => SimDuration::ZERO,
-            j => SimDuration::from_nanos(self.rng.random_range(0..=j)),
-        };
+        // Fragment i has left once the bytes up to its end are serialized;
+        // the message is whole when the last fragment arrives.
+        let mut arrival = SimTime::ZERO;
+        for i in 1..=datagrams {
+            let left = if i == datagrams {
+                departure
+            } else {
+                start + up.transmit_time((i * (FRAGMENT_DATA + FRAGMENT_HEADER)) as u64)
+            };
+            let jitter = match jitter {
+                0 => SimDuration::ZERO,
+                j => SimDuration::from_nanos(self.rng.random_range(0..=j)),
+            };
+            arrival = arrival.max(left + latency + jitter);
+        }
         Ok(Sent {
-            arrival: departure + path.latency + fate.extra_latency + jitter,
+            arrival,
             duplicates: fate.duplicates,
         })
     }
@@ -105,7 +128,7 @@ impl Transport {
     pub fn arrive(&mut self, now: SimTime, to: HostId, size: usize) -> SimTime {
         let down = self.network.hosts[to.index()].down;
         let queue = &mut self.queues[to.index()];
-        let delivered = queue.down_free.max(now) + down.transmit_time(size as u64);
+        let delivered = queue.down_free.max(now) + down.transmit_time(wire_bytes(size));
         queue.down_free = delivered;
         delivered
     }
@@ -121,5 +144,95 @@ impl Transport {
     /// The network description.
     pub fn network(&self) -> &Network {
         &self.network
+    }
+}
+
+/// Bytes a message of `size` bytes puts on a link: itself, plus each
+/// fragment's header if it does not fit one datagram.
+fn wire_bytes(size: usize) -> u64 {
+    let fragments = fragment::datagrams(size);
+    let headers = if size > MAX_DATAGRAM {
+        fragments * FRAGMENT_HEADER
+    } else {
+        0
+    };
+    (size + headers) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Link;
+    use crate::rng::RngStreams;
+    use crate::units::{Bandwidth, Probability};
+
+    fn transport(loss: f64, jitter_ms: u64) -> Transport {
+        let link = Link {
+            latency: SimDuration::from_millis(10),
+            jitter: SimDuration::from_millis(jitter_ms),
+            loss: Probability::new(loss).unwrap(),
+        };
+        // 8 Mbit/s: one byte a microsecond.
+        let bandwidth = Bandwidth::from_bits_per_sec(8_000_000).unwrap();
+        let rng = RngStreams::new(7).stream("network", 0);
+        Transport::new(Network::mesh(2, link, bandwidth), rng)
+    }
+
+    fn send(t: &mut Transport, size: usize) -> Result<Sent, DropReason> {
+        let mut rules = FaultRules::default();
+        t.send(SimTime::ZERO, HostId(0), HostId(1), size, &mut rules)
+    }
+
+    #[test]
+    fn a_message_larger_than_a_datagram_is_charged_every_fragment_header() {
+        let size = 3 * FRAGMENT_DATA;
+        let sent = send(&mut transport(0.0, 0), size).unwrap();
+        let bytes = (size + 3 * FRAGMENT_HEADER) as u64;
+        let expect = SimTime::ZERO + SimDuration::from_micros(bytes) + SimDuration::from_millis(10);
+        assert_eq!(sent.arrival, expect);
+        // One datagram: its own size only, as always.
+        let sent = send(&mut transport(0.0, 0), MAX_DATAGRAM).unwrap();
+        let one = SimDuration::from_micros(MAX_DATAGRAM as u64) + SimDuration::from_millis(10);
+        assert_eq!(sent.arrival, SimTime::ZERO + one);
+        assert_eq!(
+            send(&mut transport(0.0, 0), MAX_MESSAGE + 1),
+            Err(DropReason::TooLarge)
+        );
+    }
+
+    #[test]
+    fn losing_any_fragment_loses_the_message() {
+        // 10 % loss per datagram: a 16-fragment message arrives with
+        // probability 0.9^16 = 0.185; a small one 0.9.
+        let (mut small, mut large) = (0, 0);
+        let mut t = transport(0.1, 0);
+        for _ in 0..2000 {
+            small += usize::from(send(&mut t, 100).is_ok());
+            large += usize::from(send(&mut t, 16 * FRAGMENT_DATA).is_ok());
+        }
+        assert!((1700..1900).contains(&small), "{small}");
+        assert!((280..460).contains(&large), "{large}");
+    }
+
+    #[test]
+    fn a_fragmented_message_is_whole_when_its_latest_fragment_arrives() {
+        let size = 4 * FRAGMENT_DATA;
+        let serialize = SimDuration::from_micros((size + 4 * FRAGMENT_HEADER) as u64);
+        let mut t = transport(0.0, 50);
+        let base = SimTime::ZERO + SimDuration::from_millis(10);
+        let mut latest_beyond_last = false;
+        for _ in 0..200 {
+            let arrival = send(&mut t, size).unwrap().arrival;
+            let now_free = t.queues[0].up_free;
+            t.queues[0].up_free = SimTime::ZERO;
+            assert_eq!(now_free, SimTime::ZERO + serialize);
+            assert!(
+                arrival >= base + serialize,
+                "never before the last fragment"
+            );
+            assert!(arrival <= base + serialize + SimDuration::from_millis(50));
+            latest_beyond_last |= arrival > base + serialize + SimDuration::from_millis(25);
+        }
+        assert!(latest_beyond_last, "the max of four jitters is often late");
     }
 }

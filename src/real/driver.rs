@@ -234,7 +234,7 @@ impl Loop {
                     self.run.path.arrive(now, from, payload.into());
                     self.move_datagrams()?;
                 }
-                Received::Dropped | Received::Nothing => {}
+                Received::Dropped | Received::Fragment | Received::Nothing => {}
             }
         };
         self.end_path();

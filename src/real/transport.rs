@@ -11,6 +11,13 @@
 //! the wall clock, so a restarted process has a newer one) and a sequence
 //! number per recipient, and the receiver keeps a
 //! [`ReplayWindow`](node_logic::frame::ReplayWindow) per sender.
+//!
+//! A message larger than one frame (up to
+//! [`MAX_MESSAGE`](node_logic::codec::MAX_MESSAGE)) is sent as fragments,
+//! each its own signed frame with its own sequence number
+//! ([`node_logic::fragment`]), and put back together by a bounded
+//! [`Reassembler`]; refused fragments and evicted incomplete messages are
+//! counted (`fragment-*` reasons).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -18,7 +25,8 @@ use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_logic::HostId;
-use node_logic::frame::{self, MAX_FRAME, Opened, ReplayWindow, Stamp};
+use node_logic::fragment::{self, Fragment, MAX_UDP_PAYLOAD, Reassembler};
+use node_logic::frame::{self, FRAME_OVERHEAD, FrameKind, MAX_FRAME, Opened, ReplayWindow, Stamp};
 use node_logic::identity::{Identity, PublicKey};
 
 use super::host_log::NodeCounters;
@@ -89,6 +97,12 @@ pub struct Transport {
     next_seq: Vec<u64>,
     /// What was accepted from each sender, by host id.
     windows: Vec<ReplayWindow>,
+    /// The next fragmented message's id.
+    next_message: u64,
+    /// Incomplete fragmented messages.
+    reassembler: Reassembler,
+    /// Evictions already counted in `counters`.
+    evictions_counted: u64,
     /// Traffic so far.
     pub counters: NodeCounters,
 }
@@ -104,6 +118,8 @@ pub enum Received {
     },
     /// A datagram was dropped (and counted).
     Dropped,
+    /// A fragment of a message not yet complete (held).
+    Fragment,
     /// Nothing arrived before the timeout.
     Nothing,
 }
@@ -122,6 +138,7 @@ impl Transport {
         // (SO_RCVTIMEO) is rounded to the kernel's tick (4 ms here), which a
         // time scale of 0.1 turns into 40 ms late timers.
         socket.set_nonblocking(true)?;
+        widen_receive_buffer(&socket);
         let hosts = keys.len();
         Ok(Transport {
             socket,
@@ -133,6 +150,9 @@ impl Transport {
             epoch: process_epoch(),
             next_seq: vec![0; hosts],
             windows: vec![ReplayWindow::default(); hosts],
+            next_message: 0,
+            reassembler: Reassembler::default(),
+            evictions_counted: 0,
             counters: NodeCounters::default(),
         })
     }
@@ -159,25 +179,44 @@ impl Transport {
     }
 
     /// Seals `payload` for host `to` and sends it (best effort, like the
-    /// simulator). Each call is a new frame with the next sequence number,
-    /// so copies a duplication fault makes are not replays.
+    /// simulator): one frame, or fragments if it does not fit one. Each
+    /// call makes new frames with the next sequence numbers, so copies a
+    /// duplication fault makes are not replays.
     pub fn transmit(&mut self, to: HostId, payload: &[u8]) {
-        let Some(next) = self.next_seq.get_mut(to.index()) else {
+        let sent = if payload.len() + FRAME_OVERHEAD <= MAX_UDP_PAYLOAD {
+            self.send_frame(FrameKind::Whole, to, payload)
+        } else {
+            let id = self.next_message;
+            self.next_message += 1;
+            fragment::split(id, payload).is_some_and(|pieces| {
+                // Every fragment is sent; the message is sent if all were.
+                pieces
+                    .iter()
+                    .filter(|piece| !self.send_frame(FrameKind::Fragment, to, piece))
+                    .count()
+                    == 0
+            })
+        };
+        if !sent {
             self.counters.send_errors += 1;
-            return;
+        }
+    }
+
+    /// Seals one frame of `kind` for `to` with the next sequence number and
+    /// sends it: whether it left.
+    fn send_frame(&mut self, kind: FrameKind, to: HostId, payload: &[u8]) -> bool {
+        let Some(next) = self.next_seq.get_mut(to.index()) else {
+            return false;
         };
         let stamp = Stamp {
             epoch: self.epoch,
             seq: *next,
         };
         *next += 1;
-        let sent = frame::seal(&self.identity, self.me, to, stamp, payload)
+        frame::seal_as(kind, &self.identity, (self.me, to), stamp, payload)
             .ok()
             .zip(self.book.address(to))
-            .is_some_and(|(datagram, addr)| self.socket.send_to(&datagram, addr).is_ok());
-        if !sent {
-            self.counters.send_errors += 1;
-        }
+            .is_some_and(|(datagram, addr)| self.socket.send_to(&datagram, addr).is_ok())
     }
 
     /// Waits up to `timeout` for one datagram.
@@ -198,7 +237,7 @@ impl Transport {
         let deadline = Instant::now() + within;
         loop {
             while let Some(len) = self.try_read()? {
-                if let Ok(from) = self.check(len).map(|o| o.from) {
+                if let Received::Message { from, .. } = self.accept(len) {
                     *self.counters.in_flight_from.entry(from.0).or_default() += 1;
                 }
             }
@@ -267,13 +306,44 @@ impl Transport {
     }
 
     /// Passes on the frame in the first `len` bytes of the buffer (counted
-    /// as received when the node gets it: [`Transport::count_delivered`]).
+    /// as received when the node gets it: [`Transport::count_delivered`]),
+    /// or the message its fragment completes.
     fn accept(&mut self, len: usize) -> Received {
         let Ok(opened) = self.check(len) else {
             return Received::Dropped;
         };
-        let (from, payload) = (opened.from, opened.payload.to_vec());
-        Received::Message { from, payload }
+        let (from, epoch, kind) = (opened.from, opened.stamp.epoch, opened.kind);
+        let payload = opened.payload.to_vec();
+        let completed = match kind {
+            FrameKind::Whole => Ok(Some(payload)),
+            FrameKind::Fragment => {
+                Fragment::decode(&payload).and_then(|f| self.reassembler.accept(from, epoch, &f))
+            }
+        };
+        self.count_evictions();
+        match completed {
+            Ok(Some(payload)) => Received::Message { from, payload },
+            Ok(None) => Received::Fragment,
+            Err(e) => {
+                *self.counters.rejected.entry(e.reason().into()).or_default() += 1;
+                Received::Dropped
+            }
+        }
+    }
+
+    /// Counts incomplete messages the reassembler evicted since the last
+    /// call (`fragment-evicted`: each a message lost).
+    fn count_evictions(&mut self) {
+        let evicted = self.reassembler.evicted();
+        if evicted > self.evictions_counted {
+            let new = evicted - self.evictions_counted;
+            *self
+                .counters
+                .rejected
+                .entry("fragment-evicted".into())
+                .or_default() += new;
+            self.evictions_counted = evicted;
+        }
     }
 }
 
@@ -285,6 +355,30 @@ fn process_epoch() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
+
+/// Asks for a receive buffer of [`RECEIVE_BUFFER`] bytes (the kernel caps
+/// it at `net.core.rmem_max`; best effort, a refusal keeps the default): a
+/// fragmented message arrives as a burst of 64 KiB datagrams, and the
+/// default buffer (about 208 KiB) holds only three.
+fn widen_receive_buffer(socket: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(RECEIVE_BUFFER).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a valid socket descriptor we own, and a pointer to a c_int
+    // with its exact length, as SO_RCVBUF takes.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            std::ptr::from_ref(&size).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// The receive buffer a process asks for: room for a few of the largest
+/// messages' fragments.
+const RECEIVE_BUFFER: usize = 4 * node_logic::codec::MAX_MESSAGE;
 
 /// Blocks until `socket` is readable or `timeout` passes (nanosecond
 /// precision, unlike a socket timeout); a signal ends the wait early.
@@ -309,4 +403,91 @@ fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Transport, Transport) {
+        let ids: Vec<Identity> = (0..2u8)
+            .map(|i| Identity::from_secret([i + 1; 32]))
+            .collect();
+        let keys: Vec<PublicKey> = ids.iter().map(Identity::public_key).collect();
+        let local: SocketAddr = "127.0.0.1:0".parse().expect("a valid address");
+        let names = vec!["a".to_string(), "b".to_string()];
+        let empty = AddressBook::new(names.clone(), &BTreeMap::new(), 0);
+        let bind = |i: u32| {
+            let id = ids[i as usize].clone();
+            Transport::bind(local, HostId(i), id, keys.clone(), empty.clone()).unwrap()
+        };
+        let (mut a, mut b) = (bind(0), bind(1));
+        let explicit: BTreeMap<String, SocketAddr> = [
+            ("a".to_string(), a.local_addr().unwrap()),
+            ("b".to_string(), b.local_addr().unwrap()),
+        ]
+        .into();
+        a.book = AddressBook::new(names.clone(), &explicit, 0);
+        b.book = AddressBook::new(names, &explicit, 0);
+        (a, b)
+    }
+
+    /// Receives until a message arrives (or two seconds pass).
+    fn next_message(t: &mut Transport) -> Option<(HostId, Vec<u8>)> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Received::Message { from, payload } =
+                t.receive(Duration::from_millis(50)).unwrap()
+            {
+                return Some((from, payload));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn messages_larger_than_a_datagram_arrive_whole_over_real_udp() {
+        let (mut a, mut b) = pair();
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        a.transmit(HostId(1), &big);
+        a.transmit(HostId(1), b"small");
+        let got = next_message(&mut b);
+        let (sent, rejected) = (a.counters.send_errors, &b.counters.rejected);
+        assert_eq!((sent, rejected.len()), (0, 0), "{rejected:?}");
+        assert!(
+            got == Some((HostId(0), big)),
+            "the large message first, whole"
+        );
+        let got = next_message(&mut b);
+        assert!(
+            got == Some((HostId(0), b"small".to_vec())),
+            "then the small one"
+        );
+        let too_big = vec![0; node_logic::codec::MAX_MESSAGE + 1];
+        a.transmit(HostId(1), &too_big);
+        assert_eq!(a.counters.send_errors, 1);
+    }
+
+    #[test]
+    fn a_forged_or_malformed_fragment_is_counted_not_delivered() {
+        let (a, mut b) = pair();
+        let stamp = Stamp { epoch: 1, seq: 0 };
+        let id = a.identity.clone();
+        let bad = frame::seal_as(
+            FrameKind::Fragment,
+            &id,
+            (HostId(0), HostId(1)),
+            stamp,
+            b"x",
+        )
+        .unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.send_to(&bad, b.local_addr().unwrap()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while b.counters.rejected.is_empty() && Instant::now() < deadline {
+            let got = b.receive(Duration::from_millis(50)).unwrap();
+            assert!(!matches!(got, Received::Message { .. }));
+        }
+        assert_eq!(b.counters.rejected.get("fragment-malformed"), Some(&1));
+    }
 }

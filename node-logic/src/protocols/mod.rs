@@ -95,6 +95,7 @@ impl TimerId {
                 RegistrationTimer::Timeout => 3,
                 RegistrationTimer::Progress => 4,
                 RegistrationTimer::MinerRewrite => 5,
+                RegistrationTimer::MinerAskRegistry => 12,
             },
             TimerId::Consensus(t) => match t {
                 ConsensusTimer::Propose => 6,
@@ -118,6 +119,7 @@ impl TimerId {
                 RegistrationTimer::Timeout => "registration-timeout",
                 RegistrationTimer::Progress => "registration-progress",
                 RegistrationTimer::MinerRewrite => "miner-rewrite",
+                RegistrationTimer::MinerAskRegistry => "miner-ask-registry",
             },
             TimerId::Consensus(t) => match t {
                 ConsensusTimer::Propose => "consensus-propose",
@@ -640,6 +642,7 @@ mod tests {
             TimerId::Registration(RegistrationTimer::Timeout),
             TimerId::Registration(RegistrationTimer::Progress),
             TimerId::Registration(RegistrationTimer::MinerRewrite),
+            TimerId::Registration(RegistrationTimer::MinerAskRegistry),
             TimerId::Consensus(ConsensusTimer::Propose),
             TimerId::Consensus(ConsensusTimer::View),
             TimerId::Consensus(ConsensusTimer::Resend),

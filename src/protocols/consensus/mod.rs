@@ -466,7 +466,8 @@ fn check_validator_count(t: &Table<'_>, set: &[HostId], min: u32) -> scenario::R
         return Err(at(
             "validators",
             format!(
-                "{n} validators, but consensus supports at most {MAX_VALIDATORS} (a view change must fit one datagram)"
+                "{n} validators, but consensus supports at most {MAX_VALIDATORS} (a new-view message must fit {} KiB)",
+                node_logic::codec::MAX_MESSAGE / 1024
             ),
         )
         .with_help(format!("name at most {MAX_VALIDATORS} validators")));

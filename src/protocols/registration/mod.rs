@@ -463,6 +463,7 @@ fn role(
             registrars: plan.registrars.clone(),
             retry_initial: spec.initial_interval,
             retry_max: spec.max_interval,
+            ask_registry: announce,
         }));
     }
     if !plan.registrars.contains(&host.id) {

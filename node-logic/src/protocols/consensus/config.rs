@@ -5,10 +5,13 @@ use crate::identity::PublicKey;
 use crate::time::SimDuration;
 
 /// The largest validator set a validator takes part in. Certificates and
-/// new-view messages carry up to one signed item per validator and must
-/// fit a datagram ([`crate::codec::MAX_DATAGRAM`]); 256 keeps the largest
-/// new-view message under 64 KiB.
-pub const MAX_VALIDATORS: usize = 256;
+/// new-view messages carry up to one signed item per validator; past 256
+/// validators they outgrow a datagram and travel as fragments
+/// ([`crate::fragment`]), and they must fit a message
+/// ([`crate::codec::MAX_MESSAGE`]): at 2048 validators the largest
+/// new-view message (a quorum of view changes with prepared summaries and
+/// a prepared certificate) is about 440 KB.
+pub const MAX_VALIDATORS: usize = 2048;
 
 /// How a validator behaves; built by the driver from the scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]

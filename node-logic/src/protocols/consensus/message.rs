@@ -596,6 +596,61 @@ mod tests {
         )
     }
 
+    /// The largest new-view message [`MAX_VALIDATORS`] validators make (a
+    /// quorum of view changes with prepared summaries, a certificate of a
+    /// quorum of prepares) fits a message and decodes. Signed items are
+    /// copies of one (decoding checks no signature or distinctness).
+    #[test]
+    fn the_largest_new_view_fits_a_message() {
+        let q = crate::protocols::consensus::quorum(MAX_VALIDATORS);
+        let b = block(1);
+        let pp = Signed::seal(
+            &id(0),
+            PrePrepare {
+                leader: HostId(u32::MAX),
+                view: u64::MAX,
+                block: b.clone(),
+            },
+        );
+        let summary = PreparedSummary {
+            view: u64::MAX - 1,
+            height: u64::MAX,
+            block_hash: b.hash(),
+        };
+        let vc = Signed::seal(
+            &id(1),
+            ViewChange {
+                sender: HostId(u32::MAX),
+                new_view: u64::MAX,
+                finalized_height: u64::MAX - 1,
+                prepared: Some(summary),
+            },
+        );
+        let prepares = vec![vote(VoteKind::Prepare, 2, b.hash()); q];
+        let nv = ConsensusMessage::NewView(Signed::seal(
+            &id(1),
+            NewView {
+                leader: HostId(u32::MAX),
+                view: u64::MAX,
+                view_changes: vec![vc; q],
+                prepared: Some(PreparedCertificate {
+                    pre_prepare: pp.clone(),
+                    prepares,
+                }),
+                proposal: pp,
+            },
+        ));
+        let bytes = nv.encode();
+        assert!(bytes.len() > crate::codec::MAX_DATAGRAM, "{}", bytes.len());
+        assert!(
+            bytes.len() <= crate::codec::MAX_MESSAGE / 2,
+            "{}",
+            bytes.len()
+        );
+        let (_, r) = open(&bytes).unwrap();
+        assert!(ConsensusMessage::decode(r).unwrap() == nv);
+    }
+
     pub(crate) fn samples() -> Vec<ConsensusMessage> {
         let b = block(1);
         let pp = Signed::seal(

@@ -29,7 +29,16 @@ pub struct MinerConfig {
     pub retry_initial: SimDuration,
     /// Cap of that backoff.
     pub retry_max: SimDuration,
+    /// Its host's validator set comes from the registry
+    /// (`validators = "registered"`): after a restart it asks the
+    /// registrars to announce the registry again
+    /// ([`RegistrationMessage::RegistryRequest`](crate::protocols::registration::message::RegistrationMessage::RegistryRequest)),
+    /// every [`REGISTRY_ASK_INTERVAL`] until one does.
+    pub ask_registry: bool,
 }
+
+/// How often a restarted miner that needs the registry asks for it again.
+pub const REGISTRY_ASK_INTERVAL: SimDuration = SimDuration::from_secs(5);
 
 /// How a registrar waits.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,8 +1,10 @@
 //! Registration datagrams (protocol tag [`ProtocolTag::Registration`]).
 //!
-//! Body: `[kind: u8]` then the kind's fields. The one kind so far is
-//! `ReRegister` (kind 1): `[agent: u32 length + UTF-8 bytes]`, the agent id
-//! non-empty and at most [`MAX_AGENT_ID_LEN`] bytes. Decoding is strict:
+//! Body: `[kind: u8]` then the kind's fields. `ReRegister` (kind 1):
+//! `[agent: u32 length + UTF-8 bytes]`, the agent id non-empty and at most
+//! [`MAX_AGENT_ID_LEN`] bytes; `Registry` (kind 2): `[count: u16]` then
+//! that many agent ids, strictly increasing; `RegistryRequest` (kind 3):
+//! nothing more. Decoding is strict:
 //! truncation, trailing bytes, an unknown kind, an over-long or non-UTF-8
 //! agent id are errors. Requests are unsigned: a miner trusts the
 //! transport's sender id and obeys only the registrars it is configured
@@ -16,10 +18,11 @@ use crate::wire::frame;
 
 const KIND_REREGISTER: u8 = 1;
 const KIND_REGISTRY: u8 = 2;
+const KIND_REGISTRY_REQUEST: u8 = 3;
 
 /// The most agents one registry announcement carries (the consensus
 /// validator limit); a registry beyond it is cut to its first agents.
-pub const MAX_ANNOUNCED_AGENTS: usize = 256;
+pub const MAX_ANNOUNCED_AGENTS: usize = crate::protocols::consensus::MAX_VALIDATORS;
 
 /// A message of the registration protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +40,10 @@ pub enum RegistrationMessage {
         /// Accepted agent ids.
         agents: Vec<String>,
     },
+    /// From a restarted miner to a registrar: "announce the registry to
+    /// me again" (its validator lost the set in the crash). No body; a
+    /// registrar that has announced answers with [`Self::Registry`].
+    RegistryRequest,
 }
 
 impl RegistrationMessage {
@@ -59,6 +66,11 @@ impl RegistrationMessage {
                 for agent in agents {
                     w.bytes(agent.as_bytes());
                 }
+                w.finish()
+            }
+            RegistrationMessage::RegistryRequest => {
+                let mut w = frame(ProtocolTag::Registration, 1);
+                w.u8(KIND_REGISTRY_REQUEST);
                 w.finish()
             }
         }
@@ -98,6 +110,7 @@ impl RegistrationMessage {
                 }
                 RegistrationMessage::Registry { agents }
             }
+            KIND_REGISTRY_REQUEST => RegistrationMessage::RegistryRequest,
             other => return Err(DecodeError::UnknownKind(other)),
         };
         r.finish()?;
@@ -150,7 +163,9 @@ mod tests {
             Err(DecodeError::InvalidField),
             "count beyond the bytes"
         );
-        let many: Vec<String> = (0..300).map(|i| format!("m{i:03}")).collect();
+        let many: Vec<String> = (0..MAX_ANNOUNCED_AGENTS + 50)
+            .map(|i| format!("m{i:05}"))
+            .collect();
         let RegistrationMessage::Registry { agents } =
             decode(&RegistrationMessage::Registry { agents: many }.encode()).unwrap()
         else {
@@ -164,6 +179,15 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut]).is_err());
         }
+    }
+
+    #[test]
+    fn a_registry_request_round_trips_and_refuses_trailing_bytes() {
+        let bytes = RegistrationMessage::RegistryRequest.encode();
+        assert_eq!(decode(&bytes), Ok(RegistrationMessage::RegistryRequest));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode(&longer), Err(DecodeError::TrailingBytes));
     }
 
     #[test]

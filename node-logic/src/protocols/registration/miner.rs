@@ -25,6 +25,13 @@
 //! current operation to finish. Every write is a fresh record signed at the
 //! write's `now`. `attempt` numbers count writes since this incarnation
 //! started (a restarted miner counts from 1 again).
+//!
+//! Registry announcements: the first one from a configured registrar
+//! starts the host's registry-driven validator (`Local::RegistryAnnounced`).
+//! A restarted host's validator starts over without a set, so a miner with
+//! `ask_registry` asks its registrars for the registry again at once and
+//! every `REGISTRY_ASK_INTERVAL` until one answers (a registrar that has
+//! announced sends the very registry it announced).
 
 use crate::HostId;
 use crate::codec::Reader;
@@ -32,7 +39,7 @@ use crate::identity::Identity;
 use crate::io::{FileOp, FileResult, RejectReason};
 use crate::outbox::Outbox;
 use crate::protocols::registration::RegistrationTimer;
-use crate::protocols::registration::config::MinerConfig;
+use crate::protocols::registration::config::{MinerConfig, REGISTRY_ASK_INTERVAL};
 use crate::protocols::registration::file::{
     Registration, backup_name, encode, file_name, validate,
 };
@@ -112,6 +119,9 @@ impl Miner {
             out.file(FileOp::Read {
                 path: file_name(&self.config.agent_id),
             });
+            if self.config.ask_registry {
+                self.ask_registry(now, out);
+            }
         } else {
             self.start_write(now, out);
         }
@@ -182,9 +192,13 @@ impl Miner {
                 // sees one validator set.
                 if !self.registry_seen {
                     self.registry_seen = true;
+                    out.cancel_timer(TimerId::Registration(RegistrationTimer::MinerAskRegistry));
                     out.local(Local::RegistryAnnounced { agents });
                 }
                 return;
+            }
+            Ok(RegistrationMessage::RegistryRequest) => {
+                return reject(from, RejectReason::NotAMember, out);
             }
             Err(_) => return reject(from, RejectReason::Malformed, out),
         };
@@ -205,6 +219,23 @@ impl Miner {
             self.rewrite = Rewrite::Due;
             self.pump(now, out);
         }
+    }
+
+    /// The [`TimerId::Registration(RegistrationTimer::MinerAskRegistry)`]
+    /// timer fired: ask again unless a registry arrived.
+    pub fn handle_ask_timer(&mut self, now: SimTime, out: &mut Outbox) {
+        if self.config.ask_registry && !self.registry_seen {
+            self.ask_registry(now, out);
+        }
+    }
+
+    /// Asks every registrar for the registry (a restarted host's validator
+    /// lost its set) and asks again after [`REGISTRY_ASK_INTERVAL`].
+    fn ask_registry(&mut self, now: SimTime, out: &mut Outbox) {
+        let request = RegistrationMessage::RegistryRequest.encode();
+        out.broadcast(self.config.registrars.iter().copied(), request);
+        let timer = TimerId::Registration(RegistrationTimer::MinerAskRegistry);
+        out.set_timer(timer, now + REGISTRY_ASK_INTERVAL);
     }
 
     /// This miner's agent id.
@@ -298,6 +329,7 @@ mod tests {
                 registrars: vec![REGISTRAR],
                 retry_initial: SimDuration::from_secs(1),
                 retry_max: SimDuration::from_secs(4),
+                ask_registry: false,
             },
             Identity::from_secret([1; 32]),
         )

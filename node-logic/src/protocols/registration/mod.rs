@@ -6,7 +6,8 @@
 //! - [`file`]: the file format (`<agent>_miner_info.json`), the wallet
 //!   address, the validation pipeline, the legacy formats.
 //! - [`damage`]: pure corruption functions for fault injection.
-//! - [`message`]: the `ReRegister` datagram.
+//! - [`message`]: the `ReRegister`, `Registry` and `RegistryRequest`
+//!   datagrams.
 //! - [`miner`]: the miner state machine.
 //! - [`registrar`]: the registrar state machine (checks, strategies,
 //!   quarantine and repair, legacy merge, timeout and progress).
@@ -48,6 +49,8 @@ pub enum RegistrationTimer {
     Progress,
     /// Miner: write the registration file again (re-registration, with backoff).
     MinerRewrite,
+    /// Miner, restarted: ask the registrars for the registry again.
+    MinerAskRegistry,
 }
 
 /// The registration state machine a host runs.
@@ -84,11 +87,13 @@ impl RegistrationNode {
     /// A registration timer fired.
     pub(crate) fn timer(&mut self, cx: &mut Cx<'_>, timer: RegistrationTimer) {
         match self {
-            RegistrationNode::Miner(m) => {
-                if timer == RegistrationTimer::MinerRewrite {
-                    m.handle_rewrite_timer(cx.now, cx.out);
-                }
-            }
+            RegistrationNode::Miner(m) => match timer {
+                RegistrationTimer::MinerRewrite => m.handle_rewrite_timer(cx.now, cx.out),
+                RegistrationTimer::MinerAskRegistry => m.handle_ask_timer(cx.now, cx.out),
+                RegistrationTimer::Check
+                | RegistrationTimer::Timeout
+                | RegistrationTimer::Progress => {}
+            },
             RegistrationNode::Registrar(r) => r.handle_timer(cx.now, timer, cx.out),
         }
     }
@@ -101,15 +106,22 @@ impl HostProtocol for RegistrationNode {
             RegistrationNode::Registrar(r) => r.handle_start(cx.now, cx.rng, cx.out),
         }
     }
-    /// Only miners take registration datagrams (re-registration requests
-    /// and registry announcements); registrars refuse them.
+    /// Miners take re-registration requests and registry announcements;
+    /// registrars take only a restarted miner's request for the registry
+    /// and refuse everything else.
     fn message(&mut self, cx: &mut Cx<'_>, from: HostId, body: Reader<'_>) {
         match self {
             RegistrationNode::Miner(m) => m.handle_message(cx.now, from, body, cx.out),
-            RegistrationNode::Registrar(_) => cx.out.record(Observation::MessageRejected {
-                from,
-                reason: RejectReason::NotAMember,
-            }),
+            RegistrationNode::Registrar(r) => {
+                let reason = match RegistrationMessage::decode(body) {
+                    Ok(RegistrationMessage::RegistryRequest) => {
+                        return r.handle_registry_request(from, cx.out);
+                    }
+                    Ok(_) => RejectReason::NotAMember,
+                    Err(_) => RejectReason::Malformed,
+                };
+                cx.out.record(Observation::MessageRejected { from, reason });
+            }
         }
     }
     fn file(&mut self, cx: &mut Cx<'_>, result: &FileResult) {

@@ -194,6 +194,9 @@ pub struct Registrar {
     /// Quarantined agents without a main file, by when a listing first
     /// showed them so: perhaps another registrar's recovery in progress.
     orphans: BTreeMap<String, SimTime>,
+    /// The registry as announced when ready (with `announce`): what a
+    /// restarted miner is sent again, unchanged.
+    announced: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,6 +283,7 @@ impl Registrar {
             suspects: BTreeMap::new(),
             confirm_at: None,
             orphans: BTreeMap::new(),
+            announced: None,
         }
     }
 
@@ -345,7 +349,7 @@ impl Registrar {
                 self.progress_at = Some(at);
                 out.set_timer(TimerId::Registration(RegistrationTimer::Progress), at);
             }
-            RegistrationTimer::MinerRewrite => {}
+            RegistrationTimer::MinerRewrite | RegistrationTimer::MinerAskRegistry => {}
         }
     }
 
@@ -926,8 +930,12 @@ impl Registrar {
         self.phase = Phase::Ready;
         if self.config.announce {
             let agents: Vec<String> = self.accepted.keys().cloned().collect();
-            let datagram = RegistrationMessage::Registry { agents }.encode();
+            let datagram = RegistrationMessage::Registry {
+                agents: agents.clone(),
+            }
+            .encode();
             out.broadcast(self.miners.values().copied(), datagram);
+            self.announced = Some(agents);
         }
         record(
             out,
@@ -952,6 +960,26 @@ impl Registrar {
         self.changed.clear();
         self.check_wanted = false;
         self.asked.clear();
+    }
+}
+
+impl Registrar {
+    /// A restarted miner asks for the registry again (its validator lost
+    /// the set): a registrar that announced sends it the very registry it
+    /// announced. Before then there is nothing to send (the announcement
+    /// will reach the miner when it is made); a host that is not one of
+    /// its miners, or a request when nothing is announced, is refused.
+    pub fn handle_registry_request(&self, from: HostId, out: &mut Outbox) {
+        if !self.config.announce || !self.miners.values().any(|&h| h == from) {
+            return out.record(Observation::MessageRejected {
+                from,
+                reason: crate::io::RejectReason::NotAMember,
+            });
+        }
+        if let Some(agents) = &self.announced {
+            let agents = agents.clone();
+            out.send(from, RegistrationMessage::Registry { agents }.encode());
+        }
     }
 }
 
