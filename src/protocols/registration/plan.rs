@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use node_logic::HostId;
 use node_logic::identity::PublicKey;
+use node_logic::protocols::registration::SharedValidation;
 use node_logic::protocols::registration::file::wallet_address;
 pub use node_logic::protocols::registration::file::{LEGACY_REGISTRY_FILE, file_name};
 use sim_core::input::ReadError;
@@ -40,6 +41,9 @@ pub struct RegistrationPlan {
     pub expected: u32,
     /// Every known agent (miners and legacy entries) and its real wallet.
     pub truth: BTreeMap<String, TrueWallet>,
+    /// With `shared_cache`: the validation cache every registrar of the
+    /// run shares.
+    pub shared_validation: Option<SharedValidation>,
 }
 
 /// Why the registration plan cannot be made.
@@ -108,6 +112,7 @@ impl RegistrationPlan {
             legacy_bytes,
             expected,
             truth,
+            shared_validation: spec.shared_cache.then(SharedValidation::new),
         })
     }
 

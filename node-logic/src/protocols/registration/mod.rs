@@ -10,6 +10,7 @@
 //! - [`miner`]: the miner state machine.
 //! - [`registrar`]: the registrar state machine (checks, strategies,
 //!   quarantine and repair, legacy merge, timeout and progress).
+//! - [`shared`]: the validation cache registrars may share.
 //! - [`config`], [`observe`]: what a host is told, what it reports.
 
 pub mod config;
@@ -19,6 +20,7 @@ pub mod message;
 pub mod miner;
 pub mod observe;
 pub mod registrar;
+pub mod shared;
 
 use crate::HostId;
 use crate::codec::Reader;
@@ -35,6 +37,7 @@ pub use message::RegistrationMessage;
 pub use miner::Miner;
 pub use observe::{RegistrationEvent, ValidationErrorKind, WalletSource};
 pub use registrar::{Acceptance, Registrar};
+pub use shared::SharedValidation;
 
 /// Wallet registration's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
