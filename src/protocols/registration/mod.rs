@@ -225,10 +225,10 @@ impl Protocol for Registration {
     fn plan(
         spec: &RegistrationSpec,
         scenario: &Scenario,
-        _: &RunOptions,
+        options: &RunOptions,
         _: &Plans,
     ) -> Result<RegistrationPlan, RunError> {
-        Ok(RegistrationPlan::of(spec, scenario)?)
+        Ok(RegistrationPlan::of(spec, scenario, !options.check_only)?)
     }
 
     fn configure(
