@@ -151,3 +151,62 @@ fn bad_values_are_refused_where_they_are_written() {
         "would do nothing",
     );
 }
+
+#[test]
+fn a_registrar_crashed_while_reading_in_parallel_restarts_and_registers_everyone() {
+    // registrar-0 dies at 1.25 s, while miners are still booting and its
+    // checks read up to 8 files at 100 ms each, and restarts 3 s later
+    // with nothing (its in-flight results are lost with it).
+    let crash = "[[faults]]\nat = \"1.25 s\"\ncrash = \"registrar-0\"\nrestart = \"3 s\"\n";
+    let scenario = sim::model::parse_str(
+        &format!("{BASE}parallel_reads = 8\nshared_cache = true\n{crash}"),
+        None,
+        &[],
+    )
+    .unwrap();
+    let (log, _) = run(&scenario);
+    let (ready, _) = outcome(&log);
+    assert_eq!(ready.len(), 3, "every registrar ready once: {ready:?}");
+    // registrar-0 is host 40 (after the 40 miners).
+    let crashed = node_logic::HostId(40);
+    let lifecycle: Vec<f64> = log
+        .lifecycle
+        .iter()
+        .filter(|(_, h, _)| *h == crashed)
+        .map(|(t, _, _)| t.as_secs_f64())
+        .collect();
+    // Started, Crashed, Restarted.
+    assert_eq!(
+        lifecycle.len(),
+        3,
+        "booted, crashed, restarted: {lifecycle:?}"
+    );
+    assert!((lifecycle[1] - 1.25).abs() < 1e-9, "{lifecycle:?}");
+    let restart = lifecycle[2];
+    assert!(restart > 1.25, "{restart}");
+    let mut after_restart = std::collections::BTreeSet::new();
+    let mut ready_at = None;
+    for (time, host, observation) in &log.observations {
+        if *host != crashed {
+            continue;
+        }
+        match observation {
+            Observation::Registration(RegistrationEvent::Accepted { agent, .. })
+                if time.as_secs_f64() >= restart =>
+            {
+                after_restart.insert(agent.clone());
+            }
+            Observation::Registration(RegistrationEvent::Ready { .. }) => {
+                ready_at = Some(time.as_secs_f64());
+            }
+            _ => {}
+        }
+    }
+    let ready_at = ready_at.expect("the restarted registrar became ready");
+    assert!(
+        ready_at >= restart,
+        "ready only after its restart: {ready_at}"
+    );
+    // It kept nothing: every miner accepted again after the restart.
+    assert_eq!(after_restart.len(), 40);
+}
