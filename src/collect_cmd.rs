@@ -123,6 +123,7 @@ pub fn collect_into(
     let run = assembler.finish();
     let options = RunOptions {
         signature_cache: false,
+        ..RunOptions::default()
     };
     let plans = scenario.protocols.plans(scenario, &options).map_err(|e| {
         (

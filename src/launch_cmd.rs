@@ -212,13 +212,29 @@ fn prepare_work_dir(
 }
 
 /// Prints every fault (and the CPU model) that real processes cannot
-/// apply and returns how many.
+/// apply, and registration settings they apply only in part, and returns
+/// how many faults and CPU models were skipped.
 fn announce_skipped(scenario: &Scenario) -> usize {
     let cpu = scenario.cpu.is_some();
     if cpu {
         eprintln!(
             "warning: SKIPPED [cpu]: real processes spend real CPU time; the scenario's \
              per-operation costs are not applied (compare with a `sim run` without [cpu])"
+        );
+    }
+    let registration = scenario.protocols.registration.as_ref();
+    let unshared = registration.is_some_and(|r| r.shared_cache);
+    if unshared {
+        eprintln!(
+            "warning: [registration] shared_cache: real registrars are separate processes; \
+             each keeps its own validation cache (no content is shared between them)"
+        );
+    }
+    let serial = registration.is_some_and(|r| r.parallel_reads > 1);
+    if serial {
+        eprintln!(
+            "warning: [registration] parallel_reads: a real process carries out its file \
+             operations one after another as they are issued; the limit holds, the overlap does not"
         );
     }
     let skipped = sim::faults::skipped_in_real_runs(scenario);

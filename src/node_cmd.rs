@@ -83,6 +83,7 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
     // between processes.
     let options = RunOptions {
         signature_cache: false,
+        ..RunOptions::default()
     };
     let plans = scenario
         .protocols

@@ -39,12 +39,16 @@ pub struct RunOptions {
     /// Verify each distinct signed consensus message once per run (default
     /// true); false verifies every copy, for measuring the cache.
     pub signature_cache: bool,
+    /// Plan only to find the scenario's errors (default false): skip the
+    /// work only a run needs, such as deriving every miner's key.
+    pub check_only: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             signature_cache: true,
+            check_only: false,
         }
     }
 }
@@ -63,7 +67,11 @@ pub struct Prepared {
 pub fn validate(scenario: &Scenario) -> Result<(), RunError> {
     let streams = RngStreams::new(scenario.seed);
     build_network(scenario, &mut streams.stream(names::TOPOLOGY, 0))?;
-    scenario.protocols.plans(scenario, &RunOptions::default())?;
+    let options = RunOptions {
+        check_only: true,
+        ..RunOptions::default()
+    };
+    scenario.protocols.plans(scenario, &options)?;
     Ok(())
 }
 
@@ -203,7 +211,13 @@ impl HostSetup {
 
     /// The configuration host `id` boots with (the same after a restart).
     pub fn config(&self, id: HostId) -> HostConfig {
-        let base = HostConfig::new(id, identity(&self.streams, id));
+        // Miners' identities were derived for the registration plan already.
+        let planned = self.plans.registration.as_ref();
+        let own = match planned.and_then(|p| p.identities.get(id)) {
+            Some(identity) => identity.clone(),
+            None => identity(&self.streams, id),
+        };
+        let base = HostConfig::new(id, own);
         match self.hosts.get(id.index()) {
             Some(host) => self
                 .protocols

@@ -108,6 +108,8 @@ fn registrar_config(host: u32, miners: &[u32], strategy: Strategy, recover: bool
             write_mode: WriteMode::Atomic,
             settle: SimDuration::from_millis(100),
             announce: false,
+            parallel_reads: 1,
+            shared_validation: None,
         },
     ))
 }

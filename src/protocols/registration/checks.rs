@@ -208,6 +208,8 @@ mod tests {
             legacy_bytes: None,
             expected: 2,
             truth,
+            shared_validation: None,
+            identities: Default::default(),
         };
         let names = ["miner-0", "miner-1", "registrar-0"]
             .map(String::from)

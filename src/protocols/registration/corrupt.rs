@@ -7,6 +7,7 @@
 //! The damage bytes come from `fault-damage` (index `fault << 32 |
 //! target`), so `sim launch` and `sim corrupt` damage the same way.
 
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use node_logic::HostId;
@@ -97,7 +98,8 @@ mode = "truncate""#;
         let targets = match &target {
             CorruptTarget::Hosts(h) | CorruptTarget::Fraction { of: h, .. } => h,
         };
-        if let Some(host) = targets.iter().find(|h| !registration.miners.contains(h)) {
+        let miners: BTreeSet<HostId> = registration.miners.iter().copied().collect();
+        if let Some(host) = targets.iter().find(|h| !miners.contains(h)) {
             return Err(entry
                 .field
                 .invalid(format!(
@@ -132,7 +134,8 @@ mode = "truncate""#;
         if modes.is_empty() {
             return None;
         }
-        let pool = space.pool(|h| registration.miners.contains(&h));
+        let miners: BTreeSet<HostId> = registration.miners.iter().copied().collect();
+        let pool = space.pool(|h| miners.contains(&h));
         let hosts = draw::pick(rng, &pool, space.bounds.max_hosts)?;
         Some(Corrupt {
             target: CorruptTarget::Hosts(hosts),

@@ -47,6 +47,9 @@ pub enum RegistrationStrategy {
     Backoff,
     /// Directory change notifications plus a slow safety poll.
     Watch,
+    /// Backoff with intervals (and, unless set, the timeout) chosen from
+    /// the number of miners expected: see [`auto_intervals`].
+    Auto,
 }
 
 /// How many miners registrars wait for.
@@ -100,13 +103,23 @@ pub struct RegistrationSpec {
     /// the last fault is over (when the run and the registrars' timeout
     /// leave that time; default: 6 x the longest check interval + 10 s).
     pub liveness_bound: SimDuration,
+    /// At most this many file operations in flight per registrar (default 1).
+    pub parallel_reads: u32,
+    /// Registrars share one validation cache (default false).
+    pub shared_cache: bool,
+    /// `timeout` was set in the scenario (else `auto` may lengthen it).
+    pub timeout_set: bool,
 }
 
 const STRATEGIES: &[(&str, RegistrationStrategy)] = &[
     ("poll", RegistrationStrategy::Poll),
     ("backoff", RegistrationStrategy::Backoff),
     ("watch", RegistrationStrategy::Watch),
+    ("auto", RegistrationStrategy::Auto),
 ];
+
+/// The most file operations a registrar may have in flight.
+pub const MAX_PARALLEL_READS: u32 = 4096;
 
 impl Protocol for Registration {
     type Spec = RegistrationSpec;
@@ -136,6 +149,8 @@ impl Protocol for Registration {
             "safety_poll",
             "legacy_registry",
             "liveness_bound",
+            "parallel_reads",
+            "shared_cache",
         ],
     };
     const METRICS: &'static [&'static str] = &[
@@ -210,10 +225,10 @@ impl Protocol for Registration {
     fn plan(
         spec: &RegistrationSpec,
         scenario: &Scenario,
-        _: &RunOptions,
+        options: &RunOptions,
         _: &Plans,
     ) -> Result<RegistrationPlan, RunError> {
-        Ok(RegistrationPlan::of(spec, scenario)?)
+        Ok(RegistrationPlan::of(spec, scenario, !options.check_only)?)
     }
 
     fn configure(
@@ -381,8 +396,16 @@ fn spec(
         safety_poll: t.positive_duration_or("safety_poll", SimDuration::from_secs(30))?,
         legacy_registry,
         liveness_bound: SimDuration::ZERO,
+        parallel_reads: t.u32_or("parallel_reads", 1, 1, MAX_PARALLEL_READS)?,
+        shared_cache: t.bool_or("shared_cache", false)?,
+        timeout_set: t.get("timeout").is_some(),
     })
     .and_then(|mut spec| {
+        auto_conflicts(t, &spec)?;
+        if spec.strategy == RegistrationStrategy::Auto {
+            let expected = expected_count(&spec, miner_count);
+            apply_auto(&mut spec, expected);
+        }
         let default = longest_check(&spec).saturating_mul(6) + SimDuration::from_secs(10);
         spec.liveness_bound = t.positive_duration_or("liveness_bound", default)?;
         Ok(spec)
@@ -456,7 +479,12 @@ fn role(
     } else {
         WriteMode::InPlace
     };
-    if plan.miners.iter().any(|(_, h)| *h == host.id) {
+    // `plan.miners` is sorted by host id (see `RegistrationPlan::of`).
+    if plan
+        .miners
+        .binary_search_by_key(&host.id, |(_, h)| *h)
+        .is_ok()
+    {
         return Some(RegistrationRole::Miner(MinerConfig {
             agent_id: host.name.clone(),
             write_mode,
@@ -488,6 +516,8 @@ fn role(
         write_mode,
         settle: spec.settle,
         announce,
+        parallel_reads: spec.parallel_reads,
+        shared_validation: plan.shared_validation.clone(),
     }))
 }
 
@@ -495,7 +525,9 @@ fn role(
 fn longest_check(spec: &RegistrationSpec) -> SimDuration {
     match spec.strategy {
         RegistrationStrategy::Poll => spec.poll_interval,
-        RegistrationStrategy::Backoff => spec.max_interval + spec.jitter,
+        RegistrationStrategy::Backoff | RegistrationStrategy::Auto => {
+            spec.max_interval + spec.jitter
+        }
         RegistrationStrategy::Watch => spec.safety_poll,
     }
 }
@@ -508,11 +540,84 @@ fn strategy(spec: &RegistrationSpec) -> Strategy {
         RegistrationStrategy::Watch => Strategy::Watch {
             safety_poll: spec.safety_poll,
         },
-        RegistrationStrategy::Backoff => Strategy::Backoff {
+        RegistrationStrategy::Backoff | RegistrationStrategy::Auto => Strategy::Backoff {
             initial: spec.initial_interval,
             multiplier: spec.multiplier,
             max: spec.max_interval,
             jitter: spec.jitter,
         },
+    }
+}
+
+/// The backoff keys `strategy = "auto"` chooses itself: setting one too
+/// would silently do nothing, so it is an error.
+const AUTO_CHOSEN: &[&str] = &["initial_interval", "max_interval"];
+
+fn auto_conflicts(t: &Table<'_>, spec: &RegistrationSpec) -> scenario::Result<()> {
+    if spec.strategy != RegistrationStrategy::Auto {
+        return Ok(());
+    }
+    match AUTO_CHOSEN.iter().find_map(|key| t.get(key)) {
+        Some(f) => Err(f
+            .key_error(
+                ErrorKind::Conflict,
+                "`strategy = \"auto\"` chooses `initial_interval` and `max_interval` from the number of miners, so this setting would do nothing",
+            )
+            .with_help("remove it, or pick `strategy = \"backoff\"` to set the intervals yourself")),
+        None => Ok(()),
+    }
+}
+
+/// How many miners registrars will wait for (the plan's `expected`
+/// without the legacy entries, which `auto` cannot know yet).
+fn expected_count(spec: &RegistrationSpec, miners: u32) -> u32 {
+    match spec.expected {
+        Expected::All => miners,
+        Expected::Count(n) => n,
+    }
+}
+
+/// The simulated I/O time of one full check over `expected` miners: one
+/// listing plus a read of every file, `parallel_reads` at a time.
+pub fn pass_time(spec: &RegistrationSpec, expected: u32) -> SimDuration {
+    let rounds = u64::from(expected).div_ceil(u64::from(spec.parallel_reads.max(1)));
+    spec.fs.list_time + spec.fs.read_time.saturating_mul(rounds)
+}
+
+/// `strategy = "auto"`: backoff whose intervals follow the time one full
+/// check takes (`pass`, see [`pass_time`]), so that the share of time a
+/// registrar spends re-checking stays bounded as the network grows, with
+/// the recommended values as floors (small networks keep them):
+/// `initial_interval = max(1 s, pass / 4)`, `max_interval = max(10 s,
+/// 2 x pass)`; the miners' re-registration backoff uses the same two.
+/// Unless `timeout` is set, it becomes `max(300 s, 10 x pass)` (a timeout
+/// shorter than a few passes gives up on miners whose files were never
+/// read).
+pub fn auto_intervals(spec: &RegistrationSpec, expected: u32) -> AutoIntervals {
+    let pass = pass_time(spec, expected);
+    AutoIntervals {
+        initial: SimDuration::from_secs(1).max(SimDuration::from_nanos(pass.as_nanos() / 4)),
+        max: SimDuration::from_secs(10).max(pass.saturating_mul(2)),
+        timeout: SimDuration::from_secs(300).max(pass.saturating_mul(10)),
+    }
+}
+
+/// What [`auto_intervals`] chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoIntervals {
+    /// The backoff's first interval.
+    pub initial: SimDuration,
+    /// Its cap.
+    pub max: SimDuration,
+    /// The registrars' timeout, when the scenario does not set one.
+    pub timeout: SimDuration,
+}
+
+fn apply_auto(spec: &mut RegistrationSpec, expected: u32) {
+    let auto = auto_intervals(spec, expected);
+    spec.initial_interval = auto.initial;
+    spec.max_interval = auto.max;
+    if !spec.timeout_set {
+        spec.timeout = auto.timeout;
     }
 }

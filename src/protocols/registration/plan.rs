@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use node_logic::HostId;
-use node_logic::identity::PublicKey;
+use node_logic::identity::{Identity, PublicKey};
+use node_logic::protocols::registration::SharedValidation;
 use node_logic::protocols::registration::file::wallet_address;
 pub use node_logic::protocols::registration::file::{LEGACY_REGISTRY_FILE, file_name};
 use sim_core::input::ReadError;
@@ -40,7 +41,44 @@ pub struct RegistrationPlan {
     pub expected: u32,
     /// Every known agent (miners and legacy entries) and its real wallet.
     pub truth: BTreeMap<String, TrueWallet>,
+    /// With `shared_cache`: the validation cache every registrar of the
+    /// run shares.
+    pub shared_validation: Option<SharedValidation>,
+    /// The miners' identities, derived once for the plan's keys and
+    /// reused when the hosts boot (deriving 100,000 keys is seconds).
+    pub identities: MinerIdentities,
 }
+
+/// Miner hosts' signing identities, by host.
+#[derive(Clone, Default)]
+pub struct MinerIdentities(BTreeMap<HostId, Identity>);
+
+impl MinerIdentities {
+    /// The identity of miner `host`, if it is one.
+    pub fn get(&self, host: HostId) -> Option<&Identity> {
+        self.0.get(&host)
+    }
+}
+
+impl std::fmt::Debug for MinerIdentities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MinerIdentities({} miners)", self.0.len())
+    }
+}
+
+/// Equal when the same hosts have the same public keys.
+impl PartialEq for MinerIdentities {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|((a, x), (b, y))| a == b && x.public_key() == y.public_key())
+    }
+}
+
+impl Eq for MinerIdentities {}
 
 /// Why the registration plan cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +103,10 @@ pub enum PlanError {
 }
 
 impl RegistrationPlan {
-    /// The plan of a run of `spec` in `scenario`.
-    pub fn of(spec: &RegistrationSpec, scenario: &Scenario) -> Result<Self, PlanError> {
+    /// The plan of a run of `spec` in `scenario`. Without `keys` (a plan
+    /// made only to find errors) the miners' keys are not derived: no
+    /// identities, and the miners' truth has no wallet and no key.
+    pub fn of(spec: &RegistrationSpec, scenario: &Scenario, keys: bool) -> Result<Self, PlanError> {
         let mut registrars = spec.registrars.clone();
         registrars.sort_unstable();
         registrars.dedup();
@@ -88,15 +128,23 @@ impl RegistrationPlan {
         }
         // A miner host's own signed wallet is the truth for its agent id,
         // even if a legacy entry names it too.
+        let mut identities = BTreeMap::new();
         for (agent, host) in &miners {
-            let key = identity(&streams, *host).public_key();
-            truth.insert(
-                agent.clone(),
+            let truth_of = if keys {
+                let id = identity(&streams, *host);
+                let key = id.public_key();
+                identities.insert(*host, id);
                 TrueWallet {
                     wallet: wallet_address(&key),
                     key: Some(key),
-                },
-            );
+                }
+            } else {
+                TrueWallet {
+                    wallet: String::new(),
+                    key: None,
+                }
+            };
+            truth.insert(agent.clone(), truth_of);
         }
         let expected = match spec.expected {
             Expected::All => u32::try_from(truth.len()).unwrap_or(u32::MAX),
@@ -108,6 +156,8 @@ impl RegistrationPlan {
             legacy_bytes,
             expected,
             truth,
+            shared_validation: spec.shared_cache.then(SharedValidation::new),
+            identities: MinerIdentities(identities),
         })
     }
 

@@ -62,6 +62,8 @@ pub struct RegistrationReport<'a> {
     ready: BTreeMap<HostId, (SimTime, bool)>,
     attempts: BTreeMap<String, u32>,
     starts: BTreeMap<HostId, SimTime>,
+    /// Miner hosts by agent id (the plan's list, indexed).
+    miner_hosts: BTreeMap<&'a str, HostId>,
     damaged_agents: BTreeSet<String>,
     errors: Vec<(SimTime, HostId, String, &'static str)>,
     progress: Vec<(SimTime, HostId, u32, u32)>,
@@ -82,6 +84,7 @@ impl<'a> RegistrationReport<'a> {
             ready: BTreeMap::new(),
             attempts: BTreeMap::new(),
             starts: BTreeMap::new(),
+            miner_hosts: plan.miners.iter().map(|(a, h)| (a.as_str(), *h)).collect(),
             damaged_agents: BTreeSet::new(),
             errors: Vec::new(),
             progress: Vec::new(),
@@ -158,8 +161,8 @@ impl<'a> RegistrationReport<'a> {
     /// When `agent` started registering: its miner host's first boot, or
     /// the start of the run for a legacy-only agent.
     fn start_of(&self, agent: &str) -> Option<SimTime> {
-        match self.plan.miners.iter().find(|(a, _)| a == agent) {
-            Some((_, host)) => self.starts.get(host).copied(),
+        match self.miner_hosts.get(agent) {
+            Some(host) => self.starts.get(host).copied(),
             None => Some(SimTime::ZERO),
         }
     }

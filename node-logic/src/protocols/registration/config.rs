@@ -4,6 +4,7 @@
 use crate::HostId;
 use crate::identity::PublicKey;
 use crate::io::WriteMode;
+use crate::protocols::registration::shared::SharedValidation;
 use crate::time::SimDuration;
 
 /// The registration part a host plays.
@@ -103,4 +104,11 @@ pub struct RegistrarConfig {
     /// When ready, send every known miner the registry it accepted (used
     /// when the consensus validators come from the wallet registry).
     pub announce: bool,
+    /// At most this many file operations in flight at once (1: one at a
+    /// time, as the deployment's registrar did; 0 is taken as 1).
+    pub parallel_reads: u32,
+    /// A validation cache shared with other registrars: a file content
+    /// another registrar already validated is not verified again. `None`:
+    /// this registrar verifies every read itself.
+    pub shared_validation: Option<SharedValidation>,
 }

@@ -11,6 +11,7 @@
 //! - [`miner`]: the miner state machine.
 //! - [`registrar`]: the registrar state machine (checks, strategies,
 //!   quarantine and repair, legacy merge, timeout and progress).
+//! - [`shared`]: the validation cache registrars may share.
 //! - [`config`], [`observe`]: what a host is told, what it reports.
 
 pub mod config;
@@ -20,6 +21,7 @@ pub mod message;
 pub mod miner;
 pub mod observe;
 pub mod registrar;
+pub mod shared;
 
 use crate::HostId;
 use crate::codec::Reader;
@@ -36,6 +38,7 @@ pub use message::RegistrationMessage;
 pub use miner::Miner;
 pub use observe::{RegistrationEvent, ValidationErrorKind, WalletSource};
 pub use registrar::{Acceptance, Registrar};
+pub use shared::SharedValidation;
 
 /// Wallet registration's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -14,8 +14,10 @@
 //!
 //! # Checks
 //!
-//! A *check* lists the shared directory, then reads — one file at a time,
-//! the next read issued when the previous result arrives — every
+//! A *check* lists the shared directory, then reads — at most
+//! `config.parallel_reads` file operations in flight (1: one file at a
+//! time, the next read issued when the previous result arrives), counting
+//! the steps of recoveries, a listing always alone — every
 //! `<agent>_miner_info.json` whose agent is not yet accepted, then the
 //! legacy registry if one is configured, not yet merged, and listed (or
 //! not a direct child of the shared directory). Other names (backups,
@@ -65,6 +67,11 @@
 //! `config.miners` cannot be asked: nothing is sent and nothing more than
 //! the `Invalid`/`Quarantined` records is recorded.
 //!
+//! **Shared validation:** with `config.shared_validation`, validating a
+//! file content (agent and bytes) another registrar sharing the cache
+//! already validated takes its answer instead of verifying the signature
+//! again (see [`crate::protocols::registration::shared`]).
+//!
 //! **Pinned keys:** with `config.miner_keys`, a file for a known agent that
 //! is validly signed by a different key is refused as `BadSignature` (an
 //! impersonation, not a re-keying).
@@ -95,8 +102,8 @@
 //! - `Watch`: `now + safety_poll`; in addition each change notification of
 //!   a relevant file (a miner file of an agent not accepted, the unmerged
 //!   legacy registry) queues a read of just that file: at once when the
-//!   registrar is idle, otherwise after the work in progress (reads never
-//!   run in parallel; repeated notifications coalesce; more than
+//!   registrar has room for another operation, otherwise after the work
+//!   in progress (repeated notifications coalesce; more than
 //!   [`MAX_PENDING_CHANGES`] distinct ones turn into one full check).
 //!   Readiness is also tested after such reads.
 //!
@@ -174,7 +181,9 @@ pub struct Registrar {
     /// Wallet → the agent that has it.
     wallets: BTreeMap<String, String>,
     legacy_merged: bool,
-    in_flight: Option<InFlight>,
+    /// File operations in flight, oldest first (at most
+    /// `config.parallel_reads`; a listing runs alone).
+    in_flight: Vec<InFlight>,
     queue: WorkQueue,
     /// The current round of work began with a listing (a full check).
     full_check: bool,
@@ -243,7 +252,7 @@ impl WorkQueue {
     }
 }
 
-/// The one file operation in flight.
+/// A file operation in flight.
 #[derive(Clone, Debug)]
 enum InFlight {
     List,
@@ -252,6 +261,40 @@ enum InFlight {
     Quarantine { agent: String, to: String },
     ReadBackup { agent: String },
     Restore { agent: String },
+}
+
+impl InFlight {
+    /// Whether `result` is this operation's completion.
+    fn awaits(&self, result: &FileResult) -> bool {
+        match (self, result) {
+            (InFlight::List, FileResult::Listed { dir, .. }) => dir.is_empty(),
+            (InFlight::Read { agent }, FileResult::Read { path, .. }) => *path == file_name(agent),
+            (InFlight::Legacy { path: expected }, FileResult::Read { path, .. }) => {
+                path == expected
+            }
+            (
+                InFlight::Quarantine { agent, to },
+                FileResult::Renamed {
+                    from, to: renamed, ..
+                },
+            ) => *from == file_name(agent) && renamed == to,
+            (InFlight::ReadBackup { agent }, FileResult::Read { path, .. }) => {
+                *path == backup_name(agent)
+            }
+            (InFlight::Restore { agent }, FileResult::Written { path, .. }) => {
+                *path == file_name(agent)
+            }
+            (
+                InFlight::List
+                | InFlight::Read { .. }
+                | InFlight::Legacy { .. }
+                | InFlight::Quarantine { .. }
+                | InFlight::ReadBackup { .. }
+                | InFlight::Restore { .. },
+                _,
+            ) => false,
+        }
+    }
 }
 
 impl Registrar {
@@ -272,7 +315,7 @@ impl Registrar {
             refused: BTreeSet::new(),
             wallets: BTreeMap::new(),
             legacy_merged: false,
-            in_flight: None,
+            in_flight: Vec::new(),
             queue: WorkQueue::default(),
             full_check: false,
             check_wanted: false,
@@ -326,7 +369,7 @@ impl Registrar {
                     return;
                 }
                 self.next_check = None;
-                if self.in_flight.is_some() {
+                if !self.in_flight.is_empty() {
                     self.check_wanted = true;
                 } else {
                     self.start_check(out);
@@ -365,67 +408,12 @@ impl Registrar {
         if self.phase != Phase::Waiting {
             return;
         }
-        let Some(in_flight) = self.in_flight.take() else {
+        let Some(index) = self.in_flight.iter().position(|op| op.awaits(result)) else {
+            // Not a result it waits for: spurious, keep waiting.
             return;
         };
-        match (in_flight, result) {
-            (InFlight::List, FileResult::Listed { dir, result }) if dir.is_empty() => {
-                if let Ok(names) = result {
-                    self.queue_listed(now, names);
-                }
-            }
-            (InFlight::Read { agent }, FileResult::Read { path, result })
-                if *path == file_name(&agent) =>
-            {
-                self.on_read(now, agent, result, out);
-            }
-            (InFlight::Legacy { path: expected }, FileResult::Read { path, result })
-                if *path == expected =>
-            {
-                self.on_legacy(now, result, out);
-            }
-            (
-                InFlight::Quarantine { agent, to },
-                FileResult::Renamed {
-                    from,
-                    to: renamed,
-                    result,
-                },
-            ) if *from == file_name(&agent) && *renamed == to => {
-                if result.is_ok() {
-                    record(
-                        out,
-                        RegistrationEvent::Quarantined {
-                            agent: agent.clone(),
-                            to,
-                        },
-                    );
-                    out.file(FileOp::Read {
-                        path: backup_name(&agent),
-                    });
-                    self.in_flight = Some(InFlight::ReadBackup { agent });
-                }
-                // A failed rename: another registrar moved it first (and
-                // repairs it), or it is gone. Nothing more to do here.
-            }
-            (InFlight::ReadBackup { agent }, FileResult::Read { path, result })
-                if *path == backup_name(&agent) =>
-            {
-                self.on_backup(now, agent, result, out);
-            }
-            (InFlight::Restore { agent }, FileResult::Written { path, result })
-                if *path == file_name(&agent) =>
-            {
-                if result.is_ok() {
-                    record(out, RegistrationEvent::RestoredFromBackup { agent });
-                }
-            }
-            (other, _) => {
-                // Not the result it waits for: spurious, keep waiting.
-                self.in_flight = Some(other);
-                return;
-            }
-        }
+        let in_flight = self.in_flight.remove(index);
+        self.on_result(now, in_flight, result, out);
         self.advance(now, rng, out);
     }
 
@@ -451,7 +439,7 @@ impl Registrar {
         } else {
             return;
         };
-        if self.in_flight.is_none() {
+        if self.has_room() {
             self.queue.push(job);
             self.advance(now, rng, out);
         } else if self.check_wanted || self.queue.contains(&job) {
@@ -462,6 +450,14 @@ impl Registrar {
         } else {
             self.changed.insert(job);
         }
+    }
+
+    /// Whether another operation may start now: fewer than
+    /// `config.parallel_reads` in flight (at least one) and no listing.
+    fn has_room(&self) -> bool {
+        let limit = self.config.parallel_reads.max(1) as usize;
+        self.in_flight.len() < limit
+            && !self.in_flight.iter().any(|op| matches!(op, InFlight::List))
     }
 
     /// When the registrar next wants to be woken: its next check (`None`
@@ -513,7 +509,7 @@ impl Registrar {
 
     fn start_check(&mut self, out: &mut Outbox) {
         out.file(FileOp::List { dir: String::new() });
-        self.in_flight = Some(InFlight::List);
+        self.in_flight.push(InFlight::List);
         self.full_check = true;
         self.changed.clear();
         // The check reads every suspect again (and re-arms what it cannot
@@ -539,12 +535,81 @@ impl Registrar {
         }
     }
 
+    /// The completion `result` of `in_flight` (which awaits it).
+    fn on_result(
+        &mut self,
+        now: SimTime,
+        in_flight: InFlight,
+        result: &FileResult,
+        out: &mut Outbox,
+    ) {
+        match (in_flight, result) {
+            (InFlight::List, FileResult::Listed { dir, result }) if dir.is_empty() => {
+                if let Ok(names) = result {
+                    self.queue_listed(now, names);
+                }
+            }
+            (InFlight::Read { agent }, FileResult::Read { path, result })
+                if *path == file_name(&agent) =>
+            {
+                self.on_read(now, agent, result, out);
+            }
+            (InFlight::Legacy { path: expected }, FileResult::Read { path, result })
+                if *path == expected =>
+            {
+                self.on_legacy(now, result, out);
+            }
+            (
+                InFlight::Quarantine { agent, to },
+                FileResult::Renamed {
+                    from,
+                    to: renamed,
+                    result,
+                },
+            ) if *from == file_name(&agent) && *renamed == to => {
+                if result.is_ok() {
+                    record(
+                        out,
+                        RegistrationEvent::Quarantined {
+                            agent: agent.clone(),
+                            to,
+                        },
+                    );
+                    out.file(FileOp::Read {
+                        path: backup_name(&agent),
+                    });
+                    self.in_flight.push(InFlight::ReadBackup { agent });
+                }
+                // A failed rename: another registrar moved it first (and
+                // repairs it), or it is gone. Nothing more to do here.
+            }
+            (InFlight::ReadBackup { agent }, FileResult::Read { path, result })
+                if *path == backup_name(&agent) =>
+            {
+                self.on_backup(now, agent, result, out);
+            }
+            (InFlight::Restore { agent }, FileResult::Written { path, result })
+                if *path == file_name(&agent) =>
+            {
+                if result.is_ok() {
+                    record(out, RegistrationEvent::RestoredFromBackup { agent });
+                }
+            }
+            // `awaits` matched the result to the operation.
+            (op, _) => debug_assert!(false, "{op:?} does not await {result:?}"),
+        }
+    }
+
     /// Issues the next read, or ends the round of work when none is left.
     fn advance(&mut self, now: SimTime, rng: &mut dyn Rng, out: &mut Outbox) {
-        while self.phase == Phase::Waiting && self.in_flight.is_none() {
+        while self.phase == Phase::Waiting && self.has_room() {
             if let Some(job) = self.queue.pop() {
                 self.issue(job, out);
                 continue;
+            }
+            if !self.in_flight.is_empty() {
+                // The round ends when its last operation completes.
+                return;
             }
             let full = std::mem::take(&mut self.full_check);
             if full {
@@ -613,7 +678,7 @@ impl Registrar {
                     out.file(FileOp::Read {
                         path: backup_name(&agent),
                     });
-                    self.in_flight = Some(InFlight::ReadBackup { agent });
+                    self.in_flight.push(InFlight::ReadBackup { agent });
                 }
             }
             Job::Miner(agent) => {
@@ -621,7 +686,7 @@ impl Registrar {
                     out.file(FileOp::Read {
                         path: file_name(&agent),
                     });
-                    self.in_flight = Some(InFlight::Read { agent });
+                    self.in_flight.push(InFlight::Read { agent });
                 }
             }
             Job::Legacy => {
@@ -629,7 +694,7 @@ impl Registrar {
                     && !self.legacy_merged
                 {
                     out.file(FileOp::Read { path: path.clone() });
-                    self.in_flight = Some(InFlight::Legacy { path });
+                    self.in_flight.push(InFlight::Legacy { path });
                 }
             }
         }
@@ -684,7 +749,7 @@ impl Registrar {
                         from,
                         to: to.clone(),
                     });
-                    self.in_flight = Some(InFlight::Quarantine { agent, to });
+                    self.in_flight.push(InFlight::Quarantine { agent, to });
                 }
             }
         }
@@ -754,7 +819,7 @@ impl Registrar {
                     bytes: bytes.clone(),
                     mode: self.config.write_mode,
                 });
-                self.in_flight = Some(InFlight::Restore { agent });
+                self.in_flight.push(InFlight::Restore { agent });
             }
             None => self.request_reregistration(&agent, out),
         }
@@ -803,7 +868,10 @@ impl Registrar {
         agent: &str,
         bytes: &[u8],
     ) -> Result<ValidRegistration, ValidationErrorKind> {
-        let valid = validate(agent, bytes)?;
+        let valid = match &self.config.shared_validation {
+            Some(cache) => cache.validate(agent, bytes)?,
+            None => validate(agent, bytes)?,
+        };
         if !self.miners.is_empty() && !self.miners.contains_key(agent) {
             return Err(ValidationErrorKind::UnknownAgent);
         }
@@ -955,7 +1023,7 @@ impl Registrar {
         }
         self.next_check = None;
         self.progress_at = None;
-        self.in_flight = None;
+        self.in_flight.clear();
         self.queue.clear();
         self.changed.clear();
         self.check_wanted = false;

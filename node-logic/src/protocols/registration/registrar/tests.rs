@@ -11,6 +11,7 @@ use crate::protocols::registration::damage::{DamageMode, damage};
 use crate::protocols::registration::file::{
     Registration, encode, encode_legacy_registry, wallet_address,
 };
+use crate::protocols::registration::shared::SharedValidation;
 use crate::testkit::MemDir;
 use crate::wire;
 
@@ -45,6 +46,8 @@ fn config(strategy: Strategy, expected: u32, recover: bool) -> RegistrarConfig {
         write_mode: WriteMode::Atomic,
         settle: SimDuration::from_millis(100),
         announce: false,
+        parallel_reads: 1,
+        shared_validation: None,
     }
 }
 
@@ -1124,4 +1127,98 @@ fn a_quarantined_file_without_a_main_file_is_recovered_by_any_registrar() {
             path: "miner-0_miner_info.json.bak".into()
         }));
     }
+}
+
+/// Runs a registrar with `parallel_reads` over ten miners' files, two of
+/// them damaged with a good backup, holding every file operation back and
+/// completing the newest first (results out of issue order). Returns the
+/// largest number of operations it ever had in flight.
+fn run_parallel(parallel_reads: u32, shared: Option<SharedValidation>) -> (Registrar, usize) {
+    let config = RegistrarConfig {
+        parallel_reads,
+        shared_validation: shared,
+        ..config(backoff(0), 10, true)
+    };
+    let mut reg = Registrar::new(config);
+    let mut fs = MemDir::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut damage_rng = ChaCha8Rng::seed_from_u64(2);
+    for i in 0..10u8 {
+        let good = valid(i, t(0));
+        let file = format!("miner-{i}_miner_info.json");
+        let bytes = match i {
+            3 | 7 => damage(
+                DamageMode::Garbage,
+                &good,
+                &format!("miner-{i}"),
+                &mut damage_rng,
+            ),
+            _ => good.clone(),
+        };
+        fs.put(&file, bytes);
+        fs.put(&format!("{file}.bak"), good);
+    }
+    let mut out = Outbox::default();
+    let mut pending: Vec<FileOp> = Vec::new();
+    let mut most = 0;
+    let now = t(S);
+    reg.handle_start(now, &mut rng, &mut out);
+    loop {
+        while let Some(output) = out.pop() {
+            if let Output::File(op) = output {
+                pending.push(*op);
+            }
+        }
+        most = most.max(pending.len());
+        let Some(op) = pending.pop() else { break };
+        let (result, _) = fs.apply(op);
+        reg.handle_file(now, &result, &mut rng, &mut out);
+    }
+    (reg, most)
+}
+
+#[test]
+fn parallel_reads_never_exceed_the_limit_and_register_every_miner() {
+    for limit in [1, 2, 3, 8, 64] {
+        let (reg, most) = run_parallel(limit, None);
+        assert!(reg.is_ready(), "limit {limit}: ready");
+        assert_eq!(reg.accepted_count(), 10, "limit {limit}");
+        for i in 0..10u8 {
+            let a = reg.acceptance(&format!("miner-{i}")).expect("accepted");
+            assert_eq!(a.wallet, wallet_address(&identity(i).public_key()));
+            let source = if i == 3 || i == 7 {
+                WalletSource::Backup
+            } else {
+                WalletSource::File
+            };
+            assert_eq!(a.source, source, "limit {limit}, miner {i}");
+        }
+        // The listing runs alone; then up to `limit` reads, recoveries included.
+        assert_eq!(most, (limit as usize).min(10), "limit {limit}");
+    }
+}
+
+#[test]
+fn registrars_sharing_a_cache_verify_each_content_once_and_agree() {
+    let cache = SharedValidation::new();
+    let (first, _) = run_parallel(4, Some(cache.clone()));
+    let after_first = cache.stats();
+    // 10 main files (2 damaged) and 2 backups: 12 distinct contents.
+    assert_eq!(after_first.misses, 12);
+    let (second, _) = run_parallel(4, Some(cache.clone()));
+    let stats = cache.stats();
+    assert_eq!(stats.misses, 12, "nothing verified twice");
+    assert_eq!(
+        stats.hits - after_first.hits,
+        12,
+        "every read of the second hit"
+    );
+    let (alone, _) = run_parallel(4, None);
+    let wallets = |r: &Registrar| -> Vec<(String, String)> {
+        r.accepted()
+            .map(|(a, w)| (a.to_string(), w.to_string()))
+            .collect()
+    };
+    assert_eq!(wallets(&first), wallets(&alone));
+    assert_eq!(wallets(&second), wallets(&alone));
 }
