@@ -62,7 +62,10 @@ impl HostNode {
     fn message(&mut self, cx: &mut Cx<'_>, from: HostId, payload: &[u8]) {
         let reason = match wire::open(payload) {
             Ok((tag, body)) => match self.protocol(tag) {
-                Some(p) => return p.message(cx, from, body),
+                Some(p) => {
+                    p.message(cx, from, body);
+                    return self.deliver_carried(cx);
+                }
                 None => RejectReason::NotAMember,
             },
             Err(_) => RejectReason::Malformed,

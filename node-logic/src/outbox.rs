@@ -24,6 +24,12 @@ impl Outbox {
             payload: payload.into(),
         });
     }
+    /// Queues a datagram whose bytes are already shared (a message sent
+    /// unchanged to many peers over time, e.g. a host's signed hello).
+    #[inline]
+    pub fn send_shared(&mut self, to: HostId, payload: Payload) {
+        self.queue.push_back(Output::Send { to, payload });
+    }
     /// Queues one datagram to each of `to`, sharing one buffer.
     pub fn broadcast(&mut self, to: impl IntoIterator<Item = HostId>, payload: Vec<u8>) {
         let payload = Payload::from(payload);

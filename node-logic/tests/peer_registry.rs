@@ -132,6 +132,41 @@ fn two_hosts_authenticate_each_other_with_one_exchange() {
     assert_eq!(a.peers().unwrap().status(HostId(1)), Some(PeerStatus::Up));
 }
 
+/// The signed envelope inside a hello or hello-ack datagram.
+fn hello_envelope(payload: &[u8]) -> SignedEnvelope {
+    let (_, body) = node_logic::wire::open(payload).unwrap();
+    match PeerMessage::decode(body).unwrap() {
+        PeerMessage::Hello(h) | PeerMessage::HelloAck(h) => h.envelope().clone(),
+        other => panic!("not a hello: {other:?}"),
+    }
+}
+
+#[test]
+fn a_host_signs_one_hello_per_incarnation_and_reuses_it_for_every_peer() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let members = [0, 1, 2, 3];
+    let mut a = host(0, &members);
+    a.handle_input(SimTime::ZERO, Input::Start { restarted: false }, &mut rng);
+    let hellos = sends(&drain(&mut a));
+    assert_eq!(hellos.len(), 3, "a greets its three peers");
+    assert!(hellos.iter().all(|(_, bytes)| *bytes == hellos[0].1));
+    // The hello-ack to a peer's hello carries the same signed envelope.
+    let later = SimTime::ZERO + SimDuration::from_secs(7);
+    let out = deliver(&mut a, later, 2, hello_from(2, 9), &mut rng);
+    let ack = sends(&out);
+    assert_eq!(ack.len(), 1);
+    assert_ne!(ack[0].1, hellos[0].1, "an ack is not a hello");
+    let envelope = hello_envelope(&hellos[0].1);
+    assert_eq!(hello_envelope(&ack[0].1), envelope);
+    assert!(envelope.open(b"sim/peers/hello/v1").is_ok());
+    // A new incarnation (a restart: a new node) signs a new hello.
+    let mut again = host(0, &members);
+    again.handle_input(later, Input::Start { restarted: true }, &mut rng);
+    let renewed = sends(&drain(&mut again));
+    assert_ne!(hello_envelope(&renewed[0].1), envelope);
+    assert!(renewed.iter().all(|(_, bytes)| *bytes == renewed[0].1));
+}
+
 #[test]
 fn heartbeats_follow_the_interval_and_ping_live_peers() {
     let mut rng = ChaCha8Rng::seed_from_u64(2);

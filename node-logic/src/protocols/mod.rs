@@ -401,6 +401,31 @@ impl HostNode {
             ProtocolTag::Gossip => self.gossip.as_mut().map(|p| p as _),
         }
     }
+    /// Delivers the datagrams gossip carried to this host (learned from a
+    /// rumor just received) to the protocols their tags name, as if sent by
+    /// the rumor's origin. A datagram for a protocol this host does not run
+    /// is only relayed, not refused; gossip never carries gossip.
+    pub(crate) fn deliver_carried(&mut self, cx: &mut Cx<'_>) {
+        let Some(gossip) = self.gossip.as_mut() else {
+            return;
+        };
+        for (origin, datagram) in gossip.take_carried() {
+            let Ok((tag, body)) = crate::wire::open(datagram.as_slice()) else {
+                cx.out.record(Observation::MessageRejected {
+                    from: origin,
+                    reason: RejectReason::Malformed,
+                });
+                continue;
+            };
+            if tag == ProtocolTag::Gossip {
+                continue;
+            }
+            if let Some(p) = self.protocol(tag) {
+                p.message(cx, origin, body);
+            }
+        }
+    }
+
     /// Routes a timer to the protocol that owns it; a timer no running
     /// protocol owns is a no-op (spurious timers are, by contract).
     pub(crate) fn route_timer(&mut self, cx: &mut Cx<'_>, timer: TimerId) {
@@ -433,6 +458,12 @@ impl HostNode {
             TimerId::Load(t) => {
                 if let Some(p) = self.load.as_mut() {
                     p.timer(cx, t);
+                    let submitted = p.take_for_gossip();
+                    if let Some(g) = self.gossip.as_mut() {
+                        for (nonce, datagram) in submitted {
+                            g.originate_carried(cx, nonce, datagram);
+                        }
+                    }
                 }
             }
             TimerId::Workload(_) => {}

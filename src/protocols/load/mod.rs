@@ -5,11 +5,17 @@
 //! mempool and blocks with transactions are consensus's
 //! (`node_logic::protocols::consensus::{mempool, transaction}`).
 //!
+//! With `over = "gossip"` each transaction is spread by gossip (the
+//! `[gossip]` table, over the peer overlay with its `over = "peers"`)
+//! instead of sent to validators, and the report adds the delay until
+//! half, 90 % and all of the validators had it (`consensus.tx_reach*_s`).
+//!
 //! The offered `rate` is the total over all clients, split evenly; the
 //! schedule (`rate` from `start`, then each `rates` step) and `stop`
 //! bound it. Each client draws from its own stream (`load`, host index),
 //! so load changes no other stream of a run.
 
+mod reach;
 mod report;
 
 use std::path::PathBuf;
@@ -56,6 +62,9 @@ pub struct LoadSpec {
     pub max_fee: u64,
     /// Each validator's pool and blocks.
     pub mempool: MempoolConfig,
+    /// Spread transactions by gossip (`over = "gossip"`) instead of
+    /// sending them to validators (`"direct"`, the default).
+    pub over_gossip: bool,
 }
 
 /// Who takes part in a run's load.
@@ -90,6 +99,7 @@ impl Protocol for Load {
             "eviction",
             "block_txs",
             "block_bytes",
+            "over",
         ],
     };
     const METRICS: &'static [&'static str] = report::METRICS;
@@ -127,7 +137,9 @@ impl Protocol for Load {
         };
         let (schedule, stop) = schedule(t, hosts.duration)?;
         let mempool = mempool(t)?;
+        let over_gossip = over_gossip(t, hosts, earlier, &clients, &consensus.validators)?;
         Ok(Some(LoadSpec {
+            over_gossip,
             clients,
             to,
             fanout,
@@ -209,6 +221,7 @@ impl Protocol for Load {
                 .collect(),
             stop: at(spec.stop),
             seed: streams.seed_bytes(names::LOAD, u64::from(host.id.0)),
+            over_gossip: spec.over_gossip,
         })
     }
 
@@ -277,6 +290,55 @@ impl Protocol for Load {
         }
         Some(line)
     }
+}
+
+/// `over`: `"direct"` (default) or `"gossip"`, which needs a `[gossip]`
+/// table whose members include every client and every validator, and
+/// takes no `to` or `fanout` (they would do nothing).
+fn over_gossip(
+    t: &Table<'_>,
+    hosts: &Hosts<'_>,
+    earlier: &Protocols,
+    clients: &[HostId],
+    validators: &ValidatorSource,
+) -> scenario::Result<bool> {
+    let Some(f) = t.get("over") else {
+        return Ok(false);
+    };
+    if !f.choice("transaction path", &[("direct", false), ("gossip", true)])? {
+        return Ok(false);
+    }
+    let Some(gossip) = &earlier.gossip else {
+        return Err(f
+            .invalid("`over = \"gossip\"` needs gossip, which does not run here")
+            .with_help("add a [gossip] table (with `over = \"peers\"` to use the peer overlay)"));
+    };
+    for key in ["to", "fanout"] {
+        if let Some(k) = t.get(key) {
+            return Err(k
+                .invalid(format!(
+                    "`{key}` chooses validators to send to, but `over = \"gossip\"` sends to none"
+                ))
+                .with_help(format!("remove `{key}`, or use `over = \"direct\"`")));
+        }
+    }
+    let validators = match validators {
+        ValidatorSource::Hosts(v) => v.as_slice(),
+        ValidatorSource::Registered => &[],
+    };
+    let outside = clients
+        .iter()
+        .chain(validators)
+        .find(|h| !gossip.members.contains(h));
+    if let Some(h) = outside {
+        return Err(f
+            .invalid(format!(
+                "`{}` is not a gossip member, so transactions would not travel through it",
+                hosts.index.name(*h)
+            ))
+            .with_help("make [gossip] `members` include every load client and validator"));
+    }
+    Ok(true)
 }
 
 /// `to`: validators (or, with `validators = "registered"`, miners).

@@ -31,6 +31,7 @@ use reports::tables::{host_name, rows};
 use reports::{ReportError, ResultDir, percentile, seconds};
 use sim_core::units::SimTime;
 
+use super::reach::Reach;
 use super::{LoadPlan, LoadSpec};
 use crate::model::Scenario;
 use crate::protocols::{PlotContext, ProtocolReport};
@@ -48,6 +49,9 @@ pub const METRICS: &[&str] = &[
     "consensus.block_propagation_p95_s",
     "mempool.evicted",
     "mempool.max_occupancy",
+    "load.gossip_reach50_s",
+    "load.gossip_reach90_s",
+    "load.gossip_reach100_s",
 ];
 
 /// The most rows of `transactions.csv` before it is sampled.
@@ -102,11 +106,13 @@ pub struct LoadReport {
     /// Validators that ever proposed or received a body.
     active: BTreeSet<HostId>,
     window: (SimTime, SimTime),
+    /// With `over = "gossip"`: the transactions' reach of the validators.
+    reach: Option<Reach>,
 }
 
 impl LoadReport {
     /// Reads the run's load and transaction observations.
-    pub fn new(spec: &LoadSpec, _: &LoadPlan, run: &Finished<'_>) -> Self {
+    pub fn new(spec: &LoadSpec, plan: &LoadPlan, run: &Finished<'_>) -> Self {
         let dishonest = run
             .plans
             .consensus
@@ -124,6 +130,9 @@ impl LoadReport {
             bodies: BTreeMap::new(),
             active: BTreeSet::new(),
             window: (start, SimTime::from_duration(spec.stop)),
+            reach: spec
+                .over_gossip
+                .then(|| Reach::new(&plan.clients, &plan.validators, run)),
         };
         let mut carried: BTreeMap<Hash32, Vec<(HostId, u64)>> = BTreeMap::new();
         for (time, host, observation) in &run.log.observations {
@@ -346,6 +355,9 @@ impl LoadReport {
 impl ProtocolReport for LoadReport {
     fn add_metrics(&self, summary: &mut Summary) {
         self.metrics(summary);
+        if let Some(reach) = &self.reach {
+            reach.add_metrics(summary);
+        }
     }
     fn write_tables(&self, dir: &ResultDir, scenario: &Scenario) -> Result<(), ReportError> {
         self.write_transactions(dir, scenario)?;

@@ -24,11 +24,23 @@
 //! - A crash forgets everything: a restarted member learns rumors again
 //!   when they reach it, and does not originate rumors whose time passed.
 //!
+//! - **Carried datagrams.** Another protocol of the host may hand gossip a
+//!   datagram of its own to spread ([`Gossip::originate_carried`]; the
+//!   load client does, with `[load] over = "gossip"`): it becomes a rumor
+//!   like the others (kind 2, the datagram as its body), and every member
+//!   that learns it hands the datagram to its host
+//!   ([`Gossip::take_carried`]), which delivers it to the protocol its tag
+//!   names as if it came from the rumor's origin (a validator then checks
+//!   a transaction as it would a direct submission). Its id is `(origin,
+//!   rumors configured + key)`, `key` given by the originating protocol
+//!   and never reused across restarts (a transaction's nonce).
+//!
 //! Rumors are not signed: this protocol models dissemination (delay,
-//! coverage, redundancy), not authenticity. A datagram is
+//! coverage, redundancy), not authenticity (a carried datagram has its
+//! own signature, checked by the protocol it is for). A datagram is
 //! `[version][tag 4][kind 1][origin u32][seq u32][hops u8][body bytes]`,
 //! the body being the rumor's payload (its size travels through the
-//! bandwidth model).
+//! bandwidth model) or, for kind 2, the carried datagram.
 
 use std::collections::BTreeMap;
 
@@ -36,7 +48,7 @@ use rand::RngExt;
 
 use crate::HostId;
 use crate::codec::{DecodeError, MAX_DATAGRAM, Reader};
-use crate::io::RejectReason;
+use crate::io::{Payload, RejectReason};
 use crate::observe::{Described, Description, TraceWriter, Traced};
 use crate::outbox::Outbox;
 use crate::protocols::peers::Membership;
@@ -46,6 +58,8 @@ use crate::wire::frame;
 
 /// The message kind byte of a rumor.
 const KIND_RUMOR: u8 = 1;
+/// The message kind byte of a rumor carrying another protocol's datagram.
+const KIND_CARRIED: u8 = 2;
 /// Bytes of a rumor datagram besides its body.
 const HEADER: usize = 2 + 1 + 4 + 4 + 1 + 4;
 /// The largest rumor body.
@@ -136,6 +150,8 @@ struct Known {
     hops: u32,
     size: u32,
     rounds_left: u32,
+    /// The datagram it carries, if it is a carried rumor.
+    carried: Option<Payload>,
 }
 
 /// One member's gossip state machine.
@@ -148,6 +164,8 @@ pub struct Gossip {
     /// When the next round is set for, if one is.
     round_at: Option<SimTime>,
     stats: GossipStats,
+    /// Carried datagrams learned but not yet taken by the host.
+    to_deliver: Vec<(HostId, Payload)>,
 }
 
 impl Gossip {
@@ -159,6 +177,7 @@ impl Gossip {
             next_rumor: 0,
             round_at: None,
             stats: GossipStats::default(),
+            to_deliver: Vec::new(),
         }
     }
     /// The rumors it knows, with the hops they took.
@@ -168,6 +187,29 @@ impl Gossip {
     /// Its counters.
     pub fn stats(&self) -> GossipStats {
         self.stats
+    }
+
+    /// Starts spreading `datagram`, another protocol's message, as a rumor
+    /// from this member (see the module docs); `key` tells this host's
+    /// carried rumors apart and must never repeat, restarts included.
+    pub fn originate_carried(&mut self, cx: &mut Cx<'_>, key: u64, datagram: Payload) {
+        let configured = u32::try_from(self.config.rumors.len()).unwrap_or(u32::MAX);
+        let id = RumorId {
+            origin: self.config.me,
+            seq: configured.wrapping_add(key as u32),
+        };
+        let size = u32::try_from(datagram.as_slice().len()).unwrap_or(u32::MAX);
+        cx.out.record(Observation::Gossip(GossipEvent::Originated {
+            rumor: id,
+            size,
+        }));
+        self.learn(cx, id, 0, size, Some(datagram));
+    }
+
+    /// The carried datagrams learned since the last call, each with the
+    /// rumor's origin, for the host to deliver to its protocols.
+    pub fn take_carried(&mut self) -> Vec<(HostId, Payload)> {
+        std::mem::take(&mut self.to_deliver)
     }
 
     /// Whether rounds draw from the host's up peers (see the module docs).
@@ -205,12 +247,19 @@ impl Gossip {
                 rumor: id,
                 size: rumor.size,
             }));
-            self.learn(cx, id, 0, rumor.size);
+            self.learn(cx, id, 0, rumor.size, None);
         }
     }
 
     /// Starts spreading a rumor just learned.
-    fn learn(&mut self, cx: &mut Cx<'_>, id: RumorId, hops: u32, size: u32) {
+    fn learn(
+        &mut self,
+        cx: &mut Cx<'_>,
+        id: RumorId,
+        hops: u32,
+        size: u32,
+        carried: Option<Payload>,
+    ) {
         let rounds_left = self.config.rounds;
         self.known.insert(
             id,
@@ -218,6 +267,7 @@ impl Gossip {
                 hops,
                 size,
                 rounds_left,
+                carried,
             },
         );
         if self.round_at.is_none() && rounds_left > 0 {
@@ -253,7 +303,11 @@ impl Gossip {
                 let j = cx.rng.random_range(i..others.len());
                 others.swap(i, j);
             }
-            let datagram = encode_rumor(*id, known.hops.saturating_add(1), known.size);
+            let hops = known.hops.saturating_add(1);
+            let datagram = match &known.carried {
+                Some(carried) => encode_carried(*id, hops, carried.as_slice()),
+                None => encode_rumor(*id, hops, known.size),
+            };
             cx.out.broadcast(others[..fanout].iter().copied(), datagram);
             self.stats.pushed += fanout as u64;
         }
@@ -280,7 +334,12 @@ impl HostProtocol for Gossip {
         if !self.config.members.contains(from) || from == self.config.me {
             return Self::reject(cx.out, from, RejectReason::NotAMember);
         }
-        let Ok((id, hops, size)) = decode_rumor(body) else {
+        let decoded = match body.peek_u8() {
+            Some(KIND_CARRIED) => decode_carried(body)
+                .map(|(id, hops, datagram)| (id, hops, datagram.len(), Some(datagram))),
+            _ => decode_rumor(body).map(|(id, hops, size)| (id, hops, size as usize, None)),
+        };
+        let Ok((id, hops, size, carried)) = decoded else {
             return Self::reject(cx.out, from, RejectReason::Malformed);
         };
         if self.known.contains_key(&id) {
@@ -292,7 +351,12 @@ impl HostProtocol for Gossip {
             from,
             hops,
         }));
-        self.learn(cx, id, hops, size);
+        let carried = carried.map(|d| Payload::from(d.to_vec()));
+        if let Some(datagram) = &carried {
+            self.to_deliver.push((id.origin, datagram.clone()));
+        }
+        let size = u32::try_from(size).unwrap_or(u32::MAX);
+        self.learn(cx, id, hops, size, carried);
     }
 }
 
@@ -307,6 +371,40 @@ pub fn encode_rumor(id: RumorId, hops: u32, size: u32) -> Vec<u8> {
         .u8(u8::try_from(hops).unwrap_or(u8::MAX))
         .bytes(&vec![0; size]);
     w.finish()
+}
+
+/// The datagram pushing carried rumor `id` at `hops` (at most 255 on the
+/// wire), its body the carried `datagram` (at most [`MAX_RUMOR_BYTES`];
+/// longer ones are cut, which the carried protocol then refuses).
+pub fn encode_carried(id: RumorId, hops: u32, datagram: &[u8]) -> Vec<u8> {
+    let body = &datagram[..datagram.len().min(MAX_RUMOR_BYTES)];
+    let mut w = frame(ProtocolTag::Gossip, HEADER + body.len());
+    w.u8(KIND_CARRIED)
+        .u32(id.origin.0)
+        .u32(id.seq)
+        .u8(u8::try_from(hops).unwrap_or(u8::MAX))
+        .bytes(body);
+    w.finish()
+}
+
+/// A carried rumor's id, hops and datagram, after its header; strict as
+/// [`decode_rumor`].
+pub fn decode_carried<'a>(mut r: Reader<'a>) -> Result<(RumorId, u32, &'a [u8]), DecodeError> {
+    let kind = r.u8()?;
+    if kind != KIND_CARRIED {
+        return Err(DecodeError::UnknownKind(kind));
+    }
+    let id = RumorId {
+        origin: HostId(r.u32()?),
+        seq: r.u32()?,
+    };
+    let hops = u32::from(r.u8()?);
+    let body = r.bytes()?;
+    r.finish()?;
+    if body.len() > MAX_RUMOR_BYTES {
+        return Err(DecodeError::InvalidField);
+    }
+    Ok((id, hops, body))
 }
 
 /// A rumor datagram's id, hops and body size, after its header
@@ -464,6 +562,28 @@ mod tests {
                 .map(|h| net.node(HostId(h)).gossip().unwrap().stats().duplicates)
                 .sum();
             assert!(total > 0, "push gossip is redundant");
+        }
+    }
+
+    #[test]
+    fn carried_rumors_round_trip_and_every_prefix_is_refused() {
+        let id = RumorId {
+            origin: HostId(3),
+            seq: 9,
+        };
+        let bytes = encode_carried(id, 2, b"a datagram");
+        let (tag, body) = crate::wire::open(&bytes).unwrap();
+        assert_eq!(tag, ProtocolTag::Gossip);
+        assert_eq!(decode_carried(body), Ok((id, 2, &b"a datagram"[..])));
+        // A plain rumor is not a carried one, and the other way round.
+        let (_, body) = crate::wire::open(&bytes).unwrap();
+        assert_eq!(
+            decode_rumor(body),
+            Err(DecodeError::UnknownKind(KIND_CARRIED))
+        );
+        for cut in 0..bytes.len() {
+            let decoded = crate::wire::open(&bytes[..cut]).and_then(|(_, r)| decode_carried(r));
+            assert!(decoded.is_err(), "prefix of {cut} bytes");
         }
     }
 

@@ -13,6 +13,13 @@
 //!   host's key, sent to `fanout` validators drawn without repetition from
 //!   the targets (all of them when `fanout` is their number). Each
 //!   submission is recorded ([`LoadEvent::Submitted`]).
+//! - **Over gossip** (`over_gossip`): the transaction is not sent to any
+//!   validator; the client hands it to its host's gossip member, which
+//!   spreads it as a carried rumor over gossip's path (the peer overlay
+//!   with `[gossip] over = "peers"`), and each validator it reaches
+//!   checks it on receipt as it would a direct submission
+//!   ([`crate::protocols::gossip`]). `validators` is then 0 in the
+//!   submission record.
 //! - A restarted client replays its schedule from the start without
 //!   sending (same seed, same arrivals) and resumes at the first arrival
 //!   after its restart, with that arrival's nonce: it never reuses a nonce,
@@ -29,7 +36,7 @@ use rand_core::SeedableRng;
 use crate::HostId;
 use crate::codec::Reader;
 use crate::identity::Identity;
-use crate::io::RejectReason;
+use crate::io::{Payload, RejectReason};
 use crate::observe::{Described, Description, TraceWriter, Traced};
 use crate::protocols::consensus::transaction::{Transaction, transaction_datagram};
 use crate::protocols::{Cx, HostProtocol, Observation, TimerId};
@@ -73,6 +80,9 @@ pub struct LoadConfig {
     pub stop: SimTime,
     /// Seed of the client's own stream (the driver's `load` stream).
     pub seed: [u8; 32],
+    /// Spread each transaction by the host's gossip member instead of
+    /// sending it to validators (see the module docs).
+    pub over_gossip: bool,
 }
 
 /// What a client did.
@@ -121,6 +131,8 @@ pub struct LoadClient {
     arrivals: ChaCha8Rng,
     /// The next arrival and its nonce, while any is left.
     next: Option<(SimTime, u64)>,
+    /// Over gossip: transactions (nonce, datagram) not yet handed over.
+    for_gossip: Vec<(u64, Payload)>,
 }
 
 impl LoadClient {
@@ -132,7 +144,14 @@ impl LoadClient {
             identity,
             arrivals,
             next: None,
+            for_gossip: Vec::new(),
         }
+    }
+
+    /// Over gossip: the transactions submitted since the last call, with
+    /// their nonces, for the host to hand to its gossip member.
+    pub fn take_for_gossip(&mut self) -> Vec<(u64, Payload)> {
+        std::mem::take(&mut self.for_gossip)
     }
 
     /// Transactions submitted so far (the next nonce).
@@ -194,8 +213,13 @@ impl LoadClient {
         );
         let datagram = transaction_datagram(&tx);
         let targets = &self.config.targets;
-        let fanout = self.config.fanout.min(targets.len());
-        if fanout == targets.len() {
+        let fanout = match self.config.over_gossip {
+            true => 0,
+            false => self.config.fanout.min(targets.len()),
+        };
+        if self.config.over_gossip {
+            self.for_gossip.push((nonce, datagram.into()));
+        } else if fanout == targets.len() {
             cx.out.broadcast(targets.iter().copied(), datagram);
         } else {
             // A partial Fisher-Yates shuffle: the first `fanout` are a

@@ -10,7 +10,14 @@
 //!   the membership).
 //! - **Handshake.** At start a host sends a signed hello to every bootstrap
 //!   peer. A peer becomes *up* when its hello (or hello-ack) verifies; a
-//!   hello is answered with a hello-ack.
+//!   hello is answered with a hello-ack. A host signs one hello per
+//!   incarnation (its body: host id and a random nonce drawn at the first
+//!   greeting) and sends that same hello, and the hello-ack carrying the
+//!   same signature, to every peer until it restarts: one signature per
+//!   boot, as real handshakes bound signing (see `OwnHellos`). A
+//!   captured hello replayed from the same source within that incarnation
+//!   is therefore indistinguishable from a re-greeting (it proves only the
+//!   binding of host id to key, which is still true).
 //! - **Heartbeats.** Every `heartbeat` a host drops (*down*) the up peers
 //!   silent for longer than `stale_after`, pings the up ones and greets every
 //!   other known, unbanned peer with a hello (how restarted hosts rejoin).
@@ -47,7 +54,7 @@ use rand_core::Rng;
 use crate::HostId;
 use crate::codec::Reader;
 use crate::identity::{Identity, PublicKey};
-use crate::io::RejectReason;
+use crate::io::{Payload, RejectReason};
 use crate::outbox::Outbox;
 use crate::protocols::consensus::{DirectVerifier, SignatureVerifier};
 use crate::protocols::peers::PeerTimer;
@@ -168,7 +175,10 @@ pub enum PeerStatus {
 /// Laid out in declaration order (`repr(C)`): what every datagram reads or
 /// writes (status, score, last heard, ban end) shares the first 32 bytes,
 /// so a lookup costs one cache line, not the three the compiler's order
-/// spread them over.
+/// spread them over. The key and the rate-limit buckets, read only by
+/// hellos and by rate-limited runs, are boxed: a full mesh of n hosts
+/// keeps n² states, and at 72 bytes (not 160) 200 hosts' tables stay
+/// mostly in cache (every datagram's lookup of its sender was a miss).
 #[derive(Clone, Debug)]
 #[repr(C)]
 struct PeerState {
@@ -179,13 +189,13 @@ struct PeerState {
     last_heard: SimTime,
     banned_until: SimTime,
     up_since: SimTime,
-    key: Option<PublicKey>,
+    key: Option<Box<PublicKey>>,
     /// Bounded views, while not up: when we sent it a hello to connect.
     pending: Option<SimTime>,
     /// Bounded views: not tried again before this.
     retry_at: SimTime,
     /// Its rate-limit buckets (with rate limits, once it sent something).
-    buckets: Option<Buckets>,
+    buckets: Option<Box<Buckets>>,
 }
 
 impl PeerState {
@@ -276,6 +286,20 @@ pub struct PeerRegistry {
     bans: u64,
     /// Sum of the completed up periods (saturating).
     lifetime_total: SimDuration,
+    /// This incarnation's hello and hello-ack, signed at the first hello.
+    hellos: Option<OwnHellos>,
+}
+
+/// A host's hello and hello-ack for one incarnation: signed once (one
+/// ed25519 signature per boot, not one per peer and greeting) and sent
+/// unchanged to every peer, as libp2p's Noise handshake reuses one identity
+/// signature over the static key for every connection and devp2p's node
+/// record is re-signed only when it changes. A restart signs a new one
+/// (with a fresh nonce).
+#[derive(Debug)]
+struct OwnHellos {
+    hello: Payload,
+    ack: Payload,
 }
 
 impl PeerRegistry {
@@ -310,6 +334,7 @@ impl PeerRegistry {
             leaves: 0,
             bans: 0,
             lifetime_total: SimDuration::ZERO,
+            hellos: None,
         }
     }
 
@@ -441,7 +466,9 @@ impl PeerRegistry {
             unban(from, state, scores, out);
         }
         if let Some(limit) = self.config.rate_limit {
-            let buckets = state.buckets.get_or_insert(Buckets::full(limit, now));
+            let buckets = state
+                .buckets
+                .get_or_insert_with(|| Box::new(Buckets::full(limit, now)));
             if !buckets.take(limit, now, body.remaining()) {
                 return self.rate_limited(now, from, out);
             }
@@ -594,12 +621,13 @@ impl PeerRegistry {
             // The caller inserted every member that sends anything.
             return false;
         };
-        match state.key {
-            Some(known) if known != hello.key() => {
+        match &state.key {
+            Some(known) if **known != hello.key() => {
                 self.reject(now, from, RejectReason::WrongKey, out);
                 return false;
             }
-            _ => state.key = Some(hello.key()),
+            Some(_) => {}
+            None => state.key = Some(Box::new(hello.key())),
         }
         let outbound = state.pending.is_some();
         if state.status != PeerStatus::Up && !outbound && !self.admit_inbound(now, from, rng, out) {
@@ -708,15 +736,17 @@ impl PeerRegistry {
     }
 
     fn send_hello(&mut self, to: HostId, ack: bool, rng: &mut dyn Rng, out: &mut Outbox) {
-        let hello = SignedHello::new(self.config.me, &self.identity, rng.next_u64());
-        hello.vouch(&*self.verifier);
-        let message = if ack {
-            PeerMessage::HelloAck(hello)
-        } else {
-            PeerMessage::Hello(hello)
-        };
+        let hellos = self.hellos.get_or_insert_with(|| {
+            let hello = SignedHello::new(self.config.me, &self.identity, rng.next_u64());
+            hello.vouch(&*self.verifier);
+            OwnHellos {
+                ack: PeerMessage::HelloAck(hello.clone()).encode().into(),
+                hello: PeerMessage::Hello(hello).encode().into(),
+            }
+        });
+        let message = if ack { &hellos.ack } else { &hellos.hello };
         self.stats.hellos_sent += 1;
-        out.send(to, message.encode());
+        out.send_shared(to, message.clone());
     }
 
     /// Records a rejected datagram and charges its sender's score, banning
@@ -770,4 +800,15 @@ fn unban(peer: HostId, state: &mut PeerState, scores: ScoreConfig, out: &mut Out
     };
     state.score = scores.after_unban;
     out.record(Observation::Peers(PeerRegistryEvent::Unbanned { peer }));
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::PeerState;
+
+    #[test]
+    fn a_peer_state_is_small() {
+        // n² of them in a full mesh: see the layout note on `PeerState`.
+        assert!(std::mem::size_of::<PeerState>() <= 72);
+    }
 }
