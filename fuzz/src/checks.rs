@@ -8,7 +8,7 @@
 //! the seed corpora and every kept crash input through these functions.
 
 use node_logic::fragment::{
-    FRAGMENT_DATA, Fragment, PARTIAL_PER_SENDER, REASSEMBLY_BYTES, Reassembler, split,
+    Fragment, PARTIAL_PER_SENDER, PIECE_DATA, REASSEMBLY_BYTES, Reassembler, split,
 };
 use node_logic::frame::{self, ReplayWindow};
 use node_logic::identity::{Identity, PublicKey};
@@ -206,10 +206,10 @@ pub fn frame(data: &[u8]) {
     let rest = data.get(2..).unwrap_or_default();
     let (datagram, pairs) = rest.split_at(len.min(rest.len()));
     if let Ok(opened) = frame::open(datagram, FRAME_ME, |h| keys.get(h.index()).copied()) {
-        let resealed = frame::seal_as(
-            opened.kind,
+        let resealed = frame::seal(
             &frame_identity(opened.from),
-            (opened.from, FRAME_ME),
+            opened.from,
+            FRAME_ME,
             opened.stamp,
             opened.payload,
         )
@@ -243,11 +243,11 @@ fn replay_window(bytes: &[u8]) {
 }
 
 /// `fragment`: the input is a stream of `[from: u8][length: u16][bytes]`
-/// records, each offered to one [`Reassembler`] as a fragment from one of
-/// 8 senders: never a panic, a fragment that decodes re-encodes to its
-/// bytes, and the reassembler stays within its bounds. Then the input,
-/// repeated past one fragment, split and reassembled last piece first,
-/// comes back whole.
+/// records, each offered to one [`Reassembler`] as a piece from one of 8
+/// senders (its claimed sender replaced): never a panic, a piece that
+/// decodes re-encodes to its bytes, and the reassembler stays within its
+/// bounds. Then the input, repeated past one piece, split and reassembled
+/// last piece first, comes back whole.
 pub fn fragment(data: &[u8]) {
     let mut reassembler = Reassembler::default();
     let mut rest = data;
@@ -257,7 +257,8 @@ pub fn fragment(data: &[u8]) {
         rest = next;
         if let Ok(f) = Fragment::decode(bytes) {
             assert_eq!(f.encode(), bytes, "canonical encoding");
-            let _ = reassembler.accept(HostId(u32::from(*from % 8)), 1, &f);
+            let from = HostId(u32::from(*from % 8));
+            let _ = reassembler.accept(&Fragment { from, ..f });
         }
         assert!(reassembler.held_bytes() <= REASSEMBLY_BYTES);
         assert!(reassembler.pending() <= 8 * PARTIAL_PER_SENDER);
@@ -269,14 +270,14 @@ pub fn fragment(data: &[u8]) {
         .iter()
         .copied()
         .cycle()
-        .take(FRAGMENT_DATA + data.len())
+        .take(PIECE_DATA + data.len())
         .collect();
-    let pieces = split(3, &message).expect("below the message limit");
+    let pieces = split(HostId(9), 2, 3, &message).expect("below the frame limit");
     let mut whole = Reassembler::default();
     let mut out = None;
     for piece in pieces.iter().rev() {
         let f = Fragment::decode(piece).expect("split makes valid fragments");
-        out = whole.accept(HostId(9), 2, &f).expect("each piece once");
+        out = whole.accept(&f).expect("each piece once");
     }
     assert_eq!(out, Some(message), "reassembled whole");
 }

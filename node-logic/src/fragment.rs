@@ -1,70 +1,99 @@
-//! Messages larger than one datagram, as fragments: how many datagrams a
-//! message takes, how real processes split one, and the bounded
-//! [`Reassembler`] a receiver puts the pieces back together with.
+//! Messages larger than one datagram, as fragments: how many datagrams the
+//! simulator charges a large message, how real processes split a sealed
+//! frame into MTU-sized pieces, and the bounded [`Reassembler`] a receiver
+//! puts the pieces back together with.
 //!
 //! # Why
 //!
 //! A certificate or new-view message carries a quorum of signed items, so
-//! it grows with the validator set: past about 256 validators it no longer
-//! fits a 64 KiB datagram ([`MAX_DATAGRAM`]). Messages up to
-//! [`MAX_MESSAGE`] bytes may be sent; one that fits a datagram travels
-//! exactly as before, a larger one as fragments, each a datagram of its
-//! own (as QUIC's and Shadow's datagrams are: the network only ever
-//! carries datagrams, and losing any fragment loses the message).
+//! it grows with the validator set, and a block carries its transactions.
+//! Messages up to [`MAX_MESSAGE`](crate::codec::MAX_MESSAGE) bytes may be
+//! sent.
 //!
-//! # Layout
+//! **In the simulator** a message up to [`MAX_DATAGRAM`] travels as one
+//! datagram, exactly as it always did; a larger one as [`datagrams`]
+//! fragments of [`FRAGMENT_DATA`] bytes, each charged a
+//! [`FRAGMENT_HEADER`] and each lost on its own (losing any loses the
+//! message).
 //!
-//! A fragment is the payload of a frame sealed as
-//! [`crate::frame::FrameKind::Fragment`] (its own magic, signed like every
-//! frame, so only the claimed sender can make one and the replay window
-//! refuses copies). All integers little-endian:
+//! **Real processes** keep every datagram within an Ethernet MTU
+//! ([`MTU_PAYLOAD`] bytes of UDP payload), as QUIC and devp2p discovery do:
+//! IPv4 would otherwise fragment a large datagram itself (a lost fragment
+//! losing it all), and Shadow, which has no IP fragmentation
+//! (shadow/shadow#3199), stalls a host's interface behind a datagram
+//! larger than its bandwidth × 1 ms. A message is sealed into one signed
+//! frame ([`crate::frame`]: one signature per message, whatever its size);
+//! a frame larger than [`MTU_PAYLOAD`] is cut into pieces of [`PIECE_DATA`]
+//! bytes, each a datagram of its own, and the receiver opens (verifies)
+//! the frame once all its pieces are back. The pieces themselves are not
+//! signed: like IP fragments, a forged piece can spoil the message it
+//! joins (its frame then fails the signature and is counted), never forge
+//! one.
+//!
+//! # Layout of a piece
+//!
+//! All integers little-endian:
 //!
 //! | bytes | field |
 //! |-------|-------|
+//! | 4     | magic `b"SIMD"` (a frame starts `b"SIMF"`) |
+//! | 1     | version ([`PIECE_VERSION`]) |
+//! | 4     | sender host id (as claimed; the frame inside is signed) |
+//! | 8     | the sending process's epoch (as in its frames' stamps) |
 //! | 8     | message id: per sending process, from 0 |
-//! | 4     | the whole message's length |
-//! | 2     | this fragment's index |
-//! | 2     | fragment count |
-//! | n     | bytes `index × FRAGMENT_DATA ..` of the message |
+//! | 4     | the whole frame's length |
+//! | 2     | this piece's index |
+//! | 2     | piece count |
+//! | n     | bytes `index × PIECE_DATA ..` of the frame |
 //!
-//! Every fragment but the last carries [`FRAGMENT_DATA`] bytes, so the
-//! length determines the count and every fragment's size: a fragment that
-//! disagrees is refused before anything is stored.
+//! Every piece but the last carries [`PIECE_DATA`] bytes, so the length
+//! determines the count and every piece's size: a piece that disagrees is
+//! refused before anything is stored.
 //!
 //! # Bounds
 //!
-//! A receiver holds at most [`PARTIAL_PER_SENDER`] incomplete messages per
-//! sender and [`REASSEMBLY_BYTES`] bytes of them in all (by their declared
-//! lengths, allocated when the first fragment arrives); a message that
+//! A receiver holds at most [`PARTIAL_PER_SENDER`] incomplete frames per
+//! claimed sender and [`REASSEMBLY_BYTES`] bytes of them in all (by their
+//! declared lengths, allocated when the first piece arrives); a frame that
 //! would exceed either evicts the oldest incomplete one (of that sender,
-//! then of anyone), and the eviction is counted. So a lost fragment's
-//! message is cleaned up by the sender's later messages, and a hostile
-//! sender (which must hold a host's key to be heard at all) can occupy its
-//! own few slots and a bounded share of memory, nothing more. No clock is
-//! read: Sans-IO, like every node-logic module.
+//! then of anyone), and the eviction is counted. So a lost piece's frame is
+//! cleaned up by the sender's later messages, and a flood of pieces
+//! occupies a bounded amount of memory, nothing more. No clock is read:
+//! Sans-IO, like every node-logic module.
 
 use std::collections::BTreeMap;
 
 use crate::HostId;
-use crate::codec::{MAX_DATAGRAM, MAX_MESSAGE, Reader, Writer};
-use crate::frame::FRAME_OVERHEAD;
+use crate::codec::{MAX_DATAGRAM, Reader, Writer};
+use crate::frame::MAX_FRAME;
 
-/// Bytes a fragment's header takes (message id, length, index, count).
+/// Bytes of a fragment's header in the simulator's accounting (message id,
+/// length, index, count).
 pub const FRAGMENT_HEADER: usize = 8 + 4 + 2 + 2;
-/// Message bytes one fragment carries (the last may carry fewer): 60 KiB,
-/// so a fragment in its frame fits one IPv4 UDP datagram
-/// ([`MAX_UDP_PAYLOAD`]).
+/// Message bytes one simulated fragment carries (the last may carry
+/// fewer): 60 KiB.
 pub const FRAGMENT_DATA: usize = 60 * 1024;
-/// The largest UDP payload over IPv4: 65,535 bytes less the IP (20) and
-/// UDP (8) headers. Real processes send a frame up to this size whole.
-pub const MAX_UDP_PAYLOAD: usize = 65_507;
-const _: () = assert!(FRAGMENT_DATA + FRAGMENT_HEADER + FRAME_OVERHEAD <= MAX_UDP_PAYLOAD);
-/// The most fragments a message takes.
-pub const MAX_FRAGMENTS: usize = MAX_MESSAGE.div_ceil(FRAGMENT_DATA);
-/// Incomplete messages a receiver keeps per sender.
+
+/// UDP payload bytes of one Ethernet frame: 1,500 (MTU) less the IPv4 (20)
+/// and UDP (8) headers. No datagram a real process sends is larger.
+pub const MTU_PAYLOAD: usize = 1_472;
+/// The piece format version this build speaks.
+pub const PIECE_VERSION: u8 = 1;
+/// Bytes a piece's header takes (magic, version, sender, epoch, message
+/// id, length, index, count).
+pub const PIECE_HEADER: usize = 4 + 1 + 4 + 8 + 8 + 4 + 2 + 2;
+/// Frame bytes one piece carries (the last may carry fewer).
+pub const PIECE_DATA: usize = MTU_PAYLOAD - PIECE_HEADER;
+/// The most pieces a frame takes.
+pub const MAX_PIECES: usize = MAX_FRAME.div_ceil(PIECE_DATA);
+const _: () = assert!(MAX_PIECES <= u16::MAX as usize);
+/// Incomplete frames a receiver keeps per claimed sender.
 pub const PARTIAL_PER_SENDER: usize = 4;
-/// Bytes of incomplete messages a receiver keeps in all.
-pub const REASSEMBLY_BYTES: usize = 32 * MAX_MESSAGE;
+/// Bytes of incomplete frames a receiver keeps in all.
+pub const REASSEMBLY_BYTES: usize = 32 * MAX_FRAME;
+
+/// The first bytes of every piece.
+const PIECE_MAGIC: [u8; 4] = *b"SIMD";
 
 /// How many datagrams the simulator charges a message of `len` bytes:
 /// one up to [`MAX_DATAGRAM`] (as always), else one per [`FRAGMENT_DATA`]
@@ -77,17 +106,22 @@ pub fn datagrams(len: usize) -> usize {
     }
 }
 
-/// Why a fragment was refused (counted by the receiver).
+/// Whether a datagram is a piece (by its magic) rather than a frame.
+pub fn is_piece(datagram: &[u8]) -> bool {
+    datagram.starts_with(&PIECE_MAGIC)
+}
+
+/// Why a piece was refused (counted by the receiver).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FragmentError {
-    /// Not a well-formed fragment: truncated, a count or index out of
-    /// bounds, or a size the message length does not give.
+    /// Not a well-formed piece: truncated, another version, a count or
+    /// index out of bounds, or a size the frame length does not give.
     #[error("malformed fragment")]
     Malformed,
-    /// Disagrees with earlier fragments of its message (length or count).
+    /// Disagrees with earlier pieces of its frame (length or count).
     #[error("fragment disagrees with its message's earlier fragments")]
     Inconsistent,
-    /// A fragment of the message already held (a copy).
+    /// A piece of the frame already held (a copy).
     #[error("fragment already received")]
     Duplicate,
 }
@@ -103,27 +137,35 @@ impl FragmentError {
     }
 }
 
-/// One fragment of a message.
+/// One piece of a sealed frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fragment<'a> {
-    /// The message's id among its sender's.
+    /// The host it claims to come from.
+    pub from: HostId,
+    /// The sending process's epoch.
+    pub epoch: u64,
+    /// The frame's id among its sending process's.
     pub message: u64,
-    /// The whole message's length.
+    /// The whole frame's length.
     pub total: usize,
-    /// This fragment's place.
+    /// This piece's place.
     pub index: usize,
-    /// How many fragments the message has.
+    /// How many pieces the frame has.
     pub count: usize,
-    /// Its bytes of the message.
+    /// Its bytes of the frame.
     pub data: &'a [u8],
 }
 
 impl<'a> Fragment<'a> {
-    /// Appends the wire form (see the module docs).
+    /// The wire form (see the module docs).
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(FRAGMENT_HEADER + self.data.len());
-        // Bounded by MAX_MESSAGE and MAX_FRAGMENTS, which fit the fields.
-        w.u64(self.message)
+        let mut w = Writer::with_capacity(PIECE_HEADER + self.data.len());
+        // Bounded by MAX_FRAME and MAX_PIECES, which fit the fields.
+        w.array(&PIECE_MAGIC)
+            .u8(PIECE_VERSION)
+            .u32(self.from.0)
+            .u64(self.epoch)
+            .u64(self.message)
             .u32(self.total as u32)
             .u16(self.index as u16)
             .u16(self.count as u16)
@@ -131,54 +173,59 @@ impl<'a> Fragment<'a> {
         w.finish()
     }
 
-    /// Reads a fragment and checks its shape against its message length.
+    /// Reads a piece and checks its shape against its frame length.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, FragmentError> {
         let malformed = |_| FragmentError::Malformed;
-        let mut r = Reader::new(bytes).map_err(malformed)?;
-        let message = r.u64().map_err(malformed)?;
-        let total = r.u32().map_err(malformed)? as usize;
-        let index = usize::from(r.u16().map_err(malformed)?);
-        let count = usize::from(r.u16().map_err(malformed)?);
-        let data = &bytes[FRAGMENT_HEADER.min(bytes.len())..];
+        let header = bytes.get(..PIECE_HEADER).ok_or(FragmentError::Malformed)?;
+        let mut r = Reader::new(header).map_err(malformed)?;
+        let magic = r.array::<4>().map_err(malformed)?;
+        let version = r.u8().map_err(malformed)?;
         let fragment = Fragment {
-            message,
-            total,
-            index,
-            count,
-            data,
+            from: HostId(r.u32().map_err(malformed)?),
+            epoch: r.u64().map_err(malformed)?,
+            message: r.u64().map_err(malformed)?,
+            total: r.u32().map_err(malformed)? as usize,
+            index: usize::from(r.u16().map_err(malformed)?),
+            count: usize::from(r.u16().map_err(malformed)?),
+            data: &bytes[PIECE_HEADER..],
         };
-        if total > MAX_MESSAGE
-            || count < 2
-            || count != total.div_ceil(FRAGMENT_DATA)
-            || index >= count
-            || data.len() != fragment.expected_len()
+        if magic != PIECE_MAGIC
+            || version != PIECE_VERSION
+            || fragment.total > MAX_FRAME
+            || fragment.count < 2
+            || fragment.count != fragment.total.div_ceil(PIECE_DATA)
+            || fragment.index >= fragment.count
+            || fragment.data.len() != fragment.expected_len()
         {
             return Err(FragmentError::Malformed);
         }
         Ok(fragment)
     }
 
-    /// The size the message length gives this fragment.
+    /// The size the frame length gives this piece.
     fn expected_len(&self) -> usize {
-        let start = self.index * FRAGMENT_DATA;
-        self.total.saturating_sub(start).min(FRAGMENT_DATA)
+        let start = self.index * PIECE_DATA;
+        self.total.saturating_sub(start).min(PIECE_DATA)
     }
 }
 
-/// The fragments (wire form) of message `message`: `payload` in pieces of
-/// [`FRAGMENT_DATA`] bytes. `None` if it is larger than [`MAX_MESSAGE`].
-pub fn split(message: u64, payload: &[u8]) -> Option<Vec<Vec<u8>>> {
-    if payload.len() > MAX_MESSAGE {
+/// The pieces (wire form) of frame `message` of host `from`'s process
+/// `epoch`: `frame` cut into [`PIECE_DATA`] bytes each. `None` if it is
+/// larger than [`MAX_FRAME`].
+pub fn split(from: HostId, epoch: u64, message: u64, frame: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if frame.len() > MAX_FRAME {
         return None;
     }
-    let count = payload.len().div_ceil(FRAGMENT_DATA);
-    let pieces = payload.chunks(FRAGMENT_DATA).enumerate();
+    let count = frame.len().div_ceil(PIECE_DATA);
+    let pieces = frame.chunks(PIECE_DATA).enumerate();
     Some(
         pieces
             .map(|(index, data)| {
                 Fragment {
+                    from,
+                    epoch,
                     message,
-                    total: payload.len(),
+                    total: frame.len(),
                     index,
                     count,
                     data,
@@ -188,8 +235,7 @@ pub fn split(message: u64, payload: &[u8]) -> Option<Vec<Vec<u8>>> {
             .collect(),
     )
 }
-
-/// An incomplete message.
+/// An incomplete frame.
 #[derive(Debug)]
 struct Partial {
     /// When it started, in the reassembler's own count (smaller = older).
@@ -198,37 +244,38 @@ struct Partial {
     have: Vec<bool>,
     /// How many of them.
     got: usize,
-    /// The message, filled in as fragments arrive.
+    /// The frame, filled in as pieces arrive.
     buffer: Vec<u8>,
 }
 
-/// Which message a fragment belongs to: its sender, the sender process's
-/// epoch (from the frame's stamp) and the message id.
+/// Which frame a piece belongs to: its claimed sender, the sending
+/// process's epoch and the message id.
 type MessageKey = (HostId, u64, u64);
 
-/// A receiver's incomplete messages (see the module docs for its bounds).
+impl Fragment<'_> {
+    /// The frame this piece belongs to.
+    fn key(&self) -> MessageKey {
+        (self.from, self.epoch, self.message)
+    }
+}
+
+/// A receiver's incomplete frames (see the module docs for its bounds).
 #[derive(Debug, Default)]
 pub struct Reassembler {
     partial: BTreeMap<MessageKey, Partial>,
     /// Declared bytes of everything in `partial`.
     held: usize,
-    /// Messages started so far (the next one's age).
+    /// Frames started so far (the next one's age).
     started: u64,
-    /// Incomplete messages evicted so far.
+    /// Incomplete frames evicted so far.
     evicted: u64,
 }
 
 impl Reassembler {
-    /// Takes `fragment` from `from` (whose process has `epoch`): the whole
-    /// message once its last fragment arrived, `Ok(None)` while it is
-    /// incomplete.
-    pub fn accept(
-        &mut self,
-        from: HostId,
-        epoch: u64,
-        fragment: &Fragment<'_>,
-    ) -> Result<Option<Vec<u8>>, FragmentError> {
-        let key = (from, epoch, fragment.message);
+    /// Takes `fragment`: the whole frame once its last piece arrived,
+    /// `Ok(None)` while it is incomplete.
+    pub fn accept(&mut self, fragment: &Fragment<'_>) -> Result<Option<Vec<u8>>, FragmentError> {
+        let (from, key) = (fragment.from, fragment.key());
         if !self.partial.contains_key(&key) {
             self.make_room(from, fragment.total);
             self.started += 1;
@@ -248,7 +295,7 @@ impl Reassembler {
         if partial.have[fragment.index] {
             return Err(FragmentError::Duplicate);
         }
-        let start = fragment.index * FRAGMENT_DATA;
+        let start = fragment.index * PIECE_DATA;
         partial.buffer[start..start + fragment.data.len()].copy_from_slice(fragment.data);
         partial.have[fragment.index] = true;
         partial.got += 1;
@@ -260,22 +307,22 @@ impl Reassembler {
         Ok(done)
     }
 
-    /// Incomplete messages evicted so far (each a message lost).
+    /// Incomplete frames evicted so far (each a message lost).
     pub fn evicted(&self) -> u64 {
         self.evicted
     }
 
-    /// Incomplete messages held now.
+    /// Incomplete frames held now.
     pub fn pending(&self) -> usize {
         self.partial.len()
     }
 
-    /// Bytes of incomplete messages held now (declared lengths).
+    /// Bytes of incomplete frames held now (declared lengths).
     pub fn held_bytes(&self) -> usize {
         self.held
     }
 
-    /// Evicts the oldest incomplete messages until a new one of `total`
+    /// Evicts the oldest incomplete frames until a new one of `total`
     /// bytes from `from` fits both bounds.
     fn make_room(&mut self, from: HostId, total: usize) {
         let lo = (from, 0, 0);
@@ -298,7 +345,7 @@ impl Reassembler {
         entries.min_by_key(|(_, p)| p.age).map(|(k, _)| *k)
     }
 
-    /// Drops the incomplete message `key` (counted).
+    /// Drops the incomplete frame `key` (counted).
     fn evict(&mut self, key: Option<MessageKey>) {
         if let Some(p) = key.and_then(|k| self.partial.remove(&k)) {
             self.held -= p.buffer.len();
@@ -311,30 +358,34 @@ impl Reassembler {
 mod tests {
     use super::*;
 
-    fn message(len: usize) -> Vec<u8> {
+    fn frame_bytes(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+    }
+
+    fn pieces(message: u64, frame: &[u8]) -> Vec<Vec<u8>> {
+        split(HostId(1), 1, message, frame).unwrap()
     }
 
     fn feed(r: &mut Reassembler, from: u32, pieces: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
         pieces
             .iter()
             .map(|p| {
-                let f = Fragment::decode(p).unwrap();
-                r.accept(HostId(from), 1, &f).unwrap()
+                let f = Fragment {
+                    from: HostId(from),
+                    ..Fragment::decode(p).unwrap()
+                };
+                r.accept(&f).unwrap()
             })
             .collect()
     }
 
     #[test]
-    fn split_then_reassemble_in_any_order_gives_the_message_once() {
-        let m = message(3 * FRAGMENT_DATA + 17);
-        let mut pieces = split(5, &m).unwrap();
+    fn split_then_reassemble_in_any_order_gives_the_frame_once() {
+        let m = frame_bytes(3 * PIECE_DATA + 17);
+        let mut pieces = pieces(5, &m);
         assert_eq!(pieces.len(), 4);
-        assert!(
-            pieces
-                .iter()
-                .all(|p| p.len() + FRAME_OVERHEAD <= MAX_UDP_PAYLOAD)
-        );
+        assert!(pieces.iter().all(|p| p.len() <= MTU_PAYLOAD));
+        assert!(pieces.iter().all(|p| is_piece(p)));
         pieces.reverse();
         let mut r = Reassembler::default();
         let out = feed(&mut r, 1, &pieces);
@@ -344,28 +395,30 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_message_splits_and_a_larger_one_is_refused() {
-        let pieces = split(0, &message(MAX_MESSAGE)).unwrap();
-        assert_eq!(pieces.len(), MAX_FRAGMENTS);
-        assert!(split(0, &message(MAX_MESSAGE + 1)).is_none());
+    fn the_largest_frame_splits_and_a_larger_one_is_refused() {
+        let all = pieces(0, &frame_bytes(MAX_FRAME));
+        assert_eq!(all.len(), MAX_PIECES);
+        assert!(split(HostId(0), 0, 0, &frame_bytes(MAX_FRAME + 1)).is_none());
         assert_eq!(datagrams(MAX_DATAGRAM), 1);
         assert_eq!(datagrams(MAX_DATAGRAM + 1), 2);
     }
 
     #[test]
-    fn malformed_inconsistent_and_duplicate_fragments_are_refused() {
-        let m = message(2 * FRAGMENT_DATA);
-        let pieces = split(9, &m).unwrap();
-        for cut in 0..FRAGMENT_HEADER + 3 {
-            assert_eq!(
-                Fragment::decode(&pieces[1][..cut]),
-                Err(FragmentError::Malformed)
-            );
+    fn malformed_pieces_are_refused() {
+        let all = pieces(9, &frame_bytes(2 * PIECE_DATA));
+        for cut in 0..PIECE_HEADER + 3 {
+            let err = Fragment::decode(&all[1][..cut]);
+            assert_eq!(err, Err(FragmentError::Malformed));
         }
-        let mut shaped = pieces[0].clone();
+        let mut shaped = all[0].clone();
         shaped.push(0);
         assert_eq!(Fragment::decode(&shaped), Err(FragmentError::Malformed));
+        let mut version = all[0].clone();
+        version[4] = PIECE_VERSION + 1;
+        assert_eq!(Fragment::decode(&version), Err(FragmentError::Malformed));
         let one = Fragment {
+            from: HostId(1),
+            epoch: 1,
             message: 1,
             total: 10,
             index: 0,
@@ -377,53 +430,48 @@ mod tests {
             Err(FragmentError::Malformed)
         );
         let huge = Fragment {
-            total: MAX_MESSAGE + 1,
-            count: (MAX_MESSAGE + 1).div_ceil(FRAGMENT_DATA),
-            data: &[0; FRAGMENT_DATA],
+            total: MAX_FRAME + 1,
+            count: (MAX_FRAME + 1).div_ceil(PIECE_DATA),
+            data: &[0; PIECE_DATA],
             ..one
         };
         assert_eq!(
             Fragment::decode(&huge.encode()),
             Err(FragmentError::Malformed)
         );
-        let mut r = Reassembler::default();
-        let first = Fragment::decode(&pieces[0]).unwrap();
-        assert_eq!(r.accept(HostId(1), 1, &first), Ok(None));
-        assert_eq!(
-            r.accept(HostId(1), 1, &first),
-            Err(FragmentError::Duplicate)
-        );
-        let other = split(9, &message(3 * FRAGMENT_DATA)).unwrap();
-        let other = Fragment::decode(&other[2]).unwrap();
-        assert_eq!(
-            r.accept(HostId(1), 1, &other),
-            Err(FragmentError::Inconsistent)
-        );
-        let last = Fragment::decode(&pieces[1]).unwrap();
-        assert_eq!(
-            r.accept(HostId(1), 1, &last).unwrap().as_deref(),
-            Some(&m[..])
-        );
     }
 
     #[test]
-    fn a_lost_fragment_is_cleaned_up_by_later_messages_and_memory_stays_bounded() {
-        let m = message(FRAGMENT_DATA + 1);
+    fn inconsistent_and_duplicate_pieces_are_refused() {
+        let m = frame_bytes(2 * PIECE_DATA);
+        let all = pieces(9, &m);
+        let mut r = Reassembler::default();
+        let first = Fragment::decode(&all[0]).unwrap();
+        assert_eq!(r.accept(&first), Ok(None));
+        assert_eq!(r.accept(&first), Err(FragmentError::Duplicate));
+        let other = pieces(9, &frame_bytes(3 * PIECE_DATA));
+        let other = Fragment::decode(&other[2]).unwrap();
+        assert_eq!(r.accept(&other), Err(FragmentError::Inconsistent));
+        let last = Fragment::decode(&all[1]).unwrap();
+        assert_eq!(r.accept(&last).unwrap().as_deref(), Some(&m[..]));
+    }
+
+    #[test]
+    fn a_lost_piece_is_cleaned_up_by_later_frames_and_memory_stays_bounded() {
+        let m = frame_bytes(PIECE_DATA + 1);
         let mut r = Reassembler::default();
         for id in 0..PARTIAL_PER_SENDER as u64 + 3 {
-            let pieces = split(id, &m).unwrap();
-            assert_eq!(feed(&mut r, 1, &pieces[..1]), [None]);
+            assert_eq!(feed(&mut r, 1, &pieces(id, &m)[..1]), [None]);
             assert!(r.pending() <= PARTIAL_PER_SENDER);
         }
         assert_eq!(r.evicted(), 3);
-        // Many senders each starting the largest message: bounded bytes.
-        let big = split(0, &message(MAX_MESSAGE)).unwrap();
+        // Many senders each starting the largest frame: bounded bytes.
+        let big = pieces(0, &frame_bytes(MAX_FRAME));
         for from in 2..100 {
             feed(&mut r, from, &big[..1]);
             assert!(r.held_bytes() <= REASSEMBLY_BYTES);
         }
-        // A complete message still gets through after all that.
-        let pieces = split(77, &m).unwrap();
-        assert_eq!(feed(&mut r, 1, &pieces)[1].as_deref(), Some(&m[..]));
+        // A complete frame still gets through after all that.
+        assert_eq!(feed(&mut r, 1, &pieces(77, &m))[1].as_deref(), Some(&m[..]));
     }
 }

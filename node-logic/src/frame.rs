@@ -18,7 +18,7 @@
 //!
 //! | bytes | field |
 //! |-------|-------|
-//! | 4     | magic `b"SIMF"` (a whole message) or `b"SIMP"` (a fragment: [`crate::fragment`]) |
+//! | 4     | magic `b"SIMF"` |
 //! | 1     | version ([`FRAME_VERSION`]) |
 //! | 4     | sender host id |
 //! | 4     | recipient host id |
@@ -58,33 +58,13 @@ use crate::identity::{Identity, PublicKey, SIGNATURE_LEN};
 pub const FRAME_VERSION: u8 = 2;
 /// Bytes a frame adds around its payload (header + signature).
 pub const FRAME_OVERHEAD: usize = HEADER_LEN + SIGNATURE_LEN;
-/// The largest datagram sent or accepted (= [`crate::codec::MAX_DATAGRAM`]).
-pub const MAX_FRAME: usize = crate::codec::MAX_DATAGRAM;
+/// The largest frame sealed or opened: one around the largest message
+/// ([`crate::codec::MAX_MESSAGE`]). A frame larger than one datagram
+/// travels as pieces ([`crate::fragment`]).
+pub const MAX_FRAME: usize = crate::codec::MAX_MESSAGE + FRAME_OVERHEAD;
 
-/// The first bytes of every frame that carries a whole message.
+/// The first bytes of every frame.
 const MAGIC: [u8; 4] = *b"SIMF";
-/// The first bytes of a frame that carries a fragment of a larger message
-/// ([`crate::fragment`]); otherwise laid out and signed like any frame.
-const FRAGMENT_MAGIC: [u8; 4] = *b"SIMP";
-
-/// What a frame's payload is (told by its magic, which is signed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrameKind {
-    /// A whole message for the node.
-    Whole,
-    /// A fragment of a message larger than a datagram
-    /// ([`crate::fragment::Fragment`]).
-    Fragment,
-}
-
-impl FrameKind {
-    fn magic(self) -> [u8; 4] {
-        match self {
-            FrameKind::Whole => MAGIC,
-            FrameKind::Fragment => FRAGMENT_MAGIC,
-        }
-    }
-}
 /// Sequence numbers a [`ReplayWindow`] remembers below the newest one.
 pub const REPLAY_WINDOW: u64 = 1024;
 
@@ -185,9 +165,7 @@ pub struct Opened<'a> {
     pub from: HostId,
     /// Its stamp, for the receiver's [`ReplayWindow`].
     pub stamp: Stamp,
-    /// A whole message or a fragment of one.
-    pub kind: FrameKind,
-    /// The payload: for the node, or a fragment for the reassembler.
+    /// The payload, for the node.
     pub payload: &'a [u8],
 }
 
@@ -203,23 +181,11 @@ pub fn seal(
     stamp: Stamp,
     payload: &[u8],
 ) -> Result<Vec<u8>, FrameError> {
-    seal_as(FrameKind::Whole, identity, (from, to), stamp, payload)
-}
-
-/// [`seal`] for a frame of `kind` (a fragment's frame differs only in its
-/// magic).
-pub fn seal_as(
-    kind: FrameKind,
-    identity: &Identity,
-    (from, to): (HostId, HostId),
-    stamp: Stamp,
-    payload: &[u8],
-) -> Result<Vec<u8>, FrameError> {
     if payload.len() > MAX_FRAME - FRAME_OVERHEAD {
         return Err(FrameError::Oversize);
     }
     let mut w = Writer::with_capacity(payload.len() + FRAME_OVERHEAD);
-    w.array(&kind.magic())
+    w.array(&MAGIC)
         .u8(FRAME_VERSION)
         .u32(from.0)
         .u32(to.0)
@@ -263,14 +229,12 @@ pub fn open(
     Ok(Opened {
         from: header.from,
         stamp: header.stamp,
-        kind: header.kind,
         payload: header.payload,
     })
 }
 
 /// The signed part of a frame, parsed but not yet authenticated.
 struct Header<'a> {
-    kind: FrameKind,
     from: HostId,
     to: HostId,
     stamp: Stamp,
@@ -282,12 +246,13 @@ impl<'a> Header<'a> {
     /// [`HEADER_LEN`] bytes and at most [`MAX_FRAME`].
     fn read(signed: &'a [u8]) -> Result<Self, FrameError> {
         let truncated = |_| FrameError::Truncated;
-        let mut r = Reader::new(signed).map_err(|_| FrameError::Oversize)?;
-        let kind = match r.array::<4>().map_err(truncated)? {
-            MAGIC => FrameKind::Whole,
-            FRAGMENT_MAGIC => FrameKind::Fragment,
-            _ => return Err(FrameError::BadMagic),
-        };
+        // The fixed fields through the reader; the payload (up to a
+        // message) is the rest, checked against the length field.
+        let (fixed, payload) = signed.split_at(HEADER_LEN.min(signed.len()));
+        let mut r = Reader::new(fixed).map_err(truncated)?;
+        if r.array::<4>().map_err(truncated)? != MAGIC {
+            return Err(FrameError::BadMagic);
+        }
         let version = r.u8().map_err(truncated)?;
         if version != FRAME_VERSION {
             return Err(FrameError::BadVersion(version));
@@ -296,11 +261,14 @@ impl<'a> Header<'a> {
         let to = HostId(r.u32().map_err(truncated)?);
         let epoch = r.u64().map_err(truncated)?;
         let seq = r.u64().map_err(truncated)?;
+        let declared = r.u32().map_err(truncated)? as usize;
         // Shorter than the length field says: Truncated; longer: trailing bytes.
-        let payload = r.bytes().map_err(truncated)?;
-        r.finish().map_err(|_| FrameError::LengthMismatch)?;
+        match payload.len().cmp(&declared) {
+            std::cmp::Ordering::Less => return Err(FrameError::Truncated),
+            std::cmp::Ordering::Greater => return Err(FrameError::LengthMismatch),
+            std::cmp::Ordering::Equal => {}
+        }
         Ok(Header {
-            kind,
             from,
             to,
             stamp: Stamp { epoch, seq },

@@ -12,21 +12,25 @@
 //! number per recipient, and the receiver keeps a
 //! [`ReplayWindow`](node_logic::frame::ReplayWindow) per sender.
 //!
-//! A message larger than one frame (up to
-//! [`MAX_MESSAGE`](node_logic::codec::MAX_MESSAGE)) is sent as fragments,
-//! each its own signed frame with its own sequence number
-//! ([`node_logic::fragment`]), and put back together by a bounded
-//! [`Reassembler`]; refused fragments and evicted incomplete messages are
-//! counted (`fragment-*` reasons).
+//! Every message is sealed into one frame (one signature, whatever its
+//! size, up to [`MAX_MESSAGE`](node_logic::codec::MAX_MESSAGE)), and no
+//! datagram is larger than an Ethernet MTU's UDP payload
+//! ([`MTU_PAYLOAD`]): a larger frame is cut into pieces
+//! ([`node_logic::fragment`]) that a bounded [`Reassembler`] puts back
+//! together before the frame is opened; refused pieces and evicted
+//! incomplete frames are counted (`fragment-*` reasons). Datagrams wait in
+//! a bounded send queue while the socket's send buffer is full (as a
+//! host's interface queue does), so a burst of pieces is paced by the
+//! network, not lost to `EWOULDBLOCK`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use node_logic::HostId;
-use node_logic::fragment::{self, Fragment, MAX_UDP_PAYLOAD, Reassembler};
-use node_logic::frame::{self, FRAME_OVERHEAD, FrameKind, MAX_FRAME, Opened, ReplayWindow, Stamp};
+use node_logic::fragment::{self, Fragment, MTU_PAYLOAD, Reassembler};
+use node_logic::frame::{self, Opened, ReplayWindow, Stamp};
 use node_logic::identity::{Identity, PublicKey};
 
 use super::host_log::NodeCounters;
@@ -97,9 +101,11 @@ pub struct Transport {
     next_seq: Vec<u64>,
     /// What was accepted from each sender, by host id.
     windows: Vec<ReplayWindow>,
-    /// The next fragmented message's id.
+    /// The next fragmented frame's id.
     next_message: u64,
-    /// Incomplete fragmented messages.
+    /// Datagrams sealed but not yet taken by the socket.
+    queue: SendQueue,
+    /// Incomplete fragmented frames.
     reassembler: Reassembler,
     /// Evictions already counted in `counters`.
     evictions_counted: u64,
@@ -118,7 +124,7 @@ pub enum Received {
     },
     /// A datagram was dropped (and counted).
     Dropped,
-    /// A fragment of a message not yet complete (held).
+    /// A piece of a frame not yet complete (held).
     Fragment,
     /// Nothing arrived before the timeout.
     Nothing,
@@ -146,11 +152,12 @@ impl Transport {
             identity,
             keys,
             book,
-            buffer: vec![0; MAX_FRAME + 1],
+            buffer: vec![0; MAX_UDP_PAYLOAD + 1],
             epoch: process_epoch(),
             next_seq: vec![0; hosts],
             windows: vec![ReplayWindow::default(); hosts],
             next_message: 0,
+            queue: SendQueue::default(),
             reassembler: Reassembler::default(),
             evictions_counted: 0,
             counters: NodeCounters::default(),
@@ -179,53 +186,71 @@ impl Transport {
     }
 
     /// Seals `payload` for host `to` and sends it (best effort, like the
-    /// simulator): one frame, or fragments if it does not fit one. Each
-    /// call makes new frames with the next sequence numbers, so copies a
-    /// duplication fault makes are not replays.
+    /// simulator): one frame, cut into pieces if it is larger than a
+    /// datagram, queued while the socket's send buffer is full. Each call
+    /// makes a new frame with the next sequence number, so copies a
+    /// duplication fault makes are not replays. A message that cannot be
+    /// sealed or addressed, or finds the send queue full, is counted in
+    /// `send_errors`.
     pub fn transmit(&mut self, to: HostId, payload: &[u8]) {
-        let sent = if payload.len() + FRAME_OVERHEAD <= MAX_UDP_PAYLOAD {
-            self.send_frame(FrameKind::Whole, to, payload)
-        } else {
-            let id = self.next_message;
-            self.next_message += 1;
-            fragment::split(id, payload).is_some_and(|pieces| {
-                // Every fragment is sent; the message is sent if all were.
-                pieces
-                    .iter()
-                    .filter(|piece| !self.send_frame(FrameKind::Fragment, to, piece))
-                    .count()
-                    == 0
-            })
+        let Some(datagrams) = self.seal(to, payload) else {
+            self.counters.send_errors += 1;
+            return;
         };
-        if !sent {
+        let Some(addr) = self.book.address(to) else {
+            self.counters.send_errors += 1;
+            return;
+        };
+        if !self.queue.push(addr, datagrams) {
             self.counters.send_errors += 1;
         }
+        self.flush();
     }
 
-    /// Seals one frame of `kind` for `to` with the next sequence number and
-    /// sends it: whether it left.
-    fn send_frame(&mut self, kind: FrameKind, to: HostId, payload: &[u8]) -> bool {
-        let Some(next) = self.next_seq.get_mut(to.index()) else {
-            return false;
-        };
+    /// The datagrams of `payload` sealed for `to` with the next sequence
+    /// number: the frame itself, or its pieces.
+    fn seal(&mut self, to: HostId, payload: &[u8]) -> Option<Vec<Vec<u8>>> {
+        let next = self.next_seq.get_mut(to.index())?;
         let stamp = Stamp {
             epoch: self.epoch,
             seq: *next,
         };
         *next += 1;
-        frame::seal_as(kind, &self.identity, (self.me, to), stamp, payload)
-            .ok()
-            .zip(self.book.address(to))
-            .is_some_and(|(datagram, addr)| self.socket.send_to(&datagram, addr).is_ok())
+        let frame = frame::seal(&self.identity, self.me, to, stamp, payload).ok()?;
+        if frame.len() <= MTU_PAYLOAD {
+            return Some(vec![frame]);
+        }
+        let id = self.next_message;
+        self.next_message += 1;
+        fragment::split(self.me, self.epoch, id, &frame)
+    }
+
+    /// Hands queued datagrams to the socket until it would block; a
+    /// message one of whose datagrams fails for another reason is dropped
+    /// (its other pieces would be useless) and counted.
+    fn flush(&mut self) {
+        while let Some((addr, datagram)) = self.queue.front() {
+            match send_datagram(&self.socket, datagram, addr) {
+                Sent::Yes => self.queue.sent_one(),
+                Sent::WouldBlock => return,
+                Sent::Failed => {
+                    self.queue.drop_front();
+                    self.counters.send_errors += 1;
+                }
+            }
+        }
     }
 
     /// Waits up to `timeout` for one datagram.
+    /// Queued datagrams go out as the socket takes them meanwhile.
     pub fn receive(&mut self, timeout: Duration) -> io::Result<Received> {
+        self.flush();
         if let Some(received) = self.try_receive()? {
             return Ok(received);
         }
         if !timeout.is_zero() {
-            wait_readable(&self.socket, timeout)?;
+            wait_ready(&self.socket, timeout, !self.queue.is_empty())?;
+            self.flush();
         }
         Ok(self.try_receive()?.unwrap_or(Received::Nothing))
     }
@@ -236,6 +261,7 @@ impl Transport {
     pub fn drain(&mut self, within: Duration) -> io::Result<()> {
         let deadline = Instant::now() + within;
         loop {
+            self.flush();
             while let Some(len) = self.try_read()? {
                 if let Received::Message { from, .. } = self.accept(len) {
                     *self.counters.in_flight_from.entry(from.0).or_default() += 1;
@@ -245,7 +271,7 @@ impl Transport {
             if left.is_zero() {
                 return Ok(());
             }
-            wait_readable(&self.socket, left)?;
+            wait_ready(&self.socket, left, !self.queue.is_empty())?;
         }
     }
 
@@ -281,54 +307,47 @@ impl Transport {
         }
     }
 
-    /// The first `len` bytes of the buffer checked as a frame for this host
-    /// and against its sender's replay window; a refusal is counted by
-    /// reason.
-    fn check(&mut self, len: usize) -> Result<Opened<'_>, frame::FrameError> {
-        let keys = &self.keys;
-        let checked = frame::open(&self.buffer[..len], self.me, |h| {
-            keys.get(h.index()).copied()
-        })
-        .and_then(|opened| {
-            // `open` knows a key for the sender, so it has a window.
-            let window = self.windows.get_mut(opened.from.index());
-            window.map_or(Ok(()), |w| w.check(opened.stamp))?;
-            Ok(opened)
-        });
-        if let Err(e) = &checked {
-            *self
-                .counters
-                .rejected
-                .entry(e.reason().to_string())
-                .or_default() += 1;
-        }
-        checked
-    }
-
-    /// Passes on the frame in the first `len` bytes of the buffer (counted
-    /// as received when the node gets it: [`Transport::count_delivered`]),
-    /// or the message its fragment completes.
+    /// Passes on the message of the frame in the first `len` bytes of the
+    /// buffer, or of the frame its piece completes (counted as received
+    /// when the node gets it: [`Transport::count_delivered`]). A frame is
+    /// checked for this host and against its sender's replay window; a
+    /// refusal is counted by reason.
     fn accept(&mut self, len: usize) -> Received {
-        let Ok(opened) = self.check(len) else {
-            return Received::Dropped;
-        };
-        let (from, epoch, kind) = (opened.from, opened.stamp.epoch, opened.kind);
-        let payload = opened.payload.to_vec();
-        let completed = match kind {
-            FrameKind::Whole => Ok(Some(payload)),
-            FrameKind::Fragment => {
-                Fragment::decode(&payload).and_then(|f| self.reassembler.accept(from, epoch, &f))
+        let assembled = if fragment::is_piece(&self.buffer[..len]) {
+            let piece =
+                Fragment::decode(&self.buffer[..len]).and_then(|f| self.reassembler.accept(&f));
+            self.count_evictions();
+            match piece {
+                Ok(Some(frame)) => Some(frame),
+                Ok(None) => return Received::Fragment,
+                Err(e) => {
+                    self.count_rejected(e.reason());
+                    return Received::Dropped;
+                }
             }
+        } else {
+            None
         };
-        self.count_evictions();
-        match completed {
-            Ok(Some(payload)) => Received::Message { from, payload },
-            Ok(None) => Received::Fragment,
+        let frame = assembled.as_deref().unwrap_or(&self.buffer[..len]);
+        match open_fresh(frame, self.me, &self.keys, &mut self.windows) {
+            Ok(opened) => Received::Message {
+                from: opened.from,
+                payload: opened.payload.to_vec(),
+            },
             Err(e) => {
-                *self.counters.rejected.entry(e.reason().into()).or_default() += 1;
+                self.count_rejected(e.reason());
                 Received::Dropped
             }
         }
+    }
+
+    /// Counts a datagram refused for `reason`.
+    fn count_rejected(&mut self, reason: &str) {
+        *self
+            .counters
+            .rejected
+            .entry(reason.to_string())
+            .or_default() += 1;
     }
 
     /// Counts incomplete messages the reassembler evicted since the last
@@ -347,6 +366,118 @@ impl Transport {
     }
 }
 
+/// `frame` opened for host `me` and checked against its sender's replay
+/// window (`keys` and `windows` by host id).
+fn open_fresh<'a>(
+    frame: &'a [u8],
+    me: HostId,
+    keys: &[PublicKey],
+    windows: &mut [ReplayWindow],
+) -> Result<Opened<'a>, frame::FrameError> {
+    let opened = frame::open(frame, me, |h| keys.get(h.index()).copied())?;
+    // `open` knows a key for the sender, so it has a window.
+    if let Some(window) = windows.get_mut(opened.from.index()) {
+        window.check(opened.stamp)?;
+    }
+    Ok(opened)
+}
+
+/// How one datagram fared at the socket.
+enum Sent {
+    /// The socket took it.
+    Yes,
+    /// The send buffer is full: try again when the socket is writable.
+    WouldBlock,
+    /// Refused for another reason (no route, too large, ...).
+    Failed,
+}
+
+/// Hands `datagram` to the socket for `addr`. An error the socket reports
+/// for an earlier datagram (ICMP port unreachable: `ECONNREFUSED`) or a
+/// signal is retried a few times before the datagram counts as failed.
+fn send_datagram(socket: &UdpSocket, datagram: &[u8], addr: SocketAddr) -> Sent {
+    for _ in 0..SEND_ATTEMPTS {
+        match socket.send_to(datagram, addr) {
+            Ok(_) => return Sent::Yes,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Sent::WouldBlock,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted
+                        | io::ErrorKind::ConnectionRefused
+                        | io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(_) => return Sent::Failed,
+        }
+    }
+    Sent::Failed
+}
+
+/// Tries of one datagram against errors that concern earlier ones.
+const SEND_ATTEMPTS: usize = 3;
+
+/// The largest UDP payload over IPv4: 65,535 bytes less the IP (20) and
+/// UDP (8) headers; the receive buffer holds one (a datagram this build
+/// sends is at most [`MTU_PAYLOAD`], but anything may arrive).
+const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// Datagrams sealed but not yet taken by the socket, message by message,
+/// bounded in bytes like a host's interface queue.
+#[derive(Debug, Default)]
+struct SendQueue {
+    /// Each message's destination and its datagrams not yet sent.
+    messages: VecDeque<(SocketAddr, VecDeque<Vec<u8>>)>,
+    /// Bytes of every datagram queued.
+    bytes: usize,
+}
+
+/// Bytes the send queue holds at most: a proposal's pieces to a few
+/// hundred validators.
+const SEND_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+
+impl SendQueue {
+    /// Queues one message's datagrams for `addr`: false (nothing queued)
+    /// if they do not fit.
+    fn push(&mut self, addr: SocketAddr, datagrams: Vec<Vec<u8>>) -> bool {
+        let size: usize = datagrams.iter().map(Vec::len).sum();
+        if self.bytes + size > SEND_QUEUE_BYTES {
+            return false;
+        }
+        self.bytes += size;
+        self.messages.push_back((addr, datagrams.into()));
+        true
+    }
+
+    /// The next datagram to send and where.
+    fn front(&self) -> Option<(SocketAddr, &[u8])> {
+        let (addr, datagrams) = self.messages.front()?;
+        datagrams.front().map(|d| (*addr, d.as_slice()))
+    }
+
+    /// The front datagram was sent.
+    fn sent_one(&mut self) {
+        if let Some((_, datagrams)) = self.messages.front_mut() {
+            let sent = datagrams.pop_front().map_or(0, |d| d.len());
+            self.bytes -= sent;
+            if datagrams.is_empty() {
+                self.messages.pop_front();
+            }
+        }
+    }
+
+    /// Drops the front message's datagrams not yet sent.
+    fn drop_front(&mut self) {
+        if let Some((_, datagrams)) = self.messages.pop_front() {
+            self.bytes -= datagrams.iter().map(Vec::len).sum::<usize>();
+        }
+    }
+
+    /// Whether nothing waits.
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
 /// This process's epoch: the wall clock at its start, in unix nanoseconds
 /// (a restarted process starts later, so its frames are told from replays
 /// of its predecessor's). A clock before 1970 gives 0.
@@ -358,8 +489,8 @@ fn process_epoch() -> u64 {
 
 /// Asks for a receive buffer of [`RECEIVE_BUFFER`] bytes (the kernel caps
 /// it at `net.core.rmem_max`; best effort, a refusal keeps the default): a
-/// fragmented message arrives as a burst of 64 KiB datagrams, and the
-/// default buffer (about 208 KiB) holds only three.
+/// fragmented message arrives as a burst of pieces, and the default
+/// buffer (about 208 KiB) holds only about a hundred of them.
 fn widen_receive_buffer(socket: &UdpSocket) {
     use std::os::fd::AsRawFd;
     let size = libc::c_int::try_from(RECEIVE_BUFFER).unwrap_or(libc::c_int::MAX);
@@ -380,13 +511,19 @@ fn widen_receive_buffer(socket: &UdpSocket) {
 /// messages' fragments.
 const RECEIVE_BUFFER: usize = 4 * node_logic::codec::MAX_MESSAGE;
 
-/// Blocks until `socket` is readable or `timeout` passes (nanosecond
-/// precision, unlike a socket timeout); a signal ends the wait early.
-fn wait_readable(socket: &UdpSocket, timeout: Duration) -> io::Result<()> {
+/// Blocks until `socket` is readable (or writable, if `writable` is
+/// asked: datagrams wait in the send queue) or `timeout` passes
+/// (nanosecond precision, unlike a socket timeout); a signal ends the wait
+/// early.
+fn wait_ready(socket: &UdpSocket, timeout: Duration, writable: bool) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let mut fd = libc::pollfd {
         fd: socket.as_raw_fd(),
-        events: libc::POLLIN,
+        events: if writable {
+            libc::POLLIN | libc::POLLOUT
+        } else {
+            libc::POLLIN
+        },
         revents: 0,
     };
     let spec = libc::timespec {
@@ -468,26 +605,66 @@ mod tests {
         assert_eq!(a.counters.send_errors, 1);
     }
 
+    /// Every datagram waiting at `socket` (until none comes for 200 ms).
+    fn datagrams_at(socket: &UdpSocket) -> Vec<Vec<u8>> {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buffer = vec![0; MAX_UDP_PAYLOAD];
+        let mut out = Vec::new();
+        while let Ok((len, _)) = socket.recv_from(&mut buffer) {
+            out.push(buffer[..len].to_vec());
+        }
+        out
+    }
+
     #[test]
-    fn a_forged_or_malformed_fragment_is_counted_not_delivered() {
+    fn no_datagram_is_larger_than_an_mtu_and_a_frame_is_signed_once() {
+        let (mut a, _b) = pair();
+        let wire = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let explicit = [("b".to_string(), wire.local_addr().unwrap())].into();
+        a.book = AddressBook::new(vec!["a".into(), "b".into()], &explicit, 0);
+        a.transmit(HostId(1), &vec![7; 100_000]);
+        a.transmit(HostId(1), b"small");
+        let got = datagrams_at(&wire);
+        assert!(got.iter().all(|d| d.len() <= MTU_PAYLOAD));
+        let (pieces, frames): (Vec<_>, Vec<_>) = got.iter().partition(|d| fragment::is_piece(d));
+        assert_eq!(frames.len(), 1, "the small message is one frame");
+        let first = Fragment::decode(pieces[0]).unwrap();
+        assert_eq!(pieces.len(), first.count);
+        assert_eq!(
+            first.total,
+            100_000 + frame::FRAME_OVERHEAD,
+            "one signature"
+        );
+    }
+
+    #[test]
+    fn malformed_forged_and_duplicate_pieces_are_counted_not_delivered() {
         let (a, mut b) = pair();
         let stamp = Stamp { epoch: 1, seq: 0 };
-        let id = a.identity.clone();
-        let bad = frame::seal_as(
-            FrameKind::Fragment,
-            &id,
-            (HostId(0), HostId(1)),
-            stamp,
-            b"x",
-        )
-        .unwrap();
+        let to_b = (HostId(0), HostId(1));
+        let sealed = frame::seal(&a.identity, to_b.0, to_b.1, stamp, &[3; 5_000]).unwrap();
+        let mut forged = sealed.clone();
+        forged[2_000] ^= 1;
+        let forged = fragment::split(HostId(0), 1, 0, &forged).unwrap();
+        let copy = fragment::split(HostId(0), 1, 1, &sealed).unwrap();
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.send_to(&bad, b.local_addr().unwrap()).unwrap();
+        let to = b.local_addr().unwrap();
+        for datagram in [&b"SIMD garbage"[..], &copy[0], &copy[0]]
+            .into_iter()
+            .chain(forged.iter().map(Vec::as_slice))
+        {
+            socket.send_to(datagram, to).unwrap();
+        }
         let deadline = Instant::now() + Duration::from_secs(2);
-        while b.counters.rejected.is_empty() && Instant::now() < deadline {
+        while b.counters.rejected.len() < 3 && Instant::now() < deadline {
             let got = b.receive(Duration::from_millis(50)).unwrap();
             assert!(!matches!(got, Received::Message { .. }));
         }
-        assert_eq!(b.counters.rejected.get("fragment-malformed"), Some(&1));
+        let rejected = &b.counters.rejected;
+        assert_eq!(rejected.get("fragment-malformed"), Some(&1), "{rejected:?}");
+        assert_eq!(rejected.get("fragment-duplicate"), Some(&1), "{rejected:?}");
+        assert_eq!(rejected.get("bad-signature"), Some(&1), "{rejected:?}");
     }
 }
