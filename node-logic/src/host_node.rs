@@ -55,6 +55,7 @@ impl HostNode {
                 }
             }
         }
+        self.spread_announcement(&mut cx);
         self.pass_local_events(&mut cx);
         self.out = out;
     }

@@ -306,6 +306,7 @@ fn gossip_over_the_overlay_pushes_only_to_up_peers() {
             size: 10,
         }],
         over_peers,
+        carry_registry: false,
     };
     for over_peers in [true, false] {
         let peers = PeerConfig::new(HostId(0), members.clone(), vec![], HEARTBEAT, STALE);

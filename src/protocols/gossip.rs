@@ -15,11 +15,19 @@
 //! learned it, averaged over the rumors that got that far (absent when
 //! none did). `over = "peers"` pushes along the peer registry's overlay
 //! (bounded views) instead of to any member.
+//!
+//! `carry_registry = true`: registrars' registry announcements travel as
+//! carried rumors (see `node_logic::protocols::gossip`) instead of one
+//! datagram from each registrar to each miner. `gossip.announce_reach50_s`
+//! / `_reach90_s` / `_reach100_s`: for each announcement, the time from
+//! its origination (the registrar ready) until half (90 %, all) of the
+//! miners had learned it, averaged over the announcements that got that
+//! far; written only with `carry_registry`.
 
 use std::collections::BTreeMap;
 
 use node_logic::protocols::gossip::{
-    GossipConfig, GossipEvent, MAX_RUMOR_BYTES, RumorId, RumorSpec,
+    GossipConfig, GossipEvent, MAX_RUMOR_BYTES, RumorId, RumorSpec, registry_key,
 };
 use node_logic::protocols::peers::Membership;
 use node_logic::{HostConfig, HostId, HostNode, Observation};
@@ -33,6 +41,8 @@ use sim_core::rng::RngStreams;
 use sim_core::scenario::{self, ErrorKind, HostSpec, Hosts, Role, Section, Table};
 use sim_core::units::{SimDuration, SimTime};
 
+use super::consensus::ValidatorSource;
+use super::load::reach::{Reach, configured_rumors};
 use super::{Plans, PlotContext, Protocol, ProtocolCounters, ProtocolReport, Protocols};
 use crate::model::Scenario;
 use crate::results::Finished;
@@ -65,6 +75,9 @@ pub struct GossipSpec {
     /// Push over the peer overlay (`over = "peers"`) instead of to any
     /// member (`"members"`, the default).
     pub over_peers: bool,
+    /// Carry the registrars' registry announcements (`carry_registry`,
+    /// default false).
+    pub carry_registry: bool,
 }
 
 impl Protocol for Gossip {
@@ -74,8 +87,17 @@ impl Protocol for Gossip {
     const SECTION: Section = Section {
         name: "gossip",
         keys: &[
-            "members", "fanout", "rounds", "interval", "origins", "first_at", "count", "every",
-            "size", "over",
+            "members",
+            "fanout",
+            "rounds",
+            "interval",
+            "origins",
+            "first_at",
+            "count",
+            "every",
+            "size",
+            "over",
+            "carry_registry",
         ],
     };
     const METRICS: &'static [&'static str] = &[
@@ -92,6 +114,9 @@ impl Protocol for Gossip {
         "gossip.hops_mean",
         "gossip.pushed",
         "gossip.duplicates",
+        "gossip.announce_reach50_s",
+        "gossip.announce_reach90_s",
+        "gossip.announce_reach100_s",
     ];
 
     fn parse(
@@ -134,13 +159,17 @@ impl Protocol for Gossip {
             None => vec![members[0]],
         };
         let over_peers = parse_over(t, hosts, earlier, &members)?;
+        let carry_registry = parse_carry_registry(t, hosts, earlier, &members)?;
+        // Carrying announcements, a table needs no rumors of its own.
+        let least_count = u32::from(!carry_registry);
         Ok(Some(GossipSpec {
             over_peers,
+            carry_registry,
             fanout: t.u32_or("fanout", 3.min(max_fanout), 1, max_fanout)?,
             rounds: t.u32_or("rounds", 4, 1, 1_000)?,
             interval: t.positive_duration_or("interval", SimDuration::from_secs(1))?,
             first_at: t.duration_or("first_at", SimDuration::from_secs(5))?,
-            count: t.u32_or("count", 1, 1, 10_000)?,
+            count: t.u32_or("count", least_count, least_count, 10_000)?,
             every: t.positive_duration_or("every", SimDuration::from_secs(10))?,
             size: t.u32_or("size", 256, 0, MAX_RUMOR_BYTES as u32)?,
             members,
@@ -194,6 +223,7 @@ impl Protocol for Gossip {
             interval: spec.interval,
             rumors,
             over_peers: spec.over_peers,
+            carry_registry: spec.carry_registry,
         })
     }
 
@@ -216,11 +246,16 @@ impl Protocol for Gossip {
     }
 
     fn report<'a>(
-        _: &'a GossipSpec,
+        spec: &'a GossipSpec,
         members: &'a Membership,
         run: &Finished<'a>,
     ) -> Box<dyn ProtocolReport + 'a> {
-        Box::new(GossipReport::new(members.as_slice(), run))
+        let mut report = GossipReport::new(members.as_slice(), run);
+        report.announcements = spec
+            .carry_registry
+            .then(|| announcement_reach(run))
+            .flatten();
+        Box::new(report)
     }
 
     /// Every member remembers every rumor it has seen (id, payload and
@@ -284,6 +319,69 @@ fn parse_over(
     Ok(true)
 }
 
+/// `carry_registry`: `true` needs registrars that announce the registry
+/// (`[consensus] validators = "registered"`) and every registrar and miner
+/// a gossip member; `false` is the default.
+fn parse_carry_registry(
+    t: &Table<'_>,
+    hosts: &Hosts<'_>,
+    earlier: &Protocols,
+    members: &[HostId],
+) -> scenario::Result<bool> {
+    let Some(f) = t.get("carry_registry") else {
+        return Ok(false);
+    };
+    if !f.bool()? {
+        return Ok(false);
+    }
+    let announced = earlier
+        .consensus
+        .as_ref()
+        .is_some_and(|c| c.validators == ValidatorSource::Registered);
+    let (Some(registration), true) = (&earlier.registration, announced) else {
+        return Err(f
+            .invalid("`carry_registry = true`, but no registrar announces a registry here")
+            .with_help(
+                "registrars announce the registry when [consensus] has `validators = \"registered\"` \
+                 (and [registration] runs); otherwise remove `carry_registry`",
+            ));
+    };
+    let hosts_outside = registration
+        .registrars
+        .iter()
+        .chain(&registration.miners)
+        .find(|h| !members.contains(h));
+    if let Some(h) = hosts_outside {
+        return Err(f
+            .invalid(format!(
+                "`{}` is not a gossip member, so announcements would not travel through it",
+                hosts.index.name(*h)
+            ))
+            .with_help("make [gossip] `members` include every registrar and miner"));
+    }
+    Ok(true)
+}
+
+/// The announcement metrics, with the share of miners each waits for.
+const ANNOUNCE_REACH: [(f64, &str); 3] = [
+    (0.5, "gossip.announce_reach50_s"),
+    (0.9, "gossip.announce_reach90_s"),
+    (1.0, "gossip.announce_reach100_s"),
+];
+
+/// The registry announcements' reach of the miners (carried rumors from a
+/// registrar, numbered from its [`registry_key`] range).
+fn announcement_reach(run: &Finished<'_>) -> Option<Reach> {
+    let registration = run.scenario.protocols.registration.as_ref()?;
+    let registrars = &registration.registrars;
+    let is_announcement = |r: &RumorId| {
+        let first =
+            configured_rumors(r.origin, run).wrapping_add(registry_key(SimTime::ZERO) as u32);
+        registrars.contains(&r.origin) && r.seq >= first
+    };
+    Some(Reach::of(is_announcement, &registration.miners, run))
+}
+
 /// The dissemination delays reported: to half, 90 % and all of the members.
 const REACH: [(f64, &str); 3] = [
     (0.5, "gossip.reach50_s"),
@@ -300,6 +398,8 @@ struct GossipReport<'a> {
     /// Each rumor's origination time and who it reached.
     rumors: BTreeMap<RumorId, (SimTime, Reached)>,
     counters: (u64, u64),
+    /// With `carry_registry`: the announcements' reach of the miners.
+    announcements: Option<Reach>,
 }
 
 impl<'a> GossipReport<'a> {
@@ -328,6 +428,7 @@ impl<'a> GossipReport<'a> {
             members,
             rumors,
             counters: (count("gossip.pushed"), count("gossip.duplicates")),
+            announcements: None,
         }
     }
 
@@ -404,6 +505,9 @@ impl ProtocolReport for GossipReport<'_> {
         }
         summary.set("gossip.pushed", Metric::Count(self.counters.0));
         summary.set("gossip.duplicates", Metric::Count(self.counters.1));
+        if let Some(reach) = &self.announcements {
+            reach.add_metrics_named(summary, ANNOUNCE_REACH);
+        }
     }
 
     /// `gossip.csv`: one row per rumor and member, reached or not.

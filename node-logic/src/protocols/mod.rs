@@ -323,12 +323,19 @@ impl HostNode {
             }
         }
         let identity = &config.identity;
+        let mut registration = config
+            .registration
+            .map(|role| RegistrationNode::new(role, identity));
+        let carry = config.gossip.as_ref().is_some_and(|g| g.carry_registry);
+        if let Some(registrar) = registration.as_mut().and_then(|r| r.registrar_mut())
+            && carry
+        {
+            registrar.announce_by_gossip();
+        }
         HostNode {
             id: config.id,
             peers: config.peers.map(|c| PeerRegistry::new(c, identity.clone())),
-            registration: config
-                .registration
-                .map(|role| RegistrationNode::new(role, identity)),
+            registration,
             consensus: config
                 .consensus
                 .map(|setup| ConsensusNode::new(setup, identity)),
@@ -421,8 +428,25 @@ impl HostNode {
                 continue;
             }
             if let Some(p) = self.protocol(tag) {
-                p.message(cx, origin, body);
+                p.carried(cx, origin, body);
             }
+        }
+    }
+
+    /// Hands the registry announcement this host's registrar made while
+    /// handling the input (it does so only when gossip carries them, see
+    /// [`registration::Registrar::announce_by_gossip`]) to gossip, which
+    /// spreads it as a carried rumor from this host.
+    pub(crate) fn spread_announcement(&mut self, cx: &mut Cx<'_>) {
+        let (Some(registration), Some(gossip)) = (self.registration.as_mut(), self.gossip.as_mut())
+        else {
+            return;
+        };
+        let announcement = registration
+            .registrar_mut()
+            .and_then(registration::Registrar::take_for_gossip);
+        if let Some(datagram) = announcement {
+            gossip.originate_carried(cx, gossip::registry_key(cx.now), datagram);
         }
     }
 
@@ -490,6 +514,11 @@ pub(crate) trait HostProtocol {
     fn start(&mut self, cx: &mut Cx<'_>, restarted: bool);
     /// A datagram with this protocol's tag arrived; `body` follows the header.
     fn message(&mut self, cx: &mut Cx<'_>, from: HostId, body: Reader<'_>);
+    /// A datagram of this protocol that gossip carried, as if `origin`
+    /// (the rumor's origin) had sent it; by default taken as a message.
+    fn carried(&mut self, cx: &mut Cx<'_>, origin: HostId, body: Reader<'_>) {
+        self.message(cx, origin, body);
+    }
     /// A file operation completed (only protocols that use files act).
     fn file(&mut self, _cx: &mut Cx<'_>, _result: &crate::io::FileResult) {}
     /// A watched path changed (only protocols that watch act).

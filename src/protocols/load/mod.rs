@@ -15,7 +15,7 @@
 //! bound it. Each client draws from its own stream (`load`, host index),
 //! so load changes no other stream of a run.
 
-mod reach;
+pub mod reach;
 mod report;
 
 use std::path::PathBuf;

@@ -26,7 +26,9 @@ pub const REACH: [(f64, &str); 3] = [
     (1.0, "load.gossip_reach100_s"),
 ];
 
-/// Each gossiped transaction's submission and the validators it reached.
+/// Each carried rumor's origination and the target hosts it reached. Also
+/// used for registry announcements carried by gossip (their reach of the
+/// miners: `gossip.announce_reach*_s`).
 #[derive(Debug, Default)]
 pub struct Reach {
     validators: usize,
@@ -37,28 +39,25 @@ impl Reach {
     /// Reads the gossip observations of `clients`' transactions and of the
     /// `validators` learning them.
     pub fn new(clients: &[HostId], validators: &[HostId], run: &Finished<'_>) -> Self {
-        let configured = |client: HostId| -> u32 {
-            let gossip = run.scenario.protocols.gossip.as_ref();
-            gossip.map_or(0, |g| {
-                if g.origins.contains(&client) {
-                    g.count
-                } else {
-                    0
-                }
-            })
-        };
+        let configured = |client: HostId| configured_rumors(client, run);
         let is_tx = |r: &RumorId| clients.contains(&r.origin) && r.seq >= configured(r.origin);
-        let validator_set: BTreeSet<HostId> = validators.iter().copied().collect();
+        Self::of(is_tx, validators, run)
+    }
+
+    /// Reads the gossip observations of the rumors `counts` names and of
+    /// the `targets` learning them.
+    pub fn of(counts: impl Fn(&RumorId) -> bool, targets: &[HostId], run: &Finished<'_>) -> Self {
+        let target_set: BTreeSet<HostId> = targets.iter().copied().collect();
         let mut txs: BTreeMap<RumorId, (SimTime, BTreeMap<HostId, SimTime>)> = BTreeMap::new();
         for (time, host, observation) in &run.log.observations {
             let Observation::Gossip(event) = observation else {
                 continue;
             };
             match event {
-                GossipEvent::Originated { rumor, .. } if is_tx(rumor) => {
+                GossipEvent::Originated { rumor, .. } if counts(rumor) => {
                     txs.entry(*rumor).or_insert((*time, BTreeMap::new()));
                 }
-                GossipEvent::Learned { rumor, .. } if validator_set.contains(host) => {
+                GossipEvent::Learned { rumor, .. } if target_set.contains(host) => {
                     if let Some((_, reached)) = txs.get_mut(rumor) {
                         reached.entry(*host).or_insert(*time);
                     }
@@ -67,7 +66,7 @@ impl Reach {
             }
         }
         Reach {
-            validators: validator_set.len(),
+            validators: target_set.len(),
             txs,
         }
     }
@@ -95,8 +94,26 @@ impl Reach {
 
     /// Sets the three reach metrics.
     pub fn add_metrics(&self, summary: &mut Summary) {
-        for (share, name) in REACH {
+        self.add_metrics_named(summary, REACH);
+    }
+
+    /// Sets three reach metrics under `names` (share, name).
+    pub fn add_metrics_named(&self, summary: &mut Summary, names: [(f64, &str); 3]) {
+        for (share, name) in names {
             summary.set(name, self.mean(share).map_or(Metric::Null, Metric::Real));
         }
     }
+}
+
+/// How many rumors `origin` starts by configuration (the `[gossip]`
+/// origins' `count`): carried rumors are numbered from there.
+pub fn configured_rumors(origin: HostId, run: &Finished<'_>) -> u32 {
+    let gossip = run.scenario.protocols.gossip.as_ref();
+    gossip.map_or(0, |g| {
+        if g.origins.contains(&origin) {
+            g.count
+        } else {
+            0
+        }
+    })
 }

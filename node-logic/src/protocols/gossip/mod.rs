@@ -34,6 +34,11 @@
 //!   a transaction as it would a direct submission). Its id is `(origin,
 //!   rumors configured + key)`, `key` given by the originating protocol
 //!   and never reused across restarts (a transaction's nonce).
+//! - **Registry announcements** (`carry_registry`): a registrar's
+//!   announcement of the wallet registry becomes a carried rumor the same
+//!   way (its key [`registry_key`]: the high bit set and the announcement's
+//!   time in milliseconds), delivered to every miner it reaches as if the
+//!   registrar had sent it; a registrar it reaches only relays it.
 //!
 //! Rumors are not signed: this protocol models dissemination (delay,
 //! coverage, redundancy), not authenticity (a carried datagram has its
@@ -102,6 +107,9 @@ pub struct GossipConfig {
     pub rumors: Vec<RumorSpec>,
     /// Push to the host's up peers of the peer registry, not to any member.
     pub over_peers: bool,
+    /// Carry the host's registrar's registry announcement (see the module
+    /// docs) instead of its sending one datagram to each miner.
+    pub carry_registry: bool,
 }
 
 /// Gossip's timers.
@@ -215,6 +223,11 @@ impl Gossip {
     /// Whether rounds draw from the host's up peers (see the module docs).
     pub fn over_peers(&self) -> bool {
         self.config.over_peers
+    }
+
+    /// Whether this member carries its host's registry announcements.
+    pub fn carries_registry(&self) -> bool {
+        self.config.carry_registry
     }
 
     /// A gossip timer fired; early (moved) or spurious ones are no-ops.
@@ -360,26 +373,39 @@ impl HostProtocol for Gossip {
     }
 }
 
+/// The carried-rumor key of a registry announcement made at `now`: the
+/// high bit set, so it never meets a load client's nonces (counted from 0)
+/// on a host that is both, and the time in milliseconds below it (a
+/// restarted registrar announces later, under another id). Times past 24
+/// days of simulated time wrap, which only matters if two announcements of
+/// one host fall exactly 24.8 days apart.
+pub fn registry_key(now: SimTime) -> u64 {
+    (1 << 31) | ((now.as_nanos() / 1_000_000) & 0x7fff_ffff)
+}
+
 /// The datagram pushing rumor `id` at `hops` (at most 255 on the wire),
 /// with a `size`-byte body (at most [`MAX_RUMOR_BYTES`]).
 pub fn encode_rumor(id: RumorId, hops: u32, size: u32) -> Vec<u8> {
     let size = (size as usize).min(MAX_RUMOR_BYTES);
-    let mut w = frame(ProtocolTag::Gossip, HEADER + size);
-    w.u8(KIND_RUMOR)
-        .u32(id.origin.0)
-        .u32(id.seq)
-        .u8(u8::try_from(hops).unwrap_or(u8::MAX))
-        .bytes(&vec![0; size]);
-    w.finish()
+    encode(KIND_RUMOR, id, hops, &vec![0; size])
 }
 
 /// The datagram pushing carried rumor `id` at `hops` (at most 255 on the
 /// wire), its body the carried `datagram` (at most [`MAX_RUMOR_BYTES`];
 /// longer ones are cut, which the carried protocol then refuses).
 pub fn encode_carried(id: RumorId, hops: u32, datagram: &[u8]) -> Vec<u8> {
-    let body = &datagram[..datagram.len().min(MAX_RUMOR_BYTES)];
+    encode(
+        KIND_CARRIED,
+        id,
+        hops,
+        &datagram[..datagram.len().min(MAX_RUMOR_BYTES)],
+    )
+}
+
+/// A rumor datagram of `kind`: the header, then `body` (already bounded).
+fn encode(kind: u8, id: RumorId, hops: u32, body: &[u8]) -> Vec<u8> {
     let mut w = frame(ProtocolTag::Gossip, HEADER + body.len());
-    w.u8(KIND_CARRIED)
+    w.u8(kind)
         .u32(id.origin.0)
         .u32(id.seq)
         .u8(u8::try_from(hops).unwrap_or(u8::MAX))
@@ -389,10 +415,25 @@ pub fn encode_carried(id: RumorId, hops: u32, datagram: &[u8]) -> Vec<u8> {
 
 /// A carried rumor's id, hops and datagram, after its header; strict as
 /// [`decode_rumor`].
-pub fn decode_carried<'a>(mut r: Reader<'a>) -> Result<(RumorId, u32, &'a [u8]), DecodeError> {
-    let kind = r.u8()?;
-    if kind != KIND_CARRIED {
-        return Err(DecodeError::UnknownKind(kind));
+pub fn decode_carried<'a>(r: Reader<'a>) -> Result<(RumorId, u32, &'a [u8]), DecodeError> {
+    decode(r, KIND_CARRIED)
+}
+
+/// A rumor datagram's id, hops and body size, after its header
+/// ([`crate::wire::open`]); strict: a body larger than
+/// [`MAX_RUMOR_BYTES`] or trailing bytes are refused.
+pub fn decode_rumor(r: Reader<'_>) -> Result<(RumorId, u32, u32), DecodeError> {
+    let (id, hops, body) = decode(r, KIND_RUMOR)?;
+    let size = u32::try_from(body.len()).map_err(|_| DecodeError::InvalidField)?;
+    Ok((id, hops, size))
+}
+
+/// A rumor datagram of `kind`: its id, hops and body, strictly (another
+/// kind, a body over [`MAX_RUMOR_BYTES`] or trailing bytes are refused).
+fn decode<'a>(mut r: Reader<'a>, kind: u8) -> Result<(RumorId, u32, &'a [u8]), DecodeError> {
+    let found = r.u8()?;
+    if found != kind {
+        return Err(DecodeError::UnknownKind(found));
     }
     let id = RumorId {
         origin: HostId(r.u32()?),
@@ -405,28 +446,6 @@ pub fn decode_carried<'a>(mut r: Reader<'a>) -> Result<(RumorId, u32, &'a [u8]),
         return Err(DecodeError::InvalidField);
     }
     Ok((id, hops, body))
-}
-
-/// A rumor datagram's id, hops and body size, after its header
-/// ([`crate::wire::open`]); strict: a body larger than
-/// [`MAX_RUMOR_BYTES`] or trailing bytes are refused.
-pub fn decode_rumor(mut r: Reader<'_>) -> Result<(RumorId, u32, u32), DecodeError> {
-    let kind = r.u8()?;
-    if kind != KIND_RUMOR {
-        return Err(DecodeError::UnknownKind(kind));
-    }
-    let id = RumorId {
-        origin: HostId(r.u32()?),
-        seq: r.u32()?,
-    };
-    let hops = u32::from(r.u8()?);
-    let body = r.bytes()?;
-    r.finish()?;
-    if body.len() > MAX_RUMOR_BYTES {
-        return Err(DecodeError::InvalidField);
-    }
-    let size = u32::try_from(body.len()).map_err(|_| DecodeError::InvalidField)?;
-    Ok((id, hops, size))
 }
 
 impl Traced for GossipEvent {
@@ -517,6 +536,7 @@ mod tests {
             interval: SimDuration::from_millis(200),
             rumors,
             over_peers: false,
+            carry_registry: false,
         }
     }
 
@@ -625,30 +645,23 @@ mod tests {
             };
             testkit::drive(node, SimTime::ZERO, input, rng)
         }
+        #[track_caller]
+        fn assert_rejected(out: &[crate::io::Output], why: RejectReason) {
+            assert!(
+                matches!(
+                    out,
+                    [crate::io::Output::Record(Observation::MessageRejected { reason, .. })]
+                        if *reason == why
+                ),
+                "{out:?}"
+            );
+        }
         let out = deliver(&mut node, &mut rng, 9, encode_rumor(rumor, 1, 10));
-        assert!(
-            matches!(
-                &out[..],
-                [crate::io::Output::Record(Observation::MessageRejected {
-                    reason: RejectReason::NotAMember,
-                    ..
-                })]
-            ),
-            "{out:?}"
-        );
+        assert_rejected(&out, RejectReason::NotAMember);
         let mut bad = encode_rumor(rumor, 1, 10);
         bad.push(0);
         let out = deliver(&mut node, &mut rng, 0, bad);
-        assert!(
-            matches!(
-                &out[..],
-                [crate::io::Output::Record(Observation::MessageRejected {
-                    reason: RejectReason::Malformed,
-                    ..
-                })]
-            ),
-            "{out:?}"
-        );
+        assert_rejected(&out, RejectReason::Malformed);
         let good = encode_rumor(rumor, 1, 10);
         for cut in 0..good.len() {
             let _ = deliver(&mut node, &mut rng, 0, good[..cut].to_vec());

@@ -12,9 +12,10 @@ use crate::HostId;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::envelope::SignedEnvelope;
 use crate::identity::{Identity, PublicKey, SignatureError};
+use crate::io::Payload;
 use crate::protocols::ProtocolTag;
 use crate::protocols::consensus::SignatureVerifier;
-use crate::wire::frame;
+use crate::wire::{WIRE_VERSION, frame};
 
 /// Domain string for hello signatures.
 const HELLO_DOMAIN: &[u8] = b"sim/peers/hello/v1";
@@ -182,6 +183,26 @@ impl PeerMessage {
         w.finish()
     }
 
+    /// The datagram for this message, as shared bytes ready to send. The
+    /// heartbeats (pings and pongs: nearly every datagram of a full mesh)
+    /// are written on the stack and copied once into the shared buffer,
+    /// not built in a `Vec` first; the bytes are those of [`Self::encode`].
+    pub fn payload(&self) -> Payload {
+        let (kind, nonce) = match self {
+            PeerMessage::Ping { nonce } => (KIND_PING, *nonce),
+            PeerMessage::Pong { nonce } => (KIND_PONG, *nonce),
+            PeerMessage::Hello(_)
+            | PeerMessage::HelloAck(_)
+            | PeerMessage::GetPeers
+            | PeerMessage::Peers { .. }
+            | PeerMessage::Refused { .. } => return Payload::from(self.encode()),
+        };
+        let mut bytes = [0u8; 11];
+        bytes[..3].copy_from_slice(&[WIRE_VERSION, ProtocolTag::Peers as u8, kind]);
+        bytes[3..].copy_from_slice(&nonce.to_le_bytes());
+        Payload::from(&bytes[..])
+    }
+
     /// Decodes a body whose header [`crate::wire::open`] has checked.
     /// Signatures are not checked here (see [`SignedHello::verify`]).
     pub fn decode(mut r: Reader<'_>) -> Result<Self, DecodeError> {
@@ -265,6 +286,7 @@ mod tests {
             },
         ] {
             assert_eq!(round_trip(&m).unwrap(), m);
+            assert_eq!(m.payload().as_slice(), m.encode(), "{m:?}");
         }
     }
 

@@ -409,13 +409,8 @@ impl PeerRegistry {
         }
         for peer in ping {
             self.stats.pings_sent += 1;
-            out.send(
-                peer,
-                PeerMessage::Ping {
-                    nonce: rng.next_u64(),
-                }
-                .encode(),
-            );
+            let nonce = rng.next_u64();
+            out.send_shared(peer, PeerMessage::Ping { nonce }.payload());
         }
         for peer in greet {
             self.send_hello(peer, false, rng, out);
@@ -481,7 +476,7 @@ impl PeerRegistry {
         match message {
             PeerMessage::Ping { nonce } if up => {
                 state.last_heard = now;
-                out.send(from, PeerMessage::Pong { nonce }.encode());
+                out.send_shared(from, PeerMessage::Pong { nonce }.payload());
             }
             PeerMessage::Pong { .. } => {
                 if up {

@@ -87,6 +87,13 @@ impl RegistrationNode {
             RegistrationNode::Miner(_) => None,
         }
     }
+    /// The registrar, mutably, if this is one.
+    pub fn registrar_mut(&mut self) -> Option<&mut Registrar> {
+        match self {
+            RegistrationNode::Registrar(r) => Some(r),
+            RegistrationNode::Miner(_) => None,
+        }
+    }
     /// A registration timer fired.
     pub(crate) fn timer(&mut self, cx: &mut Cx<'_>, timer: RegistrationTimer) {
         match self {
@@ -125,6 +132,16 @@ impl HostProtocol for RegistrationNode {
                 };
                 cx.out.record(Observation::MessageRejected { from, reason });
             }
+        }
+    }
+    /// A registry announcement gossip carried from registrar `origin`:
+    /// a miner takes it as if sent directly; a registrar only relays it
+    /// (it is not for registrars, and refusing it would count a relay as
+    /// a misbehaving peer).
+    fn carried(&mut self, cx: &mut Cx<'_>, origin: HostId, body: Reader<'_>) {
+        match self {
+            RegistrationNode::Miner(m) => m.handle_message(cx.now, origin, body, cx.out),
+            RegistrationNode::Registrar(_) => {}
         }
     }
     fn file(&mut self, cx: &mut Cx<'_>, result: &FileResult) {

@@ -122,7 +122,7 @@ use sha2::{Digest, Sha256};
 
 use crate::HostId;
 use crate::identity::PublicKey;
-use crate::io::{FileOp, FileResult, FsError, WriteMode};
+use crate::io::{FileOp, FileResult, FsError, Payload, WriteMode};
 use crate::outbox::Outbox;
 use crate::protocols::registration::RegistrationTimer;
 use crate::protocols::registration::config::{RegistrarConfig, Strategy};
@@ -206,6 +206,11 @@ pub struct Registrar {
     /// The registry as announced when ready (with `announce`): what a
     /// restarted miner is sent again, unchanged.
     announced: Option<Vec<String>>,
+    /// The announcement goes to the host's gossip member, not to each
+    /// miner (see [`Registrar::announce_by_gossip`]).
+    by_gossip: bool,
+    /// The announcement waiting for the host to hand it to gossip.
+    for_gossip: Option<Payload>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -327,7 +332,23 @@ impl Registrar {
             confirm_at: None,
             orphans: BTreeMap::new(),
             announced: None,
+            by_gossip: false,
+            for_gossip: None,
         }
+    }
+
+    /// From now on the registry announcement is not sent to each miner:
+    /// it waits in [`Registrar::take_for_gossip`] for the host to spread
+    /// it as a gossip rumor (the host does so when its gossip member
+    /// carries announcements). Answers to a restarted miner's request
+    /// still go straight to it.
+    pub fn announce_by_gossip(&mut self) {
+        self.by_gossip = true;
+    }
+
+    /// The announcement made since the last call, for gossip to spread.
+    pub fn take_for_gossip(&mut self) -> Option<Payload> {
+        self.for_gossip.take()
     }
 
     /// The host boots (fresh or restarted: a registrar keeps nothing).
@@ -1002,7 +1023,11 @@ impl Registrar {
                 agents: agents.clone(),
             }
             .encode();
-            out.broadcast(self.miners.values().copied(), datagram);
+            if self.by_gossip {
+                self.for_gossip = Some(datagram.into());
+            } else {
+                out.broadcast(self.miners.values().copied(), datagram);
+            }
             self.announced = Some(agents);
         }
         record(
