@@ -107,6 +107,10 @@ pub struct RegistrationSpec {
     pub parallel_reads: u32,
     /// Registrars share one validation cache (default false).
     pub shared_cache: bool,
+    /// Registrars skip re-reading files whose size and modification time
+    /// did not change since they last read them and could not accept them
+    /// (default false).
+    pub skip_unchanged: bool,
     /// `timeout` was set in the scenario (else `auto` may lengthen it).
     pub timeout_set: bool,
 }
@@ -151,6 +155,8 @@ impl Protocol for Registration {
             "liveness_bound",
             "parallel_reads",
             "shared_cache",
+            "skip_unchanged",
+            "stat_time",
         ],
     };
     const METRICS: &'static [&'static str] = &[
@@ -163,6 +169,8 @@ impl Protocol for Registration {
         "registration.ready_s",
         "registration.file_reads",
         "registration.dir_lists",
+        "registration.file_stats",
+        "registration.unchanged_skips",
         "registration.corrupt_detected",
         "registration.corrupt_accepted",
         "registration.recovered",
@@ -389,6 +397,7 @@ fn spec(
             read_time: t.duration_or("read_time", SimDuration::from_millis(2))?,
             list_time: t.duration_or("list_time", SimDuration::from_millis(5))?,
             metadata_time: t.duration_or("metadata_time", SimDuration::from_millis(1))?,
+            stat_time: t.duration_or("stat_time", SimDuration::from_millis(1))?,
             notify_delay: t.duration_or("notify_delay", SimDuration::from_millis(1))?,
         },
         progress_interval: t
@@ -398,10 +407,12 @@ fn spec(
         liveness_bound: SimDuration::ZERO,
         parallel_reads: t.u32_or("parallel_reads", 1, 1, MAX_PARALLEL_READS)?,
         shared_cache: t.bool_or("shared_cache", false)?,
+        skip_unchanged: t.bool_or("skip_unchanged", false)?,
         timeout_set: t.get("timeout").is_some(),
     })
     .and_then(|mut spec| {
         auto_conflicts(t, &spec)?;
+        stat_time_unused(t, &spec)?;
         if spec.strategy == RegistrationStrategy::Auto {
             let expected = expected_count(&spec, miner_count);
             apply_auto(&mut spec, expected);
@@ -518,6 +529,7 @@ fn role(
         announce,
         parallel_reads: spec.parallel_reads,
         shared_validation: plan.shared_validation.clone(),
+        skip_unchanged: spec.skip_unchanged,
     }))
 }
 
@@ -565,6 +577,20 @@ fn auto_conflicts(t: &Table<'_>, spec: &RegistrationSpec) -> scenario::Result<()
             )
             .with_help("remove it, or pick `strategy = \"backoff\"` to set the intervals yourself")),
         None => Ok(()),
+    }
+}
+
+/// `stat_time` prices the stats of `skip_unchanged`; without it no stat
+/// is made, so setting it would do nothing.
+fn stat_time_unused(t: &Table<'_>, spec: &RegistrationSpec) -> scenario::Result<()> {
+    match t.get("stat_time") {
+        Some(f) if !spec.skip_unchanged => Err(f
+            .key_error(
+                ErrorKind::Conflict,
+                "`stat_time` is the cost of the stats `skip_unchanged = true` makes; without it registrars make none, so this setting would do nothing",
+            )
+            .with_help("add `skip_unchanged = true`, or remove `stat_time`")),
+        Some(_) | None => Ok(()),
     }
 }
 

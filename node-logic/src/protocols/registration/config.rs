@@ -111,4 +111,7 @@ pub struct RegistrarConfig {
     /// another registrar already validated is not verified again. `None`:
     /// this registrar verifies every read itself.
     pub shared_validation: Option<SharedValidation>,
+    /// Stat a file it read and could not accept before reading it again,
+    /// and skip the read while size and modification time are unchanged.
+    pub skip_unchanged: bool,
 }

@@ -54,6 +54,13 @@ pub enum RegistrationEvent {
         /// The miner's agent id.
         agent: String,
     },
+    /// A registrar did not read a file again: a stat showed the size and
+    /// modification time it had when it was last read and not accepted
+    /// (`skip_unchanged`).
+    Unchanged {
+        /// The miner's agent id.
+        agent: String,
+    },
     /// A registrar's periodic progress report.
     Progress {
         /// Miners accepted so far.
@@ -223,6 +230,10 @@ impl Traced for RegistrationEvent {
                     out.bytes(agent.as_bytes());
                 }
             }
+            RegistrationEvent::Unchanged { agent } => {
+                out.word(9);
+                out.bytes(agent.as_bytes());
+            }
         }
     }
 }
@@ -256,6 +267,9 @@ impl Described for RegistrationEvent {
             }
             RegistrationEvent::ReRegistrationRequested { agent } => {
                 Description::new("registration-reregister-requested").named(agent)
+            }
+            RegistrationEvent::Unchanged { agent } => {
+                Description::new("registration-unchanged").named(agent)
             }
             RegistrationEvent::Progress {
                 registered,
@@ -297,6 +311,7 @@ pub(crate) mod samples {
             RegistrationEvent::ReRegistrationRequested { .. } => "re_registration_requested",
             RegistrationEvent::Progress { .. } => "progress",
             RegistrationEvent::Ready { .. } => "ready",
+            RegistrationEvent::Unchanged { .. } => "unchanged",
         }
     }
 
@@ -342,6 +357,9 @@ pub(crate) mod samples {
                 timed_out: true,
                 missing: vec!["miner-6".into(), "miner-9".into()],
             },
+            RegistrationEvent::Unchanged {
+                agent: "miner-8".into(),
+            },
         ];
         out.push(RegistrationEvent::Accepted {
             agent: "miner-7".into(),
@@ -375,6 +393,6 @@ pub(crate) mod samples {
     #[test]
     fn the_samples_cover_every_variant() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(name).collect();
-        assert_eq!(names.len(), 8, "{names:?}");
+        assert_eq!(names.len(), 9, "{names:?}");
     }
 }

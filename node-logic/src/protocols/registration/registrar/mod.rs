@@ -72,6 +72,14 @@
 //! already validated takes its answer instead of verifying the signature
 //! again (see [`crate::protocols::registration::shared`]).
 //!
+//! **Unchanged files:** with `config.skip_unchanged`, a miner file this
+//! registrar read and could not accept (and did not quarantine) is
+//! stat'ed before its next read, and not read again while the stat shows
+//! the size and modification time of the stat taken before that read
+//! (`Unchanged { agent }` is recorded instead; the earlier outcome
+//! stands). A stat that finds no file counts as a read that found none
+//! (`Missing`). See [`unchanged`] for when a stat is trusted.
+//!
 //! **Pinned keys:** with `config.miner_keys`, a file for a known agent that
 //! is validly signed by a different key is refused as `BadSignature` (an
 //! impersonation, not a re-keying).
@@ -122,7 +130,7 @@ use sha2::{Digest, Sha256};
 
 use crate::HostId;
 use crate::identity::PublicKey;
-use crate::io::{FileOp, FileResult, FsError, WriteMode};
+use crate::io::{FileMeta, FileOp, FileResult, FsError, WriteMode};
 use crate::outbox::Outbox;
 use crate::protocols::registration::RegistrationTimer;
 use crate::protocols::registration::config::{RegistrarConfig, Strategy};
@@ -136,6 +144,10 @@ use crate::protocols::registration::observe::{
 };
 use crate::protocols::{Observation, TimerId};
 use crate::time::{SimDuration, SimTime};
+
+mod unchanged;
+
+use unchanged::UnchangedFiles;
 
 /// Completed checks after the one in which a miner was asked to register
 /// again before it may be asked again.
@@ -206,6 +218,8 @@ pub struct Registrar {
     /// The registry as announced when ready (with `announce`): what a
     /// restarted miner is sent again, unchanged.
     announced: Option<Vec<String>>,
+    /// With `skip_unchanged`: files read and not accepted, and their stats.
+    unchanged: UnchangedFiles,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -256,11 +270,27 @@ impl WorkQueue {
 #[derive(Clone, Debug)]
 enum InFlight {
     List,
-    Read { agent: String },
-    Legacy { path: String },
-    Quarantine { agent: String, to: String },
-    ReadBackup { agent: String },
-    Restore { agent: String },
+    /// `before`: the stat taken just before (with `skip_unchanged`).
+    Read {
+        agent: String,
+        before: Option<FileMeta>,
+    },
+    Stat {
+        agent: String,
+    },
+    Legacy {
+        path: String,
+    },
+    Quarantine {
+        agent: String,
+        to: String,
+    },
+    ReadBackup {
+        agent: String,
+    },
+    Restore {
+        agent: String,
+    },
 }
 
 impl InFlight {
@@ -268,7 +298,10 @@ impl InFlight {
     fn awaits(&self, result: &FileResult) -> bool {
         match (self, result) {
             (InFlight::List, FileResult::Listed { dir, .. }) => dir.is_empty(),
-            (InFlight::Read { agent }, FileResult::Read { path, .. }) => *path == file_name(agent),
+            (InFlight::Read { agent, .. }, FileResult::Read { path, .. }) => {
+                *path == file_name(agent)
+            }
+            (InFlight::Stat { agent }, FileResult::Stat { path, .. }) => *path == file_name(agent),
             (InFlight::Legacy { path: expected }, FileResult::Read { path, .. }) => {
                 path == expected
             }
@@ -287,6 +320,7 @@ impl InFlight {
             (
                 InFlight::List
                 | InFlight::Read { .. }
+                | InFlight::Stat { .. }
                 | InFlight::Legacy { .. }
                 | InFlight::Quarantine { .. }
                 | InFlight::ReadBackup { .. }
@@ -327,6 +361,7 @@ impl Registrar {
             confirm_at: None,
             orphans: BTreeMap::new(),
             announced: None,
+            unchanged: UnchangedFiles::default(),
         }
     }
 
@@ -549,10 +584,15 @@ impl Registrar {
                     self.queue_listed(now, names);
                 }
             }
-            (InFlight::Read { agent }, FileResult::Read { path, result })
+            (InFlight::Read { agent, before }, FileResult::Read { path, result })
                 if *path == file_name(&agent) =>
             {
-                self.on_read(now, agent, result, out);
+                self.on_read(now, agent, before, result, out);
+            }
+            (InFlight::Stat { agent }, FileResult::Stat { path, result })
+                if *path == file_name(&agent) =>
+            {
+                self.on_stat(now, agent, result, out);
             }
             (InFlight::Legacy { path: expected }, FileResult::Read { path, result })
                 if *path == expected =>
@@ -682,11 +722,16 @@ impl Registrar {
                 }
             }
             Job::Miner(agent) => {
-                if !self.accepted.contains_key(&agent) {
-                    out.file(FileOp::Read {
+                if self.accepted.contains_key(&agent) {
+                    return;
+                }
+                if self.config.skip_unchanged && self.unchanged.wants_stat(&agent) {
+                    out.file(FileOp::Stat {
                         path: file_name(&agent),
                     });
-                    self.in_flight.push(InFlight::Read { agent });
+                    self.in_flight.push(InFlight::Stat { agent });
+                } else {
+                    self.read_miner(agent, None, out);
                 }
             }
             Job::Legacy => {
@@ -700,10 +745,37 @@ impl Registrar {
         }
     }
 
+    fn read_miner(&mut self, agent: String, before: Option<FileMeta>, out: &mut Outbox) {
+        out.file(FileOp::Read {
+            path: file_name(&agent),
+        });
+        self.in_flight.push(InFlight::Read { agent, before });
+    }
+
+    /// A stat of a file read before and not accepted (`skip_unchanged`):
+    /// unchanged since, nothing to do; changed, read it; gone or refused,
+    /// as a read that failed the same way (`Missing`, `Unreadable`).
+    fn on_stat(
+        &mut self,
+        now: SimTime,
+        agent: String,
+        result: &Result<FileMeta, FsError>,
+        out: &mut Outbox,
+    ) {
+        match result {
+            Ok(meta) if self.unchanged.is_unchanged(&agent, meta) => {
+                record(out, RegistrationEvent::Unchanged { agent });
+            }
+            Ok(meta) => self.read_miner(agent, Some(*meta), out),
+            Err(error) => self.on_read(now, agent, None, &Err(error.clone()), out),
+        }
+    }
+
     fn on_read(
         &mut self,
         now: SimTime,
         agent: String,
+        before: Option<FileMeta>,
         result: &Result<Vec<u8>, FsError>,
         out: &mut Outbox,
     ) {
@@ -712,6 +784,7 @@ impl Registrar {
             Err(_) => Err(ValidationErrorKind::Unreadable),
             Ok(bytes) => self.check_file(&agent, bytes),
         };
+        self.unchanged.forget(&agent);
         if let (Err(error), Ok(bytes)) = (verdict.as_ref(), result)
             && error.is_damage()
             && !self.damage_persists(now, &agent, bytes, out)
@@ -719,6 +792,13 @@ impl Registrar {
             return;
         }
         self.suspects.remove(&agent);
+        // An outcome that stands until the file changes (not accepted,
+        // not quarantined): remember the file to skip it while unchanged.
+        if let (true, Err(error), Ok(bytes)) = (self.config.skip_unchanged, &verdict, result)
+            && !(self.config.recover && error.is_damage())
+        {
+            self.unchanged.remember(&agent, before, bytes.len());
+        }
         match verdict {
             Ok(valid) => {
                 let key = valid.public_key();
