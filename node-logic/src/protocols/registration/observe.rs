@@ -93,6 +93,9 @@ pub enum WalletSource {
     Backup,
     /// The legacy centralized `agent_registry.json`.
     Legacy,
+    /// Another registrar's validated result (sharded registrars): the
+    /// miner's signed file, verified again on arrival.
+    Shard,
 }
 
 impl WalletSource {
@@ -102,6 +105,7 @@ impl WalletSource {
             WalletSource::File => "file",
             WalletSource::Backup => "backup",
             WalletSource::Legacy => "legacy",
+            WalletSource::Shard => "shard",
         }
     }
 }

@@ -80,6 +80,18 @@
 //! stands). A stat that finds no file counts as a read that found none
 //! (`Missing`). See [`unchanged`] for when a stat is trusted.
 //!
+//! **Sharded registrars:** with `config.shard`, the registrar reads only
+//! the files of the agents its shard owns
+//! ([`ShardConfig::owner_of`]), and for each such miner it accepts from a
+//! file or backup it sends the other registrars a `Validated` datagram
+//! with the file's bytes. A `Validated` result from one of
+//! `shard.peers` is validated like a read (pinned keys, duplicate
+//! wallets) and accepted with `source: Shard`; from another host, or
+//! invalid, it is rejected (`MessageRejected`). Once
+//! `shard.takeover_after` has passed since its start, the registrar
+//! reads every file still missing itself, whoever owns it: a crashed
+//! owner's shard is taken over, and what it accepts it sends on too.
+//!
 //! **Pinned keys:** with `config.miner_keys`, a file for a known agent that
 //! is validly signed by a different key is refused as `BadSignature` (an
 //! impersonation, not a re-keying).
@@ -133,7 +145,7 @@ use crate::identity::PublicKey;
 use crate::io::{FileMeta, FileOp, FileResult, FsError, WriteMode};
 use crate::outbox::Outbox;
 use crate::protocols::registration::RegistrationTimer;
-use crate::protocols::registration::config::{RegistrarConfig, Strategy};
+use crate::protocols::registration::config::{RegistrarConfig, ShardConfig, Strategy};
 use crate::protocols::registration::file::{
     ValidRegistration, agent_of_file, agent_of_quarantined, backup_name, file_name,
     parse_legacy_registry, quarantine_name, validate,
@@ -220,6 +232,9 @@ pub struct Registrar {
     announced: Option<Vec<String>>,
     /// With `skip_unchanged`: files read and not accepted, and their stats.
     unchanged: UnchangedFiles,
+    /// When it started (sharded registrars take other shards over
+    /// `takeover_after` later).
+    started_at: SimTime,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -362,6 +377,7 @@ impl Registrar {
             orphans: BTreeMap::new(),
             announced: None,
             unchanged: UnchangedFiles::default(),
+            started_at: SimTime::ZERO,
         }
     }
 
@@ -374,6 +390,7 @@ impl Registrar {
             return;
         }
         self.phase = Phase::Waiting;
+        self.started_at = now;
         self.timeout_at = now + self.config.timeout;
         out.set_timer(
             TimerId::Registration(RegistrationTimer::Timeout),
@@ -465,7 +482,10 @@ impl Registrar {
             return;
         }
         let job = if let Some(agent) = agent_of_file(path) {
-            if self.accepted.contains_key(agent) || self.refused.contains(agent) {
+            if self.accepted.contains_key(agent)
+                || self.refused.contains(agent)
+                || !self.reads(agent, now)
+            {
                 return;
             }
             Job::Miner(agent.to_string())
@@ -557,6 +577,7 @@ impl Registrar {
             if let Some(agent) = agent_of_file(name)
                 && !self.accepted.contains_key(agent)
                 && !self.refused.contains(agent)
+                && self.reads(agent, now)
             {
                 self.queue.push(Job::Miner(agent.to_string()));
             }
@@ -689,7 +710,9 @@ impl Registrar {
         let quarantined: BTreeSet<&str> = names
             .iter()
             .filter_map(|n| agent_of_quarantined(n))
-            .filter(|a| !self.accepted.contains_key(*a) && !self.refused.contains(*a))
+            .filter(|a| {
+                !self.accepted.contains_key(*a) && !self.refused.contains(*a) && self.reads(a, now)
+            })
             .collect();
         if quarantined.is_empty() && self.orphans.is_empty() {
             return;
@@ -802,6 +825,9 @@ impl Registrar {
         match verdict {
             Ok(valid) => {
                 let key = valid.public_key();
+                if let Ok(bytes) = result {
+                    self.share(&agent, bytes, out);
+                }
                 self.accept(
                     now,
                     agent,
@@ -886,6 +912,7 @@ impl Registrar {
             Some((valid, bytes)) => {
                 let key = valid.public_key();
                 let wallet = valid.wallet_address().to_string();
+                self.share(&agent, bytes, out);
                 self.accept(
                     now,
                     agent.clone(),
@@ -1112,6 +1139,82 @@ impl Registrar {
 }
 
 impl Registrar {
+    /// Whether it reads `agent`'s file at `now`: always unless sharded;
+    /// sharded, when its shard owns the agent or once `takeover_after`
+    /// has passed since its start.
+    fn reads(&self, agent: &str, now: SimTime) -> bool {
+        match &self.config.shard {
+            None => true,
+            Some(shard) => {
+                ShardConfig::owner_of(agent, shard.count) == shard.index
+                    || now >= self.started_at + shard.takeover_after
+            }
+        }
+    }
+
+    /// Sharded: send the other registrars the miner file it accepted.
+    fn share(&self, agent: &str, file: &[u8], out: &mut Outbox) {
+        if let Some(shard) = &self.config.shard
+            && !self.accepted.contains_key(agent)
+        {
+            let datagram = RegistrationMessage::Validated {
+                agent: agent.to_string(),
+                file: file.to_vec(),
+            }
+            .encode();
+            out.broadcast(shard.peers.iter().copied(), datagram);
+        }
+    }
+
+    /// Another registrar's `Validated` result: from one of its shard
+    /// peers and valid here too, accepted (`source: Shard`), and
+    /// readiness tested; otherwise rejected. Ignored once ready or when
+    /// the agent is already accepted.
+    pub fn handle_validated(
+        &mut self,
+        now: SimTime,
+        from: HostId,
+        agent: &str,
+        file: &[u8],
+        rng: &mut dyn Rng,
+        out: &mut Outbox,
+    ) {
+        let peer = self
+            .config
+            .shard
+            .as_ref()
+            .is_some_and(|s| s.peers.contains(&from));
+        if !peer {
+            return out.record(Observation::MessageRejected {
+                from,
+                reason: crate::io::RejectReason::NotAMember,
+            });
+        }
+        if self.phase != Phase::Waiting || self.accepted.contains_key(agent) {
+            return;
+        }
+        match self.check_file(agent, file) {
+            Ok(valid) => {
+                let key = valid.public_key();
+                let wallet = valid.wallet_address().to_string();
+                self.unchanged.forget(agent);
+                self.accept(
+                    now,
+                    agent.to_string(),
+                    wallet,
+                    Some(key),
+                    WalletSource::Shard,
+                    out,
+                );
+                self.advance(now, rng, out);
+            }
+            Err(_) => out.record(Observation::MessageRejected {
+                from,
+                reason: crate::io::RejectReason::BadSignature,
+            }),
+        }
+    }
+
     /// A restarted miner asks for the registry again (its validator lost
     /// the set): a registrar that announced sends it the very registry it
     /// announced. Before then there is nothing to send (the announcement

@@ -49,6 +49,7 @@ fn config(strategy: Strategy, expected: u32, recover: bool) -> RegistrarConfig {
         parallel_reads: 1,
         shared_validation: None,
         skip_unchanged: false,
+        shard: None,
     }
 }
 
