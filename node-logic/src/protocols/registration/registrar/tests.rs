@@ -1376,3 +1376,109 @@ fn duplicate_wallets_are_skipped_too() {
     assert_eq!(events(&third), [unchanged("miner-1")]);
     assert_eq!(op_kinds(&third), ["list", "stat"]);
 }
+
+fn sharded(index: u32, peers: Vec<HostId>) -> RegistrarConfig {
+    RegistrarConfig {
+        shard: Some(Box::new(
+            crate::protocols::registration::config::ShardConfig {
+                index,
+                count: 2,
+                peers,
+                takeover_after: SimDuration::from_secs(30),
+            },
+        )),
+        ..config(backoff(0), 4, true)
+    }
+}
+
+fn rejected(outputs: &[Output]) -> Vec<(HostId, crate::io::RejectReason)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Record(Observation::MessageRejected { from, reason }) => Some((*from, *reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_sharded_registrar_reads_its_shard_and_passes_on_what_it_accepts() {
+    use crate::protocols::registration::config::ShardConfig;
+    let peer = HostId(7);
+    let mut h = Harness::new(sharded(0, vec![peer]));
+    for i in 0..4u8 {
+        h.put(&format!("miner-{i}_miner_info.json"), valid(i, t(0)));
+    }
+    let mine: Vec<String> = (0..4)
+        .map(|i| format!("miner-{i}"))
+        .filter(|a| ShardConfig::owner_of(a, 2) == 0)
+        .collect();
+    assert!(!mine.is_empty() && mine.len() < 4, "{mine:?}");
+    let first = h.start(t(0));
+    let reads = ops(&first)
+        .iter()
+        .filter(|op| matches!(op, FileOp::Read { .. }))
+        .count();
+    assert_eq!(reads, mine.len(), "only its shard's files");
+    let sent = sends(&first);
+    assert_eq!(sent.len(), mine.len());
+    for (to, message) in sent {
+        assert_eq!(to, peer);
+        assert!(
+            matches!(&message, RegistrationMessage::Validated { agent, file }
+                if mine.contains(agent) && file == h.fs.get(&file_name(agent)).unwrap())
+        );
+    }
+    // The other shard's miners arrive from the peer, verified again.
+    let mut out = Outbox::default();
+    for i in 0..4u8 {
+        let agent = format!("miner-{i}");
+        if !mine.contains(&agent) {
+            let file = valid(i, t(0));
+            h.reg
+                .handle_validated(t(S), peer, &agent, &file, &mut h.rng, &mut out);
+        }
+    }
+    let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+    assert!(events(&outputs).iter().any(|e| matches!(
+        e,
+        RegistrationEvent::Accepted {
+            source: WalletSource::Shard,
+            ..
+        }
+    )));
+    assert!(h.reg.is_ready(), "the full registry");
+}
+
+#[test]
+fn results_from_strangers_or_invalid_results_are_rejected() {
+    let peer = HostId(7);
+    let mut h = Harness::new(sharded(0, vec![peer]));
+    h.start(t(0));
+    let mut out = Outbox::default();
+    let file = valid(1, t(0));
+    // Not a registrar peer.
+    h.reg
+        .handle_validated(t(S), HostId(100), "miner-1", &file, &mut h.rng, &mut out);
+    // A peer relaying a file that is not miner-2's.
+    h.reg
+        .handle_validated(t(S), peer, "miner-2", &file, &mut h.rng, &mut out);
+    let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+    use crate::io::RejectReason;
+    assert_eq!(
+        rejected(&outputs),
+        [
+            (HostId(100), RejectReason::NotAMember),
+            (peer, RejectReason::BadSignature)
+        ]
+    );
+    assert_eq!(h.reg.accepted_count(), 0);
+    // Without sharding nobody's results are taken.
+    let mut plain = Harness::new(config(backoff(0), 4, true));
+    plain.start(t(0));
+    plain
+        .reg
+        .handle_validated(t(S), peer, "miner-1", &file, &mut plain.rng, &mut out);
+    let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+    assert_eq!(rejected(&outputs), [(peer, RejectReason::NotAMember)]);
+}
