@@ -158,3 +158,21 @@ fn bad_values_are_refused_where_they_are_written() {
         "",
     );
 }
+
+#[test]
+fn a_restarted_registrar_ends_with_the_full_registry_by_taking_over() {
+    // registrar-0 dies at 1 s and restarts 2 s later with nothing: the
+    // others' results sent meanwhile are lost to it, so it reads what is
+    // still missing itself once `shard_takeover` has passed.
+    let extra = "[registration]\nshard = true\nshard_takeover = \"10 s\"\n\
+                 [[faults]]\nat = \"1 s\"\ncrash = \"registrar-0\"\nrestart = \"2 s\"\n";
+    let (log, _) = run(&parse(extra).unwrap());
+    let (per, _) = outcome(&log);
+    let (plain, _) = outcome(&run(&parse("[registration]\n").unwrap()).0);
+    for (i, (accepted, _, ready)) in per.iter().enumerate() {
+        let mut distinct = accepted.clone();
+        distinct.dedup();
+        assert_eq!(distinct, plain[0].0, "registrar {i}: the full registry");
+        assert!(*ready, "registrar {i} ready");
+    }
+}

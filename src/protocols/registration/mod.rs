@@ -429,7 +429,14 @@ fn spec(
             let expected = expected_count(&spec, miner_count);
             apply_auto(&mut spec, expected);
         }
-        let default = longest_check(&spec).saturating_mul(6) + SimDuration::from_secs(10);
+        // A sharded registrar that restarts gets other shards' miners only
+        // by taking them over: allow for that too.
+        let takeover = match spec.shard {
+            true => spec.shard_takeover,
+            false => SimDuration::ZERO,
+        };
+        let default =
+            longest_check(&spec).saturating_mul(6) + SimDuration::from_secs(10) + takeover;
         spec.liveness_bound = t.positive_duration_or("liveness_bound", default)?;
         Ok(spec)
     })
