@@ -91,6 +91,9 @@ pub fn export(args: &ExportArgs) -> Exit {
         args.out.display(),
         job.scenario.hosts.len()
     );
+    if skips_unchanged(&job.scenario) {
+        eprint!("warning: {}", &SKIP_UNCHANGED_NOTE[2..]);
+    }
     if config.skipped > 0 {
         eprintln!(
             "warning: {} fault(s) cannot be expressed in Shadow and are not in the export: see {}",
@@ -205,7 +208,12 @@ impl ShadowExport {
         Ok(ShadowExport {
             gml,
             yaml,
-            notes: notes(&real, jittered, scenario.cpu.is_some()),
+            notes: notes(
+                &real,
+                jittered,
+                scenario.cpu.is_some(),
+                skips_unchanged(scenario),
+            ),
             skipped: real.skipped.len() + usize::from(scenario.cpu.is_some()),
         })
     }
@@ -305,9 +313,25 @@ fn host_processes(
     }
 }
 
+/// Whether the scenario's registrars skip unchanged files.
+fn skips_unchanged(scenario: &Scenario) -> bool {
+    scenario
+        .protocols
+        .registration
+        .as_ref()
+        .is_some_and(|r| r.skip_unchanged)
+}
+
+/// Why `skip_unchanged` saves nothing under Shadow (said in the notes and
+/// on stderr).
+const SKIP_UNCHANGED_NOTE: &str = "- [registration] skip_unchanged: under Shadow a process's clock \
+     is Shadow's simulated one (from 2000-01-01) while the shared directory's modification times come \
+     from the host's real clock, so every stat looks newer than the process's clock and is flagged \
+     recent, never trusted: every file is read again as without the cache (safe, no saving)\n";
+
 /// `EXPORT-NOTES.md`: what a Shadow run of the export leaves out, how
 /// each part is reproduced, and what is approximated.
-fn notes(real: &RealFaults, jittered: usize, cpu: bool) -> String {
+fn notes(real: &RealFaults, jittered: usize, cpu: bool, skip_unchanged: bool) -> String {
     let mut notes = String::from(
         "# Export notes\n\nHow a Shadow run of this export reproduces `sim run scenario.toml`.\n\n\
          ## Left out\n\n",
@@ -326,7 +350,10 @@ fn notes(real: &RealFaults, jittered: usize, cpu: bool) -> String {
              reproduced; compare with a `sim run` without [cpu]\n",
         );
     }
-    if real.skipped.is_empty() && !cpu {
+    if skip_unchanged {
+        notes.push_str(SKIP_UNCHANGED_NOTE);
+    }
+    if real.skipped.is_empty() && !cpu && !skip_unchanged {
         notes.push_str("Nothing: every fault of the scenario is in this export.\n");
     }
     notes.push_str(

@@ -178,6 +178,12 @@ pub enum FileOp {
         /// The path.
         path: String,
     },
+    /// Read a file's size and modification time, not its bytes (a
+    /// `stat`): what a cache of unchanged files compares.
+    Stat {
+        /// The path.
+        path: String,
+    },
     /// Be told ([`Input::FileChanged`]) of every later change in `dir`.
     Watch {
         /// The directory (`""` is the shared directory itself).
@@ -225,11 +231,43 @@ pub enum FileResult {
         /// Outcome.
         result: Result<(), FsError>,
     },
+    /// A stat finished.
+    Stat {
+        /// The path.
+        path: String,
+        /// The file's size and modification time as they were when the
+        /// stat completed.
+        result: Result<FileMeta, FsError>,
+    },
     /// The watch is in place.
     Watching {
         /// The directory.
         dir: String,
     },
+}
+
+/// A file's size and modification time, as a [`FileOp::Stat`] found them.
+///
+/// Two stats of one path that agree on `size` and `modified_ns` mean the
+/// file was not written in between, *unless* it was written within the
+/// filesystem's timestamp granularity of the first one with the same
+/// size. `recent` flags that window: the modification time is so close to
+/// the moment of the stat that a later write could leave it unchanged, so
+/// a cache must not trust this answer. The simulator's clock has 1 ns
+/// granularity (recent: modified at the very nanosecond of the stat, or
+/// being written right now); a real filesystem's is coarser (see
+/// `src/real/shared_dir.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMeta {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds (the simulator's clock, or the
+    /// real filesystem's since the Unix epoch): only compared for
+    /// equality, never with the node's clock.
+    pub modified_ns: u64,
+    /// Modified within the timestamp granularity of the stat (or being
+    /// written): a same-size rewrite might not change `modified_ns`.
+    pub recent: bool,
 }
 
 /// Why a file operation failed.

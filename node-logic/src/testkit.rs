@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
 use crate::HostId;
-use crate::io::{FileOp, FileResult, FsError, Input, Node, Output, Payload};
+use crate::io::{FileMeta, FileOp, FileResult, FsError, Input, Node, Output, Payload};
 use crate::protocols::{HostConfig, HostNode, Observation, TimerId};
 use crate::time::{SimDuration, SimTime};
 
@@ -377,11 +377,16 @@ impl<N: Node> TestNet<N> {
 }
 
 /// An in-memory shared directory: every operation takes effect at once
-/// (writes are whole, as if atomic; listings see every file).
+/// (writes are whole, as if atomic; listings see every file). Its
+/// modification times are a counter that every write and `put` advances
+/// (never `recent`), so a stat tells any two writes apart unless a test
+/// says otherwise ([`MemDir::put_same_time`]).
 #[derive(Default)]
 pub struct MemDir {
     files: BTreeMap<String, Vec<u8>>,
     rewrites: BTreeMap<String, Rewrite>,
+    modified: BTreeMap<String, u64>,
+    clock: u64,
 }
 
 impl MemDir {
@@ -395,7 +400,18 @@ impl MemDir {
     }
     /// Creates or replaces the file at `path`.
     pub fn put(&mut self, path: &str, bytes: Vec<u8>) {
+        self.touch(path);
         self.files.insert(path.to_string(), bytes);
+    }
+    /// Replaces the file at `path` keeping its modification time: a
+    /// rewrite within the filesystem's timestamp granularity, which a
+    /// cache of sizes and times cannot see when the size is the same.
+    pub fn put_same_time(&mut self, path: &str, bytes: Vec<u8>) {
+        self.files.insert(path.to_string(), bytes);
+    }
+    fn touch(&mut self, path: &str) {
+        self.clock += 1;
+        self.modified.insert(path.to_string(), self.clock);
     }
     /// The next write of `path` stores `rewrite(bytes)` instead of `bytes`
     /// (a writer that writes a bad file in the first place).
@@ -411,6 +427,7 @@ impl MemDir {
                     Some(mut rewrite) => rewrite(&bytes),
                     None => bytes,
                 };
+                self.touch(&path);
                 self.files.insert(path.clone(), bytes);
                 let result = FileResult::Written {
                     path: path.clone(),
@@ -429,6 +446,9 @@ impl MemDir {
             FileOp::Rename { from, to } => {
                 let result = match self.files.remove(&from) {
                     Some(bytes) => {
+                        // A rename keeps the file's modification time.
+                        let modified = self.modified.remove(&from).unwrap_or_default();
+                        self.modified.insert(to.clone(), modified);
                         self.files.insert(to.clone(), bytes);
                         Ok(())
                     }
@@ -438,9 +458,21 @@ impl MemDir {
                 (FileResult::Renamed { from, to, result }, changed)
             }
             FileOp::Delete { path } => {
+                self.modified.remove(&path);
                 let result = self.files.remove(&path).map(drop).ok_or(FsError::NotFound);
                 let changed = result.is_ok().then(|| path.clone());
                 (FileResult::Deleted { path, result }, changed)
+            }
+            FileOp::Stat { path } => {
+                let result = match self.files.get(&path) {
+                    Some(bytes) => Ok(FileMeta {
+                        size: bytes.len() as u64,
+                        modified_ns: self.modified.get(&path).copied().unwrap_or_default(),
+                        recent: false,
+                    }),
+                    None => Err(FsError::NotFound),
+                };
+                (FileResult::Stat { path, result }, None)
             }
             FileOp::Watch { dir } => (FileResult::Watching { dir }, None),
         }

@@ -110,6 +110,8 @@ fn registrar_config(host: u32, miners: &[u32], strategy: Strategy, recover: bool
             announce: false,
             parallel_reads: 1,
             shared_validation: None,
+            skip_unchanged: false,
+            shard: None,
         },
     ))
 }

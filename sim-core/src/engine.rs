@@ -993,6 +993,14 @@ impl<N: Node> Simulation<N> {
             ),
             FileResult::Renamed { to, result, .. } => ("rename", to, 0, result.is_ok()),
             FileResult::Deleted { path, result } => ("delete", path, 0, result.is_ok()),
+            FileResult::Stat { path, result } => (
+                "stat",
+                path,
+                result
+                    .as_ref()
+                    .map_or(0, |m| usize::try_from(m.size).unwrap_or(usize::MAX)),
+                result.is_ok(),
+            ),
             FileResult::Watching { dir } => ("watch", dir, 0, true),
         };
         self.core
@@ -1018,7 +1026,7 @@ impl Core {
             .unwrap_or_default();
         let mut rng = self.streams.damage(fault, target_index);
         let damaged = (target.damage)(&original, &mut rng);
-        self.fs.put(&target.path, damaged);
+        self.fs.put_at(self.now, &target.path, damaged);
         let mode = target.label;
         self.log.damaged.push(DamageRecord {
             time: self.now,

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use node_logic::HostId;
-use node_logic::io::{FileOp, FileResult, FsError, WriteMode};
+use node_logic::io::{FileMeta, FileOp, FileResult, FsError, WriteMode};
 
 use crate::units::{SimDuration, SimTime};
 
@@ -34,6 +34,8 @@ pub struct FsConfig {
     pub list_time: SimDuration,
     /// A rename or delete (metadata only).
     pub metadata_time: SimDuration,
+    /// A stat: reading a file's size and modification time.
+    pub stat_time: SimDuration,
     /// From a change to the watchers being told.
     pub notify_delay: SimDuration,
 }
@@ -45,6 +47,7 @@ impl Default for FsConfig {
             read_time: SimDuration::from_millis(2),
             list_time: SimDuration::from_millis(5),
             metadata_time: SimDuration::from_millis(1),
+            stat_time: SimDuration::from_millis(1),
             notify_delay: SimDuration::from_millis(1),
         }
     }
@@ -60,6 +63,9 @@ struct File {
     content: Vec<u8>,
     /// A write filling this file right now.
     filling: Option<Filling>,
+    /// When `content` last changed (a rename keeps it, as on a real
+    /// filesystem).
+    modified: SimTime,
 }
 
 #[derive(Clone, Debug)]
@@ -87,6 +93,22 @@ impl File {
         match &self.filling {
             Some(f) => &f.bytes[..f.written_at(now)],
             None => &self.content,
+        }
+    }
+
+    /// What a stat completing at `now` finds: the visible size and the
+    /// modification time in ns. A file being filled is being modified
+    /// right now (`now`, recent); otherwise recent means modified at the
+    /// very nanosecond of the stat (the clock's granularity).
+    fn meta(&self, now: SimTime) -> FileMeta {
+        let (modified, filling) = match &self.filling {
+            Some(_) => (now, true),
+            None => (self.modified, false),
+        };
+        FileMeta {
+            size: self.visible(now).len() as u64,
+            modified_ns: modified.as_nanos(),
+            recent: filling || modified >= now,
         }
     }
 }
@@ -130,6 +152,8 @@ pub struct FsCounters {
     pub lists: u64,
     /// Renames and deletes completed.
     pub metadata: u64,
+    /// Stats completed.
+    pub stats: u64,
 }
 
 /// The shared directory.
@@ -163,6 +187,7 @@ impl SimFs {
             FileOp::Read { .. } => self.config.read_time,
             FileOp::List { .. } => self.config.list_time,
             FileOp::Rename { .. } | FileOp::Delete { .. } => self.config.metadata_time,
+            FileOp::Stat { .. } => self.config.stat_time,
             FileOp::Watch { dir } => {
                 self.watchers.entry(dir.clone()).or_default().insert(host);
                 return (Begun::Now(FileResult::Watching { dir: dir.clone() }), None);
@@ -181,11 +206,13 @@ impl SimFs {
             let file = self.files.entry(target.clone()).or_insert(File {
                 content: Vec::new(),
                 filling: None,
+                modified: now,
             });
             // Truncate now; bytes appear as the write proceeds. A second
             // writer of the same file takes over (last writer wins, as with
             // O_TRUNC); the first one's completion finds it replaced.
             file.content.clear();
+            file.modified = now;
             file.filling = Some(Filling {
                 op: id,
                 bytes: bytes.clone(),
@@ -232,6 +259,7 @@ impl SimFs {
                     // Filling was checked just above.
                     let filling = file.filling.take().expect("checked above");
                     file.content = filling.bytes;
+                    file.modified = now;
                     ours = true;
                 }
                 if ours && mode == WriteMode::Atomic {
@@ -279,6 +307,15 @@ impl SimFs {
                 let changed = result.is_ok().then(|| to.clone());
                 (FileResult::Renamed { from, to, result }, changed)
             }
+            FileOp::Stat { path } => {
+                counters.stats += 1;
+                let result = self
+                    .files
+                    .get(&path)
+                    .map(|f| f.meta(now))
+                    .ok_or(FsError::NotFound);
+                (FileResult::Stat { path, result }, None)
+            }
             FileOp::Delete { path } => {
                 counters.metadata += 1;
                 let result = self
@@ -315,6 +352,7 @@ impl SimFs {
                 let visible = file.visible(now).to_vec();
                 file.content = visible;
                 file.filling = None;
+                file.modified = now;
             }
         }
         for set in self.watchers.values_mut() {
@@ -335,13 +373,20 @@ impl SimFs {
         self.files.get(path).map(|f| f.visible(now))
     }
 
-    /// Replaces `path` at once (fault injection, test setup).
+    /// Replaces `path` at once, modified at time zero (test setup, the
+    /// files placed before a run).
     pub fn put(&mut self, path: &str, bytes: Vec<u8>) {
+        self.put_at(SimTime::ZERO, path, bytes);
+    }
+
+    /// Replaces `path` at once, modified at `now` (fault injection).
+    pub fn put_at(&mut self, now: SimTime, path: &str, bytes: Vec<u8>) {
         self.files.insert(
             path.to_string(),
             File {
                 content: bytes,
                 filling: None,
+                modified: now,
             },
         );
     }
@@ -431,6 +476,10 @@ fn invalid_path_result(op: &FileOp) -> Option<FileResult> {
         FileOp::Delete { path } if !valid_path(path) => Some(FileResult::Deleted {
             path: path.clone(),
             result: bad,
+        }),
+        FileOp::Stat { path } if !valid_path(path) => Some(FileResult::Stat {
+            path: path.clone(),
+            result: Err(FsError::InvalidPath),
         }),
         _ => None,
     }
@@ -643,5 +692,82 @@ mod tests {
             }
         );
         assert_eq!(fs.counters()[&A].metadata, 3);
+    }
+
+    fn stat(fs: &mut SimFs, at: SimTime, path: &str) -> Result<FileMeta, FsError> {
+        let (id, done) = later(fs.begin(at, A, FileOp::Stat { path: path.into() }).0);
+        assert_eq!(done, at + FsConfig::default().stat_time);
+        match fs.finish(done, id).unwrap().1 {
+            FileResult::Stat { result, .. } => result,
+            other => panic!("not a stat: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stats_give_size_and_time_and_flag_what_a_cache_cannot_trust() {
+        let mut fs = SimFs::new(FsConfig::default());
+        fs.put_at(ms(3), "f.json", b"0123456789".to_vec());
+        let first = stat(&mut fs, ms(10), "f.json").unwrap();
+        assert_eq!(
+            first,
+            FileMeta {
+                size: 10,
+                modified_ns: ms(3).as_nanos(),
+                recent: false
+            }
+        );
+        // A rename keeps the time; a stat of a missing file fails.
+        let (id, done) = later(
+            fs.begin(
+                ms(20),
+                A,
+                FileOp::Rename {
+                    from: "f.json".into(),
+                    to: "g.json".into(),
+                },
+            )
+            .0,
+        );
+        fs.finish(done, id).unwrap();
+        assert_eq!(stat(&mut fs, ms(30), "g.json").unwrap(), first);
+        assert_eq!(stat(&mut fs, ms(30), "f.json"), Err(FsError::NotFound));
+        // An in-place rewrite of the same size: while it fills, the stat
+        // is recent; once done, the time is the write's end.
+        let (id, done) = later(
+            fs.begin(
+                ms(40),
+                B,
+                write("g.json", b"abcdefghij", WriteMode::InPlace),
+            )
+            .0,
+        );
+        let during = stat(&mut fs, ms(45), "g.json").unwrap();
+        assert!(during.recent, "{during:?}");
+        fs.finish(done, id).unwrap();
+        let after = stat(&mut fs, done + SimDuration::from_nanos(1), "g.json").unwrap();
+        assert_eq!(after.size, 10);
+        assert_eq!(after.modified_ns, done.as_nanos());
+        assert!(!after.recent);
+        assert_ne!(after.modified_ns, first.modified_ns);
+        // Modified at the very nanosecond of the stat: recent.
+        fs.put_at(ms(100) + FsConfig::default().stat_time, "h.json", vec![1]);
+        assert!(stat(&mut fs, ms(100), "h.json").unwrap().recent);
+        assert_eq!(fs.counters()[&A].stats, 6);
+        let bad = fs
+            .begin(
+                ms(0),
+                A,
+                FileOp::Stat {
+                    path: "../x".into(),
+                },
+            )
+            .0;
+        assert!(matches!(
+            bad,
+            Begun::Now(FileResult::Stat {
+                result: Err(FsError::InvalidPath),
+                ..
+            })
+        ));
     }
 }

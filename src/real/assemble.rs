@@ -318,6 +318,7 @@ fn add_counters(log: &mut RunLog, host: HostId, c: &NodeCounters, out: &mut Asse
     fs.reads += c.reads;
     fs.lists += c.lists;
     fs.metadata += c.metadata;
+    fs.stats += c.stats;
     for (name, n) in &c.protocols {
         *out.counters.entry(name.clone()).or_default() += n;
     }

@@ -434,6 +434,7 @@ impl Loop {
             reads: fs.reads,
             lists: fs.lists,
             metadata: fs.metadata,
+            stats: fs.stats,
             protocols: {
                 let mut counters = sim::protocols::ProtocolCounters::new();
                 sim::protocols::node_counters(&self.run.node, &mut counters);

@@ -155,6 +155,9 @@ pub struct NodeCounters {
     /// Renames and deletes completed.
     #[serde(skip_serializing_if = "is_zero")]
     pub metadata: u64,
+    /// Stats completed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stats: u64,
     /// Each protocol's counters read off the node (`sim::protocols::node_counters`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub protocols: BTreeMap<String, u64>,
@@ -180,7 +183,7 @@ macro_rules! each_counter {
             bytes_received,
             send_errors
         );
-        $nums!(inputs, writes, reads, lists, metadata);
+        $nums!(inputs, writes, reads, lists, metadata, stats);
         $maps!(sent_to, copies_to, held_to, received_from, in_flight_from);
         $maps!(dropped, rejected, protocols, fs_refused);
     };
@@ -229,6 +232,7 @@ impl NodeCounters {
             reads: _,
             lists: _,
             metadata: _,
+            stats: _,
             protocols: _,
             fs_refused: _,
         } = delta;

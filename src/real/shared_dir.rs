@@ -25,6 +25,20 @@
 //!   the legacy registry up to [`MAX_LEGACY_REGISTRY_BYTES`] (16 MiB);
 //!   larger is refused without reading it all.
 //!
+//! - **Stats never open the file:** [`FileOp::Stat`] is one `fstatat`
+//!   without following a link; a link, FIFO, device, directory or socket
+//!   is refused as a read would refuse it, and so is a file larger than a
+//!   read would take (it is not read, and nothing could skip it). The
+//!   modification time is the filesystem's, in ns since the Unix epoch;
+//!   its real granularity is the filesystem's (ext4, XFS, btrfs: ns
+//!   fields set from the kernel's coarse clock, a few ms; ext3, HFS+: 1 s;
+//!   FAT: 2 s; NFS: the server's clock). A stat within
+//!   [`RECENT_WINDOW`] (2 s) of the file's modification time, or of a time
+//!   ahead of this host's clock (clock skew), is flagged `recent`, so a
+//!   cache does not trust it: a same-size rewrite within the granularity
+//!   would keep size and time. Skew beyond 2 s between a file server and
+//!   this host is not covered.
+//!
 //! A refused file is an `FsError::Io` for the node (a registrar treats it
 //! as unreadable: quarantined or asked for again) and is counted by reason
 //! ([`SharedDir::refused`]: `symlink`, `not-a-file`, `too-large`,
@@ -37,9 +51,10 @@ use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use node_logic::HostId;
-use node_logic::io::{FileOp, FileResult, FsError, WriteMode};
+use node_logic::io::{FileMeta, FileOp, FileResult, FsError, WriteMode};
 use node_logic::protocols::registration::file::{
     LEGACY_REGISTRY_FILE, MAX_FILE_BYTES, MAX_LEGACY_REGISTRY_BYTES,
 };
@@ -60,6 +75,12 @@ pub struct SharedDir {
 /// What a watched directory held at the last poll: name -> (size, mtime s,
 /// mtime ns).
 type Snapshot = BTreeMap<String, (i64, i64, u64)>;
+
+/// How close to a file's modification time a stat is flagged `recent`
+/// (not to be trusted by a cache of sizes and times): the coarsest common
+/// timestamp granularity (FAT's 2 s) covers ext3's and HFS+'s 1 s and the
+/// kernel's coarse clock on ns-stamped filesystems.
+pub const RECENT_WINDOW: Duration = Duration::from_secs(2);
 
 /// Flags of every directory opened on the way to a file.
 const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -130,6 +151,11 @@ impl SharedDir {
                 self.counters.metadata += 1;
                 let result = self.delete(&path);
                 FileResult::Deleted { path, result }
+            }
+            FileOp::Stat { path } => {
+                self.counters.stats += 1;
+                let result = self.stat(&path);
+                FileResult::Stat { path, result }
             }
             FileOp::Watch { dir } => match self.snapshot(&dir) {
                 Ok(snapshot) => {
@@ -210,6 +236,41 @@ impl SharedDir {
             return Err(self.too_large(path, limit));
         }
         Ok(bytes)
+    }
+
+    /// The size and modification time of the regular file at `path`
+    /// (what [`FileOp::Stat`] does, without counting an operation): never
+    /// opened, a link never followed; what a read would refuse is refused.
+    pub fn stat(&mut self, path: &str) -> Result<FileMeta, FsError> {
+        let (dir, leaf) = self.parent(path, false)?;
+        let stat = rustix::fs::statat(&dir, leaf, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| self.errno(path, e))?;
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => {}
+            FileType::Symlink => return Err(self.errno(path, Errno::LOOP)),
+            other => {
+                self.count("not-a-file");
+                return Err(FsError::Io(format!(
+                    "refused {path}: it is {}, not a regular file",
+                    kind_name(other)
+                )));
+            }
+        }
+        let size = u64::try_from(stat.st_size).unwrap_or(0);
+        let limit = read_limit(leaf);
+        if size > limit {
+            return Err(self.too_large(path, limit));
+        }
+        let seconds = u64::try_from(stat.st_mtime).unwrap_or(0);
+        // `st_mtime_nsec` is signed on some targets.
+        #[allow(clippy::useless_conversion)]
+        let nanos = u64::try_from(stat.st_mtime_nsec).unwrap_or(0);
+        let modified = UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_nanos(nanos);
+        Ok(FileMeta {
+            size,
+            modified_ns: seconds.saturating_mul(1_000_000_000).saturating_add(nanos),
+            recent: is_recent(modified, SystemTime::now()),
+        })
     }
 
     /// Writes `bytes` to `path` (what [`FileOp::Write`] does, without
@@ -404,6 +465,16 @@ impl SharedDir {
 
     fn count(&mut self, reason: &str) {
         *self.refused.entry(reason.to_string()).or_default() += 1;
+    }
+}
+
+/// Whether a file modified at `modified` is, at `now`, too recently
+/// modified for its size and time to prove it unchanged later: within
+/// [`RECENT_WINDOW`], or ahead of this host's clock.
+fn is_recent(modified: SystemTime, now: SystemTime) -> bool {
+    match now.duration_since(modified) {
+        Ok(age) => age < RECENT_WINDOW,
+        Err(_) => true,
     }
 }
 
@@ -702,6 +773,70 @@ mod tests {
         let big = vec![b' '; 100_000];
         fs::write(root.join(LEGACY_REGISTRY_FILE), &big).unwrap();
         assert_eq!(read_result(&mut dir, LEGACY_REGISTRY_FILE).unwrap(), big);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    fn stat_result(dir: &mut SharedDir, path: &str) -> Result<FileMeta, FsError> {
+        match dir.apply(FileOp::Stat { path: path.into() }) {
+            FileResult::Stat { result, .. } => result,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A stat gives size and time without opening the file; a file just
+    /// written is recent (not to be trusted by a cache), an old one is
+    /// not; a same-size rewrite shows a new time; links, FIFOs, folders
+    /// and huge files are refused at once.
+    #[test]
+    fn stats_report_size_and_time_and_refuse_what_reads_refuse() {
+        let root = temp("stat");
+        let mut dir = SharedDir::open(&root, HostId(0)).unwrap();
+        fs::write(root.join("a_miner_info.json"), b"0123456789").unwrap();
+        let fresh = stat_result(&mut dir, "a_miner_info.json").unwrap();
+        assert_eq!(fresh.size, 10);
+        assert!(fresh.recent, "just written: {fresh:?}");
+        let old = SystemTime::now() - Duration::from_secs(60);
+        let file = fs::File::options()
+            .write(true)
+            .open(root.join("a_miner_info.json"))
+            .unwrap();
+        file.set_modified(old).unwrap();
+        let settled = stat_result(&mut dir, "a_miner_info.json").unwrap();
+        assert!(!settled.recent, "{settled:?}");
+        assert_eq!(
+            u128::from(settled.modified_ns),
+            old.duration_since(UNIX_EPOCH).unwrap().as_nanos()
+        );
+        fs::write(root.join("a_miner_info.json"), b"abcdefghij").unwrap();
+        let rewritten = stat_result(&mut dir, "a_miner_info.json").unwrap();
+        assert_eq!(rewritten.size, 10);
+        assert_ne!(rewritten.modified_ns, settled.modified_ns);
+        assert!(!is_recent(old, SystemTime::now()));
+        assert!(is_recent(
+            SystemTime::now() + Duration::from_secs(60),
+            SystemTime::now()
+        ));
+        assert_eq!(stat_result(&mut dir, "none"), Err(FsError::NotFound));
+        assert_eq!(stat_result(&mut dir, "../x"), Err(FsError::InvalidPath));
+        symlink("/dev/zero", root.join("zero_miner_info.json")).unwrap();
+        mkfifo(&root.join("fifo_miner_info.json"));
+        fs::create_dir(root.join("dir_miner_info.json")).unwrap();
+        let huge = fs::File::create(root.join("huge_miner_info.json")).unwrap();
+        huge.set_len(1 << 30).unwrap();
+        refused(
+            stat_result(&mut dir, "zero_miner_info.json"),
+            "symbolic link",
+        );
+        refused(
+            stat_result(&mut dir, "fifo_miner_info.json"),
+            "a FIFO (named pipe)",
+        );
+        refused(stat_result(&mut dir, "dir_miner_info.json"), "a directory");
+        refused(
+            stat_result(&mut dir, "huge_miner_info.json"),
+            "larger than 65536 bytes",
+        );
+        assert_eq!(dir.counters().stats, 9);
         fs::remove_dir_all(&root).unwrap();
     }
 

@@ -111,7 +111,8 @@ impl Checker for RegistrationChecks {
             | RegistrationEvent::Quarantined { .. }
             | RegistrationEvent::RestoredFromBackup { .. }
             | RegistrationEvent::ReRegistrationRequested { .. }
-            | RegistrationEvent::Progress { .. } => {}
+            | RegistrationEvent::Progress { .. }
+            | RegistrationEvent::Unchanged { .. } => {}
         }
         Ok(())
     }
@@ -209,6 +210,7 @@ mod tests {
             expected: 2,
             truth,
             shared_validation: None,
+            skip_unchanged: false,
             identities: Default::default(),
         };
         let names = ["miner-0", "miner-1", "registrar-0"]

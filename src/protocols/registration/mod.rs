@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use node_logic::io::WriteMode;
 use node_logic::protocols::registration::{
-    MinerConfig, RegistrarConfig, RegistrationRole, Strategy,
+    MinerConfig, RegistrarConfig, RegistrationRole, ShardConfig, Strategy,
 };
 use node_logic::{HostConfig, HostId, HostNode};
 use reports::summary::Summary;
@@ -107,6 +107,17 @@ pub struct RegistrationSpec {
     pub parallel_reads: u32,
     /// Registrars share one validation cache (default false).
     pub shared_cache: bool,
+    /// Registrars skip re-reading files whose size and modification time
+    /// did not change since they last read them and could not accept them
+    /// (default false).
+    pub skip_unchanged: bool,
+    /// Sharded registrars: each reads its share of the miners and sends
+    /// the others what it accepted (default false).
+    pub shard: bool,
+    /// Sharded: how long after its start a registrar leaves other shards
+    /// to their owners before reading their missing files itself
+    /// (default 30 s).
+    pub shard_takeover: SimDuration,
     /// `timeout` was set in the scenario (else `auto` may lengthen it).
     pub timeout_set: bool,
 }
@@ -151,6 +162,10 @@ impl Protocol for Registration {
             "liveness_bound",
             "parallel_reads",
             "shared_cache",
+            "skip_unchanged",
+            "stat_time",
+            "shard",
+            "shard_takeover",
         ],
     };
     const METRICS: &'static [&'static str] = &[
@@ -163,6 +178,8 @@ impl Protocol for Registration {
         "registration.ready_s",
         "registration.file_reads",
         "registration.dir_lists",
+        "registration.file_stats",
+        "registration.unchanged_skips",
         "registration.corrupt_detected",
         "registration.corrupt_accepted",
         "registration.recovered",
@@ -389,6 +406,7 @@ fn spec(
             read_time: t.duration_or("read_time", SimDuration::from_millis(2))?,
             list_time: t.duration_or("list_time", SimDuration::from_millis(5))?,
             metadata_time: t.duration_or("metadata_time", SimDuration::from_millis(1))?,
+            stat_time: t.duration_or("stat_time", SimDuration::from_millis(1))?,
             notify_delay: t.duration_or("notify_delay", SimDuration::from_millis(1))?,
         },
         progress_interval: t
@@ -398,15 +416,27 @@ fn spec(
         liveness_bound: SimDuration::ZERO,
         parallel_reads: t.u32_or("parallel_reads", 1, 1, MAX_PARALLEL_READS)?,
         shared_cache: t.bool_or("shared_cache", false)?,
+        skip_unchanged: t.bool_or("skip_unchanged", false)?,
+        shard: t.bool_or("shard", false)?,
+        shard_takeover: t.positive_duration_or("shard_takeover", SimDuration::from_secs(30))?,
         timeout_set: t.get("timeout").is_some(),
     })
     .and_then(|mut spec| {
         auto_conflicts(t, &spec)?;
+        stat_time_unused(t, &spec)?;
+        shard_conflicts(t, &spec)?;
         if spec.strategy == RegistrationStrategy::Auto {
             let expected = expected_count(&spec, miner_count);
             apply_auto(&mut spec, expected);
         }
-        let default = longest_check(&spec).saturating_mul(6) + SimDuration::from_secs(10);
+        // A sharded registrar that restarts gets other shards' miners only
+        // by taking them over: allow for that too.
+        let takeover = match spec.shard {
+            true => spec.shard_takeover,
+            false => SimDuration::ZERO,
+        };
+        let default =
+            longest_check(&spec).saturating_mul(6) + SimDuration::from_secs(10) + takeover;
         spec.liveness_bound = t.positive_duration_or("liveness_bound", default)?;
         Ok(spec)
     })
@@ -518,6 +548,32 @@ fn role(
         announce,
         parallel_reads: spec.parallel_reads,
         shared_validation: plan.shared_validation.clone(),
+        skip_unchanged: spec.skip_unchanged,
+        shard: shard(spec, plan, host.id),
+    }))
+}
+
+/// Sharded: registrar `host`'s share (its place among the plan's
+/// registrars, in host order) and its peers.
+fn shard(
+    spec: &RegistrationSpec,
+    plan: &RegistrationPlan,
+    host: HostId,
+) -> Option<Box<ShardConfig>> {
+    if !spec.shard {
+        return None;
+    }
+    let index = plan.registrars.iter().position(|&r| r == host)?;
+    Some(Box::new(ShardConfig {
+        index: u32::try_from(index).ok()?,
+        count: u32::try_from(plan.registrars.len()).ok()?,
+        peers: plan
+            .registrars
+            .iter()
+            .copied()
+            .filter(|&r| r != host)
+            .collect(),
+        takeover_after: spec.shard_takeover,
     }))
 }
 
@@ -565,6 +621,45 @@ fn auto_conflicts(t: &Table<'_>, spec: &RegistrationSpec) -> scenario::Result<()
             )
             .with_help("remove it, or pick `strategy = \"backoff\"` to set the intervals yourself")),
         None => Ok(()),
+    }
+}
+
+/// `stat_time` prices the stats of `skip_unchanged`; without it no stat
+/// is made, so setting it would do nothing.
+fn stat_time_unused(t: &Table<'_>, spec: &RegistrationSpec) -> scenario::Result<()> {
+    match t.get("stat_time") {
+        Some(f) if !spec.skip_unchanged => Err(f
+            .key_error(
+                ErrorKind::Conflict,
+                "`stat_time` is the cost of the stats `skip_unchanged = true` makes; without it registrars make none, so this setting would do nothing",
+            )
+            .with_help("add `skip_unchanged = true`, or remove `stat_time`")),
+        Some(_) | None => Ok(()),
+    }
+}
+
+/// `shard = true` needs two registrars to share the work, and
+/// `shard_takeover` is only used by sharded registrars: otherwise either
+/// would do nothing.
+fn shard_conflicts(t: &Table<'_>, spec: &RegistrationSpec) -> scenario::Result<()> {
+    if let Some(f) = t.get("shard_takeover")
+        && !spec.shard
+    {
+        return Err(f
+            .key_error(
+                ErrorKind::Conflict,
+                "`shard_takeover` is used only by sharded registrars, so without `shard = true` this setting would do nothing",
+            )
+            .with_help("add `shard = true`, or remove `shard_takeover`"));
+    }
+    match t.get("shard") {
+        Some(f) if spec.shard && spec.registrars.len() < 2 => Err(f
+            .invalid(format!(
+                "`shard = true` splits the miners among the registrars, but there is only {} registrar",
+                spec.registrars.len()
+            ))
+            .with_help("add registrars, or remove `shard`")),
+        Some(_) | None => Ok(()),
     }
 }
 

@@ -44,6 +44,8 @@ pub struct RegistrationPlan {
     /// With `shared_cache`: the validation cache every registrar of the
     /// run shares.
     pub shared_validation: Option<SharedValidation>,
+    /// With `skip_unchanged`: the reports add the stats and skipped reads.
+    pub skip_unchanged: bool,
     /// The miners' identities, derived once for the plan's keys and
     /// reused when the hosts boot (deriving 100,000 keys is seconds).
     pub identities: MinerIdentities,
@@ -157,6 +159,7 @@ impl RegistrationPlan {
             expected,
             truth,
             shared_validation: spec.shared_cache.then(SharedValidation::new),
+            skip_unchanged: spec.skip_unchanged,
             identities: MinerIdentities(identities),
         })
     }

@@ -27,7 +27,11 @@
 //!   `recovery_reached`; null and `false` when a damaged miner never ended
 //!   registered.
 //!
-//! Every metric is written in every run with registration: `p50_s`,
+//! - with `skip_unchanged`, `file_stats` counts the registrars' stats and
+//!   `unchanged_skips` the reads they skipped because a stat showed the
+//!   file unchanged (both written only with `skip_unchanged`).
+//!
+//! Every other metric is written in every run with registration: `p50_s`,
 //! `p95_s`, `max_s` are null when no miner registered, `success_rate` when
 //! no miner was expected.
 
@@ -69,6 +73,7 @@ pub struct RegistrationReport<'a> {
     progress: Vec<(SimTime, HostId, u32, u32)>,
     corrupt_detected: u64,
     corrupt_accepted: u64,
+    unchanged_skips: u64,
     end: SimTime,
 }
 
@@ -90,6 +95,7 @@ impl<'a> RegistrationReport<'a> {
             progress: Vec::new(),
             corrupt_detected: 0,
             corrupt_accepted: 0,
+            unchanged_skips: 0,
             end,
         };
         for (time, host, what) in &log.lifecycle {
@@ -146,13 +152,17 @@ impl<'a> RegistrationReport<'a> {
                     report.progress.push((*time, *host, *registered, *expected));
                     report.ready.insert(*host, (*time, *timed_out));
                 }
+                RegistrationEvent::Unchanged { .. } if registrars.contains(host) => {
+                    report.unchanged_skips += 1;
+                }
                 // Acceptances and errors at hosts that are not registrars,
                 // and steps the metrics do not count.
                 RegistrationEvent::Accepted { .. }
                 | RegistrationEvent::Invalid { .. }
                 | RegistrationEvent::Quarantined { .. }
                 | RegistrationEvent::RestoredFromBackup { .. }
-                | RegistrationEvent::ReRegistrationRequested { .. } => {}
+                | RegistrationEvent::ReRegistrationRequested { .. }
+                | RegistrationEvent::Unchanged { .. } => {}
             }
         }
         report
@@ -237,12 +247,23 @@ impl<'a> RegistrationReport<'a> {
                     .count() as u64,
             ),
         );
-        let (reads, lists) = self.plan.registrars.iter().fold((0, 0), |(r, l), host| {
-            let c = log.fs.get(host).copied().unwrap_or_default();
-            (r + c.reads, l + c.lists)
-        });
+        let (reads, lists, stats) =
+            self.plan
+                .registrars
+                .iter()
+                .fold((0, 0, 0), |(r, l, s), host| {
+                    let c = log.fs.get(host).copied().unwrap_or_default();
+                    (r + c.reads, l + c.lists, s + c.stats)
+                });
         summary.set("registration.file_reads", Metric::Count(reads));
         summary.set("registration.dir_lists", Metric::Count(lists));
+        if self.plan.skip_unchanged {
+            summary.set("registration.file_stats", Metric::Count(stats));
+            summary.set(
+                "registration.unchanged_skips",
+                Metric::Count(self.unchanged_skips),
+            );
+        }
         summary.set(
             "registration.corrupt_detected",
             Metric::Count(self.corrupt_detected),

@@ -111,4 +111,40 @@ pub struct RegistrarConfig {
     /// another registrar already validated is not verified again. `None`:
     /// this registrar verifies every read itself.
     pub shared_validation: Option<SharedValidation>,
+    /// Stat a file it read and could not accept before reading it again,
+    /// and skip the read while size and modification time are unchanged.
+    pub skip_unchanged: bool,
+    /// Sharded registrars: this one reads only its share of the miners'
+    /// files and takes the others' from the registrars that own them.
+    /// `None`: it reads every file.
+    pub shard: Option<Box<ShardConfig>>,
+}
+
+/// A registrar's share of the work when registrars are sharded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardConfig {
+    /// Its position among the registrars (0-based, in host order).
+    pub index: u32,
+    /// How many registrars share the miners.
+    pub count: u32,
+    /// The other registrars: where its results go, and the only hosts
+    /// whose results it takes.
+    pub peers: Vec<HostId>,
+    /// From its start, how long it leaves other shards to their owners;
+    /// after that it reads every file still missing itself (a crashed
+    /// owner's shard is taken over).
+    pub takeover_after: SimDuration,
+}
+
+impl ShardConfig {
+    /// The shard (0..count) that owns `agent`: the first 8 bytes of the
+    /// SHA-256 of its id, little-endian, modulo `count`. Every registrar
+    /// computes the same owner without talking.
+    pub fn owner_of(agent: &str, count: u32) -> u32 {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(agent.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u32::try_from(u64::from_le_bytes(first) % u64::from(count.max(1))).unwrap_or(0)
+    }
 }

@@ -4,21 +4,26 @@
 //! `[agent: u32 length + UTF-8 bytes]`, the agent id non-empty and at most
 //! [`MAX_AGENT_ID_LEN`] bytes; `Registry` (kind 2): `[count: u16]` then
 //! that many agent ids, strictly increasing; `RegistryRequest` (kind 3):
-//! nothing more. Decoding is strict:
+//! nothing more; `Validated` (kind 4): `[agent][file: u32 length +
+//! bytes]`, the file at most [`MAX_FILE_BYTES`]. Decoding is strict:
 //! truncation, trailing bytes, an unknown kind, an over-long or non-UTF-8
 //! agent id are errors. Requests are unsigned: a miner trusts the
 //! transport's sender id and obeys only the registrars it is configured
 //! with (a forged request can at worst make a miner rewrite its own file,
-//! which its backoff bounds).
+//! which its backoff bounds). A `Validated` result carries the miner's
+//! own signed file, which the receiving registrar verifies again (with
+//! the pinned key when it has one): a registrar can pass on a miner's
+//! registration but cannot make one up.
 
 use crate::codec::{DecodeError, Reader};
 use crate::protocols::ProtocolTag;
-use crate::protocols::registration::file::MAX_AGENT_ID_LEN;
+use crate::protocols::registration::file::{MAX_AGENT_ID_LEN, MAX_FILE_BYTES};
 use crate::wire::frame;
 
 const KIND_REREGISTER: u8 = 1;
 const KIND_REGISTRY: u8 = 2;
 const KIND_REGISTRY_REQUEST: u8 = 3;
+const KIND_VALIDATED: u8 = 4;
 
 /// The most agents one registry announcement carries (the consensus
 /// validator limit); a registry beyond it is cut to its first agents.
@@ -44,6 +49,14 @@ pub enum RegistrationMessage {
     /// me again" (its validator lost the set in the crash). No body; a
     /// registrar that has announced answers with [`Self::Registry`].
     RegistryRequest,
+    /// From a registrar to the other registrars (sharded registrars): a
+    /// miner of its shard it accepted, as the miner's signed file.
+    Validated {
+        /// The miner's agent id.
+        agent: String,
+        /// The registration file's bytes, as read and validated.
+        file: Vec<u8>,
+    },
 }
 
 impl RegistrationMessage {
@@ -71,6 +84,11 @@ impl RegistrationMessage {
             RegistrationMessage::RegistryRequest => {
                 let mut w = frame(ProtocolTag::Registration, 1);
                 w.u8(KIND_REGISTRY_REQUEST);
+                w.finish()
+            }
+            RegistrationMessage::Validated { agent, file } => {
+                let mut w = frame(ProtocolTag::Registration, 9 + agent.len() + file.len());
+                w.u8(KIND_VALIDATED).bytes(agent.as_bytes()).bytes(file);
                 w.finish()
             }
         }
@@ -111,6 +129,22 @@ impl RegistrationMessage {
                 RegistrationMessage::Registry { agents }
             }
             KIND_REGISTRY_REQUEST => RegistrationMessage::RegistryRequest,
+            KIND_VALIDATED => {
+                let bytes = r.bytes()?;
+                if bytes.is_empty() || bytes.len() > MAX_AGENT_ID_LEN {
+                    return Err(DecodeError::InvalidField);
+                }
+                let agent = std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidField)?;
+                let agent = agent.to_string();
+                let file = r.bytes()?;
+                if file.len() > MAX_FILE_BYTES {
+                    return Err(DecodeError::InvalidField);
+                }
+                RegistrationMessage::Validated {
+                    agent,
+                    file: file.to_vec(),
+                }
+            }
             other => return Err(DecodeError::UnknownKind(other)),
         };
         r.finish()?;
@@ -136,6 +170,26 @@ mod tests {
         let mut w = frame(ProtocolTag::Registration, 0);
         w.u8(kind).bytes(agent);
         w.finish()
+    }
+
+    #[test]
+    fn validated_round_trips_and_refuses_empty_agents_and_oversize_files() {
+        let m = RegistrationMessage::Validated {
+            agent: "miner-3".into(),
+            file: b"{\"agent_id\":\"miner-3\"}".to_vec(),
+        };
+        assert_eq!(decode(&m.encode()), Ok(m));
+        let mut w = frame(ProtocolTag::Registration, 0);
+        w.u8(KIND_VALIDATED).bytes(b"").bytes(b"x");
+        assert_eq!(decode(&w.finish()), Err(DecodeError::InvalidField));
+        let mut w = frame(ProtocolTag::Registration, 0);
+        w.u8(KIND_VALIDATED)
+            .bytes(b"a")
+            .bytes(&vec![b' '; MAX_FILE_BYTES + 1]);
+        assert_eq!(decode(&w.finish()), Err(DecodeError::InvalidField));
+        let mut w = frame(ProtocolTag::Registration, 0);
+        w.u8(KIND_VALIDATED).bytes(b"a");
+        assert!(decode(&w.finish()).is_err(), "no file");
     }
 
     #[test]

@@ -197,7 +197,7 @@ impl Miner {
                 }
                 return;
             }
-            Ok(RegistrationMessage::RegistryRequest) => {
+            Ok(RegistrationMessage::RegistryRequest | RegistrationMessage::Validated { .. }) => {
                 return reject(from, RejectReason::NotAMember, out);
             }
             Err(_) => return reject(from, RejectReason::Malformed, out),

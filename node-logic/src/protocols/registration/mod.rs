@@ -29,7 +29,7 @@ use crate::identity::Identity;
 use crate::io::{FileResult, RejectReason};
 use crate::protocols::{Cx, HostProtocol, Observation};
 
-pub use config::{MinerConfig, RegistrarConfig, RegistrationRole, Strategy};
+pub use config::{MinerConfig, RegistrarConfig, RegistrationRole, ShardConfig, Strategy};
 pub use damage::{DamageMode, damage};
 pub use file::{
     Registration, ValidRegistration, encode, parse_legacy_registry, validate, wallet_address,
@@ -126,6 +126,9 @@ impl HostProtocol for RegistrationNode {
                 let reason = match RegistrationMessage::decode(body) {
                     Ok(RegistrationMessage::RegistryRequest) => {
                         return r.handle_registry_request(from, cx.out);
+                    }
+                    Ok(RegistrationMessage::Validated { agent, file }) => {
+                        return r.handle_validated(cx.now, from, &agent, &file, cx.rng, cx.out);
                     }
                     Ok(_) => RejectReason::NotAMember,
                     Err(_) => RejectReason::Malformed,

@@ -54,6 +54,13 @@ pub enum RegistrationEvent {
         /// The miner's agent id.
         agent: String,
     },
+    /// A registrar did not read a file again: a stat showed the size and
+    /// modification time it had when it was last read and not accepted
+    /// (`skip_unchanged`).
+    Unchanged {
+        /// The miner's agent id.
+        agent: String,
+    },
     /// A registrar's periodic progress report.
     Progress {
         /// Miners accepted so far.
@@ -86,6 +93,9 @@ pub enum WalletSource {
     Backup,
     /// The legacy centralized `agent_registry.json`.
     Legacy,
+    /// Another registrar's validated result (sharded registrars): the
+    /// miner's signed file, verified again on arrival.
+    Shard,
 }
 
 impl WalletSource {
@@ -95,6 +105,7 @@ impl WalletSource {
             WalletSource::File => "file",
             WalletSource::Backup => "backup",
             WalletSource::Legacy => "legacy",
+            WalletSource::Shard => "shard",
         }
     }
 }
@@ -223,6 +234,10 @@ impl Traced for RegistrationEvent {
                     out.bytes(agent.as_bytes());
                 }
             }
+            RegistrationEvent::Unchanged { agent } => {
+                out.word(9);
+                out.bytes(agent.as_bytes());
+            }
         }
     }
 }
@@ -256,6 +271,9 @@ impl Described for RegistrationEvent {
             }
             RegistrationEvent::ReRegistrationRequested { agent } => {
                 Description::new("registration-reregister-requested").named(agent)
+            }
+            RegistrationEvent::Unchanged { agent } => {
+                Description::new("registration-unchanged").named(agent)
             }
             RegistrationEvent::Progress {
                 registered,
@@ -297,6 +315,7 @@ pub(crate) mod samples {
             RegistrationEvent::ReRegistrationRequested { .. } => "re_registration_requested",
             RegistrationEvent::Progress { .. } => "progress",
             RegistrationEvent::Ready { .. } => "ready",
+            RegistrationEvent::Unchanged { .. } => "unchanged",
         }
     }
 
@@ -342,6 +361,9 @@ pub(crate) mod samples {
                 timed_out: true,
                 missing: vec!["miner-6".into(), "miner-9".into()],
             },
+            RegistrationEvent::Unchanged {
+                agent: "miner-8".into(),
+            },
         ];
         out.push(RegistrationEvent::Accepted {
             agent: "miner-7".into(),
@@ -375,6 +397,6 @@ pub(crate) mod samples {
     #[test]
     fn the_samples_cover_every_variant() {
         let names: std::collections::BTreeSet<&str> = all().iter().map(name).collect();
-        assert_eq!(names.len(), 8, "{names:?}");
+        assert_eq!(names.len(), 9, "{names:?}");
     }
 }

@@ -72,6 +72,26 @@
 //! already validated takes its answer instead of verifying the signature
 //! again (see [`crate::protocols::registration::shared`]).
 //!
+//! **Unchanged files:** with `config.skip_unchanged`, a miner file this
+//! registrar read and could not accept (and did not quarantine) is
+//! stat'ed before its next read, and not read again while the stat shows
+//! the size and modification time of the stat taken before that read
+//! (`Unchanged { agent }` is recorded instead; the earlier outcome
+//! stands). A stat that finds no file counts as a read that found none
+//! (`Missing`). See [`unchanged`] for when a stat is trusted.
+//!
+//! **Sharded registrars:** with `config.shard`, the registrar reads only
+//! the files of the agents its shard owns
+//! ([`ShardConfig::owner_of`]), and for each such miner it accepts from a
+//! file or backup it sends the other registrars a `Validated` datagram
+//! with the file's bytes. A `Validated` result from one of
+//! `shard.peers` is validated like a read (pinned keys, duplicate
+//! wallets) and accepted with `source: Shard`; from another host, or
+//! invalid, it is rejected (`MessageRejected`). Once
+//! `shard.takeover_after` has passed since its start, the registrar
+//! reads every file still missing itself, whoever owns it: a crashed
+//! owner's shard is taken over, and what it accepts it sends on too.
+//!
 //! **Pinned keys:** with `config.miner_keys`, a file for a known agent that
 //! is validly signed by a different key is refused as `BadSignature` (an
 //! impersonation, not a re-keying).
@@ -122,10 +142,10 @@ use sha2::{Digest, Sha256};
 
 use crate::HostId;
 use crate::identity::PublicKey;
-use crate::io::{FileOp, FileResult, FsError, Payload, WriteMode};
+use crate::io::{FileMeta, FileOp, FileResult, FsError, Payload, WriteMode};
 use crate::outbox::Outbox;
 use crate::protocols::registration::RegistrationTimer;
-use crate::protocols::registration::config::{RegistrarConfig, Strategy};
+use crate::protocols::registration::config::{RegistrarConfig, ShardConfig, Strategy};
 use crate::protocols::registration::file::{
     ValidRegistration, agent_of_file, agent_of_quarantined, backup_name, file_name,
     parse_legacy_registry, quarantine_name, validate,
@@ -136,6 +156,10 @@ use crate::protocols::registration::observe::{
 };
 use crate::protocols::{Observation, TimerId};
 use crate::time::{SimDuration, SimTime};
+
+mod unchanged;
+
+use unchanged::UnchangedFiles;
 
 /// Completed checks after the one in which a miner was asked to register
 /// again before it may be asked again.
@@ -211,6 +235,11 @@ pub struct Registrar {
     by_gossip: bool,
     /// The announcement waiting for the host to hand it to gossip.
     for_gossip: Option<Payload>,
+    /// With `skip_unchanged`: files read and not accepted, and their stats.
+    unchanged: UnchangedFiles,
+    /// When it started (sharded registrars take other shards over
+    /// `takeover_after` later).
+    started_at: SimTime,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,11 +290,27 @@ impl WorkQueue {
 #[derive(Clone, Debug)]
 enum InFlight {
     List,
-    Read { agent: String },
-    Legacy { path: String },
-    Quarantine { agent: String, to: String },
-    ReadBackup { agent: String },
-    Restore { agent: String },
+    /// `before`: the stat taken just before (with `skip_unchanged`).
+    Read {
+        agent: String,
+        before: Option<FileMeta>,
+    },
+    Stat {
+        agent: String,
+    },
+    Legacy {
+        path: String,
+    },
+    Quarantine {
+        agent: String,
+        to: String,
+    },
+    ReadBackup {
+        agent: String,
+    },
+    Restore {
+        agent: String,
+    },
 }
 
 impl InFlight {
@@ -273,7 +318,10 @@ impl InFlight {
     fn awaits(&self, result: &FileResult) -> bool {
         match (self, result) {
             (InFlight::List, FileResult::Listed { dir, .. }) => dir.is_empty(),
-            (InFlight::Read { agent }, FileResult::Read { path, .. }) => *path == file_name(agent),
+            (InFlight::Read { agent, .. }, FileResult::Read { path, .. }) => {
+                *path == file_name(agent)
+            }
+            (InFlight::Stat { agent }, FileResult::Stat { path, .. }) => *path == file_name(agent),
             (InFlight::Legacy { path: expected }, FileResult::Read { path, .. }) => {
                 path == expected
             }
@@ -292,6 +340,7 @@ impl InFlight {
             (
                 InFlight::List
                 | InFlight::Read { .. }
+                | InFlight::Stat { .. }
                 | InFlight::Legacy { .. }
                 | InFlight::Quarantine { .. }
                 | InFlight::ReadBackup { .. }
@@ -334,6 +383,8 @@ impl Registrar {
             announced: None,
             by_gossip: false,
             for_gossip: None,
+            unchanged: UnchangedFiles::default(),
+            started_at: SimTime::ZERO,
         }
     }
 
@@ -360,6 +411,7 @@ impl Registrar {
             return;
         }
         self.phase = Phase::Waiting;
+        self.started_at = now;
         self.timeout_at = now + self.config.timeout;
         out.set_timer(
             TimerId::Registration(RegistrationTimer::Timeout),
@@ -451,7 +503,10 @@ impl Registrar {
             return;
         }
         let job = if let Some(agent) = agent_of_file(path) {
-            if self.accepted.contains_key(agent) || self.refused.contains(agent) {
+            if self.accepted.contains_key(agent)
+                || self.refused.contains(agent)
+                || !self.reads(agent, now)
+            {
                 return;
             }
             Job::Miner(agent.to_string())
@@ -543,6 +598,7 @@ impl Registrar {
             if let Some(agent) = agent_of_file(name)
                 && !self.accepted.contains_key(agent)
                 && !self.refused.contains(agent)
+                && self.reads(agent, now)
             {
                 self.queue.push(Job::Miner(agent.to_string()));
             }
@@ -570,10 +626,15 @@ impl Registrar {
                     self.queue_listed(now, names);
                 }
             }
-            (InFlight::Read { agent }, FileResult::Read { path, result })
+            (InFlight::Read { agent, before }, FileResult::Read { path, result })
                 if *path == file_name(&agent) =>
             {
-                self.on_read(now, agent, result, out);
+                self.on_read(now, agent, before, result, out);
+            }
+            (InFlight::Stat { agent }, FileResult::Stat { path, result })
+                if *path == file_name(&agent) =>
+            {
+                self.on_stat(now, agent, result, out);
             }
             (InFlight::Legacy { path: expected }, FileResult::Read { path, result })
                 if *path == expected =>
@@ -670,7 +731,9 @@ impl Registrar {
         let quarantined: BTreeSet<&str> = names
             .iter()
             .filter_map(|n| agent_of_quarantined(n))
-            .filter(|a| !self.accepted.contains_key(*a) && !self.refused.contains(*a))
+            .filter(|a| {
+                !self.accepted.contains_key(*a) && !self.refused.contains(*a) && self.reads(a, now)
+            })
             .collect();
         if quarantined.is_empty() && self.orphans.is_empty() {
             return;
@@ -703,11 +766,16 @@ impl Registrar {
                 }
             }
             Job::Miner(agent) => {
-                if !self.accepted.contains_key(&agent) {
-                    out.file(FileOp::Read {
+                if self.accepted.contains_key(&agent) {
+                    return;
+                }
+                if self.config.skip_unchanged && self.unchanged.wants_stat(&agent) {
+                    out.file(FileOp::Stat {
                         path: file_name(&agent),
                     });
-                    self.in_flight.push(InFlight::Read { agent });
+                    self.in_flight.push(InFlight::Stat { agent });
+                } else {
+                    self.read_miner(agent, None, out);
                 }
             }
             Job::Legacy => {
@@ -721,10 +789,37 @@ impl Registrar {
         }
     }
 
+    fn read_miner(&mut self, agent: String, before: Option<FileMeta>, out: &mut Outbox) {
+        out.file(FileOp::Read {
+            path: file_name(&agent),
+        });
+        self.in_flight.push(InFlight::Read { agent, before });
+    }
+
+    /// A stat of a file read before and not accepted (`skip_unchanged`):
+    /// unchanged since, nothing to do; changed, read it; gone or refused,
+    /// as a read that failed the same way (`Missing`, `Unreadable`).
+    fn on_stat(
+        &mut self,
+        now: SimTime,
+        agent: String,
+        result: &Result<FileMeta, FsError>,
+        out: &mut Outbox,
+    ) {
+        match result {
+            Ok(meta) if self.unchanged.is_unchanged(&agent, meta) => {
+                record(out, RegistrationEvent::Unchanged { agent });
+            }
+            Ok(meta) => self.read_miner(agent, Some(*meta), out),
+            Err(error) => self.on_read(now, agent, None, &Err(error.clone()), out),
+        }
+    }
+
     fn on_read(
         &mut self,
         now: SimTime,
         agent: String,
+        before: Option<FileMeta>,
         result: &Result<Vec<u8>, FsError>,
         out: &mut Outbox,
     ) {
@@ -733,6 +828,7 @@ impl Registrar {
             Err(_) => Err(ValidationErrorKind::Unreadable),
             Ok(bytes) => self.check_file(&agent, bytes),
         };
+        self.unchanged.forget(&agent);
         if let (Err(error), Ok(bytes)) = (verdict.as_ref(), result)
             && error.is_damage()
             && !self.damage_persists(now, &agent, bytes, out)
@@ -740,9 +836,19 @@ impl Registrar {
             return;
         }
         self.suspects.remove(&agent);
+        // An outcome that stands until the file changes (not accepted,
+        // not quarantined): remember the file to skip it while unchanged.
+        if let (true, Err(error), Ok(bytes)) = (self.config.skip_unchanged, &verdict, result)
+            && !(self.config.recover && error.is_damage())
+        {
+            self.unchanged.remember(&agent, before, bytes.len());
+        }
         match verdict {
             Ok(valid) => {
                 let key = valid.public_key();
+                if let Ok(bytes) = result {
+                    self.share(&agent, bytes, out);
+                }
                 self.accept(
                     now,
                     agent,
@@ -827,6 +933,7 @@ impl Registrar {
             Some((valid, bytes)) => {
                 let key = valid.public_key();
                 let wallet = valid.wallet_address().to_string();
+                self.share(&agent, bytes, out);
                 self.accept(
                     now,
                     agent.clone(),
@@ -1057,6 +1164,82 @@ impl Registrar {
 }
 
 impl Registrar {
+    /// Whether it reads `agent`'s file at `now`: always unless sharded;
+    /// sharded, when its shard owns the agent or once `takeover_after`
+    /// has passed since its start.
+    fn reads(&self, agent: &str, now: SimTime) -> bool {
+        match &self.config.shard {
+            None => true,
+            Some(shard) => {
+                ShardConfig::owner_of(agent, shard.count) == shard.index
+                    || now >= self.started_at + shard.takeover_after
+            }
+        }
+    }
+
+    /// Sharded: send the other registrars the miner file it accepted.
+    fn share(&self, agent: &str, file: &[u8], out: &mut Outbox) {
+        if let Some(shard) = &self.config.shard
+            && !self.accepted.contains_key(agent)
+        {
+            let datagram = RegistrationMessage::Validated {
+                agent: agent.to_string(),
+                file: file.to_vec(),
+            }
+            .encode();
+            out.broadcast(shard.peers.iter().copied(), datagram);
+        }
+    }
+
+    /// Another registrar's `Validated` result: from one of its shard
+    /// peers and valid here too, accepted (`source: Shard`), and
+    /// readiness tested; otherwise rejected. Ignored once ready or when
+    /// the agent is already accepted.
+    pub fn handle_validated(
+        &mut self,
+        now: SimTime,
+        from: HostId,
+        agent: &str,
+        file: &[u8],
+        rng: &mut dyn Rng,
+        out: &mut Outbox,
+    ) {
+        let peer = self
+            .config
+            .shard
+            .as_ref()
+            .is_some_and(|s| s.peers.contains(&from));
+        if !peer {
+            return out.record(Observation::MessageRejected {
+                from,
+                reason: crate::io::RejectReason::NotAMember,
+            });
+        }
+        if self.phase != Phase::Waiting || self.accepted.contains_key(agent) {
+            return;
+        }
+        match self.check_file(agent, file) {
+            Ok(valid) => {
+                let key = valid.public_key();
+                let wallet = valid.wallet_address().to_string();
+                self.unchanged.forget(agent);
+                self.accept(
+                    now,
+                    agent.to_string(),
+                    wallet,
+                    Some(key),
+                    WalletSource::Shard,
+                    out,
+                );
+                self.advance(now, rng, out);
+            }
+            Err(_) => out.record(Observation::MessageRejected {
+                from,
+                reason: crate::io::RejectReason::BadSignature,
+            }),
+        }
+    }
+
     /// A restarted miner asks for the registry again (its validator lost
     /// the set): a registrar that announced sends it the very registry it
     /// announced. Before then there is nothing to send (the announcement
