@@ -58,11 +58,15 @@ pub enum RegistrationTimer {
 
 /// The registration state machine a host runs.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "miners are the many hosts: the few registrars are boxed so the enum is miner-sized"
+)]
 pub enum RegistrationNode {
     /// A miner.
     Miner(Miner),
     /// A registrar.
-    Registrar(Registrar),
+    Registrar(Box<Registrar>),
 }
 
 impl RegistrationNode {
@@ -70,7 +74,9 @@ impl RegistrationNode {
     pub fn new(role: RegistrationRole, identity: &Identity) -> Self {
         match role {
             RegistrationRole::Miner(c) => RegistrationNode::Miner(Miner::new(c, identity.clone())),
-            RegistrationRole::Registrar(c) => RegistrationNode::Registrar(Registrar::new(c)),
+            RegistrationRole::Registrar(c) => {
+                RegistrationNode::Registrar(Box::new(Registrar::new(c)))
+            }
         }
     }
     /// The miner, if this is one.
