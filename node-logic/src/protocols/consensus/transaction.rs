@@ -268,12 +268,18 @@ impl NonceWindow {
             self.bits = Default::default();
             return;
         }
+        // A left shift of the window as one little-endian number of
+        // `NONCE_WINDOW` bits: whole words, then the bits within them.
         let old = self.bits;
-        self.bits = Default::default();
-        for back in 0..NONCE_WINDOW - by {
-            if old[(back / 64) as usize] & (1 << (back % 64)) != 0 {
-                self.set(back + by);
-            }
+        let (words, bits) = ((by / 64) as usize, (by % 64) as u32);
+        for i in 0..old.len() {
+            let lower = |k: usize| i.checked_sub(k).map_or(0, |j| old[j]);
+            let high = lower(words) << bits;
+            let low = match bits {
+                0 => 0,
+                _ => lower(words + 1) >> (64 - bits),
+            };
+            self.bits[i] = high | low;
         }
     }
 }
@@ -330,6 +336,27 @@ mod tests {
             digest
         );
         assert_ne!(BlockBody::digest(&[]).0, digest);
+    }
+
+    #[test]
+    fn nonce_window_shifts_like_marking_bit_by_bit() {
+        // Against a plain set of finalized nonces, over shifts of every
+        // kind (within a word, whole words, across words, past the window).
+        let mut w = NonceWindow::default();
+        let mut used = std::collections::BTreeSet::new();
+        let mut nonce = 0u64;
+        for step in [1, 3, 64, 65, 1, 127, 0, 200, 5, 1023, 2, 1024, 7, 3000, 1] {
+            nonce += step;
+            for back in [0, 1, 63, 64, 100, 700] {
+                if let Some(n) = nonce.checked_sub(back) {
+                    w.mark(n);
+                    used.insert(n);
+                }
+            }
+            for n in nonce.saturating_sub(NONCE_WINDOW - 1)..=nonce + 2 {
+                assert_eq!(w.is_used(n), used.contains(&n), "nonce {n} at {nonce}");
+            }
+        }
     }
 
     #[test]
