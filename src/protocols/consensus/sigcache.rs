@@ -22,11 +22,12 @@
 //! damaged hello — are verified as before.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
-use node_logic::identity::{PublicKey, SIGNATURE_LEN};
+use node_logic::identity::{PreparedKey, PublicKey, SIGNATURE_LEN};
 use node_logic::protocols::consensus::SignatureVerifier;
 
 /// The inputs of one check (owned), and its answer.
@@ -100,6 +101,9 @@ pub struct SignatureCache {
     /// answered once without verifying, then forgotten (see
     /// [`SignatureVerifier::signed`]).
     vouched: RefCell<HashTable<Entry>>,
+    /// Keys decoded once (`None`: not a valid key), so a miss does not
+    /// decompress its key's curve point again.
+    keys: RefCell<BTreeMap<PublicKey, Option<PreparedKey>>>,
     checks: Cell<u64>,
     hits: Cell<u64>,
 }
@@ -148,7 +152,12 @@ impl SignatureVerifier for SignatureCache {
             return known.valid;
         }
         self.checks.set(self.checks.get() + 1);
-        let valid = key.verify(domain, message, signature).is_ok();
+        let prepared = *self
+            .keys
+            .borrow_mut()
+            .entry(*key)
+            .or_insert_with(|| key.prepare().ok());
+        let valid = prepared.is_some_and(|k| k.verify(domain, message, signature).is_ok());
         self.results
             .borrow_mut()
             .insert_unique(hash, check.entry(valid), entry_hash);
@@ -213,6 +222,15 @@ mod tests {
         assert_eq!((cache.checks(), cache.hits()), (3, 0));
         assert!(cache.verify(&id.public_key(), b"ab", b"c", &sig));
         assert_eq!((cache.checks(), cache.hits()), (3, 1));
+        // A key that is no curve point fails, as a direct check does.
+        let bad = (0..=255u8)
+            .map(|b| PublicKey([b; 32]))
+            .find(|k| k.prepare().is_err())
+            .expect("some repeated byte is no curve point");
+        assert!(bad.verify(b"ab", b"c", &sig).is_err());
+        assert!(!cache.verify(&bad, b"ab", b"c", &sig));
+        assert!(!cache.verify(&bad, b"ab", b"d", &sig));
+        assert_eq!(cache.checks(), 5);
     }
 
     #[test]
