@@ -75,6 +75,11 @@ impl Writer {
         self.bytes.extend_from_slice(value);
         self
     }
+    /// Appends `n` zero bytes (padding) without building them first.
+    pub fn zeros(&mut self, n: usize) -> &mut Self {
+        self.bytes.resize(self.bytes.len() + n, 0);
+        self
+    }
     /// Appends a `u32` length then the bytes.
     pub fn bytes(&mut self, value: &[u8]) -> &mut Self {
         // Lengths beyond u32 cannot occur: messages are bounded by MAX_MESSAGE.

@@ -69,6 +69,28 @@ impl std::fmt::Debug for Identity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PublicKey(pub [u8; PUBLIC_KEY_LEN]);
 
+/// A [`PublicKey`] decoded for verification ([`PublicKey::prepare`]):
+/// checks exactly as [`PublicKey::verify`] does, without decoding the key
+/// again each time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreparedKey(VerifyingKey);
+
+impl PreparedKey {
+    /// Checks `signature` over `message` in `domain` (strict verification,
+    /// as [`PublicKey::verify`]).
+    pub fn verify(
+        &self,
+        domain: &[u8],
+        message: &[u8],
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> Result<(), SignatureError> {
+        let signature = Signature::from_bytes(signature);
+        self.0
+            .verify_strict(&domain_separated(domain, message), &signature)
+            .map_err(|_| SignatureError::Mismatch)
+    }
+}
+
 /// Why a signature was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -89,10 +111,14 @@ impl PublicKey {
         message: &[u8],
         signature: &[u8; SIGNATURE_LEN],
     ) -> Result<(), SignatureError> {
-        let key = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::InvalidKey)?;
-        let signature = Signature::from_bytes(signature);
-        key.verify_strict(&domain_separated(domain, message), &signature)
-            .map_err(|_| SignatureError::Mismatch)
+        self.prepare()?.verify(domain, message, signature)
+    }
+    /// The key decoded once (its curve point decompressed), for a verifier
+    /// that checks many signatures of the same key.
+    pub fn prepare(&self) -> Result<PreparedKey, SignatureError> {
+        VerifyingKey::from_bytes(&self.0)
+            .map(PreparedKey)
+            .map_err(|_| SignatureError::InvalidKey)
     }
     /// Lowercase hex, for files and reports.
     pub fn to_hex(&self) -> String {

@@ -4,8 +4,15 @@
 //! With n validators every vote reaches n − 1 hosts, so without a cache the
 //! same signature is checked n − 1 times. Verification is a pure function of
 //! (key, domain, message, signature), so answering repeats from a cache
-//! changes no result and keeps runs deterministic. Entries are keyed by the
-//! SHA-256 of those four inputs (length-prefixed) and held in a `BTreeMap`.
+//! changes no result and keeps runs deterministic. An entry holds the
+//! four inputs themselves and a hit needs all four byte-equal, so the cache
+//! is exact; entries are found through a hash table keyed by a fast
+//! non-cryptographic hash of the inputs (`foldhash` with a fixed seed: only
+//! lookups, never iteration, so no order reaches a run's outputs). Keeping
+//! the inputs costs memory (a transaction's signed bytes per distinct
+//! transaction), but a lookup per delivery is one cheap hash and one
+//! comparison instead of a SHA-256 of the signed bytes (issue 11: every
+//! transaction reaches every validator, so that hash dominated).
 //!
 //! The peer registry also tells its cache of every hello it signs
 //! ([`SignatureVerifier::signed`]): an ed25519 signature made with the
@@ -15,21 +22,88 @@
 //! damaged hello — are verified as before.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
 
-use node_logic::identity::{PublicKey, SIGNATURE_LEN};
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use node_logic::identity::{PreparedKey, PublicKey, SIGNATURE_LEN};
 use node_logic::protocols::consensus::SignatureVerifier;
-use sha2::{Digest, Sha256};
+
+/// The inputs of one check (owned), and its answer.
+#[derive(Debug)]
+struct Entry {
+    key: [u8; 32],
+    signature: [u8; SIGNATURE_LEN],
+    /// Bytes of `domain_and_message` that are the domain.
+    domain_len: usize,
+    domain_and_message: Box<[u8]>,
+    valid: bool,
+}
+
+/// The inputs of one check (borrowed).
+#[derive(Clone, Copy)]
+struct Check<'a> {
+    key: &'a PublicKey,
+    domain: &'a [u8],
+    message: &'a [u8],
+    signature: &'a [u8; SIGNATURE_LEN],
+}
+
+impl Check<'_> {
+    /// The table hash (fixed seed: the same in every run).
+    fn hash(&self) -> u64 {
+        let mut h = FixedState::with_seed(0).build_hasher();
+        h.write(&self.key.0);
+        h.write(self.signature);
+        h.write_usize(self.domain.len());
+        h.write(self.domain);
+        h.write(self.message);
+        h.finish()
+    }
+    /// Whether `entry` holds exactly these inputs.
+    fn is(&self, entry: &Entry) -> bool {
+        let (domain, message) = entry.domain_and_message.split_at(entry.domain_len);
+        entry.key == self.key.0
+            && entry.signature == *self.signature
+            && domain == self.domain
+            && message == self.message
+    }
+    fn entry(&self, valid: bool) -> Entry {
+        Entry {
+            key: self.key.0,
+            signature: *self.signature,
+            domain_len: self.domain.len(),
+            domain_and_message: [self.domain, self.message].concat().into(),
+            valid,
+        }
+    }
+}
+
+/// Rehashes an entry when the table grows.
+fn entry_hash(entry: &Entry) -> u64 {
+    let (domain, message) = entry.domain_and_message.split_at(entry.domain_len);
+    Check {
+        key: &PublicKey(entry.key),
+        domain,
+        message,
+        signature: &entry.signature,
+    }
+    .hash()
+}
 
 /// Caches verification results for one run (single-threaded, shared by the
 /// run's hosts through an `Rc`).
 #[derive(Debug, Default)]
 pub struct SignatureCache {
-    results: RefCell<BTreeMap<[u8; 32], bool>>,
+    results: RefCell<HashTable<Entry>>,
     /// Signatures the run made itself and nobody has checked yet; each is
     /// answered once without verifying, then forgotten (see
     /// [`SignatureVerifier::signed`]).
-    vouched: RefCell<BTreeSet<[u8; 32]>>,
+    vouched: RefCell<HashTable<Entry>>,
+    /// Keys decoded once (`None`: not a valid key), so a miss does not
+    /// decompress its key's curve point again.
+    keys: RefCell<BTreeMap<PublicKey, Option<PreparedKey>>>,
     checks: Cell<u64>,
     hits: Cell<u64>,
 }
@@ -57,18 +131,36 @@ impl SignatureVerifier for SignatureCache {
         message: &[u8],
         signature: &[u8; SIGNATURE_LEN],
     ) -> bool {
-        let id = entry_id(key, domain, message, signature);
-        if self.vouched.borrow_mut().remove(&id) {
+        let check = Check {
+            key,
+            domain,
+            message,
+            signature,
+        };
+        let hash = check.hash();
+        let mut vouched = self.vouched.borrow_mut();
+        if !vouched.is_empty()
+            && let Ok(entry) = vouched.find_entry(hash, |e| check.is(e))
+        {
+            entry.remove();
             self.hits.set(self.hits.get() + 1);
             return true;
         }
-        if let Some(&known) = self.results.borrow().get(&id) {
+        drop(vouched);
+        if let Some(known) = self.results.borrow().find(hash, |e| check.is(e)) {
             self.hits.set(self.hits.get() + 1);
-            return known;
+            return known.valid;
         }
         self.checks.set(self.checks.get() + 1);
-        let valid = key.verify(domain, message, signature).is_ok();
-        self.results.borrow_mut().insert(id, valid);
+        let prepared = *self
+            .keys
+            .borrow_mut()
+            .entry(*key)
+            .or_insert_with(|| key.prepare().ok());
+        let valid = prepared.is_some_and(|k| k.verify(domain, message, signature).is_ok());
+        self.results
+            .borrow_mut()
+            .insert_unique(hash, check.entry(valid), entry_hash);
         valid
     }
 
@@ -79,24 +171,18 @@ impl SignatureVerifier for SignatureCache {
         message: &[u8],
         signature: &[u8; SIGNATURE_LEN],
     ) {
-        let id = entry_id(key, domain, message, signature);
-        self.vouched.borrow_mut().insert(id);
+        let check = Check {
+            key,
+            domain,
+            message,
+            signature,
+        };
+        let hash = check.hash();
+        let mut vouched = self.vouched.borrow_mut();
+        if vouched.find(hash, |e| check.is(e)).is_none() {
+            vouched.insert_unique(hash, check.entry(true), entry_hash);
+        }
     }
-}
-
-/// The SHA-256 of the four inputs of a check, each length-prefixed.
-fn entry_id(
-    key: &PublicKey,
-    domain: &[u8],
-    message: &[u8],
-    signature: &[u8; SIGNATURE_LEN],
-) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for part in [&key.0[..], domain, message, &signature[..]] {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part);
-    }
-    hasher.finalize().into()
 }
 
 #[cfg(test)]
@@ -121,6 +207,30 @@ mod tests {
             !cache.verify(&id.public_key(), b"d", b"m", &forged),
             "a different signature is a different entry"
         );
+    }
+
+    #[test]
+    fn a_hit_needs_all_four_inputs_byte_equal() {
+        let id = Identity::from_secret([2; 32]);
+        let other = Identity::from_secret([3; 32]);
+        let sig = id.sign(b"ab", b"c");
+        let cache = SignatureCache::new();
+        assert!(cache.verify(&id.public_key(), b"ab", b"c", &sig));
+        // The same bytes split differently between domain and message.
+        assert!(!cache.verify(&id.public_key(), b"a", b"bc", &sig));
+        assert!(!cache.verify(&other.public_key(), b"ab", b"c", &sig));
+        assert_eq!((cache.checks(), cache.hits()), (3, 0));
+        assert!(cache.verify(&id.public_key(), b"ab", b"c", &sig));
+        assert_eq!((cache.checks(), cache.hits()), (3, 1));
+        // A key that is no curve point fails, as a direct check does.
+        let bad = (0..=255u8)
+            .map(|b| PublicKey([b; 32]))
+            .find(|k| k.prepare().is_err())
+            .expect("some repeated byte is no curve point");
+        assert!(bad.verify(b"ab", b"c", &sig).is_err());
+        assert!(!cache.verify(&bad, b"ab", b"c", &sig));
+        assert!(!cache.verify(&bad, b"ab", b"d", &sig));
+        assert_eq!(cache.checks(), 5);
     }
 
     #[test]

@@ -82,19 +82,31 @@ pub struct MempoolStats {
 #[derive(Clone, Debug)]
 struct Entry {
     tx: Transaction,
+    account: u32,
     order: (u64, u64),
 }
 
 /// A validator's transaction pool (see the module docs).
+///
+/// Held transactions live in a slab (`slots`, reused through `free`) and
+/// the indexes name them by slot; accounts are numbered in the order the
+/// pool first holds or finalizes one of theirs, so the per-delivery
+/// lookups compare small integers, not 32-byte keys (issue 11).
 #[derive(Debug)]
 pub struct Mempool {
     config: MempoolConfig,
-    txs: BTreeMap<(PublicKey, u64), Entry>,
-    /// `(fee or 0, arrival)` → transaction: eviction takes the first.
-    order: BTreeMap<(u64, u64), (PublicKey, u64)>,
+    /// Account key → its number (index into `windows`).
+    accounts: BTreeMap<PublicKey, u32>,
+    /// Each numbered account's finalized nonces.
+    windows: Vec<NonceWindow>,
+    /// `(account, nonce)` → slot of a held transaction.
+    held: BTreeMap<(u32, u64), u32>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    /// `(fee or 0, arrival)` → slot: eviction takes the first.
+    order: BTreeMap<(u64, u64), u32>,
     bytes: usize,
     arrivals: u64,
-    windows: BTreeMap<PublicKey, NonceWindow>,
     stats: MempoolStats,
     /// Checked bodies by payload digest: `(height, body)`.
     bodies: BTreeMap<Hash32, (u64, Rc<BlockBody>)>,
@@ -109,11 +121,14 @@ impl Mempool {
     pub fn new(config: MempoolConfig, meter: Option<Rc<Meter>>) -> Self {
         Mempool {
             config,
-            txs: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            windows: Vec::new(),
+            held: BTreeMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             order: BTreeMap::new(),
             bytes: 0,
             arrivals: 0,
-            windows: BTreeMap::new(),
             stats: MempoolStats::default(),
             bodies: BTreeMap::new(),
             meter,
@@ -125,11 +140,11 @@ impl Mempool {
     }
     /// Transactions held.
     pub fn len(&self) -> usize {
-        self.txs.len()
+        self.held.len()
     }
     /// Whether none is held.
     pub fn is_empty(&self) -> bool {
-        self.txs.is_empty()
+        self.held.is_empty()
     }
     /// Bytes held.
     pub fn bytes(&self) -> usize {
@@ -141,7 +156,7 @@ impl Mempool {
     }
     /// The peak since the last call, reset to the current size.
     pub fn take_peak(&mut self) -> u64 {
-        std::mem::replace(&mut self.stats.peak, self.txs.len() as u64)
+        std::mem::replace(&mut self.stats.peak, self.held.len() as u64)
     }
     /// Counts a refusal made outside the pool (an undecodable datagram).
     pub fn count_rejection(&mut self) {
@@ -165,7 +180,8 @@ impl Mempool {
             Eviction::LowestFee => (tx.fee, self.arrivals),
         };
         let len = tx.len();
-        while self.txs.len() + 1 > self.config.max_txs || self.bytes + len > self.config.max_bytes {
+        while self.held.len() + 1 > self.config.max_txs || self.bytes + len > self.config.max_bytes
+        {
             match self.order.first_key_value() {
                 // Under lowest-fee the newcomer may be the cheapest.
                 Some((&first, _)) if first < order => self.evict(first),
@@ -175,12 +191,57 @@ impl Mempool {
                 }
             }
         }
-        self.order.insert(order, tx.id());
+        let account = self.account(&tx.key);
+        let id = (account, tx.nonce);
+        let slot = self.store(Entry { tx, account, order });
+        self.order.insert(order, slot);
         self.bytes += len;
-        self.txs.insert(tx.id(), Entry { tx, order });
+        self.held.insert(id, slot);
         self.stats.accepted += 1;
-        self.stats.peak = self.stats.peak.max(self.txs.len() as u64);
+        self.stats.peak = self.stats.peak.max(self.held.len() as u64);
         Ok(())
+    }
+
+    /// The number of account `key`, numbering it if new.
+    fn account(&mut self, key: &PublicKey) -> u32 {
+        if let Some(&n) = self.accounts.get(key) {
+            return n;
+        }
+        let n = self.windows.len() as u32;
+        self.accounts.insert(*key, n);
+        self.windows.push(NonceWindow::default());
+        n
+    }
+
+    /// Puts `entry` in a free slot.
+    fn store(&mut self, entry: Entry) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(entry);
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Takes the transaction out of `slot` (and out of the indexes).
+    fn take(&mut self, slot: u32) -> Option<Entry> {
+        let entry = self.slots.get_mut(slot as usize)?.take()?;
+        self.free.push(slot);
+        self.held.remove(&(entry.account, entry.tx.nonce));
+        self.order.remove(&entry.order);
+        self.bytes -= entry.tx.len();
+        Some(entry)
+    }
+
+    /// Whether a transaction of this account and nonce is held.
+    fn holds(&self, tx: &Transaction) -> bool {
+        self.accounts
+            .get(&tx.key)
+            .is_some_and(|&a| self.held.contains_key(&(a, tx.nonce)))
     }
 
     fn check_new(
@@ -188,7 +249,7 @@ impl Mempool {
         tx: &Transaction,
         verifier: &dyn SignatureVerifier,
     ) -> Result<(), TxRejection> {
-        if self.txs.contains_key(&tx.id()) {
+        if self.holds(tx) {
             return Err(TxRejection::Duplicate);
         }
         if self.is_replay(tx) {
@@ -202,16 +263,15 @@ impl Mempool {
     }
 
     fn is_replay(&self, tx: &Transaction) -> bool {
-        self.windows
+        self.accounts
             .get(&tx.key)
-            .is_some_and(|w| w.is_used(tx.nonce))
+            .is_some_and(|&a| self.windows[a as usize].is_used(tx.nonce))
     }
 
     fn evict(&mut self, order: (u64, u64)) {
-        if let Some(id) = self.order.remove(&order)
-            && let Some(entry) = self.txs.remove(&id)
+        if let Some(&slot) = self.order.get(&order)
+            && self.take(slot).is_some()
         {
-            self.bytes -= entry.tx.len();
             self.stats.evicted += 1;
         }
     }
@@ -224,16 +284,16 @@ impl Mempool {
 
     /// A leader's block: transactions in pool order up to the limits.
     pub fn fill(&self) -> Vec<Transaction> {
-        let iter: Box<dyn Iterator<Item = &(PublicKey, u64)>> = match self.config.eviction {
+        let iter: Box<dyn Iterator<Item = &u32>> = match self.config.eviction {
             Eviction::Oldest => Box::new(self.order.values()),
             Eviction::LowestFee => Box::new(self.order.values().rev()),
         };
         let (mut txs, mut bytes) = (Vec::new(), 0);
-        for id in iter {
+        for &slot in iter {
             if txs.len() == self.config.block_txs {
                 break;
             }
-            let Some(entry) = self.txs.get(id) else {
+            let Some(Some(entry)) = self.slots.get(slot as usize) else {
                 continue;
             };
             if bytes + entry.tx.len() > self.config.block_bytes {
@@ -291,7 +351,7 @@ impl Mempool {
             if self.is_replay(tx) {
                 return Err(TxRejection::Replay);
             }
-            if !self.txs.contains_key(&tx.id()) {
+            if !self.holds(tx) {
                 self.hashed(tx.len());
             }
             if !tx.verify(verifier) {
@@ -333,16 +393,18 @@ impl Mempool {
         let body = self.bodies.get(digest).map(|(_, b)| b.clone());
         self.bodies.retain(|_, (h, _)| *h > height);
         let Some(body) = body else {
-            self.txs.clear();
+            self.held.clear();
+            self.slots.clear();
+            self.free.clear();
             self.order.clear();
             self.bytes = 0;
             return false;
         };
         for tx in &body.txs {
-            self.windows.entry(tx.key).or_default().mark(tx.nonce);
-            if let Some(entry) = self.txs.remove(&tx.id()) {
-                self.order.remove(&entry.order);
-                self.bytes -= entry.tx.len();
+            let account = self.account(&tx.key);
+            self.windows[account as usize].mark(tx.nonce);
+            if let Some(&slot) = self.held.get(&(account, tx.nonce)) {
+                self.take(slot);
             }
         }
         true
