@@ -67,6 +67,15 @@ cases=(
   "scenarios/registration-backoff.toml||0.05|1"
   "scenarios/registration-watch.toml||0.05|1"
   "scenarios/registration-baseline.toml||0.5|1"
+  # Added since the second round: registration strategies at scale, and
+  # dissemination by gossip.
+  "scenarios/registration-parallel.toml||0.05|1"
+  "scenarios/registration-shared-cache.toml||0.05|1"
+  "scenarios/registration-auto.toml||0.05|1"
+  "scenarios/registration-sharded.toml||0.05|1"
+  "scenarios/registration-skip-unchanged.toml||0.05|1"
+  "scenarios/registry-gossip.toml||0.5|5"
+  "scenarios/load-gossip.toml||2|12"
   # The slow-network case: finality at 200 ms per link.
   "scenarios/consensus-basic.toml|network.latency=200 ms|1|1"
 )
