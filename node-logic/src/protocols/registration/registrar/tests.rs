@@ -1381,8 +1381,8 @@ fn sharded(index: u32, peers: Vec<HostId>) -> RegistrarConfig {
     RegistrarConfig {
         shard: Some(Box::new(
             crate::protocols::registration::config::ShardConfig {
-                index,
-                count: 2,
+                owns: crate::protocols::registration::config::Ownership::Hash { index, count: 2 },
+                send_to: peers.clone(),
                 peers,
                 takeover_after: SimDuration::from_secs(30),
             },
