@@ -114,6 +114,13 @@ pub struct Hosts<'a> {
     pub hosts: &'a [HostSpec],
     /// How long the run lasts.
     pub duration: crate::units::SimDuration,
+    /// With `topology = "regions"`: the regions' names, in scenario order
+    /// (empty with any other topology).
+    pub regions: Vec<String>,
+    /// With `topology = "regions"`: the region (index into `regions`) of
+    /// every host, in host-id order, as the network places them; empty
+    /// otherwise.
+    pub region_of: Vec<u32>,
 }
 
 impl Hosts<'_> {
@@ -353,11 +360,27 @@ fn scenario<M: Model>(root: &Table<'_>, path: Option<&Path>) -> Result<Scenario<
     network::check_regions(root, &network, host_count)?;
     let cpu = cpu::parse(root, &groups)?;
     let index = HostIndex::new(&groups);
+    let (regions, region_of) = match &network.topology {
+        TopologySpec::Regions(list) => (
+            list.iter().map(|r| r.name.clone()).collect(),
+            crate::network::regions::assign(list, hosts.len())
+                .into_iter()
+                .map(|v| v.0)
+                .collect(),
+        ),
+        TopologySpec::Mesh
+        | TopologySpec::Star
+        | TopologySpec::Ring
+        | TopologySpec::RandomRegular { .. }
+        | TopologySpec::Gml { .. } => (Vec::new(), Vec::new()),
+    };
     let view = Hosts {
         index: &index,
         groups: &groups,
         hosts: &hosts,
         duration,
+        regions,
+        region_of,
     };
     let protocols = M::parse_protocols(root, &view)?;
     let faults = faults::parse::<M>(root, &view, &protocols)?;

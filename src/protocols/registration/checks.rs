@@ -8,8 +8,9 @@
 //!   faults leave time for it (the last fault over, and every miner and
 //!   registrar started, at least `liveness_bound` before both the end of
 //!   the run and the registrars' `timeout`), every registrar up at the end
-//!   has accepted every miner up at the end, or has become ready without
-//!   timing out (`expected` below all) — checked once, at the end.
+//!   (with `top_registrar`: the top-level registrar, if up) has accepted
+//!   every miner up at the end, or has become ready without timing out
+//!   (`expected` below all) — checked once, at the end.
 //!
 //! A restarted registrar starts again from nothing, so only what it
 //! accepted since its last boot counts.
@@ -140,7 +141,7 @@ impl Checker for RegistrationChecks {
             .iter()
             .filter(|(_, h)| self.up.contains(h))
             .collect();
-        for registrar in self.plan.registrars.iter().filter(|r| self.up.contains(r)) {
+        for registrar in self.plan.judges.iter().filter(|r| self.up.contains(r)) {
             if self.ready.contains(registrar) {
                 continue;
             }
@@ -205,6 +206,7 @@ mod tests {
             .collect();
         let plan = RegistrationPlan {
             registrars: vec![HostId(2)],
+            judges: vec![HostId(2)],
             miners: vec![("miner-0".into(), HostId(0)), ("miner-1".into(), HostId(1))],
             legacy_bytes: None,
             expected: 2,

@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod corrupt;
+pub mod hierarchy;
 pub mod legacy;
 pub mod plan;
 pub mod plots;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 
 use node_logic::io::WriteMode;
 use node_logic::protocols::registration::{
-    MinerConfig, RegistrarConfig, RegistrationRole, ShardConfig, Strategy,
+    MinerConfig, Ownership, RegistrarConfig, RegistrationRole, ShardConfig, Strategy,
 };
 use node_logic::{HostConfig, HostId, HostNode};
 use reports::summary::Summary;
@@ -120,6 +121,10 @@ pub struct RegistrationSpec {
     pub shard_takeover: SimDuration,
     /// `timeout` was set in the scenario (else `auto` may lengthen it).
     pub timeout_set: bool,
+    /// Hierarchical registration (`top_registrar`): regional registrars
+    /// feed a top-level one. `None`: every registrar reads every file (or
+    /// its shard).
+    pub hierarchy: Option<hierarchy::Hierarchy>,
 }
 
 const STRATEGIES: &[(&str, RegistrationStrategy)] = &[
@@ -166,6 +171,8 @@ impl Protocol for Registration {
             "stat_time",
             "shard",
             "shard_takeover",
+            "top_registrar",
+            "region_takeover",
         ],
     };
     const METRICS: &'static [&'static str] = &[
@@ -225,7 +232,17 @@ impl Protocol for Registration {
             };
         }
         let expected_bound = u32::try_from(miners.len()).unwrap_or(u32::MAX);
-        spec(t, miners, registrars, legacy_registry, expected_bound).map(Some)
+        let hierarchy = hierarchy::parse(t, hosts, &miners, &registrars)?;
+        let mut spec = spec(
+            t,
+            miners,
+            registrars,
+            legacy_registry,
+            expected_bound,
+            hierarchy,
+        )?;
+        spec.liveness_bound = liveness_bound(t, &spec)?;
+        Ok(Some(spec))
     }
 
     fn input_files(spec: &RegistrationSpec) -> Vec<(&'static str, std::path::PathBuf)> {
@@ -377,6 +394,7 @@ fn spec(
     registrars: Vec<HostId>,
     legacy_registry: Option<PathBuf>,
     miner_count: u32,
+    hierarchy: Option<hierarchy::Hierarchy>,
 ) -> scenario::Result<RegistrationSpec> {
     let (initial_interval, max_interval) = intervals(t)?;
     Ok(RegistrationSpec {
@@ -420,6 +438,7 @@ fn spec(
         shard: t.bool_or("shard", false)?,
         shard_takeover: t.positive_duration_or("shard_takeover", SimDuration::from_secs(30))?,
         timeout_set: t.get("timeout").is_some(),
+        hierarchy,
     })
     .and_then(|mut spec| {
         auto_conflicts(t, &spec)?;
@@ -429,17 +448,22 @@ fn spec(
             let expected = expected_count(&spec, miner_count);
             apply_auto(&mut spec, expected);
         }
-        // A sharded registrar that restarts gets other shards' miners only
-        // by taking them over: allow for that too.
-        let takeover = match spec.shard {
-            true => spec.shard_takeover,
-            false => SimDuration::ZERO,
-        };
-        let default =
-            longest_check(&spec).saturating_mul(6) + SimDuration::from_secs(10) + takeover;
-        spec.liveness_bound = t.positive_duration_or("liveness_bound", default)?;
         Ok(spec)
     })
+}
+
+/// `liveness_bound`, by default 6 x the longest check interval + 10 s,
+/// plus the takeover time with `shard` or `top_registrar`: a sharded
+/// registrar that restarts gets other shards' miners only by taking them
+/// over, and the top gets a crashed regional registrar's region so.
+fn liveness_bound(t: &Table<'_>, spec: &RegistrationSpec) -> scenario::Result<SimDuration> {
+    let takeover = match (&spec.hierarchy, spec.shard) {
+        (Some(h), _) => h.takeover,
+        (None, true) => spec.shard_takeover,
+        (None, false) => SimDuration::ZERO,
+    };
+    let default = longest_check(spec).saturating_mul(6) + SimDuration::from_secs(10) + takeover;
+    t.positive_duration_or("liveness_bound", default)
 }
 
 /// `initial_interval` and `max_interval`, the cap at least the first.
@@ -527,10 +551,13 @@ fn role(
     if !plan.registrars.contains(&host.id) {
         return None;
     }
+    // Hierarchical: a regional registrar waits for its region and leaves
+    // the announcement to the top.
+    let hierarchy = spec.hierarchy.as_ref();
     Some(RegistrationRole::Registrar(RegistrarConfig {
         strategy: strategy(spec),
         timeout: spec.timeout,
-        expected: plan.expected,
+        expected: hierarchy.map_or(plan.expected, |h| h.expected_of(host.id, plan.expected)),
         miners: plan.miners.clone(),
         miner_keys: plan
             .truth
@@ -545,7 +572,7 @@ fn role(
             .map(|_| LEGACY_REGISTRY_FILE.to_string()),
         write_mode,
         settle: spec.settle,
-        announce,
+        announce: announce && hierarchy.is_none_or(|h| h.top == host.id),
         parallel_reads: spec.parallel_reads,
         shared_validation: plan.shared_validation.clone(),
         skip_unchanged: spec.skip_unchanged,
@@ -554,25 +581,33 @@ fn role(
 }
 
 /// Sharded: registrar `host`'s share (its place among the plan's
-/// registrars, in host order) and its peers.
+/// registrars, in host order) and its peers. Hierarchical: its region's
+/// (see [`hierarchy::Hierarchy::shard_of`]).
 fn shard(
     spec: &RegistrationSpec,
     plan: &RegistrationPlan,
     host: HostId,
 ) -> Option<Box<ShardConfig>> {
+    if let Some(hierarchy) = &spec.hierarchy {
+        return hierarchy.shard_of(host).map(Box::new);
+    }
     if !spec.shard {
         return None;
     }
     let index = plan.registrars.iter().position(|&r| r == host)?;
+    let peers: Vec<HostId> = plan
+        .registrars
+        .iter()
+        .copied()
+        .filter(|&r| r != host)
+        .collect();
     Some(Box::new(ShardConfig {
-        index: u32::try_from(index).ok()?,
-        count: u32::try_from(plan.registrars.len()).ok()?,
-        peers: plan
-            .registrars
-            .iter()
-            .copied()
-            .filter(|&r| r != host)
-            .collect(),
+        owns: Ownership::Hash {
+            index: u32::try_from(index).ok()?,
+            count: u32::try_from(plan.registrars.len()).ok()?,
+        },
+        send_to: peers.clone(),
+        peers,
         takeover_after: spec.shard_takeover,
     }))
 }

@@ -33,6 +33,9 @@ pub struct TrueWallet {
 pub struct RegistrationPlan {
     /// Hosts that wait for wallets, in id order.
     pub registrars: Vec<HostId>,
+    /// The registrars whose acceptance makes a miner registered: every
+    /// registrar, or only the top-level one with `top_registrar`.
+    pub judges: Vec<HostId>,
     /// Miner hosts by agent id (the host name), in id order.
     pub miners: Vec<(String, HostId)>,
     /// The legacy registry's bytes, to place in the shared directory.
@@ -152,7 +155,12 @@ impl RegistrationPlan {
             Expected::All => u32::try_from(truth.len()).unwrap_or(u32::MAX),
             Expected::Count(n) => n,
         };
+        let judges = match &spec.hierarchy {
+            Some(h) => vec![h.top],
+            None => registrars.clone(),
+        };
         Ok(RegistrationPlan {
+            judges,
             registrars,
             miners,
             legacy_bytes,

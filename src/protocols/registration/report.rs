@@ -7,7 +7,8 @@
 //! ground truth of each wallet (to catch a wrongly accepted registration).
 //!
 //! Definitions (documented for users in README):
-//! - a miner is **registered** when every registrar has accepted its wallet;
+//! - a miner is **registered** when every registrar has accepted its wallet
+//!   (with `top_registrar`: when the top-level registrar has);
 //!   its **registration time** runs from its first boot (time 0 for legacy
 //!   registry entries) to the last of those acceptances;
 //! - `p50_s`/`p95_s` use the nearest-rank percentile over registered miners;
@@ -177,10 +178,11 @@ impl<'a> RegistrationReport<'a> {
         }
     }
 
-    /// When every registrar had accepted `agent`, if they all did.
+    /// When every judging registrar (every registrar, or the top-level
+    /// one when hierarchical) had accepted `agent`, if they all did.
     fn registered_at(&self, agent: &str) -> Option<SimTime> {
         let mut last = SimTime::ZERO;
-        for registrar in &self.plan.registrars {
+        for registrar in &self.plan.judges {
             let (time, _) = self.pairs.get(&(agent.to_string(), *registrar))?.accepted?;
             last = last.max(time);
         }

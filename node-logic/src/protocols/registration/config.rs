@@ -1,6 +1,9 @@
 //! What a host's registration role is told by its driver (built from the
 //! scenario's `[registration]` table and host groups).
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use crate::HostId;
 use crate::identity::PublicKey;
 use crate::io::WriteMode;
@@ -120,20 +123,47 @@ pub struct RegistrarConfig {
     pub shard: Option<Box<ShardConfig>>,
 }
 
-/// A registrar's share of the work when registrars are sharded.
+/// A registrar's share of the work when registrars are sharded (by hash)
+/// or hierarchical (by region).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardConfig {
-    /// Its position among the registrars (0-based, in host order).
-    pub index: u32,
-    /// How many registrars share the miners.
-    pub count: u32,
-    /// The other registrars: where its results go, and the only hosts
-    /// whose results it takes.
+    /// Which miners' files it reads itself.
+    pub owns: Ownership,
+    /// The registrars whose `Validated` results it takes (no others).
     pub peers: Vec<HostId>,
+    /// Where it sends each miner it accepted: every other registrar when
+    /// sharded, only the top-level registrar for a regional one, nobody
+    /// for the top.
+    pub send_to: Vec<HostId>,
     /// From its start, how long it leaves other shards to their owners;
     /// after that it reads every file still missing itself (a crashed
-    /// owner's shard is taken over).
+    /// owner's shard is taken over). [`SimDuration::MAX`]: never.
     pub takeover_after: SimDuration,
+}
+
+/// Which miners' files a sharded or hierarchical registrar reads itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Sharded: the agents whose [`ShardConfig::owner_of`] is `index`.
+    Hash {
+        /// Its position among the registrars (0-based, in host order).
+        index: u32,
+        /// How many registrars share the miners.
+        count: u32,
+    },
+    /// Hierarchical: the agents of its region, listed (shared by every
+    /// registrar's configuration, not copied).
+    Listed(Arc<BTreeSet<String>>),
+}
+
+impl Ownership {
+    /// Whether the registrar owning this reads `agent`'s file itself.
+    pub fn owns(&self, agent: &str) -> bool {
+        match self {
+            Ownership::Hash { index, count } => ShardConfig::owner_of(agent, *count) == *index,
+            Ownership::Listed(agents) => agents.contains(agent),
+        }
+    }
 }
 
 impl ShardConfig {

@@ -29,7 +29,9 @@ use crate::identity::Identity;
 use crate::io::{FileResult, RejectReason};
 use crate::protocols::{Cx, HostProtocol, Observation};
 
-pub use config::{MinerConfig, RegistrarConfig, RegistrationRole, ShardConfig, Strategy};
+pub use config::{
+    MinerConfig, Ownership, RegistrarConfig, RegistrationRole, ShardConfig, Strategy,
+};
 pub use damage::{DamageMode, damage};
 pub use file::{
     Registration, ValidRegistration, encode, parse_legacy_registry, validate, wallet_address,

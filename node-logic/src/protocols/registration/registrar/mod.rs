@@ -82,7 +82,7 @@
 //!
 //! **Sharded registrars:** with `config.shard`, the registrar reads only
 //! the files of the agents its shard owns
-//! ([`ShardConfig::owner_of`]), and for each such miner it accepts from a
+//! ([`ShardConfig::owner_of`](crate::protocols::registration::config::ShardConfig::owner_of)), and for each such miner it accepts from a
 //! file or backup it sends the other registrars a `Validated` datagram
 //! with the file's bytes. A `Validated` result from one of
 //! `shard.peers` is validated like a read (pinned keys, duplicate
@@ -91,6 +91,16 @@
 //! `shard.takeover_after` has passed since its start, the registrar
 //! reads every file still missing itself, whoever owns it: a crashed
 //! owner's shard is taken over, and what it accepts it sends on too.
+//!
+//! **Hierarchical registrars** use the same machinery: a regional
+//! registrar owns its region's miners ([`Ownership::Listed`]), sends what
+//! it accepts to the top-level registrar only (`shard.send_to`) and never
+//! takes over; the top owns its own region, takes results from the
+//! regional registrars only, sends nothing on, and reads every file still
+//! missing once `takeover_after` has passed (a crashed regional
+//! registrar's region is taken over).
+//!
+//! [`Ownership::Listed`]: crate::protocols::registration::config::Ownership::Listed
 //!
 //! **Pinned keys:** with `config.miner_keys`, a file for a known agent that
 //! is validly signed by a different key is refused as `BadSignature` (an
@@ -145,7 +155,7 @@ use crate::identity::PublicKey;
 use crate::io::{FileMeta, FileOp, FileResult, FsError, Payload, WriteMode};
 use crate::outbox::Outbox;
 use crate::protocols::registration::RegistrationTimer;
-use crate::protocols::registration::config::{RegistrarConfig, ShardConfig, Strategy};
+use crate::protocols::registration::config::{RegistrarConfig, Strategy};
 use crate::protocols::registration::file::{
     ValidRegistration, agent_of_file, agent_of_quarantined, backup_name, file_name,
     parse_legacy_registry, quarantine_name, validate,
@@ -1170,14 +1180,12 @@ impl Registrar {
     fn reads(&self, agent: &str, now: SimTime) -> bool {
         match &self.config.shard {
             None => true,
-            Some(shard) => {
-                ShardConfig::owner_of(agent, shard.count) == shard.index
-                    || now >= self.started_at + shard.takeover_after
-            }
+            Some(shard) => shard.owns.owns(agent) || now >= self.started_at + shard.takeover_after,
         }
     }
 
-    /// Sharded: send the other registrars the miner file it accepted.
+    /// Sharded or hierarchical: send the miner file it accepted on
+    /// (`shard.send_to`).
     fn share(&self, agent: &str, file: &[u8], out: &mut Outbox) {
         if let Some(shard) = &self.config.shard
             && !self.accepted.contains_key(agent)
@@ -1187,7 +1195,7 @@ impl Registrar {
                 file: file.to_vec(),
             }
             .encode();
-            out.broadcast(shard.peers.iter().copied(), datagram);
+            out.broadcast(shard.send_to.iter().copied(), datagram);
         }
     }
 

@@ -1381,8 +1381,8 @@ fn sharded(index: u32, peers: Vec<HostId>) -> RegistrarConfig {
     RegistrarConfig {
         shard: Some(Box::new(
             crate::protocols::registration::config::ShardConfig {
-                index,
-                count: 2,
+                owns: crate::protocols::registration::config::Ownership::Hash { index, count: 2 },
+                send_to: peers.clone(),
                 peers,
                 takeover_after: SimDuration::from_secs(30),
             },
@@ -1481,4 +1481,104 @@ fn results_from_strangers_or_invalid_results_are_rejected() {
         .handle_validated(t(S), peer, "miner-1", &file, &mut plain.rng, &mut out);
     let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
     assert_eq!(rejected(&outputs), [(peer, RejectReason::NotAMember)]);
+}
+
+/// A hierarchical registrar owning `mine`: regional (sends to `top`,
+/// never takes over) or, with `top = None`, the top (takes results from
+/// `peers`, sends nothing on).
+fn hierarchical(mine: &[&str], top: Option<HostId>, peers: Vec<HostId>) -> RegistrarConfig {
+    use crate::protocols::registration::config::{Ownership, ShardConfig};
+    let owns = Ownership::Listed(std::sync::Arc::new(
+        mine.iter().map(|a| a.to_string()).collect(),
+    ));
+    let shard = match top {
+        Some(top) => ShardConfig {
+            owns,
+            peers: Vec::new(),
+            send_to: vec![top],
+            takeover_after: SimDuration::MAX,
+        },
+        None => ShardConfig {
+            owns,
+            peers,
+            send_to: Vec::new(),
+            takeover_after: SimDuration::from_secs(30),
+        },
+    };
+    RegistrarConfig {
+        shard: Some(Box::new(shard)),
+        ..config(backoff(0), 4, true)
+    }
+}
+
+#[test]
+fn a_regional_registrar_reads_its_region_and_sends_only_to_the_top() {
+    let top = HostId(9);
+    let mut h = Harness::new(hierarchical(&["miner-0", "miner-2"], Some(top), Vec::new()));
+    for i in 0..4u8 {
+        h.put(&format!("miner-{i}_miner_info.json"), valid(i, t(0)));
+    }
+    let first = h.start(t(0));
+    let read: Vec<String> = ops(&first)
+        .iter()
+        .filter_map(|op| match op {
+            FileOp::Read { path } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(read, [file_name("miner-0"), file_name("miner-2")]);
+    let sent = sends(&first);
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|(to, _)| *to == top));
+    // Long after any takeover time, it still reads only its region.
+    let mut at = t(0);
+    while at < t(100 * S) && h.reg.poll_timeout().is_some() {
+        let (when, outputs) = h.next_check();
+        at = when;
+        assert!(ops(&outputs).iter().all(
+            |op| !matches!(op, FileOp::Read { path } if *path != file_name("miner-0") && *path != file_name("miner-2"))
+        ));
+    }
+    assert!(at >= t(100 * S), "it kept checking until {at:?}");
+    // Nothing comes down from the top or anyone else.
+    let mut out = Outbox::default();
+    let file = valid(1, t(0));
+    h.reg
+        .handle_validated(t(S), top, "miner-1", &file, &mut h.rng, &mut out);
+    let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+    assert_eq!(
+        rejected(&outputs),
+        [(top, crate::io::RejectReason::NotAMember)]
+    );
+}
+
+#[test]
+fn the_top_takes_valid_results_from_regional_registrars_only_and_sends_none_on() {
+    let regional = HostId(7);
+    let mut h = Harness::new(hierarchical(&["miner-0"], None, vec![regional]));
+    h.put(&file_name("miner-0"), valid(0, t(0)));
+    let first = h.start(t(0));
+    assert!(sends(&first).is_empty(), "the top sends nothing on");
+    let mut out = Outbox::default();
+    let file = valid(1, t(0));
+    h.reg
+        .handle_validated(t(S), HostId(100), "miner-1", &file, &mut h.rng, &mut out);
+    h.reg
+        .handle_validated(t(S), regional, "miner-2", &file, &mut h.rng, &mut out);
+    h.reg
+        .handle_validated(t(S), regional, "miner-1", &file, &mut h.rng, &mut out);
+    let outputs: Vec<Output> = std::iter::from_fn(|| out.pop()).collect();
+    use crate::io::RejectReason;
+    assert_eq!(
+        rejected(&outputs),
+        [
+            (HostId(100), RejectReason::NotAMember),
+            (regional, RejectReason::BadSignature)
+        ]
+    );
+    assert!(events(&outputs).iter().any(|e| matches!(
+        e,
+        RegistrationEvent::Accepted { agent, source: WalletSource::Shard, .. } if agent == "miner-1"
+    )));
+    assert!(outputs.iter().all(|o| !matches!(o, Output::Send { .. })));
 }
