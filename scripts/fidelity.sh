@@ -74,7 +74,7 @@ cases=(
   "scenarios/registration-auto.toml||0.05|1"
   "scenarios/registration-sharded.toml||0.05|1"
   "scenarios/registration-skip-unchanged.toml||0.05|1"
-  "scenarios/registry-gossip.toml||0.5|5"
+  "scenarios/registry-gossip.toml||2|5"
   "scenarios/load-gossip.toml||2|12"
   # The slow-network case: finality at 200 ms per link.
   "scenarios/consensus-basic.toml|network.latency=200 ms|1|1"
