@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use node_logic::protocols::consensus::ConsensusEvent;
 use node_logic::protocols::consensus::message::ConsensusMessage;
+use node_logic::protocols::consensus::transaction::KIND_BLOCK_BODY;
 use node_logic::protocols::gossip::GossipEvent;
 use node_logic::{HostId, Observation, ProtocolTag};
 use sim::Scenario;
@@ -88,7 +89,9 @@ impl TraceSink for Direct {
         let Ok((ProtocolTag::Consensus, body)) = node_logic::wire::open(payload) else {
             return;
         };
+        let is_body = body.peek_u8() == Some(KIND_BLOCK_BODY);
         let kind = match ConsensusMessage::decode(body) {
+            _ if is_body => "body",
             Ok(ConsensusMessage::PrePrepare(_)) => "pre-prepare",
             Ok(ConsensusMessage::Prepare(_) | ConsensusMessage::Commit(_)) => "vote",
             Ok(ConsensusMessage::ViewChange { .. } | ConsensusMessage::NewView(_)) => "view",
@@ -213,4 +216,94 @@ fn without_carry_consensus_validators_send_to_each_other() {
         matches!(o, Observation::Gossip(GossipEvent::Originated { rumor, .. }) if rumor.seq > 0)
     });
     assert!(!carried, "nothing carried");
+}
+
+#[test]
+fn block_bodies_travel_by_gossip_with_client_load() {
+    let load = "[[hosts]]\nname = \"client\"\ncount = 2\nrole = \"host\"\n\
+                [load]\nclients = \"client\"\nrate = 20\nstart = \"2 s\"\nstop = \"20 s\"\n";
+    let scenario = parse(&format!("{load}{CONSENSUS}{GOSSIP}")).unwrap();
+    let (log, _, direct) = run(&scenario);
+    assert_eq!(direct.0.get("body"), None, "sent directly: {:?}", direct.0);
+    let validators = validators(&scenario);
+    let mut bodies: BTreeMap<HostId, u64> = BTreeMap::new();
+    for (_, at, observation) in &log.observations {
+        if let Observation::Consensus(ConsensusEvent::BodyReceived { .. }) = observation {
+            *bodies.entry(*at).or_default() += 1;
+        }
+    }
+    // Every validator but the leader took bodies it learned by gossip.
+    let with_bodies = validators
+        .iter()
+        .filter(|v| bodies.get(v).is_some_and(|&n| n >= 10));
+    assert!(with_bodies.count() >= validators.len() - 1, "{bodies:?}");
+    let seen = seen(&log, &validators);
+    for v in &validators {
+        let finalized = seen.finalized.get(v).copied().unwrap_or(0);
+        assert!(finalized >= 20, "{v:?} finalized {finalized}");
+    }
+}
+
+#[test]
+fn validators_started_from_the_registry_gossip_their_proposals() {
+    let registered = r#"
+duration = "40 s"
+seed = 4
+[network]
+latency = "20 ms"
+bandwidth = "100 Mbit"
+[[hosts]]
+name = "miner"
+count = 10
+role = "miner"
+start = { uniform = ["0 s", "5 s"] }
+[[hosts]]
+name = "registrar"
+count = 2
+role = "registrar"
+[registration]
+strategy = "backoff"
+[peers]
+members = ["miner", "registrar"]
+heartbeat = "2 s"
+stale_after = "8 s"
+max_outbound = 3
+max_inbound = 8
+[consensus]
+validators = "registered"
+block_interval = "1 s"
+view_timeout = "5 s"
+[gossip]
+members = ["miner", "registrar"]
+over = "peers"
+fanout = 3
+rounds = 3
+interval = "100 ms"
+carry_registry = true
+carry_consensus = "blocks"
+"#;
+    let scenario = sim::model::parse_str(registered, None, &[]).unwrap();
+    let (log, _, direct) = run(&scenario);
+    assert_eq!(
+        direct.0.get("pre-prepare"),
+        None,
+        "sent directly: {:?}",
+        direct.0
+    );
+    let miners: BTreeSet<HostId> = scenario
+        .hosts
+        .iter()
+        .filter(|h| h.name.starts_with("miner-"))
+        .map(|h| h.id)
+        .collect();
+    let mut finalized: BTreeMap<HostId, u64> = BTreeMap::new();
+    for (_, at, observation) in &log.observations {
+        if let Observation::Consensus(ConsensusEvent::Finalized { .. }) = observation {
+            *finalized.entry(*at).or_default() += 1;
+        }
+    }
+    for m in &miners {
+        let n = finalized.get(m).copied().unwrap_or(0);
+        assert!(n >= 10, "{m:?} finalized {n}");
+    }
 }
