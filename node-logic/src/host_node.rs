@@ -57,6 +57,7 @@ impl HostNode {
         }
         self.spread_announcement(&mut cx);
         self.pass_local_events(&mut cx);
+        self.spread_consensus(&mut cx);
         self.out = out;
     }
 

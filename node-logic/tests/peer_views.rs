@@ -307,6 +307,7 @@ fn gossip_over_the_overlay_pushes_only_to_up_peers() {
         }],
         over_peers,
         carry_registry: false,
+        carry_consensus: node_logic::protocols::gossip::CarryConsensus::Off,
     };
     for over_peers in [true, false] {
         let peers = PeerConfig::new(HostId(0), members.clone(), vec![], HEARTBEAT, STALE);

@@ -23,11 +23,22 @@
 //! its origination (the registrar ready) until half (90 %, all) of the
 //! miners had learned it, averaged over the announcements that got that
 //! far; written only with `carry_registry`.
+//!
+//! `carry_consensus = "blocks"` (or `"all"`): validators' proposals and
+//! block bodies (and with `"all"` also votes, view changes and new views)
+//! travel as carried rumors instead of one datagram from the sender to
+//! each other validator; catch-up, resends and datagrams too large for a
+//! rumor stay direct. `gossip.block_reach50_s` / `_reach90_s` /
+//! `_reach100_s`: for each proposal or block body, the time from its
+//! origination (the leader sending it) until half (90 %, all) of the
+//! validators had it, the leader counted from the start, averaged over
+//! those that got that far; written only with `carry_consensus`.
 
 use std::collections::BTreeMap;
 
 use node_logic::protocols::gossip::{
-    GossipConfig, GossipEvent, MAX_RUMOR_BYTES, RumorId, RumorSpec, registry_key,
+    CarryConsensus, GossipConfig, GossipEvent, MAX_RUMOR_BYTES, RumorId, RumorSpec, is_block_key,
+    registry_key,
 };
 use node_logic::protocols::peers::Membership;
 use node_logic::{HostConfig, HostId, HostNode, Observation};
@@ -78,6 +89,9 @@ pub struct GossipSpec {
     /// Carry the registrars' registry announcements (`carry_registry`,
     /// default false).
     pub carry_registry: bool,
+    /// Carry the validators' broadcasts (`carry_consensus`, default
+    /// `"off"`).
+    pub carry_consensus: CarryConsensus,
 }
 
 impl Protocol for Gossip {
@@ -98,6 +112,7 @@ impl Protocol for Gossip {
             "size",
             "over",
             "carry_registry",
+            "carry_consensus",
         ],
     };
     const METRICS: &'static [&'static str] = &[
@@ -117,6 +132,9 @@ impl Protocol for Gossip {
         "gossip.announce_reach50_s",
         "gossip.announce_reach90_s",
         "gossip.announce_reach100_s",
+        "gossip.block_reach50_s",
+        "gossip.block_reach90_s",
+        "gossip.block_reach100_s",
     ];
 
     fn parse(
@@ -160,11 +178,13 @@ impl Protocol for Gossip {
         };
         let over_peers = parse_over(t, hosts, earlier, &members)?;
         let carry_registry = parse_carry_registry(t, hosts, earlier, &members)?;
-        // Carrying announcements, a table needs no rumors of its own.
-        let least_count = u32::from(!carry_registry);
+        let carry_consensus = parse_carry_consensus(t, hosts, earlier, &members)?;
+        // Carrying other protocols' messages, a table needs no rumors of its own.
+        let least_count = u32::from(!carry_registry && carry_consensus == CarryConsensus::Off);
         Ok(Some(GossipSpec {
             over_peers,
             carry_registry,
+            carry_consensus,
             fanout: t.u32_or("fanout", 3.min(max_fanout), 1, max_fanout)?,
             rounds: t.u32_or("rounds", 4, 1, 1_000)?,
             interval: t.positive_duration_or("interval", SimDuration::from_secs(1))?,
@@ -224,6 +244,7 @@ impl Protocol for Gossip {
             rumors,
             over_peers: spec.over_peers,
             carry_registry: spec.carry_registry,
+            carry_consensus: spec.carry_consensus,
         })
     }
 
@@ -254,6 +275,9 @@ impl Protocol for Gossip {
         report.announcements = spec
             .carry_registry
             .then(|| announcement_reach(run))
+            .flatten();
+        report.blocks = (spec.carry_consensus != CarryConsensus::Off)
+            .then(|| block_reach(run))
             .flatten();
         Box::new(report)
     }
@@ -362,6 +386,79 @@ fn parse_carry_registry(
     Ok(true)
 }
 
+/// `carry_consensus`: `"off"` (default), `"blocks"` or `"all"`; carrying
+/// needs `[consensus]` and every host that may validate a gossip member.
+fn parse_carry_consensus(
+    t: &Table<'_>,
+    hosts: &Hosts<'_>,
+    earlier: &Protocols,
+    members: &[HostId],
+) -> scenario::Result<CarryConsensus> {
+    let Some(f) = t.get("carry_consensus") else {
+        return Ok(CarryConsensus::Off);
+    };
+    let carry = f.choice(
+        "consensus route",
+        &[
+            ("off", CarryConsensus::Off),
+            ("blocks", CarryConsensus::Blocks),
+            ("all", CarryConsensus::All),
+        ],
+    )?;
+    if carry == CarryConsensus::Off {
+        return Ok(carry);
+    }
+    let Some(validators) = validator_hosts(earlier) else {
+        return Err(f
+            .invalid(
+                "`carry_consensus` routes consensus messages, but [consensus] does not run here",
+            )
+            .with_help("add a [consensus] table, or remove `carry_consensus`"));
+    };
+    if let Some(h) = validators.iter().find(|h| !members.contains(h)) {
+        return Err(f
+            .invalid(format!(
+                "validator `{}` is not a gossip member, so consensus messages would not reach it",
+                hosts.index.name(*h)
+            ))
+            .with_help("make [gossip] `members` include every validator (with `validators = \"registered\"`: every miner)"));
+    }
+    Ok(carry)
+}
+
+/// The hosts that may validate: the `[consensus]` validators, or every
+/// miner with `validators = "registered"` (`None`: no consensus).
+fn validator_hosts(earlier: &Protocols) -> Option<Vec<HostId>> {
+    let consensus = earlier.consensus.as_ref()?;
+    match &consensus.validators {
+        ValidatorSource::Hosts(hosts) => Some(hosts.clone()),
+        ValidatorSource::Registered => Some(
+            earlier
+                .registration
+                .as_ref()
+                .map_or_else(Vec::new, |r| r.miners.clone()),
+        ),
+    }
+}
+
+/// The block metrics, with the share of validators each waits for.
+const BLOCK_REACH: [(f64, &str); 3] = [
+    (0.5, "gossip.block_reach50_s"),
+    (0.9, "gossip.block_reach90_s"),
+    (1.0, "gossip.block_reach100_s"),
+];
+
+/// The proposals' and block bodies' reach of the validators (carried
+/// rumors from a validator whose key [`is_block_key`]).
+fn block_reach(run: &Finished<'_>) -> Option<Reach> {
+    let validators = validator_hosts(&run.scenario.protocols)?;
+    let is_block = |r: &RumorId| {
+        let key = r.seq.wrapping_sub(configured_rumors(r.origin, run));
+        validators.contains(&r.origin) && is_block_key(key)
+    };
+    Some(Reach::of(is_block, &validators, run))
+}
+
 /// The announcement metrics, with the share of miners each waits for.
 const ANNOUNCE_REACH: [(f64, &str); 3] = [
     (0.5, "gossip.announce_reach50_s"),
@@ -400,6 +497,8 @@ struct GossipReport<'a> {
     counters: (u64, u64),
     /// With `carry_registry`: the announcements' reach of the miners.
     announcements: Option<Reach>,
+    /// With `carry_consensus`: the blocks' reach of the validators.
+    blocks: Option<Reach>,
 }
 
 impl<'a> GossipReport<'a> {
@@ -429,6 +528,7 @@ impl<'a> GossipReport<'a> {
             rumors,
             counters: (count("gossip.pushed"), count("gossip.duplicates")),
             announcements: None,
+            blocks: None,
         }
     }
 
@@ -507,6 +607,9 @@ impl ProtocolReport for GossipReport<'_> {
         summary.set("gossip.duplicates", Metric::Count(self.counters.1));
         if let Some(reach) = &self.announcements {
             reach.add_metrics_named(summary, ANNOUNCE_REACH);
+        }
+        if let Some(reach) = &self.blocks {
+            reach.add_metrics_named(summary, BLOCK_REACH);
         }
     }
 

@@ -332,13 +332,18 @@ impl HostNode {
         {
             registrar.announce_by_gossip();
         }
+        let carry_consensus = config.gossip.as_ref().map(|g| g.carry_consensus);
+        let mut consensus = config
+            .consensus
+            .map(|setup| ConsensusNode::new(setup, identity));
+        if let (Some(consensus), Some(carry)) = (consensus.as_mut(), carry_consensus) {
+            consensus.carry_by_gossip(carry);
+        }
         HostNode {
             id: config.id,
             peers: config.peers.map(|c| PeerRegistry::new(c, identity.clone())),
             registration,
-            consensus: config
-                .consensus
-                .map(|setup| ConsensusNode::new(setup, identity)),
+            consensus,
             gossip: config.gossip.map(Gossip::new),
             load: config.load.map(|c| LoadClient::new(c, identity.clone())),
             out: Outbox::default(),
@@ -447,6 +452,20 @@ impl HostNode {
             .and_then(registration::Registrar::take_for_gossip);
         if let Some(datagram) = announcement {
             gossip.originate_carried(cx, gossip::registry_key(cx.now), datagram);
+        }
+    }
+
+    /// Hands the broadcasts this host's validator parked while handling the
+    /// input (it does so only for the kinds `carry_consensus` names, see
+    /// [`consensus::Validator::carry_by_gossip`]) to gossip, which spreads
+    /// each as a carried rumor from this host.
+    pub(crate) fn spread_consensus(&mut self, cx: &mut Cx<'_>) {
+        let (Some(consensus), Some(gossip)) = (self.consensus.as_mut(), self.gossip.as_mut())
+        else {
+            return;
+        };
+        for (block, datagram) in consensus.take_for_gossip() {
+            gossip.originate_consensus(cx, block, crate::Payload::from(datagram));
         }
     }
 

@@ -55,7 +55,11 @@ impl Reach {
             };
             match event {
                 GossipEvent::Originated { rumor, .. } if counts(rumor) => {
-                    txs.entry(*rumor).or_insert((*time, BTreeMap::new()));
+                    let (_, reached) = txs.entry(*rumor).or_insert((*time, BTreeMap::new()));
+                    // An origin among the targets has it from the start.
+                    if target_set.contains(host) {
+                        reached.entry(*host).or_insert(*time);
+                    }
                 }
                 GossipEvent::Learned { rumor, .. } if target_set.contains(host) => {
                     if let Some((_, reached)) = txs.get_mut(rumor) {

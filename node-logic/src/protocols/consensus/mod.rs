@@ -179,6 +179,8 @@ pub struct PendingValidator {
     misbehave: bool,
     /// Its transaction pool, with client load.
     mempool: Option<Mempool>,
+    /// Which broadcasts gossip carries, applied at the start.
+    carry: crate::protocols::gossip::CarryConsensus,
 }
 
 impl ConsensusNode {
@@ -201,6 +203,7 @@ impl ConsensusNode {
                     verifier,
                     misbehave: false,
                     mempool,
+                    carry: crate::protocols::gossip::CarryConsensus::Off,
                 }))
             }
         }
@@ -210,6 +213,22 @@ impl ConsensusNode {
         match self {
             ConsensusNode::Running(v) => Some(v),
             ConsensusNode::Waiting(_) => None,
+        }
+    }
+    /// Routes the validator's broadcasts of the kinds `carry` names through
+    /// the host's gossip member (see [`Validator::carry_by_gossip`]).
+    pub fn carry_by_gossip(&mut self, carry: crate::protocols::gossip::CarryConsensus) {
+        match self {
+            ConsensusNode::Running(v) => v.carry_by_gossip(carry),
+            ConsensusNode::Waiting(pending) => pending.carry = carry,
+        }
+    }
+    /// The validator's broadcasts parked for gossip (see
+    /// [`Validator::take_for_gossip`]).
+    pub(crate) fn take_for_gossip(&mut self) -> Vec<(bool, Vec<u8>)> {
+        match self {
+            ConsensusNode::Running(v) => v.take_for_gossip(),
+            ConsensusNode::Waiting(_) => Vec::new(),
         }
     }
     /// A consensus timer fired.
@@ -259,6 +278,7 @@ impl HostProtocol for ConsensusNode {
         let mut validator =
             Validator::new(config, pending.identity.clone(), pending.verifier.clone());
         validator.set_misbehaving(pending.misbehave);
+        validator.carry_by_gossip(pending.carry);
         if let Some(mempool) = pending.mempool.take() {
             validator.set_mempool(mempool);
         }

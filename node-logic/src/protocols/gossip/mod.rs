@@ -39,6 +39,14 @@
 //!   way (its key [`registry_key`]: the high bit set and the announcement's
 //!   time in milliseconds), delivered to every miner it reaches as if the
 //!   registrar had sent it; a registrar it reaches only relays it.
+//! - **Consensus broadcasts** (`carry_consensus`, [`CarryConsensus`]): a
+//!   validator's proposals and block bodies (`Blocks`), and also its votes,
+//!   view changes and new views (`All`), become carried rumors instead of
+//!   one datagram to each other validator ([`Gossip::originate_consensus`];
+//!   keys from [`consensus_key`]); every validator that learns one takes it
+//!   as if its origin had sent it and checks it as today. Point-to-point
+//!   traffic (catch-up, resends, an equivocating leader's split proposal)
+//!   and datagrams too large for a rumor stay direct.
 //!
 //! Rumors are not signed: this protocol models dissemination (delay,
 //! coverage, redundancy), not authenticity (a carried datagram has its
@@ -110,6 +118,37 @@ pub struct GossipConfig {
     /// Carry the host's registrar's registry announcement (see the module
     /// docs) instead of its sending one datagram to each miner.
     pub carry_registry: bool,
+    /// Which of the host's validator's broadcasts gossip carries.
+    pub carry_consensus: CarryConsensus,
+}
+
+/// Which consensus broadcasts gossip carries (`[gossip] carry_consensus`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CarryConsensus {
+    /// None: validators broadcast directly (the default).
+    #[default]
+    Off,
+    /// Proposals (pre-prepares) and block bodies.
+    Blocks,
+    /// Proposals, block bodies, votes, view changes and new views.
+    All,
+}
+
+impl CarryConsensus {
+    /// Whether proposals and block bodies travel by gossip.
+    pub fn blocks(self) -> bool {
+        match self {
+            CarryConsensus::Off => false,
+            CarryConsensus::Blocks | CarryConsensus::All => true,
+        }
+    }
+    /// Whether votes, view changes and new views travel by gossip.
+    pub fn votes(self) -> bool {
+        match self {
+            CarryConsensus::Off | CarryConsensus::Blocks => false,
+            CarryConsensus::All => true,
+        }
+    }
 }
 
 /// Gossip's timers.
@@ -174,6 +213,8 @@ pub struct Gossip {
     stats: GossipStats,
     /// Carried datagrams learned but not yet taken by the host.
     to_deliver: Vec<(HostId, Payload)>,
+    /// The next consensus counter ([`consensus_key`]).
+    next_consensus: u32,
 }
 
 impl Gossip {
@@ -186,6 +227,7 @@ impl Gossip {
             round_at: None,
             stats: GossipStats::default(),
             to_deliver: Vec::new(),
+            next_consensus: 0,
         }
     }
     /// The rumors it knows, with the hops they took.
@@ -214,6 +256,16 @@ impl Gossip {
         self.learn(cx, id, 0, size, Some(datagram));
     }
 
+    /// Starts spreading a consensus broadcast of this host's validator (a
+    /// proposal or block body when `block`, else a vote or view message),
+    /// under the next [`consensus_key`].
+    pub fn originate_consensus(&mut self, cx: &mut Cx<'_>, block: bool, datagram: Payload) {
+        let floor = u32::try_from((cx.now.as_nanos() / 1_000_000) << 3).unwrap_or(u32::MAX);
+        let counter = self.next_consensus.max(floor & CONSENSUS_COUNTER);
+        self.next_consensus = counter.wrapping_add(1) & CONSENSUS_COUNTER;
+        self.originate_carried(cx, consensus_key(block, counter), datagram);
+    }
+
     /// The carried datagrams learned since the last call, each with the
     /// rumor's origin, for the host to deliver to its protocols.
     pub fn take_carried(&mut self) -> Vec<(HostId, Payload)> {
@@ -223,6 +275,11 @@ impl Gossip {
     /// Whether rounds draw from the host's up peers (see the module docs).
     pub fn over_peers(&self) -> bool {
         self.config.over_peers
+    }
+
+    /// Which of its host's consensus broadcasts this member carries.
+    pub fn carries_consensus(&self) -> CarryConsensus {
+        self.config.carry_consensus
     }
 
     /// Whether this member carries its host's registry announcements.
@@ -310,6 +367,11 @@ impl Gossip {
         for (id, known) in self.known.iter_mut().filter(|(_, k)| k.rounds_left > 0) {
             known.rounds_left -= 1;
             busy |= known.rounds_left > 0;
+            let carried = match known.rounds_left {
+                // Its last push: the datagram is not needed any more.
+                0 => known.carried.take(),
+                _ => known.carried.clone(),
+            };
             // A partial Fisher-Yates shuffle: the first `fanout` are a
             // uniform sample without repetition.
             for i in 0..fanout {
@@ -317,7 +379,7 @@ impl Gossip {
                 others.swap(i, j);
             }
             let hops = known.hops.saturating_add(1);
-            let datagram = match &known.carried {
+            let datagram = match &carried {
                 Some(carried) => encode_carried(*id, hops, carried.as_slice()),
                 None => encode_rumor(*id, hops, known.size),
             };
@@ -381,6 +443,27 @@ impl HostProtocol for Gossip {
 /// one host fall exactly 24.8 days apart.
 pub fn registry_key(now: SimTime) -> u64 {
     (1 << 31) | ((now.as_nanos() / 1_000_000) & 0x7fff_ffff)
+}
+
+/// The bits of a [`consensus_key`]'s counter.
+const CONSENSUS_COUNTER: u32 = (1 << 29) - 1;
+
+/// The carried-rumor key of a validator's consensus broadcast: bit 30 set
+/// and bit 31 clear (never a registry key, nor a load nonce below 2^30),
+/// bit 29 set for a proposal or block body, and a 29-bit counter below. The
+/// counter never goes below eight times the time in milliseconds, so a
+/// restarted validator (whose counter starts again) does not reuse its
+/// previous incarnation's keys unless that one sent more than eight per
+/// millisecond on average; it wraps after about 18.6 hours of simulated
+/// time.
+pub fn consensus_key(block: bool, counter: u32) -> u64 {
+    (1 << 30) | (u64::from(block) << 29) | u64::from(counter & CONSENSUS_COUNTER)
+}
+
+/// Whether a carried rumor's `key` (its seq minus its origin's configured
+/// rumors) is a [`consensus_key`] of a proposal or block body.
+pub fn is_block_key(key: u32) -> bool {
+    key >> 29 == 0b011
 }
 
 /// The datagram pushing rumor `id` at `hops` (at most 255 on the wire),
@@ -537,6 +620,7 @@ mod tests {
             rumors,
             over_peers: false,
             carry_registry: false,
+            carry_consensus: CarryConsensus::Off,
         }
     }
 

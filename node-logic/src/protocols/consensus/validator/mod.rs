@@ -132,6 +132,7 @@ mod catch_up;
 mod normal;
 mod payload;
 mod resend;
+mod route;
 mod view_change;
 
 /// Votes are kept for views `view - VIEW_WINDOW ..= view` of the current
@@ -255,6 +256,8 @@ pub struct Validator {
     stats: ConsensusStats,
     /// The transaction pool, with client load (`payload.rs`).
     mempool: Option<Box<crate::protocols::consensus::mempool::Mempool>>,
+    /// Where broadcasts go (`route.rs`).
+    route: route::Route,
 }
 
 impl Validator {
@@ -306,6 +309,7 @@ impl Validator {
             helped_at: BTreeMap::new(),
             stats: ConsensusStats::default(),
             mempool: None,
+            route: route::Route::default(),
         }
     }
 
@@ -571,10 +575,6 @@ impl Validator {
 
     fn others(&self) -> impl Iterator<Item = HostId> + '_ {
         self.set.ids().filter(move |&id| id != self.me)
-    }
-
-    fn broadcast(&self, message: &ConsensusMessage, out: &mut Outbox) {
-        out.broadcast(self.others(), message.encode());
     }
 
     fn counting(&self) -> Counting<'_> {

@@ -123,7 +123,7 @@ impl Validator {
         };
         let datagram = body_datagram(&body, &digest);
         mempool.keep_body(digest, body);
-        out.broadcast(self.others(), datagram);
+        self.broadcast_body(datagram, out);
         out.record(Observation::Consensus(ConsensusEvent::BlockTxs {
             hash: block.hash(),
             payload: digest,
@@ -134,9 +134,10 @@ impl Validator {
 
     /// A new view re-proposes `block`: its leader sends the body again
     /// (validators that missed it could not prepare otherwise).
-    pub(super) fn resend_body(&self, block: &Block, out: &mut Outbox) {
-        if let Some(body) = self.mempool.as_deref().and_then(|m| m.body(&block.payload)) {
-            out.broadcast(self.others(), body_datagram(body, &block.payload));
+    pub(super) fn resend_body(&mut self, block: &Block, out: &mut Outbox) {
+        let body = self.mempool.as_deref().and_then(|m| m.body(&block.payload));
+        if let Some(datagram) = body.map(|body| body_datagram(body, &block.payload)) {
+            self.broadcast_body(datagram, out);
         }
     }
 
