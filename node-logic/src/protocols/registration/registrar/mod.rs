@@ -513,10 +513,7 @@ impl Registrar {
             return;
         }
         let job = if let Some(agent) = agent_of_file(path) {
-            if self.accepted.contains_key(agent)
-                || self.refused.contains(agent)
-                || !self.reads(agent, now)
-            {
+            if !self.still_to_read(agent, now) {
                 return;
             }
             Job::Miner(agent.to_string())
@@ -606,9 +603,7 @@ impl Registrar {
     fn queue_listed(&mut self, now: SimTime, names: &[String]) {
         for name in names {
             if let Some(agent) = agent_of_file(name)
-                && !self.accepted.contains_key(agent)
-                && !self.refused.contains(agent)
-                && self.reads(agent, now)
+                && self.still_to_read(agent, now)
             {
                 self.queue.push(Job::Miner(agent.to_string()));
             }
@@ -741,9 +736,7 @@ impl Registrar {
         let quarantined: BTreeSet<&str> = names
             .iter()
             .filter_map(|n| agent_of_quarantined(n))
-            .filter(|a| {
-                !self.accepted.contains_key(*a) && !self.refused.contains(*a) && self.reads(a, now)
-            })
+            .filter(|a| self.still_to_read(a, now))
             .collect();
         if quarantined.is_empty() && self.orphans.is_empty() {
             return;
@@ -1174,6 +1167,14 @@ impl Registrar {
 }
 
 impl Registrar {
+    /// Whether `agent`'s file is still for it to read at `now`: neither
+    /// accepted nor refused, and [`Registrar::reads`] it.
+    fn still_to_read(&self, agent: &str, now: SimTime) -> bool {
+        !self.accepted.contains_key(agent)
+            && !self.refused.contains(agent)
+            && self.reads(agent, now)
+    }
+
     /// Whether it reads `agent`'s file at `now`: always unless sharded;
     /// sharded, when its shard owns the agent or once `takeover_after`
     /// has passed since its start.
