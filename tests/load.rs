@@ -202,3 +202,35 @@ fn without_load_blocks_carry_no_transactions() {
     };
     assert!(!log.observations.iter().any(|(_, _, o)| body(o)));
 }
+
+#[test]
+fn vouching_for_the_runs_own_signatures_changes_nothing_but_the_work() {
+    // Transactions and votes the run signed are known valid without
+    // verifying; the same run verifying every copy must agree exactly.
+    let load = "[load]\nclients = \"client\"\nrate = 40\nstop = \"10 s\"\n\
+                [cpu]\nverify = \"50 us\"\nverify_cached = \"1 us\"\n";
+    let s = parse(load).unwrap();
+    let run_with = |signature_cache: bool| {
+        let options = sim::runner::RunOptions {
+            signature_cache,
+            ..Default::default()
+        };
+        let prepared = sim::runner::prepare_with(&s, options).unwrap();
+        let mut sim = prepared.sim;
+        sim.run(&mut sim_core::trace::NoTrace).unwrap();
+        let cache = prepared.plans.consensus.as_ref().unwrap().cache.clone();
+        let stats = cache.map(|c| (c.checks(), c.vouched()));
+        (sim.trace_hash(), sim.into_log(), stats)
+    };
+    let (cached_hash, cached_log, stats) = run_with(true);
+    let (direct_hash, direct_log, _) = run_with(false);
+    assert_eq!(cached_hash, direct_hash);
+    assert_eq!(cached_log.observations, direct_log.observations);
+    let (checks, vouched) = stats.unwrap();
+    let (submitted, finalized, _) = carried(&cached_log);
+    assert!(finalized > 0 && submitted > 0);
+    // Every submitted transaction was checked by some validator, and all
+    // of them (and the votes) were answered without verifying.
+    assert!(vouched >= submitted as u64, "{vouched} of {submitted}");
+    assert!(vouched <= checks, "{vouched} > {checks}");
+}

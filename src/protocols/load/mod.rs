@@ -19,7 +19,9 @@ pub mod reach;
 mod report;
 
 use std::path::PathBuf;
+use std::rc::Rc;
 
+use node_logic::protocols::consensus::SignatureVerifier;
 use node_logic::protocols::consensus::mempool::{Eviction, MempoolConfig};
 use node_logic::protocols::consensus::transaction::{MAX_BODY_TX_BYTES, MAX_TX_BYTES, TX_OVERHEAD};
 use node_logic::protocols::load::{Arrival, LoadConfig};
@@ -194,7 +196,7 @@ impl Protocol for Load {
     fn configure(
         spec: &LoadSpec,
         plan: &LoadPlan,
-        _: &Plans,
+        plans: &Plans,
         host: &HostSpec,
         mut config: HostConfig,
         streams: &RngStreams,
@@ -222,6 +224,11 @@ impl Protocol for Load {
             stop: at(spec.stop),
             seed: streams.seed_bytes(names::LOAD, u64::from(host.id.0)),
             over_gossip: spec.over_gossip,
+            verifier: plans
+                .consensus
+                .as_ref()
+                .and_then(|c| c.cache.clone())
+                .map(|c| c as Rc<dyn SignatureVerifier>),
         })
     }
 

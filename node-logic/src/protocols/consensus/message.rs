@@ -71,6 +71,12 @@ impl<T: Body> Signed<T> {
         let envelope = SignedEnvelope::seal(identity, value.domain(), w.finish());
         Signed { envelope, value }
     }
+    /// Tells `verifier` that this was signed here, with the signer's secret
+    /// (see [`SignatureVerifier::signed`]).
+    pub fn vouch(&self, verifier: &dyn SignatureVerifier) {
+        let e = &self.envelope;
+        verifier.signed(&e.signer, self.value.domain(), &e.body, &e.signature);
+    }
     /// Reads the body out of `envelope` (all of it: trailing bytes are an
     /// error). The signature is not checked.
     pub fn from_envelope(envelope: SignedEnvelope) -> Result<Self, DecodeError> {

@@ -153,6 +153,11 @@ impl Transaction {
     pub fn verify(&self, verifier: &dyn SignatureVerifier) -> bool {
         verifier.verify(&self.key, TX_DOMAIN, &self.signed_bytes(), &self.signature)
     }
+    /// Tells `verifier` that this transaction was signed here, with its
+    /// key's secret (see [`SignatureVerifier::signed`]).
+    pub fn vouch(&self, verifier: &dyn SignatureVerifier) {
+        verifier.signed(&self.key, TX_DOMAIN, &self.signed_bytes(), &self.signature);
+    }
 }
 
 /// The transactions of one proposed block, sent apart from the proposal

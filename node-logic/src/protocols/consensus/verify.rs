@@ -83,6 +83,16 @@ impl SignatureVerifier for Counting<'_> {
         self.count.set(self.count.get() + 1);
         self.inner.verify(key, domain, message, signature)
     }
+
+    fn signed(
+        &self,
+        key: &PublicKey,
+        domain: &[u8],
+        message: &[u8],
+        signature: &[u8; SIGNATURE_LEN],
+    ) {
+        self.inner.signed(key, domain, message, signature);
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@
 //! protocol's transaction message ([`transaction_datagram`]) and receives
 //! nothing, so it has no protocol tag.
 
+use std::rc::Rc;
+
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -38,6 +40,7 @@ use crate::codec::Reader;
 use crate::identity::Identity;
 use crate::io::{Payload, RejectReason};
 use crate::observe::{Described, Description, TraceWriter, Traced};
+use crate::protocols::consensus::SignatureVerifier;
 use crate::protocols::consensus::transaction::{Transaction, transaction_datagram};
 use crate::protocols::{Cx, HostProtocol, Observation, TimerId};
 use crate::time::{SimDuration, SimTime};
@@ -59,7 +62,7 @@ pub enum Arrival {
 }
 
 /// What a client submits (built by the driver from `[load]`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct LoadConfig {
     /// This host.
     pub me: HostId,
@@ -83,6 +86,11 @@ pub struct LoadConfig {
     /// Spread each transaction by the host's gossip member instead of
     /// sending it to validators (see the module docs).
     pub over_gossip: bool,
+    /// The validators' shared signature verifier, told of every
+    /// transaction this client signs ([`SignatureVerifier::signed`]), so a
+    /// caching one knows them valid without verifying; `None`: tell
+    /// nobody (real processes, which verify every copy).
+    pub verifier: Option<Rc<dyn SignatureVerifier>>,
 }
 
 /// What a client did.
@@ -211,6 +219,9 @@ impl LoadClient {
             fee,
             self.config.tx_bytes,
         );
+        if let Some(verifier) = &self.config.verifier {
+            tx.vouch(&**verifier);
+        }
         let datagram = transaction_datagram(&tx);
         let targets = &self.config.targets;
         let fanout = match self.config.over_gossip {

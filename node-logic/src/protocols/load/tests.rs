@@ -19,6 +19,7 @@ fn config(arrival: Arrival, schedule: Vec<(SimTime, f64)>, fanout: usize) -> Loa
         stop: secs(10),
         seed: [7; 32],
         over_gossip: false,
+        verifier: None,
     }
 }
 

@@ -15,13 +15,10 @@ impl Validator {
         }
         self.sync_allowed_at = now + self.sync_retry();
         self.stats.sync_requests += 1;
-        let request = Signed::seal(
-            &self.identity,
-            SyncRequest {
-                sender: self.me,
-                from_height: self.next_height(),
-            },
-        );
+        let request = self.seal(SyncRequest {
+            sender: self.me,
+            from_height: self.next_height(),
+        });
         out.send(to, ConsensusMessage::SyncRequest(request).encode());
     }
 
@@ -59,13 +56,10 @@ impl Validator {
             blocks.push((block.clone(), cert.clone()));
         }
         self.stats.sync_responses += 1;
-        let response = Signed::seal(
-            &self.identity,
-            SyncResponse {
-                sender: self.me,
-                blocks,
-            },
-        );
+        let response = self.seal(SyncResponse {
+            sender: self.me,
+            blocks,
+        });
         out.send(to, ConsensusMessage::SyncResponse(response).encode());
     }
 

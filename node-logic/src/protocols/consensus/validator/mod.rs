@@ -584,6 +584,14 @@ impl Validator {
         }
     }
 
+    /// Signs `value` and tells the verifier so (a caching one then knows
+    /// it valid without verifying; see [`SignatureVerifier::signed`]).
+    fn seal<T: crate::protocols::consensus::message::Body>(&self, value: T) -> Signed<T> {
+        let signed = Signed::seal(&self.identity, value);
+        signed.vouch(&*self.verifier);
+        signed
+    }
+
     fn check<T: crate::protocols::consensus::message::Body>(
         &self,
         signed: &Signed<T>,

@@ -72,14 +72,11 @@ impl Validator {
     }
 
     pub(super) fn seal_pre_prepare(&self, block: Block) -> Signed<PrePrepare> {
-        Signed::seal(
-            &self.identity,
-            PrePrepare {
-                leader: self.me,
-                view: self.view,
-                block,
-            },
-        )
+        self.seal(PrePrepare {
+            leader: self.me,
+            view: self.view,
+            block,
+        })
     }
 
     pub(super) fn record_proposed(&self, pp: &Signed<PrePrepare>, out: &mut Outbox) {
@@ -389,16 +386,13 @@ impl Validator {
         height: u64,
         hash: Hash32,
     ) -> Signed<Vote> {
-        Signed::seal(
-            &self.identity,
-            Vote {
-                kind,
-                voter: self.me,
-                view,
-                height,
-                block_hash: hash,
-            },
-        )
+        self.seal(Vote {
+            kind,
+            voter: self.me,
+            view,
+            height,
+            block_hash: hash,
+        })
     }
 
     /// A misbehaving validator prepares and commits every block it sees,

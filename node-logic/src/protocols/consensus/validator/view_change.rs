@@ -73,15 +73,12 @@ impl Validator {
             height: c.height(),
             block_hash: c.block_hash(),
         });
-        let vc = Signed::seal(
-            &self.identity,
-            ViewChange {
-                sender: self.me,
-                new_view: self.view,
-                finalized_height: self.finalized_height,
-                prepared: summary,
-            },
-        );
+        let vc = self.seal(ViewChange {
+            sender: self.me,
+            new_view: self.view,
+            finalized_height: self.finalized_height,
+            prepared: summary,
+        });
         let certificate = self.prepared.clone();
         self.broadcast(
             &ConsensusMessage::ViewChange {
@@ -218,16 +215,13 @@ impl Validator {
             }
         };
         let proposal = self.seal_pre_prepare(block);
-        let nv = Signed::seal(
-            &self.identity,
-            NewView {
-                leader: self.me,
-                view,
-                view_changes,
-                prepared: highest,
-                proposal: proposal.clone(),
-            },
-        );
+        let nv = self.seal(NewView {
+            leader: self.me,
+            view,
+            view_changes,
+            prepared: highest,
+            proposal: proposal.clone(),
+        });
         self.broadcast(&ConsensusMessage::NewView(nv.clone()), out);
         self.record_proposed(&proposal, out);
         self.open_view(now, nv, height, out);
