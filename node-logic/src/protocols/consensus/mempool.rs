@@ -22,6 +22,9 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
+
 use crate::identity::PublicKey;
 use crate::meter::Meter;
 use crate::protocols::consensus::block::Hash32;
@@ -86,17 +89,25 @@ struct Entry {
     order: (u64, u64),
 }
 
+/// A hash map for lookups only: a fixed seed (the same in every run), and
+/// never iterated, so no hash order reaches a run's behaviour.
+type LookupMap<K, V> = HashMap<K, V, FixedState>;
+
 /// A validator's transaction pool (see the module docs).
 ///
 /// Held transactions live in a slab (`slots`, reused through `free`) and
 /// the indexes name them by slot; accounts are numbered in the order the
 /// pool first holds or finalizes one of theirs, so the per-delivery
-/// lookups compare small integers, not 32-byte keys (issue 11).
+/// lookups compare small integers, not 32-byte keys (issue 11). `held`
+/// stays a B-tree on purpose: a client's nonces arrive in order, so its
+/// inserts and evictions touch the same few nodes at either edge, where a
+/// hash map's probes land anywhere (measured: a hash map made `insert` and
+/// eviction 1.4x slower with 100 pools of 10,000).
 #[derive(Debug)]
 pub struct Mempool {
     config: MempoolConfig,
     /// Account key → its number (index into `windows`).
-    accounts: BTreeMap<PublicKey, u32>,
+    accounts: LookupMap<PublicKey, u32>,
     /// Each numbered account's finalized nonces.
     windows: Vec<NonceWindow>,
     /// `(account, nonce)` → slot of a held transaction.
@@ -121,7 +132,7 @@ impl Mempool {
     pub fn new(config: MempoolConfig, meter: Option<Rc<Meter>>) -> Self {
         Mempool {
             config,
-            accounts: BTreeMap::new(),
+            accounts: LookupMap::default(),
             windows: Vec::new(),
             held: BTreeMap::new(),
             slots: Vec::new(),
@@ -169,7 +180,8 @@ impl Mempool {
         tx: Transaction,
         verifier: &dyn SignatureVerifier,
     ) -> Result<(), TxRejection> {
-        let checked = self.check_new(&tx, verifier);
+        let known = self.accounts.get(&tx.key).copied();
+        let checked = self.check_new(&tx, known, verifier);
         if let Err(why) = checked {
             self.stats.rejected += 1;
             return Err(why);
@@ -184,14 +196,14 @@ impl Mempool {
         {
             match self.order.first_key_value() {
                 // Under lowest-fee the newcomer may be the cheapest.
-                Some((&first, _)) if first < order => self.evict(first),
+                Some((&first, _)) if first < order => self.evict_first(),
                 Some(_) | None => {
                     self.stats.evicted += 1;
                     return Ok(());
                 }
             }
         }
-        let account = self.account(&tx.key);
+        let account = known.unwrap_or_else(|| self.account(&tx.key));
         let id = (account, tx.nonce);
         let slot = self.store(Entry { tx, account, order });
         self.order.insert(order, slot);
@@ -229,10 +241,16 @@ impl Mempool {
 
     /// Takes the transaction out of `slot` (and out of the indexes).
     fn take(&mut self, slot: u32) -> Option<Entry> {
+        let entry = self.release(slot)?;
+        self.order.remove(&entry.order);
+        Some(entry)
+    }
+
+    /// Takes the transaction out of `slot` and every index but `order`.
+    fn release(&mut self, slot: u32) -> Option<Entry> {
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
         self.held.remove(&(entry.account, entry.tx.nonce));
-        self.order.remove(&entry.order);
         self.bytes -= entry.tx.len();
         Some(entry)
     }
@@ -244,16 +262,21 @@ impl Mempool {
             .is_some_and(|&a| self.held.contains_key(&(a, tx.nonce)))
     }
 
+    /// Checks a new transaction of account number `account` (`None`: an
+    /// account this pool has not seen).
     fn check_new(
         &self,
         tx: &Transaction,
+        account: Option<u32>,
         verifier: &dyn SignatureVerifier,
     ) -> Result<(), TxRejection> {
-        if self.holds(tx) {
-            return Err(TxRejection::Duplicate);
-        }
-        if self.is_replay(tx) {
-            return Err(TxRejection::Replay);
+        if let Some(a) = account {
+            if self.held.contains_key(&(a, tx.nonce)) {
+                return Err(TxRejection::Duplicate);
+            }
+            if self.windows[a as usize].is_used(tx.nonce) {
+                return Err(TxRejection::Replay);
+            }
         }
         self.hashed(tx.len());
         if !tx.verify(verifier) {
@@ -268,9 +291,10 @@ impl Mempool {
             .is_some_and(|&a| self.windows[a as usize].is_used(tx.nonce))
     }
 
-    fn evict(&mut self, order: (u64, u64)) {
-        if let Some(&slot) = self.order.get(&order)
-            && self.take(slot).is_some()
+    /// Drops the first transaction in eviction order.
+    fn evict_first(&mut self) {
+        if let Some((_, slot)) = self.order.pop_first()
+            && self.release(slot).is_some()
         {
             self.stats.evicted += 1;
         }
