@@ -129,7 +129,9 @@ pub enum Output {
     /// and large; sends and timers stay small).
     File(Box<FileOp>),
     /// Record an observation for the reports (no effect on the run).
-    Record(Observation),
+    /// Boxed: observations are rare and the largest variant; boxing keeps
+    /// every output (sends and timers on each heartbeat) small to move.
+    Record(Box<Observation>),
 }
 
 /// How a file is written.
@@ -356,5 +358,21 @@ impl From<&[u8]> for Payload {
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Payload({} bytes)", self.0.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every heartbeat moves outputs through the outbox and the engine by
+    /// value: a send or a timer must not pay for the largest observation.
+    #[test]
+    fn outputs_are_small() {
+        assert!(
+            std::mem::size_of::<Output>() <= 32,
+            "{}",
+            std::mem::size_of::<Output>()
+        );
     }
 }

@@ -66,7 +66,7 @@ impl Outbox {
     /// Queues an observation for the reports.
     #[inline]
     pub fn record(&mut self, observation: Observation) {
-        self.queue.push_back(Output::Record(observation));
+        self.queue.push_back(Output::Record(Box::new(observation)));
     }
     /// The oldest queued output.
     #[inline]

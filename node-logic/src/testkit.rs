@@ -344,7 +344,7 @@ impl<N: Node> TestNet<N> {
                 self.timers[i].remove(&timer);
             }
             Output::File(op) => self.file(now, host, *op),
-            Output::Record(o) => self.log[i].push((now, Logged::Observed(o))),
+            Output::Record(o) => self.log[i].push((now, Logged::Observed(*o))),
         }
     }
 

@@ -395,7 +395,10 @@ fn rejected(outputs: &[Output]) -> Vec<RejectReason> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Record(Observation::MessageRejected { reason, .. }) => Some(*reason),
+            Output::Record(observation) => match observation.as_ref() {
+                Observation::MessageRejected { reason, .. } => Some(*reason),
+                _ => None,
+            },
             _ => None,
         })
         .collect()

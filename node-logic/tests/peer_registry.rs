@@ -64,7 +64,7 @@ fn observations(outputs: &[Output]) -> Vec<Observation> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Record(obs) => Some(obs.clone()),
+            Output::Record(obs) => Some(obs.as_ref().clone()),
             _ => None,
         })
         .collect()

@@ -216,7 +216,7 @@ fn rate_limits_drop_count_and_charge_the_sender() {
         pongs += sends(&out).len();
         limited += out
             .iter()
-            .filter(|o| matches!(o, Output::Record(Observation::Peers(PeerRegistryEvent::RateLimited { peer })) if *peer == HostId(1)))
+            .filter(|o| matches!(o, Output::Record(obs) if matches!(**obs, Observation::Peers(PeerRegistryEvent::RateLimited { peer }) if peer == HostId(1))))
             .count();
     }
     assert_eq!((pongs, limited), (4, 16));

@@ -1100,7 +1100,7 @@ impl Core {
                         break;
                     }
                 }
-                self.log.observations.push((self.now, host, observation));
+                self.log.observations.push((self.now, host, *observation));
             }
         }
     }

@@ -8,11 +8,18 @@
 //! are broken by insertion order, which makes the order of events a pure
 //! function of what was scheduled and when.
 //!
+//! Events due before everything in the heap wait apart in `soon`, a short
+//! sorted run popped from its front: an event scheduled a moment ahead (a
+//! datagram leaving the receiver's down-queue microseconds after it
+//! arrived) usually lands there, and is pushed and popped without sifting
+//! the heap. Every key in `soon` is below every key in the heap, so the
+//! order is exactly the heap's: `(time, sequence)`, nothing else.
+//!
 //! Limits (checked, never silently wrapped): at most [`MAX_PENDING`] events
 //! pending at once and [`MAX_SCHEDULED`] scheduled over a run.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::units::SimTime;
 
@@ -23,6 +30,9 @@ const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 pub const MAX_PENDING: usize = 1 << SLOT_BITS;
 /// The most events one run may schedule (about 1.1 trillion).
 pub const MAX_SCHEDULED: u64 = 1 << (64 - SLOT_BITS);
+/// The most events `soon` holds; beyond it, its latest moves to the heap
+/// (so an insertion in the middle moves at most a few kilobytes).
+const SOON_MAX: usize = 256;
 
 /// Why an event could not be scheduled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +85,8 @@ impl PartialOrd for Entry {
 #[derive(Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry>,
+    /// Entries due before the heap's earliest, in ascending key order.
+    soon: VecDeque<Entry>,
     slots: Vec<Option<E>>,
     free: Vec<u32>,
     next_seq: u64,
@@ -84,6 +96,7 @@ impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            soon: VecDeque::new(),
             slots: Vec::new(),
             free: Vec::new(),
             next_seq: 0,
@@ -119,17 +132,50 @@ impl<E> EventQueue<E> {
             }
         };
         self.next_seq += 1;
-        self.heap.push(Entry {
+        self.place(Entry {
             time: time.as_nanos(),
             seq_slot: (seq << SLOT_BITS) | u64::from(slot),
         });
         Ok(seq)
     }
 
+    /// Puts a new entry in `soon` if it is due before the heap's earliest,
+    /// else in the heap; keeps every key in `soon` below the heap's.
+    #[inline]
+    fn place(&mut self, entry: Entry) {
+        let key = entry.key();
+        if self.heap.peek().is_some_and(|first| first.key() < key) {
+            self.heap.push(entry);
+            return;
+        }
+        if self.soon.len() >= SOON_MAX {
+            // Full: the latest of `soon` and the new entry both precede
+            // the heap; the later of the two goes to the heap.
+            let Some(last) = self.soon.back().copied() else {
+                return self.heap.push(entry);
+            };
+            if last.key() < key {
+                return self.heap.push(entry);
+            }
+            self.soon.pop_back();
+            self.heap.push(last);
+        }
+        // Mostly the latest so far: an append.
+        if self.soon.back().is_none_or(|last| last.key() < key) {
+            self.soon.push_back(entry);
+        } else {
+            let at = self.soon.partition_point(|e| e.key() < key);
+            self.soon.insert(at, entry);
+        }
+    }
+
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let entry = self.heap.pop()?;
+        let entry = match self.soon.pop_front() {
+            Some(entry) => entry,
+            None => self.heap.pop()?,
+        };
         let slot = entry.slot();
         let event = self.slots[slot].take()?;
         // Slots are below MAX_PENDING (2^24), so they fit in u32.
@@ -139,17 +185,20 @@ impl<E> EventQueue<E> {
 
     /// When the earliest event is due.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| SimTime::from_nanos(e.time))
+        self.soon
+            .front()
+            .or_else(|| self.heap.peek())
+            .map(|e| SimTime::from_nanos(e.time))
     }
 
     /// Pending events.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.soon.len()
     }
 
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.is_empty() && self.soon.is_empty()
     }
 
     /// Events ever scheduled.
@@ -213,6 +262,54 @@ mod tests {
             .map(|(time, e)| (time.as_nanos(), e))
             .collect();
         assert_eq!(rest, expected);
+    }
+
+    /// Against a sorted reference, with the shapes `soon` has to get
+    /// right: events a moment ahead (appends and insertions in the
+    /// middle), many at the same time, far ones, and more than `SOON_MAX`
+    /// due before the heap's earliest.
+    #[test]
+    fn soon_and_heap_pop_in_key_order() {
+        use rand::RngExt;
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let mut q = EventQueue::new();
+        let mut expected = std::collections::BTreeSet::new();
+        let mut now = 0u64;
+        let mut spilled = false;
+        for i in 0..20_000u64 {
+            let at = match rng.random_range(0..10u32) {
+                0..=3 => now + rng.random_range(0..20u64),
+                4 => now,
+                5..=7 => now + rng.random_range(1_000..50_000u64),
+                8 => now + 5_000_000,
+                _ => now + rng.random_range(0..3u64) * 1_000,
+            };
+            q.push(t(at), i).unwrap();
+            expected.insert((at, i));
+            spilled |= q.soon.len() == SOON_MAX;
+            // Bursts: several pushes between pops, sometimes many.
+            let pops = if i % 1_000 < 400 {
+                0
+            } else {
+                rng.random_range(0..3u32)
+            };
+            for _ in 0..pops {
+                let (time, e) = q.pop().unwrap();
+                assert_eq!((time.as_nanos(), e), expected.pop_first().unwrap());
+                assert_eq!(
+                    q.peek_time().map(SimTime::as_nanos),
+                    expected.first().map(|f| f.0)
+                );
+                now = time.as_nanos();
+            }
+        }
+        assert!(spilled, "the test must fill `soon`");
+        let rest: Vec<_> = std::iter::from_fn(|| q.pop())
+            .map(|(time, e)| (time.as_nanos(), e))
+            .collect();
+        assert_eq!(rest, expected.into_iter().collect::<Vec<_>>());
+        assert!(q.is_empty() && q.soon.is_empty() && q.heap.is_empty());
     }
 
     #[test]

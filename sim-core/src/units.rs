@@ -49,7 +49,12 @@ impl Bandwidth {
     /// up to the next nanosecond so a message never takes zero time.
     pub fn transmit_time(self, bytes: u64) -> SimDuration {
         let bits = u128::from(bytes) * 8 * 1_000_000_000;
-        let ns = bits.div_ceil(u128::from(self.0));
+        // Every datagram's bits fit 64: divide there (the same quotient;
+        // a 128-bit division is a library call on every send and arrival).
+        let ns = match u64::try_from(bits) {
+            Ok(bits) => u128::from(bits.div_ceil(self.0)),
+            Err(_) => bits.div_ceil(u128::from(self.0)),
+        };
         SimDuration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
     }
 }
@@ -181,6 +186,24 @@ mod tests {
         // Never zero for a non-empty message; rounds up.
         assert_eq!(bw("1 Tbit").transmit_time(1), SimDuration::from_nanos(1));
         assert_eq!(bw("1 Gbit").transmit_time(0), SimDuration::ZERO);
+    }
+
+    #[test]
+    fn transmit_time_is_the_128_bit_quotient_on_both_sides_of_64_bits() {
+        // bytes * 8e9 passes u64::MAX just above 2,305,843,009 bytes.
+        let edge = u64::MAX / 8_000_000_000;
+        for rate in ["7 bit", "10 Mbit", "100 Mbit", "1 Tbit"] {
+            let b = bw(rate);
+            for bytes in [1, 73, 1_472, 65_536, edge - 1, edge, edge + 1, u64::MAX / 8] {
+                let reference = (u128::from(bytes) * 8_000_000_000).div_ceil(u128::from(b.0));
+                let expected = u64::try_from(reference).unwrap_or(u64::MAX);
+                assert_eq!(
+                    b.transmit_time(bytes).as_nanos(),
+                    expected,
+                    "{rate} {bytes}"
+                );
+            }
+        }
     }
 
     #[test]

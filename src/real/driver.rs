@@ -418,7 +418,7 @@ impl Loop {
                 self.run.rows.append(now, &observation)?;
                 self.run.log.append(&HostRecord::Observation {
                     at_ns: now.as_nanos(),
-                    observation,
+                    observation: *observation,
                 })?;
             }
         }

@@ -734,8 +734,8 @@ mod tests {
             assert!(
                 matches!(
                     out,
-                    [crate::io::Output::Record(Observation::MessageRejected { reason, .. })]
-                        if *reason == why
+                    [crate::io::Output::Record(observation)]
+                        if matches!(**observation, Observation::MessageRejected { reason, .. } if reason == why)
                 ),
                 "{out:?}"
             );
@@ -754,10 +754,10 @@ mod tests {
         assert!(
             out.iter().any(|o| matches!(
                 o,
-                crate::io::Output::Record(Observation::Gossip(GossipEvent::Learned {
-                    hops: 1,
-                    ..
-                }))
+                crate::io::Output::Record(observation) if matches!(
+                    **observation,
+                    Observation::Gossip(GossipEvent::Learned { hops: 1, .. })
+                )
             )),
             "{out:?}"
         );

@@ -56,14 +56,17 @@ fn drive(
                         assert_eq!(tx.len(), 200);
                         sent.push((tx.nonce, to));
                     }
-                    Output::Record(Observation::Load(LoadEvent::Submitted { nonce, .. })) => {
-                        let to = sent
-                            .iter()
-                            .filter(|(n, _)| *n == nonce)
-                            .map(|(_, t)| *t)
-                            .collect();
-                        out.push((now, nonce, to));
-                    }
+                    Output::Record(observation) => match *observation {
+                        Observation::Load(LoadEvent::Submitted { nonce, .. }) => {
+                            let to = sent
+                                .iter()
+                                .filter(|(n, _)| *n == nonce)
+                                .map(|(_, t)| *t)
+                                .collect();
+                            out.push((now, nonce, to));
+                        }
+                        other => panic!("unexpected {other:?}"),
+                    },
                     other => panic!("unexpected {other:?}"),
                 }
             }

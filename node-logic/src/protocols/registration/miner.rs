@@ -400,10 +400,12 @@ mod tests {
         let second = drain(&mut out);
         assert_eq!(
             second[0],
-            Output::Record(Observation::Registration(RegistrationEvent::FileWritten {
-                agent: "miner-1".into(),
-                attempt: 1
-            }))
+            Output::Record(Box::new(Observation::Registration(
+                RegistrationEvent::FileWritten {
+                    agent: "miner-1".into(),
+                    attempt: 1
+                }
+            )))
         );
         assert_eq!(
             writes(&second),
@@ -494,10 +496,10 @@ mod tests {
         re_register(&mut m, t(5000), HostId(3), &mut out);
         assert_eq!(
             drain(&mut out),
-            vec![Output::Record(Observation::MessageRejected {
+            vec![Output::Record(Box::new(Observation::MessageRejected {
                 from: HostId(3),
                 reason: RejectReason::NotAMember
-            })]
+            }))]
         );
         let other = RegistrationMessage::ReRegister {
             agent: "miner-2".into(),
@@ -507,19 +509,19 @@ mod tests {
         m.handle_message(t(5000), REGISTRAR, body, &mut out);
         assert_eq!(
             drain(&mut out),
-            vec![Output::Record(Observation::MessageRejected {
+            vec![Output::Record(Box::new(Observation::MessageRejected {
                 from: REGISTRAR,
                 reason: RejectReason::Misdirected
-            })]
+            }))]
         );
         let (_, body) = wire::open(&[1, 2, 1, 0xff]).unwrap();
         m.handle_message(t(5000), REGISTRAR, body, &mut out);
         assert_eq!(
             drain(&mut out),
-            vec![Output::Record(Observation::MessageRejected {
+            vec![Output::Record(Box::new(Observation::MessageRejected {
                 from: REGISTRAR,
                 reason: RejectReason::Malformed
-            })]
+            }))]
         );
         assert_eq!(m.attempts(), 1);
     }
@@ -538,12 +540,14 @@ mod tests {
             t(5000)
         );
         let rest = complete_writes(&mut m, t(5020), &mut out);
-        assert!(rest.contains(&Output::Record(Observation::Registration(
-            RegistrationEvent::FileWritten {
-                agent: "miner-1".into(),
-                attempt: 2
-            }
-        ))));
+        assert!(
+            rest.contains(&Output::Record(Box::new(Observation::Registration(
+                RegistrationEvent::FileWritten {
+                    agent: "miner-1".into(),
+                    attempt: 2
+                }
+            ))))
+        );
         assert_eq!(m.retry_delay(), SimDuration::from_secs(2));
     }
 

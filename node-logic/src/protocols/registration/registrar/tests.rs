@@ -134,7 +134,10 @@ fn events(outputs: &[Output]) -> Vec<RegistrationEvent> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Record(Observation::Registration(e)) => Some(e.clone()),
+            Output::Record(observation) => match observation.as_ref() {
+                Observation::Registration(e) => Some(e.clone()),
+                _ => None,
+            },
             _ => None,
         })
         .collect()
@@ -347,7 +350,10 @@ fn reads_one_file_at_a_time_and_ignores_other_names() {
     assert_eq!(outputs.len(), 2);
     assert!(matches!(
         &outputs[0],
-        Output::Record(Observation::Registration(RegistrationEvent::Accepted { agent, source: WalletSource::File, .. })) if agent == "miner-0"
+        Output::Record(observation) if matches!(
+            observation.as_ref(),
+            Observation::Registration(RegistrationEvent::Accepted { agent, source: WalletSource::File, .. }) if agent == "miner-0"
+        )
     ));
     assert_eq!(outputs[1], read("miner-1"));
     reg.handle_file(t(2 * MS), &result(1), &mut rng, &mut out);
@@ -796,10 +802,12 @@ fn progress_is_recorded_at_the_interval_until_ready() {
         assert_eq!(
             outputs,
             vec![
-                Output::Record(Observation::Registration(RegistrationEvent::Progress {
-                    registered: 1,
-                    expected: 2
-                })),
+                Output::Record(Box::new(Observation::Registration(
+                    RegistrationEvent::Progress {
+                        registered: 1,
+                        expected: 2
+                    }
+                ))),
                 Output::SetTimer {
                     timer: TimerId::Registration(RegistrationTimer::Progress),
                     at: t(30 * (k + 1) * S)
@@ -1395,7 +1403,10 @@ fn rejected(outputs: &[Output]) -> Vec<(HostId, crate::io::RejectReason)> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Record(Observation::MessageRejected { from, reason }) => Some((*from, *reason)),
+            Output::Record(observation) => match observation.as_ref() {
+                Observation::MessageRejected { from, reason } => Some((*from, *reason)),
+                _ => None,
+            },
             _ => None,
         })
         .collect()
