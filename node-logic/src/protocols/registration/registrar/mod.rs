@@ -741,8 +741,14 @@ impl Registrar {
         if quarantined.is_empty() && self.orphans.is_empty() {
             return;
         }
-        let present: BTreeSet<&str> = names.iter().filter_map(|n| agent_of_file(n)).collect();
-        let orphans: BTreeSet<&str> = quarantined.difference(&present).copied().collect();
+        // Only the quarantined agents' main files matter: no set of every
+        // name in a listing that may hold hundreds of thousands.
+        let mut orphans = quarantined;
+        if !orphans.is_empty() {
+            for agent in names.iter().filter_map(|n| agent_of_file(n)) {
+                orphans.remove(agent);
+            }
+        }
         self.orphans
             .retain(|agent, _| orphans.contains(agent.as_str()));
         for agent in orphans {
