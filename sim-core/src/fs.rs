@@ -17,9 +17,10 @@
 //! end, rename and delete in it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use node_logic::HostId;
-use node_logic::io::{FileMeta, FileOp, FileResult, FsError, WriteMode};
+use node_logic::io::{FileMeta, FileOp, FileResult, FsError, ListedName, WriteMode};
 
 use crate::units::{SimDuration, SimTime};
 
@@ -160,7 +161,9 @@ pub struct FsCounters {
 #[derive(Debug, Default)]
 pub struct SimFs {
     config: FsConfig,
-    files: BTreeMap<String, File>,
+    /// By path. The paths are shared with the listings, which hand out
+    /// the same names instead of copies.
+    files: BTreeMap<Rc<str>, File>,
     watchers: BTreeMap<String, BTreeSet<HostId>>,
     pending: BTreeMap<OpId, Pending>,
     next_op: u64,
@@ -203,7 +206,7 @@ impl SimFs {
                 WriteMode::Atomic => format!("{path}.tmp.{}", host.0),
                 WriteMode::InPlace => path.clone(),
             };
-            let file = self.files.entry(target.clone()).or_insert(File {
+            let file = self.files.entry(Rc::from(target.as_str())).or_insert(File {
                 content: Vec::new(),
                 filling: None,
                 modified: now,
@@ -264,8 +267,8 @@ impl SimFs {
                 }
                 if ours && mode == WriteMode::Atomic {
                     let temp = pending.filling_path.unwrap_or_default();
-                    if let Some(file) = self.files.remove(&temp) {
-                        self.files.insert(path.clone(), file);
+                    if let Some(file) = self.files.remove(temp.as_str()) {
+                        self.files.insert(Rc::from(path.as_str()), file);
                     }
                 }
                 let result = if ours {
@@ -285,7 +288,7 @@ impl SimFs {
                 counters.reads += 1;
                 let result = self
                     .files
-                    .get(&path)
+                    .get(path.as_str())
                     .map(|f| f.visible(now).to_vec())
                     .ok_or(FsError::NotFound);
                 (FileResult::Read { path, result }, None)
@@ -297,9 +300,9 @@ impl SimFs {
             }
             FileOp::Rename { from, to } => {
                 counters.metadata += 1;
-                let result = match self.files.remove(&from) {
+                let result = match self.files.remove(from.as_str()) {
                     Some(file) => {
-                        self.files.insert(to.clone(), file);
+                        self.files.insert(Rc::from(to.as_str()), file);
                         Ok(())
                     }
                     None => Err(FsError::NotFound),
@@ -311,7 +314,7 @@ impl SimFs {
                 counters.stats += 1;
                 let result = self
                     .files
-                    .get(&path)
+                    .get(path.as_str())
                     .map(|f| f.meta(now))
                     .ok_or(FsError::NotFound);
                 (FileResult::Stat { path, result }, None)
@@ -320,7 +323,7 @@ impl SimFs {
                 counters.metadata += 1;
                 let result = self
                     .files
-                    .remove(&path)
+                    .remove(path.as_str())
                     .map(|_| ())
                     .ok_or(FsError::NotFound);
                 let changed = result.is_ok().then(|| path.clone());
@@ -346,7 +349,9 @@ impl SimFs {
             let Some(pending) = self.pending.remove(&id) else {
                 continue;
             };
-            if let Some(file) = pending.filling_path.and_then(|p| self.files.get_mut(&p))
+            if let Some(file) = pending
+                .filling_path
+                .and_then(|p| self.files.get_mut(p.as_str()))
                 && file.filling.as_ref().is_some_and(|f| f.op == id)
             {
                 let visible = file.visible(now).to_vec();
@@ -382,7 +387,7 @@ impl SimFs {
     /// Replaces `path` at once, modified at `now` (fault injection).
     pub fn put_at(&mut self, now: SimTime, path: &str, bytes: Vec<u8>) {
         self.files.insert(
-            path.to_string(),
+            Rc::from(path),
             File {
                 content: bytes,
                 filling: None,
@@ -392,17 +397,23 @@ impl SimFs {
     }
 
     /// Names directly inside `dir` (`""` = the shared directory), sorted.
-    pub fn list(&self, dir: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
+    /// A file of the shared directory itself is listed under its own
+    /// shared path (no copy); other names are made for the listing.
+    pub fn list(&self, dir: &str) -> Vec<ListedName> {
+        let mut names: Vec<ListedName> = self
             .files
             .keys()
             .filter_map(|path| {
                 let rest = if dir.is_empty() {
-                    Some(path.as_str())
+                    path.as_ref()
                 } else {
-                    path.strip_prefix(dir)?.strip_prefix('/')
+                    path.strip_prefix(dir)?.strip_prefix('/')?
                 };
-                rest.map(|r| r.split('/').next().unwrap_or(r).to_string())
+                Some(match rest.split_once('/') {
+                    None if dir.is_empty() => Rc::clone(path),
+                    None => Rc::from(rest),
+                    Some((first, _)) => Rc::from(first),
+                })
             })
             .collect();
         names.dedup();
@@ -489,6 +500,11 @@ fn invalid_path_result(op: &FileOp) -> Option<FileResult> {
 mod tests {
     use super::*;
 
+    /// `fs.list(dir)` as plain strings.
+    fn names(fs: &SimFs, dir: &str) -> Vec<String> {
+        fs.list(dir).iter().map(|n| n.to_string()).collect()
+    }
+
     const A: HostId = HostId(0);
     const B: HostId = HostId(1);
 
@@ -555,12 +571,12 @@ mod tests {
         }
         // The temporary file is there meanwhile, as with a real temp+rename.
         assert_eq!(
-            fs.list(""),
+            names(&fs, ""),
             vec!["f.json".to_string(), "f.json.tmp.0".to_string()]
         );
         fs.finish(done, id).unwrap();
         assert_eq!(read_result(&mut fs, ms(21), "f.json").unwrap(), bytes);
-        assert_eq!(fs.list(""), vec!["f.json".to_string()]);
+        assert_eq!(names(&fs, ""), vec!["f.json".to_string()]);
     }
 
     #[test]
@@ -659,14 +675,25 @@ mod tests {
     }
 
     #[test]
+    fn listings_of_the_shared_directory_share_its_names() {
+        let mut fs = SimFs::new(FsConfig::default());
+        fs.put("a", vec![1]);
+        fs.put("d/b", vec![2]);
+        let (first, second) = (fs.list(""), fs.list(""));
+        assert_eq!(names(&fs, ""), vec!["a", "d"]);
+        assert!(Rc::ptr_eq(&first[0], &second[0]), "a file's own name");
+        assert!(!Rc::ptr_eq(&first[1], &second[1]), "a folder's name is made");
+    }
+
+    #[test]
     fn rename_delete_and_listing() {
         let mut fs = SimFs::new(FsConfig::default());
         fs.put("d/a", vec![1]);
         fs.put("d/b", vec![2]);
         fs.put("d/sub/c", vec![3]);
         fs.put("top", vec![4]);
-        assert_eq!(fs.list("d"), vec!["a", "b", "sub"]);
-        assert_eq!(fs.list(""), vec!["d", "top"]);
+        assert_eq!(names(&fs, "d"), vec!["a", "b", "sub"]);
+        assert_eq!(names(&fs, ""), vec!["d", "top"]);
         let (id, done) = later(
             fs.begin(
                 ms(0),
@@ -679,7 +706,7 @@ mod tests {
             .0,
         );
         fs.finish(done, id).unwrap();
-        assert_eq!(fs.list("d"), vec!["a.corrupted.5", "b", "sub"]);
+        assert_eq!(names(&fs, "d"), vec!["a.corrupted.5", "b", "sub"]);
         let (id, done) = later(fs.begin(ms(0), A, FileOp::Delete { path: "d/b".into() }).0);
         fs.finish(done, id).unwrap();
         let (id, done) = later(fs.begin(ms(0), A, FileOp::Delete { path: "d/b".into() }).0);

@@ -152,7 +152,7 @@ use sha2::{Digest, Sha256};
 
 use crate::HostId;
 use crate::identity::PublicKey;
-use crate::io::{FileMeta, FileOp, FileResult, FsError, Payload, WriteMode};
+use crate::io::{FileMeta, FileOp, FileResult, FsError, ListedName, Payload, WriteMode};
 use crate::outbox::Outbox;
 use crate::protocols::registration::RegistrationTimer;
 use crate::protocols::registration::config::{RegistrarConfig, Strategy};
@@ -600,7 +600,7 @@ impl Registrar {
         self.confirm_at = None;
     }
 
-    fn queue_listed(&mut self, now: SimTime, names: &[String]) {
+    fn queue_listed(&mut self, now: SimTime, names: &[ListedName]) {
         for name in names {
             if let Some(agent) = agent_of_file(name)
                 && self.still_to_read(agent, now)
@@ -611,7 +611,7 @@ impl Registrar {
         self.queue_unfinished_recoveries(now, names);
         if let Some(path) = &self.config.legacy_registry
             && !self.legacy_merged
-            && (path.contains('/') || names.contains(path))
+            && (path.contains('/') || names.iter().any(|n| **n == **path))
         {
             self.queue.push(Job::Legacy);
         }
@@ -729,7 +729,7 @@ impl Registrar {
     /// between the steps (a recovery in progress is left to its registrar
     /// until then). Finish it: read the backup, restore it or ask the
     /// miner (once per round, as always).
-    fn queue_unfinished_recoveries(&mut self, now: SimTime, names: &[String]) {
+    fn queue_unfinished_recoveries(&mut self, now: SimTime, names: &[ListedName]) {
         if !self.config.recover {
             return;
         }
