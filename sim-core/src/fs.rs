@@ -682,7 +682,10 @@ mod tests {
         let (first, second) = (fs.list(""), fs.list(""));
         assert_eq!(names(&fs, ""), vec!["a", "d"]);
         assert!(Rc::ptr_eq(&first[0], &second[0]), "a file's own name");
-        assert!(!Rc::ptr_eq(&first[1], &second[1]), "a folder's name is made");
+        assert!(
+            !Rc::ptr_eq(&first[1], &second[1]),
+            "a folder's name is made"
+        );
     }
 
     #[test]

@@ -144,7 +144,9 @@
 //! `missing` is always the known miners (`config.miners`) not accepted,
 //! sorted — empty when every known miner is in.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use foldhash::fast::FixedState;
 
 use rand::RngExt;
 use rand_core::Rng;
@@ -195,25 +197,35 @@ pub struct Acceptance {
     pub at: SimTime,
 }
 
+/// A table by agent id that is looked up per listed name and per read
+/// (hundreds of thousands of times a check at 100,000 miners): hashed
+/// with a fixed seed, and never iterated except through a sort, so its
+/// order reaches no output.
+type AgentTable<V> = HashMap<String, V, FixedState>;
+
 /// One registrar's state machine. See the module docs for its behaviour
 /// and calling contract.
 #[derive(Debug)]
 pub struct Registrar {
     config: RegistrarConfig,
-    miners: BTreeMap<String, HostId>,
+    /// Known miners by agent id, sorted (as a map of `config.miners`
+    /// would be: a later duplicate agent replaces an earlier one).
+    miner_order: Vec<(String, HostId)>,
+    /// The same, for lookups.
+    miners: AgentTable<HostId>,
     /// Pinned keys of known miners.
-    keys: BTreeMap<String, PublicKey>,
+    keys: AgentTable<PublicKey>,
     phase: Phase,
     timeout_at: SimTime,
     progress_at: Option<SimTime>,
     next_check: Option<SimTime>,
     /// The backoff strategy's current interval (`None` before the first check).
     backoff: Option<SimDuration>,
-    accepted: BTreeMap<String, Acceptance>,
+    accepted: AgentTable<Acceptance>,
     /// Agents refused as unknown: their files are not read again.
     refused: BTreeSet<String>,
     /// Wallet → the agent that has it.
-    wallets: BTreeMap<String, String>,
+    wallets: AgentTable<String>,
     legacy_merged: bool,
     /// File operations in flight, oldest first (at most
     /// `config.parallel_reads`; a listing runs alone).
@@ -364,10 +376,13 @@ impl InFlight {
 impl Registrar {
     /// A registrar configured by `config`.
     pub fn new(config: RegistrarConfig) -> Self {
-        let miners = config.miners.iter().cloned().collect();
+        let by_agent: BTreeMap<String, HostId> = config.miners.iter().cloned().collect();
+        let miner_order: Vec<(String, HostId)> = by_agent.into_iter().collect();
+        let miners = miner_order.iter().cloned().collect();
         let keys = config.miner_keys.iter().cloned().collect();
         Registrar {
             config,
+            miner_order,
             miners,
             keys,
             phase: Phase::NotStarted,
@@ -375,9 +390,9 @@ impl Registrar {
             progress_at: None,
             next_check: None,
             backoff: None,
-            accepted: BTreeMap::new(),
+            accepted: AgentTable::default(),
             refused: BTreeSet::new(),
-            wallets: BTreeMap::new(),
+            wallets: AgentTable::default(),
             legacy_merged: false,
             in_flight: Vec::new(),
             queue: WorkQueue::default(),
@@ -549,11 +564,15 @@ impl Registrar {
         self.next_check
     }
 
-    /// The accepted miners and their wallets, by agent id.
+    /// The accepted miners and their wallets, sorted by agent id.
     pub fn accepted(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.accepted
+        let mut accepted: Vec<(&str, &str)> = self
+            .accepted
             .iter()
             .map(|(agent, a)| (agent.as_str(), a.wallet.as_str()))
+            .collect();
+        accepted.sort_unstable();
+        accepted.into_iter()
     }
 
     /// What was accepted for `agent`, if anything.
@@ -578,8 +597,9 @@ impl Registrar {
 
     /// Known miners (`config.miners`) not accepted, sorted.
     pub fn missing(&self) -> Vec<String> {
-        self.miners
-            .keys()
+        self.miner_order
+            .iter()
+            .map(|(agent, _)| agent)
             .filter(|agent| !self.accepted.contains_key(*agent))
             .cloned()
             .collect()
@@ -1134,7 +1154,8 @@ impl Registrar {
     fn become_ready(&mut self, timed_out: bool, out: &mut Outbox) {
         self.phase = Phase::Ready;
         if self.config.announce {
-            let agents: Vec<String> = self.accepted.keys().cloned().collect();
+            let mut agents: Vec<String> = self.accepted.keys().cloned().collect();
+            agents.sort_unstable();
             let datagram = RegistrationMessage::Registry {
                 agents: agents.clone(),
             }
@@ -1142,7 +1163,7 @@ impl Registrar {
             if self.by_gossip {
                 self.for_gossip = Some(datagram.into());
             } else {
-                out.broadcast(self.miners.values().copied(), datagram);
+                out.broadcast(self.miner_order.iter().map(|&(_, host)| host), datagram);
             }
             self.announced = Some(agents);
         }
@@ -1261,7 +1282,7 @@ impl Registrar {
     /// will reach the miner when it is made); a host that is not one of
     /// its miners, or a request when nothing is announced, is refused.
     pub fn handle_registry_request(&self, from: HostId, out: &mut Outbox) {
-        if !self.config.announce || !self.miners.values().any(|&h| h == from) {
+        if !self.config.announce || !self.miner_order.iter().any(|&(_, h)| h == from) {
             return out.record(Observation::MessageRejected {
                 from,
                 reason: crate::io::RejectReason::NotAMember,
