@@ -400,23 +400,33 @@ impl SimFs {
     /// A file of the shared directory itself is listed under its own
     /// shared path (no copy); other names are made for the listing.
     pub fn list(&self, dir: &str) -> Vec<ListedName> {
-        let mut names: Vec<ListedName> = self
-            .files
-            .keys()
-            .filter_map(|path| {
-                let rest = if dir.is_empty() {
-                    path.as_ref()
-                } else {
-                    path.strip_prefix(dir)?.strip_prefix('/')?
-                };
-                Some(match rest.split_once('/') {
-                    None if dir.is_empty() => Rc::clone(path),
-                    None => Rc::from(rest),
-                    Some((first, _)) => Rc::from(first),
-                })
-            })
-            .collect();
-        names.dedup();
+        let mut names: Vec<ListedName> = Vec::new();
+        // Whether the last name was made (a folder's, or a file's below
+        // the shared directory): only then may the next one repeat it, as
+        // files' own paths are distinct. Comparing only then keeps the
+        // listing from reading every name's bytes twice.
+        let mut last_made = false;
+        for path in self.files.keys() {
+            let rest = if dir.is_empty() {
+                path.as_ref()
+            } else {
+                match path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) {
+                    Some(rest) => rest,
+                    None => continue,
+                }
+            };
+            let slash = rest.bytes().position(|b| b == b'/');
+            let (name, made) = match slash {
+                None if dir.is_empty() => (Rc::clone(path), false),
+                None => (Rc::from(rest), true),
+                Some(at) => (Rc::from(&rest[..at]), true),
+            };
+            if (made || last_made) && names.last() == Some(&name) {
+                continue;
+            }
+            last_made = made;
+            names.push(name);
+        }
         names
     }
 
@@ -678,7 +688,9 @@ mod tests {
     fn listings_of_the_shared_directory_share_its_names() {
         let mut fs = SimFs::new(FsConfig::default());
         fs.put("a", vec![1]);
+        fs.put("a/c", vec![3]);
         fs.put("d/b", vec![2]);
+        fs.put("d/e", vec![4]);
         let (first, second) = (fs.list(""), fs.list(""));
         assert_eq!(names(&fs, ""), vec!["a", "d"]);
         assert!(Rc::ptr_eq(&first[0], &second[0]), "a file's own name");
