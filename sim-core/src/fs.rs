@@ -16,8 +16,10 @@
 //! Watchers of a directory are told of every write start (in place), write
 //! end, rename and delete in it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
+
+use foldhash::fast::FixedState;
 
 use node_logic::HostId;
 use node_logic::io::{FileMeta, FileOp, FileResult, FsError, ListedName, WriteMode};
@@ -114,6 +116,60 @@ impl File {
     }
 }
 
+/// The directory's files: found by path through a hash table (a read is
+/// one lookup, not a walk comparing paths with those of 200,000 other
+/// files), listed in path order through a sorted set of the same shared
+/// paths. The table is never iterated, so its order reaches no output.
+#[derive(Debug, Default)]
+struct Files {
+    by_path: HashMap<Rc<str>, File, FixedState>,
+    /// The paths, shared with `by_path` and with the listings.
+    sorted: BTreeSet<Rc<str>>,
+}
+
+impl Files {
+    fn get(&self, path: &str) -> Option<&File> {
+        self.by_path.get(path)
+    }
+
+    fn get_mut(&mut self, path: &str) -> Option<&mut File> {
+        self.by_path.get_mut(path)
+    }
+
+    /// Replaces `path`'s file, or adds it.
+    fn insert(&mut self, path: &str, file: File) {
+        match self.by_path.get_mut(path) {
+            Some(old) => *old = file,
+            None => {
+                let path: Rc<str> = Rc::from(path);
+                self.sorted.insert(Rc::clone(&path));
+                self.by_path.insert(path, file);
+            }
+        }
+    }
+
+    /// `path`'s file, added by `make` if it has none.
+    fn get_or_insert(&mut self, path: &str, make: impl FnOnce() -> File) -> &mut File {
+        if !self.by_path.contains_key(path) {
+            self.insert(path, make());
+        }
+        self.by_path
+            .get_mut(path)
+            .expect("present or inserted just above")
+    }
+
+    fn remove(&mut self, path: &str) -> Option<File> {
+        let file = self.by_path.remove(path)?;
+        self.sorted.remove(path);
+        Some(file)
+    }
+
+    /// Every path, sorted.
+    fn paths(&self) -> impl Iterator<Item = &Rc<str>> {
+        self.sorted.iter()
+    }
+}
+
 /// An operation accepted by [`SimFs::begin`], to be finished at `done_at`
 /// with [`SimFs::finish`].
 #[derive(Clone, Debug)]
@@ -161,9 +217,7 @@ pub struct FsCounters {
 #[derive(Debug, Default)]
 pub struct SimFs {
     config: FsConfig,
-    /// By path. The paths are shared with the listings, which hand out
-    /// the same names instead of copies.
-    files: BTreeMap<Rc<str>, File>,
+    files: Files,
     watchers: BTreeMap<String, BTreeSet<HostId>>,
     pending: BTreeMap<OpId, Pending>,
     next_op: u64,
@@ -206,7 +260,7 @@ impl SimFs {
                 WriteMode::Atomic => format!("{path}.tmp.{}", host.0),
                 WriteMode::InPlace => path.clone(),
             };
-            let file = self.files.entry(Rc::from(target.as_str())).or_insert(File {
+            let file = self.files.get_or_insert(&target, || File {
                 content: Vec::new(),
                 filling: None,
                 modified: now,
@@ -268,7 +322,7 @@ impl SimFs {
                 if ours && mode == WriteMode::Atomic {
                     let temp = pending.filling_path.unwrap_or_default();
                     if let Some(file) = self.files.remove(temp.as_str()) {
-                        self.files.insert(Rc::from(path.as_str()), file);
+                        self.files.insert(&path, file);
                     }
                 }
                 let result = if ours {
@@ -302,7 +356,7 @@ impl SimFs {
                 counters.metadata += 1;
                 let result = match self.files.remove(from.as_str()) {
                     Some(file) => {
-                        self.files.insert(Rc::from(to.as_str()), file);
+                        self.files.insert(&to, file);
                         Ok(())
                     }
                     None => Err(FsError::NotFound),
@@ -387,7 +441,7 @@ impl SimFs {
     /// Replaces `path` at once, modified at `now` (fault injection).
     pub fn put_at(&mut self, now: SimTime, path: &str, bytes: Vec<u8>) {
         self.files.insert(
-            Rc::from(path),
+            path,
             File {
                 content: bytes,
                 filling: None,
@@ -406,7 +460,7 @@ impl SimFs {
         // files' own paths are distinct. Comparing only then keeps the
         // listing from reading every name's bytes twice.
         let mut last_made = false;
-        for path in self.files.keys() {
+        for path in self.files.paths() {
             let rest = if dir.is_empty() {
                 path.as_ref()
             } else {
