@@ -193,6 +193,12 @@ pub enum FileOp {
     },
 }
 
+/// A name in a directory listing ([`FileResult::Listed`]). Shared, not
+/// copied: a driver that keeps its directory's names (the simulator does)
+/// hands the same names to every listing, which matters when a directory
+/// of 200,000 files is listed again and again. Reads as a `&str`.
+pub type ListedName = Rc<str>;
+
 /// The completion of a [`FileOp`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileResult {
@@ -215,7 +221,7 @@ pub enum FileResult {
         /// The directory.
         dir: String,
         /// The names in it.
-        result: Result<Vec<String>, FsError>,
+        result: Result<Vec<ListedName>, FsError>,
     },
     /// A rename finished.
     Renamed {

@@ -440,7 +440,7 @@ impl MemDir {
                 (FileResult::Read { path, result }, None)
             }
             FileOp::List { dir } => {
-                let result = Ok(self.files.keys().cloned().collect());
+                let result = Ok(self.files.keys().map(|n| n.as_str().into()).collect());
                 (FileResult::Listed { dir, result }, None)
             }
             FileOp::Rename { from, to } => {

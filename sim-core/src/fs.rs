@@ -16,10 +16,13 @@
 //! Watchers of a directory are told of every write start (in place), write
 //! end, rename and delete in it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+
+use foldhash::fast::FixedState;
 
 use node_logic::HostId;
-use node_logic::io::{FileMeta, FileOp, FileResult, FsError, WriteMode};
+use node_logic::io::{FileMeta, FileOp, FileResult, FsError, ListedName, WriteMode};
 
 use crate::units::{SimDuration, SimTime};
 
@@ -113,6 +116,60 @@ impl File {
     }
 }
 
+/// The directory's files: found by path through a hash table (a read is
+/// one lookup, not a walk comparing paths with those of 200,000 other
+/// files), listed in path order through a sorted set of the same shared
+/// paths. The table is never iterated, so its order reaches no output.
+#[derive(Debug, Default)]
+struct Files {
+    by_path: HashMap<Rc<str>, File, FixedState>,
+    /// The paths, shared with `by_path` and with the listings.
+    sorted: BTreeSet<Rc<str>>,
+}
+
+impl Files {
+    fn get(&self, path: &str) -> Option<&File> {
+        self.by_path.get(path)
+    }
+
+    fn get_mut(&mut self, path: &str) -> Option<&mut File> {
+        self.by_path.get_mut(path)
+    }
+
+    /// Replaces `path`'s file, or adds it.
+    fn insert(&mut self, path: &str, file: File) {
+        match self.by_path.get_mut(path) {
+            Some(old) => *old = file,
+            None => {
+                let path: Rc<str> = Rc::from(path);
+                self.sorted.insert(Rc::clone(&path));
+                self.by_path.insert(path, file);
+            }
+        }
+    }
+
+    /// `path`'s file, added by `make` if it has none.
+    fn get_or_insert(&mut self, path: &str, make: impl FnOnce() -> File) -> &mut File {
+        if !self.by_path.contains_key(path) {
+            self.insert(path, make());
+        }
+        self.by_path
+            .get_mut(path)
+            .expect("present or inserted just above")
+    }
+
+    fn remove(&mut self, path: &str) -> Option<File> {
+        let file = self.by_path.remove(path)?;
+        self.sorted.remove(path);
+        Some(file)
+    }
+
+    /// Every path, sorted.
+    fn paths(&self) -> impl Iterator<Item = &Rc<str>> {
+        self.sorted.iter()
+    }
+}
+
 /// An operation accepted by [`SimFs::begin`], to be finished at `done_at`
 /// with [`SimFs::finish`].
 #[derive(Clone, Debug)]
@@ -160,7 +217,7 @@ pub struct FsCounters {
 #[derive(Debug, Default)]
 pub struct SimFs {
     config: FsConfig,
-    files: BTreeMap<String, File>,
+    files: Files,
     watchers: BTreeMap<String, BTreeSet<HostId>>,
     pending: BTreeMap<OpId, Pending>,
     next_op: u64,
@@ -203,7 +260,7 @@ impl SimFs {
                 WriteMode::Atomic => format!("{path}.tmp.{}", host.0),
                 WriteMode::InPlace => path.clone(),
             };
-            let file = self.files.entry(target.clone()).or_insert(File {
+            let file = self.files.get_or_insert(&target, || File {
                 content: Vec::new(),
                 filling: None,
                 modified: now,
@@ -264,8 +321,8 @@ impl SimFs {
                 }
                 if ours && mode == WriteMode::Atomic {
                     let temp = pending.filling_path.unwrap_or_default();
-                    if let Some(file) = self.files.remove(&temp) {
-                        self.files.insert(path.clone(), file);
+                    if let Some(file) = self.files.remove(temp.as_str()) {
+                        self.files.insert(&path, file);
                     }
                 }
                 let result = if ours {
@@ -285,7 +342,7 @@ impl SimFs {
                 counters.reads += 1;
                 let result = self
                     .files
-                    .get(&path)
+                    .get(path.as_str())
                     .map(|f| f.visible(now).to_vec())
                     .ok_or(FsError::NotFound);
                 (FileResult::Read { path, result }, None)
@@ -297,9 +354,9 @@ impl SimFs {
             }
             FileOp::Rename { from, to } => {
                 counters.metadata += 1;
-                let result = match self.files.remove(&from) {
+                let result = match self.files.remove(from.as_str()) {
                     Some(file) => {
-                        self.files.insert(to.clone(), file);
+                        self.files.insert(&to, file);
                         Ok(())
                     }
                     None => Err(FsError::NotFound),
@@ -311,7 +368,7 @@ impl SimFs {
                 counters.stats += 1;
                 let result = self
                     .files
-                    .get(&path)
+                    .get(path.as_str())
                     .map(|f| f.meta(now))
                     .ok_or(FsError::NotFound);
                 (FileResult::Stat { path, result }, None)
@@ -320,7 +377,7 @@ impl SimFs {
                 counters.metadata += 1;
                 let result = self
                     .files
-                    .remove(&path)
+                    .remove(path.as_str())
                     .map(|_| ())
                     .ok_or(FsError::NotFound);
                 let changed = result.is_ok().then(|| path.clone());
@@ -346,7 +403,9 @@ impl SimFs {
             let Some(pending) = self.pending.remove(&id) else {
                 continue;
             };
-            if let Some(file) = pending.filling_path.and_then(|p| self.files.get_mut(&p))
+            if let Some(file) = pending
+                .filling_path
+                .and_then(|p| self.files.get_mut(p.as_str()))
                 && file.filling.as_ref().is_some_and(|f| f.op == id)
             {
                 let visible = file.visible(now).to_vec();
@@ -382,7 +441,7 @@ impl SimFs {
     /// Replaces `path` at once, modified at `now` (fault injection).
     pub fn put_at(&mut self, now: SimTime, path: &str, bytes: Vec<u8>) {
         self.files.insert(
-            path.to_string(),
+            path,
             File {
                 content: bytes,
                 filling: None,
@@ -392,20 +451,36 @@ impl SimFs {
     }
 
     /// Names directly inside `dir` (`""` = the shared directory), sorted.
-    pub fn list(&self, dir: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .files
-            .keys()
-            .filter_map(|path| {
-                let rest = if dir.is_empty() {
-                    Some(path.as_str())
-                } else {
-                    path.strip_prefix(dir)?.strip_prefix('/')
-                };
-                rest.map(|r| r.split('/').next().unwrap_or(r).to_string())
-            })
-            .collect();
-        names.dedup();
+    /// A file of the shared directory itself is listed under its own
+    /// shared path (no copy); other names are made for the listing.
+    pub fn list(&self, dir: &str) -> Vec<ListedName> {
+        let mut names: Vec<ListedName> = Vec::new();
+        // Whether the last name was made (a folder's, or a file's below
+        // the shared directory): only then may the next one repeat it, as
+        // files' own paths are distinct. Comparing only then keeps the
+        // listing from reading every name's bytes twice.
+        let mut last_made = false;
+        for path in self.files.paths() {
+            let rest = if dir.is_empty() {
+                path.as_ref()
+            } else {
+                match path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) {
+                    Some(rest) => rest,
+                    None => continue,
+                }
+            };
+            let slash = rest.bytes().position(|b| b == b'/');
+            let (name, made) = match slash {
+                None if dir.is_empty() => (Rc::clone(path), false),
+                None => (Rc::from(rest), true),
+                Some(at) => (Rc::from(&rest[..at]), true),
+            };
+            if (made || last_made) && names.last() == Some(&name) {
+                continue;
+            }
+            last_made = made;
+            names.push(name);
+        }
         names
     }
 
@@ -489,6 +564,11 @@ fn invalid_path_result(op: &FileOp) -> Option<FileResult> {
 mod tests {
     use super::*;
 
+    /// `fs.list(dir)` as plain strings.
+    fn names(fs: &SimFs, dir: &str) -> Vec<String> {
+        fs.list(dir).iter().map(|n| n.to_string()).collect()
+    }
+
     const A: HostId = HostId(0);
     const B: HostId = HostId(1);
 
@@ -555,12 +635,12 @@ mod tests {
         }
         // The temporary file is there meanwhile, as with a real temp+rename.
         assert_eq!(
-            fs.list(""),
+            names(&fs, ""),
             vec!["f.json".to_string(), "f.json.tmp.0".to_string()]
         );
         fs.finish(done, id).unwrap();
         assert_eq!(read_result(&mut fs, ms(21), "f.json").unwrap(), bytes);
-        assert_eq!(fs.list(""), vec!["f.json".to_string()]);
+        assert_eq!(names(&fs, ""), vec!["f.json".to_string()]);
     }
 
     #[test]
@@ -659,14 +739,30 @@ mod tests {
     }
 
     #[test]
+    fn listings_of_the_shared_directory_share_its_names() {
+        let mut fs = SimFs::new(FsConfig::default());
+        fs.put("a", vec![1]);
+        fs.put("a/c", vec![3]);
+        fs.put("d/b", vec![2]);
+        fs.put("d/e", vec![4]);
+        let (first, second) = (fs.list(""), fs.list(""));
+        assert_eq!(names(&fs, ""), vec!["a", "d"]);
+        assert!(Rc::ptr_eq(&first[0], &second[0]), "a file's own name");
+        assert!(
+            !Rc::ptr_eq(&first[1], &second[1]),
+            "a folder's name is made"
+        );
+    }
+
+    #[test]
     fn rename_delete_and_listing() {
         let mut fs = SimFs::new(FsConfig::default());
         fs.put("d/a", vec![1]);
         fs.put("d/b", vec![2]);
         fs.put("d/sub/c", vec![3]);
         fs.put("top", vec![4]);
-        assert_eq!(fs.list("d"), vec!["a", "b", "sub"]);
-        assert_eq!(fs.list(""), vec!["d", "top"]);
+        assert_eq!(names(&fs, "d"), vec!["a", "b", "sub"]);
+        assert_eq!(names(&fs, ""), vec!["d", "top"]);
         let (id, done) = later(
             fs.begin(
                 ms(0),
@@ -679,7 +775,7 @@ mod tests {
             .0,
         );
         fs.finish(done, id).unwrap();
-        assert_eq!(fs.list("d"), vec!["a.corrupted.5", "b", "sub"]);
+        assert_eq!(names(&fs, "d"), vec!["a.corrupted.5", "b", "sub"]);
         let (id, done) = later(fs.begin(ms(0), A, FileOp::Delete { path: "d/b".into() }).0);
         fs.finish(done, id).unwrap();
         let (id, done) = later(fs.begin(ms(0), A, FileOp::Delete { path: "d/b".into() }).0);

@@ -54,7 +54,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use node_logic::HostId;
-use node_logic::io::{FileMeta, FileOp, FileResult, FsError, WriteMode};
+use node_logic::io::{FileMeta, FileOp, FileResult, FsError, ListedName, WriteMode};
 use node_logic::protocols::registration::file::{
     LEGACY_REGISTRY_FILE, MAX_FILE_BYTES, MAX_LEGACY_REGISTRY_BYTES,
 };
@@ -139,7 +139,9 @@ impl SharedDir {
             }
             FileOp::List { dir } => {
                 self.counters.lists += 1;
-                let result = self.list(&dir);
+                let result = self
+                    .list(&dir)
+                    .map(|names| names.into_iter().map(ListedName::from).collect());
                 FileResult::Listed { dir, result }
             }
             FileOp::Rename { from, to } => {

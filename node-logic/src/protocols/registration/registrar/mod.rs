@@ -144,7 +144,9 @@
 //! `missing` is always the known miners (`config.miners`) not accepted,
 //! sorted — empty when every known miner is in.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use foldhash::fast::FixedState;
 
 use rand::RngExt;
 use rand_core::Rng;
@@ -152,7 +154,7 @@ use sha2::{Digest, Sha256};
 
 use crate::HostId;
 use crate::identity::PublicKey;
-use crate::io::{FileMeta, FileOp, FileResult, FsError, Payload, WriteMode};
+use crate::io::{FileMeta, FileOp, FileResult, FsError, ListedName, Payload, WriteMode};
 use crate::outbox::Outbox;
 use crate::protocols::registration::RegistrationTimer;
 use crate::protocols::registration::config::{RegistrarConfig, Strategy};
@@ -195,25 +197,35 @@ pub struct Acceptance {
     pub at: SimTime,
 }
 
+/// A table by agent id that is looked up per listed name and per read
+/// (hundreds of thousands of times a check at 100,000 miners): hashed
+/// with a fixed seed, and never iterated except through a sort, so its
+/// order reaches no output.
+type AgentTable<V> = HashMap<String, V, FixedState>;
+
 /// One registrar's state machine. See the module docs for its behaviour
 /// and calling contract.
 #[derive(Debug)]
 pub struct Registrar {
     config: RegistrarConfig,
-    miners: BTreeMap<String, HostId>,
+    /// Known miners by agent id, sorted (as a map of `config.miners`
+    /// would be: a later duplicate agent replaces an earlier one).
+    miner_order: Vec<(String, HostId)>,
+    /// The same, for lookups.
+    miners: AgentTable<HostId>,
     /// Pinned keys of known miners.
-    keys: BTreeMap<String, PublicKey>,
+    keys: AgentTable<PublicKey>,
     phase: Phase,
     timeout_at: SimTime,
     progress_at: Option<SimTime>,
     next_check: Option<SimTime>,
     /// The backoff strategy's current interval (`None` before the first check).
     backoff: Option<SimDuration>,
-    accepted: BTreeMap<String, Acceptance>,
+    accepted: AgentTable<Acceptance>,
     /// Agents refused as unknown: their files are not read again.
     refused: BTreeSet<String>,
     /// Wallet → the agent that has it.
-    wallets: BTreeMap<String, String>,
+    wallets: AgentTable<String>,
     legacy_merged: bool,
     /// File operations in flight, oldest first (at most
     /// `config.parallel_reads`; a listing runs alone).
@@ -364,10 +376,13 @@ impl InFlight {
 impl Registrar {
     /// A registrar configured by `config`.
     pub fn new(config: RegistrarConfig) -> Self {
-        let miners = config.miners.iter().cloned().collect();
+        let by_agent: BTreeMap<String, HostId> = config.miners.iter().cloned().collect();
+        let miner_order: Vec<(String, HostId)> = by_agent.into_iter().collect();
+        let miners = miner_order.iter().cloned().collect();
         let keys = config.miner_keys.iter().cloned().collect();
         Registrar {
             config,
+            miner_order,
             miners,
             keys,
             phase: Phase::NotStarted,
@@ -375,9 +390,9 @@ impl Registrar {
             progress_at: None,
             next_check: None,
             backoff: None,
-            accepted: BTreeMap::new(),
+            accepted: AgentTable::default(),
             refused: BTreeSet::new(),
-            wallets: BTreeMap::new(),
+            wallets: AgentTable::default(),
             legacy_merged: false,
             in_flight: Vec::new(),
             queue: WorkQueue::default(),
@@ -549,11 +564,15 @@ impl Registrar {
         self.next_check
     }
 
-    /// The accepted miners and their wallets, by agent id.
+    /// The accepted miners and their wallets, sorted by agent id.
     pub fn accepted(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.accepted
+        let mut accepted: Vec<(&str, &str)> = self
+            .accepted
             .iter()
             .map(|(agent, a)| (agent.as_str(), a.wallet.as_str()))
+            .collect();
+        accepted.sort_unstable();
+        accepted.into_iter()
     }
 
     /// What was accepted for `agent`, if anything.
@@ -578,8 +597,9 @@ impl Registrar {
 
     /// Known miners (`config.miners`) not accepted, sorted.
     pub fn missing(&self) -> Vec<String> {
-        self.miners
-            .keys()
+        self.miner_order
+            .iter()
+            .map(|(agent, _)| agent)
             .filter(|agent| !self.accepted.contains_key(*agent))
             .cloned()
             .collect()
@@ -600,7 +620,7 @@ impl Registrar {
         self.confirm_at = None;
     }
 
-    fn queue_listed(&mut self, now: SimTime, names: &[String]) {
+    fn queue_listed(&mut self, now: SimTime, names: &[ListedName]) {
         for name in names {
             if let Some(agent) = agent_of_file(name)
                 && self.still_to_read(agent, now)
@@ -611,7 +631,7 @@ impl Registrar {
         self.queue_unfinished_recoveries(now, names);
         if let Some(path) = &self.config.legacy_registry
             && !self.legacy_merged
-            && (path.contains('/') || names.contains(path))
+            && (path.contains('/') || names.iter().any(|n| **n == **path))
         {
             self.queue.push(Job::Legacy);
         }
@@ -729,7 +749,7 @@ impl Registrar {
     /// between the steps (a recovery in progress is left to its registrar
     /// until then). Finish it: read the backup, restore it or ask the
     /// miner (once per round, as always).
-    fn queue_unfinished_recoveries(&mut self, now: SimTime, names: &[String]) {
+    fn queue_unfinished_recoveries(&mut self, now: SimTime, names: &[ListedName]) {
         if !self.config.recover {
             return;
         }
@@ -741,8 +761,14 @@ impl Registrar {
         if quarantined.is_empty() && self.orphans.is_empty() {
             return;
         }
-        let present: BTreeSet<&str> = names.iter().filter_map(|n| agent_of_file(n)).collect();
-        let orphans: BTreeSet<&str> = quarantined.difference(&present).copied().collect();
+        // Only the quarantined agents' main files matter: no set of every
+        // name in a listing that may hold hundreds of thousands.
+        let mut orphans = quarantined;
+        if !orphans.is_empty() {
+            for agent in names.iter().filter_map(|n| agent_of_file(n)) {
+                orphans.remove(agent);
+            }
+        }
         self.orphans
             .retain(|agent, _| orphans.contains(agent.as_str()));
         for agent in orphans {
@@ -1128,7 +1154,8 @@ impl Registrar {
     fn become_ready(&mut self, timed_out: bool, out: &mut Outbox) {
         self.phase = Phase::Ready;
         if self.config.announce {
-            let agents: Vec<String> = self.accepted.keys().cloned().collect();
+            let mut agents: Vec<String> = self.accepted.keys().cloned().collect();
+            agents.sort_unstable();
             let datagram = RegistrationMessage::Registry {
                 agents: agents.clone(),
             }
@@ -1136,7 +1163,7 @@ impl Registrar {
             if self.by_gossip {
                 self.for_gossip = Some(datagram.into());
             } else {
-                out.broadcast(self.miners.values().copied(), datagram);
+                out.broadcast(self.miner_order.iter().map(|&(_, host)| host), datagram);
             }
             self.announced = Some(agents);
         }
@@ -1255,7 +1282,7 @@ impl Registrar {
     /// will reach the miner when it is made); a host that is not one of
     /// its miners, or a request when nothing is announced, is refused.
     pub fn handle_registry_request(&self, from: HostId, out: &mut Outbox) {
-        if !self.config.announce || !self.miners.values().any(|&h| h == from) {
+        if !self.config.announce || !self.miner_order.iter().any(|&(_, h)| h == from) {
             return out.record(Observation::MessageRejected {
                 from,
                 reason: crate::io::RejectReason::NotAMember,

@@ -176,7 +176,7 @@ fn invalid(agent: &str, error: ValidationErrorKind) -> RegistrationEvent {
 fn listed(names: &[&str]) -> FileResult {
     FileResult::Listed {
         dir: String::new(),
-        result: Ok(names.iter().map(|n| n.to_string()).collect()),
+        result: Ok(names.iter().map(|&n| n.into()).collect()),
     }
 }
 
