@@ -19,11 +19,10 @@
 //! cache hits of the host's signature cache when CPU time is modelled),
 //! none a replay, no `(account, nonce)` twice, within the limits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use foldhash::fast::FixedState;
-use hashbrown::HashMap;
 
 use crate::identity::PublicKey;
 use crate::meter::Meter;
@@ -89,10 +88,6 @@ struct Entry {
     order: (u64, u64),
 }
 
-/// A hash map for lookups only: a fixed seed (the same in every run), and
-/// never iterated, so no hash order reaches a run's behaviour.
-type LookupMap<K, V> = HashMap<K, V, FixedState>;
-
 /// A validator's transaction pool (see the module docs).
 ///
 /// Held transactions live in a slab (`slots`, reused through `free`) and
@@ -106,8 +101,9 @@ type LookupMap<K, V> = HashMap<K, V, FixedState>;
 #[derive(Debug)]
 pub struct Mempool {
     config: MempoolConfig,
-    /// Account key → its number (index into `windows`).
-    accounts: LookupMap<PublicKey, u32>,
+    /// Account key → its number (index into `windows`); hashed with a
+    /// fixed seed and never iterated, so no hash order reaches a run.
+    accounts: HashMap<PublicKey, u32, FixedState>,
     /// Each numbered account's finalized nonces.
     windows: Vec<NonceWindow>,
     /// `(account, nonce)` → slot of a held transaction.
@@ -132,7 +128,7 @@ impl Mempool {
     pub fn new(config: MempoolConfig, meter: Option<Rc<Meter>>) -> Self {
         Mempool {
             config,
-            accounts: LookupMap::default(),
+            accounts: HashMap::default(),
             windows: Vec::new(),
             held: BTreeMap::new(),
             slots: Vec::new(),
