@@ -27,6 +27,7 @@ use foldhash::fast::FixedState;
 use crate::identity::PublicKey;
 use crate::meter::Meter;
 use crate::protocols::consensus::block::Hash32;
+use crate::protocols::consensus::pool_order::{OrderKey, PoolOrder};
 use crate::protocols::consensus::transaction::{BlockBody, NonceWindow, Transaction};
 use crate::protocols::consensus::verify::SignatureVerifier;
 
@@ -85,7 +86,7 @@ pub struct MempoolStats {
 struct Entry {
     tx: Transaction,
     account: u32,
-    order: (u64, u64),
+    order: OrderKey,
 }
 
 /// A validator's transaction pool (see the module docs).
@@ -110,8 +111,8 @@ pub struct Mempool {
     held: BTreeMap<(u32, u64), u32>,
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
-    /// `(fee or 0, arrival)` → slot: eviction takes the first.
-    order: BTreeMap<(u64, u64), u32>,
+    /// Eviction order over the slots: eviction takes the first.
+    order: PoolOrder,
     bytes: usize,
     arrivals: u64,
     stats: MempoolStats,
@@ -133,7 +134,7 @@ impl Mempool {
             held: BTreeMap::new(),
             slots: Vec::new(),
             free: Vec::new(),
-            order: BTreeMap::new(),
+            order: PoolOrder::new(config.eviction),
             bytes: 0,
             arrivals: 0,
             stats: MempoolStats::default(),
@@ -190,9 +191,10 @@ impl Mempool {
         let len = tx.len();
         while self.held.len() + 1 > self.config.max_txs || self.bytes + len > self.config.max_bytes
         {
-            match self.order.first_key_value() {
+            let slots = &self.slots;
+            match self.order.first(|slot, key| holds_order(slots, slot, key)) {
                 // Under lowest-fee the newcomer may be the cheapest.
-                Some((&first, _)) if first < order => self.evict_first(),
+                Some(first) if first < order => self.evict_first(),
                 Some(_) | None => {
                     self.stats.evicted += 1;
                     return Ok(());
@@ -238,7 +240,9 @@ impl Mempool {
     /// Takes the transaction out of `slot` (and out of the indexes).
     fn take(&mut self, slot: u32) -> Option<Entry> {
         let entry = self.release(slot)?;
-        self.order.remove(&entry.order);
+        let slots = &self.slots;
+        self.order
+            .removed(entry.order, |slot, key| holds_order(slots, slot, key));
         Some(entry)
     }
 
@@ -289,7 +293,10 @@ impl Mempool {
 
     /// Drops the first transaction in eviction order.
     fn evict_first(&mut self) {
-        if let Some((_, slot)) = self.order.pop_first()
+        let slots = &self.slots;
+        if let Some(slot) = self
+            .order
+            .pop_first(|slot, key| holds_order(slots, slot, key))
             && self.release(slot).is_some()
         {
             self.stats.evicted += 1;
@@ -304,12 +311,12 @@ impl Mempool {
 
     /// A leader's block: transactions in pool order up to the limits.
     pub fn fill(&self) -> Vec<Transaction> {
-        let iter: Box<dyn Iterator<Item = &u32>> = match self.config.eviction {
-            Eviction::Oldest => Box::new(self.order.values()),
-            Eviction::LowestFee => Box::new(self.order.values().rev()),
-        };
+        let slots = &self.slots;
+        let iter = self
+            .order
+            .filling(move |slot, key| holds_order(slots, slot, key));
         let (mut txs, mut bytes) = (Vec::new(), 0);
-        for &slot in iter {
+        for slot in iter {
             if txs.len() == self.config.block_txs {
                 break;
             }
@@ -429,6 +436,12 @@ impl Mempool {
         }
         true
     }
+}
+
+/// Whether `slot` holds the transaction with order key `key` (the pool
+/// order's test for its stale items).
+fn holds_order(slots: &[Option<Entry>], slot: u32, key: OrderKey) -> bool {
+    matches!(slots.get(slot as usize), Some(Some(entry)) if entry.order == key)
 }
 
 #[cfg(test)]

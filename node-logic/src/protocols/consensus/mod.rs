@@ -22,6 +22,7 @@ pub mod config;
 pub mod mempool;
 pub mod message;
 pub mod observe;
+mod pool_order;
 pub mod transaction;
 pub mod validator;
 pub mod verify;
