@@ -84,6 +84,7 @@ fn miner_config(host: u32, registrars: &[u32]) -> HostConfig {
             retry_initial: SimDuration::from_secs(1),
             retry_max: SimDuration::from_secs(8),
             ask_registry: false,
+            verifier: None,
         },
     ))
 }
@@ -110,6 +111,7 @@ fn registrar_config(host: u32, miners: &[u32], strategy: Strategy, recover: bool
             announce: false,
             parallel_reads: 1,
             shared_validation: None,
+            verifier: None,
             skip_unchanged: false,
             shard: None,
         },
@@ -400,6 +402,7 @@ fn registration_datagrams_are_routed_by_role() {
             retry_initial: SimDuration::from_secs(1),
             retry_max: SimDuration::from_secs(8),
             ask_registry: false,
+            verifier: None,
         }))
     };
     // A miner obeys its registrar (it wrote at start, long ago: rewrite now).
@@ -450,6 +453,7 @@ fn malformed_registration_datagrams_never_panic() {
         retry_initial: SimDuration::from_secs(1),
         retry_max: SimDuration::from_secs(8),
         ask_registry: false,
+        verifier: None,
     }));
     let mut miner = host_with(miner_role, true);
     miner.handle_input(t(0), Input::Start { restarted: false }, &mut rng);
@@ -498,6 +502,7 @@ fn peers_keep_working_next_to_a_registration_role() {
         retry_initial: SimDuration::from_secs(1),
         retry_max: SimDuration::from_secs(8),
         ask_registry: false,
+        verifier: None,
     }));
     let mut node = host_with(role, true);
     node.handle_input(t(0), Input::Start { restarted: false }, &mut rng);

@@ -212,6 +212,7 @@ mod tests {
             expected: 2,
             truth,
             shared_validation: None,
+            signatures: None,
             skip_unchanged: false,
             identities: Default::default(),
         };

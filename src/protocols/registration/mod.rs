@@ -14,6 +14,7 @@ pub mod plots;
 pub mod report;
 
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use node_logic::io::WriteMode;
 use node_logic::protocols::registration::{
@@ -32,6 +33,7 @@ use sim_core::units::{SimDuration, SimTime};
 
 use super::{Plans, Protocol, ProtocolCounters, ProtocolReport, Protocols};
 use crate::model::Scenario;
+use crate::protocols::consensus::sigcache::SignatureCache;
 use crate::results::Finished;
 use crate::runner::{RunError, RunOptions};
 use plan::{LEGACY_REGISTRY_FILE, RegistrationPlan};
@@ -262,7 +264,11 @@ impl Protocol for Registration {
         options: &RunOptions,
         _: &Plans,
     ) -> Result<RegistrationPlan, RunError> {
-        Ok(RegistrationPlan::of(spec, scenario, !options.check_only)?)
+        let mut plan = RegistrationPlan::of(spec, scenario, !options.check_only)?;
+        plan.signatures = options
+            .signature_cache
+            .then(|| Rc::new(SignatureCache::new()));
+        Ok(plan)
     }
 
     fn configure(
@@ -546,6 +552,7 @@ fn role(
             retry_initial: spec.initial_interval,
             retry_max: spec.max_interval,
             ask_registry: announce,
+            verifier: plan.verifier(),
         }));
     }
     if !plan.registrars.contains(&host.id) {
@@ -575,6 +582,7 @@ fn role(
         announce: announce && hierarchy.is_none_or(|h| h.top == host.id),
         parallel_reads: spec.parallel_reads,
         shared_validation: plan.shared_validation.clone(),
+        verifier: plan.verifier(),
         skip_unchanged: spec.skip_unchanged,
         shard: shard(spec, plan, host.id),
     }))

@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use node_logic::HostId;
 use node_logic::identity::{Identity, PublicKey};
+use node_logic::protocols::consensus::SignatureVerifier;
 use node_logic::protocols::registration::SharedValidation;
 use node_logic::protocols::registration::file::wallet_address;
 pub use node_logic::protocols::registration::file::{LEGACY_REGISTRY_FILE, file_name};
@@ -17,6 +19,7 @@ use sim_core::rng::RngStreams;
 use super::legacy::{LEGACY_FORMAT, LegacyError, read_legacy};
 use super::{Expected, RegistrationSpec};
 use crate::model::Scenario;
+use crate::protocols::consensus::sigcache::SignatureCache;
 use crate::runner::identity;
 
 /// The wallet an agent really has.
@@ -29,7 +32,7 @@ pub struct TrueWallet {
 }
 
 /// Who takes part in registration and what the right outcome is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct RegistrationPlan {
     /// Hosts that wait for wallets, in id order.
     pub registrars: Vec<HostId>,
@@ -47,6 +50,10 @@ pub struct RegistrationPlan {
     /// With `shared_cache`: the validation cache every registrar of the
     /// run shares.
     pub shared_validation: Option<SharedValidation>,
+    /// The run's signature cache, shared by miners (who tell it of every
+    /// file they sign) and registrars (who check signatures through it);
+    /// `None` with `--no-signature-cache` or outside `sim run`.
+    pub signatures: Option<Rc<SignatureCache>>,
     /// With `skip_unchanged`: the reports add the stats and skipped reads.
     pub skip_unchanged: bool,
     /// The miners' identities, derived once for the plan's keys and
@@ -167,9 +174,17 @@ impl RegistrationPlan {
             expected,
             truth,
             shared_validation: spec.shared_cache.then(SharedValidation::new),
+            signatures: None,
             skip_unchanged: spec.skip_unchanged,
             identities: MinerIdentities(identities),
         })
+    }
+
+    /// The run's signature cache as the hosts' verifier, if any.
+    pub fn verifier(&self) -> Option<Rc<dyn SignatureVerifier>> {
+        self.signatures
+            .clone()
+            .map(|cache| cache as Rc<dyn SignatureVerifier>)
     }
 
     /// Whether an accepted `(wallet, key)` for `agent` is the real one.

@@ -2,16 +2,18 @@
 //! scenario's `[registration]` table and host groups).
 
 use std::collections::BTreeSet;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::HostId;
 use crate::identity::PublicKey;
 use crate::io::WriteMode;
+use crate::protocols::consensus::SignatureVerifier;
 use crate::protocols::registration::shared::SharedValidation;
 use crate::time::SimDuration;
 
 /// The registration part a host plays.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum RegistrationRole {
     /// Writes its own registration file.
     Miner(MinerConfig),
@@ -20,7 +22,7 @@ pub enum RegistrationRole {
 }
 
 /// A miner's settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct MinerConfig {
     /// Its agent id (the host name); the file is `<agent_id>_miner_info.json`.
     pub agent_id: String,
@@ -39,6 +41,10 @@ pub struct MinerConfig {
     /// ([`RegistrationMessage::RegistryRequest`](crate::protocols::registration::message::RegistrationMessage::RegistryRequest)),
     /// every [`REGISTRY_ASK_INTERVAL`] until one does.
     pub ask_registry: bool,
+    /// The registrars' signature verifier, told of every registration file
+    /// this miner signs ([`SignatureVerifier::signed`]), so a caching one
+    /// knows it valid without verifying; `None`: tell nobody.
+    pub verifier: Option<Rc<dyn SignatureVerifier>>,
 }
 
 /// How often a restarted miner that needs the registry asks for it again.
@@ -72,7 +78,7 @@ pub enum Strategy {
 }
 
 /// A registrar's settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct RegistrarConfig {
     /// How it waits.
     pub strategy: Strategy,
@@ -114,6 +120,10 @@ pub struct RegistrarConfig {
     /// another registrar already validated is not verified again. `None`:
     /// this registrar verifies every read itself.
     pub shared_validation: Option<SharedValidation>,
+    /// Checks file signatures (a run-wide cache in the simulator, which
+    /// answers the run's own signatures without curve arithmetic); `None`:
+    /// verify every signature directly.
+    pub verifier: Option<Rc<dyn SignatureVerifier>>,
     /// Stat a file it read and could not accept before reading it again,
     /// and skip the read while size and modification time are unchanged.
     pub skip_unchanged: bool,

@@ -69,6 +69,7 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::Writer;
 use crate::identity::{Identity, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, SignatureError, hex};
+use crate::protocols::consensus::{DirectVerifier, SignatureVerifier};
 use crate::protocols::registration::observe::ValidationErrorKind;
 use crate::time::SimTime;
 
@@ -206,6 +207,28 @@ impl Registration {
         self.public_key
             .verify(REGISTRATION_DOMAIN, &self.signing_bytes(), &self.signature)
     }
+
+    /// Whether the signature is `public_key`'s over this record, asked of
+    /// `verifier` (which may answer from a cache).
+    pub fn verify_with(&self, verifier: &dyn SignatureVerifier) -> bool {
+        verifier.verify(
+            &self.public_key,
+            REGISTRATION_DOMAIN,
+            &self.signing_bytes(),
+            &self.signature,
+        )
+    }
+
+    /// Tells `verifier` that this record was signed here, with its key's
+    /// secret (see [`SignatureVerifier::signed`]).
+    pub fn vouch(&self, verifier: &dyn SignatureVerifier) {
+        verifier.signed(
+            &self.public_key,
+            REGISTRATION_DOMAIN,
+            &self.signing_bytes(),
+            &self.signature,
+        );
+    }
 }
 
 /// The file bytes of `record`: pretty-printed JSON in the field order of
@@ -261,6 +284,17 @@ pub fn validate(
     file_name_agent: &str,
     bytes: &[u8],
 ) -> Result<ValidRegistration, ValidationErrorKind> {
+    validate_with(file_name_agent, bytes, &DirectVerifier)
+}
+
+/// [`validate`], with the signature checked by `verifier` (the run's
+/// signature cache in the simulator: the answer is the same, the work
+/// may not be).
+pub fn validate_with(
+    file_name_agent: &str,
+    bytes: &[u8],
+    verifier: &dyn SignatureVerifier,
+) -> Result<ValidRegistration, ValidationErrorKind> {
     let map = parse_object(bytes, MAX_FILE_BYTES)?;
     if map.contains_key("wallet") && !map.contains_key("wallet_address") {
         return Err(ValidationErrorKind::LegacyFormat);
@@ -295,9 +329,9 @@ pub fn validate(
         registered_at: SimTime::from_nanos(registered_at),
         signature,
     };
-    record
-        .verify()
-        .map_err(|_| ValidationErrorKind::BadSignature)?;
+    if !record.verify_with(verifier) {
+        return Err(ValidationErrorKind::BadSignature);
+    }
     Ok(ValidRegistration(record))
 }
 

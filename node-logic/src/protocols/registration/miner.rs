@@ -38,10 +38,11 @@ use crate::codec::Reader;
 use crate::identity::Identity;
 use crate::io::{FileOp, FileResult, RejectReason};
 use crate::outbox::Outbox;
+use crate::protocols::consensus::{DirectVerifier, SignatureVerifier};
 use crate::protocols::registration::RegistrationTimer;
 use crate::protocols::registration::config::{MinerConfig, REGISTRY_ASK_INTERVAL};
 use crate::protocols::registration::file::{
-    Registration, backup_name, encode, file_name, validate,
+    Registration, backup_name, encode, file_name, validate_with,
 };
 use crate::protocols::registration::message::RegistrationMessage;
 use crate::protocols::registration::observe::RegistrationEvent;
@@ -134,7 +135,7 @@ impl Miner {
         match (&self.busy, result) {
             (Busy::Checking, FileResult::Read { path, result }) if *path == main => {
                 let mine = result.as_ref().ok().and_then(|bytes| {
-                    validate(&self.config.agent_id, bytes)
+                    validate_with(&self.config.agent_id, bytes, self.verifier())
                         .ok()
                         .filter(|v| v.public_key() == self.identity.public_key())
                 });
@@ -288,10 +289,21 @@ impl Miner {
         }
     }
 
+    /// Checks signatures: the configured verifier, or directly.
+    fn verifier(&self) -> &dyn SignatureVerifier {
+        match &self.config.verifier {
+            Some(verifier) => &**verifier,
+            None => &DirectVerifier,
+        }
+    }
+
     fn start_write(&mut self, now: SimTime, out: &mut Outbox) {
         self.attempts = self.attempts.saturating_add(1);
         self.last_write = Some(now);
         let record = Registration::signed(&self.identity, &self.config.agent_id, now);
+        if let Some(verifier) = &self.config.verifier {
+            record.vouch(&**verifier);
+        }
         let bytes = encode(&record);
         out.file(FileOp::Write {
             path: file_name(&self.config.agent_id),
@@ -317,6 +329,7 @@ mod tests {
     use super::*;
     use crate::io::{FsError, Output, WriteMode};
     use crate::protocols::registration::damage::{DamageMode, damage};
+    use crate::protocols::registration::file::validate;
     use crate::wire;
 
     const REGISTRAR: HostId = HostId(9);
@@ -330,6 +343,7 @@ mod tests {
                 retry_initial: SimDuration::from_secs(1),
                 retry_max: SimDuration::from_secs(4),
                 ask_registry: false,
+                verifier: None,
             },
             Identity::from_secret([1; 32]),
         )

@@ -20,7 +20,8 @@ use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
-use crate::protocols::registration::file::{ValidRegistration, validate};
+use crate::protocols::consensus::SignatureVerifier;
+use crate::protocols::registration::file::{ValidRegistration, validate_with};
 use crate::protocols::registration::observe::ValidationErrorKind;
 
 /// What validating one content gave.
@@ -50,14 +51,15 @@ impl SharedValidation {
 
     /// The outcome of validating `bytes` as `agent`'s file: from the cache
     /// when some registrar already validated these bytes for this agent,
-    /// otherwise validated now and stored.
-    pub fn validate(&self, agent: &str, bytes: &[u8]) -> Verdict {
+    /// otherwise validated now (the signature checked by `verifier`) and
+    /// stored.
+    pub fn validate(&self, agent: &str, bytes: &[u8], verifier: &dyn SignatureVerifier) -> Verdict {
         let key = content_key(agent, bytes);
         if let Some(verdict) = self.entries.borrow().get(&key) {
             self.stats.borrow_mut().hits += 1;
             return verdict.clone();
         }
-        let verdict = validate(agent, bytes);
+        let verdict = validate_with(agent, bytes, verifier);
         self.stats.borrow_mut().misses += 1;
         self.entries.borrow_mut().insert(key, verdict.clone());
         verdict
@@ -100,7 +102,8 @@ impl Eq for SharedValidation {}
 mod tests {
     use super::*;
     use crate::identity::Identity;
-    use crate::protocols::registration::file::{Registration, encode};
+    use crate::protocols::consensus::DirectVerifier;
+    use crate::protocols::registration::file::{Registration, encode, validate};
     use crate::time::SimTime;
 
     fn file(agent: &str, seed: u8) -> Vec<u8> {
@@ -117,8 +120,12 @@ mod tests {
         let cache = SharedValidation::new();
         let other = cache.clone();
         let bytes = file("miner-1", 7);
-        let first = cache.validate("miner-1", &bytes).expect("valid");
-        let second = other.validate("miner-1", &bytes).expect("valid");
+        let first = cache
+            .validate("miner-1", &bytes, &DirectVerifier)
+            .expect("valid");
+        let second = other
+            .validate("miner-1", &bytes, &DirectVerifier)
+            .expect("valid");
         assert_eq!(first.wallet_address(), second.wallet_address());
         assert_eq!(cache.stats(), CacheStats { misses: 1, hits: 1 });
         assert_eq!(cache, other);
@@ -135,7 +142,7 @@ mod tests {
             for _ in 0..2 {
                 assert_eq!(
                     cache
-                        .validate(agent, content)
+                        .validate(agent, content, &DirectVerifier)
                         .map(|v| v.wallet_address().to_string()),
                     validate(agent, content).map(|v| v.wallet_address().to_string()),
                 );

@@ -156,11 +156,12 @@ use crate::HostId;
 use crate::identity::PublicKey;
 use crate::io::{FileMeta, FileOp, FileResult, FsError, ListedName, Payload, WriteMode};
 use crate::outbox::Outbox;
+use crate::protocols::consensus::{DirectVerifier, SignatureVerifier};
 use crate::protocols::registration::RegistrationTimer;
 use crate::protocols::registration::config::{RegistrarConfig, Strategy};
 use crate::protocols::registration::file::{
     ValidRegistration, agent_of_file, agent_of_quarantined, backup_name, file_name,
-    parse_legacy_registry, quarantine_name, validate,
+    parse_legacy_registry, quarantine_name, validate_with,
 };
 use crate::protocols::registration::message::RegistrationMessage;
 use crate::protocols::registration::observe::{
@@ -1025,9 +1026,13 @@ impl Registrar {
         agent: &str,
         bytes: &[u8],
     ) -> Result<ValidRegistration, ValidationErrorKind> {
+        let verifier: &dyn SignatureVerifier = match &self.config.verifier {
+            Some(verifier) => &**verifier,
+            None => &DirectVerifier,
+        };
         let valid = match &self.config.shared_validation {
-            Some(cache) => cache.validate(agent, bytes)?,
-            None => validate(agent, bytes)?,
+            Some(cache) => cache.validate(agent, bytes, verifier)?,
+            None => validate_with(agent, bytes, verifier)?,
         };
         if !self.miners.is_empty() && !self.miners.contains_key(agent) {
             return Err(ValidationErrorKind::UnknownAgent);

@@ -9,7 +9,7 @@ use crate::identity::Identity;
 use crate::io::{Output, WriteMode};
 use crate::protocols::registration::damage::{DamageMode, damage};
 use crate::protocols::registration::file::{
-    Registration, encode, encode_legacy_registry, wallet_address,
+    Registration, encode, encode_legacy_registry, validate, wallet_address,
 };
 use crate::protocols::registration::shared::SharedValidation;
 use crate::testkit::MemDir;
@@ -48,6 +48,7 @@ fn config(strategy: Strategy, expected: u32, recover: bool) -> RegistrarConfig {
         announce: false,
         parallel_reads: 1,
         shared_validation: None,
+        verifier: None,
         skip_unchanged: false,
         shard: None,
     }
