@@ -27,6 +27,7 @@ use foldhash::fast::FixedState;
 use crate::identity::PublicKey;
 use crate::meter::Meter;
 use crate::protocols::consensus::block::Hash32;
+use crate::protocols::consensus::held_index::HeldIndex;
 use crate::protocols::consensus::pool_order::{OrderKey, PoolOrder};
 use crate::protocols::consensus::transaction::{BlockBody, NonceWindow, Transaction};
 use crate::protocols::consensus::verify::SignatureVerifier;
@@ -95,10 +96,12 @@ struct Entry {
 /// the indexes name them by slot; accounts are numbered in the order the
 /// pool first holds or finalizes one of theirs, so the per-delivery
 /// lookups compare small integers, not 32-byte keys (issue 11). `held`
-/// stays a B-tree on purpose: a client's nonces arrive in order, so its
-/// inserts and evictions touch the same few nodes at either edge, where a
-/// hash map's probes land anywhere (measured: a hash map made `insert` and
-/// eviction 1.4x slower with 100 pools of 10,000).
+/// is a ring of slots per account indexed by nonce ([`HeldIndex`]): a
+/// client's nonces arrive in order, so inserts and evictions touch the
+/// same cache lines at either end, where a hash map's probes land anywhere
+/// (measured: a hash map made `insert` and eviction 1.4x slower than the
+/// B-tree it replaced, with 100 pools of 10,000; the ring is faster than
+/// both).
 #[derive(Debug)]
 pub struct Mempool {
     config: MempoolConfig,
@@ -108,7 +111,7 @@ pub struct Mempool {
     /// Each numbered account's finalized nonces.
     windows: Vec<NonceWindow>,
     /// `(account, nonce)` → slot of a held transaction.
-    held: BTreeMap<(u32, u64), u32>,
+    held: HeldIndex,
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     /// Eviction order over the slots: eviction takes the first.
@@ -131,7 +134,7 @@ impl Mempool {
             config,
             accounts: HashMap::default(),
             windows: Vec::new(),
-            held: BTreeMap::new(),
+            held: HeldIndex::default(),
             slots: Vec::new(),
             free: Vec::new(),
             order: PoolOrder::new(config.eviction),
@@ -152,7 +155,7 @@ impl Mempool {
     }
     /// Whether none is held.
     pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
+        self.held.len() == 0
     }
     /// Bytes held.
     pub fn bytes(&self) -> usize {
@@ -202,11 +205,11 @@ impl Mempool {
             }
         }
         let account = known.unwrap_or_else(|| self.account(&tx.key));
-        let id = (account, tx.nonce);
+        let nonce = tx.nonce;
         let slot = self.store(Entry { tx, account, order });
         self.order.insert(order, slot);
         self.bytes += len;
-        self.held.insert(id, slot);
+        self.held.insert(account, nonce, slot);
         self.stats.accepted += 1;
         self.stats.peak = self.stats.peak.max(self.held.len() as u64);
         Ok(())
@@ -250,7 +253,7 @@ impl Mempool {
     fn release(&mut self, slot: u32) -> Option<Entry> {
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
-        self.held.remove(&(entry.account, entry.tx.nonce));
+        self.held.remove(entry.account, entry.tx.nonce);
         self.bytes -= entry.tx.len();
         Some(entry)
     }
@@ -259,7 +262,7 @@ impl Mempool {
     fn holds(&self, tx: &Transaction) -> bool {
         self.accounts
             .get(&tx.key)
-            .is_some_and(|&a| self.held.contains_key(&(a, tx.nonce)))
+            .is_some_and(|&a| self.held.contains(a, tx.nonce))
     }
 
     /// Checks a new transaction of account number `account` (`None`: an
@@ -271,7 +274,7 @@ impl Mempool {
         verifier: &dyn SignatureVerifier,
     ) -> Result<(), TxRejection> {
         if let Some(a) = account {
-            if self.held.contains_key(&(a, tx.nonce)) {
+            if self.held.contains(a, tx.nonce) {
                 return Err(TxRejection::Duplicate);
             }
             if self.windows[a as usize].is_used(tx.nonce) {
@@ -430,7 +433,7 @@ impl Mempool {
         for tx in &body.txs {
             let account = self.account(&tx.key);
             self.windows[account as usize].mark(tx.nonce);
-            if let Some(&slot) = self.held.get(&(account, tx.nonce)) {
+            if let Some(slot) = self.held.get(account, tx.nonce) {
                 self.take(slot);
             }
         }

@@ -19,6 +19,7 @@
 pub mod block;
 pub mod certificate;
 pub mod config;
+mod held_index;
 pub mod mempool;
 pub mod message;
 pub mod observe;
