@@ -189,6 +189,46 @@ fn a_crashed_regional_registrars_region_is_taken_over_by_the_top() {
 }
 
 #[test]
+fn the_top_alone_merges_a_legacy_registry() {
+    // 20 legacy agents belong to no region: the top merges them as a
+    // single registrar would, the regional registrars never do.
+    let registry = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/registries/agent_registry.json"
+    );
+    let extra = format!(
+        "[registration]\ntop_registrar = \"registrar-0\"\nlegacy_registry = \"{registry}\"\n"
+    );
+    let (log, _) = run(&parse(&extra).unwrap());
+    let legacy_by = |host: u32| {
+        log.observations
+            .iter()
+            .filter(|(_, h, o)| {
+                h.0 == host
+                    && matches!(
+                        o,
+                        Observation::Registration(RegistrationEvent::Accepted {
+                            source: WalletSource::Legacy,
+                            ..
+                        })
+                    )
+            })
+            .count()
+    };
+    assert_eq!(legacy_by(MINERS), 20, "the top merged every legacy entry");
+    assert_eq!(legacy_by(MINERS + 1) + legacy_by(MINERS + 2), 0);
+    let per = outcome(&log);
+    assert_eq!(per[0].registry().len(), MINERS as usize + 20);
+    assert!(per.iter().all(|seen| seen.ready), "everyone ready");
+    for (r, seen) in per.iter().enumerate().skip(1) {
+        assert!(
+            seen.registry().iter().all(|(a, _)| region(a) == r as u32),
+            "registrar {r}: its region only"
+        );
+    }
+}
+
+#[test]
 fn bad_settings_are_refused_where_they_are_written() {
     let top = "[registration]\ntop_registrar = \"registrar-0\"\n";
     in_memory::assert_located(

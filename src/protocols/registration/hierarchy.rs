@@ -11,6 +11,10 @@
 //! both located errors. After `region_takeover` from its start the top
 //! reads every file still missing itself: a crashed (or cut off, or slow)
 //! regional registrar's region is taken over.
+//!
+//! A legacy registry's entries belong to no region: the top alone merges
+//! it (it alone judges the registry), as a single registrar would; the
+//! regional registrars never read it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -131,14 +135,6 @@ fn conflicts(
                 "`shard` splits the miners by hash among equal registrars; `top_registrar` splits them by region under one top-level registrar: the two cannot be combined",
             )
             .with_help("remove `shard` (and `shard_takeover`), or remove `top_registrar`"));
-    }
-    if let Some(f) = t.get("legacy_registry") {
-        return Err(f
-            .key_error(
-                ErrorKind::Conflict,
-                "a legacy registry with hierarchical registration is not supported yet (its entries belong to no region)",
-            )
-            .with_help("remove `legacy_registry`, or remove `top_registrar`"));
     }
     if hosts.regions.is_empty() {
         return Err(field

@@ -573,9 +573,11 @@ fn role(
             .collect(),
         recover: spec.recover,
         progress_interval: spec.progress_interval,
+        // Hierarchical: legacy entries belong to no region; the top merges them.
         legacy_registry: plan
             .legacy_bytes
             .as_ref()
+            .filter(|_| hierarchy.is_none_or(|h| h.top == host.id))
             .map(|_| LEGACY_REGISTRY_FILE.to_string()),
         write_mode,
         settle: spec.settle,
