@@ -55,7 +55,7 @@ cases=(
   "scenarios/consensus-lossy-partition.toml||1|209"
   "scenarios/consensus-partition.toml||1|1"
   "scenarios/consensus-reorder.toml||2|1"
-  "scenarios/consensus-load.toml||2|1"
+  "scenarios/consensus-load.toml||5|1"
   "scenarios/gossip-rumor.toml||0.5|1"
   "scenarios/heartbeat-partition.toml||0.1|7"
   "scenarios/heartbeat-regions.toml||0.1|1"
@@ -74,8 +74,11 @@ cases=(
   "scenarios/registration-auto.toml||0.05|1"
   "scenarios/registration-sharded.toml||0.05|1"
   "scenarios/registration-skip-unchanged.toml||0.05|1"
-  "scenarios/registry-gossip.toml||2|5"
-  "scenarios/load-gossip.toml||2|12"
+  # Many processes on two cores: time scale 5 (docs/fidelity.md, fourth
+  # round; at 2 the processes fall behind on CPU).
+  "scenarios/registry-gossip.toml||5|5"
+  "scenarios/load-gossip.toml||5|12"
+  "scenarios/consensus-gossip.toml||5|3"
   # The slow-network case: finality at 200 ms per link.
   "scenarios/consensus-basic.toml|network.latency=200 ms|1|1"
 )
