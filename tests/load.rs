@@ -211,16 +211,9 @@ fn vouching_for_the_runs_own_signatures_changes_nothing_but_the_work() {
                 [cpu]\nverify = \"50 us\"\nverify_cached = \"1 us\"\n";
     let s = parse(load).unwrap();
     let run_with = |signature_cache: bool| {
-        let options = sim::runner::RunOptions {
-            signature_cache,
-            ..Default::default()
-        };
-        let prepared = sim::runner::prepare_with(&s, options).unwrap();
-        let mut sim = prepared.sim;
-        sim.run(&mut sim_core::trace::NoTrace).unwrap();
-        let cache = prepared.plans.consensus.as_ref().unwrap().cache.clone();
-        let stats = cache.map(|c| (c.checks(), c.vouched()));
-        (sim.trace_hash(), sim.into_log(), stats)
+        let (hash, log, plans) = in_memory::run_with_signature_cache(&s, signature_cache);
+        let cache = plans.consensus.as_ref().unwrap().cache.clone();
+        (hash, log, cache.map(|c| (c.checks(), c.vouched())))
     };
     let (cached_hash, cached_log, stats) = run_with(true);
     let (direct_hash, direct_log, _) = run_with(false);

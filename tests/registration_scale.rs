@@ -220,16 +220,10 @@ fn vouching_for_the_miners_own_signatures_changes_nothing_but_the_work() {
     for shared in ["false", "true"] {
         let s = parse(&format!("shared_cache = {shared}\n")).unwrap();
         let run_with = |signature_cache: bool| {
-            let options = sim::runner::RunOptions {
-                signature_cache,
-                ..Default::default()
-            };
-            let prepared = sim::runner::prepare_with(&s, options).unwrap();
-            let mut sim = prepared.sim;
-            sim.run(&mut sim_core::trace::NoTrace).unwrap();
-            let plan = prepared.plans.registration.as_ref().unwrap();
+            let (hash, log, plans) = in_memory::run_with_signature_cache(&s, signature_cache);
+            let plan = plans.registration.as_ref().unwrap();
             let stats = plan.signatures.as_ref().map(|c| (c.checks(), c.vouched()));
-            (sim.trace_hash(), sim.into_log(), stats)
+            (hash, log, stats)
         };
         let (cached_hash, cached_log, stats) = run_with(true);
         let (direct_hash, direct_log, none) = run_with(false);

@@ -16,6 +16,24 @@ pub fn run(scenario: &Scenario) -> (RunLog, String) {
     (sim.into_log(), hash)
 }
 
+/// Runs `scenario` with the run's signature caches on or off
+/// (`--no-signature-cache`): its trace hash, log and protocol plans (which
+/// hold the caches, to read their counters).
+#[allow(dead_code)] // used by the tests that compare the two
+pub fn run_with_signature_cache(
+    scenario: &Scenario,
+    signature_cache: bool,
+) -> (String, RunLog, std::rc::Rc<sim::protocols::Plans>) {
+    let options = runner::RunOptions {
+        signature_cache,
+        ..Default::default()
+    };
+    let prepared = runner::prepare_with(scenario, options).unwrap();
+    let mut sim = prepared.sim;
+    sim.run(&mut NoTrace).unwrap();
+    (sim.trace_hash(), sim.into_log(), prepared.plans)
+}
+
 /// Asserts that `parsed` was refused with a located error of `kind` at
 /// `key` whose message contains `fragment`.
 #[allow(dead_code)] // tests/runner.rs checks no refusals

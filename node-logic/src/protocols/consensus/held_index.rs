@@ -199,13 +199,8 @@ mod tests {
     fn agrees_with_a_btree(seed: u64, stride: u64) {
         let mut index = HeldIndex::default();
         let mut reference: BTreeMap<(u32, u64), u32> = BTreeMap::new();
-        let mut state = seed;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testkit::rng(seed);
+        let mut next = move || rand_core::Rng::next_u64(&mut rng);
         let mut next_nonce = [0u64; 3];
         for step in 0..20_000u32 {
             let account = (next() % 3) as u32;

@@ -160,13 +160,8 @@ mod tests {
         let mut order = PoolOrder::new(eviction);
         let mut reference: BTreeMap<OrderKey, u32> = BTreeMap::new();
         let mut slots: Vec<Option<OrderKey>> = Vec::new();
-        let mut state = seed;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testkit::rng(seed);
+        let mut next = move || rand_core::Rng::next_u64(&mut rng);
         for arrival in 1..3_000u64 {
             let live = |slot: u32, key| slots[slot as usize] == Some(key);
             match next() % 4 {
