@@ -114,6 +114,10 @@ impl ValidatorSet {
             .ok()
             .map(|i| &self.members[i].1)
     }
+    /// `host`'s place in the set (its index in host id order), if a member.
+    pub fn place(&self, host: HostId) -> Option<usize> {
+        self.members.binary_search_by_key(&host, |&(id, _)| id).ok()
+    }
     /// Whether `host` is a validator.
     pub fn contains(&self, host: HostId) -> bool {
         self.key(host).is_some()

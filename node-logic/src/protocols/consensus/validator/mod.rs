@@ -127,6 +127,7 @@ use crate::protocols::consensus::observe::{ConsensusEvent, EquivocationKind};
 use crate::protocols::consensus::verify::{Counting, SignatureVerifier};
 use crate::protocols::{Observation, TimerId};
 use crate::time::{SimDuration, SimTime};
+use voters::{VoteList, VoterSlots};
 
 mod catch_up;
 mod normal;
@@ -134,6 +135,7 @@ mod payload;
 mod resend;
 mod route;
 mod view_change;
+mod voters;
 
 /// Votes are kept for views `view - VIEW_WINDOW ..= view` of the current
 /// height; older ones are dropped.
@@ -180,10 +182,11 @@ enum Buffered {
 struct Round {
     /// The first valid proposal of each view's leader.
     proposals: BTreeMap<u64, Signed<PrePrepare>>,
-    /// Votes by `(kind, view, hash)`, then voter.
-    votes: BTreeMap<(VoteKind, u64, Hash32), BTreeMap<HostId, Signed<Vote>>>,
-    /// The hash each voter first voted for, by `(kind, view, voter)`.
-    first_vote: BTreeMap<(VoteKind, u64, HostId), Hash32>,
+    /// Votes by `(kind, view, hash)`, then voter place in the set.
+    votes: BTreeMap<(VoteKind, u64, Hash32), VoteList<Signed<Vote>>>,
+    /// The hash each voter first voted for, by `(kind, view)`, then voter
+    /// place in the set.
+    first_vote: BTreeMap<(VoteKind, u64), VoterSlots<Hash32>>,
     /// Equivocations already reported: `(offender, view, kind)`.
     reported: BTreeSet<(HostId, u64, EquivocationKind)>,
     /// Views this validator prepared / committed in.
@@ -191,16 +194,47 @@ struct Round {
     committed_in: BTreeSet<u64>,
     /// `(view, hash)` a misbehaving validator has double-voted for.
     byzantine_votes: BTreeSet<(u64, Hash32)>,
+    /// Emptied lists and slots of earlier heights, reused by the next
+    /// ones (see `voters`).
+    spare_votes: Vec<VoteList<Signed<Vote>>>,
+    spare_first: Vec<VoterSlots<Hash32>>,
 }
 
+/// Emptied slots kept per kind of value (a height needs two of each).
+const SPARE_SLOTS: usize = 4;
+
 impl Round {
+    /// A round for the next height: everything forgotten, the slots kept
+    /// empty for reuse.
+    fn next_height(&mut self) {
+        let mut spare_votes = std::mem::take(&mut self.spare_votes);
+        let mut spare_first = std::mem::take(&mut self.spare_first);
+        for mut list in std::mem::take(&mut self.votes).into_values() {
+            if spare_votes.len() < SPARE_SLOTS {
+                list.clear();
+                spare_votes.push(list);
+            }
+        }
+        for mut slots in std::mem::take(&mut self.first_vote).into_values() {
+            if spare_first.len() < SPARE_SLOTS {
+                slots.clear();
+                spare_first.push(slots);
+            }
+        }
+        *self = Round {
+            spare_votes,
+            spare_first,
+            ..Round::default()
+        };
+    }
+
     fn vote_count(&self) -> usize {
-        self.votes.values().map(BTreeMap::len).sum()
+        self.votes.values().map(VoteList::len).sum()
     }
     fn prune_below(&mut self, view: u64) {
         self.proposals.retain(|&v, _| v >= view);
         self.votes.retain(|&(_, v, _), _| v >= view);
-        self.first_vote.retain(|&(_, v, _), _| v >= view);
+        self.first_vote.retain(|&(_, v), _| v >= view);
     }
 }
 

@@ -214,7 +214,13 @@ impl Validator {
             self.stats.ignored += 1;
             return;
         }
-        match self.round.first_vote.get(&(kind, view, voter)) {
+        let Some(place) = self.set.place(voter) else {
+            // Authentic votes are members' (their keys are the set's).
+            self.stats.ignored += 1;
+            return;
+        };
+        let first = self.round.first_vote.get(&(kind, view));
+        match first.and_then(|voters| voters.get(place)) {
             Some(&first) if first != hash => {
                 let kind = match kind {
                     VoteKind::Prepare => EquivocationKind::Prepare,
@@ -229,12 +235,18 @@ impl Validator {
             }
             None => {}
         }
-        self.round.first_vote.insert((kind, view, voter), hash);
-        self.round
+        let places = self.set.len();
+        let round = &mut self.round;
+        round
+            .first_vote
+            .entry((kind, view))
+            .or_insert_with(|| VoterSlots::reuse(&mut round.spare_first, places))
+            .insert(place, hash);
+        round
             .votes
             .entry((kind, view, hash))
-            .or_default()
-            .insert(voter, signed);
+            .or_insert_with(|| VoteList::reuse(&mut round.spare_votes))
+            .push(place, signed);
         match kind {
             VoteKind::Prepare => self.check_prepared(now, view, hash, out),
             VoteKind::Commit => self.check_committed(now, view, hash, out),
@@ -272,7 +284,7 @@ impl Validator {
         }
         self.prepared = Some(PreparedCertificate {
             pre_prepare: pp.clone(),
-            prepares: votes.values().take(quorum).cloned().collect(),
+            prepares: votes.first(quorum),
         });
         self.round.committed_in.insert(view);
         let height = self.next_height();
@@ -296,7 +308,7 @@ impl Validator {
             return;
         }
         let cert = CommitCertificate {
-            votes: votes.values().take(quorum).cloned().collect(),
+            votes: votes.first(quorum),
         };
         let block = self
             .round
@@ -308,7 +320,12 @@ impl Validator {
         match block {
             Some(block) => self.finalize(now, block, cert, false, out),
             None => {
-                let helper = votes.keys().copied().find(|&v| v != self.me);
+                // The committer first by id, as the sync request always asked.
+                let helper = votes
+                    .iter()
+                    .filter(|(_, v)| v.value().voter != self.me)
+                    .min_by_key(|(place, _)| *place)
+                    .map(|(_, v)| v.value().voter);
                 if let Some(helper) = helper {
                     self.request_sync(now, helper, out);
                 }
@@ -351,7 +368,7 @@ impl Validator {
             self.history.pop_front();
         }
         self.last_finalized_at = now;
-        self.round = Round::default();
+        self.round.next_height();
         self.prepared = None;
         self.failed_views = 0;
         self.propose_at = None;

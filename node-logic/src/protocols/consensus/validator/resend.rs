@@ -59,10 +59,12 @@ impl Validator {
     /// once it has one.
     fn lacks_ours(&self, peer: HostId) -> bool {
         if self.view_active {
-            !self
-                .round
-                .first_vote
-                .contains_key(&(VoteKind::Commit, self.view, peer))
+            !self.set.place(peer).is_some_and(|place| {
+                self.round
+                    .first_vote
+                    .get(&(VoteKind::Commit, self.view))
+                    .is_some_and(|voters| voters.get(place).is_some())
+            })
         } else {
             self.set.leader(self.view) == Some(peer)
                 || self
@@ -164,10 +166,8 @@ impl Validator {
 
     /// This validator's own vote of `kind` in the current view and height.
     fn own_vote(&self, kind: VoteKind) -> Option<&Signed<Vote>> {
-        let hash = self.round.first_vote.get(&(kind, self.view, self.me))?;
-        self.round
-            .votes
-            .get(&(kind, self.view, *hash))?
-            .get(&self.me)
+        let place = self.set.place(self.me)?;
+        let hash = self.round.first_vote.get(&(kind, self.view))?.get(place)?;
+        self.round.votes.get(&(kind, self.view, *hash))?.get(place)
     }
 }
