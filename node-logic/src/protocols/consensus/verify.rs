@@ -9,6 +9,7 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::rc::Rc;
 
 use crate::identity::{PublicKey, SIGNATURE_LEN};
 
@@ -54,6 +55,15 @@ impl SignatureVerifier for DirectVerifier {
         signature: &[u8; SIGNATURE_LEN],
     ) -> bool {
         key.verify(domain, message, signature).is_ok()
+    }
+}
+
+/// The verifier a host was configured with, or [`DirectVerifier`] when it
+/// was given none (real processes, `--no-signature-cache`).
+pub fn configured(verifier: &Option<Rc<dyn SignatureVerifier>>) -> &dyn SignatureVerifier {
+    match verifier {
+        Some(verifier) => &**verifier,
+        None => &DirectVerifier,
     }
 }
 

@@ -68,7 +68,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::codec::Writer;
-use crate::identity::{Identity, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, SignatureError, hex};
+use crate::identity::{Identity, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, hex};
 use crate::protocols::consensus::{DirectVerifier, SignatureVerifier};
 use crate::protocols::registration::observe::ValidationErrorKind;
 use crate::time::SimTime;
@@ -200,12 +200,6 @@ impl Registration {
             .u64(self.registered_at.as_nanos())
             .u32(FORMAT_VERSION);
         w.finish()
-    }
-
-    /// Whether the signature is `public_key`'s over this record.
-    pub fn verify(&self) -> Result<(), SignatureError> {
-        self.public_key
-            .verify(REGISTRATION_DOMAIN, &self.signing_bytes(), &self.signature)
     }
 
     /// Whether the signature is `public_key`'s over this record, asked of

@@ -38,7 +38,7 @@ use crate::codec::Reader;
 use crate::identity::Identity;
 use crate::io::{FileOp, FileResult, RejectReason};
 use crate::outbox::Outbox;
-use crate::protocols::consensus::{DirectVerifier, SignatureVerifier};
+use crate::protocols::consensus::verify::configured;
 use crate::protocols::registration::RegistrationTimer;
 use crate::protocols::registration::config::{MinerConfig, REGISTRY_ASK_INTERVAL};
 use crate::protocols::registration::file::{
@@ -135,9 +135,13 @@ impl Miner {
         match (&self.busy, result) {
             (Busy::Checking, FileResult::Read { path, result }) if *path == main => {
                 let mine = result.as_ref().ok().and_then(|bytes| {
-                    validate_with(&self.config.agent_id, bytes, self.verifier())
-                        .ok()
-                        .filter(|v| v.public_key() == self.identity.public_key())
+                    validate_with(
+                        &self.config.agent_id,
+                        bytes,
+                        configured(&self.config.verifier),
+                    )
+                    .ok()
+                    .filter(|v| v.public_key() == self.identity.public_key())
                 });
                 self.busy = Busy::Idle;
                 if mine.is_none() {
@@ -286,14 +290,6 @@ impl Miner {
         if matches!(self.busy, Busy::Idle) && self.rewrite == Rewrite::Due {
             self.rewrite = Rewrite::None;
             self.start_write(now, out);
-        }
-    }
-
-    /// Checks signatures: the configured verifier, or directly.
-    fn verifier(&self) -> &dyn SignatureVerifier {
-        match &self.config.verifier {
-            Some(verifier) => &**verifier,
-            None => &DirectVerifier,
         }
     }
 

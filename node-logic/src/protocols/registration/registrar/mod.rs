@@ -156,7 +156,7 @@ use crate::HostId;
 use crate::identity::PublicKey;
 use crate::io::{FileMeta, FileOp, FileResult, FsError, ListedName, Payload, WriteMode};
 use crate::outbox::Outbox;
-use crate::protocols::consensus::{DirectVerifier, SignatureVerifier};
+use crate::protocols::consensus::verify::configured;
 use crate::protocols::registration::RegistrationTimer;
 use crate::protocols::registration::config::{RegistrarConfig, Strategy};
 use crate::protocols::registration::file::{
@@ -1026,10 +1026,7 @@ impl Registrar {
         agent: &str,
         bytes: &[u8],
     ) -> Result<ValidRegistration, ValidationErrorKind> {
-        let verifier: &dyn SignatureVerifier = match &self.config.verifier {
-            Some(verifier) => &**verifier,
-            None => &DirectVerifier,
-        };
+        let verifier = configured(&self.config.verifier);
         let valid = match &self.config.shared_validation {
             Some(cache) => cache.validate(agent, bytes, verifier)?,
             None => validate_with(agent, bytes, verifier)?,
