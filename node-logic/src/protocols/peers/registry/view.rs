@@ -36,7 +36,7 @@
 use rand::RngExt;
 use rand_core::Rng;
 
-use super::{PeerRegistry, PeerStatus, ViewLimits};
+use super::{PeerRegistry, PeerStatus, Pending, ViewLimits};
 use crate::HostId;
 use crate::outbox::Outbox;
 use crate::protocols::Observation;
@@ -96,14 +96,14 @@ impl PeerRegistry {
             .filter(|(_, s)| {
                 matches!(s.status, PeerStatus::Unknown | PeerStatus::Down)
                     && s.pending.is_none()
-                    && s.retry_at <= now
+                    && s.rare.retry_at <= now
             })
             .map(|(&p, _)| p)
             .collect();
         let picked = pick(&mut candidates, free, rng);
         for &peer in picked {
             if let Some(state) = self.peers.get_mut(&peer) {
-                state.pending = Some(now);
+                state.pending = Pending::since(now);
             }
             self.send_hello(peer, false, rng, out);
         }
@@ -196,8 +196,8 @@ impl PeerRegistry {
             return;
         };
         state.status = PeerStatus::Down;
-        state.retry_at = now + limits.retry_after;
-        let lifetime = now - state.up_since;
+        state.rare.retry_at = now + limits.retry_after;
+        let lifetime = now - state.rare.up_since;
         self.record_leave(now, victim, lifetime, out);
     }
 
@@ -215,13 +215,13 @@ impl PeerRegistry {
         let Some(state) = self.peers.get_mut(&from) else {
             return;
         };
-        state.pending = None;
+        state.pending = Pending::NONE;
         if let Some(retry_after) = retry_after {
-            state.retry_at = now + retry_after;
+            state.rare.retry_at = now + retry_after;
         }
         if state.status == PeerStatus::Up {
             state.status = PeerStatus::Down;
-            let lifetime = now - state.up_since;
+            let lifetime = now - state.rare.up_since;
             self.record_leave(now, from, lifetime, out);
         }
         self.learn(now, peers, rng, out);
