@@ -621,15 +621,25 @@ impl Registrar {
         self.confirm_at = None;
     }
 
+    /// One pass over a listing (it may hold hundreds of thousands of
+    /// names, each a cache miss): miner files still to read are queued,
+    /// quarantined files still to recover collected for
+    /// [`Registrar::queue_unfinished_recoveries`].
     fn queue_listed(&mut self, now: SimTime, names: &[ListedName]) {
+        let mut quarantined = BTreeSet::new();
         for name in names {
-            if let Some(agent) = agent_of_file(name)
+            if let Some(agent) = agent_of_file(name) {
+                if self.still_to_read(agent, now) {
+                    self.queue.push(Job::Miner(agent.to_string()));
+                }
+            } else if self.config.recover
+                && let Some(agent) = agent_of_quarantined(name)
                 && self.still_to_read(agent, now)
             {
-                self.queue.push(Job::Miner(agent.to_string()));
+                quarantined.insert(agent);
             }
         }
-        self.queue_unfinished_recoveries(now, names);
+        self.queue_unfinished_recoveries(now, names, quarantined);
         if let Some(path) = &self.config.legacy_registry
             && !self.legacy_merged
             && (path.contains('/') || names.iter().any(|n| **n == **path))
@@ -749,16 +759,17 @@ impl Registrar {
     /// a registrar began and did not finish, perhaps because it crashed
     /// between the steps (a recovery in progress is left to its registrar
     /// until then). Finish it: read the backup, restore it or ask the
-    /// miner (once per round, as always).
-    fn queue_unfinished_recoveries(&mut self, now: SimTime, names: &[ListedName]) {
+    /// miner (once per round, as always). `quarantined`: the listing's
+    /// quarantined agents still to read (from [`Registrar::queue_listed`]).
+    fn queue_unfinished_recoveries(
+        &mut self,
+        now: SimTime,
+        names: &[ListedName],
+        quarantined: BTreeSet<&str>,
+    ) {
         if !self.config.recover {
             return;
         }
-        let quarantined: BTreeSet<&str> = names
-            .iter()
-            .filter_map(|n| agent_of_quarantined(n))
-            .filter(|a| self.still_to_read(a, now))
-            .collect();
         if quarantined.is_empty() && self.orphans.is_empty() {
             return;
         }
