@@ -10,12 +10,15 @@
 //! (by the membership, or by `known` with bounded views). Iteration is in
 //! id order, as the map's was, so runs are unchanged.
 //!
-//! Lookups first try where the id would sit if the table held a run of
-//! consecutive ids (a full mesh of hosts numbered in a row, every member
-//! known but this host): one probe instead of a binary search's eight
-//! (two hundred members), each of which was a cache miss once the tables
-//! no longer fit the cache. Any other table falls back to the search; the
-//! position found is the same either way (ids are unique).
+//! A table whose ids form a run (consecutive ids, at most one missing: a
+//! full mesh of hosts numbered in a row, every member known but this
+//! host) is noted as such whenever its ids change ([`Run`]), and its
+//! lookups compute the position without reading the ids at all: the
+//! probe of the ids was a cache miss per datagram once a full mesh's
+//! tables outgrew the cache. Other tables first try where the id would
+//! sit in such a run (one probe instead of a binary search's eight for
+//! two hundred members), then search. The position found is the same
+//! every way (ids are unique).
 
 use super::PeerState;
 use crate::HostId;
@@ -25,6 +28,61 @@ use crate::HostId;
 pub(super) struct PeerTable {
     ids: Vec<HostId>,
     states: Vec<PeerState>,
+    /// Whether `ids` form a run, kept up to date by every change to them.
+    run: Option<Run>,
+}
+
+/// Ids `first`, `first + 1`, ... in a row, with at most one missing
+/// (`hole`, strictly between the first and the last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Run {
+    first: u32,
+    hole: Option<u32>,
+}
+
+impl Run {
+    /// The run `ids` (sorted, unique) form, if they form one.
+    fn of(ids: &[HostId]) -> Option<Run> {
+        let (first, last) = (ids.first()?.0, ids.last()?.0);
+        let span = u64::from(last - first) + 1;
+        let len = ids.len() as u64;
+        if span == len {
+            return Some(Run { first, hole: None });
+        }
+        if span != len + 1 {
+            return None;
+        }
+        // The first place whose id is not its offset from `first`.
+        let (mut low, mut high) = (0, ids.len());
+        while low < high {
+            let mid = (low + high) / 2;
+            if u64::from(ids[mid].0 - first) == mid as u64 {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        Some(Run {
+            first,
+            hole: Some(first + low as u32),
+        })
+    }
+
+    /// Where `id` is (`Ok`) or would be inserted (`Err`) among the `len`
+    /// ids of this run, as `binary_search` answers.
+    #[inline]
+    fn position(self, id: u32, len: usize) -> Result<usize, usize> {
+        let Some(offset) = id.checked_sub(self.first) else {
+            return Err(0);
+        };
+        let offset = offset as usize;
+        let at = match self.hole {
+            Some(hole) if id == hole => return Err((hole - self.first) as usize),
+            Some(hole) if id > hole => offset - 1,
+            Some(_) | None => offset,
+        };
+        if at < len { Ok(at) } else { Err(len) }
+    }
 }
 
 impl PeerTable {
@@ -36,6 +94,9 @@ impl PeerTable {
     /// `binary_search` answers; see the module docs for the first probes.
     #[inline]
     fn find(&self, id: &HostId) -> Result<usize, usize> {
+        if let Some(run) = self.run {
+            return run.position(id.0, self.ids.len());
+        }
         if let Some(first) = self.ids.first() {
             // Past the ids below it, or one further for a hole (this host).
             let guess = id.0.wrapping_sub(first.0) as usize;
@@ -73,6 +134,7 @@ impl PeerTable {
             Err(i) => {
                 self.ids.insert(i, id);
                 self.states.insert(i, make());
+                self.run = Run::of(&self.ids);
                 i
             }
         };
@@ -86,6 +148,7 @@ impl PeerTable {
             Err(i) => {
                 self.ids.insert(i, id);
                 self.states.insert(i, state);
+                self.run = Run::of(&self.ids);
             }
         }
     }
@@ -93,6 +156,7 @@ impl PeerTable {
     pub(super) fn remove(&mut self, id: &HostId) -> Option<PeerState> {
         let i = self.find(id).ok()?;
         self.ids.remove(i);
+        self.run = Run::of(&self.ids);
         Some(self.states.remove(i))
     }
 
@@ -150,6 +214,61 @@ mod tests {
             s.score = 0;
         }
         assert!(t.values().all(|s| s.score == 0) && t.len() == 3);
+    }
+
+    /// Random inserts and removals over a few ids, so tables pass through
+    /// runs with and without a hole and through gaps: every lookup answers
+    /// as a binary search, and the run is exactly the ids' shape.
+    #[test]
+    fn the_run_follows_every_change() {
+        use rand::RngExt;
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(24);
+        let mut t = PeerTable::default();
+        let (mut holed, mut whole, mut none) = (0, 0, 0);
+        for _ in 0..5_000 {
+            let id = HostId(rng.random_range(3..15u32));
+            if rng.random_range(0..3u32) == 0 {
+                t.remove(&id);
+            } else {
+                t.get_or_insert_with(id, || PeerState::new(0));
+            }
+            let expected = brute_force_run(&t.ids);
+            assert_eq!(t.run, expected, "{:?}", t.ids);
+            match expected {
+                Some(Run { hole: Some(_), .. }) => holed += 1,
+                Some(Run { hole: None, .. }) => whole += 1,
+                None => none += 1,
+            }
+            for probe in 0..20 {
+                let probe = HostId(probe);
+                assert_eq!(
+                    t.find(&probe),
+                    t.ids.binary_search(&probe),
+                    "{probe:?} in {:?}",
+                    t.ids
+                );
+            }
+        }
+        assert!(
+            holed > 100 && whole > 100 && none > 100,
+            "{holed} {whole} {none}"
+        );
+    }
+
+    fn brute_force_run(ids: &[HostId]) -> Option<Run> {
+        let (first, last) = (ids.first()?.0, ids.last()?.0);
+        let missing: Vec<u32> = (first..=last)
+            .filter(|i| !ids.contains(&HostId(*i)))
+            .collect();
+        match missing[..] {
+            [] => Some(Run { first, hole: None }),
+            [hole] => Some(Run {
+                first,
+                hole: Some(hole),
+            }),
+            _ => None,
+        }
     }
 
     #[test]
