@@ -174,11 +174,13 @@ pub enum PeerStatus {
 
 /// What every datagram and heartbeat reads or writes, in 32 bytes (laid
 /// out in declaration order, `repr(C)`); the rest is boxed in
-/// [`RareState`]. A full mesh of n hosts keeps n² states and every
-/// datagram's lookup of its sender lands on one of them: at 32 bytes (not
-/// the 72 of one flat state, nor the 160 before that) twice as many stay
-/// in cache, and a heartbeat's pass over a host's peers reads half the
-/// lines.
+/// [`RareState`], and only once one of its fields leaves its default (a
+/// peer that authenticated, was banned or was retried): with bounded
+/// views most known peers never do. A full mesh of n hosts keeps n²
+/// states and every datagram's lookup of its sender lands on one of them:
+/// at 32 bytes (not the 72 of one flat state, nor the 160 before that)
+/// twice as many stay in cache, and a heartbeat's pass over a host's
+/// peers reads half the lines.
 #[derive(Clone, Debug)]
 #[repr(C)]
 struct PeerState {
@@ -189,7 +191,8 @@ struct PeerState {
     last_heard: SimTime,
     /// Bounded views, while not up: when we sent it a hello to connect.
     pending: Pending,
-    rare: Box<RareState>,
+    /// `None` while every field is at its default ([`NO_RARE`]).
+    rare: Option<Box<RareState>>,
 }
 
 /// The part of a peer's state read only on rare paths: bans, joins and
@@ -205,6 +208,15 @@ struct RareState {
     buckets: Option<Buckets>,
 }
 
+/// A peer's rare state before anything set it.
+static NO_RARE: RareState = RareState {
+    banned_until: SimTime::ZERO,
+    up_since: SimTime::ZERO,
+    key: None,
+    retry_at: SimTime::ZERO,
+    buckets: None,
+};
+
 impl PeerState {
     fn new(score: i32) -> Self {
         PeerState {
@@ -213,14 +225,18 @@ impl PeerState {
             score,
             last_heard: SimTime::ZERO,
             pending: Pending::NONE,
-            rare: Box::new(RareState {
-                banned_until: SimTime::ZERO,
-                up_since: SimTime::ZERO,
-                key: None,
-                retry_at: SimTime::ZERO,
-                buckets: None,
-            }),
+            rare: None,
         }
+    }
+
+    /// Its rare state (the defaults while nothing set one).
+    fn rare(&self) -> &RareState {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+
+    /// Its rare state, boxed on first use.
+    fn rare_mut(&mut self) -> &mut RareState {
+        self.rare.get_or_insert_with(|| Box::new(NO_RARE.clone()))
     }
 }
 
@@ -406,13 +422,13 @@ impl PeerRegistry {
         let mut ping = Vec::new();
         let mut went_down = Vec::new();
         for (&peer, state) in self.peers.iter_mut() {
-            if state.status == PeerStatus::Banned && now >= state.rare.banned_until {
+            if state.status == PeerStatus::Banned && now >= state.rare().banned_until {
                 unban(peer, state, scores, out);
             }
             match state.status {
                 PeerStatus::Up if now - state.last_heard > stale_after => {
                     state.status = PeerStatus::Down;
-                    went_down.push((peer, now - state.rare.up_since));
+                    went_down.push((peer, now - state.rare().up_since));
                     if limits.is_none() {
                         greet.push(peer);
                     }
@@ -438,7 +454,7 @@ impl PeerRegistry {
                             .is_some_and(|since| now - since > stale_after)
                         {
                             state.pending = Pending::NONE;
-                            state.rare.retry_at = now + l.retry_after;
+                            state.rare_mut().retry_at = now + l.retry_after;
                         }
                     }
                 },
@@ -494,7 +510,7 @@ impl PeerRegistry {
             .peers
             .get_or_insert_with(from, || PeerState::new(scores.initial));
         if state.status == PeerStatus::Banned {
-            if now < state.rare.banned_until {
+            if now < state.rare().banned_until {
                 self.stats.dropped_banned += 1;
                 return;
             }
@@ -502,7 +518,7 @@ impl PeerRegistry {
         }
         if let Some(limit) = self.config.rate_limit {
             let buckets = state
-                .rare
+                .rare_mut()
                 .buckets
                 .get_or_insert_with(|| Buckets::full(limit, now));
             if !buckets.take(limit, now, body.remaining()) {
@@ -657,13 +673,13 @@ impl PeerRegistry {
             // The caller inserted every member that sends anything.
             return false;
         };
-        match &state.rare.key {
+        match &state.rare().key {
             Some(known) if *known != hello.key() => {
                 self.reject(now, from, RejectReason::WrongKey, out);
                 return false;
             }
             Some(_) => {}
-            None => state.rare.key = Some(hello.key()),
+            None => state.rare_mut().key = Some(hello.key()),
         }
         let outbound = state.pending.is_some();
         if state.status != PeerStatus::Up && !outbound && !self.admit_inbound(now, from, rng, out) {
@@ -675,7 +691,7 @@ impl PeerRegistry {
         state.last_heard = now;
         if state.status != PeerStatus::Up {
             state.status = PeerStatus::Up;
-            state.rare.up_since = now;
+            state.rare_mut().up_since = now;
             state.outbound = outbound;
             state.pending = Pending::NONE;
             self.joins += 1;
@@ -814,10 +830,10 @@ impl PeerRegistry {
             return;
         }
         let was_up = state.status == PeerStatus::Up;
-        let lifetime = now - state.rare.up_since;
+        let lifetime = now - state.rare().up_since;
         state.status = PeerStatus::Banned;
         state.pending = Pending::NONE;
-        state.rare.banned_until = now + scores.ban_for;
+        state.rare_mut().banned_until = now + scores.ban_for;
         self.bans += 1;
         out.record(Observation::Peers(PeerRegistryEvent::Banned { peer: from }));
         if was_up {
@@ -829,7 +845,7 @@ impl PeerRegistry {
 /// Ends `peer`'s ban: it restarts with the after-unban score, as down if it
 /// was ever authenticated (else unknown), and is greeted again.
 fn unban(peer: HostId, state: &mut PeerState, scores: ScoreConfig, out: &mut Outbox) {
-    state.status = if state.rare.key.is_some() {
+    state.status = if state.rare().key.is_some() {
         PeerStatus::Down
     } else {
         PeerStatus::Unknown

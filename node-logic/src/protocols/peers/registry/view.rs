@@ -96,7 +96,7 @@ impl PeerRegistry {
             .filter(|(_, s)| {
                 matches!(s.status, PeerStatus::Unknown | PeerStatus::Down)
                     && s.pending.is_none()
-                    && s.rare.retry_at <= now
+                    && s.rare().retry_at <= now
             })
             .map(|(&p, _)| p)
             .collect();
@@ -196,8 +196,8 @@ impl PeerRegistry {
             return;
         };
         state.status = PeerStatus::Down;
-        state.rare.retry_at = now + limits.retry_after;
-        let lifetime = now - state.rare.up_since;
+        state.rare_mut().retry_at = now + limits.retry_after;
+        let lifetime = now - state.rare().up_since;
         self.record_leave(now, victim, lifetime, out);
     }
 
@@ -217,11 +217,11 @@ impl PeerRegistry {
         };
         state.pending = Pending::NONE;
         if let Some(retry_after) = retry_after {
-            state.rare.retry_at = now + retry_after;
+            state.rare_mut().retry_at = now + retry_after;
         }
         if state.status == PeerStatus::Up {
             state.status = PeerStatus::Down;
-            let lifetime = now - state.rare.up_since;
+            let lifetime = now - state.rare().up_since;
             self.record_leave(now, from, lifetime, out);
         }
         self.learn(now, peers, rng, out);
