@@ -199,6 +199,8 @@ pub enum FileOp {
 /// of 200,000 files is listed again and again. Reads as a `&str`.
 pub type ListedName = Rc<str>;
 
+pub use crate::listing::Listing;
+
 /// The completion of a [`FileOp`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileResult {
@@ -221,7 +223,7 @@ pub enum FileResult {
         /// The directory.
         dir: String,
         /// The names in it.
-        result: Result<Vec<ListedName>, FsError>,
+        result: Result<Listing, FsError>,
     },
     /// A rename finished.
     Renamed {

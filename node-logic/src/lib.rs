@@ -16,6 +16,7 @@ pub mod host;
 pub mod host_node;
 pub mod identity;
 pub mod io;
+pub mod listing;
 pub mod meter;
 pub mod observe;
 pub mod outbox;

@@ -18,7 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
 use crate::HostId;
-use crate::io::{FileMeta, FileOp, FileResult, FsError, Input, Node, Output, Payload};
+use crate::io::{FileMeta, FileOp, FileResult, FsError, Input, Listing, Node, Output, Payload};
+use crate::listing::ListingJournal;
 use crate::protocols::{HostConfig, HostNode, Observation, TimerId};
 use crate::time::{SimDuration, SimTime};
 
@@ -387,6 +388,12 @@ pub struct MemDir {
     rewrites: BTreeMap<String, Rewrite>,
     modified: BTreeMap<String, u64>,
     clock: u64,
+    /// The names' history, as the simulator keeps it (begun at the first
+    /// listing), unless `plain_listings`.
+    journal: Option<ListingJournal>,
+    /// Listings without history, as a real directory's are: each a full
+    /// pass for its reader.
+    plain_listings: bool,
 }
 
 impl MemDir {
@@ -401,13 +408,43 @@ impl MemDir {
     /// Creates or replaces the file at `path`.
     pub fn put(&mut self, path: &str, bytes: Vec<u8>) {
         self.touch(path);
-        self.files.insert(path.to_string(), bytes);
+        self.set(path, bytes);
+    }
+    /// Listings without shared history (`true`), as a real directory's
+    /// are, or from a journal as the simulator's are (the default).
+    pub fn set_plain_listings(&mut self, plain: bool) {
+        self.plain_listings = plain;
+    }
+    fn set(&mut self, path: &str, bytes: Vec<u8>) {
+        if self.files.insert(path.to_string(), bytes).is_none()
+            && let Some(journal) = &mut self.journal
+        {
+            journal.add(path.into());
+        }
+    }
+    fn take(&mut self, path: &str) -> Option<Vec<u8>> {
+        let bytes = self.files.remove(path)?;
+        if let Some(journal) = &mut self.journal {
+            journal.remove(path.into());
+        }
+        Some(bytes)
+    }
+    fn listing(&mut self) -> Listing {
+        if self.plain_listings {
+            return self.files.keys().map(|n| n.as_str().into()).collect();
+        }
+        let files = &self.files;
+        self.journal
+            .get_or_insert_with(|| {
+                ListingJournal::new(files.keys().map(|n| n.as_str().into()).collect())
+            })
+            .listing()
     }
     /// Replaces the file at `path` keeping its modification time: a
     /// rewrite within the filesystem's timestamp granularity, which a
     /// cache of sizes and times cannot see when the size is the same.
     pub fn put_same_time(&mut self, path: &str, bytes: Vec<u8>) {
-        self.files.insert(path.to_string(), bytes);
+        self.set(path, bytes);
     }
     fn touch(&mut self, path: &str) {
         self.clock += 1;
@@ -428,7 +465,7 @@ impl MemDir {
                     None => bytes,
                 };
                 self.touch(&path);
-                self.files.insert(path.clone(), bytes);
+                self.set(&path, bytes);
                 let result = FileResult::Written {
                     path: path.clone(),
                     result: Ok(()),
@@ -440,16 +477,16 @@ impl MemDir {
                 (FileResult::Read { path, result }, None)
             }
             FileOp::List { dir } => {
-                let result = Ok(self.files.keys().map(|n| n.as_str().into()).collect());
+                let result = Ok(self.listing());
                 (FileResult::Listed { dir, result }, None)
             }
             FileOp::Rename { from, to } => {
-                let result = match self.files.remove(&from) {
+                let result = match self.take(&from) {
                     Some(bytes) => {
                         // A rename keeps the file's modification time.
                         let modified = self.modified.remove(&from).unwrap_or_default();
                         self.modified.insert(to.clone(), modified);
-                        self.files.insert(to.clone(), bytes);
+                        self.set(&to, bytes);
                         Ok(())
                     }
                     None => Err(FsError::NotFound),
@@ -459,7 +496,7 @@ impl MemDir {
             }
             FileOp::Delete { path } => {
                 self.modified.remove(&path);
-                let result = self.files.remove(&path).map(drop).ok_or(FsError::NotFound);
+                let result = self.take(&path).map(drop).ok_or(FsError::NotFound);
                 let changed = result.is_ok().then(|| path.clone());
                 (FileResult::Deleted { path, result }, changed)
             }

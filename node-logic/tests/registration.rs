@@ -693,6 +693,16 @@ enum Finisher {
 /// 2 s and is killed at `kill` (none: it runs to the end); registrar 3
 /// exists only for [`Finisher::Another`] and starts 1 s after the kill.
 fn recovery_world(backup_valid: bool, kill: Option<(SimTime, Finisher)>) -> TestNet {
+    recovery_world_listed(backup_valid, kill, false)
+}
+
+/// [`recovery_world`], its directory's listings plain (`plain_listings`:
+/// a full pass each, as a real directory's) or from its journal.
+fn recovery_world_listed(
+    backup_valid: bool,
+    kill: Option<(SimTime, Finisher)>,
+    plain_listings: bool,
+) -> TestNet {
     let registrar = |host| registrar_config(host, &[1, 2], backoff(), true);
     let mut w = world(vec![
         registrar(0),
@@ -700,6 +710,7 @@ fn recovery_world(backup_valid: bool, kill: Option<(SimTime, Finisher)>) -> Test
         miner_config(2, &[0, 3]),
         registrar(3),
     ]);
+    w.dir_mut().set_plain_listings(plain_listings);
     w.start(HostId(1), t(0));
     w.start(HostId(2), t(0));
     w.run_until(t(S));
@@ -762,6 +773,81 @@ fn recovery_steps(w: &TestNet) -> Vec<SimTime> {
         }
     }
     steps
+}
+
+/// Everything registrars `hosts` of `w` did, and the directory at the end.
+fn transcript(w: &TestNet, hosts: &[u32]) -> String {
+    let logs: Vec<String> = hosts
+        .iter()
+        .map(|&h| format!("{:?}", w.log(HostId(h))))
+        .collect();
+    format!("{logs:?} {:?}", w.dir().files())
+}
+
+/// A registrar takes a listing that continues its last one by the
+/// changes alone (the simulator's listings); it must do exactly what a
+/// full pass over every name does (a real directory's listings): the same
+/// operations, messages and observations at the same times, through
+/// quarantines, recoveries, registrars killed half way, and miners that
+/// land between listings (some damaged, some repaired by re-registration).
+#[test]
+fn listings_taken_by_their_changes_act_as_full_passes() {
+    for backup_valid in [true, false] {
+        let steps = recovery_steps(&recovery_world(backup_valid, None));
+        let kills = steps
+            .iter()
+            .flat_map(|&at| [Finisher::Restarted, Finisher::Another].map(|f| Some((at, f))));
+        for kill in [None].into_iter().chain(kills) {
+            let [journaled, plain] =
+                [false, true].map(|plain| recovery_world_listed(backup_valid, kill, plain));
+            assert_eq!(
+                transcript(&journaled, &[0, 3]),
+                transcript(&plain, &[0, 3]),
+                "backup valid {backup_valid}, {kill:?}"
+            );
+        }
+    }
+    let staggered = |plain: bool, recover: bool| {
+        // Miner 13 is known and never starts.
+        let miners: Vec<u32> = (1..=13).collect();
+        let mut configs = vec![registrar_config(0, &miners, backoff(), recover)];
+        configs.extend(miners.iter().map(|&m| miner_config(m, &[0])));
+        let mut w = world(configs);
+        w.dir_mut().set_plain_listings(plain);
+        for m in [3, 7, 8] {
+            damage_next_write(
+                &mut w,
+                &file_name(&format!("miner-{m}")),
+                DamageMode::Garbage,
+            );
+        }
+        w.start(HostId(0), t(0));
+        for m in 1..=12 {
+            w.start(HostId(m), t(u64::from(m) * 700 * MS));
+        }
+        // A damaged file (read again and again without recovery) leaves
+        // the directory for a while; a quarantined file appears that no
+        // one finishes recovering (no main file, no backup).
+        let gone = file_name("miner-8");
+        w.run_until(t(7_800 * MS));
+        let bytes = w.dir().get(&gone).cloned();
+        w.dir_mut().apply(FileOp::Delete { path: gone.clone() });
+        w.dir_mut()
+            .put("miner-13_miner_info.json.corrupted.5", b"{}".to_vec());
+        w.run_until(t(20 * S));
+        if let Some(bytes) = bytes {
+            w.dir_mut().put(&gone, bytes);
+        }
+        w.run_until(t(120 * S));
+        transcript(&w, &[0])
+    };
+    for recover in [true, false] {
+        assert_eq!(
+            staggered(false, recover),
+            staggered(true, recover),
+            "recover {recover}"
+        );
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use node_logic::HostId;
-use node_logic::io::{FileOp, FileResult, Input, Node, Output, Payload};
+use node_logic::io::{FileOp, FileResult, Input, Listing, Node, Output, Payload};
 
 use crate::checkers::{Checker, Violation};
 use crate::cpu::{CpuQueue, HostCpu};
@@ -988,7 +988,7 @@ impl<N: Node> Simulation<N> {
             FileResult::Listed { dir, result } => (
                 "list",
                 dir,
-                result.as_ref().map_or(0, Vec::len),
+                result.as_ref().map_or(0, Listing::len),
                 result.is_ok(),
             ),
             FileResult::Renamed { to, result, .. } => ("rename", to, 0, result.is_ok()),

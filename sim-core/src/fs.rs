@@ -17,12 +17,14 @@
 //! end, rename and delete in it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::rc::Rc;
 
 use foldhash::fast::FixedState;
 
 use node_logic::HostId;
-use node_logic::io::{FileMeta, FileOp, FileResult, FsError, ListedName, WriteMode};
+use node_logic::io::{FileMeta, FileOp, FileResult, FsError, ListedName, Listing, WriteMode};
+use node_logic::listing::ListingJournal;
 
 use crate::units::{SimDuration, SimTime};
 
@@ -125,6 +127,13 @@ struct Files {
     by_path: HashMap<Rc<str>, File, FixedState>,
     /// The paths, shared with `by_path` and with the listings.
     sorted: BTreeSet<Rc<str>>,
+    /// The history of each directory listed so far, by directory: what
+    /// listings hand out (see [`node_logic::listing`]), so that a registrar
+    /// listing 100,000 files again and again pays for what changed.
+    journals: BTreeMap<String, ListingJournal>,
+    /// How many paths lie in folders: with none (a flat directory), a
+    /// file's name appears and leaves with the file alone.
+    nested: usize,
 }
 
 impl Files {
@@ -142,8 +151,13 @@ impl Files {
             Some(old) => *old = file,
             None => {
                 let path: Rc<str> = Rc::from(path);
+                let appears = self.journal_names(&path);
+                self.nested += usize::from(path.contains('/'));
                 self.sorted.insert(Rc::clone(&path));
-                self.by_path.insert(path, file);
+                self.by_path.insert(Rc::clone(&path), file);
+                for (dir, name) in appears {
+                    self.journal(&dir).add(name);
+                }
             }
         }
     }
@@ -160,8 +174,83 @@ impl Files {
 
     fn remove(&mut self, path: &str) -> Option<File> {
         let file = self.by_path.remove(path)?;
-        self.sorted.remove(path);
+        let path = self.sorted.take(path).expect("sorted holds every path");
+        self.nested -= usize::from(path.contains('/'));
+        let leaves = self.journal_names(&path);
+        for (dir, name) in leaves {
+            self.journal(&dir).remove(name);
+        }
         Some(file)
+    }
+
+    /// For each journaled directory whose listing shows a name for `path`
+    /// and shows it only because of `path`: the directory and the name.
+    /// Called just before `path` is added (the names it makes appear) and
+    /// just after it is removed (the names that leave with it).
+    fn journal_names(&self, path: &Rc<str>) -> Vec<(String, ListedName)> {
+        let mut names = Vec::new();
+        for dir in self.journals.keys() {
+            let Some((name, own)) = listed_name(dir, path) else {
+                continue;
+            };
+            if !self.lists_otherwise(dir, &name, own) {
+                names.push((dir.clone(), name));
+            }
+        }
+        names
+    }
+
+    fn journal(&mut self, dir: &str) -> &mut ListingJournal {
+        self.journals.get_mut(dir).expect("a journaled directory")
+    }
+
+    /// Whether `dir` lists `name` for a path other than one being added or
+    /// removed: a file of that name (unless `own`: the name is that path's
+    /// own file) or a folder holding any path.
+    fn lists_otherwise(&self, dir: &str, name: &str, own: bool) -> bool {
+        if own && self.nested == 0 {
+            return false;
+        }
+        let full = if dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{dir}/{name}")
+        };
+        if !own && self.sorted.contains(full.as_str()) {
+            return true;
+        }
+        let folder = format!("{full}/");
+        self.nested > 0
+            && self
+                .sorted
+                .range::<str, _>((Bound::Included(folder.as_str()), Bound::Unbounded))
+                .next()
+                .is_some_and(|p| p.starts_with(&folder))
+    }
+
+    /// `dir` as it is now, from its journal (begun here if it has none;
+    /// begun afresh when its history has outgrown the directory).
+    fn listing(&mut self, dir: &str) -> Listing {
+        let outgrown = |j: &ListingJournal| j.history() > 2 * j.len() + JOURNAL_SLACK;
+        if self.journals.get(dir).is_none_or(outgrown) {
+            let journal = ListingJournal::new(self.names_in(dir));
+            self.journals.insert(dir.to_string(), journal);
+        }
+        self.journal(dir).listing()
+    }
+
+    /// Names directly inside `dir`, sorted and distinct: a file of the
+    /// shared directory itself under its own shared path (no copy); other
+    /// names made here.
+    fn names_in(&self, dir: &str) -> Vec<ListedName> {
+        let mut names: Vec<ListedName> = self
+            .paths()
+            .filter_map(|path| listed_name(dir, path).map(|(name, _)| name))
+            .collect();
+        // Sorted but for folders: "a" (of "a/b") comes after "a.x".
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     /// Every path, sorted.
@@ -349,7 +438,7 @@ impl SimFs {
             }
             FileOp::List { dir } => {
                 counters.lists += 1;
-                let result = Ok(self.list(&dir));
+                let result = Ok(self.files.listing(&dir));
                 (FileResult::Listed { dir, result }, None)
             }
             FileOp::Rename { from, to } => {
@@ -450,38 +539,11 @@ impl SimFs {
         );
     }
 
-    /// Names directly inside `dir` (`""` = the shared directory), sorted.
-    /// A file of the shared directory itself is listed under its own
-    /// shared path (no copy); other names are made for the listing.
+    /// Names directly inside `dir` (`""` = the shared directory), sorted
+    /// and distinct. A file of the shared directory itself is listed under
+    /// its own shared path (no copy); other names are made for the listing.
     pub fn list(&self, dir: &str) -> Vec<ListedName> {
-        let mut names: Vec<ListedName> = Vec::new();
-        // Whether the last name was made (a folder's, or a file's below
-        // the shared directory): only then may the next one repeat it, as
-        // files' own paths are distinct. Comparing only then keeps the
-        // listing from reading every name's bytes twice.
-        let mut last_made = false;
-        for path in self.files.paths() {
-            let rest = if dir.is_empty() {
-                path.as_ref()
-            } else {
-                match path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) {
-                    Some(rest) => rest,
-                    None => continue,
-                }
-            };
-            let slash = rest.bytes().position(|b| b == b'/');
-            let (name, made) = match slash {
-                None if dir.is_empty() => (Rc::clone(path), false),
-                None => (Rc::from(rest), true),
-                Some(at) => (Rc::from(&rest[..at]), true),
-            };
-            if (made || last_made) && names.last() == Some(&name) {
-                continue;
-            }
-            last_made = made;
-            names.push(name);
-        }
-        names
+        self.files.names_in(dir)
     }
 
     /// The operation costs.
@@ -507,6 +569,28 @@ impl SimFs {
             path: path.to_string(),
         })
     }
+}
+
+/// How many changes a directory's journal keeps beyond twice the names it
+/// holds before it begins afresh: a fresh journal costs a pass over the
+/// directory, paid for by the changes since the last.
+const JOURNAL_SLACK: usize = 4096;
+
+/// The name `dir`'s listing shows for `path`, and whether it is the
+/// path's own file (not a folder holding it): for a file of the shared
+/// directory the path itself (shared, no copy), else its first component
+/// below `dir` (made here). `None` when `path` is not below `dir`.
+fn listed_name(dir: &str, path: &Rc<str>) -> Option<(ListedName, bool)> {
+    let rest = if dir.is_empty() {
+        &**path
+    } else {
+        path.strip_prefix(dir)?.strip_prefix('/')?
+    };
+    Some(match rest.find('/') {
+        None if dir.is_empty() => (Rc::clone(path), true),
+        None => (Rc::from(rest), true),
+        Some(at) => (Rc::from(&rest[..at]), false),
+    })
 }
 
 /// A path is valid when relative, non-empty, and free of `.`/`..`/empty
@@ -571,6 +655,75 @@ mod tests {
 
     const A: HostId = HostId(0);
     const B: HostId = HostId(1);
+
+    /// Random files added and removed (flat names, names that sort
+    /// around folders, nested folders), with listings of three
+    /// directories now and then, long enough for journals to begin
+    /// afresh: every listing holds what a pass over the paths finds, and
+    /// the changes since a directory's previous listing, applied to its
+    /// names, give the new ones (or the two are unrelated, after a fresh
+    /// journal).
+    #[test]
+    fn listings_from_journals_match_a_pass_over_the_paths() {
+        use rand::RngExt;
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let paths = [
+            "a", "a.x", "a/b", "a/c", "a/c/d", "a/c.x", "b", "b/x", "b/y/z", "c.json", "c",
+        ];
+        let mut files = Files::default();
+        let mut last: BTreeMap<&str, (Listing, Vec<ListedName>)> = BTreeMap::new();
+        let (mut continued, mut fresh) = (0, 0);
+        for step in 0..20_000 {
+            let path = paths[rng.random_range(0..paths.len())];
+            let numbered = format!("{path}{}", step % 7);
+            let path = if rng.random_bool(0.5) {
+                path
+            } else {
+                numbered.as_str()
+            };
+            if files.get(path).is_some() {
+                files.remove(path);
+            } else {
+                let file = File {
+                    content: Vec::new(),
+                    filling: None,
+                    modified: SimTime::ZERO,
+                };
+                files.insert(path, file);
+            }
+            if rng.random_bool(0.1) {
+                let dir = ["", "a", "a/c"][rng.random_range(0..3)];
+                let listing = files.listing(dir);
+                let names = listing.names();
+                assert_eq!(names, files.names_in(dir), "{dir:?} at step {step}");
+                assert_eq!(listing.len(), names.len());
+                if let Some((earlier, earlier_names)) = last.get(dir) {
+                    match listing.changes_since(earlier) {
+                        Some(changes) => {
+                            continued += 1;
+                            let mut set: BTreeSet<ListedName> =
+                                earlier_names.iter().cloned().collect();
+                            for change in changes {
+                                let name = ListedName::clone(change.name);
+                                match change.present {
+                                    true => assert!(set.insert(name), "{dir:?} {step}"),
+                                    false => assert!(set.remove(&name), "{dir:?} {step}"),
+                                }
+                            }
+                            assert_eq!(set.into_iter().collect::<Vec<_>>(), names);
+                        }
+                        None => fresh += 1,
+                    }
+                }
+                last.insert(dir, (listing, names));
+            }
+        }
+        assert!(
+            continued > 1000 && fresh > 0,
+            "{continued} continued, {fresh} fresh"
+        );
+    }
 
     fn ms(n: u64) -> SimTime {
         SimTime::from_duration(SimDuration::from_millis(n))

@@ -566,7 +566,7 @@ mod tests {
             listed,
             FileResult::Listed {
                 dir: String::new(),
-                result: Ok(vec!["a_miner_info.json".into()])
+                result: Ok(vec!["a_miner_info.json".into()].into())
             }
         );
         dir.apply(FileOp::Rename {

@@ -154,7 +154,7 @@ use sha2::{Digest, Sha256};
 
 use crate::HostId;
 use crate::identity::PublicKey;
-use crate::io::{FileMeta, FileOp, FileResult, FsError, ListedName, Payload, WriteMode};
+use crate::io::{FileMeta, FileOp, FileResult, FsError, ListedName, Listing, Payload, WriteMode};
 use crate::outbox::Outbox;
 use crate::protocols::consensus::verify::configured;
 use crate::protocols::registration::RegistrationTimer;
@@ -170,8 +170,10 @@ use crate::protocols::registration::observe::{
 use crate::protocols::{Observation, TimerId};
 use crate::time::{SimDuration, SimTime};
 
+mod listed;
 mod unchanged;
 
+use listed::ListedFiles;
 use unchanged::UnchangedFiles;
 
 /// Completed checks after the one in which a miner was asked to register
@@ -260,6 +262,8 @@ pub struct Registrar {
     for_gossip: Option<Payload>,
     /// With `skip_unchanged`: files read and not accepted, and their stats.
     unchanged: UnchangedFiles,
+    /// The shared directory as its last listing showed it.
+    listed: ListedFiles,
     /// When it started (sharded registrars take other shards over
     /// `takeover_after` later).
     started_at: SimTime,
@@ -410,6 +414,7 @@ impl Registrar {
             by_gossip: false,
             for_gossip: None,
             unchanged: UnchangedFiles::default(),
+            listed: ListedFiles::default(),
             started_at: SimTime::ZERO,
         }
     }
@@ -621,28 +626,48 @@ impl Registrar {
         self.confirm_at = None;
     }
 
-    /// One pass over a listing (it may hold hundreds of thousands of
-    /// names, each a cache miss): miner files still to read are queued,
-    /// quarantined files still to recover collected for
+    /// Takes a listing in (see [`ListedFiles`]: it costs what changed
+    /// since the last one) and queues, in name order, the miner files still
+    /// to read; quarantined files still to recover go to
     /// [`Registrar::queue_unfinished_recoveries`].
-    fn queue_listed(&mut self, now: SimTime, names: &[ListedName]) {
+    fn queue_listed(&mut self, now: SimTime, listing: &Listing) {
+        let recover = self.config.recover;
+        let (accepted, refused) = (&self.accepted, &self.refused);
+        self.listed.update(
+            listing,
+            self.config.legacy_registry.as_deref(),
+            |name| agent_of_file(name).or_else(|| recover.then(|| agent_of_quarantined(name))?),
+            |agent| accepted.contains_key(agent) || refused.contains(agent),
+        );
+        let mut jobs = Vec::new();
         let mut quarantined = BTreeSet::new();
-        for name in names {
-            if let Some(agent) = agent_of_file(name) {
-                if self.still_to_read(agent, now) {
-                    self.queue.push(Job::Miner(agent.to_string()));
-                }
-            } else if self.config.recover
-                && let Some(agent) = agent_of_quarantined(name)
-                && self.still_to_read(agent, now)
-            {
-                quarantined.insert(agent);
+        let mut settled = Vec::new();
+        for name in self.listed.open() {
+            let (agent, is_file) = match agent_of_file(name) {
+                Some(agent) => (agent, true),
+                None => match agent_of_quarantined(name) {
+                    Some(agent) => (agent, false),
+                    None => continue,
+                },
+            };
+            if self.is_settled(agent) {
+                settled.push(ListedName::clone(name));
+            } else if !self.reads(agent, now) {
+                // Another shard's, until the takeover: still open.
+            } else if is_file {
+                jobs.push(Job::Miner(agent.to_string()));
+            } else if recover {
+                quarantined.insert(agent.to_string());
             }
         }
-        self.queue_unfinished_recoveries(now, names, quarantined);
+        self.listed.forget(settled);
+        for job in jobs {
+            self.queue.push(job);
+        }
+        self.queue_unfinished_recoveries(now, quarantined);
         if let Some(path) = &self.config.legacy_registry
             && !self.legacy_merged
-            && (path.contains('/') || names.iter().any(|n| **n == **path))
+            && (path.contains('/') || self.listed.legacy_present())
         {
             self.queue.push(Job::Legacy);
         }
@@ -658,8 +683,8 @@ impl Registrar {
     ) {
         match (in_flight, result) {
             (InFlight::List, FileResult::Listed { dir, result }) if dir.is_empty() => {
-                if let Ok(names) = result {
-                    self.queue_listed(now, names);
+                if let Ok(listing) = result {
+                    self.queue_listed(now, listing);
                 }
             }
             (InFlight::Read { agent, before }, FileResult::Read { path, result })
@@ -761,36 +786,27 @@ impl Registrar {
     /// until then). Finish it: read the backup, restore it or ask the
     /// miner (once per round, as always). `quarantined`: the listing's
     /// quarantined agents still to read (from [`Registrar::queue_listed`]).
-    fn queue_unfinished_recoveries(
-        &mut self,
-        now: SimTime,
-        names: &[ListedName],
-        quarantined: BTreeSet<&str>,
-    ) {
+    fn queue_unfinished_recoveries(&mut self, now: SimTime, quarantined: BTreeSet<String>) {
         if !self.config.recover {
             return;
         }
         if quarantined.is_empty() && self.orphans.is_empty() {
             return;
         }
-        // Only the quarantined agents' main files matter: no set of every
-        // name in a listing that may hold hundreds of thousands.
+        // A quarantined agent is not settled, so its main file, if listed,
+        // is an open name.
         let mut orphans = quarantined;
-        if !orphans.is_empty() {
-            for agent in names.iter().filter_map(|n| agent_of_file(n)) {
-                orphans.remove(agent);
-            }
-        }
+        orphans.retain(|agent| !self.listed.holds_open(&file_name(agent)));
         self.orphans
             .retain(|agent, _| orphans.contains(agent.as_str()));
         for agent in orphans {
-            match self.orphans.get(agent) {
+            match self.orphans.get(&agent) {
                 Some(&seen) if now >= seen + self.config.settle => {
-                    self.queue.push(Job::Recover(agent.to_string()));
+                    self.queue.push(Job::Recover(agent));
                 }
                 Some(_) => {}
                 None => {
-                    self.orphans.insert(agent.to_string(), now);
+                    self.orphans.insert(agent, now);
                 }
             }
         }
@@ -1210,9 +1226,13 @@ impl Registrar {
     /// Whether `agent`'s file is still for it to read at `now`: neither
     /// accepted nor refused, and [`Registrar::reads`] it.
     fn still_to_read(&self, agent: &str, now: SimTime) -> bool {
-        !self.accepted.contains_key(agent)
-            && !self.refused.contains(agent)
-            && self.reads(agent, now)
+        !self.is_settled(agent) && self.reads(agent, now)
+    }
+
+    /// Whether `agent` is accepted or refused (for good: neither is ever
+    /// undone).
+    fn is_settled(&self, agent: &str) -> bool {
+        self.accepted.contains_key(agent) || self.refused.contains(agent)
     }
 
     /// Whether it reads `agent`'s file at `now`: always unless sharded;

@@ -977,7 +977,7 @@ fn spurious_timers_and_results_are_no_ops() {
         },
         FileResult::Listed {
             dir: "sub".into(),
-            result: Ok(vec![]),
+            result: Ok(Vec::new().into()),
         },
         FileResult::Watching { dir: String::new() },
     ] {
