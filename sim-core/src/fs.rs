@@ -17,7 +17,6 @@
 //! end, rename and delete in it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Bound;
 use std::rc::Rc;
 
 use foldhash::fast::FixedState;
@@ -120,20 +119,21 @@ impl File {
 
 /// The directory's files: found by path through a hash table (a read is
 /// one lookup, not a walk comparing paths with those of 200,000 other
-/// files), listed in path order through a sorted set of the same shared
-/// paths. The table is never iterated, so its order reaches no output.
+/// files). Listings come from each listed directory's journal, kept up to
+/// date by every insert and remove; the table is iterated only to begin a
+/// journal, and those names are sorted, so its order reaches no output.
 #[derive(Debug, Default)]
 struct Files {
+    /// The files by path (the paths are shared with the listings).
     by_path: HashMap<Rc<str>, File, FixedState>,
-    /// The paths, shared with `by_path` and with the listings.
-    sorted: BTreeSet<Rc<str>>,
+    /// Every folder that holds a path, and how many paths lie below it:
+    /// what says whether a folder's name is listed. Empty for a flat
+    /// directory, whose file names appear and leave with the files alone.
+    folders: HashMap<Box<str>, usize, FixedState>,
     /// The history of each directory listed so far, by directory: what
     /// listings hand out (see [`node_logic::listing`]), so that a registrar
     /// listing 100,000 files again and again pays for what changed.
     journals: BTreeMap<String, ListingJournal>,
-    /// How many paths lie in folders: with none (a flat directory), a
-    /// file's name appears and leaves with the file alone.
-    nested: usize,
 }
 
 impl Files {
@@ -152,8 +152,9 @@ impl Files {
             None => {
                 let path: Rc<str> = Rc::from(path);
                 let appears = self.journal_names(&path);
-                self.nested += usize::from(path.contains('/'));
-                self.sorted.insert(Rc::clone(&path));
+                for folder in folders_of(&path) {
+                    *self.folders.entry(folder.into()).or_default() += 1;
+                }
                 self.by_path.insert(Rc::clone(&path), file);
                 for (dir, name) in appears {
                     self.journal(&dir).add(name);
@@ -173,9 +174,14 @@ impl Files {
     }
 
     fn remove(&mut self, path: &str) -> Option<File> {
-        let file = self.by_path.remove(path)?;
-        let path = self.sorted.take(path).expect("sorted holds every path");
-        self.nested -= usize::from(path.contains('/'));
+        let (path, file) = self.by_path.remove_entry(path)?;
+        for folder in folders_of(&path) {
+            let below = self.folders.get_mut(folder).expect("counted on insert");
+            *below -= 1;
+            if *below == 0 {
+                self.folders.remove(folder);
+            }
+        }
         let leaves = self.journal_names(&path);
         for (dir, name) in leaves {
             self.journal(&dir).remove(name);
@@ -208,7 +214,7 @@ impl Files {
     /// removed: a file of that name (unless `own`: the name is that path's
     /// own file) or a folder holding any path.
     fn lists_otherwise(&self, dir: &str, name: &str, own: bool) -> bool {
-        if own && self.nested == 0 {
+        if own && self.folders.is_empty() {
             return false;
         }
         let full = if dir.is_empty() {
@@ -216,16 +222,8 @@ impl Files {
         } else {
             format!("{dir}/{name}")
         };
-        if !own && self.sorted.contains(full.as_str()) {
-            return true;
-        }
-        let folder = format!("{full}/");
-        self.nested > 0
-            && self
-                .sorted
-                .range::<str, _>((Bound::Included(folder.as_str()), Bound::Unbounded))
-                .next()
-                .is_some_and(|p| p.starts_with(&folder))
+        (!own && self.by_path.contains_key(full.as_str()))
+            || self.folders.contains_key(full.as_str())
     }
 
     /// `dir` as it is now, from its journal (begun here if it has none;
@@ -243,20 +241,23 @@ impl Files {
     /// shared directory itself under its own shared path (no copy); other
     /// names made here.
     fn names_in(&self, dir: &str) -> Vec<ListedName> {
-        let mut names: Vec<ListedName> = self
-            .paths()
-            .filter_map(|path| listed_name(dir, path).map(|(name, _)| name))
+        // In the table's order, then sorted (a file's own name before a
+        // folder's of the same name, which dedup drops): no order of the
+        // table's reaches the listing.
+        let mut names: Vec<(ListedName, bool)> = self
+            .by_path
+            .keys()
+            .filter_map(|path| listed_name(dir, path).map(|(name, own)| (name, !own)))
             .collect();
-        // Sorted but for folders: "a" (of "a/b") comes after "a.x".
         names.sort_unstable();
-        names.dedup();
-        names
+        names.dedup_by(|later, earlier| later.0 == earlier.0);
+        names.into_iter().map(|(name, _)| name).collect()
     }
+}
 
-    /// Every path, sorted.
-    fn paths(&self) -> impl Iterator<Item = &Rc<str>> {
-        self.sorted.iter()
-    }
+/// The folders `path` lies in, outermost first: `a` and `a/b` for `a/b/c`.
+fn folders_of(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/').map(|(at, _)| &path[..at])
 }
 
 /// An operation accepted by [`SimFs::begin`], to be finished at `done_at`
