@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use crate::cli::{RunArgs, ScenarioArgs, Selection};
-use crate::execute::{ExecOptions, Report, execute};
+use crate::execute::{ExecOptions, Report, Teardown, execute};
 use crate::exit::Exit;
 use crate::jobs::{Resolve, expand};
 use crate::progress::{Interrupt, Progress, SweepProgress, Watch};
@@ -140,7 +140,8 @@ fn skip_existing(plan: &Planned, args: &RunArgs) -> (Vec<usize>, Exit) {
 /// Makes the runs `ids` of `plan`, in parallel on `threads` threads
 /// (default: all cores), and returns the reports in the order of `ids`. A
 /// single run gets its own progress bar; several share one, drawn from the
-/// start (see `progress`).
+/// start (see `progress`). A single run leaves its memory to the process's
+/// exit ([`Teardown::AtExit`]): call this once per process.
 pub fn run_all(
     plan: &Planned,
     ids: &[usize],
@@ -148,17 +149,22 @@ pub fn run_all(
     threads: Option<usize>,
     quiet: bool,
 ) -> Vec<Report> {
-    let one =
-        |id: usize, watch: &dyn Watch| execute(&plan.jobs[id], &plan.records[id], opts, watch);
+    let one = |id: usize, teardown: Teardown, watch: &dyn Watch| {
+        execute(&plan.jobs[id], &plan.records[id], opts, teardown, watch)
+    };
     if let [id] = ids {
         let job = &plan.jobs[*id];
         let duration_ms = job.scenario.duration.as_nanos() / 1_000_000;
         let bar = Progress::new(&job.scenario.name, duration_ms, quiet || opts.quiet);
-        let report = one(*id, &bar);
+        // The process ends after its only run (`sim run` and `sim check`
+        // call this once).
+        let report = one(*id, Teardown::AtExit, &bar);
         bar.finish();
         return vec![report];
     }
-    in_parallel(ids, threads, quiet, |id, watch| one(*id, watch))
+    in_parallel(ids, threads, quiet, |id, watch| {
+        one(*id, Teardown::Free, watch)
+    })
 }
 
 /// `work` on every id, on `threads` threads (default: all cores), under

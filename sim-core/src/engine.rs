@@ -588,14 +588,30 @@ impl<N: Node> Simulation<N> {
         self.nodes.get(host.index())?.as_ref()
     }
 
-    /// Ends the run and hands over what it recorded.
+    /// Ends the run and hands over what it recorded; the rest is freed
+    /// (see [`Simulation::into_log_leaving_memory`]).
     pub fn into_log(mut self) -> RunLog {
+        self.take_log()
+    }
+
+    /// Ends the run and hands over what it recorded, and leaves the rest
+    /// (every host's state, the directory, the queue) allocated until the
+    /// process exits: what a process that ends after this run uses to skip
+    /// freeing it one allocation at a time (1.4 s at 100,000 hosts), as
+    /// compilers skip freeing their data at exit. Nothing else may use it.
+    pub fn into_log_leaving_memory(mut self) -> RunLog {
+        let log = self.take_log();
+        std::mem::forget(self);
+        log
+    }
+
+    fn take_log(&mut self) -> RunLog {
         self.core.log.fs = self.core.fs.counters().clone();
         self.core.log.cpu = std::mem::take(&mut self.core.cpu)
             .into_iter()
             .map(|q| q.map(|q| q.record).unwrap_or_default())
             .collect();
-        self.core.log
+        std::mem::take(&mut self.core.log)
     }
 
     fn dispatch(&mut self, event: Event, sink: &mut dyn TraceSink) {
