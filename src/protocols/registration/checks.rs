@@ -15,8 +15,9 @@
 //! A restarted registrar starts again from nothing, so only what it
 //! accepted since its last boot counts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use foldhash::fast::FixedState;
 use node_logic::protocols::registration::RegistrationEvent;
 use node_logic::{HostId, Observation};
 use sim_core::checkers::{Checker, Violation, ViolationKind};
@@ -31,8 +32,9 @@ pub struct RegistrationChecks {
     plan: RegistrationPlan,
     names: Vec<String>,
     up: BTreeSet<HostId>,
-    /// Per registrar: the agents accepted since its last boot.
-    accepted: BTreeMap<HostId, BTreeSet<String>>,
+    /// Per registrar: the agents accepted since its last boot (only looked
+    /// up, never iterated).
+    accepted: BTreeMap<HostId, HashSet<String, FixedState>>,
     /// Registrars ready without timing out since their last boot.
     ready: BTreeSet<HostId>,
     /// When completeness is owed: the time the faults were over.
@@ -184,7 +186,6 @@ impl Checker for RegistrationChecks {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use node_logic::protocols::registration::WalletSource;
 
@@ -193,7 +194,7 @@ mod tests {
 
     /// Miners 0 and 1 (wallets `w0`, `w1`), registrar 2.
     fn checks(complete_after: Option<SimTime>) -> RegistrationChecks {
-        let truth: BTreeMap<String, TrueWallet> = (0..2)
+        let truth = (0..2)
             .map(|i| {
                 (
                     format!("miner-{i}"),

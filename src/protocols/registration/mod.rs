@@ -566,10 +566,11 @@ fn role(
         timeout: spec.timeout,
         expected: hierarchy.map_or(plan.expected, |h| h.expected_of(host.id, plan.expected)),
         miners: plan.miners.clone(),
+        // Only miners have keys (legacy entries have none); in agent order.
         miner_keys: plan
-            .truth
+            .miners
             .iter()
-            .filter_map(|(agent, t)| Some((agent.clone(), t.key?)))
+            .filter_map(|(agent, _)| Some((agent.clone(), plan.truth.get(agent)?.key?)))
             .collect(),
         recover: spec.recover,
         progress_interval: spec.progress_interval,

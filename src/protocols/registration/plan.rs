@@ -3,10 +3,11 @@
 //! ground truth of every wallet — the yardstick the reports use to catch a
 //! damaged or forged registration that was wrongly accepted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 
+use foldhash::fast::FixedState;
 use node_logic::HostId;
 use node_logic::identity::{Identity, PublicKey};
 use node_logic::protocols::consensus::SignatureVerifier;
@@ -46,7 +47,9 @@ pub struct RegistrationPlan {
     /// How many miners registrars wait for.
     pub expected: u32,
     /// Every known agent (miners and legacy entries) and its real wallet.
-    pub truth: BTreeMap<String, TrueWallet>,
+    /// Hashed with a fixed seed and looked up at every acceptance; whoever
+    /// lists it sorts the agents first, so its order reaches no output.
+    pub truth: HashMap<String, TrueWallet, FixedState>,
     /// With `shared_cache`: the validation cache every registrar of the
     /// run shares.
     pub shared_validation: Option<SharedValidation>,
@@ -134,7 +137,7 @@ impl RegistrationPlan {
             None => (None, Vec::new()),
         };
         let streams = RngStreams::new(scenario.seed);
-        let mut truth = BTreeMap::new();
+        let mut truth = HashMap::default();
         for (agent, wallet) in legacy {
             truth.insert(agent, TrueWallet { wallet, key: None });
         }
