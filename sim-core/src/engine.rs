@@ -606,7 +606,7 @@ impl<N: Node> Simulation<N> {
     }
 
     fn take_log(&mut self) -> RunLog {
-        self.core.log.fs = self.core.fs.counters().clone();
+        self.core.log.fs = self.core.fs.counters();
         self.core.log.cpu = std::mem::take(&mut self.core.cpu)
             .into_iter()
             .map(|q| q.map(|q| q.record).unwrap_or_default())

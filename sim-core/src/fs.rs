@@ -311,7 +311,9 @@ pub struct SimFs {
     watchers: BTreeMap<String, BTreeSet<HostId>>,
     pending: BTreeMap<OpId, Pending>,
     next_op: u64,
-    counters: BTreeMap<HostId, FsCounters>,
+    /// By host id (`None`: no operation yet): one index per operation, not
+    /// a tree walk among 100,000 hosts.
+    counters: Vec<Option<FsCounters>>,
 }
 
 impl SimFs {
@@ -391,7 +393,11 @@ impl SimFs {
         id: OpId,
     ) -> Option<(HostId, FileResult, Option<Change>)> {
         let pending = self.pending.remove(&id)?;
-        let counters = self.counters.entry(pending.host).or_default();
+        let at = pending.host.index();
+        if self.counters.len() <= at {
+            self.counters.resize(at + 1, None);
+        }
+        let counters = self.counters[at].get_or_insert_default();
         let (result, changed) = match pending.op {
             FileOp::Write { path, mode, .. } => {
                 counters.writes += 1;
@@ -557,9 +563,12 @@ impl SimFs {
         self.config = config;
     }
 
-    /// Per-host operation counts, in host order.
-    pub fn counters(&self) -> &BTreeMap<HostId, FsCounters> {
-        &self.counters
+    /// Per-host operation counts of the hosts that did any, in host order.
+    pub fn counters(&self) -> BTreeMap<HostId, FsCounters> {
+        (0u32..)
+            .zip(&self.counters)
+            .filter_map(|(id, c)| Some((HostId(id), (*c)?)))
+            .collect()
     }
 
     fn change(&self, path: &str) -> Option<Change> {

@@ -14,10 +14,11 @@
 //! themselves, as before.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
+use foldhash::fast::FixedState;
 use sha2::{Digest, Sha256};
 
 use crate::protocols::consensus::SignatureVerifier;
@@ -30,7 +31,9 @@ type Verdict = Result<ValidRegistration, ValidationErrorKind>;
 /// A handle on one validation cache; clones share it.
 #[derive(Clone, Default)]
 pub struct SharedValidation {
-    entries: Rc<RefCell<BTreeMap<[u8; 32], Verdict>>>,
+    /// By content key; only looked up, never iterated (hashed with a fixed
+    /// seed: 400,000 lookups at 100,000 miners and 4 registrars).
+    entries: Rc<RefCell<HashMap<[u8; 32], Verdict, FixedState>>>,
     stats: Rc<RefCell<CacheStats>>,
 }
 
