@@ -159,6 +159,7 @@ impl Files {
                 for (dir, name) in appears {
                     self.journal(&dir).add(name);
                 }
+                self.forget_outgrown_journals();
             }
         }
     }
@@ -186,7 +187,16 @@ impl Files {
         for (dir, name) in leaves {
             self.journal(&dir).remove(name);
         }
+        self.forget_outgrown_journals();
         Some(file)
+    }
+
+    /// Drops the journals whose history has outgrown their directory: a
+    /// directory nobody lists any more (registrars that are ready) must not
+    /// keep every later change. The next listing begins a fresh journal
+    /// (one pass), and compares as unrelated to earlier ones.
+    fn forget_outgrown_journals(&mut self) {
+        self.journals.retain(|_, journal| !outgrown(journal));
     }
 
     /// For each journaled directory whose listing shows a name for `path`
@@ -226,11 +236,10 @@ impl Files {
             || self.folders.contains_key(full.as_str())
     }
 
-    /// `dir` as it is now, from its journal (begun here if it has none;
-    /// begun afresh when its history has outgrown the directory).
+    /// `dir` as it is now, from its journal (begun here if it has none:
+    /// never listed, or its journal outgrown and dropped).
     fn listing(&mut self, dir: &str) -> Listing {
-        let outgrown = |j: &ListingJournal| j.history() > 2 * j.len() + JOURNAL_SLACK;
-        if self.journals.get(dir).is_none_or(outgrown) {
+        if !self.journals.contains_key(dir) {
             let journal = ListingJournal::new(self.names_in(dir));
             self.journals.insert(dir.to_string(), journal);
         }
@@ -586,6 +595,12 @@ impl SimFs {
 /// directory, paid for by the changes since the last.
 const JOURNAL_SLACK: usize = 4096;
 
+/// Whether `journal` keeps more changes than a fresh one would cost to
+/// begin: twice the names its directory holds, plus [`JOURNAL_SLACK`].
+fn outgrown(journal: &ListingJournal) -> bool {
+    journal.history() > 2 * journal.len() + JOURNAL_SLACK
+}
+
 /// The name `dir`'s listing shows for `path`, and whether it is the
 /// path's own file (not a folder holding it): for a file of the shared
 /// directory the path itself (shared, no copy), else its first component
@@ -692,6 +707,7 @@ mod tests {
             } else {
                 numbered.as_str()
             };
+            assert!(files.journals.values().all(|j| !outgrown(j)), "bounded");
             if files.get(path).is_some() {
                 files.remove(path);
             } else {
