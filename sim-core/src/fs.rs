@@ -151,15 +151,12 @@ impl Files {
             Some(old) => *old = file,
             None => {
                 let path: Rc<str> = Rc::from(path);
-                let appears = self.journal_names(&path);
+                // The names `path` makes appear: journaled before it is in.
+                self.journal_change(&path, ListingJournal::add);
                 for folder in folders_of(&path) {
                     *self.folders.entry(folder.into()).or_default() += 1;
                 }
-                self.by_path.insert(Rc::clone(&path), file);
-                for (dir, name) in appears {
-                    self.journal(&dir).add(name);
-                }
-                self.forget_outgrown_journals();
+                self.by_path.insert(path, file);
             }
         }
     }
@@ -183,57 +180,33 @@ impl Files {
                 self.folders.remove(folder);
             }
         }
-        let leaves = self.journal_names(&path);
-        for (dir, name) in leaves {
-            self.journal(&dir).remove(name);
-        }
-        self.forget_outgrown_journals();
+        // The names that leave with `path`: journaled once it is out.
+        self.journal_change(&path, ListingJournal::remove);
         Some(file)
     }
 
-    /// Drops the journals whose history has outgrown their directory: a
-    /// directory nobody lists any more (registrars that are ready) must not
-    /// keep every later change. The next listing begins a fresh journal
-    /// (one pass), and compares as unrelated to earlier ones.
-    fn forget_outgrown_journals(&mut self) {
-        self.journals.retain(|_, journal| !outgrown(journal));
-    }
-
-    /// For each journaled directory whose listing shows a name for `path`
-    /// and shows it only because of `path`: the directory and the name.
-    /// Called just before `path` is added (the names it makes appear) and
-    /// just after it is removed (the names that leave with it).
-    fn journal_names(&self, path: &Rc<str>) -> Vec<(String, ListedName)> {
-        let mut names = Vec::new();
-        for dir in self.journals.keys() {
+    /// Records `change` (add or remove) of the name each journaled
+    /// directory lists for `path`, where that name is listed only because
+    /// of `path`; called while `path` is out of the table (just before it
+    /// goes in, just after it comes out). Then drops the journals whose
+    /// history has outgrown their directory: a directory nobody lists any
+    /// more (registrars that are ready) must not keep every later change;
+    /// the next listing begins a fresh journal (one pass), unrelated to
+    /// earlier ones.
+    fn journal_change(&mut self, path: &Rc<str>, change: fn(&mut ListingJournal, ListedName)) {
+        for (dir, journal) in &mut self.journals {
             let Some((name, own)) = listed_name(dir, path) else {
                 continue;
             };
-            if !self.lists_otherwise(dir, &name, own) {
-                names.push((dir.clone(), name));
+            if !lists_otherwise(&self.by_path, &self.folders, dir, &name, own) {
+                change(journal, name);
             }
         }
-        names
+        self.journals.retain(|_, journal| !outgrown(journal));
     }
 
     fn journal(&mut self, dir: &str) -> &mut ListingJournal {
         self.journals.get_mut(dir).expect("a journaled directory")
-    }
-
-    /// Whether `dir` lists `name` for a path other than one being added or
-    /// removed: a file of that name (unless `own`: the name is that path's
-    /// own file) or a folder holding any path.
-    fn lists_otherwise(&self, dir: &str, name: &str, own: bool) -> bool {
-        if own && self.folders.is_empty() {
-            return false;
-        }
-        let full = if dir.is_empty() {
-            name.to_string()
-        } else {
-            format!("{dir}/{name}")
-        };
-        (!own && self.by_path.contains_key(full.as_str()))
-            || self.folders.contains_key(full.as_str())
     }
 
     /// `dir` as it is now, from its journal (begun here if it has none:
@@ -262,6 +235,27 @@ impl Files {
         names.dedup_by(|later, earlier| later.0 == earlier.0);
         names.into_iter().map(|(name, _)| name).collect()
     }
+}
+
+/// Whether `dir` lists `name` for a path other than one being added or
+/// removed (which is not in `by_path`): a file of that name (unless `own`:
+/// the name is that path's own file) or a folder holding any path.
+fn lists_otherwise(
+    by_path: &HashMap<Rc<str>, File, FixedState>,
+    folders: &HashMap<Box<str>, usize, FixedState>,
+    dir: &str,
+    name: &str,
+    own: bool,
+) -> bool {
+    if own && folders.is_empty() {
+        return false;
+    }
+    let full = if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    };
+    (!own && by_path.contains_key(full.as_str())) || folders.contains_key(full.as_str())
 }
 
 /// The folders `path` lies in, outermost first: `a` and `a/b` for `a/b/c`.

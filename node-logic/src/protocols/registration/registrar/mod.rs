@@ -632,13 +632,15 @@ impl Registrar {
     /// [`Registrar::queue_unfinished_recoveries`].
     fn queue_listed(&mut self, now: SimTime, listing: &Listing) {
         let recover = self.config.recover;
-        let (accepted, refused) = (&self.accepted, &self.refused);
-        self.listed.update(
+        // Taken out for the update, which asks the rest of `self`.
+        let mut listed = std::mem::take(&mut self.listed);
+        listed.update(
             listing,
             self.config.legacy_registry.as_deref(),
             |name| agent_of_file(name).or_else(|| recover.then(|| agent_of_quarantined(name))?),
-            |agent| accepted.contains_key(agent) || refused.contains(agent),
+            |agent| self.is_settled(agent),
         );
+        self.listed = listed;
         let mut jobs = Vec::new();
         let mut quarantined = BTreeSet::new();
         let mut settled = Vec::new();
