@@ -121,6 +121,7 @@ fn start(job: &Job, opts: &ExecOptions) -> Result<Started, Report> {
     let (path, scenario) = (&job.path, &job.scenario);
     let options = runner::RunOptions {
         signature_cache: opts.options.signature_cache,
+        parallel_keys: true,
         ..runner::RunOptions::default()
     };
     let runner::Prepared { sim, plans } = runner::prepare_with(scenario, options).map_err(|e| {

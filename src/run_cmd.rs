@@ -153,6 +153,14 @@ pub fn run_all(
         execute(&plan.jobs[id], &plan.records[id], opts, teardown, watch)
     };
     if let [id] = ids {
+        // The run stays on this thread; planning derives keys on the
+        // global pool (`runner::keypairs`), which `--jobs` sizes. Built
+        // once per process: a later call keeps the first size.
+        if let Some(threads) = threads {
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads.max(1))
+                .build_global();
+        }
         let job = &plan.jobs[*id];
         let duration_ms = job.scenario.duration.as_nanos() / 1_000_000;
         let bar = Progress::new(&job.scenario.name, duration_ms, quiet || opts.quiet);

@@ -163,6 +163,24 @@ fn a_registrar_killed_in_the_middle_of_a_recovery_loses_no_miner() {
     assert!(real(&summary, "registration.ready_s") < 25.0);
 }
 
+/// The plan signs each miner's first record ahead, on the pool's threads;
+/// every one of them must be the record the miner then writes (else the
+/// work is wasted), and the run must be the one it is without them.
+#[test]
+fn every_miner_writes_the_record_signed_ahead_for_it() {
+    let s = bundled("registration-backoff.toml", &[]);
+    let prepared = runner::prepare(&s).unwrap();
+    let plans = prepared.plans.clone();
+    let mut sim = prepared.sim;
+    sim.run(&mut NoTrace).unwrap();
+    let plan = plans.registration.as_ref().unwrap();
+    assert!(plan.miners.len() >= 50);
+    for (agent, host) in &plan.miners {
+        let identity = plan.identities.get(*host).unwrap();
+        assert_eq!(identity.presigned_used(), Some(true), "{agent}");
+    }
+}
+
 #[test]
 fn legacy_registry_entries_are_merged_with_signed_files() {
     let s = bundled("registration-legacy.toml", &[]);

@@ -19,20 +19,87 @@ pub const SIGNATURE_LEN: usize = 64;
 pub struct Identity {
     signing: SigningKey,
     public: PublicKey,
+    /// A signature made ahead of time ([`Keypair::presign`]).
+    presigned: Option<Rc<Presigned>>,
     meter: Option<Rc<Meter>>,
+}
+
+/// A key pair on its own: what deriving an [`Identity`] costs (a scalar
+/// multiplication), in a form that may cross threads, so a driver can
+/// derive many hosts' keys at once and make identities of them after.
+#[derive(Clone)]
+pub struct Keypair {
+    signing: SigningKey,
+    public: PublicKey,
+    presigned: Option<Box<Presigned>>,
+}
+
+/// A signature made ahead of time ([`Keypair::presign`]).
+#[derive(Clone, Debug)]
+struct Presigned {
+    /// The domain-separated bytes signed.
+    signed: Box<[u8]>,
+    signature: [u8; SIGNATURE_LEN],
+    /// Whether an identity answered from it.
+    used: std::cell::Cell<bool>,
+}
+
+impl Keypair {
+    /// The key pair whose secret key is `secret`.
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        let signing = SigningKey::from_bytes(&secret);
+        let public = PublicKey(signing.verifying_key().to_bytes());
+        Keypair {
+            signing,
+            public,
+            presigned: None,
+        }
+    }
+    /// The public half.
+    pub fn public_key(&self) -> PublicKey {
+        self.public
+    }
+    /// Signs `message` in `domain` now (replacing an earlier one): the
+    /// identity made of this pair answers [`Identity::sign`] of exactly
+    /// that from it. Ed25519 signatures are deterministic (RFC 8032), so
+    /// the answer is the very bytes signing would give; a driver that
+    /// knows what a host will sign first can sign for many hosts at once.
+    pub fn presign(&mut self, domain: &[u8], message: &[u8]) {
+        let signed = domain_separated(domain, message);
+        let signature = self.signing.sign(&signed).to_bytes();
+        self.presigned = Some(Box::new(Presigned {
+            signed: signed.into_boxed_slice(),
+            signature,
+            used: std::cell::Cell::new(false),
+        }));
+    }
+}
+
+impl std::fmt::Debug for Keypair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret key.
+        f.debug_struct("Keypair")
+            .field("public", &self.public)
+            .finish()
+    }
+}
+
+impl From<Keypair> for Identity {
+    fn from(keys: Keypair) -> Self {
+        Identity {
+            signing: keys.signing,
+            public: keys.public,
+            presigned: keys.presigned.map(Rc::from),
+            meter: None,
+        }
+    }
 }
 
 impl Identity {
     /// The identity whose secret key is `secret`; drivers draw `secret` from
     /// the host's `identity` RNG stream.
     pub fn from_secret(secret: [u8; 32]) -> Self {
-        let signing = SigningKey::from_bytes(&secret);
-        let public = PublicKey(signing.verifying_key().to_bytes());
-        Identity {
-            signing,
-            public,
-            meter: None,
-        }
+        Keypair::from_secret(secret).into()
     }
     /// The same identity, counting every signature it makes in `meter`
     /// (a host whose CPU time the driver models).
@@ -44,15 +111,27 @@ impl Identity {
     pub fn public_key(&self) -> PublicKey {
         self.public
     }
+    /// Whether this identity (or a clone) answered a signing from the
+    /// signature made ahead ([`Keypair::presign`]); `None` if none was.
+    /// For drivers' tests: a signature made ahead that is never asked for
+    /// costs its time for nothing.
+    pub fn presigned_used(&self) -> Option<bool> {
+        self.presigned.as_ref().map(|p| p.used.get())
+    }
     /// Signs `message` under a protocol `domain` string, so a signature made
     /// for one purpose can never be replayed as another.
     pub fn sign(&self, domain: &[u8], message: &[u8]) -> [u8; SIGNATURE_LEN] {
         if let Some(meter) = &self.meter {
             meter.sign();
         }
-        self.signing
-            .sign(&domain_separated(domain, message))
-            .to_bytes()
+        let signed = domain_separated(domain, message);
+        if let Some(presigned) = &self.presigned
+            && *presigned.signed == *signed
+        {
+            presigned.used.set(true);
+            return presigned.signature;
+        }
+        self.signing.sign(&signed).to_bytes()
     }
 }
 
@@ -190,6 +269,32 @@ mod tests {
             Identity::from_secret([9; 32]).public_key()
         );
         assert_eq!(hex(&[0x0f, 0xa0]), "0fa0");
+    }
+
+    #[test]
+    fn a_keypair_makes_the_identity_of_its_secret() {
+        let direct = Identity::from_secret([5; 32]);
+        let mut keys = Keypair::from_secret([5; 32]);
+        assert_eq!(keys.public_key(), direct.public_key());
+        keys.presign(b"d", b"m");
+        let via: Identity = keys.into();
+        assert_eq!(via.public_key(), direct.public_key());
+        assert_eq!(via.presigned_used(), Some(false));
+        // Other messages and domains are signed as they come.
+        assert_eq!(via.sign(b"d", b"n"), direct.sign(b"d", b"n"));
+        assert_eq!(via.sign(b"e", b"m"), direct.sign(b"e", b"m"));
+        assert_eq!(via.presigned_used(), Some(false));
+        // The signature made ahead is the one signing makes.
+        let ahead = via.sign(b"d", b"m");
+        assert_eq!(via.presigned_used(), Some(true));
+        assert_eq!(ahead, direct.sign(b"d", b"m"));
+        assert_eq!(direct.public_key().verify(b"d", b"m", &ahead), Ok(()));
+        assert_eq!(direct.presigned_used(), None);
+        let text = format!("{:?}", Keypair::from_secret([7; 32]));
+        assert!(
+            text.contains("public") && !text.contains("signing"),
+            "{text}"
+        );
     }
 
     #[test]

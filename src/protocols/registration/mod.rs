@@ -36,7 +36,7 @@ use crate::model::Scenario;
 use crate::protocols::consensus::sigcache::SignatureCache;
 use crate::results::Finished;
 use crate::runner::{RunError, RunOptions};
-use plan::{LEGACY_REGISTRY_FILE, RegistrationPlan};
+use plan::{Keys, LEGACY_REGISTRY_FILE, RegistrationPlan};
 
 /// Wallet registration (see the module docs).
 pub struct Registration;
@@ -264,7 +264,14 @@ impl Protocol for Registration {
         options: &RunOptions,
         _: &Plans,
     ) -> Result<RegistrationPlan, RunError> {
-        let mut plan = RegistrationPlan::of(spec, scenario, !options.check_only)?;
+        let keys = if options.check_only {
+            Keys::Skip
+        } else {
+            Keys::Derive {
+                parallel: options.parallel_keys,
+            }
+        };
+        let mut plan = RegistrationPlan::of(spec, scenario, keys)?;
         plan.signatures = options
             .signature_cache
             .then(|| Rc::new(SignatureCache::new()));

@@ -12,8 +12,8 @@ use node_logic::HostId;
 use node_logic::identity::{Identity, PublicKey};
 use node_logic::protocols::consensus::SignatureVerifier;
 use node_logic::protocols::registration::SharedValidation;
-use node_logic::protocols::registration::file::wallet_address;
 pub use node_logic::protocols::registration::file::{LEGACY_REGISTRY_FILE, file_name};
+use node_logic::protocols::registration::file::{Registration, wallet_address};
 use sim_core::input::ReadError;
 use sim_core::rng::RngStreams;
 
@@ -21,7 +21,7 @@ use super::legacy::{LEGACY_FORMAT, LegacyError, read_legacy};
 use super::{Expected, RegistrationSpec};
 use crate::model::Scenario;
 use crate::protocols::consensus::sigcache::SignatureCache;
-use crate::runner::identity;
+use crate::runner::{keypairs, start_time};
 
 /// The wallet an agent really has.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,11 +117,24 @@ pub enum PlanError {
     },
 }
 
+/// Whether a plan derives the miners' keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keys {
+    /// Derive them, on the current thread pool's threads when `parallel`
+    /// ([`crate::runner::keypairs`]).
+    Derive {
+        /// Spread the derivation over the thread pool.
+        parallel: bool,
+    },
+    /// A plan made only to find errors: no identities, and the miners'
+    /// truth has no wallet and no key.
+    Skip,
+}
+
 impl RegistrationPlan {
-    /// The plan of a run of `spec` in `scenario`. Without `keys` (a plan
-    /// made only to find errors) the miners' keys are not derived: no
-    /// identities, and the miners' truth has no wallet and no key.
-    pub fn of(spec: &RegistrationSpec, scenario: &Scenario, keys: bool) -> Result<Self, PlanError> {
+    /// The plan of a run of `spec` in `scenario`, deriving the miners'
+    /// keys as `keys` says.
+    pub fn of(spec: &RegistrationSpec, scenario: &Scenario, keys: Keys) -> Result<Self, PlanError> {
         let mut registrars = spec.registrars.clone();
         registrars.sort_unstable();
         registrars.dedup();
@@ -144,9 +157,26 @@ impl RegistrationPlan {
         // A miner host's own signed wallet is the truth for its agent id,
         // even if a legacy entry names it too.
         let mut identities = BTreeMap::new();
+        let mut keypairs = match keys {
+            Keys::Derive { parallel } => {
+                let hosts: Vec<HostId> = miners.iter().map(|(_, h)| *h).collect();
+                // A miner writes its signed file when it first boots: sign
+                // that record ahead (a crash fault or clock skew that moves
+                // the boot only means it is signed when written).
+                keypairs(&streams, &hosts, parallel, |index, keys| {
+                    let (agent, host) = &miners[index];
+                    let spec = scenario.groups[scenario.hosts[host.index()].group].start;
+                    let at = start_time(spec, *host, &streams);
+                    Registration::presign(keys, agent, at);
+                })
+            }
+            Keys::Skip => Vec::new(),
+        }
+        .into_iter();
         for (agent, host) in &miners {
-            let truth_of = if keys {
-                let id = identity(&streams, *host);
+            let keypair = keypairs.next();
+            let truth_of = if let Some(keypair) = keypair {
+                let id = Identity::from(keypair);
                 let key = id.public_key();
                 identities.insert(*host, id);
                 TrueWallet {

@@ -75,7 +75,7 @@ mod tests {
 
     use super::*;
     use crate::model::Scenario;
-    use crate::protocols::registration::plan::RegistrationPlan;
+    use crate::protocols::registration::plan::{Keys, RegistrationPlan};
     use crate::protocols::registration::report::RegistrationReport;
     use sim_core::record::RunLog;
 
@@ -216,7 +216,7 @@ mod tests {
         let scenario = registration_scenario();
         let mut log = registration_log(&scenario);
         let spec = scenario.protocols.registration.as_ref().unwrap();
-        let plan = RegistrationPlan::of(spec, &scenario, true).unwrap();
+        let plan = RegistrationPlan::of(spec, &scenario, Keys::Derive { parallel: false }).unwrap();
         let metrics = |log: &RunLog| {
             let mut summary = Summary::default();
             let report = RegistrationReport::new(&plan, log, s(60));
@@ -263,7 +263,7 @@ mod tests {
         let scenario = registration_scenario();
         let log = registration_log(&scenario);
         let spec = scenario.protocols.registration.as_ref().unwrap();
-        let plan = RegistrationPlan::of(spec, &scenario, true).unwrap();
+        let plan = RegistrationPlan::of(spec, &scenario, Keys::Derive { parallel: false }).unwrap();
         let report = RegistrationReport::new(&plan, &log, s(60));
         // Registered when the second registrar accepted: 5-0, 7-1, 10-2.
         assert_eq!(report.registration_times(), vec![5.0, 6.0, 8.0]);

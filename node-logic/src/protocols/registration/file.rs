@@ -68,7 +68,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::codec::Writer;
-use crate::identity::{Identity, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, hex};
+use crate::identity::{Identity, Keypair, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, hex};
 use crate::protocols::consensus::{DirectVerifier, SignatureVerifier};
 use crate::protocols::registration::observe::ValidationErrorKind;
 use crate::time::SimTime;
@@ -175,16 +175,28 @@ impl Registration {
     /// The record `identity` writes for `agent_id` at `registered_at`:
     /// its own wallet, signed.
     pub fn signed(identity: &Identity, agent_id: &str, registered_at: SimTime) -> Self {
-        let public_key = identity.public_key();
-        let mut record = Registration {
+        let mut record = Registration::unsigned(identity.public_key(), agent_id, registered_at);
+        record.signature = identity.sign(REGISTRATION_DOMAIN, &record.signing_bytes());
+        record
+    }
+
+    /// Signs ahead ([`Keypair::presign`]) the record the identity of `keys`
+    /// writes for `agent_id` at `registered_at`: a driver that knows when a
+    /// miner first starts (it writes its file then) signs for all miners at
+    /// once. Any other record is signed when written, as before.
+    pub fn presign(keys: &mut Keypair, agent_id: &str, registered_at: SimTime) {
+        let record = Registration::unsigned(keys.public_key(), agent_id, registered_at);
+        keys.presign(REGISTRATION_DOMAIN, &record.signing_bytes());
+    }
+
+    fn unsigned(public_key: PublicKey, agent_id: &str, registered_at: SimTime) -> Self {
+        Registration {
             agent_id: agent_id.to_string(),
             wallet_address: wallet_address(&public_key),
             public_key,
             registered_at,
             signature: [0; SIGNATURE_LEN],
-        };
-        record.signature = identity.sign(REGISTRATION_DOMAIN, &record.signing_bytes());
-        record
+        }
     }
 
     /// The canonical bytes the signature covers: agent id and wallet as
