@@ -302,11 +302,14 @@ impl HostConfig {
 #[derive(Debug)]
 pub struct HostNode {
     pub(crate) id: HostId,
-    pub(crate) peers: Option<PeerRegistry>,
+    // The protocols most hosts of a big run do not take part in are boxed:
+    // a host is a slot in one vector of every host (100,000 miners: 2.2 KiB
+    // each inline, 0.5 KiB so).
+    pub(crate) peers: Option<Box<PeerRegistry>>,
     pub(crate) registration: Option<RegistrationNode>,
     pub(crate) consensus: Option<ConsensusNode>,
-    pub(crate) gossip: Option<Gossip>,
-    pub(crate) load: Option<LoadClient>,
+    pub(crate) gossip: Option<Box<Gossip>>,
+    pub(crate) load: Option<Box<LoadClient>>,
     pub(crate) out: Outbox,
     /// Counts the work of each input, when the driver models CPU time.
     pub(crate) meter: Option<Rc<Meter>>,
@@ -341,23 +344,27 @@ impl HostNode {
         }
         HostNode {
             id: config.id,
-            peers: config.peers.map(|c| PeerRegistry::new(c, identity.clone())),
+            peers: config
+                .peers
+                .map(|c| Box::new(PeerRegistry::new(c, identity.clone()))),
             registration,
             consensus,
-            gossip: config.gossip.map(Gossip::new),
-            load: config.load.map(|c| LoadClient::new(c, identity.clone())),
+            gossip: config.gossip.map(|c| Box::new(Gossip::new(c))),
+            load: config
+                .load
+                .map(|c| Box::new(LoadClient::new(c, identity.clone()))),
             out: Outbox::default(),
             meter,
         }
     }
     /// The peer registry, if this host is a member.
     pub fn peers(&self) -> Option<&PeerRegistry> {
-        self.peers.as_ref()
+        self.peers.as_deref()
     }
     /// The peer registry, mutably: how in-host modules register as
     /// observers and drain their events.
     pub fn peers_mut(&mut self) -> Option<&mut PeerRegistry> {
-        self.peers.as_mut()
+        self.peers.as_deref_mut()
     }
     /// The registrar, if this host is one.
     pub fn registrar(&self) -> Option<&registration::Registrar> {
@@ -375,11 +382,11 @@ impl HostNode {
     }
     /// The gossip member, if this host is one.
     pub fn gossip(&self) -> Option<&Gossip> {
-        self.gossip.as_ref()
+        self.gossip.as_deref()
     }
     /// The load client, if this host is one.
     pub fn load(&self) -> Option<&LoadClient> {
-        self.load.as_ref()
+        self.load.as_deref()
     }
 
     /// Every protocol this host runs, for inputs they all see.
@@ -397,20 +404,23 @@ impl HostNode {
             meter: _,
         } = self;
         [
-            peers.as_mut().map(|p| p as &mut dyn HostProtocol),
+            peers.as_deref_mut().map(|p| p as &mut dyn HostProtocol),
             registration.as_mut().map(|p| p as _),
             consensus.as_mut().map(|p| p as _),
-            gossip.as_mut().map(|p| p as _),
-            load.as_mut().map(|p| p as _),
+            gossip.as_deref_mut().map(|p| p as _),
+            load.as_deref_mut().map(|p| p as _),
         ]
     }
     /// The protocol a datagram tag names, if this host runs it.
     pub(crate) fn protocol(&mut self, tag: ProtocolTag) -> Option<&mut dyn HostProtocol> {
         match tag {
-            ProtocolTag::Peers => self.peers.as_mut().map(|p| p as &mut dyn HostProtocol),
+            ProtocolTag::Peers => self
+                .peers
+                .as_deref_mut()
+                .map(|p| p as &mut dyn HostProtocol),
             ProtocolTag::Registration => self.registration.as_mut().map(|p| p as _),
             ProtocolTag::Consensus => self.consensus.as_mut().map(|p| p as _),
-            ProtocolTag::Gossip => self.gossip.as_mut().map(|p| p as _),
+            ProtocolTag::Gossip => self.gossip.as_deref_mut().map(|p| p as _),
         }
     }
     /// Delivers the datagrams gossip carried to this host (learned from a
@@ -734,5 +744,19 @@ mod tests {
         let names: std::collections::BTreeSet<&str> = timers.iter().map(|t| t.name()).collect();
         assert_eq!(codes.len(), timers.len());
         assert_eq!(names.len(), timers.len());
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use super::*;
+
+    /// Every host is a slot of one vector: a protocol most hosts do not run
+    /// stays out of line (at 100,000 miners, 2.2 KiB a host inline).
+    #[test]
+    fn a_host_that_runs_little_is_small() {
+        let size = std::mem::size_of::<HostNode>();
+        eprintln!("HostNode: {size} bytes");
+        assert!(size <= 640, "HostNode is {size} bytes");
     }
 }
