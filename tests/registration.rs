@@ -175,7 +175,7 @@ fn every_miner_writes_the_record_signed_ahead_for_it() {
     sim.run(&mut NoTrace).unwrap();
     let plan = plans.registration.as_ref().unwrap();
     assert!(plan.miners.len() >= 50);
-    for (agent, host) in &plan.miners {
+    for (agent, host) in plan.miners.iter() {
         let identity = plan.identities.get(*host).unwrap();
         assert_eq!(identity.presigned_used(), Some(true), "{agent}");
     }

@@ -186,6 +186,7 @@ impl Checker for RegistrationChecks {
 
 #[cfg(test)]
 mod tests {
+    use std::rc::Rc;
 
     use node_logic::protocols::registration::WalletSource;
 
@@ -208,7 +209,8 @@ mod tests {
         let plan = RegistrationPlan {
             registrars: vec![HostId(2)],
             judges: vec![HostId(2)],
-            miners: vec![("miner-0".into(), HostId(0)), ("miner-1".into(), HostId(1))],
+            miners: Rc::from([("miner-0".into(), HostId(0)), ("miner-1".into(), HostId(1))]),
+            miner_keys: Rc::from([]),
             legacy_bytes: None,
             expected: 2,
             truth,

@@ -572,13 +572,8 @@ fn role(
         strategy: strategy(spec),
         timeout: spec.timeout,
         expected: hierarchy.map_or(plan.expected, |h| h.expected_of(host.id, plan.expected)),
-        miners: plan.miners.clone(),
-        // Only miners have keys (legacy entries have none); in agent order.
-        miner_keys: plan
-            .miners
-            .iter()
-            .filter_map(|(agent, _)| Some((agent.clone(), plan.truth.get(agent)?.key?)))
-            .collect(),
+        miners: Rc::clone(&plan.miners),
+        miner_keys: Rc::clone(&plan.miner_keys),
         recover: spec.recover,
         progress_interval: spec.progress_interval,
         // Hierarchical: legacy entries belong to no region; the top merges them.

@@ -41,7 +41,10 @@ pub struct RegistrationPlan {
     /// registrar, or only the top-level one with `top_registrar`.
     pub judges: Vec<HostId>,
     /// Miner hosts by agent id (the host name), in id order.
-    pub miners: Vec<(String, HostId)>,
+    pub miners: Rc<[(String, HostId)]>,
+    /// The miners' public keys, in the order of `miners` (registrars pin
+    /// them; legacy-only agents have none).
+    pub miner_keys: Rc<[(String, PublicKey)]>,
     /// The legacy registry's bytes, to place in the shared directory.
     pub legacy_bytes: Option<Vec<u8>>,
     /// How many miners registrars wait for.
@@ -173,12 +176,14 @@ impl RegistrationPlan {
             Keys::Skip => Vec::new(),
         }
         .into_iter();
+        let mut miner_keys = Vec::new();
         for (agent, host) in &miners {
             let keypair = keypairs.next();
             let truth_of = if let Some(keypair) = keypair {
                 let id = Identity::from(keypair);
                 let key = id.public_key();
                 identities.insert(*host, id);
+                miner_keys.push((agent.clone(), key));
                 TrueWallet {
                     wallet: wallet_address(&key),
                     key: Some(key),
@@ -202,7 +207,8 @@ impl RegistrationPlan {
         Ok(RegistrationPlan {
             judges,
             registrars,
-            miners,
+            miners: miners.into(),
+            miner_keys: miner_keys.into(),
             legacy_bytes,
             expected,
             truth,

@@ -86,13 +86,15 @@ pub struct RegistrarConfig {
     pub timeout: SimDuration,
     /// How many miners it waits for.
     pub expected: u32,
-    /// The miner hosts it knows, by agent id (to ask for re-registration).
-    pub miners: Vec<(String, HostId)>,
+    /// The miner hosts it knows, by agent id (to ask for re-registration);
+    /// shared, since every registrar of a run knows the same miners.
+    pub miners: Rc<[(String, HostId)]>,
     /// The public keys of known miners (a genesis list). A file for one of
     /// these agents signed by any other key is refused as `BadSignature`,
     /// so nobody can register a wallet in another miner's name. Empty:
     /// files are only checked against the key they carry (self-certifying).
-    pub miner_keys: Vec<(String, PublicKey)>,
+    /// Shared like `miners`.
+    pub miner_keys: Rc<[(String, PublicKey)]>,
     /// Quarantine and repair damaged files (true) or log and skip them.
     pub recover: bool,
     /// How often it reports progress.

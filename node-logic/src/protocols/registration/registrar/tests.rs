@@ -1,6 +1,8 @@
 //! The registrar's unit tests: one registrar driven by hand, its file
 //! operations carried out at once on a [`MemDir`].
 
+use std::rc::Rc;
+
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
@@ -40,7 +42,7 @@ fn config(strategy: Strategy, expected: u32, recover: bool) -> RegistrarConfig {
             .map(|i| (format!("miner-{i}"), HostId(100 + i)))
             .collect(),
         recover,
-        miner_keys: Vec::new(),
+        miner_keys: Rc::from([]),
         progress_interval: SimDuration::ZERO,
         legacy_registry: None,
         write_mode: WriteMode::Atomic,
@@ -621,7 +623,7 @@ fn unknown_agents_are_quarantined_but_cannot_be_asked() {
 #[test]
 fn a_validly_signed_file_in_another_miners_name_is_refused_when_keys_are_pinned() {
     let mut cfg = config(backoff(0), 1, true);
-    cfg.miner_keys = vec![("miner-0".into(), identity(0).public_key())];
+    cfg.miner_keys = Rc::from([("miner-0".into(), identity(0).public_key())]);
     let mut h = Harness::new(cfg);
     // Self-consistent (agent id, wallet of the signing key, signature),
     // but signed by miner-5's key in miner-0's name.
@@ -752,11 +754,11 @@ fn legacy_registry_missing_or_broken_is_retried() {
 #[test]
 fn timeout_reports_the_sorted_missing_miners() {
     let mut cfg = config(backoff(0), 3, true);
-    cfg.miners = vec![
+    cfg.miners = Rc::from([
         ("miner-2".into(), HostId(2)),
         ("miner-0".into(), HostId(0)),
         ("miner-1".into(), HostId(1)),
-    ];
+    ]);
     cfg.timeout = SimDuration::from_secs(20);
     let mut h = Harness::new(cfg);
     h.put("miner-1_miner_info.json", valid(1, t(0)));
