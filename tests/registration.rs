@@ -30,10 +30,21 @@ fn bundled(name: &str, overrides: &[&str]) -> Scenario {
 
 /// Runs a scenario and returns its summary (with registration metrics).
 fn summarize(scenario: &Scenario) -> Summary {
+    let (sim, plans) = simulate(scenario);
+    finish(scenario, sim, &plans)
+}
+
+/// Runs a scenario to its end: the finished simulation and the plans.
+fn simulate(
+    scenario: &Scenario,
+) -> (
+    sim_core::engine::Simulation<node_logic::HostNode>,
+    std::rc::Rc<Plans>,
+) {
     let prepared = runner::prepare(scenario).unwrap();
     let mut sim = prepared.sim;
     sim.run(&mut NoTrace).unwrap();
-    finish(scenario, sim, &prepared.plans)
+    (sim, prepared.plans)
 }
 
 /// The metrics of a finished simulation, as `sim run` computes them.
@@ -169,10 +180,7 @@ fn a_registrar_killed_in_the_middle_of_a_recovery_loses_no_miner() {
 #[test]
 fn every_miner_writes_the_record_signed_ahead_for_it() {
     let s = bundled("registration-backoff.toml", &[]);
-    let prepared = runner::prepare(&s).unwrap();
-    let plans = prepared.plans.clone();
-    let mut sim = prepared.sim;
-    sim.run(&mut NoTrace).unwrap();
+    let (_, plans) = simulate(&s);
     let plan = plans.registration.as_ref().unwrap();
     assert!(plan.miners.len() >= 50);
     for (agent, host) in plan.miners.iter() {
@@ -184,10 +192,7 @@ fn every_miner_writes_the_record_signed_ahead_for_it() {
 #[test]
 fn legacy_registry_entries_are_merged_with_signed_files() {
     let s = bundled("registration-legacy.toml", &[]);
-    let prepared = runner::prepare(&s).unwrap();
-    let plans = prepared.plans.clone();
-    let mut sim = prepared.sim;
-    sim.run(&mut NoTrace).unwrap();
+    let (sim, plans) = simulate(&s);
     let log = sim.log().clone();
     let legacy_accepts: Vec<&str> = log
         .observations
