@@ -36,6 +36,7 @@ pub fn check(args: &CheckArgs) -> Exit {
         options,
         quiet: true,
         interrupt: crate::progress::Interrupt::install(),
+        spare_core: false,
     };
     if let Err(code) = plan.update_folders(&args.out, true) {
         return code;

@@ -31,6 +31,10 @@ pub struct ExecOptions {
     pub quiet: bool,
     /// Ctrl-C: runs stop without a result, and none starts.
     pub interrupt: Interrupt,
+    /// The run has a core to itself beside its own thread (the only run of
+    /// a `sim run` on a machine with two or more cores): it signs load
+    /// transactions ahead there ([`runner::RunOptions::sign_ahead`]).
+    pub spare_core: bool,
 }
 
 /// What a run does with its memory when it is over.
@@ -122,6 +126,7 @@ fn start(job: &Job, opts: &ExecOptions) -> Result<Started, Report> {
     let options = runner::RunOptions {
         signature_cache: opts.options.signature_cache,
         parallel_keys: true,
+        sign_ahead: opts.spare_core,
         ..runner::RunOptions::default()
     };
     let runner::Prepared { sim, plans } = runner::prepare_with(scenario, options).map_err(|e| {

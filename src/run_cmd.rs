@@ -54,6 +54,7 @@ pub fn run(args: &RunArgs) -> Exit {
         options,
         quiet: args.quiet,
         interrupt: Interrupt::install(),
+        spare_core: false,
     };
     if let Err(code) = plan.update_folders(&args.out, args.quiet) {
         return code;
@@ -161,12 +162,23 @@ pub fn run_all(
                 .num_threads(threads.max(1))
                 .build_global();
         }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let opts = ExecOptions {
+            spare_core: threads.unwrap_or(cores).min(cores) > 1,
+            ..opts.clone()
+        };
         let job = &plan.jobs[*id];
         let duration_ms = job.scenario.duration.as_nanos() / 1_000_000;
         let bar = Progress::new(&job.scenario.name, duration_ms, quiet || opts.quiet);
         // The process ends after its only run (`sim run` and `sim check`
         // call this once).
-        let report = one(*id, Teardown::AtExit, &bar);
+        let report = execute(
+            &plan.jobs[*id],
+            &plan.records[*id],
+            &opts,
+            Teardown::AtExit,
+            &bar,
+        );
         bar.finish();
         return vec![report];
     }

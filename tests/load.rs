@@ -227,3 +227,42 @@ fn vouching_for_the_runs_own_signatures_changes_nothing_but_the_work() {
     assert!(vouched >= submitted as u64, "{vouched} of {submitted}");
     assert!(vouched <= checks, "{vouched} > {checks}");
 }
+
+#[test]
+fn signing_ahead_on_another_core_changes_nothing_but_the_time() {
+    // `sim run` of one scenario signs the clients' transactions ahead on a
+    // second thread; the run must be the same, and take every one of them.
+    let load = "[load]\nclients = \"client\"\nrate = 60\nstop = \"10 s\"\n";
+    let s = parse(load).unwrap();
+    let run_with = |sign_ahead: bool| {
+        let options = sim::runner::RunOptions {
+            sign_ahead,
+            ..Default::default()
+        };
+        let prepared = sim::runner::prepare_with(&s, options).unwrap();
+        let signer = prepared.plans.load.as_ref().unwrap().signer.clone();
+        if let Some(signer) = &signer {
+            // Let it make them all first, so the count below is exact.
+            let start = std::time::Instant::now();
+            while !signer.is_idle() {
+                assert!(start.elapsed().as_secs() < 60, "signing thread stuck");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        let mut sim = prepared.sim;
+        sim.run(&mut sim_core::trace::NoTrace).unwrap();
+        (sim.trace_hash(), sim.into_log(), signer.map(|s| s.given()))
+    };
+    let (hash, log, none) = run_with(false);
+    let (ahead_hash, ahead_log, given) = run_with(true);
+    assert_eq!(none, None, "no thread unless asked");
+    assert_eq!(ahead_hash, hash);
+    assert_eq!(ahead_log.observations, log.observations);
+    let (submitted, finalized, _) = carried(&log);
+    assert!(submitted > 400 && finalized > 0, "{submitted} {finalized}");
+    assert_eq!(
+        given,
+        Some(submitted as u64),
+        "every transaction signed ahead"
+    );
+}

@@ -34,6 +34,48 @@ pub struct Keypair {
     presigned: Option<Box<Presigned>>,
 }
 
+/// A signature made ahead of time ([`Keypair::sign_ahead`]): the
+/// domain-separated bytes signed and their signature. `Send`, so a driver
+/// can make them on another core and hand them to the host that will sign
+/// those bytes ([`SignaturesAhead`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedAhead {
+    signer: PublicKey,
+    signed: Box<[u8]>,
+    signature: [u8; SIGNATURE_LEN],
+}
+
+impl SignedAhead {
+    /// The signature, if it was made by `signer` over exactly `message` in
+    /// `domain`.
+    fn answer(
+        &self,
+        signer: &PublicKey,
+        domain: &[u8],
+        message: &[u8],
+    ) -> Option<[u8; SIGNATURE_LEN]> {
+        let signed = &*self.signed;
+        let exact = self.signer == *signer
+            && signed.len() == domain.len() + 1 + message.len()
+            && signed[..domain.len()] == *domain
+            && signed[domain.len()] == 0
+            && signed[domain.len() + 1..] == *message;
+        exact.then_some(self.signature)
+    }
+}
+
+/// Signatures a driver made ahead of time, on another core, for messages
+/// it knows a host will sign one after another (a load client's
+/// transactions, by nonce). Ed25519 signatures are deterministic (RFC
+/// 8032): one made ahead is the very bytes signing would give, so taking
+/// it changes nothing but the time ([`Identity::sign_in_sequence`] checks
+/// that it was made for exactly the bytes asked).
+pub trait SignaturesAhead: std::fmt::Debug {
+    /// The signature made ahead for message `seq` of the sequence, if
+    /// there is one; asking for `seq` gives up those before it.
+    fn take(&self, seq: u64) -> Option<SignedAhead>;
+}
+
 /// A signature made ahead of time ([`Keypair::presign`]).
 #[derive(Clone, Debug)]
 struct Presigned {
@@ -65,13 +107,25 @@ impl Keypair {
     /// the answer is the very bytes signing would give; a driver that
     /// knows what a host will sign first can sign for many hosts at once.
     pub fn presign(&mut self, domain: &[u8], message: &[u8]) {
-        let signed = domain_separated(domain, message);
-        let signature = self.signing.sign(&signed).to_bytes();
+        let SignedAhead {
+            signed, signature, ..
+        } = self.sign_ahead(domain, message);
         self.presigned = Some(Box::new(Presigned {
-            signed: signed.into_boxed_slice(),
+            signed,
             signature,
             used: std::cell::Cell::new(false),
         }));
+    }
+    /// Signs `message` in `domain` now, as [`Identity::sign`] would, for a
+    /// host that will ask for it later ([`SignaturesAhead`]).
+    pub fn sign_ahead(&self, domain: &[u8], message: &[u8]) -> SignedAhead {
+        let signed = domain_separated(domain, message);
+        let signature = self.signing.sign(&signed).to_bytes();
+        SignedAhead {
+            signer: self.public,
+            signed: signed.into_boxed_slice(),
+            signature,
+        }
     }
 }
 
@@ -132,6 +186,28 @@ impl Identity {
             return presigned.signature;
         }
         self.signing.sign(&signed).to_bytes()
+    }
+    /// [`Self::sign`] for message `seq` of a sequence whose signatures a
+    /// driver may have made ahead (`ahead`): the one made ahead if it was
+    /// made for exactly these bytes, else signed now. The meter counts a
+    /// signature either way (the host's CPU model charges the work).
+    pub fn sign_in_sequence(
+        &self,
+        domain: &[u8],
+        message: &[u8],
+        seq: u64,
+        ahead: Option<&dyn SignaturesAhead>,
+    ) -> [u8; SIGNATURE_LEN] {
+        let made = ahead.and_then(|a| a.take(seq));
+        match made.and_then(|m| m.answer(&self.public, domain, message)) {
+            Some(signature) => {
+                if let Some(meter) = &self.meter {
+                    meter.sign();
+                }
+                signature
+            }
+            None => self.sign(domain, message),
+        }
     }
 }
 
@@ -294,6 +370,59 @@ mod tests {
         assert!(
             text.contains("public") && !text.contains("signing"),
             "{text}"
+        );
+    }
+
+    /// A sequence of signatures made ahead, handed out by `seq`.
+    #[derive(Debug, Default)]
+    struct Ahead(
+        std::cell::RefCell<Vec<(u64, SignedAhead)>>,
+        std::cell::Cell<u64>,
+    );
+
+    impl SignaturesAhead for Ahead {
+        fn take(&self, seq: u64) -> Option<SignedAhead> {
+            self.1.set(self.1.get() + 1);
+            let mut made = self.0.borrow_mut();
+            let at = made.iter().position(|(s, _)| *s == seq)?;
+            Some(made.remove(at).1)
+        }
+    }
+
+    #[test]
+    fn a_signature_made_ahead_answers_only_its_own_key_and_bytes() {
+        let keys = Keypair::from_secret([4; 32]);
+        let other = Keypair::from_secret([5; 32]);
+        let identity: Identity = keys.clone().into();
+        let marked = |made: SignedAhead| SignedAhead {
+            signature: [9; SIGNATURE_LEN],
+            ..made
+        };
+        let ahead = Ahead::default();
+        ahead.0.borrow_mut().extend([
+            (0, marked(keys.sign_ahead(b"d", b"m0"))),
+            (1, marked(keys.sign_ahead(b"d", b"other bytes"))),
+            (2, marked(other.sign_ahead(b"d", b"m2"))),
+            (3, marked(keys.sign_ahead(b"e", b"m3"))),
+        ]);
+        let sign =
+            |seq: u64, message: &[u8]| identity.sign_in_sequence(b"d", message, seq, Some(&ahead));
+        // The one made for exactly these bytes by this key is taken as is
+        // (marked here, to tell it from signing now).
+        assert_eq!(sign(0, b"m0"), [9; SIGNATURE_LEN]);
+        // Other bytes, another key, another domain: signed now.
+        assert_eq!(sign(1, b"m1"), identity.sign(b"d", b"m1"));
+        assert_eq!(sign(2, b"m2"), identity.sign(b"d", b"m2"));
+        assert_eq!(sign(3, b"m3"), identity.sign(b"d", b"m3"));
+        assert_eq!(ahead.1.get(), 4, "the source is asked each time");
+        // Made ahead unmarked, it is the signature signing makes.
+        assert_eq!(
+            keys.sign_ahead(b"d", b"m").signature,
+            identity.sign(b"d", b"m")
+        );
+        assert_eq!(
+            identity.sign_in_sequence(b"d", b"m", 0, None),
+            identity.sign(b"d", b"m")
         );
     }
 

@@ -15,6 +15,7 @@
 //! bound it. Each client draws from its own stream (`load`, host index),
 //! so load changes no other stream of a run.
 
+pub mod ahead;
 pub mod reach;
 mod report;
 
@@ -24,7 +25,7 @@ use std::rc::Rc;
 use node_logic::protocols::consensus::SignatureVerifier;
 use node_logic::protocols::consensus::mempool::{Eviction, MempoolConfig};
 use node_logic::protocols::consensus::transaction::{MAX_BODY_TX_BYTES, MAX_TX_BYTES, TX_OVERHEAD};
-use node_logic::protocols::load::{Arrival, LoadConfig};
+use node_logic::protocols::load::{Arrival, LoadConfig, Submissions};
 use node_logic::{HostConfig, HostId, HostNode};
 use reports::summary::{Metric, Summary};
 use sim_core::checkers::Checker;
@@ -78,6 +79,9 @@ pub struct LoadPlan {
     pub targets: Vec<HostId>,
     /// Every validator (candidate), in id order.
     pub validators: Vec<HostId>,
+    /// The thread signing the clients' transactions ahead (`None`: each
+    /// client signs its own; [`RunOptions::sign_ahead`]).
+    pub signer: Option<Rc<ahead::Signer>>,
 }
 
 impl Protocol for Load {
@@ -171,8 +175,8 @@ impl Protocol for Load {
 
     fn plan(
         spec: &LoadSpec,
-        _: &Scenario,
-        _: &RunOptions,
+        scenario: &Scenario,
+        options: &RunOptions,
         earlier: &Plans,
     ) -> Result<LoadPlan, RunError> {
         let validators = earlier
@@ -186,11 +190,16 @@ impl Protocol for Load {
         let mut clients = spec.clients.clone();
         clients.sort_unstable();
         clients.dedup();
-        Ok(LoadPlan {
+        let mut plan = LoadPlan {
             clients,
             targets,
             validators,
-        })
+            signer: None,
+        };
+        if options.sign_ahead && !options.check_only && !plan.targets.is_empty() {
+            plan.signer = Some(signer(spec, &plan, scenario, options));
+        }
+        Ok(plan)
     }
 
     fn configure(
@@ -207,29 +216,16 @@ impl Protocol for Load {
         if plan.clients.binary_search(&host.id).is_err() || plan.targets.is_empty() {
             return config;
         }
-        let share = 1.0 / plan.clients.len() as f64;
-        let at = SimTime::from_duration;
-        config.with_load(LoadConfig {
-            me: host.id,
-            targets: plan.targets.clone(),
-            fanout: spec.fanout.map_or(plan.targets.len(), |f| f as usize),
-            tx_bytes: spec.tx_bytes as usize,
-            fee: (1, spec.max_fee),
-            arrival: spec.arrival,
-            schedule: spec
-                .schedule
-                .iter()
-                .map(|&(t, r)| (at(t), r * share))
-                .collect(),
-            stop: at(spec.stop),
-            seed: streams.seed_bytes(names::LOAD, u64::from(host.id.0)),
-            over_gossip: spec.over_gossip,
-            verifier: plans
-                .consensus
-                .as_ref()
-                .and_then(|c| c.cache.clone())
-                .map(|c| c as Rc<dyn SignatureVerifier>),
-        })
+        let mut load = client_config(spec, plan, host.id, streams);
+        load.verifier = plans
+            .consensus
+            .as_ref()
+            .and_then(|c| c.cache.clone())
+            .map(|c| c as Rc<dyn SignatureVerifier>);
+        if let (Some(signer), Ok(index)) = (&plan.signer, plan.clients.binary_search(&host.id)) {
+            load.signatures = Some(Rc::new(signer.client(index)));
+        }
+        config.with_load(load)
     }
 
     fn shared_files(_: &LoadSpec, _: &LoadPlan) -> Vec<(String, Vec<u8>)> {
@@ -434,4 +430,51 @@ fn mempool(t: &Table<'_>) -> scenario::Result<MempoolConfig> {
         block_txs: t.u32_or("block_txs", 1000, 1, max)? as usize,
         block_bytes: t.u32_or("block_bytes", max, TX_OVERHEAD as u32, max)? as usize,
     })
+}
+
+/// Client `me`'s settings (no verifier and no signatures made ahead: the
+/// caller adds what it has).
+fn client_config(spec: &LoadSpec, plan: &LoadPlan, me: HostId, streams: &RngStreams) -> LoadConfig {
+    let share = 1.0 / plan.clients.len() as f64;
+    let at = SimTime::from_duration;
+    LoadConfig {
+        me,
+        targets: plan.targets.clone(),
+        fanout: spec.fanout.map_or(plan.targets.len(), |f| f as usize),
+        tx_bytes: spec.tx_bytes as usize,
+        fee: (1, spec.max_fee),
+        arrival: spec.arrival,
+        schedule: spec
+            .schedule
+            .iter()
+            .map(|&(t, r)| (at(t), r * share))
+            .collect(),
+        stop: at(spec.stop),
+        seed: streams.seed_bytes(names::LOAD, u64::from(me.0)),
+        over_gossip: spec.over_gossip,
+        verifier: None,
+        signatures: None,
+    }
+}
+
+/// Starts the thread that signs every client's transactions ahead
+/// ([`ahead`]), with each client's key ([`crate::runner::identity`]'s) and
+/// submissions.
+fn signer(
+    spec: &LoadSpec,
+    plan: &LoadPlan,
+    scenario: &Scenario,
+    options: &RunOptions,
+) -> Rc<ahead::Signer> {
+    let streams = RngStreams::new(scenario.seed);
+    let keys = crate::runner::keypairs(&streams, &plan.clients, options.parallel_keys, |_, _| {});
+    let clients = keys
+        .into_iter()
+        .zip(&plan.clients)
+        .map(|(keys, &me)| {
+            let config = client_config(spec, plan, me, &streams);
+            (keys, Submissions::of(&config))
+        })
+        .collect();
+    ahead::Signer::start(clients)
 }

@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 
 use crate::HostId;
 use crate::codec::{DecodeError, MAX_DATAGRAM, Reader, Writer};
-use crate::identity::{Identity, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN};
+use crate::identity::{
+    Identity, Keypair, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, SignaturesAhead, SignedAhead,
+};
 use crate::protocols::ProtocolTag;
 use crate::protocols::consensus::block::Hash32;
 use crate::protocols::consensus::verify::SignatureVerifier;
@@ -81,17 +83,34 @@ impl Transaction {
     /// A transaction of `bytes` bytes in all (at least [`TX_OVERHEAD`]),
     /// signed by `identity`.
     pub fn new(identity: &Identity, client: HostId, nonce: u64, fee: u64, bytes: usize) -> Self {
+        let mut tx = Transaction::unsigned(client, identity.public_key(), nonce, fee, bytes);
+        tx.signature = identity.sign(TX_DOMAIN, &tx.signed_bytes());
+        tx
+    }
+    /// The transaction [`Self::new`] makes, with a zero signature (to be
+    /// signed by [`Self::sign_in_sequence`]).
+    pub fn unsigned(client: HostId, key: PublicKey, nonce: u64, fee: u64, bytes: usize) -> Self {
         let padding = u32::try_from(bytes.saturating_sub(TX_OVERHEAD)).unwrap_or(u32::MAX);
-        let mut tx = Transaction {
+        Transaction {
             client,
-            key: identity.public_key(),
+            key,
             nonce,
             fee,
             padding,
             signature: [0; SIGNATURE_LEN],
-        };
-        tx.signature = identity.sign(TX_DOMAIN, &tx.signed_bytes());
-        tx
+        }
+    }
+    /// Signs it with `identity`, taking the signature made ahead for its
+    /// nonce if `ahead` has one for exactly these bytes
+    /// ([`Identity::sign_in_sequence`]).
+    pub fn sign_in_sequence(&mut self, identity: &Identity, ahead: Option<&dyn SignaturesAhead>) {
+        let signed = self.signed_bytes();
+        self.signature = identity.sign_in_sequence(TX_DOMAIN, &signed, self.nonce, ahead);
+    }
+    /// Its signature made now with `keys`, for the host that will sign it
+    /// later ([`SignaturesAhead`]).
+    pub fn sign_ahead(&self, keys: &Keypair) -> SignedAhead {
+        keys.sign_ahead(TX_DOMAIN, &self.signed_bytes())
     }
     /// Encoded size.
     pub fn len(&self) -> usize {

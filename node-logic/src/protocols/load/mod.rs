@@ -37,7 +37,7 @@ use rand_core::SeedableRng;
 
 use crate::HostId;
 use crate::codec::Reader;
-use crate::identity::Identity;
+use crate::identity::{Identity, PublicKey, SignaturesAhead};
 use crate::io::{Payload, RejectReason};
 use crate::observe::{Described, Description, TraceWriter, Traced};
 use crate::protocols::consensus::SignatureVerifier;
@@ -91,6 +91,113 @@ pub struct LoadConfig {
     /// caching one knows them valid without verifying; `None`: tell
     /// nobody (real processes, which verify every copy).
     pub verifier: Option<Rc<dyn SignatureVerifier>>,
+    /// Signatures of this client's transactions a driver made ahead on
+    /// another core, by nonce ([`Submissions`]); `None`: sign each at
+    /// submission (real processes).
+    pub signatures: Option<Rc<dyn SignaturesAhead>>,
+}
+
+/// A client's arrivals and the transactions they carry, apart from their
+/// signatures: a pure function of its [`LoadConfig`] (settings and stream),
+/// and `Send`, so a driver can make the signatures ahead on another core
+/// in the order the client will ask for them
+/// ([`LoadConfig::signatures`]). The client itself draws from one.
+#[derive(Clone, Debug)]
+pub struct Submissions {
+    me: HostId,
+    tx_bytes: usize,
+    fee: (u64, u64),
+    arrival: Arrival,
+    schedule: Vec<(SimTime, f64)>,
+    stop: SimTime,
+    seed: [u8; 32],
+    /// Stream 0 of the seed: the arrival gaps.
+    arrivals: ChaCha8Rng,
+}
+
+impl Submissions {
+    /// The submissions of the client `config` describes, from its start.
+    pub fn of(config: &LoadConfig) -> Self {
+        Submissions {
+            me: config.me,
+            tx_bytes: config.tx_bytes,
+            fee: config.fee,
+            arrival: config.arrival,
+            schedule: config.schedule.clone(),
+            stop: config.stop,
+            seed: config.seed,
+            arrivals: ChaCha8Rng::from_seed(config.seed),
+        }
+    }
+
+    /// The first arrival (the transaction with nonce 0), or `None` if
+    /// there is none before `stop`.
+    pub fn first(&mut self) -> Option<SimTime> {
+        self.arrival_after(SimTime::ZERO, true)
+    }
+
+    /// The arrival after the one at `t`, or `None` past `stop`.
+    pub fn after(&mut self, t: SimTime) -> Option<SimTime> {
+        self.arrival_after(t, false)
+    }
+
+    /// The arrival after `t` (the first at or after the schedule's start
+    /// when `first`), or `None` past `stop`.
+    fn arrival_after(&mut self, mut t: SimTime, first: bool) -> Option<SimTime> {
+        let schedule = &self.schedule;
+        let start = schedule.first()?.0;
+        if first {
+            t = t.max(start);
+        }
+        loop {
+            if t >= self.stop {
+                return None;
+            }
+            let step = schedule.iter().rposition(|&(from, _)| from <= t)?;
+            let boundary = schedule.get(step + 1).map(|&(from, _)| from);
+            let rate = schedule[step].1;
+            if rate <= 0.0 {
+                t = boundary?;
+                continue;
+            }
+            let gap = match self.arrival {
+                Arrival::Constant => 1.0 / rate,
+                Arrival::Poisson => {
+                    let u: f64 = self.arrivals.random_range(f64::EPSILON..1.0);
+                    -u.ln() / rate
+                }
+            };
+            let gap = if first && self.arrival == Arrival::Constant {
+                SimDuration::ZERO
+            } else {
+                SimDuration::from_nanos((gap * 1e9).round().max(1.0) as u64)
+            };
+            let at = t + gap;
+            match boundary {
+                // A new rate from the boundary on (memoryless for Poisson).
+                Some(b) if at >= b => t = b,
+                _ => return Some(at),
+            }
+        }
+    }
+
+    /// The stream of transaction `nonce`'s draws: its fee first, then its
+    /// validators.
+    fn draws(&self, nonce: u64) -> ChaCha8Rng {
+        let mut draws = ChaCha8Rng::from_seed(self.seed);
+        draws.set_stream(nonce.wrapping_add(1));
+        draws
+    }
+
+    /// Transaction `nonce` of account `key`, unsigned, and its stream with
+    /// the fee drawn (the validators are drawn from it next).
+    pub fn transaction(&self, key: PublicKey, nonce: u64) -> (Transaction, ChaCha8Rng) {
+        let mut draws = self.draws(nonce);
+        let (lo, hi) = self.fee;
+        let fee = draws.random_range(lo..=hi);
+        let tx = Transaction::unsigned(self.me, key, nonce, fee, self.tx_bytes);
+        (tx, draws)
+    }
 }
 
 /// What a client did.
@@ -136,7 +243,7 @@ impl Described for LoadEvent {
 pub struct LoadClient {
     config: LoadConfig,
     identity: Identity,
-    arrivals: ChaCha8Rng,
+    submissions: Submissions,
     /// The next arrival and its nonce, while any is left.
     next: Option<(SimTime, u64)>,
     /// Over gossip: transactions (nonce, datagram) not yet handed over.
@@ -146,11 +253,11 @@ pub struct LoadClient {
 impl LoadClient {
     /// A client of `config`, signing with `identity`.
     pub fn new(config: LoadConfig, identity: Identity) -> Self {
-        let arrivals = ChaCha8Rng::from_seed(config.seed);
+        let submissions = Submissions::of(&config);
         LoadClient {
             config,
             identity,
-            arrivals,
+            submissions,
             next: None,
             for_gossip: Vec::new(),
         }
@@ -167,58 +274,10 @@ impl LoadClient {
         self.next.map_or(0, |(_, n)| n)
     }
 
-    /// The arrival after `t` (the first at or after the schedule's start
-    /// when `first`), or `None` past `stop`.
-    fn arrival_after(&mut self, mut t: SimTime, first: bool) -> Option<SimTime> {
-        let schedule = &self.config.schedule;
-        let start = schedule.first()?.0;
-        if first {
-            t = t.max(start);
-        }
-        loop {
-            if t >= self.config.stop {
-                return None;
-            }
-            let step = schedule.iter().rposition(|&(from, _)| from <= t)?;
-            let boundary = schedule.get(step + 1).map(|&(from, _)| from);
-            let rate = schedule[step].1;
-            if rate <= 0.0 {
-                t = boundary?;
-                continue;
-            }
-            let gap = match self.config.arrival {
-                Arrival::Constant => 1.0 / rate,
-                Arrival::Poisson => {
-                    let u: f64 = self.arrivals.random_range(f64::EPSILON..1.0);
-                    -u.ln() / rate
-                }
-            };
-            let gap = if first && self.config.arrival == Arrival::Constant {
-                SimDuration::ZERO
-            } else {
-                SimDuration::from_nanos((gap * 1e9).round().max(1.0) as u64)
-            };
-            let at = t + gap;
-            match boundary {
-                // A new rate from the boundary on (memoryless for Poisson).
-                Some(b) if at >= b => t = b,
-                _ => return Some(at),
-            }
-        }
-    }
-
     fn submit(&mut self, cx: &mut Cx<'_>, nonce: u64) {
-        let mut draws = ChaCha8Rng::from_seed(self.config.seed);
-        draws.set_stream(nonce.wrapping_add(1));
-        let (lo, hi) = self.config.fee;
-        let fee = draws.random_range(lo..=hi);
-        let tx = Transaction::new(
-            &self.identity,
-            self.config.me,
-            nonce,
-            fee,
-            self.config.tx_bytes,
-        );
+        let key = self.identity.public_key();
+        let (mut tx, mut draws) = self.submissions.transaction(key, nonce);
+        tx.sign_in_sequence(&self.identity, self.config.signatures.as_deref());
         if let Some(verifier) = &self.config.verifier {
             tx.vouch(&**verifier);
         }
@@ -260,7 +319,7 @@ impl LoadClient {
             return;
         }
         self.submit(cx, nonce);
-        self.next = self.arrival_after(at, false).map(|t| (t, nonce + 1));
+        self.next = self.submissions.after(at).map(|t| (t, nonce + 1));
         if let Some((t, _)) = self.next {
             cx.out.set_timer(TimerId::Load(LoadTimer::Submit), t);
         }
@@ -269,13 +328,13 @@ impl LoadClient {
 
 impl HostProtocol for LoadClient {
     fn start(&mut self, cx: &mut Cx<'_>, restarted: bool) {
-        let mut next = self.arrival_after(SimTime::ZERO, true).map(|t| (t, 0));
+        let mut next = self.submissions.first().map(|t| (t, 0));
         if restarted {
             // Replay the schedule up to now: same arrivals, nonces kept.
             while let Some((t, n)) = next
                 && t < cx.now
             {
-                next = self.arrival_after(t, false).map(|t| (t, n + 1));
+                next = self.submissions.after(t).map(|t| (t, n + 1));
             }
         }
         self.next = next;

@@ -20,6 +20,7 @@ fn config(arrival: Arrival, schedule: Vec<(SimTime, f64)>, fanout: usize) -> Loa
         seed: [7; 32],
         over_gossip: false,
         verifier: None,
+        signatures: None,
     }
 }
 
