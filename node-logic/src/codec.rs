@@ -2,6 +2,8 @@
 //! integers and length-prefixed byte strings. Decoding never panics: every
 //! read is bounds-checked and reports [`DecodeError`].
 
+use crate::io::{Payload, SharedBytes};
+
 /// The largest datagram, in bytes: a message up to this size travels as
 /// one datagram, exactly as it always did.
 pub const MAX_DATAGRAM: usize = 64 * 1024;
@@ -101,6 +103,9 @@ impl Writer {
 #[derive(Debug)]
 pub struct Reader<'a> {
     rest: &'a [u8],
+    /// The shared buffer `rest` lies in, if it was read from one
+    /// ([`Self::of_payload`]).
+    shared: Option<&'a Payload>,
 }
 
 impl<'a> Reader<'a> {
@@ -109,7 +114,24 @@ impl<'a> Reader<'a> {
         if bytes.len() > MAX_MESSAGE {
             return Err(DecodeError::TooLarge);
         }
-        Ok(Reader { rest: bytes })
+        Ok(Reader {
+            rest: bytes,
+            shared: None,
+        })
+    }
+    /// Starts reading a shared datagram, so a receiver may keep part of it
+    /// without copying ([`Self::rest_shared`]).
+    pub fn of_payload(payload: &'a Payload) -> Result<Self, DecodeError> {
+        let mut reader = Reader::new(payload)?;
+        reader.shared = Some(payload);
+        Ok(reader)
+    }
+    /// The bytes not read yet, as a handle on the shared datagram they lie
+    /// in; `None` if this reader reads no shared datagram.
+    pub fn rest_shared(&self) -> Option<SharedBytes> {
+        let payload = self.shared?;
+        let start = (self.rest.as_ptr() as usize).checked_sub(payload.as_ptr() as usize)?;
+        SharedBytes::window(payload, start, self.rest.len())
     }
     /// Takes `n` bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {

@@ -6,7 +6,7 @@
 use rand_core::Rng;
 
 use crate::HostId;
-use crate::io::{Input, Node, Output, RejectReason, Work};
+use crate::io::{Input, Node, Output, Payload, RejectReason, Work};
 use crate::protocols::{Cx, HostNode, Local, Observation};
 use crate::time::SimTime;
 use crate::wire;
@@ -61,8 +61,8 @@ impl HostNode {
         self.out = out;
     }
 
-    fn message(&mut self, cx: &mut Cx<'_>, from: HostId, payload: &[u8]) {
-        let reason = match wire::open(payload) {
+    fn message(&mut self, cx: &mut Cx<'_>, from: HostId, payload: &Payload) {
+        let reason = match wire::open_payload(payload) {
             Ok((tag, body)) => match self.protocol(tag) {
                 Some(p) => {
                     p.message(cx, from, body);

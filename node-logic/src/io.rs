@@ -363,6 +363,60 @@ impl From<&[u8]> for Payload {
     }
 }
 
+/// Bytes inside a shared [`Payload`]: part of a datagram a receiver keeps
+/// (a transaction in a validator's pool) without copying it. Every host a
+/// broadcast reached then holds the one buffer ([`crate::codec::Reader::rest_shared`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedBytes {
+    payload: Payload,
+    start: u32,
+    len: u32,
+}
+
+impl SharedBytes {
+    /// All of `bytes`, in a buffer of their own.
+    pub fn copied(bytes: &[u8]) -> Self {
+        Self::whole(Payload::from(bytes))
+    }
+    /// All of `payload`.
+    pub fn whole(payload: Payload) -> Self {
+        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        SharedBytes {
+            payload,
+            start: 0,
+            len,
+        }
+    }
+    /// `len` bytes of `payload` from `start`; `None` if they are not all in it.
+    pub fn window(payload: &Payload, start: usize, len: usize) -> Option<Self> {
+        payload.get(start..start.checked_add(len)?)?;
+        Some(SharedBytes {
+            payload: payload.clone(),
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(len).ok()?,
+        })
+    }
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        let start = self.start as usize;
+        &self.payload[start..start + self.len as usize]
+    }
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedBytes({} bytes)", self.len)
+    }
+}
+
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Payload({} bytes)", self.0.len())
@@ -372,6 +426,18 @@ impl fmt::Debug for Payload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_bytes_are_a_checked_window_of_the_payload() {
+        let payload = Payload::from(vec![1, 2, 3, 4, 5]);
+        let window = SharedBytes::window(&payload, 1, 3).unwrap();
+        assert_eq!(window.as_slice(), [2, 3, 4]);
+        assert_eq!(window.len(), 3);
+        assert!(SharedBytes::window(&payload, 5, 0).unwrap().is_empty());
+        assert!(SharedBytes::window(&payload, 3, 3).is_none());
+        assert!(SharedBytes::window(&payload, usize::MAX, 2).is_none());
+        assert_eq!(SharedBytes::copied(&[7, 8]).as_slice(), [7, 8]);
+    }
 
     /// Every heartbeat moves outputs through the outbox and the engine by
     /// value: a send or a timer must not pay for the largest observation.

@@ -2,6 +2,7 @@
 //! The body format belongs to the protocol named by the tag.
 
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::io::Payload;
 use crate::protocols::ProtocolTag;
 
 /// The wire version this build speaks; a datagram with another is dropped.
@@ -16,7 +17,16 @@ pub fn frame(protocol: ProtocolTag, capacity: usize) -> Writer {
 
 /// Checks the header of `datagram` and returns its protocol and body reader.
 pub fn open(datagram: &[u8]) -> Result<(ProtocolTag, Reader<'_>), DecodeError> {
-    let mut r = Reader::new(datagram)?;
+    header(Reader::new(datagram)?)
+}
+
+/// [`open`] of a shared datagram: the body's reader can hand out parts of
+/// it without copying ([`Reader::rest_shared`]).
+pub fn open_payload(datagram: &Payload) -> Result<(ProtocolTag, Reader<'_>), DecodeError> {
+    header(Reader::of_payload(datagram)?)
+}
+
+fn header(mut r: Reader<'_>) -> Result<(ProtocolTag, Reader<'_>), DecodeError> {
     let version = r.u8()?;
     if version != WIRE_VERSION {
         return Err(DecodeError::BadVersion(version));

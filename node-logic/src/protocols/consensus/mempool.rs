@@ -24,7 +24,9 @@ use std::rc::Rc;
 
 use foldhash::fast::FixedState;
 
+use crate::codec::{Reader, Writer};
 use crate::identity::PublicKey;
+use crate::io::SharedBytes;
 use crate::meter::Meter;
 use crate::protocols::consensus::block::Hash32;
 use crate::protocols::consensus::held_index::HeldIndex;
@@ -83,11 +85,24 @@ pub struct MempoolStats {
     pub peak: u64,
 }
 
+/// A held transaction: its encoding (in the datagram it arrived in, shared
+/// with every other pool it reached: 56 bytes a slot instead of a decoded
+/// copy's 160, issue 11) and what the indexes need.
 #[derive(Clone, Debug)]
 struct Entry {
-    tx: Transaction,
+    bytes: SharedBytes,
+    nonce: u64,
     account: u32,
     order: OrderKey,
+}
+
+impl Entry {
+    /// The transaction, decoded again (it was decoded from these bytes
+    /// when it arrived).
+    fn transaction(&self) -> Option<Transaction> {
+        let mut r = Reader::new(self.bytes.as_slice()).ok()?;
+        Transaction::decode(&mut r).ok()
+    }
 }
 
 /// A validator's transaction pool (see the module docs).
@@ -180,6 +195,21 @@ impl Mempool {
         tx: Transaction,
         verifier: &dyn SignatureVerifier,
     ) -> Result<(), TxRejection> {
+        let mut w = Writer::with_capacity(tx.len());
+        tx.encode_into(&mut w);
+        let bytes = SharedBytes::copied(&w.finish());
+        self.insert_received(tx, bytes, verifier)
+    }
+
+    /// [`Self::insert`] of `tx` decoded from `bytes` (its exact encoding,
+    /// kept instead of a copy: [`crate::codec::Reader::rest_shared`]).
+    pub fn insert_received(
+        &mut self,
+        tx: Transaction,
+        bytes: SharedBytes,
+        verifier: &dyn SignatureVerifier,
+    ) -> Result<(), TxRejection> {
+        debug_assert_eq!(bytes.len(), tx.len());
         let known = self.accounts.get(&tx.key).copied();
         let checked = self.check_new(&tx, known, verifier);
         if let Err(why) = checked {
@@ -206,7 +236,12 @@ impl Mempool {
         }
         let account = known.unwrap_or_else(|| self.account(&tx.key));
         let nonce = tx.nonce;
-        let slot = self.store(Entry { tx, account, order });
+        let slot = self.store(Entry {
+            bytes,
+            nonce,
+            account,
+            order,
+        });
         self.order.insert(order, slot);
         self.bytes += len;
         self.held.insert(account, nonce, slot);
@@ -253,8 +288,8 @@ impl Mempool {
     fn release(&mut self, slot: u32) -> Option<Entry> {
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
-        self.held.remove(entry.account, entry.tx.nonce);
-        self.bytes -= entry.tx.len();
+        self.held.remove(entry.account, entry.nonce);
+        self.bytes -= entry.bytes.len();
         Some(entry)
     }
 
@@ -326,11 +361,14 @@ impl Mempool {
             let Some(Some(entry)) = self.slots.get(slot as usize) else {
                 continue;
             };
-            if bytes + entry.tx.len() > self.config.block_bytes {
+            if bytes + entry.bytes.len() > self.config.block_bytes {
                 continue;
             }
-            bytes += entry.tx.len();
-            txs.push(entry.tx.clone());
+            let Some(tx) = entry.transaction() else {
+                continue;
+            };
+            bytes += entry.bytes.len();
+            txs.push(tx);
         }
         txs
     }
@@ -489,6 +527,35 @@ mod tests {
             (pool.len(), pool.bytes(), pool.stats().evicted),
             (2, 400, 1)
         );
+    }
+
+    #[test]
+    fn a_pool_keeps_the_received_datagram_and_fills_blocks_from_it() {
+        use crate::codec::Reader;
+        use crate::io::Payload;
+        use crate::protocols::consensus::transaction::transaction_datagram;
+        // As a validator receives them: each decoded from a datagram
+        // shared with every other receiver, the pool keeping its bytes.
+        let sent: Vec<Transaction> = (0..4).map(|n| tx(2, n, 10 + n)).collect();
+        let mut pool = Mempool::new(config(3, 10_000, Eviction::Oldest), None);
+        let mut held = Vec::new();
+        for t in &sent {
+            let datagram = Payload::from(transaction_datagram(t));
+            let (_, mut body) = crate::wire::open_payload(&datagram).unwrap();
+            body.u8().unwrap();
+            let bytes = body.rest_shared().expect("a shared datagram");
+            assert_eq!(bytes.len(), t.len());
+            let decoded = Transaction::decode(&mut body).unwrap();
+            pool.insert_received(decoded, bytes, &DirectVerifier)
+                .unwrap();
+            held.push(datagram);
+        }
+        // The oldest was evicted; the block carries the other three as sent.
+        assert_eq!(pool.fill(), sent[1..]);
+        assert_eq!(pool.bytes(), 3 * sent[0].len());
+        // A reader of plain bytes has no shared buffer to hand out.
+        let plain = transaction_datagram(&sent[0]);
+        assert!(Reader::new(&plain).unwrap().rest_shared().is_none());
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl Validator {
         let Some(mempool) = self.mempool.as_deref_mut() else {
             return;
         };
+        let shared = body.rest_shared();
         let tx = Transaction::decode(&mut body).and_then(|tx| body.finish().map(|()| tx));
         let Ok(tx) = tx else {
             mempool.count_rejection();
@@ -72,7 +73,11 @@ impl Validator {
             count: &self.verifications,
         };
         // Refusals are counted by the pool and sampled in its reports.
-        let _ = mempool.insert(tx, &verifier);
+        let _ = match shared {
+            // The pool keeps the datagram's bytes, not a copy.
+            Some(bytes) => mempool.insert_received(tx, bytes, &verifier),
+            None => mempool.insert(tx, &verifier),
+        };
     }
 
     fn on_body(&mut self, now: SimTime, from: HostId, mut r: Reader<'_>, out: &mut Outbox) {
