@@ -33,7 +33,7 @@ pub struct ExecOptions {
     pub interrupt: Interrupt,
     /// The run has a core to itself beside its own thread (the only run of
     /// a `sim run` on a machine with two or more cores): it signs load
-    /// transactions ahead there ([`runner::RunOptions::sign_ahead`]).
+    /// transactions ahead there ([`runner::RunOptions::spare_core`]).
     pub spare_core: bool,
 }
 
@@ -126,7 +126,7 @@ fn start(job: &Job, opts: &ExecOptions) -> Result<Started, Report> {
     let options = runner::RunOptions {
         signature_cache: opts.options.signature_cache,
         parallel_keys: true,
-        sign_ahead: opts.spare_core,
+        spare_core: opts.spare_core,
         ..runner::RunOptions::default()
     };
     let runner::Prepared { sim, plans } = runner::prepare_with(scenario, options).map_err(|e| {

@@ -45,11 +45,11 @@ pub struct RunOptions {
     /// Derive the miners' keys on the current thread pool's threads (the
     /// simulator; default false: real processes stay on one thread).
     pub parallel_keys: bool,
-    /// Sign the load clients' transactions ahead on a thread of their own
-    /// (`sim run` of one scenario on a machine with a core to spare;
-    /// default false). Outputs are the same either way
-    /// ([`crate::protocols::load::ahead`]).
-    pub sign_ahead: bool,
+    /// The run may use a second core for pure work (`sim run` of one
+    /// scenario on a machine with a core to spare; default false): the
+    /// load clients' transactions are signed ahead there
+    /// ([`crate::protocols::load::ahead`]). Outputs are the same either way.
+    pub spare_core: bool,
 }
 
 impl Default for RunOptions {
@@ -58,7 +58,7 @@ impl Default for RunOptions {
             signature_cache: true,
             check_only: false,
             parallel_keys: false,
-            sign_ahead: false,
+            spare_core: false,
         }
     }
 }

@@ -234,9 +234,9 @@ fn signing_ahead_on_another_core_changes_nothing_but_the_time() {
     // second thread; the run must be the same, and take every one of them.
     let load = "[load]\nclients = \"client\"\nrate = 60\nstop = \"10 s\"\n";
     let s = parse(load).unwrap();
-    let run_with = |sign_ahead: bool| {
+    let run_with = |spare_core: bool| {
         let options = sim::runner::RunOptions {
-            sign_ahead,
+            spare_core,
             ..Default::default()
         };
         let prepared = sim::runner::prepare_with(&s, options).unwrap();

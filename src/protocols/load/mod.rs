@@ -80,7 +80,7 @@ pub struct LoadPlan {
     /// Every validator (candidate), in id order.
     pub validators: Vec<HostId>,
     /// The thread signing the clients' transactions ahead (`None`: each
-    /// client signs its own; [`RunOptions::sign_ahead`]).
+    /// client signs its own; [`RunOptions::spare_core`]).
     pub signer: Option<Rc<ahead::Signer>>,
 }
 
@@ -196,7 +196,7 @@ impl Protocol for Load {
             validators,
             signer: None,
         };
-        if options.sign_ahead && !options.check_only && !plan.targets.is_empty() {
+        if options.spare_core && !options.check_only && !plan.targets.is_empty() {
             plan.signer = Some(signer(spec, &plan, scenario, options));
         }
         Ok(plan)
