@@ -29,7 +29,6 @@ use node_logic::protocols::load::Submissions;
 pub const AHEAD: usize = 4096;
 
 /// The signing thread of one run; stopped and joined when dropped.
-#[derive(Debug)]
 pub struct Signer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -43,14 +42,14 @@ pub struct ClientSignatures {
     index: usize,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Shared {
     state: Mutex<State>,
     /// The thread waits on it for room (or the stop).
     room: Condvar,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     /// Per client: `(nonce, signature)` made and not taken, in nonce order.
     ready: Vec<VecDeque<(u64, SignedAhead)>>,
@@ -122,6 +121,19 @@ impl Signer {
             signer: self.clone(),
             index,
         }
+    }
+}
+
+impl std::fmt::Debug for Signer {
+    /// Counts only (a client's configuration prints its signer, and the
+    /// signatures themselves are thousands of bytes of noise).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("Signer")
+            .field("clients", &state.ready.len())
+            .field("queued", &state.queued)
+            .field("given", &state.given)
+            .finish()
     }
 }
 
