@@ -376,13 +376,12 @@ pub struct SharedBytes {
 impl SharedBytes {
     /// All of `bytes`, in a buffer of their own.
     pub fn copied(bytes: &[u8]) -> Self {
-        Self::whole(Payload::from(bytes))
-    }
-    /// All of `payload`.
-    pub fn whole(payload: Payload) -> Self {
-        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        // Never more than a datagram: a u32 holds it; past that, only the
+        // first 4 GiB would be named (and kept).
+        let kept = &bytes[..len as usize];
         SharedBytes {
-            payload,
+            payload: Payload::from(kept),
             start: 0,
             len,
         }
