@@ -252,6 +252,7 @@ fn framed(payload: &[u8], salt: u8) -> Vec<u8> {
     let stamp = Stamp {
         epoch: 1_700_000_000_000_000_000,
         seq: u64::from(salt),
+        due_ns: u64::from(salt) * 1_000_000,
     };
     let datagram = seal(
         &checks::frame_identity(from),

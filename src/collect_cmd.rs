@@ -154,6 +154,13 @@ pub fn collect_into(
         summary.set(&format!("real.path_dropped.{reason}"), Metric::Count(*n));
     }
     summary.set("real.send_errors", Metric::Count(run.send_errors));
+    let (late, late_total) = run.late_inputs;
+    summary.set("real.late_inputs", Metric::Count(late));
+    let mean = match late {
+        0 => Metric::Null,
+        n => Metric::Real(late_total.as_secs_f64() / n as f64),
+    };
+    summary.set("real.late_input_mean_s", mean);
     summary.set(
         "real.received_beyond_sent",
         Metric::Count(run.received_beyond_sent),

@@ -192,6 +192,7 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
         rows,
         rng: streams.stream(names::HOST, rng_index),
         faults,
+        start_at,
         restarted: args.restarted,
         stop,
     };

@@ -415,7 +415,11 @@ fn node_drops_and_counts_malformed_datagrams_and_keeps_running() {
     let streams = RngStreams::new(1);
     let (me, other) = (HostId(0), HostId(1));
     let sender = identity(&streams, other);
-    let stamp = frame::Stamp { epoch: 1, seq: 0 };
+    let stamp = frame::Stamp {
+        epoch: 1,
+        seq: 0,
+        due_ns: 0,
+    };
     let valid = frame::seal(&sender, other, me, stamp, b"not a protocol message").unwrap();
     let mut wrong_version = valid.clone();
     wrong_version[4] = 99;
@@ -426,7 +430,7 @@ fn node_drops_and_counts_malformed_datagrams_and_keeps_running() {
     let misdirected = frame::seal(&sender, other, HostId(3), stamp, b"x").unwrap();
     let unknown = frame::seal(&sender, HostId(99), me, stamp, b"x").unwrap();
     let cases: Vec<Vec<u8>> = vec![
-        vec![0xAB; 100],
+        vec![0xAB; 200],
         Vec::new(),
         valid[..10].to_vec(),
         valid[..valid.len() - 1].to_vec(),
@@ -489,7 +493,11 @@ fn node_drops_and_counts_replayed_frames() {
     let (me, other) = (HostId(0), HostId(1));
     let sender = identity(&streams, other);
     let sealed = |epoch, seq| {
-        let stamp = frame::Stamp { epoch, seq };
+        let stamp = frame::Stamp {
+            epoch,
+            seq,
+            due_ns: 0,
+        };
         frame::seal(&sender, other, me, stamp, b"not a protocol message").unwrap()
     };
     // (epoch, seq) in sending order; `true` = accepted.

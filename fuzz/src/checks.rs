@@ -228,7 +228,11 @@ fn replay_window(bytes: &[u8]) {
     for chunk in bytes.chunks_exact(3) {
         let epoch = u64::from(chunk[0] % 4);
         let seq = u64::from(u16::from_le_bytes([chunk[1], chunk[2]]));
-        let stamp = frame::Stamp { epoch, seq };
+        let stamp = frame::Stamp {
+            epoch,
+            seq,
+            due_ns: 0,
+        };
         let fresh = window.check(stamp).is_ok();
         if fresh {
             assert!(accepted.insert((epoch, seq)), "{stamp:?} accepted twice");

@@ -24,12 +24,13 @@
 //! | 4     | recipient host id |
 //! | 8     | epoch: the sending process's start (unix ns) |
 //! | 8     | sequence number, per (sender process, recipient), from 0 |
+//! | 8     | due: when the sender's emulated path delivers it (scenario ns; 0: on arrival) |
 //! | 4     | payload length |
 //! | n     | payload |
 //! | 64    | ed25519 signature |
 //!
 //! The signature is over every byte before it (so the header is
-//! authenticated too), in the domain `sim/frame/v2`.
+//! authenticated too), in the domain `sim/frame/v3`.
 //!
 //! [`open`] checks, in order: the size bound (before any parsing), the
 //! minimum length, magic, version, length field, recipient, that the sender
@@ -55,7 +56,7 @@ use crate::codec::{Reader, Writer};
 use crate::identity::{Identity, PublicKey, SIGNATURE_LEN};
 
 /// The frame format version this build speaks.
-pub const FRAME_VERSION: u8 = 2;
+pub const FRAME_VERSION: u8 = 3;
 /// Bytes a frame adds around its payload (header + signature).
 pub const FRAME_OVERHEAD: usize = HEADER_LEN + SIGNATURE_LEN;
 /// The largest frame sealed or opened: one around the largest message
@@ -68,10 +69,10 @@ const MAGIC: [u8; 4] = *b"SIMF";
 /// Sequence numbers a [`ReplayWindow`] remembers below the newest one.
 pub const REPLAY_WINDOW: u64 = 1024;
 
-/// Magic, version, from, to, epoch, sequence number, payload length.
-const HEADER_LEN: usize = 4 + 1 + 4 + 4 + 8 + 8 + 4;
+/// Magic, version, from, to, epoch, sequence number, due, payload length.
+const HEADER_LEN: usize = 4 + 1 + 4 + 4 + 8 + 8 + 8 + 4;
 /// Signature domain of frames.
-const DOMAIN: &[u8] = b"sim/frame/v2";
+const DOMAIN: &[u8] = b"sim/frame/v3";
 /// 64-bit words of a [`ReplayWindow`]'s bitmap.
 const WINDOW_WORDS: usize = (REPLAY_WINDOW / 64) as usize;
 
@@ -147,8 +148,8 @@ impl FrameError {
     }
 }
 
-/// Where a frame sits in its sender's stream: the sending process's epoch
-/// and a sequence number. Signed with the frame.
+/// Where a frame sits in its sender's stream (the sending process's epoch
+/// and a sequence number) and when it is due. Signed with the frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Stamp {
     /// The sending process's start, unix nanoseconds: a restarted process
@@ -156,6 +157,11 @@ pub struct Stamp {
     pub epoch: u64,
     /// The frame's number among those the process sent to this recipient.
     pub seq: u64,
+    /// The scenario time (ns) at which the sender's emulated path delivers
+    /// the frame to the recipient, so that the recipient handles it as
+    /// due then however late it reads it; 0 when the network outside
+    /// decides (the recipient takes the time it arrives).
+    pub due_ns: u64,
 }
 
 /// An authentic frame's contents, as [`open`] returns them.
@@ -191,6 +197,7 @@ pub fn seal(
         .u32(to.0)
         .u64(stamp.epoch)
         .u64(stamp.seq)
+        .u64(stamp.due_ns)
         // A u32 length then the payload: bounded by MAX_FRAME above.
         .bytes(payload);
     let signature = identity.sign(DOMAIN, w.as_slice());
@@ -261,6 +268,7 @@ impl<'a> Header<'a> {
         let to = HostId(r.u32().map_err(truncated)?);
         let epoch = r.u64().map_err(truncated)?;
         let seq = r.u64().map_err(truncated)?;
+        let due_ns = r.u64().map_err(truncated)?;
         let declared = r.u32().map_err(truncated)? as usize;
         // Shorter than the length field says: Truncated; longer: trailing bytes.
         match payload.len().cmp(&declared) {
@@ -271,7 +279,7 @@ impl<'a> Header<'a> {
         Ok(Header {
             from,
             to,
-            stamp: Stamp { epoch, seq },
+            stamp: Stamp { epoch, seq, due_ns },
             payload,
         })
     }
@@ -391,6 +399,7 @@ mod tests {
     const STAMP: Stamp = Stamp {
         epoch: 0x0102_0304_0506_0708,
         seq: 9,
+        due_ns: 0x1112_1314_1516_1718,
     };
 
     fn sealed(from: u32, to: HostId, payload: &[u8]) -> Vec<u8> {
@@ -404,7 +413,7 @@ mod tests {
 
     /// Overwrites the payload length field.
     fn set_length(frame: &mut [u8], len: u32) {
-        frame[29..33].copy_from_slice(&len.to_le_bytes());
+        frame[37..41].copy_from_slice(&len.to_le_bytes());
     }
 
     #[test]
@@ -431,14 +440,15 @@ mod tests {
         assert_eq!(&frame[9..13], &0x0102_0304u32.to_le_bytes());
         assert_eq!(&frame[13..21], &STAMP.epoch.to_le_bytes());
         assert_eq!(&frame[21..29], &STAMP.seq.to_le_bytes());
-        assert_eq!(&frame[29..33], &2u32.to_le_bytes());
-        assert_eq!(&frame[33..35], b"ab");
-        assert_eq!(frame.len(), 35 + SIGNATURE_LEN);
-        assert_eq!(FRAME_OVERHEAD, 33 + SIGNATURE_LEN);
-        let signature: [u8; SIGNATURE_LEN] = frame[35..].try_into().unwrap();
+        assert_eq!(&frame[29..37], &STAMP.due_ns.to_le_bytes());
+        assert_eq!(&frame[37..41], &2u32.to_le_bytes());
+        assert_eq!(&frame[41..43], b"ab");
+        assert_eq!(frame.len(), 43 + SIGNATURE_LEN);
+        assert_eq!(FRAME_OVERHEAD, 41 + SIGNATURE_LEN);
+        let signature: [u8; SIGNATURE_LEN] = frame[43..].try_into().unwrap();
         let key = identity(HostId(2)).public_key();
         assert_eq!(
-            key.verify(b"sim/frame/v2", &frame[..35], &signature),
+            key.verify(b"sim/frame/v3", &frame[..43], &signature),
             Ok(())
         );
     }
@@ -493,7 +503,7 @@ mod tests {
         let mut bad = frame.clone();
         bad[..4].copy_from_slice(b"SIMG");
         assert_eq!(open_at_me(&bad, &keys), Err(FrameError::BadMagic));
-        for version in [0, 1, 3, 0xff] {
+        for version in [0, 1, 2, 4, 0xff] {
             let mut bad = frame.clone();
             bad[4] = version;
             assert_eq!(
@@ -569,8 +579,8 @@ mod tests {
                 5..=8 => matches!(err, FrameError::BadSignature | FrameError::UnknownSender(_)),
                 9..=12 => err == FrameError::Misdirected,
                 // The stamp is signed: a changed one does not verify.
-                13..=28 => err == FrameError::BadSignature,
-                29..=32 => matches!(err, FrameError::Truncated | FrameError::LengthMismatch),
+                13..=36 => err == FrameError::BadSignature,
+                37..=40 => matches!(err, FrameError::Truncated | FrameError::LengthMismatch),
                 _ => err == FrameError::BadSignature,
             };
             assert!(ok, "bit {bit}: {err:?}");
@@ -603,15 +613,23 @@ mod tests {
     }
 
     fn stamp(epoch: u64, seq: u64) -> Stamp {
-        Stamp { epoch, seq }
+        Stamp {
+            epoch,
+            seq,
+            due_ns: 0,
+        }
     }
 
     #[test]
     fn the_stamp_round_trips_inside_the_signature() {
         let keys = keys();
-        let frame = seal(&identity(HostId(2)), HostId(2), ME, stamp(7, 42), b"x").unwrap();
+        let sent = Stamp {
+            due_ns: 123_456,
+            ..stamp(7, 42)
+        };
+        let frame = seal(&identity(HostId(2)), HostId(2), ME, sent, b"x").unwrap();
         let opened = open(&frame, ME, |h| keys.get(h.index()).copied()).unwrap();
-        assert_eq!(opened.stamp, stamp(7, 42));
+        assert_eq!(opened.stamp, sent);
         assert_eq!((opened.from, opened.payload), (HostId(2), &b"x"[..]));
     }
 
@@ -755,7 +773,8 @@ mod tests {
             rng.fill_bytes(&mut bytes);
             // Half the cases get a plausible header, to reach the later checks.
             if case % 2 == 0 && bytes.len() >= HEADER_LEN {
-                bytes[..5].copy_from_slice(b"SIMF\x02");
+                bytes[..4].copy_from_slice(&MAGIC);
+                bytes[4] = FRAME_VERSION;
                 bytes[5..9].copy_from_slice(&rng.random_range(0..KNOWN + 1).to_le_bytes());
                 bytes[9..13].copy_from_slice(&ME.0.to_le_bytes());
                 if case % 4 == 0 {

@@ -20,7 +20,7 @@ use sim_core::record::{DamageRecord, FaultRecord, Lifecycle, NetCounters, RunLog
 use sim_core::rng::RngStreams;
 
 use sim_core::trace::FaultPhase;
-use sim_core::units::SimTime;
+use sim_core::units::{SimDuration, SimTime};
 
 use super::host_log::{HostRecord, NodeCounters};
 
@@ -42,6 +42,9 @@ pub struct Assembled {
     pub dropped: BTreeMap<String, u64>,
     /// Sends that failed locally.
     pub send_errors: u64,
+    /// Inputs the processes handled later than due, and by how long in
+    /// all (see `NodeCounters::late_inputs`).
+    pub late_inputs: (u64, SimDuration),
     /// Datagrams accepted beyond what their sender sent to the receiver
     /// (replays a restarted receiver could not tell apart), not counted
     /// as delivered.
@@ -157,6 +160,7 @@ impl<'a> Assembler<'a> {
             fs_refused: BTreeMap::new(),
             dropped: BTreeMap::new(),
             send_errors: 0,
+            late_inputs: (0, SimDuration::ZERO),
             received_beyond_sent: 0,
             interrupted: 0,
         };
@@ -323,6 +327,8 @@ fn add_counters(log: &mut RunLog, host: HostId, c: &NodeCounters, out: &mut Asse
         *out.counters.entry(name.clone()).or_default() += n;
     }
     out.send_errors += c.send_errors;
+    out.late_inputs.0 += c.late_inputs;
+    out.late_inputs.1 = out.late_inputs.1 + SimDuration::from_nanos(c.late_ns);
     for (reason, n) in &c.rejected {
         *out.rejected.entry(reason.clone()).or_default() += n;
     }

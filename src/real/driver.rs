@@ -2,6 +2,20 @@
 //! fed from a real clock, a UDP socket and a real directory. It honours the
 //! Sans-IO calling contract (one input, then drain every output) exactly
 //! like the simulator's engine; only where inputs come from differs.
+//!
+//! Like the engine, the loop hands the node each input at the time it is
+//! due, in time order: a timer at its deadline, a datagram when its path
+//! delivers it (under `sim launch` the time its frame says, see
+//! [`NetPath`]), a fault at its scheduled time; what the node sends leaves
+//! at that time too. So a process that reads late, because it was busy
+//! or not scheduled, does not fall behind the scenario's timeline: a real
+//! process's own CPU time counts only where it delays a datagram past the
+//! time it is due at the other end. Inputs the real world times (a file
+//! change seen by a poll, the start) come at the clock's reading; the
+//! time the node sees never goes back. Under `sim launch` the process
+//! also goes on for [`FINISH`] (real time) after the end, handling what
+//! was due by the end, as the engine processes every event due by the stop
+//! time.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -32,6 +46,13 @@ const WATCH_POLL: Duration = Duration::from_millis(20);
 /// How long, in real time, a process keeps reading its socket after the
 /// end to tell datagrams in flight at the end from lost ones.
 const DRAIN: Duration = Duration::from_millis(100);
+/// How long, in real time, a process under `sim launch` goes on after the
+/// scenario's end handling the inputs due by the end that it has not yet
+/// handled (it read them late), before it stops.
+pub const FINISH: Duration = Duration::from_secs(1);
+/// The most datagrams taken off the socket at once before due inputs are
+/// handled.
+const READ_BURST: usize = 1024;
 /// How often, at most, what changed in the counters is written, in real
 /// time.
 const COUNTERS_EVERY: Duration = Duration::from_millis(50);
@@ -112,16 +133,37 @@ pub struct NodeRun {
     pub rng: StreamRng,
     /// Faults the process applies to itself, in time order.
     pub faults: Vec<SelfFault>,
+    /// The scenario time the host starts (or restarts) at: when the node
+    /// is given its start, however late the process got there.
+    pub start_at: SimTime,
     /// Whether this process is a restart after a crash.
     pub restarted: bool,
     /// Set by the signal handler.
     pub stop: Arc<AtomicBool>,
 }
 
+/// An input the loop hands the node at a time it knows in advance, in the
+/// order the engine takes events of one time.
+#[derive(Clone, Copy, Debug)]
+enum Due {
+    /// The first of [`NodeRun::faults`].
+    Fault,
+    /// The path's next rule change.
+    PathChange,
+    /// A timer.
+    Timer(TimerId),
+    /// The path's next incoming datagram.
+    Delivery,
+}
+
 /// The mutable state of the loop.
 struct Loop {
     run: NodeRun,
     timers: BTreeMap<TimerId, SimTime>,
+    /// The true time of the input being handled: what the node is given
+    /// (through the host's clock) and what its outputs are stamped with.
+    /// Never goes back.
+    at: SimTime,
     pending: VecDeque<Input>,
     /// During a storage outage, the file operations held until its end.
     held_files: Option<VecDeque<Box<FileOp>>>,
@@ -150,6 +192,7 @@ impl NodeRun {
         let mut l = Loop {
             run: self,
             timers: BTreeMap::new(),
+            at: SimTime::ZERO,
             pending: VecDeque::new(),
             held_files: None,
             inputs: 0,
@@ -192,8 +235,16 @@ pub fn watchdog(
 impl Loop {
     fn run_loop(&mut self) -> io::Result<Ended> {
         let restarted = self.run.restarted;
-        self.apply_due_faults(self.run.clock.now())?;
+        self.at = self.run.start_at;
+        self.handle_by(self.run.start_at.min(self.run.end))?;
         self.feed(Input::Start { restarted })?;
+        let finish_by = Instant::now()
+            + self.run.clock.real_until(self.run.end)
+            + if self.run.path.emulates() {
+                FINISH
+            } else {
+                Duration::ZERO
+            };
         let mut next_watch = Instant::now();
         let mut next_counters = Instant::now() + COUNTERS_EVERY;
         let ended = loop {
@@ -201,15 +252,13 @@ impl Loop {
                 break Ended::Signal;
             }
             let now = self.run.clock.now();
-            if now >= self.run.end {
+            if now >= self.run.end && Instant::now() >= finish_by {
                 break Ended::Duration;
             }
-            self.apply_due_faults(now)?;
-            self.fire_due_timers()?;
-            self.move_datagrams()?;
-            if self.watching() && Instant::now() >= next_watch {
+            self.handle_due()?;
+            if now < self.run.end && self.watching() && Instant::now() >= next_watch {
                 for path in self.run.dir.poll_changes() {
-                    self.feed(Input::FileChanged { path })?;
+                    self.feed_now(Input::FileChanged { path })?;
                 }
                 next_watch = Instant::now() + WATCH_POLL;
             }
@@ -227,15 +276,8 @@ impl Loop {
             }
             self.run.log.flush()?;
             self.run.rows.flush()?;
-            let wait = self.wait(next_watch);
-            match self.run.transport.receive(wait)? {
-                Received::Message { from, payload } => {
-                    let now = self.run.clock.now();
-                    self.run.path.arrive(now, from, payload.into());
-                    self.move_datagrams()?;
-                }
-                Received::Dropped | Received::Fragment | Received::Nothing => {}
-            }
+            let wait = self.wait(next_watch, finish_by);
+            self.receive(wait)?;
         };
         self.end_path();
         if ended == Ended::Duration {
@@ -252,20 +294,97 @@ impl Loop {
         Ok(ended)
     }
 
-    /// Sends the datagrams due out of the path and feeds the node those
-    /// due in, until none is due.
-    fn move_datagrams(&mut self) -> io::Result<()> {
-        loop {
-            let now = self.run.clock.now();
-            while let Some((to, payload)) = self.run.path.pop_outgoing(now) {
-                self.run.transport.transmit(to, &payload);
+    /// Waits up to `wait` for a datagram, then takes every one waiting
+    /// (up to [`READ_BURST`]) into the path.
+    fn receive(&mut self, mut wait: Duration) -> io::Result<()> {
+        for _ in 0..READ_BURST {
+            match self.run.transport.receive(wait)? {
+                Received::Message {
+                    from,
+                    payload,
+                    due_ns,
+                } => {
+                    let now = self.run.clock.now();
+                    self.run.path.arrive(now, from, payload.into(), due_ns);
+                }
+                Received::Dropped | Received::Fragment => {}
+                Received::Nothing => return Ok(()),
             }
-            let Some((from, payload)) = self.run.path.pop_incoming(now) else {
-                return Ok(());
-            };
-            self.run.transport.count_delivered(from, payload.len());
-            self.feed(Input::Message { from, payload })?;
+            wait = Duration::ZERO;
         }
+        Ok(())
+    }
+
+    /// Hands the node, in time order, every input due by now (at most the
+    /// end), each at its due time, sending what falls due meanwhile. Each
+    /// round reads the clock, then every datagram waiting, then handles
+    /// what is due by that reading: a datagram its sender sent on time is
+    /// in the path by then, so one due earlier than an input handled comes
+    /// later only if its sender sent it late (counted as a late delivery).
+    fn handle_due(&mut self) -> io::Result<()> {
+        loop {
+            let limit = self.run.clock.now().min(self.run.end);
+            self.receive(Duration::ZERO)?;
+            if !self.handle_by(limit)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends what is due and hands the node every input due by `limit`;
+    /// whether there was one.
+    fn handle_by(&mut self, limit: SimTime) -> io::Result<bool> {
+        let mut handled = false;
+        loop {
+            let now = self.run.clock.now().min(self.run.end);
+            while let Some((to, payload, due_ns)) = self.run.path.pop_outgoing(now) {
+                self.run.transport.transmit(to, &payload, due_ns);
+            }
+            let Some((at, due)) = self.next_due().filter(|(at, _)| *at <= limit) else {
+                return Ok(handled);
+            };
+            handled = true;
+            if at < self.at {
+                self.run.path.count_late(self.at - at);
+            }
+            self.at = self.at.max(at);
+            match due {
+                Due::Fault => self.apply_fault()?,
+                Due::PathChange => self.apply_path_changes(at)?,
+                Due::Timer(timer) => {
+                    self.timers.remove(&timer);
+                    self.feed(Input::Timer(timer))?;
+                }
+                Due::Delivery => {
+                    if let Some((from, payload)) = self.run.path.pop_incoming(at) {
+                        self.run.transport.count_delivered(from, payload.len());
+                        self.feed(Input::Message { from, payload })?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next input due and its true time: the earliest, ties in the
+    /// order of [`Due`]'s variants.
+    fn next_due(&self) -> Option<(SimTime, Due)> {
+        let clock = &self.run.clock;
+        let timer = self
+            .timers
+            .iter()
+            .min_by_key(|(id, at)| (clock.global(**at), id.code()))
+            .map(|(id, at)| (clock.global(*at), Due::Timer(*id)));
+        [
+            self.run.faults.first().map(|f| (f.at, Due::Fault)),
+            self.run.path.next_change().map(|at| (at, Due::PathChange)),
+            timer,
+            self.run.path.next_delivery().map(|at| (at, Due::Delivery)),
+        ]
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .min_by_key(|(rank, (at, _))| (*at, *rank))
+        .map(|(_, next)| next)
     }
 
     /// At the end: what is still in the path was in flight, not lost.
@@ -280,58 +399,62 @@ impl Loop {
         }
     }
 
-    /// How long the next receive may block: until the next timer, fault,
-    /// watch poll or the end, at most [`MAX_WAIT`].
-    fn wait(&self, next_watch: Instant) -> Duration {
-        let clock = &self.run.clock;
-        let mut due = self.run.end;
-        if let Some(at) = self.timers.values().min() {
-            due = due.min(clock.global(*at));
-        }
-        if let Some(f) = self.run.faults.first() {
-            due = due.min(f.at);
-        }
-        if let Some(at) = self.run.path.next_due() {
-            due = due.min(at);
-        }
-        if let Some(at) = self.run.crashes.first() {
-            due = due.min(SimTime::from_nanos(
-                at.as_nanos().saturating_sub(BEFORE_CRASH.as_nanos()),
-            ));
-        }
-        let mut wait = clock.real_until(due).min(MAX_WAIT);
+    /// How long the next receive may block: until the next input or crash
+    /// due by the end, the watch poll or `finish_by` (the end, or the end
+    /// of [`FINISH`]), at most [`MAX_WAIT`].
+    fn wait(&self, next_watch: Instant, finish_by: Instant) -> Duration {
+        let crash =
+            self.run.crashes.first().map(|at| {
+                SimTime::from_nanos(at.as_nanos().saturating_sub(BEFORE_CRASH.as_nanos()))
+            });
+        let due = [
+            self.next_due().map(|(at, _)| at),
+            self.run.path.next_due(),
+            crash,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|at| *at <= self.run.end)
+        .min();
+        let mut wait = due.map_or(MAX_WAIT, |at| self.run.clock.real_until(at));
+        wait = wait
+            .min(MAX_WAIT)
+            .min(finish_by.saturating_duration_since(Instant::now()));
         if self.watching() {
             wait = wait.min(next_watch.saturating_duration_since(Instant::now()));
         }
         wait
     }
 
-    /// Carries out the faults due at `now` (the node's own and the path's
-    /// rules), each recorded at its scheduled time.
-    fn apply_due_faults(&mut self, now: SimTime) -> io::Result<()> {
-        while self.run.faults.first().is_some_and(|f| f.at <= now) {
-            let fault = self.run.faults.remove(0);
-            let apply = match fault.action {
-                SelfAction::Misbehave(on) => {
-                    self.feed(Input::Misbehave { on })?;
-                    on
-                }
-                SelfAction::Skew(skew) => {
-                    self.run.clock.set_skew(skew);
-                    true
-                }
-                SelfAction::StorageOutage(on) => {
-                    self.storage_outage(on)?;
-                    on
-                }
-            };
-            self.run.log.append(&HostRecord::Fault {
-                at_ns: fault.at.as_nanos(),
-                index: fault.index,
-                apply,
-            })?;
-        }
-        for change in self.run.path.apply_due(now) {
+    /// Carries out the first of the process's own faults, recorded at its
+    /// scheduled time.
+    fn apply_fault(&mut self) -> io::Result<()> {
+        let fault = self.run.faults.remove(0);
+        let apply = match fault.action {
+            SelfAction::Misbehave(on) => {
+                self.feed(Input::Misbehave { on })?;
+                on
+            }
+            SelfAction::Skew(skew) => {
+                self.run.clock.set_skew(skew);
+                true
+            }
+            SelfAction::StorageOutage(on) => {
+                self.storage_outage(on)?;
+                on
+            }
+        };
+        self.run.log.append(&HostRecord::Fault {
+            at_ns: fault.at.as_nanos(),
+            index: fault.index,
+            apply,
+        })
+    }
+
+    /// Puts the path's rule changes due at `at` in force, each recorded at
+    /// its scheduled time.
+    fn apply_path_changes(&mut self, at: SimTime) -> io::Result<()> {
+        for change in self.run.path.apply_due(at) {
             self.run.log.append(&HostRecord::Fault {
                 at_ns: change.at.as_nanos(),
                 index: change.index,
@@ -362,29 +485,19 @@ impl Loop {
         self.run.dir.is_watching() && self.held_files.is_none()
     }
 
-    fn fire_due_timers(&mut self) -> io::Result<()> {
-        loop {
-            let local = self.run.clock.local(self.run.clock.now());
-            let due = self
-                .timers
-                .iter()
-                .filter(|(_, at)| **at <= local)
-                .min_by_key(|(id, at)| (**at, id.code()))
-                .map(|(id, _)| *id);
-            let Some(timer) = due else {
-                return Ok(());
-            };
-            self.timers.remove(&timer);
-            self.feed(Input::Timer(timer))?;
-        }
+    /// Feeds `input`, which the real world timed (the start, a file change
+    /// a poll saw), at the clock's reading.
+    fn feed_now(&mut self, input: Input) -> io::Result<()> {
+        self.at = self.at.max(self.run.clock.now());
+        self.feed(input)
     }
 
-    /// Feeds `input` and everything it leads to (file results), carrying
-    /// out every output in order.
+    /// Feeds `input` and everything it leads to (file results) at the
+    /// current input's time, carrying out every output in order.
     fn feed(&mut self, input: Input) -> io::Result<()> {
         self.pending.push_back(input);
         while let Some(input) = self.pending.pop_front() {
-            let true_now = self.run.clock.now();
+            let true_now = self.at;
             let local = self.run.clock.local(true_now);
             self.inputs += 1;
             self.run.node.handle_input(local, input, &mut self.run.rng);
@@ -430,6 +543,8 @@ impl Loop {
         let path = &self.run.path.counters;
         NodeCounters {
             inputs: self.inputs,
+            late_inputs: path.late,
+            late_ns: path.late_ns,
             writes: fs.writes,
             reads: fs.reads,
             lists: fs.lists,

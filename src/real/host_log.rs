@@ -143,6 +143,14 @@ pub struct NodeCounters {
     /// Inputs fed to the node (the real run's "events").
     #[serde(skip_serializing_if = "is_zero")]
     pub inputs: u64,
+    /// Inputs handled later than they were due: datagrams read after the
+    /// process had handled inputs due later (their senders sent them late,
+    /// busy or not scheduled), so the node saw them out of time order.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub late_inputs: u64,
+    /// How much later than due, in all (ns).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub late_ns: u64,
     /// File writes completed.
     #[serde(skip_serializing_if = "is_zero")]
     pub writes: u64,
@@ -183,7 +191,16 @@ macro_rules! each_counter {
             bytes_received,
             send_errors
         );
-        $nums!(inputs, writes, reads, lists, metadata, stats);
+        $nums!(
+            inputs,
+            late_inputs,
+            late_ns,
+            writes,
+            reads,
+            lists,
+            metadata,
+            stats
+        );
         $maps!(sent_to, copies_to, held_to, received_from, in_flight_from);
         $maps!(dropped, rejected, protocols, fs_refused);
     };
@@ -228,6 +245,8 @@ impl NodeCounters {
             dropped: _,
             rejected: _,
             inputs: _,
+            late_inputs: _,
+            late_ns: _,
             writes: _,
             reads: _,
             lists: _,

@@ -12,10 +12,15 @@
 //! up-link's serialization, the path latency, a jitter drawn uniformly in
 //! `0..=jitter` and a loss draw from the compounded loss; under Shadow
 //! (whose graph has latency, loss and bandwidth but no jitter) only the
-//! jitter. A datagram is held until its arrival time and then sent, so the
-//! receiver sees it when the simulator would deliver it. Arrivals are
-//! cut by a partition in force when they arrive (in flight when it
-//! started), and under `sim launch` wait for the receiver's down-link.
+//! jitter. Under Shadow a datagram is held until its arrival time and
+//! then sent, so the receiver sees it when the simulator would deliver it.
+//! Under `sim launch` it is sent at once and its frame says when it
+//! arrives (its due time); the receiver holds it until then and takes it
+//! as arriving then, however late the process reads it (a process busy
+//! with other work, or not scheduled, reads and sends late; the
+//! simulator's hosts take no time). Arrivals are delivered in order of
+//! arrival, under `sim launch` after the receiver's down-link has carried
+//! them, and are cut by a partition in force when they are delivered.
 //!
 //! Draws come from the process's own stream (`real-network`, and each
 //! rule's `real-fault-rule`), so a real run's choices are fixed by the
@@ -52,6 +57,15 @@ struct Change {
     rule: Option<Box<dyn NetworkRule>>,
 }
 
+/// A datagram on its way out.
+struct Outgoing {
+    /// The receiver.
+    to: HostId,
+    payload: Payload,
+    /// The due time its frame carries (see [`NetPath::pop_outgoing`]).
+    due_ns: u64,
+}
+
 /// A datagram waiting in the path.
 struct Held {
     /// The other end (the receiver of an outgoing one, the sender of an
@@ -67,6 +81,12 @@ pub struct PathCounters {
     pub dropped: BTreeMap<String, u64>,
     /// Extra copies sent, by destination host id.
     pub copies_to: BTreeMap<u32, u64>,
+    /// Inputs the process handled later than they were due (a datagram
+    /// read after the process had handled inputs due later: its sender
+    /// sent it late), and by how long in all (ns).
+    pub late: u64,
+    /// See `late`.
+    pub late_ns: u64,
 }
 
 /// One process's path.
@@ -83,11 +103,13 @@ pub struct NetPath {
     up_free: SimTime,
     down_free: SimTime,
     /// Outgoing datagrams by (send time, order).
-    outgoing: BTreeMap<(SimTime, u64), Held>,
-    /// Incoming datagrams by delivery time (in arrival order: the
-    /// down-link serves them first come, first served).
-    incoming: VecDeque<(SimTime, Held)>,
+    outgoing: BTreeMap<(SimTime, u64), Outgoing>,
+    /// Incoming datagrams by (arrival time, order): the down-link serves
+    /// them first come, first served.
+    incoming: BTreeMap<(SimTime, u64), Held>,
     order: u64,
+    /// The latest arrival time of a datagram delivered so far.
+    delivered_upto: SimTime,
     /// What happened so far.
     pub counters: PathCounters,
 }
@@ -119,8 +141,9 @@ impl NetPath {
             up_free: SimTime::ZERO,
             down_free: SimTime::ZERO,
             outgoing: BTreeMap::new(),
-            incoming: VecDeque::new(),
+            incoming: BTreeMap::new(),
             order: 0,
+            delivered_upto: SimTime::ZERO,
             counters: PathCounters::default(),
         }
     }
@@ -176,11 +199,40 @@ impl NetPath {
     /// datagram or a delivery.
     pub fn next_due(&self) -> Option<SimTime> {
         let times = [
-            self.changes.front().map(|c| c.at),
+            self.next_change(),
             self.outgoing.keys().next().map(|(at, _)| *at),
-            self.incoming.front().map(|(at, _)| *at),
+            self.next_delivery(),
         ];
         times.into_iter().flatten().min()
+    }
+
+    /// When the next rule change is due.
+    pub fn next_change(&self) -> Option<SimTime> {
+        self.changes.front().map(|c| c.at)
+    }
+
+    /// When the next incoming datagram is delivered to the node (once the
+    /// down-link has carried it, if emulated).
+    pub fn next_delivery(&self) -> Option<SimTime> {
+        let ((arrived, _), held) = self.incoming.first_key_value()?;
+        Some(self.delivery_time(*arrived, held.payload.len()))
+    }
+
+    /// When a datagram of `len` bytes that arrived at `arrived` is through
+    /// the down-link (which is free from `down_free`), if emulated.
+    fn delivery_time(&self, arrived: SimTime, len: usize) -> SimTime {
+        if self.model != PathModel::Emulate {
+            return arrived;
+        }
+        let down = self.network.hosts[self.me.index()].down;
+        self.down_free.max(arrived) + down.transmit_time(len as u64)
+    }
+
+    /// Whether the process reproduces the scenario's paths itself (`sim
+    /// launch`): then a datagram carries its due time and the process
+    /// handles what was due before the end after the end has passed.
+    pub fn emulates(&self) -> bool {
+        self.model == PathModel::Emulate
     }
 
     /// The node sends `payload` to `to` at `now`: dropped, or held until
@@ -216,15 +268,29 @@ impl NetPath {
         let arrival = departure + latency + fate.extra_latency + jitter;
         for after in &fate.duplicates {
             *self.counters.copies_to.entry(to.0).or_default() += 1;
-            self.hold_out(arrival + *after, to, payload.clone());
+            self.hold_out(now, arrival + *after, to, payload.clone());
         }
-        self.hold_out(arrival, to, payload);
+        self.hold_out(now, arrival, to, payload);
     }
 
-    fn hold_out(&mut self, at: SimTime, to: HostId, payload: Payload) {
+    /// Queues a datagram sent at `now` that arrives at `arrival`. Under
+    /// `sim launch` it leaves at once, saying when it is due, and the
+    /// receiver holds it until then: held here, it would leave late
+    /// whenever this process is busy or not scheduled at its due time.
+    /// Elsewhere (under Shadow, whose network adds the latency) it is held
+    /// here until its arrival time.
+    fn hold_out(&mut self, now: SimTime, arrival: SimTime, to: HostId, payload: Payload) {
+        let (send_at, due_ns) = match self.model {
+            PathModel::Emulate => (now, arrival.as_nanos()),
+            PathModel::Jitter | PathModel::Faults => (arrival, 0),
+        };
         self.order += 1;
-        let held = Held { peer: to, payload };
-        self.outgoing.insert((at, self.order), held);
+        let out = Outgoing {
+            to,
+            payload,
+            due_ns,
+        };
+        self.outgoing.insert((send_at, self.order), out);
     }
 
     fn drop(&mut self, reason: DropReason) {
@@ -252,41 +318,53 @@ impl NetPath {
         found
     }
 
-    /// The next outgoing datagram due at `now`: (receiver, payload).
-    pub fn pop_outgoing(&mut self, now: SimTime) -> Option<(HostId, Payload)> {
+    /// Counts an input handled `by` later than it was due.
+    pub fn count_late(&mut self, by: SimDuration) {
+        self.counters.late += 1;
+        self.counters.late_ns += by.as_nanos();
+    }
+
+    /// The next outgoing datagram to be sent by `now`: (receiver,
+    /// payload, the due time its frame carries: its arrival time when the
+    /// path is emulated, else 0).
+    pub fn pop_outgoing(&mut self, now: SimTime) -> Option<(HostId, Payload, u64)> {
         let first = self.outgoing.first_entry()?;
         if first.key().0 > now {
             return None;
         }
-        let held = first.remove();
-        Some((held.peer, held.payload))
+        let out = first.remove();
+        Some((out.to, out.payload, out.due_ns))
     }
 
-    /// A datagram from `from` reached the socket at `now`: cut by a
-    /// partition in force, or queued for the down-link (at once unless
-    /// the path is emulated).
-    pub fn arrive(&mut self, now: SimTime, from: HostId, payload: Payload) {
-        if !self.rules.is_empty() && self.rules.cuts(from, self.me) {
-            return self.drop(DropReason::Partition);
-        }
-        let mut delivered = now;
-        if self.model == PathModel::Emulate {
-            let down = self.network.hosts[self.me.index()].down;
-            delivered = self.down_free.max(now) + down.transmit_time(payload.len() as u64);
-            self.down_free = delivered;
+    /// A datagram from `from` reached the socket at `now`; its frame says
+    /// it is due at `due_ns` (0: none). It arrived at its due time if the
+    /// path is emulated (the sender's delay line set it), else now.
+    pub fn arrive(&mut self, now: SimTime, from: HostId, payload: Payload, due_ns: u64) {
+        let arrived = match self.model {
+            PathModel::Emulate if due_ns != 0 => SimTime::from_nanos(due_ns),
+            PathModel::Emulate | PathModel::Jitter | PathModel::Faults => now,
+        };
+        self.order += 1;
+        if arrived < self.delivered_upto {
+            self.count_late(self.delivered_upto - arrived);
         }
         let held = Held {
             peer: from,
             payload,
         };
-        self.incoming.push_back((delivered, held));
+        self.incoming.insert((arrived, self.order), held);
     }
 
-    /// The next incoming datagram deliverable at `now`: (sender, payload),
-    /// unless a partition started while it crossed the down-link.
+    /// The next incoming datagram delivered by `now`: (sender, payload),
+    /// unless a partition in force cuts it (then the next).
     pub fn pop_incoming(&mut self, now: SimTime) -> Option<(HostId, Payload)> {
-        while self.incoming.front().is_some_and(|(at, _)| *at <= now) {
-            let (_, held) = self.incoming.pop_front()?;
+        while self.next_delivery().is_some_and(|at| at <= now) {
+            let delivered = self.next_delivery()?;
+            let ((arrived, _), held) = self.incoming.pop_first()?;
+            self.delivered_upto = self.delivered_upto.max(arrived);
+            if self.model == PathModel::Emulate {
+                self.down_free = delivered;
+            }
             if !self.rules.is_empty() && self.rules.cuts(held.peer, self.me) {
                 self.drop(DropReason::Partition);
                 continue;
@@ -300,10 +378,10 @@ impl NetPath {
     /// yet sent, by receiver; received but not yet delivered, by sender).
     pub fn in_flight(&self) -> (BTreeMap<u32, u64>, BTreeMap<u32, u64>) {
         let (mut to, mut from) = (BTreeMap::new(), BTreeMap::new());
-        for held in self.outgoing.values() {
-            *to.entry(held.peer.0).or_default() += 1;
+        for out in self.outgoing.values() {
+            *to.entry(out.to.0).or_default() += 1;
         }
-        for (_, held) in &self.incoming {
+        for held in self.incoming.values() {
             *from.entry(held.peer.0).or_default() += 1;
         }
         (to, from)
@@ -341,12 +419,14 @@ mod tests {
         vec![7u8; 1000].into()
     }
 
-    /// Everything sent out by `until`, with its send time.
+    /// Everything sent out by `until`, with its send time (its due time
+    /// when it carries one).
     fn drain(p: &mut NetPath, until: u64) -> Vec<(u64, HostId)> {
         let mut out = Vec::new();
         for ms in 0..=until {
-            while let Some((to, _)) = p.pop_outgoing(at(ms)) {
-                out.push((ms, to));
+            while let Some((to, _, due_ns)) = p.pop_outgoing(at(ms)) {
+                let due = if due_ns == 0 { ms } else { due_ns / MS };
+                out.push((due, to));
             }
         }
         out
@@ -365,9 +445,43 @@ mod tests {
         assert_eq!(drain(&mut p, 50), vec![(5, HostId(1))]);
         // Arrivals wait for the down-link when emulated.
         let mut p = path(PathModel::Emulate, 0, 0.0);
-        p.arrive(at(3), HostId(2), payload());
+        p.arrive(at(3), HostId(2), payload(), 0);
         assert!(p.pop_incoming(at(3)).is_none());
         assert_eq!(p.pop_incoming(at(4)).map(|(h, _)| h), Some(HostId(2)));
+    }
+
+    #[test]
+    fn an_emulated_datagram_carries_its_due_time_and_arrives_then() {
+        let mut p = path(PathModel::Emulate, 0, 0.0);
+        p.send(at(0), HostId(1), payload());
+        // It leaves at once and says when it is due.
+        assert_eq!(p.pop_outgoing(at(0)).map(|(_, _, due)| due), Some(21 * MS));
+        // Read late, a datagram counts from its due time: the down-link
+        // took 1 ms, and those read out of order are delivered in order.
+        p.arrive(at(40), HostId(2), payload(), 12 * MS);
+        p.arrive(at(41), HostId(1), payload(), 10 * MS);
+        assert_eq!(p.next_delivery(), Some(at(11)));
+        assert_eq!(p.pop_incoming(at(41)).map(|(h, _)| h), Some(HostId(1)));
+        assert_eq!(p.next_delivery(), Some(at(13)));
+        assert_eq!(p.pop_incoming(at(41)).map(|(h, _)| h), Some(HostId(2)));
+        assert_eq!((p.counters.late, p.counters.late_ns), (0, 0));
+        // One due before a datagram already delivered came too late: it is
+        // delivered now (after the down-link) and counted.
+        p.arrive(at(42), HostId(1), payload(), 11 * MS);
+        assert_eq!(p.pop_incoming(at(42)).map(|(h, _)| h), Some(HostId(1)));
+        assert_eq!((p.counters.late, p.counters.late_ns), (1, MS));
+        // Back-to-back arrivals queue on the down-link.
+        p.arrive(at(50), HostId(1), payload(), 20 * MS);
+        p.arrive(at(50), HostId(2), payload(), 20 * MS);
+        assert_eq!(p.pop_incoming(at(50)).map(|(h, _)| h), Some(HostId(1)));
+        assert_eq!(p.next_delivery(), Some(at(22)));
+        // Under Shadow the network decides: no due time goes out, and a
+        // datagram arrives when it is read.
+        let mut p = path(PathModel::Jitter, 0, 0.0);
+        p.send(at(5), HostId(1), payload());
+        assert_eq!(p.pop_outgoing(at(5)).map(|(_, _, due)| due), Some(0));
+        p.arrive(at(9), HostId(2), payload(), 3 * MS);
+        assert_eq!(p.next_delivery(), Some(at(9)));
     }
 
     #[test]
@@ -418,7 +532,7 @@ mod tests {
         p.send(at(15), HostId(1), payload());
         p.send(at(15), HostId(2), payload());
         // A datagram from across the partition arriving now is cut too.
-        p.arrive(at(15), HostId(1), payload());
+        p.arrive(at(15), HostId(1), payload(), 0);
         assert!(p.pop_incoming(at(15)).is_none());
         assert_eq!(p.counters.dropped["partition"], 2);
         assert_eq!(drain(&mut p, 15), vec![(15, HostId(2))]);

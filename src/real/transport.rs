@@ -121,6 +121,9 @@ pub enum Received {
         from: HostId,
         /// The payload for the node.
         payload: Vec<u8>,
+        /// When the sender's emulated path delivers it (scenario ns; 0:
+        /// when it arrives), from the frame's [`Stamp`].
+        due_ns: u64,
     },
     /// A datagram was dropped (and counted).
     Dropped,
@@ -189,11 +192,12 @@ impl Transport {
     /// simulator): one frame, cut into pieces if it is larger than a
     /// datagram, queued while the socket's send buffer is full. Each call
     /// makes a new frame with the next sequence number, so copies a
-    /// duplication fault makes are not replays. A message that cannot be
+    /// duplication fault makes are not replays. The frame says the message
+    /// is due at `due_ns` (see [`Stamp::due_ns`]). A message that cannot be
     /// sealed or addressed, or finds the send queue full, is counted in
     /// `send_errors`.
-    pub fn transmit(&mut self, to: HostId, payload: &[u8]) {
-        let Some(datagrams) = self.seal(to, payload) else {
+    pub fn transmit(&mut self, to: HostId, payload: &[u8], due_ns: u64) {
+        let Some(datagrams) = self.seal(to, payload, due_ns) else {
             self.counters.send_errors += 1;
             return;
         };
@@ -208,12 +212,13 @@ impl Transport {
     }
 
     /// The datagrams of `payload` sealed for `to` with the next sequence
-    /// number: the frame itself, or its pieces.
-    fn seal(&mut self, to: HostId, payload: &[u8]) -> Option<Vec<Vec<u8>>> {
+    /// number and `due_ns`: the frame itself, or its pieces.
+    fn seal(&mut self, to: HostId, payload: &[u8], due_ns: u64) -> Option<Vec<Vec<u8>>> {
         let next = self.next_seq.get_mut(to.index())?;
         let stamp = Stamp {
             epoch: self.epoch,
             seq: *next,
+            due_ns,
         };
         *next += 1;
         let frame = frame::seal(&self.identity, self.me, to, stamp, payload).ok()?;
@@ -333,6 +338,7 @@ impl Transport {
             Ok(opened) => Received::Message {
                 from: opened.from,
                 payload: opened.payload.to_vec(),
+                due_ns: opened.stamp.due_ns,
             },
             Err(e) => {
                 self.count_rejected(e.reason());
@@ -569,14 +575,18 @@ mod tests {
         (a, b)
     }
 
-    /// Receives until a message arrives (or two seconds pass).
-    fn next_message(t: &mut Transport) -> Option<(HostId, Vec<u8>)> {
+    /// Receives until a message arrives (or two seconds pass): its sender,
+    /// payload and due time.
+    fn next_message(t: &mut Transport) -> Option<(HostId, Vec<u8>, u64)> {
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
-            if let Received::Message { from, payload } =
-                t.receive(Duration::from_millis(50)).unwrap()
+            if let Received::Message {
+                from,
+                payload,
+                due_ns,
+            } = t.receive(Duration::from_millis(50)).unwrap()
             {
-                return Some((from, payload));
+                return Some((from, payload, due_ns));
             }
         }
         None
@@ -586,22 +596,22 @@ mod tests {
     fn messages_larger_than_a_datagram_arrive_whole_over_real_udp() {
         let (mut a, mut b) = pair();
         let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        a.transmit(HostId(1), &big);
-        a.transmit(HostId(1), b"small");
+        a.transmit(HostId(1), &big, 7_000);
+        a.transmit(HostId(1), b"small", 0);
         let got = next_message(&mut b);
         let (sent, rejected) = (a.counters.send_errors, &b.counters.rejected);
         assert_eq!((sent, rejected.len()), (0, 0), "{rejected:?}");
         assert!(
-            got == Some((HostId(0), big)),
-            "the large message first, whole"
+            got == Some((HostId(0), big, 7_000)),
+            "the large message first, whole, with its due time"
         );
         let got = next_message(&mut b);
         assert!(
-            got == Some((HostId(0), b"small".to_vec())),
+            got == Some((HostId(0), b"small".to_vec(), 0)),
             "then the small one"
         );
         let too_big = vec![0; node_logic::codec::MAX_MESSAGE + 1];
-        a.transmit(HostId(1), &too_big);
+        a.transmit(HostId(1), &too_big, 0);
         assert_eq!(a.counters.send_errors, 1);
     }
 
@@ -624,8 +634,8 @@ mod tests {
         let wire = UdpSocket::bind("127.0.0.1:0").unwrap();
         let explicit = [("b".to_string(), wire.local_addr().unwrap())].into();
         a.book = AddressBook::new(vec!["a".into(), "b".into()], &explicit, 0);
-        a.transmit(HostId(1), &vec![7; 100_000]);
-        a.transmit(HostId(1), b"small");
+        a.transmit(HostId(1), &vec![7; 100_000], 0);
+        a.transmit(HostId(1), b"small", 0);
         let got = datagrams_at(&wire);
         assert!(got.iter().all(|d| d.len() <= MTU_PAYLOAD));
         let (pieces, frames): (Vec<_>, Vec<_>) = got.iter().partition(|d| fragment::is_piece(d));
@@ -642,7 +652,11 @@ mod tests {
     #[test]
     fn malformed_forged_and_duplicate_pieces_are_counted_not_delivered() {
         let (a, mut b) = pair();
-        let stamp = Stamp { epoch: 1, seq: 0 };
+        let stamp = Stamp {
+            epoch: 1,
+            seq: 0,
+            due_ns: 0,
+        };
         let to_b = (HostId(0), HostId(1));
         let sealed = frame::seal(&a.identity, to_b.0, to_b.1, stamp, &[3; 5_000]).unwrap();
         let mut forged = sealed.clone();
