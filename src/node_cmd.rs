@@ -25,7 +25,7 @@ use crate::jobs::single;
 use crate::real::clock::ScaledClock;
 use crate::real::driver::{NodeRun, SelfAction, SelfFault};
 use crate::real::host_log::{HostLog, HostRecord, LOG_FORMAT, ObservationRows};
-use crate::real::netpath::NetPath;
+use crate::real::netpath::{NetPath, PathModel};
 use crate::real::shared_dir::SharedDir;
 use crate::real::transport::{AddressBook, Transport};
 
@@ -134,7 +134,8 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
     // Started ahead of its time (`sim launch` does, so that setting up
     // costs no scenario time): wait for it, then drop what arrived before
     // the host was up, as the simulator drops messages to a host not yet
-    // started.
+    // started. An emulating path's datagrams say when they are due (they
+    // are sent early): the loop drops those due before the start.
     loop {
         let wait = clock.real_until(start_at);
         if wait.is_zero() || stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -142,16 +143,18 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
         }
         std::thread::sleep(wait.min(std::time::Duration::from_millis(20)));
     }
-    transport
-        .discard_waiting()
-        .map_err(|e| (Exit::RunFailed, format!("{}: {e}", host.name)))?;
+    if args.path != PathModel::Emulate {
+        transport
+            .discard_waiting()
+            .map_err(|e| (Exit::RunFailed, format!("{}: {e}", host.name)))?;
+    }
     log.append(&HostRecord::Boot {
         format: LOG_FORMAT,
         host: host.name.clone(),
         scenario: scenario.name.clone(),
         seed: scenario.seed,
         restarted: args.restarted,
-        at_ns: clock.now().as_nanos(),
+        at_ns: start_at.as_nanos(),
         time_scale: args.time_scale,
     })
     .and_then(|()| log.flush())

@@ -160,6 +160,16 @@ fn agree(what: &str, case: &Case, sim: &Value, real: &Value, block_slack: f64) {
     {
         failures.push(format!("{what}: faults skipped or processes interrupted"));
     }
+    // Every real run says whether it kept the scenario's timeline: how many
+    // inputs its processes handled later than due (none under Shadow,
+    // whose processes take no time).
+    match number(real, "real.late_inputs") {
+        Some(late) if what != "Shadow" || late == 0.0 => {}
+        _ => failures.push(format!(
+            "{what}: real.late_inputs {}",
+            real["real.late_inputs"]
+        )),
+    }
     assert!(
         failures.is_empty(),
         "{}: {}\n{real}",

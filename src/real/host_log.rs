@@ -43,7 +43,8 @@ pub enum HostRecord {
         seed: u64,
         /// Whether this is a restart after a crash.
         restarted: bool,
-        /// Scenario time of the boot, ns.
+        /// Scenario time of the boot, ns: the host's start time, when its
+        /// node is started (however late the process got there).
         at_ns: u64,
         /// Real seconds per scenario second.
         time_scale: f64,
