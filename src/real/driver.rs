@@ -10,9 +10,9 @@
 //! at that time too. So a process that reads late, because it was busy
 //! or not scheduled, does not fall behind the scenario's timeline: a real
 //! process's own CPU time counts only where it delays a datagram past the
-//! time it is due at the other end. Inputs the real world times (a file
-//! change seen by a poll, the start) come at the clock's reading; the
-//! time the node sees never goes back. Under `sim launch` the process
+//! time it is due at the other end. The start comes at the host's start
+//! time; a file change a poll sees, which the real world times, at the
+//! clock's reading; the time the node sees never goes back. Under `sim launch` the process
 //! also goes on for [`FINISH`] (real time) after the end, handling what
 //! was due by the end, as the engine processes every event due by the stop
 //! time.
@@ -49,7 +49,7 @@ const DRAIN: Duration = Duration::from_millis(100);
 /// How long, in real time, a process under `sim launch` goes on after the
 /// scenario's end handling the inputs due by the end that it has not yet
 /// handled (it read them late), before it stops.
-pub const FINISH: Duration = Duration::from_secs(1);
+const FINISH: Duration = Duration::from_secs(1);
 /// The most datagrams taken off the socket at once before due inputs are
 /// handled.
 const READ_BURST: usize = 1024;
