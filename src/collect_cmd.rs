@@ -16,6 +16,7 @@ use crate::jobs::single;
 use crate::real::assemble::Assembler;
 use crate::real::host_log::{self, HostRecord, LOG_SUFFIX};
 use sim::results::{Finished, PlotOptions, Reports};
+use sim_core::units::SimDuration;
 
 /// What a real run's summary says instead of a trace hash.
 pub const NO_TRACE_HASH: &str = "none (real processes)";
@@ -243,8 +244,25 @@ pub fn collect_into(
             run.interrupted
         );
     }
+    if let Some(warning) = late_warning(run.late_inputs.0, run.late_inputs.1) {
+        let _ = writeln!(text, "  {warning}");
+    }
     let _ = writeln!(text, "  results: {}", written.display());
     Ok(text)
+}
+
+/// The warning a real run gets when its processes handled `late` inputs
+/// later than due, `total` late in all: the run left the scenario's
+/// timeline there (ARCHITECTURE.md, "Inputs are handled at their due
+/// time").
+fn late_warning(late: u64, total: SimDuration) -> Option<String> {
+    if late == 0 {
+        return None;
+    }
+    let mean_ms = total.as_secs_f64() * 1e3 / late as f64;
+    Some(format!(
+        "warning: {late} inputs were handled later than due (mean {mean_ms:.1} ms; real.late_inputs): their senders got to them late (busy, or waiting for a core), so the run left the scenario's timeline there; launch at a larger --time-scale for a closer match"
+    ))
 }
 
 /// Every record file under `dir`, sorted.
@@ -313,5 +331,21 @@ fn run_seed(files: &[PathBuf], names: &[String]) -> Result<u64, (Exit, String)> 
                     .join(", ")
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_with_late_inputs_is_warned_with_their_mean_lateness() {
+        assert_eq!(late_warning(0, SimDuration::ZERO), None);
+        let warning = late_warning(4, SimDuration::from_millis(10)).unwrap();
+        assert!(
+            warning.starts_with("warning: 4 inputs were handled later than due (mean 2.5 ms;"),
+            "{warning}"
+        );
+        assert!(warning.contains("--time-scale"), "{warning}");
     }
 }
