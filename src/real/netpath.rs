@@ -66,10 +66,9 @@ struct Outgoing {
     due_ns: u64,
 }
 
-/// A datagram waiting in the path.
+/// A datagram that arrived, waiting for its delivery to the node.
 struct Held {
-    /// The other end (the receiver of an outgoing one, the sender of an
-    /// incoming one).
+    /// The sender.
     peer: HostId,
     payload: Payload,
 }
@@ -358,8 +357,7 @@ impl NetPath {
     /// The next incoming datagram delivered by `now`: (sender, payload),
     /// unless a partition in force cuts it (then the next).
     pub fn pop_incoming(&mut self, now: SimTime) -> Option<(HostId, Payload)> {
-        while self.next_delivery().is_some_and(|at| at <= now) {
-            let delivered = self.next_delivery()?;
+        while let Some(delivered) = self.next_delivery().filter(|at| *at <= now) {
             let ((arrived, _), held) = self.incoming.pop_first()?;
             self.delivered_upto = self.delivered_upto.max(arrived);
             if self.model == PathModel::Emulate {
