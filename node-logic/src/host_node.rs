@@ -102,4 +102,12 @@ impl Node for HostNode {
     fn take_work(&mut self) -> Work {
         self.meter.as_ref().map(|m| m.take()).unwrap_or_default()
     }
+
+    fn expect_message(&mut self, from: HostId, payload: &Payload) {
+        if let Ok((tag, _)) = wire::open_payload(payload)
+            && let Some(p) = self.protocol(tag)
+        {
+            p.expect_message(from);
+        }
+    }
 }

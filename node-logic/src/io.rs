@@ -50,6 +50,13 @@ pub trait Node {
     fn take_work(&mut self) -> Work {
         Work::default()
     }
+
+    /// A hint from the driver: `payload` from `from` will be handed to
+    /// this node soon (the simulator says so when the datagram reaches the
+    /// host's down-link, a few events before it is delivered). A node may
+    /// ask the processor for the memory handling it reads (see
+    /// [`crate::prefetch`]); it must change nothing a run could observe.
+    fn expect_message(&mut self, _from: HostId, _payload: &Payload) {}
 }
 
 /// What handling inputs cost a node, as counts of the operations a driver

@@ -20,6 +20,7 @@ pub mod listing;
 pub mod meter;
 pub mod observe;
 pub mod outbox;
+pub mod prefetch;
 pub mod protocols;
 mod serde_hex;
 pub mod testkit;

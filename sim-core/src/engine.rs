@@ -638,6 +638,9 @@ impl<N: Node> Simulation<N> {
                     return self.core.drop_message(from, to, reason, sink);
                 }
                 let at = self.core.transport.arrive(self.core.now, to, payload.len());
+                if let Some(Some(node)) = self.nodes.get_mut(to.index()) {
+                    node.expect_message(from, &payload);
+                }
                 self.core.schedule(at, Event::Deliver { from, to, payload });
             }
             Event::Deliver { from, to, payload } => {

@@ -180,6 +180,13 @@ impl<E> EventQueue<E> {
         let event = self.slots[slot].take()?;
         // Slots are below MAX_PENDING (2^24), so they fit in u32.
         self.free.push(slot as u32);
+        // The next event's payload was written thousands of events ago:
+        // ask for it now, while this one is handled.
+        if let Some(next) = self.soon.front().or_else(|| self.heap.peek())
+            && let Some(payload) = self.slots.get(next.slot())
+        {
+            node_logic::prefetch::prefetch(payload);
+        }
         Some((SimTime::from_nanos(entry.time), event))
     }
 

@@ -557,6 +557,9 @@ pub(crate) trait HostProtocol {
     fn misbehave(&mut self, _cx: &mut Cx<'_>, _on: bool) {}
     /// Another protocol of this host said something.
     fn local(&mut self, _cx: &mut Cx<'_>, _event: &Local) {}
+    /// A hint: a datagram of this protocol from `from` is due soon (see
+    /// [`crate::io::Node::expect_message`]); changes nothing.
+    fn expect_message(&self, _from: HostId) {}
 }
 
 #[cfg(test)]

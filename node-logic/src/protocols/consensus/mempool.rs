@@ -139,6 +139,9 @@ pub struct Mempool {
     meter: Option<Rc<Meter>>,
 }
 
+/// How many evictions ahead [`Mempool::prefetch_evictions`] looks.
+const PREFETCH_AHEAD: usize = 4;
+
 /// Bodies held at once (for the next heights, across views).
 const MAX_BODIES: usize = 16;
 
@@ -331,6 +334,7 @@ impl Mempool {
 
     /// Drops the first transaction in eviction order.
     fn evict_first(&mut self) {
+        self.prefetch_evictions();
         let slots = &self.slots;
         if let Some(slot) = self
             .order
@@ -338,6 +342,20 @@ impl Mempool {
             && self.release(slot).is_some()
         {
             self.stats.evicted += 1;
+        }
+    }
+
+    /// Under oldest-first, asks for the lines the next evictions read: the
+    /// queue [`PREFETCH_AHEAD`] items on, and the slot of the one half as
+    /// far (cold: they arrived a pool's size of deliveries ago).
+    fn prefetch_evictions(&self) {
+        if let Some(item) = self.order.ahead(2 * PREFETCH_AHEAD) {
+            crate::prefetch::prefetch(item);
+        }
+        if let Some(&(_, slot)) = self.order.ahead(PREFETCH_AHEAD)
+            && let Some(entry) = self.slots.get(slot as usize)
+        {
+            crate::prefetch::prefetch(entry);
         }
     }
 

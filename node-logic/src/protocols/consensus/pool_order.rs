@@ -106,6 +106,15 @@ impl PoolOrder {
         }
     }
 
+    /// Under oldest-first, the item `n` places from the front (it may be
+    /// stale): what eviction will read soon, for [`crate::prefetch`].
+    pub(crate) fn ahead(&self, n: usize) -> Option<&(u64, u32)> {
+        match self {
+            PoolOrder::Arrival { queue, .. } => queue.get(n),
+            PoolOrder::Fee(_) => None,
+        }
+    }
+
     /// The held slots in block-filling order: oldest first, or highest fee
     /// first (ties: newest first).
     pub(crate) fn filling<'a>(

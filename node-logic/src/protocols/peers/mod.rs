@@ -51,4 +51,7 @@ impl HostProtocol for PeerRegistry {
     fn message(&mut self, cx: &mut Cx<'_>, from: HostId, body: Reader<'_>) {
         self.handle_message(cx.now, from, body, cx.rng, cx.out);
     }
+    fn expect_message(&self, from: HostId) {
+        self.prefetch_peer(from);
+    }
 }

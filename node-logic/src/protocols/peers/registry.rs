@@ -487,6 +487,11 @@ impl PeerRegistry {
         );
     }
 
+    /// Asks for the state of peer `from`, whose message is due soon.
+    pub fn prefetch_peer(&self, from: HostId) {
+        self.peers.prefetch(&from);
+    }
+
     /// A datagram of the peer protocol arrived from `from` (header already
     /// checked); `body` is its undecoded body.
     pub fn handle_message(

@@ -118,6 +118,14 @@ impl PeerTable {
         self.states.get(i)
     }
 
+    /// Asks for the line of `id`'s state (see [`crate::prefetch`]): in a
+    /// large mesh each message reads a state no other recent one read.
+    pub(super) fn prefetch(&self, id: &HostId) {
+        if let Some(state) = self.get(id) {
+            crate::prefetch::prefetch(state);
+        }
+    }
+
     pub(super) fn get_mut(&mut self, id: &HostId) -> Option<&mut PeerState> {
         let i = self.find(id).ok()?;
         self.states.get_mut(i)
