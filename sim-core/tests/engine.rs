@@ -165,7 +165,10 @@ fn every_delivery_is_announced_to_its_receiver_first() {
         assert_eq!(node.unhinted, 0, "host {host}: a delivery without a hint");
         // Hinted and not delivered: only those still queued at the stop.
         let waiting: u32 = node.hinted.iter().sum();
-        assert!(waiting <= 3, "host {host}: {waiting} hints without a delivery");
+        assert!(
+            waiting <= 3,
+            "host {host}: {waiting} hints without a delivery"
+        );
     }
 }
 

@@ -482,6 +482,32 @@ mod tests {
         assert_eq!(p.next_delivery(), Some(at(9)));
     }
 
+    /// A frame may claim any due time (a peer's bug, or a hostile signer):
+    /// one far ahead waits for it without holding up the datagrams due
+    /// before it, without overflowing the down-link's arithmetic, and is
+    /// reported in flight at the end rather than delivered early.
+    #[test]
+    fn a_datagram_due_far_ahead_waits_without_holding_up_the_others() {
+        let mut p = path(PathModel::Emulate, 0, 0.0);
+        p.arrive(at(1), HostId(1), payload(), u64::MAX);
+        p.arrive(at(2), HostId(2), payload(), 1_000_000 * MS);
+        p.arrive(at(3), HostId(1), payload(), 3 * MS);
+        assert_eq!(p.next_delivery(), Some(at(4)));
+        assert_eq!(p.pop_incoming(at(4)).map(|(h, _)| h), Some(HostId(1)));
+        assert_eq!(p.next_delivery(), Some(at(1_000_001)));
+        assert!(p.pop_incoming(at(500_000)).is_none());
+        assert_eq!(
+            p.pop_incoming(at(1_000_001)).map(|(h, _)| h),
+            Some(HostId(2))
+        );
+        // The last saturates at the end of time instead of wrapping.
+        assert_eq!(p.next_delivery(), Some(SimTime::NEVER));
+        assert!(p.pop_incoming(at(u64::MAX / MS)).is_none());
+        let (_, from) = p.in_flight();
+        assert_eq!(from, BTreeMap::from([(1, 1)]));
+        assert_eq!((p.counters.late, p.counters.late_ns), (0, 0));
+    }
+
     #[test]
     fn loss_and_jitter_are_drawn_from_the_seeded_stream() {
         let run = || {
