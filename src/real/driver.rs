@@ -12,10 +12,10 @@
 //! process's own CPU time counts only where it delays a datagram past the
 //! time it is due at the other end. The start comes at the host's start
 //! time; a file change a poll sees, which the real world times, at the
-//! clock's reading; the time the node sees never goes back. Under `sim launch` the process
-//! also goes on for [`FINISH`] (real time) after the end, handling what
-//! was due by the end, as the engine processes every event due by the stop
-//! time.
+//! clock's reading; the time the node sees never goes back. Under `sim
+//! launch` the process also goes on for [`FINISH`] (real time) after the
+//! end, handling what was due by the end, as the engine processes every
+//! event due by the stop time.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
