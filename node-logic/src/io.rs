@@ -407,6 +407,22 @@ impl SharedBytes {
         let start = self.start as usize;
         &self.payload[start..start + self.len as usize]
     }
+    /// The first `len` of these bytes (`None` if there are fewer).
+    pub fn prefix(&self, len: usize) -> Option<SharedBytes> {
+        (len <= self.len()).then(|| SharedBytes {
+            payload: self.payload.clone(),
+            start: self.start,
+            len: len as u32,
+        })
+    }
+    /// Whether `other` names the very same bytes of the very same buffer
+    /// (so, the buffer being immutable and kept alive by both, the same
+    /// bytes without comparing them).
+    pub fn same_window(&self, other: &SharedBytes) -> bool {
+        Rc::ptr_eq(&self.payload.0, &other.payload.0)
+            && self.start == other.start
+            && self.len == other.len
+    }
     /// How many.
     pub fn len(&self) -> usize {
         self.len as usize
@@ -443,6 +459,23 @@ mod tests {
         assert!(SharedBytes::window(&payload, 3, 3).is_none());
         assert!(SharedBytes::window(&payload, usize::MAX, 2).is_none());
         assert_eq!(SharedBytes::copied(&[7, 8]).as_slice(), [7, 8]);
+        assert_eq!(window.prefix(2).unwrap().as_slice(), [2, 3]);
+        assert!(window.prefix(3).is_some() && window.prefix(4).is_none());
+    }
+
+    /// The same window means the same buffer and range, never merely
+    /// equal bytes.
+    #[test]
+    fn a_window_is_the_same_only_over_the_same_buffer_and_range() {
+        let payload = Payload::from(vec![1, 2, 1, 2]);
+        let a = SharedBytes::window(&payload, 0, 2).unwrap();
+        assert!(a.same_window(&SharedBytes::window(&payload.clone(), 0, 2).unwrap()));
+        assert!(a.same_window(&a.prefix(2).unwrap()));
+        let equal_bytes_elsewhere = SharedBytes::window(&payload, 2, 2).unwrap();
+        assert_eq!(a.as_slice(), equal_bytes_elsewhere.as_slice());
+        assert!(!a.same_window(&equal_bytes_elsewhere));
+        assert!(!a.same_window(&a.prefix(1).unwrap()));
+        assert!(!a.same_window(&SharedBytes::copied(&[1, 2])));
     }
 
     /// Every heartbeat moves outputs through the outbox and the engine by

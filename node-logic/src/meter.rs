@@ -18,7 +18,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::identity::{PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN};
-use crate::io::Work;
+use crate::io::{SharedBytes, Work};
 use crate::protocols::consensus::SignatureVerifier;
 
 /// Signatures a metered host remembers as verified, unless its driver says
@@ -110,10 +110,41 @@ impl SignatureVerifier for MeteredVerifier {
         message: &[u8],
         signature: &[u8; SIGNATURE_LEN],
     ) -> bool {
+        let ok = self.inner.verify(key, domain, message, signature);
+        self.charge(key, signature, ok)
+    }
+
+    fn verify_window(
+        &self,
+        key: &PublicKey,
+        domain: &[u8],
+        message: &SharedBytes,
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> bool {
+        let ok = self.inner.verify_window(key, domain, message, signature);
+        self.charge(key, signature, ok)
+    }
+
+    fn signed(
+        &self,
+        key: &PublicKey,
+        domain: &[u8],
+        message: &[u8],
+        signature: &[u8; SIGNATURE_LEN],
+    ) {
+        // Vouching saves the simulator work, not the modelled host's: the
+        // host is still charged for the check when it is asked for.
+        self.inner.signed(key, domain, message, signature);
+    }
+}
+
+impl MeteredVerifier {
+    /// Charges the host's meter for a check whose answer was `ok`: a hit
+    /// if this signature verified before (and is remembered); returns `ok`.
+    fn charge(&self, key: &PublicKey, signature: &[u8; SIGNATURE_LEN], ok: bool) -> bool {
         let mut id = [0u8; PUBLIC_KEY_LEN + SIGNATURE_LEN];
         id[..PUBLIC_KEY_LEN].copy_from_slice(&key.0);
         id[PUBLIC_KEY_LEN..].copy_from_slice(signature);
-        let ok = self.inner.verify(key, domain, message, signature);
         let mut seen = self.seen.borrow_mut();
         // A hit needs a signature that verified before and verifies now (a
         // cache keyed on the message too would miss a reused signature).
@@ -129,18 +160,6 @@ impl SignatureVerifier for MeteredVerifier {
             seen.1.insert(id);
         }
         ok
-    }
-
-    fn signed(
-        &self,
-        key: &PublicKey,
-        domain: &[u8],
-        message: &[u8],
-        signature: &[u8; SIGNATURE_LEN],
-    ) {
-        // Vouching saves the simulator work, not the modelled host's: the
-        // host is still charged for the check when it is asked for.
-        self.inner.signed(key, domain, message, signature);
     }
 }
 

@@ -34,6 +34,7 @@ use std::hash::{BuildHasher, Hasher};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use node_logic::identity::{PreparedKey, PublicKey, SIGNATURE_LEN};
+use node_logic::io::SharedBytes;
 use node_logic::protocols::consensus::SignatureVerifier;
 
 /// The inputs of one check (owned), and its answer.
@@ -94,6 +95,58 @@ impl Check<'_> {
     }
 }
 
+/// Slots of [`SignatureCache::recent`]: a broadcast's copies reach their
+/// hosts within microseconds of each other, so a few recent windows
+/// answer nearly every copy after the first.
+const RECENT: usize = 1024;
+/// The longest domain a recent answer keeps (the protocols' are shorter;
+/// a longer one is answered through the table).
+const RECENT_DOMAIN: usize = 32;
+
+/// A check of a datagram window answered lately ([`SignatureCache::recent`]):
+/// everything but the message itself, which is the window (its buffer kept
+/// alive, hence unchanged).
+#[derive(Debug)]
+struct Recent {
+    hash: u64,
+    window: SharedBytes,
+    key: [u8; 32],
+    signature: [u8; SIGNATURE_LEN],
+    domain: [u8; RECENT_DOMAIN],
+    domain_len: u8,
+    valid: bool,
+}
+
+impl Recent {
+    /// Remembers `check`, whose message is `window`, answered `valid`;
+    /// `None` if its domain is too long to keep.
+    fn of(hash: u64, check: &Check<'_>, window: &SharedBytes, valid: bool) -> Option<Recent> {
+        let mut domain = [0; RECENT_DOMAIN];
+        domain
+            .get_mut(..check.domain.len())?
+            .copy_from_slice(check.domain);
+        Some(Recent {
+            hash,
+            window: window.clone(),
+            key: check.key.0,
+            signature: *check.signature,
+            domain,
+            domain_len: check.domain.len() as u8,
+            valid,
+        })
+    }
+    /// The answer if `check` (of `window`) is exactly the remembered one:
+    /// the same window of the same buffer, key, signature and domain.
+    fn answer(&self, hash: u64, check: &Check<'_>, window: &SharedBytes) -> Option<bool> {
+        let same = self.hash == hash
+            && self.window.same_window(window)
+            && self.key == check.key.0
+            && self.signature == *check.signature
+            && self.domain[..usize::from(self.domain_len)] == *check.domain;
+        same.then_some(self.valid)
+    }
+}
+
 /// Rehashes an entry when the table grows.
 fn entry_hash(entry: &Entry) -> u64 {
     let (domain, message) = entry.domain_and_message.split_at(entry.domain_len);
@@ -108,15 +161,36 @@ fn entry_hash(entry: &Entry) -> u64 {
 
 /// Caches verification results for one run (single-threaded, shared by the
 /// run's hosts through an `Rc`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SignatureCache {
     results: RefCell<HashTable<Entry>>,
     /// Keys decoded once (`None`: not a valid key), so a miss does not
     /// decompress its key's curve point again.
     keys: RefCell<BTreeMap<PublicKey, Option<PreparedKey>>>,
+    /// Checks of datagram windows answered lately, by hash
+    /// ([`SignatureVerifier::verify_window`]): another copy of the same
+    /// datagram is answered here without touching the table or comparing
+    /// the message's bytes (issue 11: every transaction reaches every
+    /// validator). Exact, since a kept window's bytes cannot change; and
+    /// the same answer and count as the table's, since a table entry is
+    /// never changed once asked.
+    recent: RefCell<Box<[Option<Recent>]>>,
     checks: Cell<u64>,
     hits: Cell<u64>,
     vouched: Cell<u64>,
+}
+
+impl Default for SignatureCache {
+    fn default() -> Self {
+        SignatureCache {
+            results: RefCell::default(),
+            keys: RefCell::default(),
+            recent: RefCell::new((0..RECENT).map(|_| None).collect()),
+            checks: Cell::default(),
+            hits: Cell::default(),
+            vouched: Cell::default(),
+        }
+    }
 }
 
 impl SignatureCache {
@@ -154,27 +228,33 @@ impl SignatureVerifier for SignatureCache {
             message,
             signature,
         };
+        self.answer(&check, check.hash())
+    }
+
+    fn verify_window(
+        &self,
+        key: &PublicKey,
+        domain: &[u8],
+        message: &SharedBytes,
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> bool {
+        let check = Check {
+            key,
+            domain,
+            message: message.as_slice(),
+            signature,
+        };
         let hash = check.hash();
-        if let Some(known) = self.results.borrow_mut().find_mut(hash, |e| check.is(e)) {
-            if known.unasked {
-                known.unasked = false;
-                self.checks.set(self.checks.get() + 1);
-                self.vouched.set(self.vouched.get() + 1);
-            } else {
-                self.hits.set(self.hits.get() + 1);
-            }
-            return known.valid;
+        let at = hash as usize % RECENT;
+        if let Some(valid) = self.recent.borrow()[at]
+            .as_ref()
+            .and_then(|r| r.answer(hash, &check, message))
+        {
+            self.hits.set(self.hits.get() + 1);
+            return valid;
         }
-        self.checks.set(self.checks.get() + 1);
-        let prepared = *self
-            .keys
-            .borrow_mut()
-            .entry(*key)
-            .or_insert_with(|| key.prepare().ok());
-        let valid = prepared.is_some_and(|k| k.verify(domain, message, signature).is_ok());
-        self.results
-            .borrow_mut()
-            .insert_unique(hash, check.entry(valid, false), entry_hash);
+        let valid = self.answer(&check, hash);
+        self.recent.borrow_mut()[at] = Recent::of(hash, &check, message, valid);
         valid
     }
 
@@ -196,6 +276,36 @@ impl SignatureVerifier for SignatureCache {
         if results.find(hash, |e| check.is(e)).is_none() {
             results.insert_unique(hash, check.entry(true, true), entry_hash);
         }
+    }
+}
+
+impl SignatureCache {
+    /// The answer to `check` (whose [`Check::hash`] is `hash`): from the
+    /// table, or verified and remembered.
+    fn answer(&self, check: &Check<'_>, hash: u64) -> bool {
+        let (key, domain, message, signature) =
+            (check.key, check.domain, check.message, check.signature);
+        if let Some(known) = self.results.borrow_mut().find_mut(hash, |e| check.is(e)) {
+            if known.unasked {
+                known.unasked = false;
+                self.checks.set(self.checks.get() + 1);
+                self.vouched.set(self.vouched.get() + 1);
+            } else {
+                self.hits.set(self.hits.get() + 1);
+            }
+            return known.valid;
+        }
+        self.checks.set(self.checks.get() + 1);
+        let prepared = *self
+            .keys
+            .borrow_mut()
+            .entry(*key)
+            .or_insert_with(|| key.prepare().ok());
+        let valid = prepared.is_some_and(|k| k.verify(domain, message, signature).is_ok());
+        self.results
+            .borrow_mut()
+            .insert_unique(hash, check.entry(valid, false), entry_hash);
+        valid
     }
 }
 
@@ -266,6 +376,54 @@ mod tests {
         assert!(!cache.verify(&id.public_key(), b"d", b"m", &forged));
         assert!(!cache.verify(&id.public_key(), b"d", b"n", &sig));
         assert_eq!((cache.checks(), cache.vouched()), (3, 1));
+    }
+
+    /// Copies of one datagram checked through `verify_window` get the
+    /// answers and the counts plain checks get, whatever is vouched,
+    /// forged, or equal in bytes but in another buffer; a domain too long
+    /// to keep is answered through the table.
+    #[test]
+    fn windows_are_answered_as_plain_checks_are() {
+        let id = Identity::from_secret([6; 32]);
+        let key = id.public_key();
+        let sig = id.sign(b"tx", b"pay 5");
+        let mut forged = sig;
+        forged[1] ^= 2;
+        let long_domain = [b'd'; RECENT_DOMAIN + 1];
+        let long_sig = id.sign(&long_domain, b"pay 5");
+        let buffer = |bytes: &[u8]| {
+            let payload = node_logic::io::Payload::from(bytes);
+            SharedBytes::window(&payload, 2, 5).unwrap()
+        };
+        let first = buffer(b"..pay 5");
+        let elsewhere = buffer(b"xxpay 5");
+        let changed = buffer(b"..pay 6");
+        let checks: Vec<(&[u8], &SharedBytes, [u8; 64])> = vec![
+            (b"tx", &first, sig),
+            (b"tx", &first, sig),
+            (b"tx", &elsewhere, sig),
+            (b"tx", &first, sig),
+            (b"tx", &changed, sig),
+            (b"tx", &changed, sig),
+            (b"tx", &first, forged),
+            (b"tx", &first, forged),
+            (b"ty", &first, sig),
+            (&long_domain, &first, long_sig),
+            (&long_domain, &first, long_sig),
+        ];
+        let plain = SignatureCache::new();
+        let windows = SignatureCache::new();
+        for cache in [&plain, &windows] {
+            cache.signed(&key, b"tx", b"pay 5", &sig);
+        }
+        for (domain, window, sig) in &checks {
+            let a = plain.verify(&key, domain, window.as_slice(), sig);
+            let b = windows.verify_window(&key, domain, window, sig);
+            assert_eq!(a, b);
+        }
+        let counts = |c: &SignatureCache| (c.checks(), c.hits(), c.vouched());
+        assert_eq!(counts(&windows), counts(&plain));
+        assert_eq!(counts(&plain), (5, 6, 1));
     }
 
     #[test]

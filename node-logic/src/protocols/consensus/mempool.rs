@@ -214,7 +214,7 @@ impl Mempool {
     ) -> Result<(), TxRejection> {
         debug_assert_eq!(bytes.len(), tx.len());
         let known = self.accounts.get(&tx.key).copied();
-        let checked = self.check_new(&tx, known, verifier);
+        let checked = self.check_new(&tx, &bytes, known, verifier);
         if let Err(why) = checked {
             self.stats.rejected += 1;
             return Err(why);
@@ -303,11 +303,12 @@ impl Mempool {
             .is_some_and(|&a| self.held.contains(a, tx.nonce))
     }
 
-    /// Checks a new transaction of account number `account` (`None`: an
-    /// account this pool has not seen).
+    /// Checks a new transaction, `encoded` as `tx`, of account number
+    /// `account` (`None`: an account this pool has not seen).
     fn check_new(
         &self,
         tx: &Transaction,
+        encoded: &SharedBytes,
         account: Option<u32>,
         verifier: &dyn SignatureVerifier,
     ) -> Result<(), TxRejection> {
@@ -320,7 +321,7 @@ impl Mempool {
             }
         }
         self.hashed(tx.len());
-        if !tx.verify(verifier) {
+        if !tx.verify_received(encoded, verifier) {
             return Err(TxRejection::BadSignature);
         }
         Ok(())
@@ -426,11 +427,22 @@ impl Mempool {
     ) -> Result<(), TxRejection> {
         let over =
             body.txs.len() > self.config.block_txs || body.tx_bytes() > self.config.block_bytes;
-        if body.height < next_height || over || self.digest(&body.txs) != claimed {
+        if body.height < next_height || over {
+            return Err(TxRejection::Malformed);
+        }
+        // Encoded once: the digest covers it, and each transaction's
+        // signature is checked over its part.
+        let encoded = BlockBody::encode_txs(&body.txs);
+        let (digest, hashed) = BlockBody::digest_encoded(body.txs.len(), &encoded);
+        self.hashed(hashed);
+        if digest != claimed {
             return Err(TxRejection::Malformed);
         }
         let mut seen = std::collections::BTreeSet::new();
+        let mut rest = &encoded[..];
         for tx in &body.txs {
+            let (own, after) = rest.split_at(tx.len().min(rest.len()));
+            rest = after;
             if !seen.insert(tx.id()) {
                 return Err(TxRejection::Duplicate);
             }
@@ -440,7 +452,7 @@ impl Mempool {
             if !self.holds(tx) {
                 self.hashed(tx.len());
             }
-            if !tx.verify(verifier) {
+            if !tx.verify_encoded(own, verifier) {
                 return Err(TxRejection::BadSignature);
             }
         }

@@ -20,6 +20,7 @@ use crate::codec::{DecodeError, MAX_DATAGRAM, Reader, Writer};
 use crate::identity::{
     Identity, Keypair, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, SignaturesAhead, SignedAhead,
 };
+use crate::io::SharedBytes;
 use crate::protocols::ProtocolTag;
 use crate::protocols::consensus::block::Hash32;
 use crate::protocols::consensus::verify::SignatureVerifier;
@@ -172,6 +173,49 @@ impl Transaction {
     pub fn verify(&self, verifier: &dyn SignatureVerifier) -> bool {
         verifier.verify(&self.key, TX_DOMAIN, &self.signed_bytes(), &self.signature)
     }
+    /// [`Self::verify_encoded`] of the wire form as received, a window of
+    /// the datagram every validator it reached shares: the verifier sees
+    /// the signed part as a window of it ([`SignatureVerifier::verify_window`]).
+    pub fn verify_received(&self, encoded: &SharedBytes, verifier: &dyn SignatureVerifier) -> bool {
+        let signed = encoded
+            .len()
+            .checked_sub(SIGNATURE_LEN)
+            .filter(|_| encoded.len() == self.len())
+            .and_then(|n| encoded.prefix(n));
+        let Some(signed) = signed else {
+            return self.verify(verifier);
+        };
+        debug_assert_eq!(
+            signed.as_slice(),
+            &self.signed_bytes()[..],
+            "not this transaction's encoding"
+        );
+        verifier.verify_window(&self.key, TX_DOMAIN, &signed, &self.signature)
+    }
+    /// [`Self::verify`] given `encoded`, this transaction's wire form (the
+    /// bytes it was decoded from, or its [`Self::encode_into`]): decoding
+    /// is canonical (fixed-width fields, zero padding), so what the
+    /// signature covers is all of it but the trailing signature, and
+    /// nothing is encoded again (issue 11: one allocation and a zero fill
+    /// fewer per transaction a validator receives). Bytes of another
+    /// length are not this transaction's: it is then verified as by
+    /// [`Self::verify`].
+    pub fn verify_encoded(&self, encoded: &[u8], verifier: &dyn SignatureVerifier) -> bool {
+        let Some(signed) = encoded
+            .len()
+            .checked_sub(SIGNATURE_LEN)
+            .filter(|_| encoded.len() == self.len())
+            .map(|n| &encoded[..n])
+        else {
+            return self.verify(verifier);
+        };
+        debug_assert_eq!(
+            signed,
+            &self.signed_bytes()[..],
+            "not this transaction's encoding"
+        );
+        verifier.verify(&self.key, TX_DOMAIN, signed, &self.signature)
+    }
     /// Tells `verifier` that this transaction was signed here, with its
     /// key's secret (see [`SignatureVerifier::signed`]).
     pub fn vouch(&self, verifier: &dyn SignatureVerifier) {
@@ -193,16 +237,25 @@ impl BlockBody {
     /// The payload digest of a block carrying `txs`; also returns the
     /// bytes hashed (for the CPU model).
     pub fn digest(txs: &[Transaction]) -> (Hash32, usize) {
+        BlockBody::digest_encoded(txs.len(), &BlockBody::encode_txs(txs))
+    }
+    /// The transactions' wire forms, one after another (what the payload
+    /// digest covers).
+    pub fn encode_txs(txs: &[Transaction]) -> Vec<u8> {
         let mut w = Writer::with_capacity(txs.iter().map(Transaction::len).sum());
         for tx in txs {
             tx.encode_into(&mut w);
         }
-        let bytes = w.finish();
+        w.finish()
+    }
+    /// [`Self::digest`] of `count` transactions whose wire forms are
+    /// `encoded` ([`Self::encode_txs`]).
+    pub fn digest_encoded(count: usize, encoded: &[u8]) -> (Hash32, usize) {
         let mut h = Sha256::new();
         h.update(BODY_DOMAIN);
-        h.update((txs.len() as u64).to_le_bytes());
-        h.update(&bytes);
-        (Hash32(h.finalize().into()), bytes.len() + 8)
+        h.update((count as u64).to_le_bytes());
+        h.update(encoded);
+        (Hash32(h.finalize().into()), encoded.len() + 8)
     }
     /// Bytes of its transactions.
     pub fn tx_bytes(&self) -> usize {
@@ -337,6 +390,65 @@ mod tests {
             for cut in 0..enc.len() {
                 let mut r = Reader::new(&enc[..cut]).unwrap();
                 assert!(Transaction::decode(&mut r).is_err());
+            }
+        }
+    }
+
+    /// A verifier that records what it was asked, to show which bytes a
+    /// check covers and through which entry point.
+    #[derive(Debug, Default)]
+    struct Asked(std::cell::RefCell<Vec<(Vec<u8>, bool)>>);
+
+    impl SignatureVerifier for Asked {
+        fn verify(&self, key: &PublicKey, d: &[u8], m: &[u8], s: &[u8; SIGNATURE_LEN]) -> bool {
+            self.0.borrow_mut().push((m.to_vec(), false));
+            DirectVerifier.verify(key, d, m, s)
+        }
+        fn verify_window(
+            &self,
+            key: &PublicKey,
+            d: &[u8],
+            m: &SharedBytes,
+            s: &[u8; SIGNATURE_LEN],
+        ) -> bool {
+            self.0.borrow_mut().push((m.as_slice().to_vec(), true));
+            DirectVerifier.verify(key, d, m.as_slice(), s)
+        }
+    }
+
+    /// Checking from the wire form asks about exactly the bytes a fresh
+    /// encoding signs, and answers as [`Transaction::verify`] does, for a
+    /// good and a forged signature alike; bytes of another length fall
+    /// back to encoding.
+    #[test]
+    fn checks_from_the_wire_form_cover_the_signed_bytes() {
+        for bytes in [TX_OVERHEAD, 250, 4000] {
+            let good = tx(4, bytes);
+            let mut forged = good.clone();
+            forged.signature[9] ^= 1;
+            for t in [good, forged] {
+                let mut w = Writer::default();
+                w.u8(0xee);
+                t.encode_into(&mut w);
+                let datagram = crate::io::Payload::from(w.finish());
+                let wire = SharedBytes::window(&datagram, 1, bytes).unwrap();
+                let asked = Asked::default();
+                let expected = t.verify(&asked);
+                assert_eq!(t.verify_encoded(wire.as_slice(), &asked), expected);
+                assert_eq!(t.verify_received(&wire, &asked), expected);
+                let short = SharedBytes::window(&datagram, 1, bytes - 1).unwrap();
+                assert_eq!(t.verify_received(&short, &asked), expected);
+                let asked = asked.0.into_inner();
+                let signed = t.signed_bytes();
+                assert_eq!(
+                    asked,
+                    [
+                        (signed.clone(), false),
+                        (signed.clone(), false),
+                        (signed.clone(), true),
+                        (signed, false)
+                    ]
+                );
             }
         }
     }

@@ -12,6 +12,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::identity::{PublicKey, SIGNATURE_LEN};
+use crate::io::SharedBytes;
 
 /// Checks one domain-separated signature. Implementations must be pure:
 /// the same arguments always give the same answer. The trait is object
@@ -26,6 +27,21 @@ pub trait SignatureVerifier: fmt::Debug {
         message: &[u8],
         signature: &[u8; SIGNATURE_LEN],
     ) -> bool;
+
+    /// [`Self::verify`] of a message that lies in a received datagram
+    /// (`message` is a window of it): the same answer. A cache may keep
+    /// the window (and with it the immutable buffer) and answer a later
+    /// check of the very same window, the same datagram delivered to
+    /// another host, without comparing its bytes. Default: [`Self::verify`].
+    fn verify_window(
+        &self,
+        key: &PublicKey,
+        domain: &[u8],
+        message: &SharedBytes,
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> bool {
+        self.verify(key, domain, message.as_slice(), signature)
+    }
 
     /// Told of a signature this run made itself with `key`'s secret (as
     /// [`crate::identity::Identity::sign`] does). An ed25519 signature made
@@ -92,6 +108,17 @@ impl SignatureVerifier for Counting<'_> {
     ) -> bool {
         self.count.set(self.count.get() + 1);
         self.inner.verify(key, domain, message, signature)
+    }
+
+    fn verify_window(
+        &self,
+        key: &PublicKey,
+        domain: &[u8],
+        message: &SharedBytes,
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> bool {
+        self.count.set(self.count.get() + 1);
+        self.inner.verify_window(key, domain, message, signature)
     }
 
     fn signed(
