@@ -299,6 +299,9 @@ struct Core {
     now: SimTime,
     stop_at: SimTime,
     queue: EventQueue<Event>,
+    /// Arrivals the event being handled sent, with their sequence numbers
+    /// ([`Core::schedule_arrival`]); empty between events.
+    arrivals: Vec<(SimTime, u64, Event)>,
     hosts: Vec<HostSlot>,
     transport: Transport,
     fs: SimFs,
@@ -379,6 +382,7 @@ impl<N: Node> Simulation<N> {
             now: SimTime::ZERO,
             stop_at: config.stop_at,
             queue: EventQueue::new(),
+            arrivals: Vec::new(),
             hosts,
             transport: Transport::new(network, streams.stream(names::NETWORK, 0)),
             fs: SimFs::new(config.fs),
@@ -534,6 +538,7 @@ impl<N: Node> Simulation<N> {
         self.core.now = time;
         self.core.log.events += 1;
         self.dispatch(event, sink);
+        self.core.flush_arrivals();
         Ok(true)
     }
 
@@ -1195,11 +1200,11 @@ impl Core {
             .send(self.now, from, to, payload.len(), &mut self.rules)
         {
             Ok(sent) if sent.duplicates.is_empty() => {
-                self.schedule(sent.arrival, Event::Arrive { from, to, payload });
+                self.schedule_arrival(sent.arrival, Event::Arrive { from, to, payload });
             }
             Ok(sent) => {
                 let original = payload.clone();
-                self.schedule(
+                self.schedule_arrival(
                     sent.arrival,
                     Event::Arrive {
                         from,
@@ -1209,7 +1214,10 @@ impl Core {
                 );
                 for after in sent.duplicates {
                     let payload = payload.clone();
-                    self.schedule(sent.arrival + after, Event::Arrive { from, to, payload });
+                    self.schedule_arrival(
+                        sent.arrival + after,
+                        Event::Arrive { from, to, payload },
+                    );
                 }
             }
             Err(reason) => self.drop_message(from, to, reason, sink),
@@ -1263,9 +1271,44 @@ impl Core {
     /// the next `step`) instead of losing the event.
     #[inline]
     fn schedule(&mut self, at: SimTime, event: Event) {
-        if let Err(source) = self.queue.push(at, event)
-            && self.failure.is_none()
-        {
+        if let Err(source) = self.queue.push(at, event) {
+            self.queue_full(source);
+        }
+    }
+
+    /// Queues a datagram's arrival: ordered as if queued now, but held
+    /// with the others the current event sends until it is done
+    /// ([`Self::flush_arrivals`]), so that a broadcast's copies travel as
+    /// one train through the queue ([`EventQueue::push_train`]).
+    #[inline]
+    fn schedule_arrival(&mut self, at: SimTime, event: Event) {
+        match self.queue.reserve() {
+            Ok(seq) => self.arrivals.push((at, seq, event)),
+            Err(source) => self.queue_full(source),
+        }
+    }
+
+    /// Queues the arrivals the event just handled sent: one alone, more
+    /// as a train. Called after every event, before the queue is read.
+    #[inline]
+    fn flush_arrivals(&mut self) {
+        let queued = match self.arrivals.len() {
+            0 => return,
+            1 => match self.arrivals.pop() {
+                Some((at, seq, event)) => self.queue.push_reserved(at, seq, event),
+                None => Ok(()),
+            },
+            _ => self.queue.push_train(self.arrivals.drain(..)),
+        };
+        if let Err(source) = queued {
+            self.queue_full(source);
+        }
+    }
+
+    /// Stops the run: the queue hit a limit.
+    #[cold]
+    fn queue_full(&mut self, source: QueueFull) {
+        if self.failure.is_none() {
             self.failure = Some(EngineError::QueueFull {
                 at: self.now,
                 source,

@@ -12,8 +12,12 @@
 //! sorted run popped from its front: an event scheduled a moment ahead (a
 //! datagram leaving the receiver's down-queue microseconds after it
 //! arrived) usually lands there, and is pushed and popped without sifting
-//! the heap. Every key in `soon` is below every key in the heap, so the
-//! order is exactly the heap's: `(time, sequence)`, nothing else.
+//! the heap. A pop takes the earlier of `soon`'s first and the heap's top,
+//! so the order is exactly `(time, sequence)`, nothing else.
+//!
+//! Events scheduled together may share one heap entry as a *train*
+//! ([`EventQueue::push_train`]): the engine schedules a broadcast's copies
+//! so, and each still pops at its own `(time, sequence)`.
 //!
 //! Limits (checked, never silently wrapped): at most [`MAX_PENDING`] events
 //! pending at once and [`MAX_SCHEDULED`] scheduled over a run.
@@ -87,9 +91,40 @@ pub struct EventQueue<E> {
     heap: BinaryHeap<Entry>,
     /// Entries due before the heap's earliest, in ascending key order.
     soon: VecDeque<Entry>,
-    slots: Vec<Option<E>>,
+    slots: Vec<Slot<E>>,
     free: Vec<u32>,
     next_seq: u64,
+    /// Events pending, a train's each counted.
+    pending: usize,
+}
+
+/// What a slab slot holds.
+#[derive(Debug)]
+enum Slot<E> {
+    /// Nothing (its number is in `free`).
+    Free,
+    /// One event.
+    One(E),
+    /// A train's events not yet popped ([`EventQueue::push_train`]).
+    Train(Box<Train<E>>),
+}
+
+/// Events scheduled together that leave one at a time, in key order, from
+/// one heap entry: the entry's key is that of the train's earliest event,
+/// and popping one moves the entry to the next event's key in place
+/// (usually still the earliest of the heap: a sift of a level or two,
+/// instead of a push and a pop through the whole heap per event).
+#[derive(Debug)]
+struct Train<E> {
+    /// Latest first: the next to leave is the last.
+    stops: Vec<Stop<E>>,
+}
+
+#[derive(Debug)]
+struct Stop<E> {
+    time: u64,
+    seq: u64,
+    event: E,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -100,6 +135,7 @@ impl<E> Default for EventQueue<E> {
             slots: Vec::new(),
             free: Vec::new(),
             next_seq: 0,
+            pending: 0,
         }
     }
 }
@@ -113,30 +149,86 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`; returns its sequence number.
     #[inline]
     pub fn push(&mut self, time: SimTime, event: E) -> Result<u64, QueueFull> {
+        let seq = self.reserve()?;
+        self.push_reserved(time, seq, event)?;
+        Ok(seq)
+    }
+
+    /// Takes the next sequence number for an event scheduled later with
+    /// [`Self::push_reserved`] or [`Self::push_train`]: it is ordered as if
+    /// pushed now.
+    #[inline]
+    pub fn reserve(&mut self) -> Result<u64, QueueFull> {
         let seq = self.next_seq;
         if seq >= MAX_SCHEDULED {
             return Err(QueueFull::Scheduled);
         }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = Some(event);
-                slot
+        self.next_seq += 1;
+        Ok(seq)
+    }
+
+    /// Schedules `event` at `time` with `seq`, a number [`Self::reserve`]
+    /// gave and no other event has.
+    #[inline]
+    pub fn push_reserved(&mut self, time: SimTime, seq: u64, event: E) -> Result<(), QueueFull> {
+        let slot = self.store(Slot::One(event))?;
+        self.pending += 1;
+        self.place(Entry {
+            time: time.as_nanos(),
+            seq_slot: (seq << SLOT_BITS) | u64::from(slot),
+        });
+        Ok(())
+    }
+
+    /// Schedules `events`, each `(time, seq, event)` with a number
+    /// [`Self::reserve`] gave, as one train: they pop exactly as if each
+    /// were pushed alone, for the cost of one heap entry (see [`Train`]).
+    /// A broadcast's copies, due one after another, are the case it is for.
+    pub fn push_train(
+        &mut self,
+        events: impl ExactSizeIterator<Item = (SimTime, u64, E)>,
+    ) -> Result<(), QueueFull> {
+        let mut stops: Vec<Stop<E>> = events
+            .map(|(time, seq, event)| Stop {
+                time: time.as_nanos(),
+                seq,
+                event,
+            })
+            .collect();
+        // Latest first; most come in order, so this mostly reverses.
+        stops.sort_unstable_by_key(|s| std::cmp::Reverse((s.time, s.seq)));
+        let Some(first) = stops.last() else {
+            return Ok(());
+        };
+        let (time, seq) = (first.time, first.seq);
+        let count = stops.len();
+        let slot = self.store(Slot::Train(Box::new(Train { stops })))?;
+        self.pending += count;
+        // Into the heap: a train leaves from there (`pop`).
+        self.heap.push(Entry {
+            time,
+            seq_slot: (seq << SLOT_BITS) | u64::from(slot),
+        });
+        Ok(())
+    }
+
+    /// Puts `slot` in a free slab slot; returns its number.
+    #[inline]
+    fn store(&mut self, slot: Slot<E>) -> Result<u32, QueueFull> {
+        match self.free.pop() {
+            Some(at) => {
+                self.slots[at as usize] = slot;
+                Ok(at)
             }
             None => {
                 if self.slots.len() >= MAX_PENDING {
                     return Err(QueueFull::Pending);
                 }
-                self.slots.push(Some(event));
+                self.slots.push(slot);
                 // Below MAX_PENDING (2^24), so it fits in u32.
-                (self.slots.len() - 1) as u32
+                Ok((self.slots.len() - 1) as u32)
             }
-        };
-        self.next_seq += 1;
-        self.place(Entry {
-            time: time.as_nanos(),
-            seq_slot: (seq << SLOT_BITS) | u64::from(slot),
-        });
-        Ok(seq)
+        }
     }
 
     /// Puts a new entry in `soon` if it is due before the heap's earliest,
@@ -172,17 +264,30 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let entry = match self.soon.pop_front() {
-            Some(entry) => entry,
-            None => self.heap.pop()?,
+        // A train in the heap may be due before `soon`'s first.
+        let from_heap = match (self.soon.front(), self.heap.peek()) {
+            (Some(soon), Some(heap)) => heap.key() < soon.key(),
+            (soon, _) => soon.is_none(),
+        };
+        let entry = if from_heap {
+            let top = *self.heap.peek()?;
+            if let Slot::Train(_) = self.slots[top.slot()] {
+                return self.pop_from_train(top);
+            }
+            self.heap.pop()?
+        } else {
+            self.soon.pop_front()?
         };
         let slot = entry.slot();
-        let event = self.slots[slot].take()?;
+        let Slot::One(event) = std::mem::replace(&mut self.slots[slot], Slot::Free) else {
+            return None;
+        };
         // Slots are below MAX_PENDING (2^24), so they fit in u32.
         self.free.push(slot as u32);
+        self.pending -= 1;
         // The next event's payload was written thousands of events ago:
         // ask for it now, while this one is handled.
-        if let Some(next) = self.soon.front().or_else(|| self.heap.peek())
+        if let Some(next) = self.first()
             && let Some(payload) = self.slots.get(next.slot())
         {
             node_logic::prefetch::prefetch(payload);
@@ -190,22 +295,56 @@ impl<E> EventQueue<E> {
         Some((SimTime::from_nanos(entry.time), event))
     }
 
+    /// Pops the next event of the train at the top of the heap (`top`),
+    /// moving the train's entry to its next event's key, or out of the
+    /// heap if that was its last.
+    fn pop_from_train(&mut self, top: Entry) -> Option<(SimTime, E)> {
+        let slot = top.slot();
+        let Slot::Train(train) = &mut self.slots[slot] else {
+            return None;
+        };
+        let stop = train.stops.pop()?;
+        self.pending -= 1;
+        match train.stops.last() {
+            Some(next) => {
+                let mut entry = self.heap.peek_mut()?;
+                entry.time = next.time;
+                entry.seq_slot = (next.seq << SLOT_BITS) | slot as u64;
+                // Dropping `entry` sifts it down to its place.
+            }
+            None => {
+                self.heap.pop();
+                self.slots[slot] = Slot::Free;
+                self.free.push(slot as u32);
+            }
+        }
+        debug_assert!(stop.time == top.time && stop.seq == top.seq_slot >> SLOT_BITS);
+        Some((SimTime::from_nanos(stop.time), stop.event))
+    }
+
+    /// The entry of the earliest event.
+    #[inline]
+    fn first(&self) -> Option<&Entry> {
+        match (self.soon.front(), self.heap.peek()) {
+            (Some(soon), Some(heap)) if heap.key() < soon.key() => Some(heap),
+            (Some(soon), _) => Some(soon),
+            (None, heap) => heap,
+        }
+    }
+
     /// When the earliest event is due.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.soon
-            .front()
-            .or_else(|| self.heap.peek())
-            .map(|e| SimTime::from_nanos(e.time))
+        self.first().map(|e| SimTime::from_nanos(e.time))
     }
 
     /// Pending events.
     pub fn len(&self) -> usize {
-        self.heap.len() + self.soon.len()
+        self.pending
     }
 
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty() && self.soon.is_empty()
+        self.pending == 0
     }
 
     /// Events ever scheduled.
@@ -317,6 +456,58 @@ mod tests {
             .collect();
         assert_eq!(rest, expected.into_iter().collect::<Vec<_>>());
         assert!(q.is_empty() && q.soon.is_empty() && q.heap.is_empty());
+    }
+
+    /// Trains (their events in any order, times interleaved with other
+    /// trains' and single events', some due before `soon`'s) pop every
+    /// event at exactly its `(time, sequence)`, as a sorted reference does.
+    #[test]
+    fn trains_pop_each_event_in_key_order() {
+        use rand::RngExt;
+        use rand_core::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(31);
+        let mut q = EventQueue::new();
+        let mut expected = std::collections::BTreeSet::new();
+        let mut now = 0u64;
+        let (mut trains, mut id) = (0, 0u64);
+        for _ in 0..3_000 {
+            let mut train = Vec::new();
+            for _ in 0..rng.random_range(0..6u32) {
+                let at = now + rng.random_range(0..4u64) * 1_000 + rng.random_range(0..3u64);
+                id += 1;
+                if rng.random_range(0..3u32) == 0 {
+                    let seq = q.push(t(at), id).unwrap();
+                    expected.insert((at, seq, id));
+                } else {
+                    let seq = q.reserve().unwrap();
+                    train.push((t(at), seq, id));
+                    expected.insert((at, seq, id));
+                }
+            }
+            trains += usize::from(train.len() > 1);
+            q.push_train(train.into_iter()).unwrap();
+            assert_eq!(q.len(), expected.len());
+            for _ in 0..rng.random_range(0..5u32) {
+                let Some((time, e)) = q.pop() else { break };
+                let (at, _, want) = expected.pop_first().unwrap();
+                assert_eq!((time.as_nanos(), e), (at, want));
+                assert_eq!(
+                    q.peek_time().map(SimTime::as_nanos),
+                    expected.first().map(|f| f.0)
+                );
+                now = time.as_nanos();
+            }
+        }
+        assert!(trains > 1_000, "the test must make trains");
+        let rest: Vec<_> = std::iter::from_fn(|| q.pop())
+            .map(|(time, e)| (time.as_nanos(), e))
+            .collect();
+        let want: Vec<_> = expected.into_iter().map(|(at, _, r)| (at, r)).collect();
+        assert_eq!(rest, want);
+        assert!(
+            q.is_empty() && q.free.len() == q.slots.len(),
+            "every slot freed"
+        );
     }
 
     #[test]
