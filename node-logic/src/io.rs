@@ -409,9 +409,14 @@ impl SharedBytes {
     }
     /// The first `len` of these bytes (`None` if there are fewer).
     pub fn prefix(&self, len: usize) -> Option<SharedBytes> {
-        (len <= self.len()).then(|| SharedBytes {
+        self.slice(0, len)
+    }
+    /// `len` of these bytes from `start` (`None` if they are not all here).
+    pub fn slice(&self, start: usize, len: usize) -> Option<SharedBytes> {
+        (start.checked_add(len)? <= self.len()).then(|| SharedBytes {
             payload: self.payload.clone(),
-            start: self.start,
+            // Within `self`, whose start and length fit in u32.
+            start: self.start + start as u32,
             len: len as u32,
         })
     }
@@ -461,6 +466,8 @@ mod tests {
         assert_eq!(SharedBytes::copied(&[7, 8]).as_slice(), [7, 8]);
         assert_eq!(window.prefix(2).unwrap().as_slice(), [2, 3]);
         assert!(window.prefix(3).is_some() && window.prefix(4).is_none());
+        assert_eq!(window.slice(1, 2).unwrap().as_slice(), [3, 4]);
+        assert!(window.slice(1, 3).is_none() && window.slice(usize::MAX, 2).is_none());
     }
 
     /// The same window means the same buffer and range, never merely

@@ -402,14 +402,19 @@ impl Mempool {
     /// Checks a body received for `height` against the limits, the
     /// signatures and the finalized nonces; a valid one is kept (by the
     /// digest it claims, which must be its own) for the proposal naming it.
+    /// `wire`, if given, is the transactions' wire forms as received (the
+    /// window of the datagram after the body's header): the digest is taken
+    /// over it and each signature checked over its part, as a window
+    /// ([`SignatureVerifier::verify_window`]), with nothing encoded again.
     pub fn receive_body(
         &mut self,
         body: BlockBody,
         claimed: Hash32,
         next_height: u64,
+        wire: Option<&SharedBytes>,
         verifier: &dyn SignatureVerifier,
     ) -> Result<(), TxRejection> {
-        let checked = self.check_body(&body, claimed, next_height, verifier);
+        let checked = self.check_body(&body, claimed, next_height, wire, verifier);
         if let Err(why) = checked {
             self.stats.rejected += 1;
             return Err(why);
@@ -423,26 +428,36 @@ impl Mempool {
         body: &BlockBody,
         claimed: Hash32,
         next_height: u64,
+        wire: Option<&SharedBytes>,
         verifier: &dyn SignatureVerifier,
     ) -> Result<(), TxRejection> {
-        let over =
-            body.txs.len() > self.config.block_txs || body.tx_bytes() > self.config.block_bytes;
+        let tx_bytes = body.tx_bytes();
+        let over = body.txs.len() > self.config.block_txs || tx_bytes > self.config.block_bytes;
         if body.height < next_height || over {
             return Err(TxRejection::Malformed);
         }
-        // Encoded once: the digest covers it, and each transaction's
-        // signature is checked over its part.
-        let encoded = BlockBody::encode_txs(&body.txs);
-        let (digest, hashed) = BlockBody::digest_encoded(body.txs.len(), &encoded);
+        // The wire forms as received, or encoded once: the digest covers
+        // them, and each signature is checked over its part.
+        let wire = wire.filter(|w| w.len() == tx_bytes);
+        let encoded_here;
+        let encoded = match wire {
+            Some(wire) => wire.as_slice(),
+            None => {
+                encoded_here = BlockBody::encode_txs(&body.txs);
+                &encoded_here[..]
+            }
+        };
+        debug_assert_eq!(encoded, &BlockBody::encode_txs(&body.txs)[..]);
+        let (digest, hashed) = BlockBody::digest_encoded(body.txs.len(), encoded);
         self.hashed(hashed);
         if digest != claimed {
             return Err(TxRejection::Malformed);
         }
         let mut seen = std::collections::BTreeSet::new();
-        let mut rest = &encoded[..];
+        let mut at = 0;
         for tx in &body.txs {
-            let (own, after) = rest.split_at(tx.len().min(rest.len()));
-            rest = after;
+            let own = at..at + tx.len();
+            at = own.end;
             if !seen.insert(tx.id()) {
                 return Err(TxRejection::Duplicate);
             }
@@ -452,7 +467,7 @@ impl Mempool {
             if !self.holds(tx) {
                 self.hashed(tx.len());
             }
-            if !tx.verify_encoded(own, verifier) {
+            if !verify_in_body(tx, own, wire, encoded, verifier) {
                 return Err(TxRejection::BadSignature);
             }
         }
@@ -506,6 +521,22 @@ impl Mempool {
             }
         }
         true
+    }
+}
+
+/// Checks the signature of `tx`, whose wire form is `range` of a body's
+/// transactions: of `wire` as received if there is one (a window of the
+/// datagram), else of `encoded`.
+fn verify_in_body(
+    tx: &Transaction,
+    range: std::ops::Range<usize>,
+    wire: Option<&SharedBytes>,
+    encoded: &[u8],
+    verifier: &dyn SignatureVerifier,
+) -> bool {
+    match wire.and_then(|w| w.slice(range.start, range.len())) {
+        Some(window) => tx.verify_received(&window, verifier),
+        None => tx.verify_encoded(encoded.get(range).unwrap_or_default(), verifier),
     }
 }
 
@@ -635,6 +666,41 @@ mod tests {
         pool.insert(tx(1, 1, 1), &DirectVerifier).unwrap();
     }
 
+    /// A body checked over its wire form as received gets the answers,
+    /// the signature checks and the hashing a body checked by encoding
+    /// gets: valid, forged in one transaction, or with a wire form that
+    /// is not its own length (ignored).
+    #[test]
+    fn bodies_checked_over_their_wire_form_answer_as_encoded_ones() {
+        let mut forged = vec![tx(3, 0, 1), tx(3, 1, 1)];
+        forged[1].signature[3] ^= 8;
+        for txs in [vec![tx(3, 0, 1), tx(4, 0, 2)], forged] {
+            let body = BlockBody { height: 2, txs };
+            let digest = BlockBody::digest(&body.txs).0;
+            let mut w = Writer::default();
+            body.encode_into(&digest, &mut w);
+            let datagram = crate::io::Payload::from(w.finish());
+            let len = datagram.len() - BlockBody::HEADER_LEN;
+            let wire = SharedBytes::window(&datagram, BlockBody::HEADER_LEN, len).unwrap();
+            let short = wire.prefix(len - 1).unwrap();
+            let outcome = |wire: Option<&SharedBytes>| {
+                let meter = Rc::new(Meter::default());
+                let mut pool =
+                    Mempool::new(config(10, 10_000, Eviction::Oldest), Some(meter.clone()));
+                let count = std::cell::Cell::new(0);
+                let verifier = crate::protocols::consensus::verify::Counting {
+                    inner: &DirectVerifier,
+                    count: &count,
+                };
+                let result = pool.receive_body(body.clone(), digest, 1, wire, &verifier);
+                (result, count.get(), meter.take())
+            };
+            let encoded = outcome(None);
+            assert_eq!(outcome(Some(&wire)), encoded);
+            assert_eq!(outcome(Some(&short)), encoded);
+        }
+    }
+
     #[test]
     fn blocks_honour_count_and_byte_limits_and_bodies_are_checked() {
         let mut pool = Mempool::new(config(100, 100_000, Eviction::Oldest), None);
@@ -663,7 +729,7 @@ mod tests {
         };
         let d = pool.digest(&four);
         assert_eq!(
-            pool.receive_body(over, d, 1, &DirectVerifier),
+            pool.receive_body(over, d, 1, None, &DirectVerifier),
             Err(TxRejection::Malformed)
         );
         let twice = vec![tx(2, 0, 1), tx(2, 0, 1)];
@@ -673,7 +739,7 @@ mod tests {
             txs: twice,
         };
         assert_eq!(
-            pool.receive_body(body, d, 1, &DirectVerifier),
+            pool.receive_body(body, d, 1, None, &DirectVerifier),
             Err(TxRejection::Duplicate)
         );
         let ok = vec![tx(2, 0, 1)];
@@ -682,11 +748,12 @@ mod tests {
             txs: ok.clone(),
         };
         assert_eq!(
-            pool.receive_body(body.clone(), Hash32::ZERO, 1, &DirectVerifier),
+            pool.receive_body(body.clone(), Hash32::ZERO, 1, None, &DirectVerifier),
             Err(TxRejection::Malformed)
         );
         let d = pool.digest(&ok);
-        pool.receive_body(body, d, 1, &DirectVerifier).unwrap();
+        pool.receive_body(body, d, 1, None, &DirectVerifier)
+            .unwrap();
         assert!(pool.body(&d).is_some());
         // Finalizing without the body empties the pool (it cannot tell).
         assert!(!pool.finalized(1, &Hash32([9; 32])));

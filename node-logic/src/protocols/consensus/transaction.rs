@@ -272,7 +272,11 @@ impl BlockBody {
             tx.encode_into(w);
         }
     }
-    /// Reads a body and the digest it claims (checked by the receiver).
+    /// Bytes of a body's wire form before its transactions: height,
+    /// digest, count.
+    pub const HEADER_LEN: usize = 8 + 32 + 4;
+    /// Reads a body and the digest it claims (checked by the receiver);
+    /// the transactions' wire forms are the [`Self::HEADER_LEN`] bytes on.
     pub fn decode(r: &mut Reader<'_>) -> Result<(Self, Hash32), DecodeError> {
         let height = r.u64()?;
         let digest = Hash32(r.array()?);
@@ -467,6 +471,10 @@ mod tests {
         let enc = w.finish();
         let mut r = Reader::new(&enc).unwrap();
         assert_eq!(BlockBody::decode(&mut r).unwrap(), (body, digest));
+        assert_eq!(
+            enc[BlockBody::HEADER_LEN..],
+            BlockBody::encode_txs(&txs)[..]
+        );
         assert_ne!(BlockBody::digest(&txs[..1]).0, digest);
         assert_ne!(
             BlockBody::digest(&[txs[1].clone(), txs[0].clone()]).0,

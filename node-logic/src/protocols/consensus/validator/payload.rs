@@ -88,6 +88,14 @@ impl Validator {
         let Some(mempool) = self.mempool.as_deref_mut() else {
             return;
         };
+        // The transactions' wire forms, as received: the datagram after
+        // the body's header.
+        let wire = r.rest_shared().and_then(|b| {
+            b.slice(
+                BlockBody::HEADER_LEN,
+                b.len().checked_sub(BlockBody::HEADER_LEN)?,
+            )
+        });
         let decoded = BlockBody::decode(&mut r).and_then(|b| r.finish().map(|()| b));
         let Ok((body, digest)) = decoded else {
             mempool.count_rejection();
@@ -102,7 +110,10 @@ impl Validator {
             inner: &*self.verifier,
             count: &self.verifications,
         };
-        if mempool.receive_body(body, digest, next, &verifier).is_ok() {
+        if mempool
+            .receive_body(body, digest, next, wire.as_ref(), &verifier)
+            .is_ok()
+        {
             out.record(Observation::Consensus(ConsensusEvent::BodyReceived {
                 height,
                 payload: digest,
