@@ -89,7 +89,8 @@ impl PartialOrd for Entry {
 #[derive(Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry>,
-    /// Entries due before the heap's earliest, in ascending key order.
+    /// Entries that were due before the heap's earliest when placed (a
+    /// train pushed later may precede them), in ascending key order.
     soon: VecDeque<Entry>,
     slots: Vec<Slot<E>>,
     free: Vec<u32>,
@@ -232,7 +233,7 @@ impl<E> EventQueue<E> {
     }
 
     /// Puts a new entry in `soon` if it is due before the heap's earliest,
-    /// else in the heap; keeps every key in `soon` below the heap's.
+    /// else in the heap.
     #[inline]
     fn place(&mut self, entry: Entry) {
         let key = entry.key();
@@ -264,12 +265,7 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        // A train in the heap may be due before `soon`'s first.
-        let from_heap = match (self.soon.front(), self.heap.peek()) {
-            (Some(soon), Some(heap)) => heap.key() < soon.key(),
-            (soon, _) => soon.is_none(),
-        };
-        let entry = if from_heap {
+        let entry = if self.heap_is_first() {
             let top = *self.heap.peek()?;
             if let Slot::Train(_) = self.slots[top.slot()] {
                 return self.pop_from_train(top);
@@ -322,13 +318,23 @@ impl<E> EventQueue<E> {
         Some((SimTime::from_nanos(stop.time), stop.event))
     }
 
+    /// Whether the earliest event is the heap's (a train in the heap may be
+    /// due before `soon`'s first); false if nothing is pending.
+    #[inline]
+    fn heap_is_first(&self) -> bool {
+        match (self.soon.front(), self.heap.peek()) {
+            (Some(soon), Some(heap)) => heap.key() < soon.key(),
+            (soon, heap) => soon.is_none() && heap.is_some(),
+        }
+    }
+
     /// The entry of the earliest event.
     #[inline]
     fn first(&self) -> Option<&Entry> {
-        match (self.soon.front(), self.heap.peek()) {
-            (Some(soon), Some(heap)) if heap.key() < soon.key() => Some(heap),
-            (Some(soon), _) => Some(soon),
-            (None, heap) => heap,
+        if self.heap_is_first() {
+            self.heap.peek()
+        } else {
+            self.soon.front()
         }
     }
 

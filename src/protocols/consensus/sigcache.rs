@@ -212,6 +212,34 @@ impl SignatureCache {
     pub fn hits(&self) -> u64 {
         self.hits.get()
     }
+
+    /// The answer to `check` (whose [`Check::hash`] is `hash`): from the
+    /// table, or verified and remembered.
+    fn answer(&self, check: &Check<'_>, hash: u64) -> bool {
+        let (key, domain, message, signature) =
+            (check.key, check.domain, check.message, check.signature);
+        if let Some(known) = self.results.borrow_mut().find_mut(hash, |e| check.is(e)) {
+            if known.unasked {
+                known.unasked = false;
+                self.checks.set(self.checks.get() + 1);
+                self.vouched.set(self.vouched.get() + 1);
+            } else {
+                self.hits.set(self.hits.get() + 1);
+            }
+            return known.valid;
+        }
+        self.checks.set(self.checks.get() + 1);
+        let prepared = *self
+            .keys
+            .borrow_mut()
+            .entry(*key)
+            .or_insert_with(|| key.prepare().ok());
+        let valid = prepared.is_some_and(|k| k.verify(domain, message, signature).is_ok());
+        self.results
+            .borrow_mut()
+            .insert_unique(hash, check.entry(valid, false), entry_hash);
+        valid
+    }
 }
 
 impl SignatureVerifier for SignatureCache {
@@ -276,36 +304,6 @@ impl SignatureVerifier for SignatureCache {
         if results.find(hash, |e| check.is(e)).is_none() {
             results.insert_unique(hash, check.entry(true, true), entry_hash);
         }
-    }
-}
-
-impl SignatureCache {
-    /// The answer to `check` (whose [`Check::hash`] is `hash`): from the
-    /// table, or verified and remembered.
-    fn answer(&self, check: &Check<'_>, hash: u64) -> bool {
-        let (key, domain, message, signature) =
-            (check.key, check.domain, check.message, check.signature);
-        if let Some(known) = self.results.borrow_mut().find_mut(hash, |e| check.is(e)) {
-            if known.unasked {
-                known.unasked = false;
-                self.checks.set(self.checks.get() + 1);
-                self.vouched.set(self.vouched.get() + 1);
-            } else {
-                self.hits.set(self.hits.get() + 1);
-            }
-            return known.valid;
-        }
-        self.checks.set(self.checks.get() + 1);
-        let prepared = *self
-            .keys
-            .borrow_mut()
-            .entry(*key)
-            .or_insert_with(|| key.prepare().ok());
-        let valid = prepared.is_some_and(|k| k.verify(domain, message, signature).is_ok());
-        self.results
-            .borrow_mut()
-            .insert_unique(hash, check.entry(valid, false), entry_hash);
-        valid
     }
 }
 

@@ -177,12 +177,10 @@ impl Transaction {
     /// the datagram every validator it reached shares: the verifier sees
     /// the signed part as a window of it ([`SignatureVerifier::verify_window`]).
     pub fn verify_received(&self, encoded: &SharedBytes, verifier: &dyn SignatureVerifier) -> bool {
-        let signed = encoded
-            .len()
-            .checked_sub(SIGNATURE_LEN)
-            .filter(|_| encoded.len() == self.len())
-            .and_then(|n| encoded.prefix(n));
-        let Some(signed) = signed else {
+        let Some(signed) = self
+            .signed_len(encoded.len())
+            .and_then(|n| encoded.prefix(n))
+        else {
             return self.verify(verifier);
         };
         debug_assert_eq!(
@@ -201,12 +199,7 @@ impl Transaction {
     /// length are not this transaction's: it is then verified as by
     /// [`Self::verify`].
     pub fn verify_encoded(&self, encoded: &[u8], verifier: &dyn SignatureVerifier) -> bool {
-        let Some(signed) = encoded
-            .len()
-            .checked_sub(SIGNATURE_LEN)
-            .filter(|_| encoded.len() == self.len())
-            .map(|n| &encoded[..n])
-        else {
+        let Some(signed) = self.signed_len(encoded.len()).map(|n| &encoded[..n]) else {
             return self.verify(verifier);
         };
         debug_assert_eq!(
@@ -215,6 +208,12 @@ impl Transaction {
             "not this transaction's encoding"
         );
         verifier.verify(&self.key, TX_DOMAIN, signed, &self.signature)
+    }
+    /// How many leading bytes of a wire form `encoded_len` long the
+    /// signature covers; `None` if that is not this transaction's length.
+    fn signed_len(&self, encoded_len: usize) -> Option<usize> {
+        // At least TX_OVERHEAD, which includes the signature.
+        (encoded_len == self.len()).then(|| encoded_len - SIGNATURE_LEN)
     }
     /// Tells `verifier` that this transaction was signed here, with its
     /// key's secret (see [`SignatureVerifier::signed`]).
