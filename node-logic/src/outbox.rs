@@ -68,10 +68,18 @@ impl Outbox {
     pub fn record(&mut self, observation: Observation) {
         self.queue.push_back(Output::Record(Box::new(observation)));
     }
-    /// The oldest queued output.
+    /// The oldest queued output. Once drained, the queue starts over at
+    /// the front of its buffer: the next input's outputs are written to
+    /// the lines this host used last, not to ones further round the ring
+    /// that no recent input touched (a mesh of two hundred hosts keeps
+    /// two hundred such buffers).
     #[inline]
     pub fn pop(&mut self) -> Option<Output> {
-        self.queue.pop_front()
+        let next = self.queue.pop_front();
+        if next.is_none() {
+            self.queue.clear();
+        }
+        next
     }
     /// Whether nothing is queued.
     #[inline]

@@ -302,6 +302,10 @@ struct Core {
     /// Arrivals the event being handled sent, with their sequence numbers
     /// ([`Core::schedule_arrival`]); empty between events.
     arrivals: Vec<(SimTime, u64, Event)>,
+    /// The delivery the event being handled made due, with its sequence
+    /// number: handled next when it precedes everything queued, else
+    /// queued ([`Simulation::step`]); `None` between events.
+    delivery: Option<(SimTime, u64, Event)>,
     hosts: Vec<HostSlot>,
     transport: Transport,
     fs: SimFs,
@@ -383,6 +387,7 @@ impl<N: Node> Simulation<N> {
             stop_at: config.stop_at,
             queue: EventQueue::new(),
             arrivals: Vec::new(),
+            delivery: None,
             hosts,
             transport: Transport::new(network, streams.stream(names::NETWORK, 0)),
             fs: SimFs::new(config.fs),
@@ -471,9 +476,7 @@ impl<N: Node> Simulation<N> {
         sink: &mut dyn TraceSink,
     ) -> Result<(), EngineError> {
         let limit = until.min(self.core.stop_at);
-        while self.core.queue.peek_time().is_some_and(|t| t <= limit) {
-            self.step(sink)?;
-        }
+        while self.step_within(limit, sink)? {}
         self.core.now = self.core.now.max(limit);
         if limit == self.core.stop_at {
             self.end_checks()?;
@@ -508,20 +511,53 @@ impl<N: Node> Simulation<N> {
         self.run_until(self.core.stop_at, sink)
     }
 
-    /// Processes the next event if it is due by the stop time; returns
-    /// whether one was processed.
+    /// Processes the next event if it is due by the stop time (and the
+    /// delivery it makes due before everything queued, if any, which is
+    /// handled next without the queue); returns whether one was processed.
     #[inline]
     pub fn step(&mut self, sink: &mut dyn TraceSink) -> Result<bool, EngineError> {
+        self.step_within(self.core.stop_at, sink)
+    }
+
+    /// [`Self::step`] for an event due by `limit` (at most the stop time).
+    /// A delivery the event made due before everything queued (a datagram
+    /// reaching an idle down-link) is handled next, without the queue.
+    #[inline]
+    fn step_within(
+        &mut self,
+        limit: SimTime,
+        sink: &mut dyn TraceSink,
+    ) -> Result<bool, EngineError> {
         if let Some(failure) = &self.core.failure {
             return Err(failure.clone());
         }
         match self.core.queue.peek_time() {
-            Some(t) if t <= self.core.stop_at => {}
+            Some(t) if t <= limit => {}
             _ => return Ok(false),
         }
         let Some((time, event)) = self.core.queue.pop() else {
             return Ok(false);
         };
+        self.handle(time, event, sink)?;
+        while let Some((at, seq, delivery)) = self.core.delivery.take() {
+            let first = self.core.queue.peek_time().is_none_or(|t| at < t);
+            if first && at <= limit && self.core.failure.is_none() {
+                self.handle(at, delivery, sink)?;
+            } else if let Err(source) = self.core.queue.push_reserved(at, seq, delivery) {
+                self.core.queue_full(source);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Handles `event`, due at `time` (the earliest of all).
+    #[inline]
+    fn handle(
+        &mut self,
+        time: SimTime,
+        event: Event,
+        sink: &mut dyn TraceSink,
+    ) -> Result<(), EngineError> {
         if time == self.core.now && self.core.log.events > 0 {
             self.core.same_instant += 1;
             if self.core.same_instant > MAX_EVENTS_AT_ONE_INSTANT {
@@ -539,7 +575,7 @@ impl<N: Node> Simulation<N> {
         self.core.log.events += 1;
         self.dispatch(event, sink);
         self.core.flush_arrivals();
-        Ok(true)
+        Ok(())
     }
 
     /// The current simulated time.
@@ -646,7 +682,13 @@ impl<N: Node> Simulation<N> {
                 if let Some(Some(node)) = self.nodes.get_mut(to.index()) {
                     node.expect_message(from, &payload);
                 }
-                self.core.schedule(at, Event::Deliver { from, to, payload });
+                match self.core.queue.reserve() {
+                    Ok(seq) => {
+                        let deliver = Event::Deliver { from, to, payload };
+                        self.core.delivery = Some((at, seq, deliver));
+                    }
+                    Err(source) => self.core.queue_full(source),
+                }
             }
             Event::Deliver { from, to, payload } => {
                 if let Some(reason) = self.core.refuse_delivery(from, to) {

@@ -680,3 +680,103 @@ fn a_broadcast_arrives_as_its_copies_sent_one_by_one_would() {
     assert!(descents > 1_000, "jitter must reorder copies: {descents}");
     assert_eq!(deliveries(true), one_by_one);
 }
+
+/// Host 0 sends host 1 one 1,000-byte datagram at start; host 1 sets
+/// `Workload(0)` at start for `first` and, when it fires, `Workload(1)`
+/// for `then` (if any).
+struct Tie {
+    id: HostId,
+    first: SimTime,
+    then: Option<SimTime>,
+    out: Outbox,
+}
+
+impl Node for Tie {
+    fn handle_input(&mut self, _now: SimTime, input: Input, _rng: &mut dyn Rng) {
+        match input {
+            Input::Start { .. } if self.id.0 == 0 => self.out.send(HostId(1), vec![1; 1_000]),
+            Input::Start { .. } => self.out.set_timer(TimerId::Workload(0), self.first),
+            Input::Timer(TimerId::Workload(0)) => {
+                if let Some(then) = self.then {
+                    self.out.set_timer(TimerId::Workload(1), then);
+                }
+            }
+            _ => {}
+        }
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop()
+    }
+}
+
+fn tie_sim(first: SimTime, then: Option<SimTime>) -> Simulation<Tie> {
+    // 8 Mbit/s: a byte a microsecond. The datagram leaves host 0's
+    // up-link at 1 ms, reaches host 1's down-link at 11 ms and is
+    // delivered at 12 ms.
+    let net = mesh(2, SimDuration::from_millis(10), 0.0, "8 Mbit");
+    let config = EngineConfig {
+        seed: 1,
+        stop_at: ms(20),
+        fs: FsConfig::default(),
+    };
+    let mut sim = Simulation::new(
+        config,
+        net,
+        Box::new(move |id| Tie {
+            id,
+            first,
+            then,
+            out: Outbox::default(),
+        }),
+    );
+    start_all(&mut sim, 2);
+    sim
+}
+
+/// What host 1 saw, in order, from `at_ms` on.
+fn host_one_from(rec: &Recorder, at_ms: u64) -> Vec<(SimTime, String)> {
+    rec.events
+        .iter()
+        .filter(|(t, h, w)| *h == Some(HostId(1)) && *t >= ms(at_ms) && !w.starts_with("Send"))
+        .map(|(t, _, w)| (*t, w.clone()))
+        .collect()
+}
+
+/// A datagram reaching an idle down-link is delivered without waiting in
+/// the queue, but still in `(time, scheduling order)`: after an event due
+/// at the same instant that was scheduled before the datagram reached the
+/// host, before one scheduled after; and never past the time a caller of
+/// `run_until` asked for.
+#[test]
+fn a_delivery_keeps_its_place_among_events_due_at_its_instant() {
+    let deliver = "deliver from 0 1000".to_string();
+    let timer = |i: u32| format!("timer {}", TimerId::Workload(i).code());
+    // Timer set at start (before the arrival) for the delivery's instant.
+    let mut sim = tie_sim(ms(12), None);
+    let mut rec = Recorder::default();
+    sim.run(&mut rec).unwrap();
+    let expect = vec![(ms(12), timer(0)), (ms(12), deliver.clone())];
+    assert_eq!(host_one_from(&rec, 11), expect);
+    // Timer set at 11.5 ms (after the arrival) for the same instant.
+    let half = SimTime::from_nanos(11_500_000);
+    let mut sim = tie_sim(half, Some(ms(12)));
+    let mut rec = Recorder::default();
+    sim.run(&mut rec).unwrap();
+    let expect = vec![
+        (half, timer(0)),
+        (ms(12), deliver.clone()),
+        (ms(12), timer(1)),
+    ];
+    assert_eq!(host_one_from(&rec, 11), expect);
+    // Nothing else queued: delivered straight after the arrival, but not
+    // by a run asked to stop before it.
+    let mut sim = tie_sim(ms(19), None);
+    let mut rec = Recorder::default();
+    sim.run_until(half, &mut rec).unwrap();
+    assert_eq!(sim.now(), half);
+    assert!(host_one_from(&rec, 0).iter().all(|(_, w)| w != &deliver));
+    sim.run(&mut rec).unwrap();
+    assert_eq!(host_one_from(&rec, 12)[0], (ms(12), deliver));
+    // Two starts, the arrival, the delivery (each counted), the timer.
+    assert_eq!(sim.log().events, 5);
+}
