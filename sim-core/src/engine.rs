@@ -302,9 +302,10 @@ struct Core {
     /// Arrivals the event being handled sent, with their sequence numbers
     /// ([`Core::schedule_arrival`]); empty between events.
     arrivals: Vec<(SimTime, u64, Event)>,
-    /// The delivery the event being handled made due, with its sequence
-    /// number: handled next when it precedes everything queued, else
-    /// queued ([`Simulation::step`]); `None` between events.
+    /// The delivery the arrival being handled made due before everything
+    /// queued, with its sequence number: handled next, or queued if the
+    /// caller's limit comes first ([`Simulation::step`]); `None` between
+    /// events.
     delivery: Option<(SimTime, u64, Event)>,
     hosts: Vec<HostSlot>,
     transport: Transport,
@@ -539,9 +540,10 @@ impl<N: Node> Simulation<N> {
             return Ok(false);
         };
         self.handle(time, event, sink)?;
-        while let Some((at, seq, delivery)) = self.core.delivery.take() {
-            let first = self.core.queue.peek_time().is_none_or(|t| at < t);
-            if first && at <= limit && self.core.failure.is_none() {
+        if let Some((at, seq, delivery)) = self.core.delivery.take() {
+            // Handling the arrival queued nothing else: still the earliest.
+            debug_assert!(self.core.queue.peek_time().is_none_or(|t| at < t));
+            if at <= limit && self.core.failure.is_none() {
                 self.handle(at, delivery, sink)?;
             } else if let Err(source) = self.core.queue.push_reserved(at, seq, delivery) {
                 self.core.queue_full(source);
@@ -682,12 +684,16 @@ impl<N: Node> Simulation<N> {
                 if let Some(Some(node)) = self.nodes.get_mut(to.index()) {
                     node.expect_message(from, &payload);
                 }
-                match self.core.queue.reserve() {
-                    Ok(seq) => {
-                        let deliver = Event::Deliver { from, to, payload };
-                        self.core.delivery = Some((at, seq, deliver));
+                let deliver = Event::Deliver { from, to, payload };
+                // Due strictly before everything queued (an event due at
+                // the same instant was scheduled first): handled next.
+                if self.core.queue.peek_time().is_none_or(|t| at < t) {
+                    match self.core.queue.reserve() {
+                        Ok(seq) => self.core.delivery = Some((at, seq, deliver)),
+                        Err(source) => self.core.queue_full(source),
                     }
-                    Err(source) => self.core.queue_full(source),
+                } else {
+                    self.core.schedule(at, deliver);
                 }
             }
             Event::Deliver { from, to, payload } => {
