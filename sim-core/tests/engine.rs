@@ -92,6 +92,15 @@ impl Node for Chatter {
     }
 }
 
+/// A run of `seed` to `stop_at` with the default directory.
+fn config(seed: u64, stop_at: SimTime) -> EngineConfig {
+    EngineConfig {
+        seed,
+        stop_at,
+        fs: FsConfig::default(),
+    }
+}
+
 fn ms(n: u64) -> SimTime {
     SimTime::from_duration(SimDuration::from_millis(n))
 }
@@ -120,11 +129,7 @@ fn chatter_sim(
     network: Network,
     stop: SimTime,
 ) -> Simulation<Chatter> {
-    let config = EngineConfig {
-        seed,
-        stop_at: stop,
-        fs: FsConfig::default(),
-    };
+    let config = config(seed, stop);
     Simulation::new(
         config,
         network,
@@ -332,11 +337,7 @@ fn bandwidth_serializes_messages_through_up_and_down_queues() {
             self.1.pop()
         }
     }
-    let config = EngineConfig {
-        seed: 1,
-        stop_at: secs(1),
-        fs: FsConfig::default(),
-    };
+    let config = config(1, secs(1));
     let mut sim = Simulation::new(config, net, Box::new(|id| Burst(id, Outbox::default())));
     sim.schedule_start(HostId(0), SimTime::ZERO);
     sim.schedule_start(HostId(1), SimTime::ZERO);
@@ -396,11 +397,7 @@ fn file_operations_take_their_time_and_report_results() {
         }
     }
     let net = mesh(1, SimDuration::from_millis(1), 0.0, "1 Gbit");
-    let config = EngineConfig {
-        seed: 1,
-        stop_at: secs(1),
-        fs: FsConfig::default(),
-    };
+    let config = config(1, secs(1));
     let mut sim = Simulation::new(
         config,
         net,
@@ -511,11 +508,7 @@ fn a_node_that_never_lets_time_advance_stops_the_run_instead_of_spinning() {
         }
     }
     let net = mesh(1, SimDuration::from_millis(1), 0.0, "1 Gbit");
-    let config = EngineConfig {
-        seed: 1,
-        stop_at: secs(10),
-        fs: FsConfig::default(),
-    };
+    let config = config(1, secs(10));
     let mut sim = Simulation::new(config, net, Box::new(|_| Zeno(Outbox::default())));
     sim.schedule_start(HostId(0), secs(1));
     let err = sim.run(&mut sim_core::trace::NoTrace).unwrap_err();
@@ -648,11 +641,7 @@ fn a_broadcast_arrives_as_its_copies_sent_one_by_one_would() {
             loss: Probability::new(0.0).unwrap(),
         };
         let net = Network::mesh(12, link, "10 Mbit".parse().unwrap());
-        let config = EngineConfig {
-            seed: 5,
-            stop_at: ms(300),
-            fs: FsConfig::default(),
-        };
+        let config = config(5, ms(300));
         let mut sim = Simulation::new(
             config,
             net,
@@ -714,11 +703,7 @@ fn tie_sim(first: SimTime, then: Option<SimTime>) -> Simulation<Tie> {
     // up-link at 1 ms, reaches host 1's down-link at 11 ms and is
     // delivered at 12 ms.
     let net = mesh(2, SimDuration::from_millis(10), 0.0, "8 Mbit");
-    let config = EngineConfig {
-        seed: 1,
-        stop_at: ms(20),
-        fs: FsConfig::default(),
-    };
+    let config = config(1, ms(20));
     let mut sim = Simulation::new(
         config,
         net,
