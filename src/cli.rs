@@ -125,6 +125,11 @@ pub struct NodeArgs {
     /// Where to listen (default: every interface on --port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Listen on this inherited, already bound UDP socket instead (what
+    /// `sim launch` passes, so that datagrams sent to the host while it is
+    /// down wait in the socket for its restart).
+    #[arg(long, value_name = "FD", conflicts_with = "listen")]
+    pub socket_fd: Option<i32>,
     /// The port hosts listen on, for names resolved through DNS.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,

@@ -5,7 +5,7 @@
 //! in `--out` for `sim collect`.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -102,7 +102,12 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
         .listen
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], args.port)));
     let book = AddressBook::new(names.clone(), &explicit, args.port);
-    let mut transport = Transport::bind(listen, me, identity(&streams, me), keys, book)
+    let socket = match args.socket_fd {
+        Some(fd) => inherited_socket(fd).map_err(|e| invalid(format!("--socket-fd {fd}: {e}")))?,
+        None => UdpSocket::bind(listen)
+            .map_err(|e| (Exit::RunFailed, format!("cannot listen on {listen}: {e}")))?,
+    };
+    let mut transport = Transport::on(socket, me, identity(&streams, me), keys, book)
         .map_err(|e| (Exit::RunFailed, format!("cannot listen on {listen}: {e}")))?;
     let clock = match args.epoch_unix_ns {
         Some(epoch) => ScaledClock::from_epoch(epoch, args.time_scale),
@@ -324,4 +329,37 @@ fn self_faults(
     faults.sort_by_key(|f| (f.at, f.index));
     crashes.sort_unstable();
     (faults, crashes)
+}
+
+/// The UDP socket open in this process as descriptor `fd` (inherited from
+/// `sim launch`), checked to be one before it is taken over.
+fn inherited_socket(fd: i32) -> std::io::Result<UdpSocket> {
+    use std::os::fd::FromRawFd;
+    let not_udp = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not an open UDP socket of this process (it is for `sim launch` to pass)",
+        )
+    };
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt(2) writes at most `len` bytes into `kind`, an int
+    // of that size; an invalid or non-socket descriptor only fails.
+    let got = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            std::ptr::from_mut(&mut kind).cast(),
+            &mut len,
+        )
+    };
+    if fd < 0 || got != 0 || kind != libc::SOCK_DGRAM {
+        return Err(not_udp());
+    }
+    // SAFETY: `fd` is an open datagram socket (checked above) that nothing
+    // else in this process uses: the launcher hands each process its own.
+    let socket = unsafe { UdpSocket::from_raw_fd(fd) };
+    socket.local_addr().map_err(|_| not_udp())?;
+    Ok(socket)
 }

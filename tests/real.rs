@@ -181,6 +181,78 @@ fn launch_kills_and_restarts_crashed_hosts_and_applies_network_faults() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A datagram sent to a host while it is down and due after its restart
+/// reaches the restarted process, as the simulator delivers it: the
+/// launcher keeps each host's socket across its processes. Two peers, a
+/// 400 ms path; peer-1 is down from 4.9 s to 5.2 s and peer-0 pings it at
+/// 5.03 s (its heartbeat), due at 5.43 s: the restarted peer-1 takes the
+/// 11-byte ping (and answers with a hello) before anything else reaches it
+/// at 6.0 s. A closed socket lost it.
+#[test]
+fn launch_keeps_a_down_hosts_datagrams_for_its_restart() {
+    let dir = temp("real", "restart-window");
+    let scenario = dir.join("restart-window.toml");
+    fs::write(
+        &scenario,
+        r#"seed = 3
+duration = "8 s"
+[network]
+topology = "mesh"
+latency = "400 ms"
+bandwidth = "100 Mbit"
+[[hosts]]
+name = "peer"
+count = 2
+role = "peer"
+start = "0 s"
+[peers]
+heartbeat = "1 s"
+stale_after = "3 s"
+[[faults]]
+at = "4.9 s"
+crash = "peer-1"
+restart = "5.2 s"
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let args = ["--no-plots", "--out", out.to_str().unwrap()];
+    let simulated = sim(&[&["run", scenario.to_str().unwrap(), "--trace"], &args[..]].concat());
+    assert!(simulated.status.success(), "{}", text(&simulated.stderr));
+    let trace = fs::read_to_string(out.join("restart-window/seed-3/trace.csv")).unwrap();
+    assert!(
+        trace.contains("5.426046984,peer-1,deliver,peer-0,11,"),
+        "the simulator delivers the ping after the restart:\n{trace}"
+    );
+    let launched = sim(&[
+        &["launch", scenario.to_str().unwrap(), "--time-scale", "1"],
+        &args[..],
+    ]
+    .concat());
+    assert!(launched.status.success(), "{}", text(&launched.stderr));
+    let log = out.join("restart-window/seed-3.launch/hosts/peer-1/peer-1.events.jsonl");
+    let records: Vec<Value> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let restart = records
+        .iter()
+        .position(|r| r["boot"]["restarted"] == true)
+        .expect("peer-1 restarted");
+    let ping_taken = records[restart..].iter().any(|r| {
+        let c = &r["counters"];
+        c["counters"]["bytes_received"] == 11
+            && c["counters"]["received_from"]["0"] == 1
+            && c["at_ns"].as_u64().is_some_and(|at| at < 6_000_000_000)
+    });
+    assert!(
+        ping_taken,
+        "no ping reached the restarted peer-1 before 6 s:\n{records:#?}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A storage outage: each cut-off node holds its own file operations until
 /// the outage ends, so registrations wait for it under `sim launch` as
 /// under `sim run` (p95 about 19.6 s against 2.7 s without the outage).
@@ -528,7 +600,7 @@ fn node_drops_and_counts_replayed_frames() {
 
 #[test]
 fn node_refuses_bad_arguments_with_a_clear_error() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["--host", "nobody"],
             "has no host `nobody`: its hosts are validator-0",
@@ -548,6 +620,30 @@ fn node_refuses_bad_arguments_with_a_clear_error() {
         (
             &["--host", "validator-0", "--peer", "validator-1"],
             "is not a peer: write NAME=ADDR",
+        ),
+        // Standard input is no socket; 987 is not open; -1 is no descriptor.
+        (
+            &["--host", "validator-0", "--socket-fd", "0"],
+            "--socket-fd 0: not an open UDP socket",
+        ),
+        (
+            &["--host", "validator-0", "--socket-fd", "987"],
+            "--socket-fd 987: not an open UDP socket",
+        ),
+        (
+            &["--host", "validator-0", "--socket-fd=-1"],
+            "--socket-fd -1: not an open UDP socket",
+        ),
+        (
+            &[
+                "--host",
+                "validator-0",
+                "--socket-fd",
+                "3",
+                "--listen",
+                "127.0.0.1:1",
+            ],
+            "cannot be used with",
         ),
     ];
     for (args, expected) in cases {

@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,16 +54,37 @@ enum Action {
     },
 }
 
-/// `count` distinct free UDP ports on 127.0.0.1 (held together while they
-/// are chosen, so they differ; released for the processes to bind).
-fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
+/// A UDP socket on a free 127.0.0.1 port for each of `count` hosts, and
+/// their ports. The launcher keeps them for the whole launch and hands
+/// each host's to every process of that host (`sim node --socket-fd`):
+/// a datagram sent to a host while it is down waits in its socket for the
+/// restart, which takes it if it is due by then, as the simulator
+/// delivers one that arrives once the host is up again.
+fn host_sockets(count: usize) -> std::io::Result<(Vec<UdpSocket>, Vec<u16>)> {
     let sockets: Vec<UdpSocket> = (0..count)
         .map(|_| UdpSocket::bind("127.0.0.1:0"))
         .collect::<Result<_, _>>()?;
-    sockets
+    let ports = sockets
         .iter()
         .map(|s| s.local_addr().map(|a| a.port()))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((sockets, ports))
+}
+
+/// Lets the process `command` starts inherit descriptor `fd` (the
+/// launcher's sockets are close-on-exec, as std opens every descriptor).
+fn inherit(command: &mut Command, fd: RawFd) {
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls fcntl(2), which is async-signal-safe, on a descriptor the
+    // launcher holds open.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Everything the launcher does, in time order (ties: starts after kills,
@@ -130,6 +153,8 @@ pub struct Launcher<'a> {
     overrides: Vec<String>,
     scenario: &'a Scenario,
     work: PathBuf,
+    /// Each host's socket (see [`host_sockets`]) and its port.
+    sockets: Vec<UdpSocket>,
     ports: Vec<u16>,
     time_scale: f64,
     children: BTreeMap<HostId, Child>,
@@ -152,7 +177,7 @@ impl<'a> Launcher<'a> {
         work: PathBuf,
         time_scale: f64,
     ) -> std::io::Result<Self> {
-        let ports = free_ports(scenario.hosts.len())?;
+        let (sockets, ports) = host_sockets(scenario.hosts.len())?;
         // Scenario time 0 lies a little ahead: every first process is
         // started at once and sets up (reads the scenario, derives keys,
         // binds) before its start time, so set-up costs no scenario time.
@@ -164,6 +189,7 @@ impl<'a> Launcher<'a> {
             overrides,
             scenario,
             work,
+            sockets,
             ports,
             time_scale,
             children: BTreeMap::new(),
@@ -272,7 +298,9 @@ impl<'a> Launcher<'a> {
     fn start(&mut self, host: HostId, restarted: bool, at: SimTime) -> Result<(), Failure> {
         let name = &self.scenario.hosts[host.index()].name;
         let dir = self.work.join("hosts").join(name);
+        let socket = self.sockets[host.index()].as_raw_fd();
         let mut command = Command::new(&self.sim);
+        inherit(&mut command, socket);
         command
             .arg("node")
             .arg("--scenario")
@@ -281,10 +309,7 @@ impl<'a> Launcher<'a> {
             .args(["--host", name])
             .arg("--shared-dir")
             .arg(self.work.join("shared"))
-            .args([
-                "--listen",
-                &SocketAddr::from(([127, 0, 0, 1], self.ports[host.index()])).to_string(),
-            ])
+            .args(["--socket-fd", &socket.to_string()])
             .args(["--time-scale", &self.time_scale.to_string()])
             // Loopback has no latency, jitter, loss or bandwidth limit:
             // each process puts the scenario's own path into its sends.

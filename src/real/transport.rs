@@ -134,15 +134,16 @@ pub enum Received {
 }
 
 impl Transport {
-    /// Binds `listen` for host `me`; `keys` are every host's public key by id.
-    pub fn bind(
-        listen: SocketAddr,
+    /// Host `me`'s transport on `socket` (bound by the process, or one
+    /// `sim launch` keeps for the host across its restarts); `keys` are
+    /// every host's public key by id.
+    pub fn on(
+        socket: UdpSocket,
         me: HostId,
         identity: Identity,
         keys: Vec<PublicKey>,
         book: AddressBook,
     ) -> io::Result<Self> {
-        let socket = UdpSocket::bind(listen)?;
         // Non-blocking, waited on with ppoll(2): a receive timeout
         // (SO_RCVTIMEO) is rounded to the kernel's tick (4 ms here), which a
         // time scale of 0.1 turns into 40 ms late timers.
@@ -562,7 +563,8 @@ mod tests {
         let empty = AddressBook::new(names.clone(), &BTreeMap::new(), 0);
         let bind = |i: u32| {
             let id = ids[i as usize].clone();
-            Transport::bind(local, HostId(i), id, keys.clone(), empty.clone()).unwrap()
+            let socket = UdpSocket::bind(local).unwrap();
+            Transport::on(socket, HostId(i), id, keys.clone(), empty.clone()).unwrap()
         };
         let (mut a, mut b) = (bind(0), bind(1));
         let explicit: BTreeMap<String, SocketAddr> = [
