@@ -1,5 +1,6 @@
 //! The process supervisor of `sim launch`: starts each host's `sim node`
-//! at its start time on its own loopback port, kills it (SIGKILL) at a
+//! at its start time on its own loopback socket (the launcher's, kept
+//! across the host's restarts), kills it (SIGKILL) at a
 //! crash fault and starts it again at the restart, damages registration
 //! files at `corrupt` faults, then waits for every process to exit at the
 //! scenario's end. It is the real-process counterpart of the engine's
@@ -167,8 +168,9 @@ pub struct Launcher<'a> {
 impl<'a> Launcher<'a> {
     /// A launch of `scenario` (read by the processes from `scenario_file`
     /// with `overrides`, `KEY=VALUE`) running `sim`, with its files in
-    /// `work`, at `time_scale`. Picks a free loopback port per host; scenario
-    /// time 0 is now.
+    /// `work`, at `time_scale`. Binds a socket on a free loopback port per
+    /// host, kept for the whole launch ([`host_sockets`]); scenario time 0
+    /// is now.
     pub fn new(
         sim: PathBuf,
         scenario_file: PathBuf,
