@@ -108,7 +108,7 @@ fn run(args: &NodeArgs) -> Result<Exit, Failure> {
             .map_err(|e| (Exit::RunFailed, format!("cannot listen on {listen}: {e}")))?,
     };
     let mut transport = Transport::on(socket, me, identity(&streams, me), keys, book)
-        .map_err(|e| (Exit::RunFailed, format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| (Exit::RunFailed, format!("cannot set up the socket: {e}")))?;
     let clock = match args.epoch_unix_ns {
         Some(epoch) => ScaledClock::from_epoch(epoch, args.time_scale),
         None => ScaledClock::new(start_at, args.time_scale),
@@ -341,6 +341,9 @@ fn inherited_socket(fd: i32) -> std::io::Result<UdpSocket> {
             "not an open UDP socket of this process (it is for `sim launch` to pass)",
         )
     };
+    if fd < 0 {
+        return Err(not_udp());
+    }
     let mut kind: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: getsockopt(2) writes at most `len` bytes into `kind`, an int
@@ -354,7 +357,7 @@ fn inherited_socket(fd: i32) -> std::io::Result<UdpSocket> {
             &mut len,
         )
     };
-    if fd < 0 || got != 0 || kind != libc::SOCK_DGRAM {
+    if got != 0 || kind != libc::SOCK_DGRAM {
         return Err(not_udp());
     }
     // SAFETY: `fd` is an open datagram socket (checked above) that nothing
